@@ -1,0 +1,129 @@
+//! Agencies: create below one's own, list and read within scope.
+
+use serde_json::json;
+
+use super::{AppError, AppState, Page, Paged, RequestContext, audit};
+use crate::db::{self, DbConnection, agencies::AgencyRow};
+use crate::domain::access::Actor;
+use crate::domain::agency::{NewAgency, child_path};
+
+pub struct CreateAgency {
+    pub code: String,
+    pub name: String,
+    pub region: Option<String>,
+    /// Defaults to the actor's own agency.
+    pub parent_id: Option<String>,
+}
+
+/// Loads an agency the actor can see; anything else is "not found".
+pub fn visible_agency(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<AgencyRow, AppError> {
+    match db::agencies::find(conn, id)? {
+        Some(a) if actor.sees(&a.id, &a.path) => Ok(a),
+        _ => Err(AppError::NotFound("agency")),
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    actor: Actor,
+    input: CreateAgency,
+    ctx: RequestContext,
+) -> Result<AgencyRow, AppError> {
+    let parsed = NewAgency::parse(&input.code, &input.name, input.region.as_deref())?;
+    state
+        .in_transaction(move |conn| {
+            let parent_id = input.parent_id.unwrap_or_else(|| actor.agency_id.clone());
+            let parent = match db::agencies::find(conn, &parent_id)? {
+                Some(p) if actor.sees(&p.id, &p.path) => p,
+                _ => {
+                    return Err(AppError::field(
+                        "parent_id",
+                        "unknown_agency",
+                        "no such agency in your scope",
+                    ));
+                }
+            };
+            actor.may_administer(&parent.id, &parent.path)?;
+            if db::agencies::find_by_code(conn, parsed.code.as_str())?.is_some() {
+                return Err(AppError::conflict(
+                    "agency_code_taken",
+                    format!("an agency with code {} exists", parsed.code.as_str()),
+                ));
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            let now = db::now_micros();
+            let row = AgencyRow {
+                path: child_path(&parent.path, &id),
+                depth: parent.depth + 1,
+                id,
+                code: parsed.code.into_inner(),
+                name: parsed.name,
+                parent_id: Some(parent.id.clone()),
+                region: parsed.region,
+                created_at: now,
+                updated_at: now,
+            };
+            db::agencies::insert(conn, &row).map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    AppError::conflict("agency_code_taken", "an agency with this code exists")
+                } else {
+                    e.into()
+                }
+            })?;
+            audit(
+                conn,
+                Some(&actor),
+                Some(&row.id),
+                ("agency", &row.id),
+                "agency_created",
+                json!({"code": row.code, "name": row.name, "parent_id": row.parent_id, "region": row.region}),
+                &ctx,
+            )?;
+            Ok(row)
+        })
+        .await
+}
+
+pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<AgencyRow, AppError> {
+    state
+        .with_conn(move |conn| visible_agency(conn, &actor, &id))
+        .await
+}
+
+pub struct AgencyQuery {
+    pub parent_id: Option<String>,
+    pub q: Option<String>,
+    pub page: Page,
+}
+
+pub async fn list(
+    state: &AppState,
+    actor: Actor,
+    query: AgencyQuery,
+) -> Result<Paged<AgencyRow>, AppError> {
+    state
+        .with_conn(move |conn| {
+            let visibility = actor.visibility();
+            let filter = db::agencies::AgencyFilter {
+                visibility: &visibility,
+                parent_id: query.parent_id.as_deref(),
+                q: query.q.as_deref(),
+            };
+            let (items, total) = db::agencies::list(
+                conn,
+                &filter,
+                query.page.offset(),
+                query.page.per_page,
+            )?;
+            Ok(Paged {
+                items,
+                page: query.page,
+                total,
+            })
+        })
+        .await
+}

@@ -1,0 +1,226 @@
+//! Use cases: load rows, ask the domain, store the result and its audit event in one
+//! transaction. Diesel runs here only through `db/`, always off the async workers.
+
+pub mod agencies;
+pub mod auth;
+pub mod bootstrap;
+pub mod users;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::auth::jwt::TokenKeys;
+use crate::config::Settings;
+use crate::db::{self, Database, DbConnection, DbError};
+use crate::domain::access::Denied;
+use crate::domain::validation::FieldError;
+
+/// Everything a use case needs, shared by all workers.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub tokens: TokenKeys,
+    pub settings: Arc<Settings>,
+    pub tz: chrono_tz::Tz,
+}
+
+/// Who is asking and under which request id, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+}
+
+/// The closed set of failures a use case reports. `http::problem` maps each to one status and
+/// a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("the If-Match header is required for this change")]
+    PreconditionRequired,
+    #[error("the record has changed since it was read")]
+    PreconditionFailed,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError::new(field, code, message)])
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Pool(m) | DbError::Connect(m) => AppError::Unavailable(m),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Denied> for AppError {
+    fn from(d: Denied) -> Self {
+        match d {
+            Denied::OutOfScope => AppError::NotFound("record"),
+            Denied::MissingRole(role) => AppError::Forbidden {
+                code: "forbidden",
+                detail: format!("this action needs the role {role}"),
+            },
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for AppError {
+    fn from(v: Vec<FieldError>) -> Self {
+        AppError::Validation(v)
+    }
+}
+
+impl AppState {
+    /// Runs blocking database work on the blocking pool with a pooled connection.
+    pub async fn with_conn<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// Like [`with_conn`](Self::with_conn), inside one transaction: all or nothing.
+    pub async fn in_transaction<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        self.with_conn(move |conn| db::transaction(conn, f)).await
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), AppError> {
+        self.with_conn(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("SELECT 1")
+                .map_err(|e| AppError::Unavailable(e.to_string()))
+        })
+        .await
+    }
+
+    /// Today's date where the agency is (the domain never reads a clock).
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.tz).date_naive()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Writes one audit event; call inside the transaction of the change it records.
+pub fn audit(
+    conn: &mut DbConnection,
+    actor: Option<&crate::domain::access::Actor>,
+    agency_id: Option<&str>,
+    entity: (&str, &str),
+    action: &str,
+    payload: serde_json::Value,
+    ctx: &RequestContext,
+) -> Result<(), AppError> {
+    let row = db::audit::AuditRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        occurred_at: db::now_micros(),
+        actor_user_id: actor.map(|a| a.user_id.clone()),
+        actor_label: actor
+            .map(|a| a.username.clone())
+            .unwrap_or_else(|| "system".to_string()),
+        agency_id: agency_id.map(str::to_string),
+        entity_type: entity.0.to_string(),
+        entity_id: entity.1.to_string(),
+        action: action.to_string(),
+        payload: payload.to_string(),
+        request_id: ctx.request_id.clone(),
+    };
+    db::audit::insert(conn, &row)?;
+    Ok(())
+}
+
+/// A page request, validated.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    pub const DEFAULT_PER_PAGE: i64 = 50;
+    pub const MAX_PER_PAGE: i64 = 200;
+
+    pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Self, AppError> {
+        let mut errors = Vec::new();
+        let page = page.unwrap_or(1);
+        let per_page = per_page.unwrap_or(Self::DEFAULT_PER_PAGE);
+        if !(1..=1_000_000).contains(&page) {
+            errors.push(FieldError::new(
+                "page",
+                "out_of_range",
+                "must be between 1 and 1000000",
+            ));
+        }
+        if !(1..=Self::MAX_PER_PAGE).contains(&per_page) {
+            errors.push(FieldError::new(
+                "per_page",
+                "out_of_range",
+                format!("must be between 1 and {}", Self::MAX_PER_PAGE),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(Page { page, per_page })
+        } else {
+            Err(AppError::Validation(errors))
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+/// One page of results with the total count.
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub page: Page,
+    pub total: i64,
+}

@@ -1,0 +1,209 @@
+//! Users: admins manage the users of their subtree; everyone reads themselves.
+
+use serde_json::json;
+
+use super::agencies::visible_agency;
+use super::{AppError, AppState, Page, Paged, RequestContext, audit};
+use crate::auth::password;
+use crate::db::{self, agencies::AgencyRow, users::UserRow};
+use crate::domain::access::{Actor, Roles};
+use crate::domain::user::{NewPassword, NewUser};
+use crate::domain::validation::Errors;
+
+pub struct CreateUser {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub password: String,
+    pub roles: Vec<String>,
+}
+
+/// A user with its agency.
+pub struct UserView {
+    pub user: UserRow,
+    pub agency: AgencyRow,
+}
+
+pub async fn create(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    input: CreateUser,
+    ctx: RequestContext,
+) -> Result<UserRow, AppError> {
+    let parsed = NewUser::parse(
+        &input.username,
+        input.display_name.as_deref(),
+        &input.password,
+        &input.roles,
+    )?;
+    // Hash outside the transaction: it is slow on purpose and needs no lock.
+    let hash = password::hash(parsed.password.expose())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    state
+        .in_transaction(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            actor.may_administer(&agency.id, &agency.path)?;
+            if db::users::find_by_username(conn, parsed.username.as_str())?.is_some() {
+                return Err(AppError::conflict(
+                    "username_taken",
+                    format!("the user name {} is taken", parsed.username.as_str()),
+                ));
+            }
+            let now = db::now_micros();
+            let row = UserRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                agency_id: agency.id.clone(),
+                username: parsed.username.into_inner(),
+                display_name: parsed.display_name,
+                password_hash: hash,
+                roles: parsed.roles.to_stored(),
+                disabled: false,
+                token_generation: 0,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            db::users::insert(conn, &row).map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    AppError::conflict("username_taken", "the user name is taken")
+                } else {
+                    e.into()
+                }
+            })?;
+            audit(
+                conn,
+                Some(&actor),
+                Some(&agency.id),
+                ("user", &row.id),
+                "user_created",
+                json!({"username": row.username, "roles": row.roles}),
+                &ctx,
+            )?;
+            Ok(row)
+        })
+        .await
+}
+
+pub async fn list(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    page: Page,
+) -> Result<Paged<UserRow>, AppError> {
+    state
+        .with_conn(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            actor.may_list_users(&agency.id, &agency.path)?;
+            let (items, total) =
+                db::users::list_for_agency(conn, &agency.id, page.offset(), page.per_page)?;
+            Ok(Paged { items, page, total })
+        })
+        .await
+}
+
+pub async fn me(state: &AppState, actor: Actor) -> Result<UserView, AppError> {
+    state
+        .with_conn(move |conn| {
+            let user = db::users::find(conn, &actor.user_id)?.ok_or(AppError::NotFound("user"))?;
+            let agency =
+                db::agencies::find(conn, &user.agency_id)?.ok_or(AppError::NotFound("agency"))?;
+            Ok(UserView { user, agency })
+        })
+        .await
+}
+
+pub struct PatchUser {
+    pub display_name: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub disabled: Option<bool>,
+    pub password: Option<String>,
+    /// The version the client read (`If-Match`); required.
+    pub if_match: Option<i32>,
+}
+
+/// Changes roles, the disabled flag, the display name or the password. Disabling a user or
+/// changing its password revokes the tokens issued before.
+pub async fn patch(
+    state: &AppState,
+    actor: Actor,
+    user_id: String,
+    input: PatchUser,
+    ctx: RequestContext,
+) -> Result<UserRow, AppError> {
+    let mut errors = Errors::new();
+    let roles = match &input.roles {
+        Some(r) => errors.take(Roles::parse_list("roles", r)),
+        None => None,
+    };
+    let new_password = match &input.password {
+        Some(p) => errors.take(NewPassword::parse("password", p)),
+        None => None,
+    };
+    let display_name = match &input.display_name {
+        Some(d) => errors.take(crate::domain::validation::text("display_name", d, 100, false)),
+        None => None,
+    };
+    errors.into_result()?;
+    let hash = match &new_password {
+        Some(p) => Some(password::hash(p.expose()).map_err(|e| AppError::Internal(e.to_string()))?),
+        None => None,
+    };
+    state
+        .in_transaction(move |conn| {
+            let mut user = db::users::find(conn, &user_id)?.ok_or(AppError::NotFound("user"))?;
+            let agency = visible_agency(conn, &actor, &user.agency_id)
+                .map_err(|_| AppError::NotFound("user"))?;
+            actor.may_administer(&agency.id, &agency.path)?;
+            let expected = input.if_match.ok_or(AppError::PreconditionRequired)?;
+            if expected != user.version {
+                return Err(AppError::PreconditionFailed);
+            }
+            if user.id == actor.user_id && (input.disabled == Some(true) || roles.is_some_and(|r| !r.contains(crate::domain::access::Role::Admin))) {
+                return Err(AppError::conflict(
+                    "cannot_lock_out_self",
+                    "an admin cannot disable itself or remove its own admin role",
+                ));
+            }
+            let mut changes = serde_json::Map::new();
+            let mut revoke = false;
+            if let Some(r) = roles {
+                changes.insert("roles".into(), json!({"before": user.roles, "after": r.to_stored()}));
+                user.roles = r.to_stored();
+            }
+            if let Some(d) = input.disabled
+                && d != user.disabled
+            {
+                changes.insert("disabled".into(), json!({"before": user.disabled, "after": d}));
+                user.disabled = d;
+                revoke |= d;
+            }
+            if let Some(name) = display_name {
+                changes.insert("display_name".into(), json!({"before": user.display_name, "after": name}));
+                user.display_name = name;
+            }
+            if let Some(h) = hash {
+                changes.insert("password".into(), json!("changed"));
+                user.password_hash = h;
+                revoke = true;
+            }
+            if revoke {
+                user.token_generation += 1;
+            }
+            user.version += 1;
+            user.updated_at = db::now_micros();
+            if !db::users::update_if_version(conn, &user, expected)? {
+                return Err(AppError::PreconditionFailed);
+            }
+            audit(
+                conn,
+                Some(&actor),
+                Some(&agency.id),
+                ("user", &user.id),
+                "user_updated",
+                serde_json::Value::Object(changes),
+                &ctx,
+            )?;
+            Ok(user)
+        })
+        .await
+}

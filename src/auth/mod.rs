@@ -1,0 +1,5 @@
+//! Authentication: password hashing and access tokens. Authorization rules live in
+//! `domain::access`; the extractor that turns a bearer token into an actor is in `http`.
+
+pub mod jwt;
+pub mod password;

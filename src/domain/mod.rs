@@ -1,0 +1,8 @@
+//! The law, pure: no HTTP, no SQL, no clock reads. "Today" is always a parameter.
+//!
+//! A test (`tests/architecture.rs`) keeps actix, diesel, jsonwebtoken and utoipa out of here.
+
+pub mod access;
+pub mod agency;
+pub mod user;
+pub mod validation;

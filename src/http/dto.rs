@@ -1,0 +1,83 @@
+//! Shapes shared by several resources.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::Paged;
+use crate::domain::access::Role;
+
+/// The one list envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListEnvelope<T: ToSchema> {
+    pub items: Vec<T>,
+    /// The page returned, from 1.
+    pub page: i64,
+    /// Items per page asked for.
+    pub per_page: i64,
+    /// Items matching the filters, over all pages.
+    pub total: i64,
+}
+
+impl<T: ToSchema> ListEnvelope<T> {
+    pub fn from_paged<R>(p: Paged<R>, f: impl FnMut(R) -> T) -> Self {
+        ListEnvelope {
+            items: p.items.into_iter().map(f).collect(),
+            page: p.page.page,
+            per_page: p.page.per_page,
+            total: p.total,
+        }
+    }
+}
+
+/// `page` and `per_page` of a list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Page number, from 1 (default 1).
+    pub page: Option<i64>,
+    /// Items per page, 1–200 (default 50).
+    pub per_page: Option<i64>,
+}
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleDto {
+    /// Registers applications and moves them through the statutory steps.
+    Clerk,
+    /// Head of the disclosure office: approves extensions.
+    Approver,
+    /// Manages agencies below its own, users, calendars; publishes reports.
+    Admin,
+    /// Reads everything in its agency's subtree.
+    Supervisor,
+}
+
+impl From<Role> for RoleDto {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Clerk => RoleDto::Clerk,
+            Role::Approver => RoleDto::Approver,
+            Role::Admin => RoleDto::Admin,
+            Role::Supervisor => RoleDto::Supervisor,
+        }
+    }
+}
+
+impl RoleDto {
+    pub fn code(self) -> &'static str {
+        match self {
+            RoleDto::Clerk => "clerk",
+            RoleDto::Approver => "approver",
+            RoleDto::Admin => "admin",
+            RoleDto::Supervisor => "supervisor",
+        }
+    }
+}
+
+/// A stored UTC instant as the API shows it (RFC 3339 with offset).
+pub fn instant(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}

@@ -1,0 +1,276 @@
+//! Extractors that speak problem+json when they fail.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use super::problem::{ApiError, ProblemField};
+use crate::app::{AppState, RequestContext};
+use crate::domain::access::Actor;
+
+/// The largest body accepted, from settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body. Unlike `web::Json` it names the bad field on a type error, and its failures are
+/// problem+json: 415 for another content type, 413 over the limit, 400 for malformed JSON, 422
+/// for a body that is JSON but not the expected shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map(|l| l.0)
+            .unwrap_or(1024 * 1024);
+        let content_type_ok = is_json(req);
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ));
+            }
+            if declared_len.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::bad_request("invalid_body", format!("the body could not be read: {e}"))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than {limit} bytes"),
+    )
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(m)) => {
+            m.type_() == "application"
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        }
+        _ => false,
+    }
+}
+
+/// Parses JSON, telling a syntax error (400) from a shape error (422, with the field).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("invalid_json", "the body is empty; send a JSON object"));
+    }
+    // Syntax first, so a malformed body is a 400 and a well-formed one of the wrong shape a 422.
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        let message = clean_serde_message(&err.into_inner().to_string());
+        let detail = if field.is_empty() {
+            message.clone()
+        } else {
+            format!("{field}: {message}")
+        };
+        ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_errors(vec![ProblemField {
+            field,
+            code: "invalid_value".into(),
+            message,
+        }])
+    })
+}
+
+/// serde's messages end with " at line 1 column 12"; a form does not need that.
+fn clean_serde_message(m: &str) -> String {
+    match m.rfind(" at line ") {
+        Some(i) => m[..i].to_string(),
+        None => m.to_string(),
+    }
+}
+
+/// The authenticated caller. Fails with 401 problem+json.
+pub struct Authenticated(pub Actor);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_string));
+        Box::pin(async move {
+            let state = state.ok_or_else(ApiError::internal)?;
+            let token = match header {
+                None => {
+                    return Err(ApiError::unauthorized(
+                        "missing_token",
+                        "send Authorization: Bearer <access token>",
+                    ));
+                }
+                Some(Err(_)) => {
+                    return Err(ApiError::unauthorized(
+                        "invalid_token",
+                        "the Authorization header is not valid",
+                    ));
+                }
+                Some(Ok(v)) => match v.split_once(' ') {
+                    Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+                        t.trim().to_string()
+                    }
+                    _ => {
+                        return Err(ApiError::unauthorized(
+                            "invalid_token",
+                            "the Authorization header must be `Bearer <access token>`",
+                        ));
+                    }
+                },
+            };
+            crate::app::auth::authenticate(&state, token)
+                .await
+                .map(Authenticated)
+                .map_err(ApiError::from)
+        })
+    }
+}
+
+/// The request id (from the middleware), for the audit log.
+pub struct Ctx(pub RequestContext);
+
+impl FromRequest for Ctx {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request_id = req
+            .extensions()
+            .get::<super::middleware::RequestId>()
+            .map(|r| r.0.clone());
+        std::future::ready(Ok(Ctx(RequestContext { request_id })))
+    }
+}
+
+/// `If-Match: "<version>"`, when present. A malformed value is a 400.
+pub struct IfMatch(pub Option<i32>);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let r = match req.headers().get(header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(v) => {
+                let parsed = v.to_str().ok().and_then(|s| {
+                    let s = s.trim();
+                    let s = s.strip_prefix("W/").unwrap_or(s);
+                    s.trim_matches('"').parse::<i32>().ok()
+                });
+                match parsed {
+                    Some(n) => Ok(IfMatch(Some(n))),
+                    None => Err(ApiError::bad_request(
+                        "invalid_if_match",
+                        "If-Match must be the ETag you read, e.g. \"3\"",
+                    )),
+                }
+            }
+        };
+        std::future::ready(r)
+    }
+}
+
+/// Query parameters, parsed so that a bad value names its parameter (400 problem+json).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(ApiQuery))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(url_pairs(qs));
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
+        let field = err.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        let raw = err.into_inner().to_string();
+        let field = if field.is_empty() { field_from_message(&raw) } else { field };
+        let message = if raw.contains("invalid digit") || raw.contains("cannot parse integer") {
+            "must be an integer".to_string()
+        } else {
+            raw
+        };
+        let detail = if field.is_empty() {
+            format!("invalid query parameters: {message}")
+        } else {
+            format!("query parameter {field}: {message}")
+        };
+        ApiError::bad_request("invalid_query", detail).with_errors(vec![ProblemField {
+            field,
+            code: "invalid_value".into(),
+            message,
+        }])
+    })
+}
+
+fn url_pairs(qs: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(qs.as_bytes())
+}
+
+/// Query-string failures: 400 problem+json naming the parameter when serde says which.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let message = err.to_string();
+    ApiError::bad_request("invalid_query", format!("invalid query parameters: {message}"))
+        .with_errors(vec![ProblemField {
+            field: field_from_message(&message),
+            code: "invalid_value".into(),
+            message,
+        }])
+        .into()
+}
+
+/// Path failures (e.g. an id that is not a UUID): 404, there is no such resource.
+pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::not_found(format!("no such resource: {err}")).into()
+}
+
+fn field_from_message(m: &str) -> String {
+    // serde_urlencoded says e.g. "missing field `from`" or "unknown field `x`".
+    m.split('`').nth(1).unwrap_or("").to_string()
+}

@@ -1,0 +1,282 @@
+//! HTTP: actix-web and utoipa only. The one route table, handlers, DTOs, problem+json.
+//!
+//! Routes are registered through `utoipa-actix-web`, so the OpenAPI document and the router
+//! come from the same calls. The document then doubles as the route table that answers 405
+//! (with `Allow`) for a known path with an unknown method.
+
+pub mod agencies;
+pub mod auth;
+pub mod dto;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod problem;
+pub mod users;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{self, OpenApi as OpenApiDoc};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use self::extract::{BodyLimit, path_error, query_error};
+use self::problem::{ApiError, PROBLEM_JSON};
+use crate::app::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "gongkai",
+        description = "Applications for disclosure of government information (政府信息公开申请) under the Regulation on Open Government Information (2019), and the statutory yearly report.\n\nErrors are RFC 9457 `application/problem+json` with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&SecurityAndErrors),
+    tags(
+        (name = "auth", description = "Log in; who am I"),
+        (name = "agencies", description = "The agency tree"),
+        (name = "users", description = "Users and roles"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+struct ApiDocBase;
+
+/// Adds the bearer scheme and the error responses every operation can give, so each
+/// operation documents them without repeating them by hand.
+struct SecurityAndErrors;
+
+impl Modify for SecurityAndErrors {
+    fn modify(&self, doc: &mut OpenApiDoc) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Fills in the common error responses of each operation (called after the routes are known).
+fn add_common_errors(doc: &mut OpenApiDoc) {
+    use openapi::content::ContentBuilder;
+    use openapi::response::ResponseBuilder;
+    use openapi::{Ref, RefOr};
+
+    let problem = |description: &str| -> RefOr<openapi::response::Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let has_path_param = path.contains('{');
+        let ops = [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for op in ops.into_iter().flatten() {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_body = op.request_body.is_some();
+            let has_query = op
+                .parameters
+                .as_ref()
+                .is_some_and(|ps| {
+                    ps.iter().any(|p| {
+                        matches!(p, RefOr::T(p) if p.parameter_in == openapi::path::ParameterIn::Query)
+                    })
+                });
+            let responses = &mut op.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem(description));
+            };
+            if has_body {
+                add("400", "Malformed JSON (`invalid_json`)");
+                add("413", "Body over the size limit (`payload_too_large`)");
+                add("415", "Body not application/json (`unsupported_media_type`)");
+                add("422", "Invalid fields, each listed in `errors` (`validation_failed`)");
+            }
+            if has_query {
+                add("400", "Invalid query parameters (`invalid_query`)");
+                add("422", "Query parameter out of range (`validation_failed`)");
+            }
+            if secured {
+                add("401", "Missing, invalid, expired or revoked token (`missing_token`, `invalid_token`, `token_expired`)");
+            }
+            if has_path_param || secured {
+                add("404", "No such record in the caller's scope (`not_found`)");
+            }
+            add("500", "Internal error; nothing is revealed, the log has the cause (`internal_error`)");
+            add("503", "Database unavailable (`service_unavailable`)");
+        }
+    }
+}
+
+/// Registers every API route. The same function feeds the router and the OpenAPI document.
+fn register<T>(app: utoipa_actix_web::UtoipaApp<T>) -> utoipa_actix_web::UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.service(health::healthz).service(health::readyz).service(
+        scope::scope("/api/v1")
+            .service(auth::issue_token)
+            .service(auth::me)
+            .service(agencies::create_agency)
+            .service(agencies::list_agencies)
+            .service(agencies::get_agency)
+            .service(users::create_user)
+            .service(users::list_users)
+            .service(users::patch_user),
+    )
+}
+
+/// The OpenAPI document, built by the same registration as the router.
+pub fn openapi() -> OpenApiDoc {
+    let (_, doc) = register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
+    finish_doc(doc)
+}
+
+fn finish_doc(mut doc: OpenApiDoc) -> OpenApiDoc {
+    add_common_errors(&mut doc);
+    doc
+}
+
+/// The document as served at `/openapi.json` and checked in as `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    let mut s = serde_json::to_string_pretty(&openapi()).unwrap_or_else(|_| "{}".to_string());
+    s.push('\n');
+    s
+}
+
+/// Paths and methods known to the router, for 405 answers.
+#[derive(Debug, Clone)]
+pub struct RouteTable(Arc<Vec<(Vec<String>, Vec<Method>)>>);
+
+impl RouteTable {
+    fn from_doc(doc: &OpenApiDoc) -> Self {
+        let mut routes = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            let mut methods = Vec::new();
+            for (present, m) in [
+                (item.get.is_some(), Method::GET),
+                (item.post.is_some(), Method::POST),
+                (item.put.is_some(), Method::PUT),
+                (item.patch.is_some(), Method::PATCH),
+                (item.delete.is_some(), Method::DELETE),
+            ] {
+                if present {
+                    methods.push(m);
+                }
+            }
+            routes.push((segments(path), methods));
+        }
+        for extra in ["/openapi.json", "/docs", "/docs/"] {
+            routes.push((segments(extra), vec![Method::GET]));
+        }
+        RouteTable(Arc::new(routes))
+    }
+
+    /// The methods allowed on a concrete path, if any route template matches it.
+    fn allowed(&self, path: &str) -> Option<Vec<Method>> {
+        let parts = segments(path);
+        let mut allowed: Vec<Method> = Vec::new();
+        for (template, methods) in self.0.iter() {
+            let matches = template.len() == parts.len()
+                && template
+                    .iter()
+                    .zip(&parts)
+                    .all(|(t, p)| t.starts_with('{') || t == p);
+            if matches {
+                for m in methods {
+                    if !allowed.contains(m) {
+                        allowed.push(m.clone());
+                    }
+                }
+            }
+        }
+        (!allowed.is_empty()).then_some(allowed)
+    }
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Unknown route: 404; known route with another method: 405 with `Allow`.
+async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, ApiError> {
+    match routes.allowed(req.path()) {
+        Some(methods) => {
+            let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let value = HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("GET"));
+            Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not allowed here; allowed: {allow}", req.method()),
+            )
+            .with_header(header::ALLOW, value))
+        }
+        None => Err(ApiError::not_found(format!("no route for {}", req.path()))),
+    }
+}
+
+async fn openapi_document(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.as_ref().clone())
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+#[derive(Clone)]
+struct OpenApiJson(Arc<String>);
+
+/// The whole application: routes, docs, extractor configuration and middleware.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let body_limit = state.settings.server.body_limit_bytes;
+    let (app, doc) = register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
+    let doc = finish_doc(doc);
+    let routes = RouteTable::from_doc(&doc);
+    let json = OpenApiJson(Arc::new(openapi_json()));
+    app.app_data(state)
+        .app_data(BodyLimit(body_limit))
+        .app_data(web::PayloadConfig::new(body_limit))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::Data::new(routes))
+        .app_data(web::Data::new(json))
+        .route("/openapi.json", web::get().to(openapi_document))
+        .route("/docs", web::get().to(docs_redirect))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
+        .default_service(web::to(fallback))
+        .wrap(actix_web::middleware::from_fn(middleware::request_context))
+}

@@ -1,0 +1,191 @@
+//! RFC 9457 problem details: the one place where failures become HTTP responses.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppError;
+use crate::domain::validation::FieldError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem detail (RFC 9457). `code` is stable: clients branch on it, not on `title`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type: `urn:gongkai:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short, human-readable summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `validation_failed`, `extension_already_used`.
+    pub code: String,
+    /// For validation failures: each bad field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+}
+
+/// One bad field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// The field, as a path into the body or the parameter name (`applicant.name`, `page`).
+    pub field: String,
+    /// Stable code: `required`, `too_long`, `invalid_format`, `out_of_range`, …
+    pub code: String,
+    /// A message a form can show.
+    pub message: String,
+}
+
+impl From<FieldError> for ProblemField {
+    fn from(e: FieldError) -> Self {
+        ProblemField {
+            field: e.field,
+            code: e.code.to_string(),
+            message: e.message,
+        }
+    }
+}
+
+/// The error every handler returns.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Vec<ProblemField>,
+    /// Extra response headers (e.g. `Allow` on 405).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            title: status.canonical_reason().unwrap_or("Error"),
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_errors(mut self, errors: Vec<ProblemField>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail).with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"gongkai\""),
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred; the request id identifies it in the log",
+        )
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("urn:gongkai:problem:{}", self.code),
+            title: self.title.to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_string(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.content_type(PROBLEM_JSON);
+        for (name, value) in &self.headers {
+            res.insert_header((name.clone(), value.clone()));
+        }
+        let body = serde_json::to_string(&self.problem()).unwrap_or_else(|_| {
+            "{\"type\":\"urn:gongkai:problem:internal_error\",\"title\":\"Internal Server Error\",\"status\":500,\"detail\":\"\",\"code\":\"internal_error\"}".to_string()
+        });
+        res.body(body)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            AppError::Validation(errors) => {
+                let detail = match errors.as_slice() {
+                    [one] => format!("{}: {}", one.field, one.message),
+                    many => format!("{} fields are invalid", many.len()),
+                };
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
+                    .with_errors(errors.into_iter().map(ProblemField::from).collect())
+            }
+            AppError::Unauthorized { code, detail } => ApiError::unauthorized(code, detail),
+            AppError::Forbidden { code, detail } => {
+                ApiError::new(StatusCode::FORBIDDEN, code, detail)
+            }
+            AppError::Conflict { code, detail } => ApiError::new(StatusCode::CONFLICT, code, detail),
+            AppError::BadRequest { code, detail } => ApiError::bad_request(code, detail),
+            AppError::PreconditionRequired => ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "if_match_required",
+                "send If-Match with the version (ETag) you read",
+            ),
+            AppError::PreconditionFailed => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version_mismatch",
+                "the record has changed since you read it; read it again and retry",
+            ),
+            AppError::Unavailable(cause) => {
+                tracing::error!(cause = %cause, "service unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "the service is temporarily unavailable; retry later",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+            }
+            AppError::Internal(cause) => {
+                // The cause goes to the log, never to the client.
+                tracing::error!(cause = %cause, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}

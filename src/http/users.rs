@@ -1,0 +1,178 @@
+//! Users of an agency.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::dto::{ListEnvelope, PageQuery, RoleDto, instant};
+use super::extract::{ApiQuery, ApiJson, Authenticated, Ctx, IfMatch};
+use super::problem::ApiError;
+use crate::app::{self, AppState, Page};
+use crate::db::users::UserRow;
+use crate::domain::access::Roles;
+
+/// A user. Never carries the password hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDto {
+    pub id: Uuid,
+    pub agency_id: Uuid,
+    /// Login name (lower-case).
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<RoleDto>,
+    /// A disabled user cannot log in, and its tokens stop working.
+    pub disabled: bool,
+    /// Send as `If-Match` when changing the user (also in the `ETag` header).
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for UserDto {
+    fn from(r: UserRow) -> Self {
+        UserDto {
+            id: Uuid::parse_str(&r.id).unwrap_or_default(),
+            agency_id: Uuid::parse_str(&r.agency_id).unwrap_or_default(),
+            roles: Roles::from_stored(&r.roles).iter().map(RoleDto::from).collect(),
+            username: r.username,
+            display_name: r.display_name,
+            disabled: r.disabled,
+            version: r.version,
+            created_at: instant(r.created_at),
+            updated_at: instant(r.updated_at),
+        }
+    }
+}
+
+/// A new user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// 3–64 characters of letters, digits, `.`, `-`, `_`, `@`; stored lower-case; unique.
+    pub username: String,
+    /// Name shown in the audit trail; defaults to the user name.
+    pub display_name: Option<String>,
+    /// At least 10 characters.
+    pub password: String,
+    /// At least one role.
+    pub roles: Vec<RoleDto>,
+}
+
+fn role_codes(roles: &[RoleDto]) -> Vec<String> {
+    roles.iter().map(|r| r.code().to_string()).collect()
+}
+
+/// Create a user in an agency of the caller's subtree (admins).
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = CreateUserRequest,
+    params(("id" = Uuid, Path, description = "Agency id")),
+    responses(
+        (status = 201, description = "Created", body = UserDto),
+        (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "User name taken (`username_taken`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/agencies/{id}/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    body: ApiJson<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let row = app::users::create(
+        &state,
+        actor,
+        path.into_inner().to_string(),
+        app::users::CreateUser {
+            username: b.username,
+            display_name: b.display_name,
+            password: b.password,
+            roles: role_codes(&b.roles),
+        },
+        ctx.0,
+    )
+    .await?;
+    let dto = UserDto::from(row);
+    Ok(HttpResponse::Created()
+        .insert_header(("ETag", format!("\"{}\"", dto.version)))
+        .json(dto))
+}
+
+/// List the users of an agency (admins and supervisors of its subtree).
+#[utoipa::path(tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Agency id"), PageQuery),
+    responses(
+        (status = 200, description = "Users", body = ListEnvelope<UserDto>),
+        (status = 403, description = "Neither admin nor supervisor (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/agencies/{id}/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+    query: ApiQuery<PageQuery>,
+) -> Result<web::Json<ListEnvelope<UserDto>>, ApiError> {
+    let page = Page::parse(query.0.page, query.0.per_page)?;
+    let paged = app::users::list(&state, actor, path.into_inner().to_string(), page).await?;
+    Ok(web::Json(ListEnvelope::from_paged(paged, UserDto::from)))
+}
+
+/// Changes to a user; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchUserRequest {
+    pub display_name: Option<String>,
+    /// Replaces the roles.
+    pub roles: Option<Vec<RoleDto>>,
+    /// Disabling revokes the user's tokens.
+    pub disabled: Option<bool>,
+    /// A new password; revokes the user's tokens.
+    pub password: Option<String>,
+}
+
+/// Change a user's roles, display name, password or disabled flag (admins of its subtree).
+///
+/// Needs `If-Match` with the version read.
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = PatchUserRequest,
+    params(
+        ("id" = Uuid, Path, description = "User id"),
+        ("If-Match" = String, Header, description = "The version read, e.g. \"3\""),
+    ),
+    responses(
+        (status = 200, description = "Changed", body = UserDto),
+        (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An admin cannot lock itself out (`cannot_lock_out_self`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale version (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[patch("/users/{id}")]
+pub async fn patch_user(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ApiJson<PatchUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let row = app::users::patch(
+        &state,
+        actor,
+        path.into_inner().to_string(),
+        app::users::PatchUser {
+            display_name: b.display_name,
+            roles: b.roles.as_deref().map(role_codes),
+            disabled: b.disabled,
+            password: b.password,
+            if_match: if_match.0,
+        },
+        ctx.0,
+    )
+    .await?;
+    let dto = UserDto::from(row);
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", format!("\"{}\"", dto.version)))
+        .json(dto))
+}

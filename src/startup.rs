@@ -1,0 +1,123 @@
+//! The application as a value: `Application::build` connects, migrates, bootstraps, binds, and
+//! reports the real port, so tests start the same thing on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
+
+use crate::app::AppState;
+use crate::app::bootstrap::{self, Bootstrap};
+use crate::auth::jwt::TokenKeys;
+use crate::config::Settings;
+use crate::db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("startup failed: {0}")]
+    Other(String),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        settings.validate()?;
+        let tz = settings.timezone()?;
+        let database = {
+            let s = settings.database.clone();
+            let migrate = s.run_migrations;
+            tokio::task::spawn_blocking(move || db::connect(&s, migrate))
+                .await
+                .map_err(|e| StartupError::Other(e.to_string()))??
+        };
+        let tokens =
+            TokenKeys::new(&settings.auth).map_err(|e| StartupError::Other(e.to_string()))?;
+        let state = AppState {
+            db: database,
+            tokens,
+            settings: Arc::new(settings.clone()),
+            tz,
+        };
+        initialise(&state).await?;
+
+        let listener =
+            TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
+                addr: settings.server.bind.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .port();
+        let data = web::Data::new(state.clone());
+        let mut server = HttpServer::new(move || crate::http::build_app(data.clone()))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                addr: settings.server.bind.clone(),
+                source,
+            })?
+            .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until stopped; SIGTERM and Ctrl-C stop it gracefully (actix handles both).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+/// First-start work: the root agency and admin user.
+async fn initialise(state: &AppState) -> Result<(), StartupError> {
+    let bootstrap_settings = state.settings.bootstrap.clone();
+    let outcome = state
+        .with_conn(move |conn| bootstrap::run(conn, &bootstrap_settings))
+        .await
+        .map_err(|e| StartupError::Other(format!("bootstrap: {e}")))?;
+    if let Bootstrap::Created {
+        agency_code,
+        generated_password,
+    } = outcome
+    {
+        tracing::info!(agency_code = %agency_code, "created the root agency and the user admin");
+        if let Some(p) = generated_password {
+            // Printed once, on the console only, never to the log.
+            eprintln!(
+                "\n  gongkai: first start. Log in as user `admin` with password: {p}\n  \
+                 (shown once; set GONGKAI__BOOTSTRAP__ADMIN_PASSWORD to choose it)\n"
+            );
+        }
+    }
+    Ok(())
+}
