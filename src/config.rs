@@ -169,8 +169,9 @@ impl Settings {
     }
 
     pub fn load_from(profile: Profile, config_dir: &Path) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Toml::string(DEFAULT_TOML))
-            .merge(Toml::file(config_dir.join(format!("{}.toml", profile.as_str()))));
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::file(
+            config_dir.join(format!("{}.toml", profile.as_str())),
+        ));
         // DATABASE_URL is the common convention; the gongkai-specific variable wins over it.
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database.url", url));
@@ -210,7 +211,9 @@ impl Settings {
             }
         }
         if self.auth.jwt_secret.is_empty() {
-            return Err(ConfigError::Invalid("auth.jwt_secret must not be empty".into()));
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret must not be empty".into(),
+            ));
         }
         if self.auth.access_token_ttl_secs == 0 {
             return Err(ConfigError::Invalid(

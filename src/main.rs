@@ -8,7 +8,11 @@ use gongkai::config::Settings;
 use gongkai::startup::Application;
 
 #[derive(Parser)]
-#[command(name = "gongkai", version, about = "Government information disclosure applications and the yearly report")]
+#[command(
+    name = "gongkai",
+    version,
+    about = "Government information disclosure applications and the yearly report"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -64,11 +68,12 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
         Command::User {
-            command: UserCommand::Create {
-                agency,
-                username,
-                role,
-            },
+            command:
+                UserCommand::Create {
+                    agency,
+                    username,
+                    role,
+                },
         } => create_user(&settings, &agency, &username, &role),
         Command::Openapi => Ok(()),
     };
@@ -108,7 +113,12 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn create_user(settings: &Settings, agency: &str, username: &str, role: &str) -> anyhow::Result<()> {
+fn create_user(
+    settings: &Settings,
+    agency: &str,
+    username: &str,
+    role: &str,
+) -> anyhow::Result<()> {
     let password = if std::io::stdin().is_terminal() {
         let p = rpassword::prompt_password("Password: ")?;
         let again = rpassword::prompt_password("Again: ")?;
@@ -127,7 +137,10 @@ fn create_user(settings: &Settings, agency: &str, username: &str, role: &str) ->
             Ok(())
         }
         Err(gongkai::app::AppError::Validation(errors)) => {
-            let msgs: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            let msgs: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
             anyhow::bail!("{}", msgs.join("; "))
         }
         Err(e) => anyhow::bail!("{e}"),

@@ -52,6 +52,7 @@ impl Application {
             tokens,
             settings: Arc::new(settings.clone()),
             tz,
+            calendar: crate::app::calendar::CalendarCache::default(),
         };
         initialise(&state).await?;
 
@@ -101,6 +102,14 @@ impl Application {
 /// First-start work: the root agency and admin user.
 async fn initialise(state: &AppState) -> Result<(), StartupError> {
     let bootstrap_settings = state.settings.bootstrap.clone();
+    let dir = state.settings.calendar.dir.clone();
+    let loaded = state
+        .with_conn(move |conn| crate::app::calendar::load_missing(conn, &dir))
+        .await
+        .map_err(|e| StartupError::Other(format!("calendar: {e}")))?;
+    if !loaded.is_empty() {
+        tracing::info!(years = ?loaded, "loaded calendar years from files");
+    }
     let outcome = state
         .with_conn(move |conn| bootstrap::run(conn, &bootstrap_settings))
         .await

@@ -113,12 +113,8 @@ pub async fn list(
                 parent_id: query.parent_id.as_deref(),
                 q: query.q.as_deref(),
             };
-            let (items, total) = db::agencies::list(
-                conn,
-                &filter,
-                query.page.offset(),
-                query.page.per_page,
-            )?;
+            let (items, total) =
+                db::agencies::list(conn, &filter, query.page.offset(), query.page.per_page)?;
             Ok(Paged {
                 items,
                 page: query.page,

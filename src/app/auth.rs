@@ -100,9 +100,7 @@ pub async fn authenticate(state: &AppState, token: String) -> Result<Actor, AppE
                 return Err(token_refused("the user is disabled"));
             }
             if user.token_generation != claims.generation {
-                return Err(token_refused(
-                    "the access token was revoked; log in again",
-                ));
+                return Err(token_refused("the access token was revoked; log in again"));
             }
             Ok(Actor {
                 user_id: user.id,

@@ -90,20 +90,20 @@ pub fn create_user_cli(
     role: &str,
     password_plain: &str,
 ) -> Result<UserRow, AppError> {
-    let parsed = crate::domain::user::NewUser::parse(
-        username,
-        None,
-        password_plain,
-        &[role.to_string()],
-    )?;
-    let hash = password::hash(parsed.password.expose())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let code = AgencyCode::parse("agency", agency_code).map_err(|e| AppError::Validation(vec![e]))?;
+    let parsed =
+        crate::domain::user::NewUser::parse(username, None, password_plain, &[role.to_string()])?;
+    let hash =
+        password::hash(parsed.password.expose()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let code =
+        AgencyCode::parse("agency", agency_code).map_err(|e| AppError::Validation(vec![e]))?;
     db::transaction(conn, |conn| {
-        let agency = db::agencies::find_by_code(conn, code.as_str())?
-            .ok_or(AppError::NotFound("agency"))?;
+        let agency =
+            db::agencies::find_by_code(conn, code.as_str())?.ok_or(AppError::NotFound("agency"))?;
         if db::users::find_by_username(conn, parsed.username.as_str())?.is_some() {
-            return Err(AppError::conflict("username_taken", "the user name is taken"));
+            return Err(AppError::conflict(
+                "username_taken",
+                "the user name is taken",
+            ));
         }
         let now = db::now_micros();
         let row = UserRow {

@@ -4,6 +4,8 @@
 pub mod agencies;
 pub mod auth;
 pub mod bootstrap;
+pub mod calendar;
+pub mod deadlines;
 pub mod users;
 
 use std::sync::Arc;
@@ -23,6 +25,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub settings: Arc<Settings>,
     pub tz: chrono_tz::Tz,
+    /// The working-day calendar, refreshed when any process changes it.
+    pub calendar: calendar::CalendarCache,
 }
 
 /// Who is asking and under which request id, for the audit log.

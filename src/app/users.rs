@@ -37,8 +37,8 @@ pub async fn create(
         &input.roles,
     )?;
     // Hash outside the transaction: it is slow on purpose and needs no lock.
-    let hash = password::hash(parsed.password.expose())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash =
+        password::hash(parsed.password.expose()).map_err(|e| AppError::Internal(e.to_string()))?;
     state
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
@@ -140,7 +140,12 @@ pub async fn patch(
         None => None,
     };
     let display_name = match &input.display_name {
-        Some(d) => errors.take(crate::domain::validation::text("display_name", d, 100, false)),
+        Some(d) => errors.take(crate::domain::validation::text(
+            "display_name",
+            d,
+            100,
+            false,
+        )),
         None => None,
     };
     errors.into_result()?;
@@ -158,7 +163,10 @@ pub async fn patch(
             if expected != user.version {
                 return Err(AppError::PreconditionFailed);
             }
-            if user.id == actor.user_id && (input.disabled == Some(true) || roles.is_some_and(|r| !r.contains(crate::domain::access::Role::Admin))) {
+            if user.id == actor.user_id
+                && (input.disabled == Some(true)
+                    || roles.is_some_and(|r| !r.contains(crate::domain::access::Role::Admin)))
+            {
                 return Err(AppError::conflict(
                     "cannot_lock_out_self",
                     "an admin cannot disable itself or remove its own admin role",
@@ -167,18 +175,27 @@ pub async fn patch(
             let mut changes = serde_json::Map::new();
             let mut revoke = false;
             if let Some(r) = roles {
-                changes.insert("roles".into(), json!({"before": user.roles, "after": r.to_stored()}));
+                changes.insert(
+                    "roles".into(),
+                    json!({"before": user.roles, "after": r.to_stored()}),
+                );
                 user.roles = r.to_stored();
             }
             if let Some(d) = input.disabled
                 && d != user.disabled
             {
-                changes.insert("disabled".into(), json!({"before": user.disabled, "after": d}));
+                changes.insert(
+                    "disabled".into(),
+                    json!({"before": user.disabled, "after": d}),
+                );
                 user.disabled = d;
                 revoke |= d;
             }
             if let Some(name) = display_name {
-                changes.insert("display_name".into(), json!({"before": user.display_name, "after": name}));
+                changes.insert(
+                    "display_name".into(),
+                    json!({"before": user.display_name, "after": name}),
+                );
                 user.display_name = name;
             }
             if let Some(h) = hash {

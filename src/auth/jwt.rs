@@ -66,7 +66,12 @@ impl TokenKeys {
         })
     }
 
-    pub fn issue(&self, user_id: &str, generation: i32, now_unix: i64) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        generation: i32,
+        now_unix: i64,
+    ) -> Result<String, TokenError> {
         let claims = Claims {
             sub: user_id.to_string(),
             iss: self.issuer.clone(),

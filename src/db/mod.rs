@@ -3,6 +3,7 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod calendar;
 pub mod schema;
 pub mod users;
 

@@ -46,4 +46,16 @@ diesel::table! {
 }
 
 diesel::joinable!(users -> agencies (agency_id));
-diesel::allow_tables_to_appear_in_same_query!(agencies, users, audit_log);
+
+diesel::table! {
+    calendar_years (year) {
+        year -> Integer,
+        schedule -> Text,
+        source -> Text,
+        version -> Integer,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(agencies, users, audit_log, calendar_years);

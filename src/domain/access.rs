@@ -64,7 +64,11 @@ impl Roles {
     /// Parses the roles given by a client: at least one, no unknown codes, no repeats.
     pub fn parse_list(field: &str, codes: &[String]) -> Result<Roles, FieldError> {
         if codes.is_empty() {
-            return Err(FieldError::new(field, "required", "at least one role is required"));
+            return Err(FieldError::new(
+                field,
+                "required",
+                "at least one role is required",
+            ));
         }
         let mut bits = 0u8;
         for code in codes {
@@ -192,7 +196,12 @@ mod tests {
     use super::*;
 
     fn actor(roles: &[Role], path: &str) -> Actor {
-        let id = path.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string();
+        let id = path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
         Actor {
             user_id: "u".into(),
             username: "u".into(),
@@ -221,7 +230,10 @@ mod tests {
     #[test]
     fn administering_needs_the_admin_role_and_scope() {
         let s = actor(&[Role::Supervisor], "/r/");
-        assert_eq!(s.may_administer("c", "/r/c/"), Err(Denied::MissingRole("admin")));
+        assert_eq!(
+            s.may_administer("c", "/r/c/"),
+            Err(Denied::MissingRole("admin"))
+        );
         let a = actor(&[Role::Admin], "/r/c/");
         assert_eq!(a.may_administer("r", "/r/"), Err(Denied::OutOfScope));
         assert_eq!(a.may_administer("d", "/r/c/d/"), Ok(()));
@@ -229,8 +241,8 @@ mod tests {
 
     #[test]
     fn roles_round_trip_through_the_stored_form() {
-        let r = Roles::parse_list("roles", &["supervisor".into(), "clerk".into()])
-            .unwrap_or_default();
+        let r =
+            Roles::parse_list("roles", &["supervisor".into(), "clerk".into()]).unwrap_or_default();
         assert_eq!(r.to_stored(), "clerk,supervisor");
         assert_eq!(Roles::from_stored("clerk,supervisor"), r);
         assert!(Roles::parse_list("roles", &["boss".into()]).is_err());

@@ -4,5 +4,7 @@
 
 pub mod access;
 pub mod agency;
+pub mod calendar;
+pub mod clock;
 pub mod user;
 pub mod validation;

@@ -12,7 +12,11 @@ impl Username {
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let v = raw.trim().to_ascii_lowercase();
         if v.len() < 3 || v.len() > 64 {
-            return Err(FieldError::new(field, "invalid_length", "must be 3 to 64 characters"));
+            return Err(FieldError::new(
+                field,
+                "invalid_length",
+                "must be 3 to 64 characters",
+            ));
         }
         if !v
             .chars()
@@ -67,13 +71,21 @@ impl NewPassword {
             ));
         }
         if raw.contains('\0') {
-            return Err(FieldError::new(field, "invalid_characters", "must not contain NUL"));
+            return Err(FieldError::new(
+                field,
+                "invalid_characters",
+                "must not contain NUL",
+            ));
         }
         let mut chars = raw.chars();
         if let Some(first) = chars.next()
             && chars.all(|c| c == first)
         {
-            return Err(FieldError::new(field, "too_weak", "must not repeat one character"));
+            return Err(FieldError::new(
+                field,
+                "too_weak",
+                "must not repeat one character",
+            ));
         }
         Ok(NewPassword(raw.to_string()))
     }
@@ -144,7 +156,9 @@ mod tests {
 
     #[test]
     fn a_new_user_reports_all_bad_fields() {
-        let errs = NewUser::parse("x", None, "p", &[]).err().unwrap_or_default();
+        let errs = NewUser::parse("x", None, "p", &[])
+            .err()
+            .unwrap_or_default();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["username", "password", "roles"]);
     }

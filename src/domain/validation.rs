@@ -63,7 +63,12 @@ impl Errors {
 
 /// A trimmed, non-empty text of bounded length without control characters (PostgreSQL text
 /// cannot hold NUL, and no field of ours needs control characters other than line breaks).
-pub fn text(field: &str, value: &str, max_chars: usize, multiline: bool) -> Result<String, FieldError> {
+pub fn text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    multiline: bool,
+) -> Result<String, FieldError> {
     let v = value.trim();
     if v.is_empty() {
         return Err(FieldError::new(field, "required", "must not be empty"));
@@ -96,8 +101,7 @@ fn check_chars(field: &str, v: &str, max_chars: usize, multiline: bool) -> Resul
             format!("must be at most {max_chars} characters"),
         ));
     }
-    if v
-        .chars()
+    if v.chars()
         .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
     {
         return Err(FieldError::new(
@@ -116,10 +120,22 @@ mod tests {
     #[test]
     fn text_trims_and_refuses_empty_nul_and_overlong_values() {
         assert_eq!(text("f", "  a ", 5, false), Ok("a".to_string()));
-        assert_eq!(text("f", "   ", 5, false).map_err(|e| e.code), Err("required"));
-        assert_eq!(text("f", "a\0b", 5, false).map_err(|e| e.code), Err("invalid_characters"));
-        assert_eq!(text("f", "abcdef", 5, false).map_err(|e| e.code), Err("too_long"));
-        assert_eq!(text("f", "一二三四五", 5, false), Ok("一二三四五".to_string()));
+        assert_eq!(
+            text("f", "   ", 5, false).map_err(|e| e.code),
+            Err("required")
+        );
+        assert_eq!(
+            text("f", "a\0b", 5, false).map_err(|e| e.code),
+            Err("invalid_characters")
+        );
+        assert_eq!(
+            text("f", "abcdef", 5, false).map_err(|e| e.code),
+            Err("too_long")
+        );
+        assert_eq!(
+            text("f", "一二三四五", 5, false),
+            Ok("一二三四五".to_string())
+        );
         assert!(text("f", "a\nb", 5, true).is_ok());
         assert!(text("f", "a\nb", 5, false).is_err());
     }

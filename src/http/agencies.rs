@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::{ListEnvelope, instant};
-use super::extract::{ApiQuery, ApiJson, Authenticated, Ctx};
+use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx};
 use super::problem::ApiError;
 use crate::app::{self, AppState, Page};
 use crate::db::agencies::AgencyRow;

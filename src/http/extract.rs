@@ -50,7 +50,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|e| {
-                    ApiError::bad_request("invalid_body", format!("the body could not be read: {e}"))
+                    ApiError::bad_request(
+                        "invalid_body",
+                        format!("the body could not be read: {e}"),
+                    )
                 })?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large(limit));
@@ -83,7 +86,10 @@ fn is_json(req: &HttpRequest) -> bool {
 /// Parses JSON, telling a syntax error (400) from a shape error (422, with the field).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::bad_request("invalid_json", "the body is empty; send a JSON object"));
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the body is empty; send a JSON object",
+        ));
     }
     // Syntax first, so a malformed body is a 400 and a well-formed one of the wrong shape a 422.
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
@@ -148,7 +154,9 @@ impl FromRequest for Authenticated {
                     ));
                 }
                 Some(Ok(v)) => match v.split_once(' ') {
-                    Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+                    Some((scheme, t))
+                        if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() =>
+                    {
                         t.trim().to_string()
                     }
                     _ => {
@@ -230,7 +238,11 @@ pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
         let field = err.path().to_string();
         let field = if field == "." { String::new() } else { field };
         let raw = err.into_inner().to_string();
-        let field = if field.is_empty() { field_from_message(&raw) } else { field };
+        let field = if field.is_empty() {
+            field_from_message(&raw)
+        } else {
+            field
+        };
         let message = if raw.contains("invalid digit") || raw.contains("cannot parse integer") {
             "must be an integer".to_string()
         } else {
@@ -254,15 +266,21 @@ fn url_pairs(qs: &str) -> form_urlencoded::Parse<'_> {
 }
 
 /// Query-string failures: 400 problem+json naming the parameter when serde says which.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
     let message = err.to_string();
-    ApiError::bad_request("invalid_query", format!("invalid query parameters: {message}"))
-        .with_errors(vec![ProblemField {
-            field: field_from_message(&message),
-            code: "invalid_value".into(),
-            message,
-        }])
-        .into()
+    ApiError::bad_request(
+        "invalid_query",
+        format!("invalid query parameters: {message}"),
+    )
+    .with_errors(vec![ProblemField {
+        field: field_from_message(&message),
+        code: "invalid_value".into(),
+        message,
+    }])
+    .into()
 }
 
 /// Path failures (e.g. an id that is not a UUID): 404, there is no such resource.

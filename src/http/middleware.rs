@@ -24,8 +24,7 @@ fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
     let v = req.headers().get(&REQUEST_ID_HEADER)?.to_str().ok()?.trim();
     let ok = !v.is_empty()
         && v.len() <= 64
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
     ok.then(|| v.to_string())
 }

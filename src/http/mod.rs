@@ -6,6 +6,7 @@
 
 pub mod agencies;
 pub mod auth;
+pub mod calendar;
 pub mod dto;
 pub mod extract;
 pub mod health;
@@ -42,6 +43,7 @@ use crate::app::AppState;
         (name = "auth", description = "Log in; who am I"),
         (name = "agencies", description = "The agency tree"),
         (name = "users", description = "Users and roles"),
+        (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -56,7 +58,12 @@ impl Modify for SecurityAndErrors {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -109,20 +116,32 @@ fn add_common_errors(doc: &mut OpenApiDoc) {
             if has_body {
                 add("400", "Malformed JSON (`invalid_json`)");
                 add("413", "Body over the size limit (`payload_too_large`)");
-                add("415", "Body not application/json (`unsupported_media_type`)");
-                add("422", "Invalid fields, each listed in `errors` (`validation_failed`)");
+                add(
+                    "415",
+                    "Body not application/json (`unsupported_media_type`)",
+                );
+                add(
+                    "422",
+                    "Invalid fields, each listed in `errors` (`validation_failed`)",
+                );
             }
             if has_query {
                 add("400", "Invalid query parameters (`invalid_query`)");
                 add("422", "Query parameter out of range (`validation_failed`)");
             }
             if secured {
-                add("401", "Missing, invalid, expired or revoked token (`missing_token`, `invalid_token`, `token_expired`)");
+                add(
+                    "401",
+                    "Missing, invalid, expired or revoked token (`missing_token`, `invalid_token`, `token_expired`)",
+                );
             }
             if has_path_param || secured {
                 add("404", "No such record in the caller's scope (`not_found`)");
             }
-            add("500", "Internal error; nothing is revealed, the log has the cause (`internal_error`)");
+            add(
+                "500",
+                "Internal error; nothing is revealed, the log has the cause (`internal_error`)",
+            );
             add("503", "Database unavailable (`service_unavailable`)");
         }
     }
@@ -133,22 +152,30 @@ fn register<T>(app: utoipa_actix_web::UtoipaApp<T>) -> utoipa_actix_web::UtoipaA
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
-    app.service(health::healthz).service(health::readyz).service(
-        scope::scope("/api/v1")
-            .service(auth::issue_token)
-            .service(auth::me)
-            .service(agencies::create_agency)
-            .service(agencies::list_agencies)
-            .service(agencies::get_agency)
-            .service(users::create_user)
-            .service(users::list_users)
-            .service(users::patch_user),
-    )
+    app.service(health::healthz)
+        .service(health::readyz)
+        .service(
+            scope::scope("/api/v1")
+                .service(auth::issue_token)
+                .service(auth::me)
+                .service(agencies::create_agency)
+                .service(agencies::list_agencies)
+                .service(agencies::get_agency)
+                .service(users::create_user)
+                .service(users::list_users)
+                .service(users::patch_user)
+                // The fixed paths before `/calendar/{year}`, which would otherwise take them.
+                .service(calendar::add_working_days)
+                .service(calendar::count_working_days)
+                .service(calendar::get_calendar_year)
+                .service(calendar::put_calendar_year),
+        )
 }
 
 /// The OpenAPI document, built by the same registration as the router.
 pub fn openapi() -> OpenApiDoc {
-    let (_, doc) = register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
+    let (_, doc) =
+        register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
     finish_doc(doc)
 }
 
@@ -215,14 +242,24 @@ impl RouteTable {
 }
 
 fn segments(path: &str) -> Vec<String> {
-    path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect()
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Unknown route: 404; known route with another method: 405 with `Allow`.
-async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, ApiError> {
+async fn fallback(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, ApiError> {
     match routes.allowed(req.path()) {
         Some(methods) => {
-            let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let allow = methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
             let value = HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("GET"));
             Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -263,7 +300,8 @@ pub fn build_app(
     >,
 > {
     let body_limit = state.settings.server.body_limit_bytes;
-    let (app, doc) = register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
+    let (app, doc) =
+        register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
     let doc = finish_doc(doc);
     let routes = RouteTable::from_doc(&doc);
     let json = OpenApiJson(Arc::new(openapi_json()));
@@ -276,7 +314,10 @@ pub fn build_app(
         .app_data(web::Data::new(json))
         .route("/openapi.json", web::get().to(openapi_document))
         .route("/docs", web::get().to(docs_redirect))
-        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
+        )
         .default_service(web::to(fallback))
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
 }

@@ -153,14 +153,20 @@ impl From<AppError> for ApiError {
                     [one] => format!("{}: {}", one.field, one.message),
                     many => format!("{} fields are invalid", many.len()),
                 };
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
-                    .with_errors(errors.into_iter().map(ProblemField::from).collect())
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    detail,
+                )
+                .with_errors(errors.into_iter().map(ProblemField::from).collect())
             }
             AppError::Unauthorized { code, detail } => ApiError::unauthorized(code, detail),
             AppError::Forbidden { code, detail } => {
                 ApiError::new(StatusCode::FORBIDDEN, code, detail)
             }
-            AppError::Conflict { code, detail } => ApiError::new(StatusCode::CONFLICT, code, detail),
+            AppError::Conflict { code, detail } => {
+                ApiError::new(StatusCode::CONFLICT, code, detail)
+            }
             AppError::BadRequest { code, detail } => ApiError::bad_request(code, detail),
             AppError::PreconditionRequired => ApiError::new(
                 StatusCode::PRECONDITION_REQUIRED,

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::dto::{ListEnvelope, PageQuery, RoleDto, instant};
-use super::extract::{ApiQuery, ApiJson, Authenticated, Ctx, IfMatch};
+use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
 use super::problem::ApiError;
 use crate::app::{self, AppState, Page};
 use crate::db::users::UserRow;
@@ -35,7 +35,10 @@ impl From<UserRow> for UserDto {
         UserDto {
             id: Uuid::parse_str(&r.id).unwrap_or_default(),
             agency_id: Uuid::parse_str(&r.agency_id).unwrap_or_default(),
-            roles: Roles::from_stored(&r.roles).iter().map(RoleDto::from).collect(),
+            roles: Roles::from_stored(&r.roles)
+                .iter()
+                .map(RoleDto::from)
+                .collect(),
             username: r.username,
             display_name: r.display_name,
             disabled: r.disabled,

@@ -1,0 +1,378 @@
+//! The test harness: a fresh database per test (SQLite file, or a PostgreSQL schema), the real
+//! application on a free port, and typed helpers.
+
+use std::sync::OnceLock;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use gongkai::config::{Profile, Settings};
+use gongkai::startup::Application;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const PASSWORD: &str = "user-password-for-tests";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub settings: Settings,
+    admin_token: OnceLock<String>,
+    _dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(String, String)>,
+    server: actix_web::dev::ServerHandle,
+}
+
+/// The PostgreSQL server for tests, or None when explicitly skipped. Unset without the skip
+/// flag is a failure: tests never skip silently.
+pub fn postgres_base_url() -> Option<String> {
+    match std::env::var("GONGKAI_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            if std::env::var("GONGKAI_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+                eprintln!("PostgreSQL variant skipped on request (GONGKAI_TEST_SKIP_POSTGRES=1)");
+                None
+            } else {
+                panic!(
+                    "GONGKAI_TEST_DATABASE_URL is not set. Point it at a PostgreSQL server \
+                     (e.g. postgres://postgres@127.0.0.1:5432/postgres), or set \
+                     GONGKAI_TEST_SKIP_POSTGRES=1 to run the SQLite variants only."
+                )
+            }
+        }
+    }
+}
+
+fn with_search_path(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+pub fn test_settings() -> Settings {
+    let mut s = Settings::defaults(Profile::Test).expect("defaults");
+    s.server.bind = "127.0.0.1:0".into();
+    s.server.workers = 2;
+    s.server.shutdown_timeout_secs = 1;
+    s.bootstrap.admin_password = ADMIN_PASSWORD.into();
+    s.database.pool_max_size = 4;
+    s.calendar.dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/calendar");
+    s
+}
+
+/// A fresh, empty database of the given kind, as a URL; the guard removes it.
+pub struct FreshDb {
+    pub url: String,
+    pub dir: Option<tempfile::TempDir>,
+    pub pg_schema: Option<(String, String)>,
+}
+
+impl FreshDb {
+    pub fn new(db: Db) -> Option<FreshDb> {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some(FreshDb {
+                    url,
+                    dir: Some(dir),
+                    pg_schema: None,
+                })
+            }
+            Db::Postgres => {
+                let base = postgres_base_url()?;
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = diesel::PgConnection::establish(&base)
+                    .unwrap_or_else(|e| panic!("cannot connect to {base}: {e}"));
+                conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("create schema");
+                Some(FreshDb {
+                    url: with_search_path(&base, &schema),
+                    dir: None,
+                    pg_schema: Some((base, schema)),
+                })
+            }
+        }
+    }
+}
+
+pub fn drop_pg_schema(base: &str, schema: &str) {
+    if let Ok(mut conn) = diesel::PgConnection::establish(base) {
+        let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.pg_schema.take() {
+            drop_pg_schema(&base, &schema);
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> Option<TestApp> {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: Db, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+        let mut fresh = FreshDb::new(db)?;
+        let mut settings = test_settings();
+        settings.database.url = fresh.url.clone();
+        tweak(&mut settings);
+        let app = Application::build(settings.clone())
+            .await
+            .expect("application starts");
+        let port = app.port();
+        let server = app.into_server();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Some(TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            db,
+            settings,
+            admin_token: OnceLock::new(),
+            _dir: fresh.dir.take(),
+            pg_schema: fresh.pg_schema.take(),
+            server: handle,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let rb = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        Resp::from(
+            self.request(Method::GET, path, Some(token))
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
+        Resp::from(
+            self.request(Method::POST, path, Some(token))
+                .json(body)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Resp {
+        Resp::from(
+            self.request(Method::PUT, path, Some(token))
+                .json(body)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    pub async fn patch(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+        if_match: Option<i64>,
+    ) -> Resp {
+        let mut rb = self.request(Method::PATCH, path, Some(token)).json(body);
+        if let Some(v) = if_match {
+            rb = rb.header("If-Match", format!("\"{v}\""));
+        }
+        Resp::from(rb.send().await.expect("send")).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Resp {
+        Resp::from(
+            self.client
+                .post(self.url("/api/v1/auth/token"))
+                .json(
+                    &json!({"grant_type": "password", "username": username, "password": password}),
+                )
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let r = self.login(username, password).await;
+        assert_eq!(r.status, StatusCode::OK, "login {username}: {}", r.body);
+        r.body["access_token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        if let Some(t) = self.admin_token.get() {
+            return t.clone();
+        }
+        let t = self.token("admin", ADMIN_PASSWORD).await;
+        let _ = self.admin_token.set(t.clone());
+        t
+    }
+
+    pub async fn root_agency_id(&self) -> String {
+        let me = self.get("/api/v1/me", &self.admin_token().await).await;
+        me.body["agency"]["id"]
+            .as_str()
+            .expect("agency id")
+            .to_string()
+    }
+
+    /// Creates an agency below `parent` (the root when None) and returns its id.
+    pub async fn create_agency(&self, code: &str, parent: Option<&str>) -> String {
+        let mut body = json!({"code": code, "name": format!("机关 {code}")});
+        if let Some(p) = parent {
+            body["parent_id"] = json!(p);
+        }
+        let r = self
+            .post("/api/v1/agencies", &self.admin_token().await, &body)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Creates a user with these roles in the agency and returns (user id, token).
+    pub async fn create_user(
+        &self,
+        agency_id: &str,
+        username: &str,
+        roles: &[&str],
+    ) -> (String, String) {
+        let r = self
+            .post(
+                &format!("/api/v1/agencies/{agency_id}/users"),
+                &self.admin_token().await,
+                &json!({"username": username, "password": PASSWORD, "roles": roles}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_str().expect("id").to_string();
+        (id, self.token(username, PASSWORD).await)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server without waiting, then remove the database.
+        drop(self.server.stop(false));
+        if let Some((base, schema)) = self.pg_schema.take() {
+            drop_pg_schema(&base, &schema);
+        }
+    }
+}
+
+/// A response with its body read.
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub async fn from(r: reqwest::Response) -> Resp {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "content type; body: {}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "code; body: {}", self.text);
+        assert_eq!(
+            self.body["status"], status,
+            "status field; body: {}",
+            self.text
+        );
+        assert!(
+            self.body["type"].is_string()
+                && self.body["title"].is_string()
+                && self.body["detail"].is_string()
+        );
+    }
+
+    pub fn field_errors(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Runs one async test body against SQLite and against PostgreSQL, as two test functions.
+#[macro_export]
+macro_rules! both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite)
+                        .await
+                        .expect("sqlite");
+                    super::$name(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,13 @@
+//! Integration tests through HTTP against a real database (SQLite always; PostgreSQL when
+//! GONGKAI_TEST_DATABASE_URL names a server). One binary, one module per capability.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod calendar;
+mod errors;
+mod foundation;
+mod migrations;
+mod openapi;
