@@ -269,7 +269,7 @@ pub async fn put_year(
             )?;
             let cal = cache.current(conn)?;
             let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-            let recomputed = super::deadlines::on_calendar_changed(conn, &cal, today)?;
+            let recomputed = super::requests::recompute_open(conn, &cal, today)?;
             let working_days_per_month =
                 cal.working_days_per_month(year).map_err(calendar_error)?;
             Ok(PutOutcome {

@@ -5,7 +5,7 @@ pub mod agencies;
 pub mod auth;
 pub mod bootstrap;
 pub mod calendar;
-pub mod deadlines;
+pub mod requests;
 pub mod users;
 
 use std::sync::Arc;
@@ -55,6 +55,8 @@ pub enum AppError {
     PreconditionRequired,
     #[error("the record has changed since it was read")]
     PreconditionFailed,
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]

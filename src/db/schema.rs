@@ -58,4 +58,93 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(agencies, users, audit_log, calendar_years);
+diesel::table! {
+    requests (id) {
+        id -> Text,
+        agency_id -> Text,
+        case_number -> Text,
+        case_year -> Integer,
+        case_seq -> Integer,
+        query_code -> Text,
+        channel -> Text,
+        arrived_at -> Timestamp,
+        arrival_date -> Date,
+        signed_for_on -> Nullable<Date>,
+        confirmed_on -> Nullable<Date>,
+        applicant_kind -> Text,
+        applicant_name -> Text,
+        applicant_key -> Nullable<Text>,
+        description -> Text,
+        external_reference -> Nullable<Text>,
+        details -> Text,
+        state -> Text,
+        receipt_date -> Nullable<Date>,
+        due_date -> Nullable<Date>,
+        due_provisional -> Bool,
+        disposition -> Nullable<Text>,
+        closed_on -> Nullable<Date>,
+        late -> Bool,
+        workflow -> Text,
+        version -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_events (id) {
+        id -> Text,
+        request_id -> Text,
+        seq -> Integer,
+        occurred_at -> Timestamp,
+        actor_user_id -> Nullable<Text>,
+        actor_label -> Text,
+        action -> Text,
+        on_date -> Nullable<Date>,
+        state_before -> Nullable<Text>,
+        state_after -> Text,
+        payload -> Text,
+        http_request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    case_counters (agency_id, year) {
+        agency_id -> Text,
+        year -> Integer,
+        last_seq -> Integer,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idem_key) {
+        user_id -> Text,
+        idem_key -> Text,
+        body_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(requests -> agencies (agency_id));
+diesel::joinable!(request_events -> requests (request_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    agencies,
+    users,
+    audit_log,
+    calendar_years,
+    requests,
+    request_events,
+    case_counters,
+    idempotency_keys
+);
+
+diesel::table! {
+    rate_limits (bucket, window_start) {
+        bucket -> Text,
+        window_start -> BigInt,
+        hits -> Integer,
+    }
+}

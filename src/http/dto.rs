@@ -81,3 +81,12 @@ impl RoleDto {
 pub fn instant(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
+
+/// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}

@@ -95,6 +95,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
     })?;
+    from_value(value)
+}
+
+/// Converts parsed JSON into `T`, naming the bad field (422).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let field = if path == "." { String::new() } else { path };

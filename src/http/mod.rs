@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod problem;
+pub mod requests;
 pub mod users;
 
 use std::sync::Arc;
@@ -44,6 +45,8 @@ use crate::app::AppState;
         (name = "agencies", description = "The agency tree"),
         (name = "users", description = "Users and roles"),
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
+        (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
+        (name = "public", description = "For applicants, without login"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -168,7 +171,16 @@ where
                 .service(calendar::add_working_days)
                 .service(calendar::count_working_days)
                 .service(calendar::get_calendar_year)
-                .service(calendar::put_calendar_year),
+                .service(calendar::put_calendar_year)
+                .service(requests::create_request)
+                .service(requests::list_requests)
+                .service(requests::get_request)
+                .service(requests::patch_request)
+                .service(requests::apply_action)
+                .service(requests::list_events)
+                .service(requests::get_deadline)
+                .service(requests::dashboard)
+                .service(requests::public_status),
         )
 }
 

@@ -178,6 +178,16 @@ impl From<AppError> for ApiError {
                 "version_mismatch",
                 "the record has changed since you read it; read it again and retry",
             ),
+            AppError::TooManyRequests { retry_after_secs } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many requests from this address; retry later",
+            )
+            .with_header(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&retry_after_secs.to_string())
+                    .unwrap_or(HeaderValue::from_static("60")),
+            ),
             AppError::Unavailable(cause) => {
                 tracing::error!(cause = %cause, "service unavailable");
                 ApiError::new(

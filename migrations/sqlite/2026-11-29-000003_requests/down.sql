@@ -1,0 +1,5 @@
+DROP TABLE rate_limits;
+DROP TABLE idempotency_keys;
+DROP TABLE case_counters;
+DROP TABLE request_events;
+DROP TABLE requests;

@@ -1,0 +1,465 @@
+//! Application rows, their events, case-number counters and idempotency keys.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+
+use super::agencies::like_prefix;
+use super::schema::{agencies, idempotency_keys, request_events, requests};
+use super::{DbConnection, MultiBackend};
+use crate::domain::access::Visibility;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = requests)]
+#[diesel(treat_none_as_null = true)]
+pub struct RequestRow {
+    pub id: String,
+    pub agency_id: String,
+    pub case_number: String,
+    pub case_year: i32,
+    pub case_seq: i32,
+    pub query_code: String,
+    pub channel: String,
+    pub arrived_at: NaiveDateTime,
+    pub arrival_date: NaiveDate,
+    pub signed_for_on: Option<NaiveDate>,
+    pub confirmed_on: Option<NaiveDate>,
+    pub applicant_kind: String,
+    pub applicant_name: String,
+    pub applicant_key: Option<String>,
+    pub description: String,
+    pub external_reference: Option<String>,
+    pub details: String,
+    pub state: String,
+    pub receipt_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub due_provisional: bool,
+    pub disposition: Option<String>,
+    pub closed_on: Option<NaiveDate>,
+    pub late: bool,
+    pub workflow: String,
+    pub version: i32,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = request_events)]
+pub struct EventRow {
+    pub id: String,
+    pub request_id: String,
+    pub seq: i32,
+    pub occurred_at: NaiveDateTime,
+    pub actor_user_id: Option<String>,
+    pub actor_label: String,
+    pub action: String,
+    pub on_date: Option<NaiveDate>,
+    pub state_before: Option<String>,
+    pub state_after: String,
+    pub payload: String,
+    pub http_request_id: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<()> {
+    diesel::insert_into(requests::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RequestRow>> {
+    requests::table
+        .find(id)
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_case_number(
+    conn: &mut DbConnection,
+    case_number: &str,
+) -> QueryResult<Option<RequestRow>> {
+    requests::table
+        .filter(requests::case_number.eq(case_number))
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Saves a changed application when its version is still `expected`; false when another writer
+/// got there first (the caller answers 412).
+pub fn update_if_version(
+    conn: &mut DbConnection,
+    row: &RequestRow,
+    expected: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        requests::table
+            .filter(requests::id.eq(&row.id))
+            .filter(requests::version.eq(expected)),
+    )
+    .set(row)
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+#[derive(QueryableByName)]
+struct Seq {
+    #[diesel(sql_type = Integer)]
+    last_seq: i32,
+}
+
+/// The next case number of an agency and year. The upsert takes the counter row's lock until
+/// the transaction ends, so concurrent intakes (also from other processes) queue, and a
+/// rollback returns the number: no gaps, no duplicates.
+pub fn next_case_seq(conn: &mut DbConnection, agency_id: &str, year: i32) -> QueryResult<i32> {
+    let row: Seq = diesel::sql_query(
+        "INSERT INTO case_counters (agency_id, year, last_seq) VALUES ($1, $2, 1) \
+         ON CONFLICT (agency_id, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 \
+         RETURNING last_seq",
+    )
+    .bind::<Text, _>(agency_id)
+    .bind::<Integer, _>(year)
+    .get_result(conn)?;
+    Ok(row.last_seq)
+}
+
+pub fn insert_event(conn: &mut DbConnection, row: &EventRow) -> QueryResult<()> {
+    diesel::insert_into(request_events::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn next_event_seq(conn: &mut DbConnection, request_id: &str) -> QueryResult<i32> {
+    use diesel::dsl::max;
+    let m: Option<i32> = request_events::table
+        .filter(request_events::request_id.eq(request_id))
+        .select(max(request_events::seq))
+        .first(conn)?;
+    Ok(m.unwrap_or(0) + 1)
+}
+
+pub fn events(conn: &mut DbConnection, request_id: &str) -> QueryResult<Vec<EventRow>> {
+    request_events::table
+        .filter(request_events::request_id.eq(request_id))
+        .order(request_events::seq.asc())
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
+/// How many applications of the same applicant (by identity number or credit code) were
+/// received in the calendar month `[from, to]`, counting only those received on or before `upto`
+/// or created before this one (for the per-piece fee's ordinal).
+pub fn count_same_applicant(
+    conn: &mut DbConnection,
+    applicant_key: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    before: (NaiveDate, NaiveDateTime),
+) -> QueryResult<i64> {
+    let (receipt, created) = before;
+    requests::table
+        .filter(requests::applicant_key.eq(applicant_key))
+        .filter(requests::receipt_date.between(from, to))
+        .filter(
+            requests::receipt_date.lt(receipt).or(requests::receipt_date
+                .eq(receipt)
+                .and(requests::created_at.le(created))),
+        )
+        .count()
+        .get_result(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyRow {
+    pub user_id: String,
+    pub idem_key: String,
+    pub body_hash: String,
+    pub response_status: i32,
+    pub response_body: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn find_idempotency(
+    conn: &mut DbConnection,
+    user_id: &str,
+    key: &str,
+) -> QueryResult<Option<IdempotencyRow>> {
+    idempotency_keys::table
+        .find((user_id, key))
+        .select(IdempotencyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_idempotency(conn: &mut DbConnection, row: &IdempotencyRow) -> QueryResult<()> {
+    diesel::insert_into(idempotency_keys::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Filters of the application list.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub states: Vec<String>,
+    pub channel: Option<String>,
+    pub applicant_kind: Option<String>,
+    pub received_from: Option<NaiveDate>,
+    pub received_to: Option<NaiveDate>,
+    pub due_before: Option<NaiveDate>,
+    /// Open with a due date before this day (today).
+    pub overdue_on: Option<(bool, NaiveDate)>,
+    pub late: Option<bool>,
+    pub disposition: Option<String>,
+    pub external_reference: Option<String>,
+    pub q: Option<String>,
+    pub agency_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Received,
+    Due,
+    Created,
+    CaseNumber,
+}
+
+type Boxed<'a> = requests::BoxedQuery<'a, MultiBackend>;
+
+pub fn scoped<'a>(visibility: &'a Visibility) -> Boxed<'a> {
+    let q = requests::table.into_boxed();
+    match visibility {
+        Visibility::Agency(id) => q.filter(requests::agency_id.eq(id.as_str())),
+        Visibility::Subtree(path) => q.filter(
+            requests::agency_id.eq_any(
+                agencies::table
+                    .filter(agencies::path.like(like_prefix(path)).escape('\\'))
+                    .select(agencies::id),
+            ),
+        ),
+    }
+}
+
+fn filtered<'a>(visibility: &'a Visibility, f: &'a RequestFilter) -> Boxed<'a> {
+    let mut q = scoped(visibility);
+    if !f.states.is_empty() {
+        q = q.filter(requests::state.eq_any(f.states.clone()));
+    }
+    if let Some(a) = &f.agency_id {
+        q = q.filter(requests::agency_id.eq(a.as_str()));
+    }
+    if let Some(c) = &f.channel {
+        q = q.filter(requests::channel.eq(c.as_str()));
+    }
+    if let Some(k) = &f.applicant_kind {
+        q = q.filter(requests::applicant_kind.eq(k.as_str()));
+    }
+    if let Some(d) = f.received_from {
+        q = q.filter(requests::receipt_date.ge(d));
+    }
+    if let Some(d) = f.received_to {
+        q = q.filter(requests::receipt_date.le(d));
+    }
+    if let Some(d) = f.due_before {
+        q = q.filter(requests::due_date.lt(d));
+    }
+    if let Some((overdue, today)) = f.overdue_on {
+        if overdue {
+            q = q
+                .filter(requests::state.ne("closed"))
+                .filter(requests::due_date.lt(today));
+        } else {
+            q = q.filter(
+                requests::state
+                    .eq("closed")
+                    .or(requests::due_date.is_null())
+                    .or(requests::due_date.ge(today)),
+            );
+        }
+    }
+    if let Some(l) = f.late {
+        q = q.filter(requests::late.eq(l));
+    }
+    if let Some(d) = &f.disposition {
+        q = q.filter(requests::disposition.eq(d.as_str()));
+    }
+    if let Some(r) = &f.external_reference {
+        q = q.filter(requests::external_reference.eq(r.as_str()));
+    }
+    if let Some(text) = &f.q {
+        let pattern = format!("%{}", like_prefix(text));
+        q = q.filter(
+            requests::case_number
+                .like(pattern.clone())
+                .escape('\\')
+                .or(requests::applicant_name.like(pattern.clone()).escape('\\'))
+                .or(requests::description.like(pattern).escape('\\')),
+        );
+    }
+    q
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    filter: &RequestFilter,
+    sort: (SortKey, bool),
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<RequestRow>, i64)> {
+    let total = filtered(visibility, filter).count().get_result(conn)?;
+    let q = filtered(visibility, filter);
+    let (key, desc) = sort;
+    let q = match (key, desc) {
+        (SortKey::Received, false) => q.order((requests::receipt_date.asc(), requests::id.asc())),
+        (SortKey::Received, true) => q.order((requests::receipt_date.desc(), requests::id.desc())),
+        (SortKey::Due, false) => q.order((requests::due_date.asc(), requests::id.asc())),
+        (SortKey::Due, true) => q.order((requests::due_date.desc(), requests::id.desc())),
+        (SortKey::Created, false) => q.order((requests::created_at.asc(), requests::id.asc())),
+        (SortKey::Created, true) => q.order((requests::created_at.desc(), requests::id.desc())),
+        (SortKey::CaseNumber, false) => q.order((requests::case_number.asc(), requests::id.asc())),
+        (SortKey::CaseNumber, true) => q.order((requests::case_number.desc(), requests::id.desc())),
+    };
+    let items = q
+        .offset(offset)
+        .limit(limit)
+        .select(RequestRow::as_select())
+        .load(conn)?;
+    Ok((items, total))
+}
+
+/// Id, workflow JSON, stored due date and its provisional flag.
+pub type OpenClock = (String, String, Option<NaiveDate>, bool);
+
+/// Open applications with a receipt date, for recomputing due dates.
+pub fn open_with_clock(
+    conn: &mut DbConnection,
+) -> QueryResult<Vec<(String, String, Option<NaiveDate>, bool)>> {
+    requests::table
+        .filter(requests::state.ne("closed"))
+        .filter(requests::receipt_date.is_not_null())
+        .select((
+            requests::id,
+            requests::workflow,
+            requests::due_date,
+            requests::due_provisional,
+        ))
+        .load(conn)
+}
+
+pub fn set_due_date(
+    conn: &mut DbConnection,
+    id: &str,
+    due: Option<NaiveDate>,
+    provisional: bool,
+) -> QueryResult<()> {
+    diesel::update(requests::table.find(id))
+        .set((
+            requests::due_date.eq(due),
+            requests::due_provisional.eq(provisional),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Counts by state in scope.
+pub fn count_by_state(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+) -> QueryResult<Vec<(String, i64)>> {
+    use diesel::dsl::count_star;
+    // GROUP BY cannot follow a boxed query, so the scope is spelled out per case.
+    match visibility {
+        Visibility::Agency(id) => requests::table
+            .filter(requests::agency_id.eq(id.as_str()))
+            .group_by(requests::state)
+            .select((requests::state, count_star()))
+            .load(conn),
+        Visibility::Subtree(path) => requests::table
+            .filter(
+                requests::agency_id.eq_any(
+                    agencies::table
+                        .filter(agencies::path.like(like_prefix(path)).escape('\\'))
+                        .select(agencies::id),
+                ),
+            )
+            .group_by(requests::state)
+            .select((requests::state, count_star()))
+            .load(conn),
+    }
+}
+
+/// Open applications due on or before `until` and not yet overdue on `today`.
+pub fn count_due_between(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    today: NaiveDate,
+    until: NaiveDate,
+) -> QueryResult<i64> {
+    scoped(visibility)
+        .filter(requests::state.ne("closed"))
+        .filter(requests::due_date.ge(today))
+        .filter(requests::due_date.le(until))
+        .count()
+        .get_result(conn)
+}
+
+pub fn count_overdue(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    today: NaiveDate,
+) -> QueryResult<i64> {
+    scoped(visibility)
+        .filter(requests::state.ne("closed"))
+        .filter(requests::due_date.lt(today))
+        .count()
+        .get_result(conn)
+}
+
+pub fn count_late_closed_between(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<i64> {
+    scoped(visibility)
+        .filter(requests::late.eq(true))
+        .filter(requests::closed_on.between(from, to))
+        .count()
+        .get_result(conn)
+}
+
+#[derive(QueryableByName)]
+struct Hits {
+    #[diesel(sql_type = Integer)]
+    hits: i32,
+}
+
+/// Counts one hit in a fixed window and returns the hits so far; forgets the bucket's older
+/// windows. Shared by all processes through the database.
+pub fn rate_limit_hit(
+    conn: &mut DbConnection,
+    bucket: &str,
+    window_start: i64,
+) -> QueryResult<i32> {
+    use super::schema::rate_limits;
+    diesel::delete(
+        rate_limits::table
+            .filter(rate_limits::bucket.eq(bucket))
+            .filter(rate_limits::window_start.lt(window_start)),
+    )
+    .execute(conn)?;
+    let row: Hits = diesel::sql_query(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 \
+         RETURNING hits",
+    )
+    .bind::<Text, _>(bucket)
+    .bind::<diesel::sql_types::BigInt, _>(window_start)
+    .get_result(conn)?;
+    Ok(row.hits)
+}

@@ -1,0 +1,784 @@
+//! Applications (政府信息公开申请): intake, list, detail, actions, trail, deadline, dashboard, and
+//! the applicant's public status look-up.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Digest;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::dto::{ListEnvelope, instant};
+use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch, from_value};
+use super::problem::ApiError;
+use crate::app::requests::{self as uc, Created, RequestView};
+use crate::app::{AppError, AppState, Page};
+use crate::db::requests::{RequestFilter, SortKey};
+use crate::domain::clock::Deadline;
+use crate::domain::identity;
+use crate::domain::request::{
+    ActionInput, ApplicantInput, DetailsPatch, IdDocumentInput, IntakeInput,
+};
+
+/// An identity document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdDocumentDto {
+    /// `resident_id_card` (checked against GB 11643), `passport` or `other`.
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    pub number: String,
+}
+
+/// The applicant (申请人).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantDto {
+    /// `natural_person`, `commercial_enterprise`, `research_institution`,
+    /// `social_welfare_organization`, `legal_service_institution`, `other_organization`.
+    pub kind: String,
+    /// The person's or the organisation's name.
+    pub name: String,
+    /// Natural persons.
+    pub id_document: Option<IdDocumentDto>,
+    /// Organisations: unified social credit code (checked against GB 32100).
+    pub credit_code: Option<String>,
+    pub contact_person: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+}
+
+impl From<ApplicantDto> for ApplicantInput {
+    fn from(a: ApplicantDto) -> Self {
+        ApplicantInput {
+            kind: a.kind,
+            name: a.name,
+            id_document: a.id_document.map(|d| IdDocumentInput {
+                doc_type: d.doc_type,
+                number: d.number,
+            }),
+            credit_code: a.credit_code,
+            contact_person: a.contact_person,
+            phone: a.phone,
+            email: a.email,
+            address: a.address,
+        }
+    }
+}
+
+/// A new application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequestDto {
+    /// `in_person`, `letter`, `fax`, `email`, `online` or `other`.
+    pub channel: String,
+    /// When it physically arrived (evidence), RFC 3339 with offset.
+    pub arrived_at: DateTime<FixedOffset>,
+    /// Letters needing a signature: the day the agency signed for it (its receipt date).
+    pub signed_for_on: Option<NaiveDate>,
+    /// The day both sides confirmed receipt (online, fax, email; ordinary letters; other).
+    pub confirmed_on: Option<NaiveDate>,
+    pub applicant: ApplicantDto,
+    /// The information sought.
+    pub description: String,
+    #[serde(default)]
+    pub document_numbers: Vec<String>,
+    /// `paper`, `electronic`, `inspection` or `other`.
+    pub requested_form: Option<String>,
+    /// `post`, `email`, `collect`, `online`, `fax` or `other`.
+    pub delivery: Option<String>,
+    /// The forwarding platform's own reference; unique per agency.
+    pub external_reference: Option<String>,
+    /// Admins may register for an agency below their own.
+    pub agency_id: Option<Uuid>,
+}
+
+/// The applicant as shown: identity numbers masked in lists.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicantView {
+    pub kind: String,
+    pub name: String,
+    pub id_document_type: Option<String>,
+    /// Full in the detail view, masked (`110101********1233`) in lists.
+    pub id_document_number: Option<String>,
+    pub credit_code: Option<String>,
+    pub contact_person: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+}
+
+/// An application.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestDto {
+    pub id: Uuid,
+    pub agency_id: Uuid,
+    /// `<agency code>-<year>-<6 digits>`, gapless per agency and year.
+    pub case_number: String,
+    /// Given to the applicant for the public status look-up.
+    pub query_code: String,
+    pub channel: String,
+    pub arrived_at: DateTime<Utc>,
+    pub signed_for_on: Option<NaiveDate>,
+    pub confirmed_on: Option<NaiveDate>,
+    pub applicant: ApplicantView,
+    pub description: String,
+    pub document_numbers: Vec<String>,
+    pub requested_form: Option<String>,
+    pub delivery: Option<String>,
+    pub external_reference: Option<String>,
+    /// `awaiting_confirmation`, `processing`, `awaiting_correction`, `consulting`,
+    /// `awaiting_payment` or `closed`.
+    pub state: String,
+    /// 收到申请之日; null while awaiting confirmation.
+    pub receipt_date: Option<NaiveDate>,
+    /// 答复期限届满日. While paused, the latest it can be.
+    pub due_date: Option<NaiveDate>,
+    /// The due date relies on a year with no loaded calendar.
+    pub due_date_provisional: bool,
+    /// Open and past the due date (today in the agency's time zone).
+    pub overdue: bool,
+    /// Replied after the due date.
+    pub late: bool,
+    /// The disposition code when closed.
+    pub disposition: Option<String>,
+    pub closed_on: Option<NaiveDate>,
+    /// The legal record: `clock` (receipt, correction, pauses, extension, override),
+    /// `correction_items`, `consultations`, `fee` (amounts in fen), `reply`.
+    #[schema(value_type = Object)]
+    pub workflow: Value,
+    /// Send as `If-Match` (also the `ETag`).
+    pub version: i32,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
+    let a = &v.details.applicant;
+    let number = a
+        .id_document_number
+        .as_ref()
+        .map(|n| if mask { identity::mask(n) } else { n.clone() });
+    let r = &v.row;
+    RequestDto {
+        id: Uuid::parse_str(&r.id).unwrap_or_default(),
+        agency_id: Uuid::parse_str(&r.agency_id).unwrap_or_default(),
+        case_number: r.case_number.clone(),
+        query_code: r.query_code.clone(),
+        channel: r.channel.clone(),
+        arrived_at: instant(r.arrived_at),
+        signed_for_on: r.signed_for_on,
+        confirmed_on: r.confirmed_on,
+        applicant: ApplicantView {
+            kind: a.kind.code().to_string(),
+            name: a.name.clone(),
+            id_document_type: a.id_document_type.clone(),
+            id_document_number: number,
+            credit_code: a.credit_code.clone(),
+            contact_person: a.contact_person.clone(),
+            phone: a.phone.clone(),
+            email: a.email.clone(),
+            address: a.address.clone(),
+        },
+        description: v.details.description.clone(),
+        document_numbers: v.details.document_numbers.clone(),
+        requested_form: v.details.requested_form.clone(),
+        delivery: v.details.delivery.clone(),
+        external_reference: v.details.external_reference.clone(),
+        state: r.state.clone(),
+        receipt_date: r.receipt_date,
+        due_date: r.due_date,
+        due_date_provisional: r.due_provisional,
+        overdue: r.state != "closed" && r.due_date.is_some_and(|d| today > d),
+        late: r.late,
+        disposition: r.disposition.clone(),
+        closed_on: r.closed_on,
+        workflow: serde_json::to_value(&v.workflow).unwrap_or(Value::Null),
+        version: r.version,
+        created_by: r.created_by.clone(),
+        created_at: instant(r.created_at),
+        updated_at: instant(r.updated_at),
+    }
+}
+
+fn etag(v: &RequestView) -> (header::HeaderName, String) {
+    (header::ETAG, format!("\"{}\"", v.row.version))
+}
+
+/// Register an application (clerks, approvers and admins).
+///
+/// The receipt date follows the channel (domain.md §3); without the date it needs the
+/// application starts in `awaiting_confirmation`. With `Idempotency-Key`, a retry with the same
+/// body returns the first answer; the same key with another body is refused (422).
+#[utoipa::path(tag = "requests", security(("bearer" = [])), request_body = CreateRequestDto,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried intake return the first answer")),
+    responses(
+        (status = 201, description = "Registered", body = RequestDto),
+        (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "External reference taken (`external_reference_taken`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/requests")]
+pub async fn create_request(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    req: HttpRequest,
+    body: ApiJson<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = body.0;
+    let key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => match v.to_str().map(str::trim) {
+            Ok(k) if !k.is_empty() && k.len() <= 200 => Some(k.to_string()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1 to 200 visible characters",
+                ));
+            }
+        },
+    };
+    let body_hash = hex::encode(sha2::Sha256::digest(raw.to_string().as_bytes()));
+    let dto: CreateRequestDto = from_value(raw)?;
+    let input = uc::CreateRequest {
+        agency_id: dto.agency_id.map(|u| u.to_string()),
+        arrived_at: dto.arrived_at,
+        intake: IntakeInput {
+            channel: dto.channel,
+            arrival_date: NaiveDate::MIN,
+            arrival_in_future: false,
+            signed_for_on: dto.signed_for_on,
+            confirmed_on: dto.confirmed_on,
+            applicant: dto.applicant.into(),
+            description: dto.description,
+            document_numbers: dto.document_numbers,
+            requested_form: dto.requested_form,
+            delivery: dto.delivery,
+            external_reference: dto.external_reference,
+        },
+    };
+    let today = state.today();
+    let render = move |v: &RequestView| {
+        serde_json::to_string(&request_dto(v, today, false))
+            .map_err(|e| AppError::Internal(e.to_string()))
+    };
+    let idem = key.clone().map(|key| uc::Idempotency {
+        key,
+        body_hash: body_hash.clone(),
+    });
+    let outcome = match uc::create(&state, actor.clone(), input, idem, render, ctx.0).await {
+        Err(AppError::Internal(m)) if key.is_some() && m.contains("idempotency_keys") => {
+            // Two retries raced; the other one stored the answer.
+            let key = key.unwrap_or_default();
+            uc::replay_after_race(&state, &actor, uc::Idempotency { key, body_hash }).await?
+        }
+        other => other?,
+    };
+    Ok(match outcome {
+        Created::New(view, body) => HttpResponse::Created()
+            .insert_header(etag(&view))
+            .insert_header((
+                header::LOCATION,
+                format!("/api/v1/requests/{}", view.row.id),
+            ))
+            .content_type("application/json")
+            .body(body),
+        Created::Replayed { status, body } => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(status)
+                .unwrap_or(actix_web::http::StatusCode::CREATED),
+        )
+        .insert_header(("Idempotent-Replayed", "true"))
+        .content_type("application/json")
+        .body(body),
+    })
+}
+
+/// Filters, sorting and paging of the application list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RequestListQuery {
+    /// One state, or several separated by commas.
+    pub state: Option<String>,
+    pub channel: Option<String>,
+    pub applicant_kind: Option<String>,
+    /// Receipt date on or after.
+    pub received_from: Option<NaiveDate>,
+    /// Receipt date on or before.
+    pub received_to: Option<NaiveDate>,
+    /// Due date before this day.
+    pub due_before: Option<NaiveDate>,
+    /// Open and past the due date (true), or not (false).
+    pub overdue: Option<bool>,
+    /// Replied after the due date.
+    pub late: Option<bool>,
+    pub disposition: Option<String>,
+    pub external_reference: Option<String>,
+    /// Part of the case number, applicant name or description.
+    pub q: Option<String>,
+    /// Only this agency (within the caller's scope).
+    pub agency_id: Option<Uuid>,
+    /// `received`, `due`, `created` or `case_number`; prefix `-` for descending. Default `-created`.
+    pub sort: Option<String>,
+    pub page: Option<i64>,
+    /// 1–200, default 50.
+    pub per_page: Option<i64>,
+}
+
+fn bad_query(field: &str, message: &str) -> ApiError {
+    AppError::field(field, "invalid_value", message).into()
+}
+
+/// List applications in the caller's scope. Identity numbers are masked.
+#[utoipa::path(tag = "requests", security(("bearer" = [])), params(RequestListQuery),
+    responses((status = 200, description = "Applications", body = ListEnvelope<RequestDto>)))]
+#[get("/requests")]
+pub async fn list_requests(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    query: ApiQuery<RequestListQuery>,
+) -> Result<web::Json<ListEnvelope<RequestDto>>, ApiError> {
+    let q = query.0;
+    let page = Page::parse(q.page, q.per_page)?;
+    let today = state.today();
+    let mut states = Vec::new();
+    if let Some(s) = &q.state {
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if crate::domain::request::State::parse(part).is_none() {
+                return Err(bad_query("state", "unknown state code"));
+            }
+            states.push(part.to_string());
+        }
+    }
+    if q.channel
+        .as_deref()
+        .is_some_and(|c| crate::domain::request::Channel::parse(c).is_none())
+    {
+        return Err(bad_query("channel", "unknown channel code"));
+    }
+    if q.applicant_kind
+        .as_deref()
+        .is_some_and(|c| crate::domain::request::ApplicantKind::parse(c).is_none())
+    {
+        return Err(bad_query("applicant_kind", "unknown applicant kind"));
+    }
+    if q.disposition
+        .as_deref()
+        .is_some_and(|c| crate::domain::disposition::Disposition::parse(c).is_none())
+    {
+        return Err(bad_query("disposition", "unknown disposition code"));
+    }
+    if let (Some(a), Some(b)) = (q.received_from, q.received_to)
+        && a > b
+    {
+        return Err(AppError::field(
+            "received_from",
+            "from_after_to",
+            "must not be after received_to",
+        )
+        .into());
+    }
+    let sort_raw = q.sort.as_deref().unwrap_or("-created");
+    let (desc, key) = match sort_raw.strip_prefix('-') {
+        Some(k) => (true, k),
+        None => (false, sort_raw),
+    };
+    let key = match key {
+        "received" => SortKey::Received,
+        "due" => SortKey::Due,
+        "created" => SortKey::Created,
+        "case_number" => SortKey::CaseNumber,
+        _ => {
+            return Err(bad_query(
+                "sort",
+                "must be received, due, created or case_number, optionally with -",
+            ));
+        }
+    };
+    let filter = RequestFilter {
+        states,
+        channel: q.channel,
+        applicant_kind: q.applicant_kind,
+        received_from: q.received_from,
+        received_to: q.received_to,
+        due_before: q.due_before,
+        overdue_on: q.overdue.map(|o| (o, today)),
+        late: q.late,
+        disposition: q.disposition,
+        external_reference: q.external_reference,
+        q: q.q.filter(|s| !s.trim().is_empty()),
+        agency_id: q.agency_id.map(|u| u.to_string()),
+    };
+    let paged = uc::list(
+        &state,
+        actor,
+        uc::ListQuery {
+            filter,
+            sort: (key, desc),
+            page,
+        },
+    )
+    .await?;
+    Ok(web::Json(ListEnvelope::from_paged(paged, |v| {
+        request_dto(&v, today, true)
+    })))
+}
+
+/// Read one application (with `ETag`).
+#[utoipa::path(tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Application id")),
+    responses((status = 200, description = "The application", body = RequestDto)))]
+#[get("/requests/{id}")]
+pub async fn get_request(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let v = uc::get(&state, actor, path.into_inner().to_string()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(&v))
+        .json(request_dto(&v, state.today(), false)))
+}
+
+/// Corrections of intake details; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchRequestDto {
+    /// Replaces the applicant as a whole.
+    pub applicant: Option<ApplicantDto>,
+    pub description: Option<String>,
+    pub document_numbers: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "super::dto::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub requested_form: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::dto::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub delivery: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::dto::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub external_reference: Option<Option<String>>,
+}
+
+/// Correct intake details of an open application (needs `If-Match`). Dates that drive the
+/// clock are changed only by actions.
+#[utoipa::path(tag = "requests", security(("bearer" = [])), request_body = PatchRequestDto,
+    params(("id" = Uuid, Path, description = "Application id"), ("If-Match" = String, Header, description = "The version read")),
+    responses(
+        (status = 200, description = "Corrected", body = RequestDto),
+        (status = 409, description = "Closed (`application_closed`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale version (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[patch("/requests/{id}")]
+pub async fn patch_request(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ApiJson<PatchRequestDto>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let patch = DetailsPatch {
+        applicant: b.applicant.map(Into::into),
+        description: b.description,
+        document_numbers: b.document_numbers,
+        requested_form: b.requested_form,
+        delivery: b.delivery,
+        external_reference: b.external_reference,
+    };
+    let v = uc::patch(
+        &state,
+        actor,
+        path.into_inner().to_string(),
+        patch,
+        if_match.0,
+        ctx.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(&v))
+        .json(request_dto(&v, state.today(), false)))
+}
+
+/// The fields of an action; which ones apply depends on the action (domain.md §5).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequestDto {
+    /// The date of the step (YYYY-MM-DD): not before the receipt or the previous step, not in
+    /// the future.
+    pub on: Option<NaiveDate>,
+    /// request_correction: everything to correct.
+    pub items: Option<Vec<String>>,
+    /// request_correction: the deadline given to the applicant.
+    pub reply_by: Option<NaiveDate>,
+    /// start_consultation: `third_party` or `other_agency`.
+    pub party: Option<String>,
+    /// start_consultation: who is consulted.
+    pub whom: Option<String>,
+    /// end_consultation: `consent`, `objection` or `no_reply` (only after the 15 working days).
+    pub opinion: Option<String>,
+    /// issue_fee_notice: `per_piece` or `per_page`.
+    pub basis: Option<String>,
+    /// issue_fee_notice, record_payment: the amount in fen (1 yuan = 100 fen).
+    pub amount_fen: Option<i64>,
+    /// issue_fee_notice with `per_page`: the pages.
+    pub pages: Option<i64>,
+    /// waive_fee, extend, override_deadline, reply, withdraw: why.
+    pub reason: Option<String>,
+    /// extend: working days, at most 20.
+    pub days: Option<i64>,
+    /// reply: a disposition code (domain.md §6).
+    pub disposition: Option<String>,
+    /// reply: the articles relied on (denials).
+    pub legal_basis: Option<String>,
+    /// reply: how and when the information is provided, or where it is already public.
+    pub provision: Option<String>,
+    /// reply with `unavailable.not_held`: the responsible agency, name and contact.
+    pub responsible_agency: Option<String>,
+    /// reply with `not_processed.repeated`: the earlier application.
+    pub repeats_request_id: Option<String>,
+    /// override_deadline: the longer reply period's last day (art. 35).
+    pub due_date: Option<NaiveDate>,
+}
+
+/// Apply a statutory step: `confirm_receipt`, `request_correction`, `receive_correction`,
+/// `start_consultation`, `end_consultation`, `issue_fee_notice`, `record_payment`, `waive_fee`,
+/// `extend` (approvers), `override_deadline` (approvers), `reply`, `close_uncorrected`,
+/// `close_unpaid`, `withdraw`.
+///
+/// Needs `If-Match`. A refusal says which rule with a stable code (409), e.g.
+/// `invalid_transition`, `correction_already_requested`, `correction_window_passed`,
+/// `extension_already_used`, `extension_too_long`, `due_date_passed`,
+/// `payment_deadline_not_passed`, `correction_deadline_not_passed`,
+/// `consultation_window_not_passed`, `fee_above_maximum`, `fee_not_chargeable`,
+/// `disposition_requires_reason`, `disposition_requires_legal_basis`,
+/// `disposition_requires_provision`, `disposition_requires_action`, `correction_not_received`.
+#[utoipa::path(tag = "requests", security(("bearer" = [])), request_body = ActionRequestDto,
+    params(
+        ("id" = Uuid, Path, description = "Application id"),
+        ("action" = String, Path, description = "The action"),
+        ("If-Match" = String, Header, description = "The version read"),
+    ),
+    responses(
+        (status = 200, description = "Applied", body = RequestDto),
+        (status = 403, description = "Role not allowed (`forbidden`, `approver_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The law does not allow it now (see the codes above)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale version (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/requests/{id}/actions/{action}")]
+pub async fn apply_action(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<(Uuid, String)>,
+    if_match: IfMatch,
+    body: ApiJson<ActionRequestDto>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, action) = path.into_inner();
+    let b = body.0;
+    let input = ActionInput {
+        on: b.on,
+        items: b.items,
+        reply_by: b.reply_by,
+        party: b.party,
+        whom: b.whom,
+        opinion: b.opinion,
+        basis: b.basis,
+        amount_fen: b.amount_fen,
+        pages: b.pages,
+        reason: b.reason,
+        days: b.days,
+        disposition: b.disposition,
+        legal_basis: b.legal_basis,
+        provision: b.provision,
+        responsible_agency: b.responsible_agency,
+        repeats_request_id: b.repeats_request_id,
+        due_date: b.due_date,
+    };
+    let v = uc::apply_action(
+        &state,
+        actor,
+        id.to_string(),
+        action,
+        input,
+        if_match.0,
+        ctx.0,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(&v))
+        .json(request_dto(&v, state.today(), false)))
+}
+
+/// One step of an application's trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventDto {
+    /// 1, 2, 3 … per application.
+    pub seq: i32,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_user_id: Option<Uuid>,
+    /// The user name, or `system`.
+    pub actor: String,
+    /// `intake`, `intake_corrected`, or an action name.
+    pub action: String,
+    /// The date of the step.
+    pub on: Option<NaiveDate>,
+    pub state_before: Option<String>,
+    pub state_after: String,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+}
+
+/// The audit trail of an application, oldest first; never rewritten.
+#[utoipa::path(tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Application id")),
+    responses((status = 200, description = "The events", body = Vec<EventDto>)))]
+#[get("/requests/{id}/events")]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<Vec<EventDto>>, ApiError> {
+    let rows = uc::events(&state, actor, path.into_inner().to_string()).await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|e| EventDto {
+                seq: e.seq,
+                occurred_at: instant(e.occurred_at),
+                actor_user_id: e.actor_user_id.and_then(|u| Uuid::parse_str(&u).ok()),
+                actor: e.actor_label,
+                action: e.action,
+                on: e.on_date,
+                state_before: e.state_before,
+                state_after: e.state_after,
+                payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
+            })
+            .collect(),
+    ))
+}
+
+/// The due date and how it was computed, step by step.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineDto {
+    pub request_id: Uuid,
+    pub case_number: String,
+    pub today: NaiveDate,
+    /// The clock's result: status, receipt date, clock start and its rule, reply period,
+    /// extension, paused working days, due date (and the computed one before an override),
+    /// provisional, working days remaining (negative: overdue), late, the correction, payment
+    /// and consultation windows, and `trace`: every rule applied, each with `rule`, dates,
+    /// `working_days`, `detail` and the `article`.
+    #[schema(value_type = Object)]
+    pub deadline: Value,
+}
+
+/// The explained deadline.
+#[utoipa::path(tag = "requests", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Application id")),
+    responses((status = 200, description = "The deadline", body = DeadlineDto)))]
+#[get("/requests/{id}/deadline")]
+pub async fn get_deadline(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<DeadlineDto>, ApiError> {
+    let (v, d): (RequestView, Deadline) =
+        uc::deadline(&state, actor, path.into_inner().to_string()).await?;
+    Ok(web::Json(DeadlineDto {
+        request_id: Uuid::parse_str(&v.row.id).unwrap_or_default(),
+        case_number: v.row.case_number,
+        today: state.today(),
+        deadline: serde_json::to_value(&d).unwrap_or(Value::Null),
+    }))
+}
+
+/// Counts for the caller's scope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardDto {
+    pub today: NaiveDate,
+    /// Applications per state code (every state listed, zeros included).
+    pub by_state: std::collections::BTreeMap<String, i64>,
+    /// Open, due today or within the next 3 working days.
+    pub due_within_3_working_days: i64,
+    /// Open and past the due date.
+    pub overdue: i64,
+    /// Closed this calendar year after the due date.
+    pub replied_late_this_year: i64,
+}
+
+/// Deadline dashboard.
+#[utoipa::path(tag = "requests", security(("bearer" = [])),
+    responses((status = 200, description = "Counts", body = DashboardDto)))]
+#[get("/dashboard")]
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<web::Json<DashboardDto>, ApiError> {
+    let d = uc::dashboard(&state, actor).await?;
+    let mut by_state: std::collections::BTreeMap<String, i64> = crate::domain::request::State::ALL
+        .iter()
+        .map(|s| (s.code().to_string(), 0))
+        .collect();
+    for (s, n) in d.by_state {
+        by_state.insert(s, n);
+    }
+    Ok(web::Json(DashboardDto {
+        today: d.today,
+        by_state,
+        due_within_3_working_days: d.due_within_3_working_days,
+        overdue: d.overdue,
+        replied_late_this_year: d.replied_late_this_year,
+    }))
+}
+
+/// The applicant's look-up.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PublicStatusQuery {
+    pub case_number: String,
+    pub query_code: String,
+}
+
+/// What the applicant sees: nothing personal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicStatusDto {
+    pub case_number: String,
+    pub state: String,
+    pub receipt_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub replied_on: Option<NaiveDate>,
+}
+
+/// Status for applicants, without login: a wrong pair answers 404; limited per client address.
+#[utoipa::path(tag = "public", params(PublicStatusQuery), responses(
+    (status = 200, description = "The status", body = PublicStatusDto),
+    (status = 404, description = "No application with this case number and query code (`not_found`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many look-ups from this address (`too_many_requests`)", body = super::problem::Problem, content_type = "application/problem+json"),
+))]
+#[get("/public/status")]
+pub async fn public_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: ApiQuery<PublicStatusQuery>,
+) -> Result<web::Json<PublicStatusDto>, ApiError> {
+    let client = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let q = query.0;
+    let s = uc::public_status(&state, client, q.case_number, q.query_code).await?;
+    Ok(web::Json(PublicStatusDto {
+        case_number: s.case_number,
+        state: s.state,
+        receipt_date: s.receipt_date,
+        due_date: s.due_date,
+        replied_on: s.replied_on,
+    }))
+}
