@@ -336,9 +336,7 @@ pub fn list(
 pub type OpenClock = (String, String, Option<NaiveDate>, bool);
 
 /// Open applications with a receipt date, for recomputing due dates.
-pub fn open_with_clock(
-    conn: &mut DbConnection,
-) -> QueryResult<Vec<(String, String, Option<NaiveDate>, bool)>> {
+pub fn open_with_clock(conn: &mut DbConnection) -> QueryResult<Vec<OpenClock>> {
     requests::table
         .filter(requests::state.ne("closed"))
         .filter(requests::receipt_date.is_not_null())
