@@ -26,6 +26,21 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Fill the database with realistic synthetic applications (demos, benchmarks).
+    Seed {
+        /// Agencies to create below the root.
+        #[arg(long, default_value_t = 5)]
+        agencies: u32,
+        /// Applications to create.
+        #[arg(long, default_value_t = 1000)]
+        requests: u64,
+        /// Receipt years, e.g. 2021-2026.
+        #[arg(long, default_value = "2021-2026")]
+        years: String,
+        /// Random seed, for a repeatable data set.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -75,6 +90,12 @@ fn main() -> ExitCode {
                     role,
                 },
         } => create_user(&settings, &agency, &username, &role),
+        Command::Seed {
+            agencies,
+            requests,
+            years,
+            seed,
+        } => seed_db(&settings, agencies, requests, &years, seed),
         Command::Openapi => Ok(()),
     };
     match result {
@@ -96,6 +117,48 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+fn seed_db(
+    settings: &Settings,
+    agencies: u32,
+    requests: u64,
+    years: &str,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let (a, b) = years
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<i32>().ok()?, b.trim().parse::<i32>().ok()?)))
+        .filter(|(a, b)| a <= b && *a >= 2019 && *b <= 2100)
+        .ok_or_else(|| anyhow::anyhow!("--years must look like 2021-2026"))?;
+    // Start the application once so the database is migrated and bootstrapped.
+    let db = gongkai::db::connect(&settings.database, settings.database.run_migrations)?;
+    let mut conn = db.get()?;
+    gongkai::app::calendar::load_missing(&mut conn, &settings.calendar.dir)?;
+    gongkai::app::bootstrap::run(&mut conn, &settings.bootstrap)?;
+    let cal = gongkai::app::calendar::CalendarCache::default().current(&mut conn)?;
+    let tz = settings.timezone()?;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let started = std::time::Instant::now();
+    let report = gongkai::app::seed::run(
+        &mut conn,
+        &cal,
+        &gongkai::app::seed::SeedOptions {
+            agencies,
+            requests,
+            years: (a, b),
+            rng_seed: seed,
+            today,
+        },
+    )?;
+    println!(
+        "seeded {} agencies, {} applications, {} events in {:.1} s",
+        report.agencies,
+        report.requests,
+        report.events,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {

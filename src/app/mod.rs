@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod calendar;
 pub mod requests;
+pub mod seed;
 pub mod users;
 
 use std::sync::Arc;

@@ -11,7 +11,7 @@ use crate::domain::access::Visibility;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = requests)]
-#[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct RequestRow {
     pub id: String,
     pub agency_id: String,
@@ -46,6 +46,7 @@ pub struct RequestRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = request_events)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct EventRow {
     pub id: String,
     pub request_id: String,
@@ -460,4 +461,53 @@ pub fn rate_limit_hit(
     .bind::<diesel::sql_types::BigInt, _>(window_start)
     .get_result(conn)?;
     Ok(row.hits)
+}
+
+/// Bulk insert (seeding and imports).
+pub fn insert_many(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
+    // Multi-row INSERT is not available through the multi-backend: use the inner connection.
+    for chunk in rows.chunks(500) {
+        match conn {
+            DbConnection::Postgres(c) => diesel::insert_into(requests::table)
+                .values(chunk)
+                .execute(c)?,
+            DbConnection::Sqlite(c) => diesel::insert_into(requests::table)
+                .values(chunk)
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(1000) {
+        match conn {
+            DbConnection::Postgres(c) => diesel::insert_into(request_events::table)
+                .values(chunk)
+                .execute(c)?,
+            DbConnection::Sqlite(c) => diesel::insert_into(request_events::table)
+                .values(chunk)
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+/// Sets a case counter to at least `last_seq` (after a bulk insert that numbered cases itself).
+pub fn set_case_counter(
+    conn: &mut DbConnection,
+    agency_id: &str,
+    year: i32,
+    last_seq: i32,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO case_counters (agency_id, year, last_seq) VALUES ($1, $2, $3) \
+         ON CONFLICT (agency_id, year) DO UPDATE SET last_seq = \
+         CASE WHEN case_counters.last_seq > excluded.last_seq THEN case_counters.last_seq ELSE excluded.last_seq END",
+    )
+    .bind::<Text, _>(agency_id)
+    .bind::<Integer, _>(year)
+    .bind::<Integer, _>(last_seq)
+    .execute(conn)
+    .map(|_| ())
 }

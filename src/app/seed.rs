@@ -1,0 +1,420 @@
+//! `gongkai seed`: realistic synthetic applications for demos and benchmarks. Every application
+//! goes through the real domain (intake parsing, then legal actions with their guards), so the
+//! seeded records are ones the API itself could have produced.
+
+use chrono::{Datelike, Duration, NaiveDate};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use super::AppError;
+use crate::db::{
+    self, DbConnection, agencies::AgencyRow, requests::EventRow, requests::RequestRow,
+};
+use crate::domain::agency::child_path;
+use crate::domain::calendar::Calendar;
+use crate::domain::clock;
+use crate::domain::disposition::Disposition;
+use crate::domain::request::{
+    self, Action, ActionContext, ApplicantInput, IdDocumentInput, IntakeInput, NewRequest,
+    ReplyInput, State, Workflow,
+};
+
+pub struct SeedOptions {
+    pub agencies: u32,
+    pub requests: u64,
+    pub years: (i32, i32),
+    pub rng_seed: u64,
+    pub today: NaiveDate,
+}
+
+pub struct SeedReport {
+    pub agencies: u32,
+    pub requests: u64,
+    pub events: u64,
+}
+
+const CHANNELS: [&str; 6] = ["in_person", "letter", "fax", "email", "online", "other"];
+const KINDS: [&str; 6] = [
+    "natural_person",
+    "commercial_enterprise",
+    "research_institution",
+    "social_welfare_organization",
+    "legal_service_institution",
+    "other_organization",
+];
+const SURNAMES: [&str; 10] = ["张", "王", "李", "赵", "陈", "刘", "杨", "黄", "周", "吴"];
+const GIVEN: [&str; 8] = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋"];
+const SUBJECTS: [&str; 6] = [
+    "行政许可决定清单",
+    "财政预算执行情况",
+    "征地补偿安置方案",
+    "行政处罚决定书",
+    "政府采购合同",
+    "环境影响评价报告",
+];
+
+/// A valid resident identity number with a random birth date and sequence.
+fn resident_id(rng: &mut StdRng) -> String {
+    let birth = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
+        + Duration::days(rng.random_range(0..20_000));
+    let body = format!(
+        "110101{}{:03}",
+        birth.format("%Y%m%d"),
+        rng.random_range(0..1000)
+    );
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+/// A valid unified social credit code.
+fn credit_code(rng: &mut StdRng) -> String {
+    const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let mut v: Vec<u32> = vec![9, 1];
+    v.extend((0..15).map(|_| rng.random_range(0..31)));
+    let sum: u32 = v.iter().zip(WEIGHTS).map(|(a, w)| a * w).sum();
+    v.push((31 - sum % 31) % 31);
+    v.iter().map(|i| ALPHABET[*i as usize] as char).collect()
+}
+
+fn applicant(rng: &mut StdRng, kind: &str) -> ApplicantInput {
+    let person = kind == "natural_person";
+    let name = if person {
+        format!(
+            "{}{}",
+            SURNAMES[rng.random_range(0..10)],
+            GIVEN[rng.random_range(0..8)]
+        )
+    } else {
+        format!("某某{}有限公司", rng.random_range(1..500))
+    };
+    ApplicantInput {
+        kind: kind.to_string(),
+        name,
+        id_document: person.then(|| IdDocumentInput {
+            doc_type: "resident_id_card".into(),
+            number: resident_id(rng),
+        }),
+        credit_code: (!person).then(|| credit_code(rng)),
+        contact_person: None,
+        phone: Some(format!("138{:08}", rng.random_range(0..100_000_000))),
+        email: None,
+        address: Some("北京市东城区".into()),
+    }
+}
+
+struct Step {
+    on: NaiveDate,
+    action: Action,
+}
+
+/// Steps that take a processing application to a random end, each dated after the last.
+fn plan(rng: &mut StdRng, wf: &Workflow, cal: &Calendar, today: NaiveDate) -> Vec<Step> {
+    let Some(receipt) = wf.clock.receipt_date else {
+        return Vec::new();
+    };
+    let wd = |d: NaiveDate, n: u32| cal.add_working_days(d, n).unwrap_or(d);
+    let mut steps = Vec::new();
+    let mut at = receipt;
+    let roll: u32 = rng.random_range(0..100);
+    if roll < 8 {
+        at = wd(at, rng.random_range(1..=5));
+        steps.push(Step {
+            on: at,
+            action: Action::RequestCorrection {
+                items: vec!["请明确所需信息的名称".into()],
+                reply_by: wd(at, 10),
+            },
+        });
+        if roll < 2 {
+            steps.push(Step {
+                on: wd(at, 12),
+                action: Action::CloseUncorrected,
+            });
+            return steps;
+        }
+        at = wd(at, rng.random_range(1..=8));
+        steps.push(Step {
+            on: at,
+            action: Action::ReceiveCorrection,
+        });
+    } else if roll < 14 {
+        at = wd(at, rng.random_range(1..=5));
+        let party = if rng.random_bool(0.5) {
+            request::Party::ThirdParty
+        } else {
+            request::Party::OtherAgency
+        };
+        steps.push(Step {
+            on: at,
+            action: Action::StartConsultation {
+                party,
+                whom: "某公司".into(),
+            },
+        });
+        at = wd(at, rng.random_range(3..=14));
+        steps.push(Step {
+            on: at,
+            action: Action::EndConsultation {
+                opinion: request::Opinion::Consent,
+            },
+        });
+    }
+    if rng.random_range(0..100) < 10 {
+        at = wd(at, rng.random_range(1..=10));
+        steps.push(Step {
+            on: at,
+            action: Action::Extend {
+                days: rng.random_range(5..=20),
+                reason: "需要调取档案".into(),
+            },
+        });
+    }
+    let roll: u32 = rng.random_range(0..100);
+    if roll < 3 {
+        at = wd(at, rng.random_range(1..=5));
+        steps.push(Step {
+            on: at,
+            action: Action::Withdraw { reason: None },
+        });
+        return steps;
+    }
+    // Reply: mostly on time, some late.
+    let delay = if rng.random_range(0..100) < 7 {
+        rng.random_range(21..40)
+    } else {
+        rng.random_range(1..19)
+    };
+    at = wd(at, delay);
+    let d = Disposition::ALL[match rng.random_range(0..100) {
+        0..=44 => 0,
+        45..=59 => 1,
+        60..=75 => 2 + rng.random_range(0..8),
+        76..=88 => 10 + rng.random_range(0..2),
+        _ => 13 + rng.random_range(0..5),
+    }];
+    let r = d.requirements();
+    steps.push(Step {
+        on: at,
+        action: Action::Reply(ReplyInput {
+            disposition: d,
+            reason: r.reason.then(|| "依据《条例》作出答复".to_string()),
+            legal_basis: r.legal_basis.then(|| "《条例》第十四条".to_string()),
+            provision: r.provision.then(|| "以电子邮件方式提供".to_string()),
+            responsible_agency: None,
+            repeats_request_id: None,
+        }),
+    });
+    steps.retain(|s| s.on <= today);
+    steps
+}
+
+/// Fills the database. Runs in batches of one transaction each.
+pub fn run(
+    conn: &mut DbConnection,
+    cal: &Calendar,
+    opts: &SeedOptions,
+) -> Result<SeedReport, AppError> {
+    let mut rng = StdRng::seed_from_u64(opts.rng_seed);
+    let root = db::agencies::list(
+        conn,
+        &db::agencies::AgencyFilter {
+            visibility: &crate::domain::access::Visibility::Subtree("/".into()),
+            parent_id: None,
+            q: None,
+        },
+        0,
+        1,
+    )?
+    .0
+    .into_iter()
+    .find(|a| a.parent_id.is_none())
+    .ok_or(AppError::NotFound(
+        "root agency (start the service once first)",
+    ))?;
+    let run_tag = format!("{:04X}", rng.random_range(0..0xFFFF));
+    let mut agencies: Vec<AgencyRow> = Vec::new();
+    db::transaction(conn, |conn| {
+        for i in 0..opts.agencies.max(1) {
+            let id = uuid::Uuid::new_v4().to_string();
+            let now = db::now_micros();
+            let row = AgencyRow {
+                path: child_path(&root.path, &id),
+                depth: root.depth + 1,
+                id,
+                code: format!("S{run_tag}-{:03}", i + 1),
+                name: format!("示例机关{}", i + 1),
+                parent_id: Some(root.id.clone()),
+                region: Some("示例市".into()),
+                created_at: now,
+                updated_at: now,
+            };
+            db::agencies::insert(conn, &row)?;
+            agencies.push(row);
+        }
+        Ok::<(), AppError>(())
+    })?;
+    let mut counters: std::collections::HashMap<(usize, i32), i32> =
+        std::collections::HashMap::new();
+    let (y0, y1) = opts.years;
+    let mut made = 0u64;
+    let mut events = 0u64;
+    let batch = 500u64;
+    while made < opts.requests {
+        let n = batch.min(opts.requests - made);
+        let mut rows = Vec::with_capacity(n as usize);
+        let mut evs = Vec::with_capacity(n as usize * 3);
+        for _ in 0..n {
+            let ai = rng.random_range(0..agencies.len());
+            let year = rng.random_range(y0..=y1);
+            let start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(opts.today);
+            let end = NaiveDate::from_ymd_opt(year, 12, 31)
+                .unwrap_or(opts.today)
+                .min(opts.today);
+            if end < start {
+                continue;
+            }
+            let arrival = start + Duration::days(rng.random_range(0..=(end - start).num_days()));
+            let channel = CHANNELS[rng.random_range(0..6)];
+            let kind = KINDS[if rng.random_bool(0.7) {
+                0
+            } else {
+                rng.random_range(1..6)
+            }];
+            let confirm = (channel != "in_person" && channel != "other").then(|| {
+                cal.add_working_days(arrival, rng.random_range(0..2))
+                    .unwrap_or(arrival)
+                    .min(opts.today)
+            });
+            let input = IntakeInput {
+                channel: channel.into(),
+                arrival_date: arrival,
+                arrival_in_future: false,
+                signed_for_on: None,
+                confirmed_on: if rng.random_range(0..100) < 3 {
+                    None
+                } else {
+                    confirm
+                },
+                applicant: applicant(&mut rng, kind),
+                description: format!(
+                    "{}年度{}",
+                    year - 1,
+                    SUBJECTS[rng.random_range(0..SUBJECTS.len())]
+                ),
+                document_numbers: Vec::new(),
+                requested_form: Some("electronic".into()),
+                delivery: Some("email".into()),
+                external_reference: None,
+            };
+            let parsed = NewRequest::parse(&input, opts.today).map_err(AppError::Validation)?;
+            let mut wf = parsed.workflow.clone();
+            let mut trail = vec![("intake".to_string(), wf.clock.receipt_date, None, wf.state)];
+            for step in plan(&mut rng, &wf, cal, opts.today) {
+                let ctx = ActionContext {
+                    today: opts.today,
+                    calendar: cal,
+                    actor_is_approver: true,
+                    actor_name: "seed",
+                    nth_in_month: 1,
+                };
+                match request::apply(&wf, step.on, &step.action, &ctx) {
+                    Ok(next) => {
+                        trail.push((
+                            step.action.name().to_string(),
+                            Some(step.on),
+                            Some(wf.state),
+                            next.state,
+                        ));
+                        wf = next;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let d = clock::compute(&wf.clock, cal, opts.today)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let seq = counters.entry((ai, arrival.year())).or_insert(0);
+            *seq += 1;
+            let agency = &agencies[ai];
+            let created = arrival.and_hms_opt(9, 0, 0).unwrap_or_default()
+                + Duration::seconds(rng.random_range(0..28_800));
+            let id = uuid::Uuid::new_v4().to_string();
+            for (i, (action, on, before, after)) in trail.iter().enumerate() {
+                evs.push(EventRow {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    request_id: id.clone(),
+                    seq: i as i32 + 1,
+                    occurred_at: created,
+                    actor_user_id: None,
+                    actor_label: "seed".into(),
+                    action: action.clone(),
+                    on_date: *on,
+                    state_before: before.map(|s: State| s.code().to_string()),
+                    state_after: after.code().to_string(),
+                    payload: json!({"seeded": true}).to_string(),
+                    http_request_id: None,
+                });
+            }
+            rows.push(RequestRow {
+                id,
+                agency_id: agency.id.clone(),
+                case_number: format!("{}-{}-{:06}", agency.code, arrival.year(), seq),
+                case_year: arrival.year(),
+                case_seq: *seq,
+                query_code: format!("{:010}", rng.random_range(0..10_000_000_000u64)),
+                channel: channel.into(),
+                arrived_at: created - Duration::hours(8),
+                arrival_date: arrival,
+                signed_for_on: None,
+                confirmed_on: input.confirmed_on,
+                applicant_kind: kind.into(),
+                applicant_name: parsed.details.applicant.name.clone(),
+                applicant_key: parsed.details.applicant.key(),
+                description: parsed.details.description.clone(),
+                external_reference: None,
+                details: serde_json::to_string(&parsed.details)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                state: wf.state.code().into(),
+                receipt_date: wf.clock.receipt_date,
+                due_date: d.due_date,
+                due_provisional: d.provisional,
+                disposition: wf.reply.as_ref().map(|r| r.disposition.clone()),
+                closed_on: wf.clock.closed_on,
+                late: wf.reply.as_ref().is_some_and(|r| r.late),
+                workflow: serde_json::to_string(&wf)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                version: trail.len() as i32,
+                created_by: Some("seed".into()),
+                created_at: created,
+                updated_at: created,
+            });
+        }
+        made += n;
+        events += evs.len() as u64;
+        db::transaction(conn, |conn| {
+            db::requests::insert_many(conn, &rows)?;
+            db::requests::insert_events(conn, &evs)?;
+            Ok::<(), AppError>(())
+        })?;
+    }
+    db::transaction(conn, |conn| {
+        for ((ai, year), seq) in &counters {
+            db::requests::set_case_counter(conn, &agencies[*ai].id, *year, *seq)?;
+        }
+        Ok::<(), AppError>(())
+    })?;
+    Ok(SeedReport {
+        agencies: opts.agencies.max(1),
+        requests: made,
+        events,
+    })
+}
