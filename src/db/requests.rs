@@ -511,3 +511,15 @@ pub fn set_case_counter(
     .execute(conn)
     .map(|_| ())
 }
+
+/// Refreshes planner statistics (and, on PostgreSQL, the visibility map that index-only counts
+/// need) after a bulk load.
+pub fn analyze_after_bulk_load(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConnection::Postgres(c) => {
+            c.batch_execute("VACUUM ANALYZE requests; VACUUM ANALYZE request_events;")
+        }
+        DbConnection::Sqlite(c) => c.batch_execute("ANALYZE;"),
+    }
+}

@@ -40,6 +40,10 @@ CREATE INDEX requests_agency_receipt ON requests(agency_id, receipt_date);
 CREATE INDEX requests_agency_closed ON requests(agency_id, closed_on);
 CREATE INDEX requests_agency_created ON requests(agency_id, created_at);
 CREATE INDEX requests_applicant_month ON requests(applicant_key, receipt_date);
+-- Sort orders of the list across many agencies (a supervisor's or a root admin's scope).
+CREATE INDEX requests_created ON requests(created_at, id);
+CREATE INDEX requests_received ON requests(receipt_date, id);
+CREATE INDEX requests_due ON requests(due_date, id);
 
 -- The audit trail of each application: append-only, one row per step.
 CREATE TABLE request_events (
