@@ -11,3 +11,4 @@ mod errors;
 mod foundation;
 mod migrations;
 mod openapi;
+mod requests;

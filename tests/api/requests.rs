@@ -1,0 +1,3477 @@
+//! Applications (domain.md §3–§7) through HTTP: intake and the receipt date of every channel,
+//! validation, idempotent retries, every statutory action with its refusals, optimistic
+//! locking, the event trail, the deadline trace, lists, scoping, the dashboard, the public
+//! status look-up and corrections of intake details.
+//!
+//! Expected due dates are never hard-coded: they come from the calendar API
+//! (`/calendar/working-days/add`), which the calendar suite checks against the official
+//! schedule day by day.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both_databases;
+use crate::helpers::{Resp, TestApp};
+
+both_databases!(
+    each_channel_fixes_the_receipt_date_and_the_due_date_is_the_20th_working_day_after,
+    confirming_receipt_starts_the_clock_of_an_application_awaiting_confirmation,
+    intake_checks_identity_numbers_and_credit_codes_but_not_passports,
+    intake_rejects_unknown_codes_and_impossible_dates_listing_every_bad_field,
+    case_numbers_are_gapless_per_agency_and_year_and_come_with_a_query_code,
+    a_retried_intake_with_the_same_idempotency_key_returns_the_first_answer,
+    concurrent_retries_with_one_idempotency_key_register_one_application,
+    a_correction_is_asked_once_within_7_working_days_and_restarts_the_clock,
+    an_uncorrected_application_closes_only_after_the_reply_by_date,
+    a_consultation_pauses_the_clock_and_no_reply_waits_for_15_working_days,
+    fee_notices_follow_the_measures_and_a_payment_must_match_the_notice,
+    a_per_piece_fee_counts_the_applicants_applications_received_in_the_month,
+    a_waived_fee_resumes_processing_and_an_unpaid_one_closes_after_20_working_days,
+    only_an_approver_extends_once_by_at_most_20_working_days_before_the_due_date,
+    a_reply_must_record_what_its_disposition_requires,
+    a_reply_after_the_due_date_is_accepted_and_marked_late,
+    withdrawal_closes_any_open_application_and_a_closed_one_refuses_every_action,
+    unknown_actions_answer_404_and_action_dates_are_checked,
+    actions_and_corrections_need_the_current_version_in_if_match,
+    concurrent_actions_with_one_version_apply_exactly_once,
+    the_event_trail_records_every_step_and_is_never_rewritten,
+    the_deadline_trace_explains_receipt_correction_pauses_extension_and_due_date,
+    a_calendar_change_recomputes_the_due_dates_of_open_applications_only,
+    the_list_filters_sorts_and_pages_applications,
+    lists_mask_identity_numbers_and_the_detail_shows_them_in_full,
+    bad_list_filters_answer_problem_json_naming_the_parameter,
+    another_agencys_clerk_gets_404_for_everything_about_an_application,
+    a_supervisor_of_a_parent_agency_sees_applications_below_but_may_not_act,
+    the_dashboard_counts_states_overdue_due_soon_and_late_replies,
+    the_public_status_shows_the_applicant_nothing_personal,
+    public_status_look_ups_are_limited_to_30_a_minute_per_address,
+    intake_details_are_corrected_with_if_match_and_leave_an_event,
+    a_refused_action_changes_neither_the_application_nor_its_trail,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures and helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Valid resident identity card numbers (GB 11643 check character).
+const RID: &str = "110101199003071233";
+const RID_X: &str = "11010519491231002X";
+/// Valid unified social credit codes (GB 32100 check character).
+const CREDIT: &str = "91350100M000100Y43";
+const CREDIT_2: &str = "11100000MB0341032Y";
+
+/// The users of the root agency: a clerk (经办人) and an approver (head of the disclosure
+/// office), besides the bootstrap admin (admin + supervisor, not approver).
+struct Staff {
+    clerk: String,
+    clerk_id: String,
+    approver: String,
+    admin: String,
+    root: String,
+}
+
+async fn staff(app: &TestApp) -> Staff {
+    let root = app.root_agency_id().await;
+    let (clerk_id, clerk) = app.create_user(&root, "clerk1", &["clerk"]).await;
+    let (_, approver) = app.create_user(&root, "approver1", &["approver"]).await;
+    Staff {
+        clerk,
+        clerk_id,
+        approver,
+        admin: app.admin_token().await,
+        root,
+    }
+}
+
+fn person(name: &str, id_number: &str) -> Value {
+    json!({
+        "kind": "natural_person",
+        "name": name,
+        "id_document": {"type": "resident_id_card", "number": id_number},
+        "phone": "010-65123456",
+        "address": "北京市东城区东华门街道1号",
+    })
+}
+
+fn organisation(kind: &str, name: &str, credit_code: &str) -> Value {
+    json!({
+        "kind": kind,
+        "name": name,
+        "credit_code": credit_code,
+        "contact_person": "王经理",
+        "email": "office@example.cn",
+    })
+}
+
+fn application(channel: &str, arrived_at: &str, applicant: Value) -> Value {
+    json!({
+        "channel": channel,
+        "arrived_at": arrived_at,
+        "applicant": applicant,
+        "description": "申请公开2025年本机关作出的建设项目环境影响评价批复文件",
+    })
+}
+
+/// Handed in at the counter at 09:30 Beijing time on `date`: received that day.
+fn handed_in(date: &str) -> Value {
+    application(
+        "in_person",
+        &format!("{date}T09:30:00+08:00"),
+        person("张三", RID),
+    )
+}
+
+async fn try_intake(app: &TestApp, token: &str, body: &Value) -> Resp {
+    app.post("/api/v1/requests", token, body).await
+}
+
+/// Registers an application and returns it.
+async fn intake(app: &TestApp, token: &str, body: &Value) -> Value {
+    let r = try_intake(app, token, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "intake: {}", r.text);
+    assert_eq!(
+        get_request(app, &id_of(&r.body)).await,
+        r.body,
+        "intake: what was answered is what was stored"
+    );
+    r.body
+}
+
+fn id_of(r: &Value) -> String {
+    r["id"].as_str().expect("id").to_string()
+}
+
+fn version_of(r: &Value) -> i64 {
+    r["version"].as_i64().expect("version")
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+fn date(d: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("date")
+}
+
+fn day_after(d: &str) -> String {
+    date(d).succ_opt().expect("date").to_string()
+}
+
+/// Sends an action; `version` becomes the If-Match header.
+async fn act(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    action: &str,
+    version: Option<i64>,
+    body: &Value,
+) -> Resp {
+    let mut rb = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/requests/{id}/actions/{action}"),
+            Some(token),
+        )
+        .json(body);
+    if let Some(v) = version {
+        rb = rb.header("If-Match", format!("\"{v}\""));
+    }
+    Resp::from(rb.send().await.expect("send")).await
+}
+
+/// Applies an action to the application as last read; it must succeed. Returns the new state.
+async fn step(app: &TestApp, token: &str, r: &Value, action: &str, body: Value) -> Value {
+    let v = version_of(r);
+    let resp = act(app, token, &id_of(r), action, Some(v), &body).await;
+    assert_eq!(resp.status, StatusCode::OK, "{action}: {}", resp.text);
+    assert_eq!(version_of(&resp.body), v + 1, "{action} bumps the version");
+    assert_eq!(
+        resp.header("etag"),
+        Some(format!("\"{}\"", v + 1).as_str()),
+        "{action}: ETag"
+    );
+    assert_eq!(
+        get_request(app, &id_of(r)).await,
+        resp.body,
+        "{action}: what was answered is what was stored"
+    );
+    resp.body
+}
+
+async fn get_request(app: &TestApp, id: &str) -> Value {
+    let r = app
+        .get(&format!("/api/v1/requests/{id}"), &app.admin_token().await)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+}
+
+async fn events(app: &TestApp, id: &str) -> Vec<Value> {
+    let r = app
+        .get(
+            &format!("/api/v1/requests/{id}/events"),
+            &app.admin_token().await,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body.as_array().expect("events").clone()
+}
+
+async fn deadline(app: &TestApp, id: &str) -> Value {
+    let r = app
+        .get(
+            &format!("/api/v1/requests/{id}/deadline"),
+            &app.admin_token().await,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+}
+
+fn rules(deadline: &Value) -> Vec<String> {
+    deadline["deadline"]["trace"]
+        .as_array()
+        .expect("trace")
+        .iter()
+        .map(|t| s(&t["rule"]).to_string())
+        .collect()
+}
+
+fn trace_step<'a>(deadline: &'a Value, rule: &str) -> &'a Value {
+    deadline["deadline"]["trace"]
+        .as_array()
+        .expect("trace")
+        .iter()
+        .find(|t| t["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} in {deadline}"))
+}
+
+/// Sends an action that must be refused with this status and code, and checks that nothing
+/// was half-written: the application (version, state, dates, workflow, `updated_at`) and its
+/// trail are exactly as before. Returns the refusal.
+async fn refused(
+    app: &TestApp,
+    token: &str,
+    r: &Value,
+    action: &str,
+    body: Value,
+    status: u16,
+    code: &str,
+) -> Resp {
+    let id = id_of(r);
+    let before = get_request(app, &id).await;
+    let trail = events(app, &id).await;
+    let resp = act(app, token, &id, action, Some(version_of(&before)), &body).await;
+    resp.assert_problem(status, code);
+    assert_eq!(
+        get_request(app, &id).await,
+        before,
+        "{action} was refused ({code}) but the application changed"
+    );
+    assert_eq!(
+        events(app, &id).await,
+        trail,
+        "{action} was refused ({code}) but the trail changed"
+    );
+    resp
+}
+
+/// `(field, code)` of each error of a validation problem.
+fn field_codes(r: &Resp) -> BTreeSet<(String, String)> {
+    r.body["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| (s(&e["field"]).to_string(), s(&e["code"]).to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pair(field: &str, code: &str) -> (String, String) {
+    (field.to_string(), code.to_string())
+}
+
+/// The date `days` working days after `from`, from the calendar API.
+async fn add_wd(app: &TestApp, from: &str, days: u32) -> String {
+    let r = app
+        .get(
+            &format!("/api/v1/calendar/working-days/add?from={from}&days={days}"),
+            &app.admin_token().await,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    s(&r.body["date"]).to_string()
+}
+
+/// The working days in (from, to], from the calendar API.
+async fn count_wd(app: &TestApp, from: &str, to: &str) -> i64 {
+    let r = app
+        .get(
+            &format!("/api/v1/calendar/working-days/count?from={from}&to={to}"),
+            &app.admin_token().await,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["count"].as_i64().expect("count")
+}
+
+/// Today where the agency is, as the service sees it.
+async fn today(app: &TestApp) -> NaiveDate {
+    let r = app.get("/api/v1/dashboard", &app.admin_token().await).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    date(s(&r.body["today"]))
+}
+
+/// The ids of a list answer, as a set.
+fn ids(list: &Resp) -> BTreeSet<String> {
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    list.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+fn set(items: &[&Value]) -> BTreeSet<String> {
+    items.iter().map(|r| id_of(r)).collect()
+}
+
+fn reply_granted(on: &str) -> Value {
+    json!({"on": on, "disposition": "granted", "provision": "以电子邮件方式提供，见附件"})
+}
+
+// ---------------------------------------------------------------------------------------------
+// §3 Intake: channels and the receipt date
+// ---------------------------------------------------------------------------------------------
+
+/// (channel, arrived_at, signed_for_on, confirmed_on, expected receipt date)
+type ChannelCase = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+async fn each_channel_fixes_the_receipt_date_and_the_due_date_is_the_20th_working_day_after(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let morning = "2026-09-01T09:30:00+08:00";
+    let cases: [ChannelCase; 14] = [
+        // 23:30 UTC on 1 September is 07:30 on 2 September in Beijing: handed in on the 2nd.
+        (
+            "in_person",
+            "2026-09-01T23:30:00Z",
+            None,
+            None,
+            Some("2026-09-02"),
+        ),
+        ("in_person", morning, None, None, Some("2026-09-01")),
+        // Registered letter: the day the agency signed for it, even if confirmed later.
+        (
+            "letter",
+            morning,
+            Some("2026-09-03"),
+            None,
+            Some("2026-09-03"),
+        ),
+        (
+            "letter",
+            morning,
+            Some("2026-09-03"),
+            Some("2026-09-04"),
+            Some("2026-09-03"),
+        ),
+        // Ordinary letter: the day the office confirmed receipt with the applicant.
+        (
+            "letter",
+            morning,
+            None,
+            Some("2026-09-04"),
+            Some("2026-09-04"),
+        ),
+        ("letter", morning, None, None, None),
+        // Online, fax, e-mail: the day both sides confirmed.
+        (
+            "online",
+            morning,
+            None,
+            Some("2026-09-02"),
+            Some("2026-09-02"),
+        ),
+        ("online", morning, None, None, None),
+        ("fax", morning, None, Some("2026-09-03"), Some("2026-09-03")),
+        ("fax", morning, None, None, None),
+        (
+            "email",
+            morning,
+            None,
+            Some("2026-09-07"),
+            Some("2026-09-07"),
+        ),
+        ("email", morning, None, None, None),
+        // Other: the confirmation date if recorded, else the day it arrived.
+        (
+            "other",
+            morning,
+            None,
+            Some("2026-09-03"),
+            Some("2026-09-03"),
+        ),
+        ("other", morning, None, None, Some("2026-09-01")),
+    ];
+    for (channel, arrived_at, signed, confirmed, expected) in cases {
+        let mut body = application(channel, arrived_at, person("张三", RID));
+        if let Some(d) = signed {
+            body["signed_for_on"] = json!(d);
+        }
+        if let Some(d) = confirmed {
+            body["confirmed_on"] = json!(d);
+        }
+        let r = try_intake(&app, &st.clerk, &body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{channel}: {}", r.text);
+        let id = id_of(&r.body);
+        assert_eq!(
+            r.header("location"),
+            Some(format!("/api/v1/requests/{id}").as_str())
+        );
+        assert_eq!(r.header("etag"), Some("\"1\""));
+        let r = r.body;
+        let case = format!("{channel} signed {signed:?} confirmed {confirmed:?}");
+        assert_eq!(r["channel"], channel, "{case}");
+        assert_eq!(r["signed_for_on"], json!(signed), "{case}");
+        assert_eq!(r["confirmed_on"], json!(confirmed), "{case}");
+        assert_eq!(r["receipt_date"], json!(expected), "{case}");
+        assert_eq!(r["version"], 1, "{case}");
+        assert_eq!(r["late"], false, "{case}");
+        assert_eq!(r["disposition"], Value::Null, "{case}");
+        assert_eq!(r["closed_on"], Value::Null, "{case}");
+        assert_eq!(r["created_by"], "clerk1", "{case}");
+        assert_eq!(r["agency_id"], st.root.as_str(), "{case}");
+        match expected {
+            Some(receipt) => {
+                assert_eq!(r["state"], "processing", "{case}");
+                assert_eq!(
+                    r["due_date"],
+                    add_wd(&app, receipt, 20).await.as_str(),
+                    "{case}: 20 working days after the receipt date"
+                );
+                assert_eq!(r["due_date_provisional"], false, "{case}");
+                assert_eq!(r["workflow"]["clock"]["receipt_date"], receipt, "{case}");
+            }
+            None => {
+                assert_eq!(r["state"], "awaiting_confirmation", "{case}");
+                assert_eq!(r["due_date"], Value::Null, "{case}");
+                assert_eq!(r["overdue"], false, "{case}: no clock runs");
+            }
+        }
+    }
+    // The arrival instant is kept as evidence, in UTC.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    assert_eq!(r["arrived_at"], "2026-09-01T01:30:00Z");
+    // A due date is always a working day: receipt on the eve of National Day.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-30")).await;
+    let due = add_wd(&app, "2026-09-30", 20).await;
+    assert_eq!(r["due_date"], due.as_str());
+    assert_eq!(count_wd(&app, "2026-09-30", &due).await, 20);
+    assert_eq!(
+        count_wd(&app, &date(&due).pred_opt().unwrap().to_string(), &due).await,
+        1,
+        "the due date itself is a working day"
+    );
+}
+
+async fn confirming_receipt_starts_the_clock_of_an_application_awaiting_confirmation(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(
+        &app,
+        &st.clerk,
+        &application("email", "2026-09-01T20:00:00+08:00", person("张三", RID)),
+    )
+    .await;
+    assert_eq!(r["state"], "awaiting_confirmation");
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["status"], "not_started");
+    assert_eq!(d["deadline"]["due_date"], Value::Null);
+    assert_eq!(rules(&d), ["receipt"]);
+    assert_eq!(d["deadline"]["trace"][0]["date"], Value::Null);
+
+    // Not before the arrival, not without a date.
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "confirm_receipt",
+        json!({"on": "2026-08-31"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("on", "before_previous_step")])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "confirm_receipt",
+        json!({}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(field_codes(&e), BTreeSet::from([pair("on", "required")]));
+    // Only a confirmation-awaiting application is confirmed; nothing else runs before it.
+    for (action, body) in [
+        ("reply", reply_granted("2026-09-03")),
+        (
+            "start_consultation",
+            json!({"on": "2026-09-03", "party": "third_party", "whom": "某公司"}),
+        ),
+    ] {
+        refused(&app, &st.clerk, &r, action, body, 409, "invalid_transition").await;
+    }
+
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "confirm_receipt",
+        json!({"on": "2026-09-03"}),
+    )
+    .await;
+    assert_eq!(r["state"], "processing");
+    assert_eq!(r["receipt_date"], "2026-09-03");
+    assert_eq!(r["due_date"], add_wd(&app, "2026-09-03", 20).await.as_str());
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["clock_start"], "2026-09-03");
+    assert_eq!(d["deadline"]["clock_start_rule"], "receipt");
+    let trail = events(&app, &id_of(&r)).await;
+    assert_eq!(trail.len(), 2);
+    assert_eq!(trail[0]["on"], Value::Null, "no receipt date at intake");
+    assert_eq!(trail[0]["state_after"], "awaiting_confirmation");
+    assert_eq!(trail[0]["payload"]["due_date"], Value::Null);
+    assert_eq!(trail[1]["action"], "confirm_receipt");
+    assert_eq!(trail[1]["on"], "2026-09-03");
+    assert_eq!(trail[1]["state_before"], "awaiting_confirmation");
+    assert_eq!(trail[1]["state_after"], "processing");
+    assert_eq!(trail[1]["payload"]["due_date_before"], Value::Null);
+    assert_eq!(trail[1]["payload"]["due_date_after"], r["due_date"]);
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "confirm_receipt",
+        json!({"on": "2026-09-04"}),
+        409,
+        "invalid_transition",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Intake validation, case numbers, idempotency
+// ---------------------------------------------------------------------------------------------
+
+async fn intake_checks_identity_numbers_and_credit_codes_but_not_passports(app: TestApp) {
+    let st = staff(&app).await;
+    let bad_id = try_intake(
+        &app,
+        &st.clerk,
+        &application(
+            "in_person",
+            "2026-09-01T09:30:00+08:00",
+            person("张三", "110101199003071234"),
+        ),
+    )
+    .await;
+    bad_id.assert_problem(422, "validation_failed");
+    assert_eq!(
+        field_codes(&bad_id),
+        BTreeSet::from([pair("applicant.id_document.number", "invalid_check_digit")])
+    );
+
+    // An X check character, typed in lower case, is accepted and stored upper-case.
+    let r = intake(
+        &app,
+        &st.clerk,
+        &application(
+            "in_person",
+            "2026-09-01T09:30:00+08:00",
+            person("李四", &RID_X.to_lowercase()),
+        ),
+    )
+    .await;
+    assert_eq!(r["applicant"]["id_document_number"], RID_X);
+    assert_eq!(r["applicant"]["id_document_type"], "resident_id_card");
+
+    // Passport numbers follow no national check: any text is kept as entered.
+    let mut foreigner = person("John Smith", "E1234567");
+    foreigner["id_document"]["type"] = json!("passport");
+    let r = intake(
+        &app,
+        &st.clerk,
+        &application("in_person", "2026-09-01T09:30:00+08:00", foreigner),
+    )
+    .await;
+    assert_eq!(r["applicant"]["id_document_type"], "passport");
+    assert_eq!(r["applicant"]["id_document_number"], "E1234567");
+
+    // Organisations give a valid credit code, and no identity document.
+    for (code, name) in [(CREDIT, "某某科技有限公司"), (CREDIT_2, "某研究院")] {
+        let r = intake(
+            &app,
+            &st.clerk,
+            &application(
+                "online",
+                "2026-09-01T09:30:00+08:00",
+                organisation("commercial_enterprise", name, code),
+            ),
+        )
+        .await;
+        assert_eq!(r["applicant"]["credit_code"], code);
+        assert_eq!(r["applicant"]["kind"], "commercial_enterprise");
+        assert_eq!(r["applicant"]["id_document_number"], Value::Null);
+    }
+    let mut no_code = organisation("research_institution", "某研究所", CREDIT);
+    no_code.as_object_mut().unwrap().remove("credit_code");
+    let bad_code = organisation("research_institution", "某研究所", "91350100M000100Y44");
+    let mut with_id = organisation("legal_service_institution", "某律师事务所", CREDIT);
+    with_id["id_document"] = json!({"type": "resident_id_card", "number": RID});
+    let mut person_with_code = person("张三", RID);
+    person_with_code["credit_code"] = json!(CREDIT);
+    let expectations = [
+        (no_code, pair("applicant.credit_code", "required")),
+        (
+            bad_code,
+            pair("applicant.credit_code", "invalid_check_digit"),
+        ),
+        (with_id, pair("applicant.id_document", "not_allowed")),
+        (
+            person_with_code,
+            pair("applicant.credit_code", "not_allowed"),
+        ),
+    ];
+    for (applicant, expected) in expectations {
+        let r = try_intake(
+            &app,
+            &st.clerk,
+            &application("in_person", "2026-09-01T09:30:00+08:00", applicant),
+        )
+        .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(field_codes(&r), BTreeSet::from([expected]), "{}", r.text);
+    }
+    let list = app.get("/api/v1/requests", &st.clerk).await;
+    assert_eq!(list.body["total"], 4, "refused intakes registered nothing");
+}
+
+async fn intake_rejects_unknown_codes_and_impossible_dates_listing_every_bad_field(app: TestApp) {
+    let st = staff(&app).await;
+    let today = today(&app).await;
+    let tomorrow = today.succ_opt().unwrap().to_string();
+    let in_two_days = (Utc::now() + Duration::days(2)).to_rfc3339();
+    let morning = "2026-09-02T09:30:00+08:00";
+    let with = |channel: &str, arrived: &str, extra: Value| {
+        let mut b = application(channel, arrived, person("张三", RID));
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let cases = [
+        (
+            with("carrier_pigeon", morning, json!({})),
+            vec![pair("channel", "unknown_code")],
+        ),
+        (
+            {
+                let mut b = with("in_person", morning, json!({}));
+                b["applicant"]["kind"] = json!("alien");
+                b
+            },
+            vec![pair("applicant.kind", "unknown_code")],
+        ),
+        (
+            with("in_person", &in_two_days, json!({})),
+            vec![pair("arrived_at", "in_future")],
+        ),
+        (
+            with("email", morning, json!({"confirmed_on": "2026-09-01"})),
+            vec![pair("confirmed_on", "before_arrival")],
+        ),
+        (
+            with("email", morning, json!({"confirmed_on": tomorrow})),
+            vec![pair("confirmed_on", "in_future")],
+        ),
+        (
+            with("letter", morning, json!({"signed_for_on": "2026-09-01"})),
+            vec![pair("signed_for_on", "before_arrival")],
+        ),
+        (
+            with("email", morning, json!({"signed_for_on": "2026-09-02"})),
+            vec![pair("signed_for_on", "not_allowed")],
+        ),
+        (
+            with(
+                "in_person",
+                morning,
+                json!({"requested_form": "hologram", "delivery": "pigeon"}),
+            ),
+            vec![
+                pair("requested_form", "unknown_code"),
+                pair("delivery", "unknown_code"),
+            ],
+        ),
+        // Several bad fields are listed together.
+        (
+            {
+                let mut b = with("carrier_pigeon", morning, json!({"description": "  "}));
+                b["applicant"]["id_document"]["number"] = json!("110101199003071234");
+                b["applicant"]["email"] = json!("not-an-address");
+                b
+            },
+            vec![
+                pair("channel", "unknown_code"),
+                pair("applicant.id_document.number", "invalid_check_digit"),
+                pair("applicant.email", "invalid_format"),
+                pair("description", "required"),
+            ],
+        ),
+    ];
+    for (body, expected) in cases {
+        let r = try_intake(&app, &st.clerk, &body).await;
+        r.assert_problem(422, "validation_failed");
+        let got = field_codes(&r);
+        for e in &expected {
+            assert!(got.contains(e), "{e:?} missing in {}", r.text);
+        }
+        assert_eq!(got.len(), expected.len(), "{}", r.text);
+        if expected.len() > 1 {
+            assert_eq!(
+                r.body["detail"],
+                format!("{} fields are invalid", expected.len())
+            );
+        }
+    }
+    // Shape errors name the field too.
+    let mut b = handed_in("2026-09-02");
+    b["arrived_at"] = json!("2026-09-02");
+    let r = try_intake(&app, &st.clerk, &b).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.field_errors(), ["arrived_at"]);
+    let mut b = handed_in("2026-09-02");
+    b["receipt_date"] = json!("2026-09-02");
+    try_intake(&app, &st.clerk, &b)
+        .await
+        .assert_problem(422, "validation_failed");
+    let list = app.get("/api/v1/requests", &st.admin).await;
+    assert_eq!(list.body["total"], 0, "nothing was registered");
+}
+
+async fn case_numbers_are_gapless_per_agency_and_year_and_come_with_a_query_code(app: TestApp) {
+    let st = staff(&app).await;
+    let first = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    assert_eq!(first["case_number"], "ROOT-2026-000001");
+    // A refused intake takes no number.
+    let mut bad = handed_in("2026-09-01");
+    bad["channel"] = json!("smoke_signal");
+    try_intake(&app, &st.clerk, &bad)
+        .await
+        .assert_problem(422, "validation_failed");
+    let second = intake(&app, &st.clerk, &handed_in("2026-09-02")).await;
+    assert_eq!(second["case_number"], "ROOT-2026-000002");
+    // An external reference is unique per agency; the refusal takes no number either.
+    let mut with_ref = handed_in("2026-09-02");
+    with_ref["external_reference"] = json!("GSPT-2026-0001");
+    let third = intake(&app, &st.clerk, &with_ref).await;
+    assert_eq!(third["case_number"], "ROOT-2026-000003");
+    assert_eq!(third["external_reference"], "GSPT-2026-0001");
+    try_intake(&app, &st.clerk, &with_ref)
+        .await
+        .assert_problem(409, "external_reference_taken");
+    // The year is the year of arrival.
+    let old = intake(&app, &st.clerk, &handed_in("2025-12-30")).await;
+    assert_eq!(old["case_number"], "ROOT-2025-000001");
+    // Numbering is per agency: an admin registers for an agency below, with its code.
+    let city = app.create_agency("CITY", None).await;
+    let mut for_city = with_ref.clone();
+    for_city["agency_id"] = json!(city);
+    let c = intake(&app, &st.admin, &for_city).await;
+    assert_eq!(c["case_number"], "CITY-2026-000001");
+    assert_eq!(c["agency_id"], city.as_str());
+    // A clerk registers only in its own agency.
+    let mut elsewhere = handed_in("2026-09-02");
+    elsewhere["agency_id"] = json!(city);
+    let r = try_intake(&app, &st.clerk, &elsewhere).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(
+        field_codes(&r),
+        BTreeSet::from([pair("agency_id", "unknown_agency")])
+    );
+
+    // Concurrent intakes still number without gaps or repeats.
+    let mut handles = Vec::new();
+    for i in 0..6 {
+        let rb = app
+            .request(Method::POST, "/api/v1/requests", Some(&st.clerk))
+            .json(&handed_in(&format!("2026-09-{:02}", 7 + i)));
+        handles.push(tokio::spawn(async move {
+            Resp::from(rb.send().await.expect("send")).await
+        }));
+    }
+    let mut numbers = BTreeSet::new();
+    for h in handles {
+        let r = h.await.unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        numbers.insert(s(&r.body["case_number"]).to_string());
+    }
+    let expected: BTreeSet<String> = (4..=9).map(|n| format!("ROOT-2026-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+
+    // The query code given to the applicant: 10 characters without look-alikes, each its own.
+    let mut codes = BTreeSet::new();
+    for r in [&first, &second, &third, &old, &c] {
+        let code = s(&r["query_code"]);
+        assert_eq!(code.len(), 10, "{code}");
+        assert!(
+            code.chars()
+                .all(|ch| (ch.is_ascii_uppercase() && !"IO".contains(ch))
+                    || ('2'..='9').contains(&ch)),
+            "{code}"
+        );
+        codes.insert(code.to_string());
+    }
+    assert_eq!(codes.len(), 5);
+}
+
+async fn a_retried_intake_with_the_same_idempotency_key_returns_the_first_answer(app: TestApp) {
+    let st = staff(&app).await;
+    let post = |key: &str, body: &Value| {
+        app.request(Method::POST, "/api/v1/requests", Some(&st.clerk))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+    };
+    let body = handed_in("2026-09-01");
+    let first = Resp::from(post("intake-7f3a", &body).await.unwrap()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(first.header("idempotent-replayed"), None);
+    let retry = Resp::from(post("intake-7f3a", &body).await.unwrap()).await;
+    assert_eq!(retry.status, StatusCode::CREATED, "{}", retry.text);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.body, first.body, "the first answer, byte for byte");
+    assert_eq!(retry.body["id"], first.body["id"]);
+    let list = app.get("/api/v1/requests", &st.clerk).await;
+    assert_eq!(list.body["total"], 1, "one application");
+    // The same JSON with its members in another order is the same body.
+    let mut members: Vec<(String, Value)> = body
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    members.reverse();
+    let reordered = format!(
+        "{{{}}}",
+        members
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", Value::String(k.clone())))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert!(!reordered.starts_with("{\"applicant\""), "{reordered}");
+    let r = app
+        .request(Method::POST, "/api/v1/requests", Some(&st.clerk))
+        .header("Idempotency-Key", "intake-7f3a")
+        .header("Content-Type", "application/json")
+        .body(reordered)
+        .send()
+        .await
+        .unwrap();
+    let r = Resp::from(r).await;
+    assert_eq!(r.header("idempotent-replayed"), Some("true"), "{}", r.text);
+    assert_eq!(r.body["id"], first.body["id"]);
+
+    // The same key with another body is refused, and registers nothing.
+    let mut other = body.clone();
+    other["description"] = json!("另一份申请");
+    let r = Resp::from(post("intake-7f3a", &other).await.unwrap()).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(r.body["errors"][0]["code"], "idempotency_key_reused");
+    let list = app.get("/api/v1/requests", &st.clerk).await;
+    assert_eq!(list.body["total"], 1);
+
+    // Another key is another application; an empty key is a bad request.
+    let r = Resp::from(post("intake-9c1d", &body).await.unwrap()).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_ne!(r.body["id"], first.body["id"]);
+    assert_eq!(r.body["case_number"], "ROOT-2026-000002");
+    Resp::from(post("   ", &body).await.unwrap())
+        .await
+        .assert_problem(400, "invalid_idempotency_key");
+    let list = app.get("/api/v1/requests", &st.clerk).await;
+    assert_eq!(list.body["total"], 2);
+}
+
+async fn concurrent_retries_with_one_idempotency_key_register_one_application(app: TestApp) {
+    let st = staff(&app).await;
+    let body = handed_in("2026-09-01");
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let rb = app
+            .request(Method::POST, "/api/v1/requests", Some(&st.clerk))
+            .header("Idempotency-Key", "retry-storm")
+            .json(&body);
+        handles.push(tokio::spawn(async move {
+            Resp::from(rb.send().await.expect("send")).await
+        }));
+    }
+    let mut ids = BTreeSet::new();
+    let mut fresh = 0;
+    for h in handles {
+        let r = h.await.unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.insert(id_of(&r.body));
+        if r.header("idempotent-replayed").is_none() {
+            fresh += 1;
+        }
+    }
+    assert_eq!(ids.len(), 1, "every retry answers the same application");
+    assert_eq!(fresh, 1, "exactly one answer is not a replay");
+    let list = app.get("/api/v1/requests", &st.clerk).await;
+    assert_eq!(list.body["total"], 1);
+    // No number was lost to the retries that lost the race.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-02")).await;
+    assert_eq!(r["case_number"], "ROOT-2026-000002");
+}
+
+// ---------------------------------------------------------------------------------------------
+// §4–§5 Actions and their guards
+// ---------------------------------------------------------------------------------------------
+
+async fn a_correction_is_asked_once_within_7_working_days_and_restarts_the_clock(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let window_end = add_wd(&app, "2026-09-01", 7).await;
+
+    // The notice lists the items and gives a deadline after its own date.
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "request_correction",
+        json!({"on": "2026-09-02"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("items", "required"), pair("reply_by", "required")])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "request_correction",
+        json!({"on": "2026-09-02", "items": [], "reply_by": "2026-09-02"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("items", "required"), pair("reply_by", "not_after_on")])
+    );
+    // After the 7th working day after receipt: too late.
+    let items = json!(["请明确所需信息的文件名称或文号", "请补充联系电话"]);
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "request_correction",
+        json!({"on": day_after(&window_end), "items": items, "reply_by": "2026-09-30"}),
+        409,
+        "correction_window_passed",
+    )
+    .await;
+    // On the 7th working day: in time.
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "request_correction",
+        json!({"on": window_end, "items": items, "reply_by": "2026-09-30"}),
+    )
+    .await;
+    assert_eq!(r["state"], "awaiting_correction");
+    assert_eq!(r["due_date"], Value::Null, "no clock runs while waiting");
+    assert_eq!(r["workflow"]["correction_items"], items);
+    assert_eq!(
+        r["workflow"]["clock"]["correction"],
+        json!({"requested_on": window_end, "reply_by": "2026-09-30", "received_on": null})
+    );
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["status"], "awaiting_correction");
+    assert_eq!(d["deadline"]["correction_window_end"], window_end.as_str());
+    assert_eq!(d["deadline"]["correction_reply_by"], "2026-09-30");
+
+    // The corrected application restarts the clock: a full 20 working days from its receipt.
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "receive_correction",
+        json!({"on": "2026-09-15"}),
+    )
+    .await;
+    assert_eq!(r["state"], "processing");
+    assert_eq!(r["receipt_date"], "2026-09-01", "the receipt date stays");
+    assert_eq!(r["due_date"], add_wd(&app, "2026-09-15", 20).await.as_str());
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["clock_start"], "2026-09-15");
+    assert_eq!(d["deadline"]["clock_start_rule"], "correction_received");
+
+    // Only once (art. 30).
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "request_correction",
+        json!({"on": "2026-09-16", "items": ["再次补正"], "reply_by": "2026-09-30"}),
+        409,
+        "correction_already_requested",
+    )
+    .await;
+}
+
+async fn an_uncorrected_application_closes_only_after_the_reply_by_date(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "close_uncorrected",
+        json!({"on": "2026-09-20"}),
+        409,
+        "invalid_transition",
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "request_correction",
+        json!({"on": "2026-09-02", "items": ["请明确所需信息"], "reply_by": "2026-09-16"}),
+    )
+    .await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "close_uncorrected",
+        json!({"on": "2026-09-16"}),
+        409,
+        "correction_deadline_not_passed",
+    )
+    .await;
+    // No reply period runs while waiting, so there is nothing to extend or answer.
+    refused(
+        &app,
+        &st.approver,
+        &r,
+        "extend",
+        json!({"on": "2026-09-03", "days": 5, "reason": "x"}),
+        409,
+        "invalid_transition",
+    )
+    .await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        reply_granted("2026-09-03"),
+        409,
+        "invalid_transition",
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "close_uncorrected",
+        json!({"on": "2026-09-17"}),
+    )
+    .await;
+    assert_eq!(r["state"], "closed");
+    assert_eq!(r["disposition"], "other.uncorrected");
+    assert_eq!(r["closed_on"], "2026-09-17");
+    assert_eq!(r["late"], false);
+    assert_eq!(r["overdue"], false);
+}
+
+async fn a_consultation_pauses_the_clock_and_no_reply_waits_for_15_working_days(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let due0 = s(&r["due_date"]).to_string();
+
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-09-02"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("party", "required"), pair("whom", "required")])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-09-02", "party": "neighbour", "whom": "隔壁"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("party", "unknown_code")])
+    );
+
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-09-02", "party": "third_party", "whom": "某某建设有限公司"}),
+    )
+    .await;
+    assert_eq!(r["state"], "consulting");
+    // While paused, the due date is the latest it can be: the window of 15 working days.
+    assert_eq!(r["due_date"], add_wd(&app, &due0, 15).await.as_str());
+    let window_end = add_wd(&app, "2026-09-02", 15).await;
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["status"], "paused");
+    assert_eq!(
+        d["deadline"]["consultation_window_end"],
+        window_end.as_str()
+    );
+    assert!(rules(&d).contains(&"pause.open".to_string()), "{d}");
+
+    // "No reply" only once the 15 working days are over.
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": window_end, "opinion": "no_reply"}),
+        409,
+        "consultation_window_not_passed",
+    )
+    .await;
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": window_end, "opinion": "maybe"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("opinion", "unknown_code")])
+    );
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": day_after(&window_end), "opinion": "no_reply"}),
+    )
+    .await;
+    assert_eq!(r["state"], "processing");
+    // The 15 working days of the window are not counted: the due date moves by exactly them.
+    assert_eq!(r["due_date"], add_wd(&app, &due0, 15).await.as_str());
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["paused_working_days"], 15);
+    assert_eq!(d["deadline"]["status"], "running");
+    assert_eq!(r["workflow"]["consultations"][0]["opinion"], "no_reply");
+    assert_eq!(r["workflow"]["consultations"][0]["party"], "third_party");
+
+    // Another agency answers early: only the days until its answer are not counted.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-09-02", "party": "other_agency", "whom": "市自然资源局"}),
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": "2026-09-09", "opinion": "consent"}),
+    )
+    .await;
+    let paused = count_wd(&app, "2026-09-02", "2026-09-09").await;
+    assert_eq!(paused, 5);
+    assert_eq!(r["due_date"], add_wd(&app, &due0, 5).await.as_str());
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["paused_working_days"], 5);
+    assert_eq!(trace_step(&d, "pause.other_agency")["working_days"], 5);
+}
+
+async fn fee_notices_follow_the_measures_and_a_payment_must_match_the_notice(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let due0 = s(&r["due_date"]).to_string();
+    let notice = |basis: &str, pages: Option<i64>, amount: i64| {
+        let mut b = json!({"on": "2026-09-02", "basis": basis, "amount_fen": amount});
+        if let Some(p) = pages {
+            b["pages"] = json!(p);
+        }
+        b
+    };
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        json!({"on": "2026-09-02"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("basis", "required"), pair("amount_fen", "required")])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        notice("per_page", None, 1000),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(field_codes(&e), BTreeSet::from([pair("pages", "required")]));
+    // Up to 30 pages are free.
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        notice("per_page", Some(30), 100),
+        409,
+        "fee_not_chargeable",
+    )
+    .await;
+    // Page 31 costs 10 yuan: 1000 fen at most.
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        notice("per_page", Some(31), 1001),
+        409,
+        "fee_above_maximum",
+    )
+    .await;
+    // The applicant's first application this month: per piece, it is free.
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        notice("per_piece", None, 100),
+        409,
+        "fee_not_chargeable",
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        notice("per_page", Some(31), 1000),
+    )
+    .await;
+    assert_eq!(r["state"], "awaiting_payment");
+    let fee = &r["workflow"]["fee"];
+    assert_eq!(fee["basis"], "per_page");
+    assert_eq!(fee["amount_fen"], 1000);
+    assert_eq!(fee["maximum_fen"], 1000);
+    assert_eq!(fee["pages"], 31);
+    assert_eq!(fee["notice_on"], "2026-09-02");
+    assert_eq!(fee["paid_on"], Value::Null);
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["status"], "paused");
+    assert_eq!(
+        d["deadline"]["payment_window_end"],
+        add_wd(&app, "2026-09-02", 20).await.as_str()
+    );
+    assert!(rules(&d).contains(&"pause.fee_notice".to_string()));
+    // One notice per application: nothing else to issue while waiting.
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        notice("per_page", Some(31), 1000),
+        409,
+        "invalid_transition",
+    )
+    .await;
+
+    // The payment must be the amount of the notice.
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "record_payment",
+        json!({"on": "2026-09-09", "amount_fen": 999}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("amount_fen", "payment_amount_mismatch")])
+    );
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "record_payment",
+        json!({"on": "2026-09-09", "amount_fen": 1000}),
+    )
+    .await;
+    assert_eq!(r["state"], "processing");
+    assert_eq!(r["workflow"]["fee"]["paid_on"], "2026-09-09");
+    assert_eq!(r["workflow"]["fee"]["paid_fen"], 1000);
+    // From notice to payment the clock stood still.
+    let paused = count_wd(&app, "2026-09-02", "2026-09-09").await;
+    assert_eq!(
+        r["due_date"],
+        add_wd(&app, &due0, paused as u32).await.as_str()
+    );
+    // One fee notice per application.
+    let mut again = notice("per_page", Some(40), 1000);
+    again["on"] = json!("2026-09-10");
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        again,
+        409,
+        "fee_notice_already_issued",
+    )
+    .await;
+
+    // Beyond 100 pages the rate doubles: 70 × 10 + 20 × 20 yuan for 120 pages.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        notice("per_page", Some(120), 110_001),
+        409,
+        "fee_above_maximum",
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        notice("per_page", Some(120), 110_000),
+    )
+    .await;
+    assert_eq!(r["workflow"]["fee"]["maximum_fen"], 110_000);
+}
+
+async fn a_per_piece_fee_counts_the_applicants_applications_received_in_the_month(app: TestApp) {
+    let st = staff(&app).await;
+    // Received the month before, and not yet received: neither counts for September.
+    intake(&app, &st.clerk, &handed_in("2026-08-31")).await;
+    intake(
+        &app,
+        &st.clerk,
+        &application("online", "2026-09-01T08:00:00+08:00", person("张三", RID)),
+    )
+    .await;
+    let mut september = Vec::new();
+    for day in 1..=11 {
+        september.push(intake(&app, &st.clerk, &handed_in(&format!("2026-09-{day:02}"))).await);
+    }
+    let fee = |amount: i64| json!({"on": "2026-09-14", "basis": "per_piece", "amount_fen": amount});
+    // Pieces 1–10 are free.
+    refused(
+        &app,
+        &st.clerk,
+        &september[9],
+        "issue_fee_notice",
+        fee(100),
+        409,
+        "fee_not_chargeable",
+    )
+    .await;
+    // The 11th costs at most 100 yuan.
+    refused(
+        &app,
+        &st.clerk,
+        &september[10],
+        "issue_fee_notice",
+        fee(10_001),
+        409,
+        "fee_above_maximum",
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &september[10],
+        "issue_fee_notice",
+        fee(10_000),
+    )
+    .await;
+    assert_eq!(r["state"], "awaiting_payment");
+    let f = &r["workflow"]["fee"];
+    assert_eq!(f["basis"], "per_piece");
+    assert_eq!(f["nth_in_month"], 11);
+    assert_eq!(f["maximum_fen"], 10_000);
+    assert_eq!(f["amount_fen"], 10_000);
+    assert_eq!(f["pages"], Value::Null);
+    // Another applicant's first application that month is free.
+    let other = intake(
+        &app,
+        &st.clerk,
+        &application(
+            "in_person",
+            "2026-09-11T09:00:00+08:00",
+            person("李四", RID_X),
+        ),
+    )
+    .await;
+    refused(
+        &app,
+        &st.clerk,
+        &other,
+        "issue_fee_notice",
+        fee(100),
+        409,
+        "fee_not_chargeable",
+    )
+    .await;
+}
+
+async fn a_waived_fee_resumes_processing_and_an_unpaid_one_closes_after_20_working_days(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let fee = json!({"on": "2026-09-02", "basis": "per_page", "pages": 45, "amount_fen": 15_000});
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "waive_fee",
+        json!({"on": "2026-09-04", "reason": "减免"}),
+        409,
+        "invalid_transition",
+    )
+    .await;
+    let r = step(&app, &st.clerk, &r, "issue_fee_notice", fee.clone()).await;
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "waive_fee",
+        json!({"on": "2026-09-04"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("reason", "required")])
+    );
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "waive_fee",
+        json!({"on": "2026-09-04", "reason": "申请人为低保对象，依申请减免"}),
+    )
+    .await;
+    assert_eq!(r["state"], "processing");
+    assert_eq!(r["workflow"]["fee"]["waived_on"], "2026-09-04");
+    assert_eq!(
+        r["workflow"]["fee"]["waiver_reason"],
+        "申请人为低保对象，依申请减免"
+    );
+    assert_eq!(r["workflow"]["fee"]["paid_on"], Value::Null);
+
+    // Unpaid: deemed withdrawn only once the 20 working days after the notice are over.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let r = step(&app, &st.clerk, &r, "issue_fee_notice", fee).await;
+    let window_end = add_wd(&app, "2026-09-02", 20).await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "close_unpaid",
+        json!({"on": window_end}),
+        409,
+        "payment_deadline_not_passed",
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "close_unpaid",
+        json!({"on": day_after(&window_end)}),
+    )
+    .await;
+    assert_eq!(r["state"], "closed");
+    assert_eq!(r["disposition"], "other.unpaid");
+    assert_eq!(r["closed_on"], day_after(&window_end));
+}
+
+async fn only_an_approver_extends_once_by_at_most_20_working_days_before_the_due_date(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let due0 = s(&r["due_date"]).to_string();
+    let extend = |days: i64| json!({"on": "2026-09-10", "days": days, "reason": "涉及档案检索，20个工作日内无法答复"});
+
+    // The head of the disclosure office approves: neither a clerk nor an admin.
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "extend",
+        extend(10),
+        403,
+        "approver_required",
+    )
+    .await;
+    refused(
+        &app,
+        &st.admin,
+        &r,
+        "extend",
+        extend(10),
+        403,
+        "approver_required",
+    )
+    .await;
+    refused(
+        &app,
+        &st.approver,
+        &r,
+        "extend",
+        extend(21),
+        409,
+        "extension_too_long",
+    )
+    .await;
+    let e = refused(
+        &app,
+        &st.approver,
+        &r,
+        "extend",
+        extend(0),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("days", "out_of_range")])
+    );
+    let e = refused(
+        &app,
+        &st.approver,
+        &r,
+        "extend",
+        json!({"on": "2026-09-10", "days": 5}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("reason", "required")])
+    );
+
+    let r = step(&app, &st.approver, &r, "extend", extend(10)).await;
+    assert_eq!(r["state"], "processing");
+    assert_eq!(r["due_date"], add_wd(&app, &due0, 10).await.as_str());
+    assert_eq!(
+        r["workflow"]["clock"]["extension"],
+        json!({
+            "days": 10,
+            "approved_on": "2026-09-10",
+            "approved_by": "approver1",
+            "reason": "涉及档案检索，20个工作日内无法答复",
+        })
+    );
+    // Only once (art. 33).
+    refused(
+        &app,
+        &st.approver,
+        &r,
+        "extend",
+        json!({"on": "2026-09-11", "days": 5, "reason": "再延"}),
+        409,
+        "extension_already_used",
+    )
+    .await;
+
+    // Before the due date passes; on the due date itself is still in time.
+    let late = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    refused(
+        &app,
+        &st.approver,
+        &late,
+        "extend",
+        json!({"on": day_after(&due0), "days": 5, "reason": "来不及"}),
+        409,
+        "due_date_passed",
+    )
+    .await;
+    let late = step(
+        &app,
+        &st.approver,
+        &late,
+        "extend",
+        json!({"on": due0, "days": 20, "reason": "最后一天批准"}),
+    )
+    .await;
+    assert_eq!(late["due_date"], add_wd(&app, &due0, 20).await.as_str());
+
+    // While a consultation is open the extension is allowed too, and the state stays.
+    let c = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let c = step(
+        &app,
+        &st.clerk,
+        &c,
+        "start_consultation",
+        json!({"on": "2026-09-02", "party": "third_party", "whom": "某公司"}),
+    )
+    .await;
+    let c = step(&app, &st.approver, &c, "extend", extend(3)).await;
+    assert_eq!(c["state"], "consulting");
+    assert_eq!(c["workflow"]["clock"]["extension"]["days"], 3);
+}
+
+async fn a_reply_must_record_what_its_disposition_requires(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let on = "2026-09-10";
+    let refusals = [
+        (
+            json!({"on": on, "disposition": "denied.state_secret", "reason": "属于国家秘密"}),
+            "disposition_requires_legal_basis",
+        ),
+        (
+            json!({"on": on, "disposition": "denied.state_secret", "legal_basis": "《条例》第十四条"}),
+            "disposition_requires_reason",
+        ),
+        (
+            json!({"on": on, "disposition": "denied.process_information", "legal_basis": "《条例》第十六条"}),
+            "disposition_requires_reason",
+        ),
+        (
+            json!({"on": on, "disposition": "granted"}),
+            "disposition_requires_provision",
+        ),
+        (
+            json!({"on": on, "disposition": "unavailable.not_held"}),
+            "disposition_requires_reason",
+        ),
+        (
+            json!({"on": on, "disposition": "other.unpaid", "reason": "未缴费"}),
+            "disposition_requires_action",
+        ),
+        (
+            json!({"on": on, "disposition": "other.uncorrected", "reason": "未补正"}),
+            "disposition_requires_action",
+        ),
+        (
+            json!({"on": on, "disposition": "unavailable.still_unclear", "reason": "仍不明确"}),
+            "correction_not_received",
+        ),
+    ];
+    for (body, code) in refusals {
+        refused(&app, &st.clerk, &r, "reply", body, 409, code).await;
+    }
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": on, "disposition": "granted.fully", "provision": "x"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("disposition", "unknown_code")])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": on}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("disposition", "required")])
+    );
+
+    let r = step(&app, &st.clerk, &r, "reply", reply_granted(on)).await;
+    assert_eq!(r["state"], "closed");
+    assert_eq!(r["disposition"], "granted");
+    assert_eq!(r["closed_on"], on);
+    assert_eq!(r["late"], false);
+    assert_eq!(r["overdue"], false);
+    assert_eq!(
+        r["workflow"]["reply"]["provision"],
+        "以电子邮件方式提供，见附件"
+    );
+    assert_eq!(r["workflow"]["reply"]["on"], on);
+
+    // A denial with reason and legal basis.
+    let d = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let d = step(
+        &app,
+        &st.clerk,
+        &d,
+        "reply",
+        json!({"on": on, "disposition": "denied.third_party_rights",
+               "reason": "涉及商业秘密，第三方不同意公开", "legal_basis": "《条例》第十五条"}),
+    )
+    .await;
+    assert_eq!(d["disposition"], "denied.third_party_rights");
+    assert_eq!(d["workflow"]["reply"]["legal_basis"], "《条例》第十五条");
+
+    // Still unclear after a correction round.
+    let u = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let u = step(
+        &app,
+        &st.clerk,
+        &u,
+        "request_correction",
+        json!({"on": "2026-09-02", "items": ["请明确所需信息"], "reply_by": "2026-09-16"}),
+    )
+    .await;
+    let u = step(
+        &app,
+        &st.clerk,
+        &u,
+        "receive_correction",
+        json!({"on": "2026-09-08"}),
+    )
+    .await;
+    let u = step(
+        &app,
+        &st.clerk,
+        &u,
+        "reply",
+        json!({"on": on, "disposition": "unavailable.still_unclear", "reason": "补正后仍无法确定所需信息"}),
+    )
+    .await;
+    assert_eq!(u["disposition"], "unavailable.still_unclear");
+}
+
+async fn a_reply_after_the_due_date_is_accepted_and_marked_late(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-01-05")).await;
+    let due = add_wd(&app, "2026-01-05", 20).await;
+    assert_eq!(r["due_date"], due.as_str());
+    assert!(due.as_str() < "2026-03-01", "{due}");
+    assert_eq!(r["overdue"], true);
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["overdue"], true);
+    let today = today(&app).await.to_string();
+    assert_eq!(
+        d["deadline"]["working_days_remaining"],
+        -count_wd(&app, &due, &today).await
+    );
+
+    let r = step(&app, &st.clerk, &r, "reply", reply_granted("2026-03-01")).await;
+    assert_eq!(r["state"], "closed");
+    assert_eq!(r["late"], true);
+    assert_eq!(r["overdue"], false, "closed applications are not overdue");
+    assert_eq!(r["workflow"]["reply"]["late"], true);
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["deadline"]["late"], true);
+    assert_eq!(d["deadline"]["status"], "stopped");
+    assert_eq!(d["deadline"]["working_days_remaining"], Value::Null);
+
+    // A reply on the due date itself is on time.
+    let r = intake(&app, &st.clerk, &handed_in("2026-01-05")).await;
+    let r = step(&app, &st.clerk, &r, "reply", reply_granted(&due)).await;
+    assert_eq!(r["late"], false);
+}
+
+async fn withdrawal_closes_any_open_application_and_a_closed_one_refuses_every_action(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let on = json!({"on": "2026-09-10"});
+    // One application in each open state.
+    let unconfirmed = intake(
+        &app,
+        &st.clerk,
+        &application("letter", "2026-09-01T09:30:00+08:00", person("张三", RID)),
+    )
+    .await;
+    let processing = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let correcting = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let correcting = step(
+        &app,
+        &st.clerk,
+        &correcting,
+        "request_correction",
+        json!({"on": "2026-09-02", "items": ["请明确"], "reply_by": "2026-09-16"}),
+    )
+    .await;
+    let consulting = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let consulting = step(
+        &app,
+        &st.clerk,
+        &consulting,
+        "start_consultation",
+        json!({"on": "2026-09-02", "party": "other_agency", "whom": "市财政局"}),
+    )
+    .await;
+    let paying = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let paying = step(
+        &app,
+        &st.clerk,
+        &paying,
+        "issue_fee_notice",
+        json!({"on": "2026-09-02", "basis": "per_page", "pages": 40, "amount_fen": 10_000}),
+    )
+    .await;
+    let mut closed = Vec::new();
+    for (r, state) in [
+        (&unconfirmed, "awaiting_confirmation"),
+        (&processing, "processing"),
+        (&correcting, "awaiting_correction"),
+        (&consulting, "consulting"),
+        (&paying, "awaiting_payment"),
+    ] {
+        assert_eq!(r["state"], state);
+        let w = step(&app, &st.clerk, r, "withdraw", on.clone()).await;
+        assert_eq!(w["state"], "closed", "{state}");
+        assert_eq!(w["disposition"], "other.other", "{state}");
+        assert_eq!(w["closed_on"], "2026-09-10", "{state}");
+        assert_eq!(w["workflow"]["reply"]["reason"], "withdrawn", "{state}");
+        closed.push(w);
+    }
+    // A stated reason is kept.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "withdraw",
+        json!({"on": "2026-09-03", "reason": "申请人书面撤回申请"}),
+    )
+    .await;
+    assert_eq!(r["workflow"]["reply"]["reason"], "申请人书面撤回申请");
+    assert_eq!(r["disposition"], "other.other");
+
+    // A closed application refuses every action.
+    let everything = [
+        ("confirm_receipt", json!({"on": "2026-09-11"})),
+        (
+            "request_correction",
+            json!({"on": "2026-09-11", "items": ["x"], "reply_by": "2026-09-30"}),
+        ),
+        ("receive_correction", json!({"on": "2026-09-11"})),
+        (
+            "start_consultation",
+            json!({"on": "2026-09-11", "party": "third_party", "whom": "x"}),
+        ),
+        (
+            "end_consultation",
+            json!({"on": "2026-09-11", "opinion": "consent"}),
+        ),
+        (
+            "issue_fee_notice",
+            json!({"on": "2026-09-11", "basis": "per_page", "pages": 40, "amount_fen": 100}),
+        ),
+        (
+            "record_payment",
+            json!({"on": "2026-09-11", "amount_fen": 10_000}),
+        ),
+        ("waive_fee", json!({"on": "2026-09-11", "reason": "x"})),
+        (
+            "extend",
+            json!({"on": "2026-09-11", "days": 5, "reason": "x"}),
+        ),
+        ("reply", reply_granted("2026-09-11")),
+        ("close_uncorrected", json!({"on": "2026-09-30"})),
+        ("close_unpaid", json!({"on": "2026-11-20"})),
+        ("withdraw", json!({"on": "2026-09-11"})),
+    ];
+    for (action, body) in everything {
+        let token = if action == "extend" {
+            &st.approver
+        } else {
+            &st.clerk
+        };
+        refused(&app, token, &r, action, body, 409, "invalid_transition").await;
+    }
+    // Whatever state it was closed from.
+    for w in &closed {
+        refused(
+            &app,
+            &st.clerk,
+            w,
+            "withdraw",
+            json!({"on": "2026-09-11"}),
+            409,
+            "invalid_transition",
+        )
+        .await;
+    }
+}
+
+async fn unknown_actions_answer_404_and_action_dates_are_checked(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let id = id_of(&r);
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "approve",
+        json!({"on": "2026-09-02"}),
+        404,
+        "not_found",
+    )
+    .await;
+    act(
+        &app,
+        &st.clerk,
+        "00000000-0000-4000-8000-000000000000",
+        "withdraw",
+        Some(1),
+        &json!({"on": "2026-09-02"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    act(
+        &app,
+        &st.clerk,
+        "not-a-uuid",
+        "withdraw",
+        Some(1),
+        &json!({"on": "2026-09-02"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.get(
+        "/api/v1/requests/00000000-0000-4000-8000-000000000000",
+        &st.clerk,
+    )
+    .await
+    .assert_problem(404, "not_found");
+
+    // An action in the wrong state.
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "record_payment",
+        json!({"on": "2026-09-02", "amount_fen": 100}),
+        409,
+        "invalid_transition",
+    )
+    .await;
+    // Dates: required, not in the future, not before the previous step.
+    let tomorrow = today(&app).await.succ_opt().unwrap().to_string();
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "withdraw",
+        json!({}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(field_codes(&e), BTreeSet::from([pair("on", "required")]));
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "withdraw",
+        json!({"on": tomorrow}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(field_codes(&e), BTreeSet::from([pair("on", "in_future")]));
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "withdraw",
+        json!({"on": "2026-08-31"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("on", "before_previous_step")]),
+        "before the receipt"
+    );
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-09-10", "party": "third_party", "whom": "某公司"}),
+    )
+    .await;
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": "2026-09-09", "opinion": "consent"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("on", "before_previous_step")])
+    );
+    // The same day as the previous step is fine.
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": "2026-09-10", "opinion": "objection"}),
+    )
+    .await;
+    assert_eq!(r["state"], "processing");
+    // Unknown body fields are refused, naming the field.
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "withdraw",
+        json!({"on": "2026-09-11", "when": "now"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(e.body["errors"][0]["code"], "invalid_value");
+    assert_eq!(id_of(&r), id);
+}
+
+async fn actions_and_corrections_need_the_current_version_in_if_match(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let id = id_of(&r);
+    let g = app.get(&format!("/api/v1/requests/{id}"), &st.clerk).await;
+    assert_eq!(g.header("etag"), Some("\"1\""));
+    assert_eq!(g.body["version"], 1);
+
+    let body = json!({"on": "2026-09-02", "party": "third_party", "whom": "某公司"});
+    act(&app, &st.clerk, &id, "start_consultation", None, &body)
+        .await
+        .assert_problem(428, "if_match_required");
+    act(&app, &st.clerk, &id, "start_consultation", Some(2), &body)
+        .await
+        .assert_problem(412, "version_mismatch");
+    let garbled = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/requests/{id}/actions/start_consultation"),
+            Some(&st.clerk),
+        )
+        .header("If-Match", "yesterday")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    Resp::from(garbled)
+        .await
+        .assert_problem(400, "invalid_if_match");
+    assert_eq!(get_request(&app, &id).await["version"], 1);
+    assert_eq!(events(&app, &id).await.len(), 1);
+
+    let r = step(&app, &st.clerk, &r, "start_consultation", body.clone()).await;
+    let g = app.get(&format!("/api/v1/requests/{id}"), &st.clerk).await;
+    assert_eq!(g.header("etag"), Some("\"2\""));
+    assert_eq!(g.body["version"], 2);
+    // The version read before is stale now.
+    act(
+        &app,
+        &st.clerk,
+        &id,
+        "end_consultation",
+        Some(1),
+        &json!({"on": "2026-09-03", "opinion": "consent"}),
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+
+    // Corrections of intake details too.
+    let patch = json!({"description": "更正后的申请内容描述"});
+    app.patch(&format!("/api/v1/requests/{id}"), &st.clerk, &patch, None)
+        .await
+        .assert_problem(428, "if_match_required");
+    app.patch(
+        &format!("/api/v1/requests/{id}"),
+        &st.clerk,
+        &patch,
+        Some(1),
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    assert_eq!(get_request(&app, &id).await, r);
+}
+
+async fn concurrent_actions_with_one_version_apply_exactly_once(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let id = id_of(&r);
+    // (action, token, body) raced 8 times with the same If-Match.
+    let races = [
+        (
+            "extend",
+            st.approver.clone(),
+            json!({"on": "2026-09-10", "days": 10, "reason": "情况复杂"}),
+        ),
+        ("withdraw", st.clerk.clone(), json!({"on": "2026-09-11"})),
+    ];
+    for (round, (action, token, body)) in races.into_iter().enumerate() {
+        let version = get_request(&app, &id).await["version"].as_i64().unwrap();
+        let mut handles = Vec::new();
+        for _ in 0..8 {
+            let rb = app
+                .request(
+                    Method::POST,
+                    &format!("/api/v1/requests/{id}/actions/{action}"),
+                    Some(&token),
+                )
+                .header("If-Match", format!("\"{version}\""))
+                .json(&body);
+            handles.push(tokio::spawn(async move {
+                Resp::from(rb.send().await.expect("send")).await
+            }));
+        }
+        let mut ok = 0;
+        for h in handles {
+            let resp = h.await.unwrap();
+            match resp.status.as_u16() {
+                200 => ok += 1,
+                412 => resp.assert_problem(412, "version_mismatch"),
+                409 => assert!(
+                    ["extension_already_used", "invalid_transition"]
+                        .contains(&s(&resp.body["code"])),
+                    "{}",
+                    resp.text
+                ),
+                _ => panic!("{action}: unexpected answer {}", resp.text),
+            }
+        }
+        assert_eq!(
+            ok, 1,
+            "{action}: exactly one of the racing requests applies"
+        );
+        let now = get_request(&app, &id).await;
+        assert_eq!(now["version"], version + 1);
+        let trail = events(&app, &id).await;
+        assert_eq!(
+            trail.len(),
+            round + 2,
+            "exactly one event per applied action"
+        );
+        assert_eq!(trail.last().unwrap()["action"], action);
+    }
+    let now = get_request(&app, &id).await;
+    assert_eq!(now["state"], "closed");
+    assert_eq!(now["workflow"]["clock"]["extension"]["days"], 10);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trail and the deadline
+// ---------------------------------------------------------------------------------------------
+
+async fn the_event_trail_records_every_step_and_is_never_rewritten(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let id = id_of(&r);
+    let trail = events(&app, &id).await;
+    assert_eq!(trail.len(), 1);
+    let e = &trail[0];
+    assert_eq!(e["seq"], 1);
+    assert_eq!(e["action"], "intake");
+    assert_eq!(e["actor"], "clerk1");
+    assert_eq!(e["actor_user_id"], st.clerk_id.as_str());
+    assert_eq!(e["on"], "2026-09-01");
+    assert_eq!(e["state_before"], Value::Null);
+    assert_eq!(e["state_after"], "processing");
+    assert_eq!(e["payload"]["channel"], "in_person");
+    assert_eq!(e["payload"]["receipt_date"], "2026-09-01");
+    assert_eq!(e["payload"]["due_date"], r["due_date"]);
+
+    let steps = [
+        (
+            &st.clerk,
+            "start_consultation",
+            json!({"on": "2026-09-02", "party": "third_party", "whom": "某公司"}),
+            "processing",
+            "consulting",
+        ),
+        (
+            &st.clerk,
+            "end_consultation",
+            json!({"on": "2026-09-04", "opinion": "consent"}),
+            "consulting",
+            "processing",
+        ),
+        (
+            &st.approver,
+            "extend",
+            json!({"on": "2026-09-07", "days": 10, "reason": "情况复杂"}),
+            "processing",
+            "processing",
+        ),
+        (
+            &st.clerk,
+            "reply",
+            reply_granted("2026-09-30"),
+            "processing",
+            "closed",
+        ),
+    ];
+    let mut r = r;
+    let mut seen = trail;
+    for (token, action, body, before, after) in steps {
+        let due_before = r["due_date"].clone();
+        r = step(&app, token, &r, action, body.clone()).await;
+        let trail = events(&app, &id).await;
+        assert_eq!(trail.len(), seen.len() + 1, "{action}: one event");
+        assert_eq!(
+            trail[..seen.len()],
+            seen[..],
+            "{action}: earlier events are never rewritten"
+        );
+        let e = trail.last().unwrap();
+        assert_eq!(e["seq"], trail.len(), "{action}");
+        assert_eq!(e["action"], action);
+        assert_eq!(e["on"], body["on"], "{action}");
+        assert_eq!(e["state_before"], before, "{action}");
+        assert_eq!(e["state_after"], after, "{action}");
+        let who = if action == "extend" {
+            "approver1"
+        } else {
+            "clerk1"
+        };
+        assert_eq!(e["actor"], who, "{action}");
+        assert_eq!(e["payload"]["due_date_before"], due_before, "{action}");
+        assert_eq!(e["payload"]["due_date_after"], r["due_date"], "{action}");
+        assert!(
+            s(&e["occurred_at"]) >= s(&seen.last().unwrap()["occurred_at"]),
+            "{action}: in order"
+        );
+        seen = trail;
+    }
+    let seqs: Vec<i64> = seen.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    assert_eq!(seen[3]["payload"]["days"], 10);
+    assert_eq!(seen[3]["payload"]["reason"], "情况复杂");
+    assert_eq!(seen[4]["payload"]["disposition"], "granted");
+    assert_eq!(seen[2]["payload"]["opinion"], "consent");
+    // Reading does not write.
+    get_request(&app, &id).await;
+    deadline(&app, &id).await;
+    assert_eq!(events(&app, &id).await, seen);
+}
+
+async fn the_deadline_trace_explains_receipt_correction_pauses_extension_and_due_date(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let today = today(&app).await.to_string();
+    // A consultation, a paid fee notice and an extension.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-09-02", "party": "third_party", "whom": "某公司"}),
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": "2026-09-04", "opinion": "consent"}),
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "issue_fee_notice",
+        json!({"on": "2026-09-07", "basis": "per_page", "pages": 31, "amount_fen": 1000}),
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "record_payment",
+        json!({"on": "2026-09-09", "amount_fen": 1000}),
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.approver,
+        &r,
+        "extend",
+        json!({"on": "2026-09-10", "days": 5, "reason": "需调取档案"}),
+    )
+    .await;
+    let p1 = count_wd(&app, "2026-09-02", "2026-09-04").await;
+    let p2 = count_wd(&app, "2026-09-07", "2026-09-09").await;
+    let due = add_wd(&app, "2026-09-01", 25 + (p1 + p2) as u32).await;
+    assert_eq!(r["due_date"], due.as_str());
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(d["request_id"], r["id"]);
+    assert_eq!(d["case_number"], r["case_number"]);
+    assert_eq!(d["today"], today.as_str());
+    assert_eq!(
+        rules(&d),
+        [
+            "receipt",
+            "clock_start.receipt",
+            "reply_period",
+            "pause.third_party",
+            "pause.fee_notice",
+            "extension",
+            "due_date"
+        ]
+    );
+    let dl = &d["deadline"];
+    assert_eq!(dl["status"], "running");
+    assert_eq!(dl["receipt_date"], "2026-09-01");
+    assert_eq!(dl["clock_start"], "2026-09-01");
+    assert_eq!(dl["clock_start_rule"], "receipt");
+    assert_eq!(dl["reply_period_days"], 20);
+    assert_eq!(dl["extension_days"], 5);
+    assert_eq!(dl["paused_working_days"], p1 + p2);
+    assert_eq!(dl["due_date"], due.as_str());
+    assert_eq!(dl["computed_due_date"], due.as_str());
+    assert_eq!(dl["provisional"], false);
+    assert_eq!(dl["overdue"], true);
+    assert_eq!(
+        dl["working_days_remaining"],
+        -count_wd(&app, &due, &today).await
+    );
+    let steps = dl["trace"].as_array().unwrap();
+    for (i, t) in steps.iter().enumerate() {
+        assert_eq!(t["step"], i + 1);
+        assert!(!s(&t["detail"]).is_empty());
+    }
+    assert_eq!(trace_step(&d, "receipt")["date"], "2026-09-01");
+    let period = trace_step(&d, "reply_period");
+    assert_eq!(period["working_days"], 20);
+    assert_eq!(
+        period["until"],
+        add_wd(&app, "2026-09-01", 20).await.as_str()
+    );
+    let tp = trace_step(&d, "pause.third_party");
+    assert_eq!(tp["date"], "2026-09-02");
+    assert_eq!(tp["until"], "2026-09-04");
+    assert_eq!(tp["working_days"], p1);
+    assert_eq!(trace_step(&d, "pause.fee_notice")["working_days"], p2);
+    let ext = trace_step(&d, "extension");
+    assert_eq!(ext["working_days"], 5);
+    assert_eq!(ext["date"], "2026-09-10");
+    assert!(s(&ext["detail"]).contains("approver1"));
+    assert_eq!(trace_step(&d, "due_date")["date"], due.as_str());
+
+    // A correction round: the clock starts from the corrected application.
+    let c = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let c = step(
+        &app,
+        &st.clerk,
+        &c,
+        "request_correction",
+        json!({"on": "2026-09-03", "items": ["请明确"], "reply_by": "2026-09-17"}),
+    )
+    .await;
+    let d = deadline(&app, &id_of(&c)).await;
+    assert_eq!(rules(&d), ["receipt", "correction.requested"]);
+    assert_eq!(d["deadline"]["due_date"], Value::Null);
+    let c = step(
+        &app,
+        &st.clerk,
+        &c,
+        "receive_correction",
+        json!({"on": "2026-09-14"}),
+    )
+    .await;
+    let d = deadline(&app, &id_of(&c)).await;
+    assert_eq!(
+        rules(&d),
+        [
+            "receipt",
+            "correction.requested",
+            "clock_start.correction_received",
+            "reply_period",
+            "due_date"
+        ]
+    );
+    assert_eq!(
+        trace_step(&d, "correction.requested")["until"],
+        "2026-09-17"
+    );
+    assert_eq!(
+        d["deadline"]["due_date"],
+        add_wd(&app, "2026-09-14", 20).await.as_str()
+    );
+
+    // An open fee notice: the due date is the latest possible one.
+    let f = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let f = step(
+        &app,
+        &st.clerk,
+        &f,
+        "issue_fee_notice",
+        json!({"on": "2026-09-02", "basis": "per_page", "pages": 31, "amount_fen": 1000}),
+    )
+    .await;
+    let d = deadline(&app, &id_of(&f)).await;
+    assert_eq!(
+        rules(&d),
+        [
+            "receipt",
+            "clock_start.receipt",
+            "reply_period",
+            "pause.fee_notice",
+            "pause.open",
+            "due_date"
+        ]
+    );
+    assert_eq!(d["deadline"]["status"], "paused");
+    assert_eq!(d["deadline"]["paused_working_days"], 20);
+    assert_eq!(
+        d["deadline"]["due_date"],
+        add_wd(&app, "2026-09-01", 40).await.as_str()
+    );
+    assert_eq!(f["due_date"], d["deadline"]["due_date"]);
+}
+
+async fn a_calendar_change_recomputes_the_due_dates_of_open_applications_only(app: TestApp) {
+    let st = staff(&app).await;
+    // A due date in a year without a holiday notice counts weekends only and is provisional.
+    let open_2027 = intake(&app, &st.clerk, &handed_in("2026-11-27")).await;
+    let open_2027 = step(
+        &app,
+        &st.approver,
+        &open_2027,
+        "extend",
+        json!({"on": "2026-11-27", "days": 20, "reason": "年底档案集中整理"}),
+    )
+    .await;
+    let weekends_only = add_wd(&app, "2026-11-27", 40).await;
+    assert!(weekends_only.starts_with("2027-"), "{weekends_only}");
+    assert_eq!(open_2027["due_date"], weekends_only.as_str());
+    assert_eq!(open_2027["due_date_provisional"], true);
+    let d = deadline(&app, &id_of(&open_2027)).await;
+    assert_eq!(d["deadline"]["provisional"], true);
+    assert_eq!(rules(&d).last().unwrap(), "provisional");
+    // An open application of 2026, and one replied on its due date.
+    let open_2026 = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let due_2026 = s(&open_2026["due_date"]).to_string();
+    let replied = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let replied = step(&app, &st.clerk, &replied, "reply", reply_granted(&due_2026)).await;
+    assert_eq!(replied["late"], false);
+
+    // The 2027 notice arrives: the provisional due date becomes final.
+    let notice_2027 = json!({
+        "holidays": [
+            {"name": "元旦", "start": "2027-01-01", "end": "2027-01-03"},
+            {"name": "春节", "start": "2027-02-05", "end": "2027-02-11"}
+        ],
+        "workdays": ["2027-02-14"]
+    });
+    let r = app
+        .put("/api/v1/calendar/2027", &st.admin, &notice_2027)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["recomputed_applications"], 1, "{}", r.text);
+    let final_due = add_wd(&app, "2026-11-27", 40).await;
+    assert_ne!(final_due, weekends_only, "New Year's Day moves it");
+    let now = get_request(&app, &id_of(&open_2027)).await;
+    assert_eq!(now["due_date"], final_due.as_str());
+    assert_eq!(now["due_date_provisional"], false);
+    assert_eq!(
+        now["version"], open_2027["version"],
+        "a recomputation is no step"
+    );
+    let d = deadline(&app, &id_of(&open_2027)).await;
+    assert_eq!(d["deadline"]["due_date"], final_due.as_str());
+    assert_eq!(d["deadline"]["provisional"], false);
+
+    // A notice changes a year in force: a day off on the old due date of the 2026 ones.
+    let current = app.get("/api/v1/calendar/2026", &st.admin).await;
+    let mut holidays = current.body["holidays"].as_array().unwrap().clone();
+    holidays.push(json!({"name": "临时调整", "start": due_2026, "end": due_2026}));
+    holidays.sort_by_key(|h| s(&h["start"]).to_string());
+    let changed = json!({"holidays": holidays, "workdays": current.body["workdays"]});
+    let r = app.put("/api/v1/calendar/2026", &st.admin, &changed).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let moved = add_wd(&app, "2026-09-01", 20).await;
+    assert!(moved > due_2026, "{moved}");
+    assert_eq!(
+        get_request(&app, &id_of(&open_2026)).await["due_date"],
+        moved.as_str()
+    );
+    // A closed application keeps the record it was closed with.
+    assert_eq!(get_request(&app, &id_of(&replied)).await, replied);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists, masking, scoping, dashboard
+// ---------------------------------------------------------------------------------------------
+
+/// Six applications of different kinds, channels, states and dates, for the list tests.
+struct ListFixture {
+    /// In person 2026-09-01, 张三, resident id, processing (overdue).
+    a: Value,
+    /// Ordinary letter, not confirmed, a company with an external reference.
+    b: Value,
+    /// E-mail confirmed 2026-10-12, a research institution, processing (overdue).
+    c: Value,
+    /// In person 2026-01-05, 李四, never replied (overdue).
+    d: Value,
+    /// In person 2026-01-06, a passport holder, granted late on 2026-03-01.
+    e: Value,
+    /// In person today: not overdue.
+    f: Value,
+}
+
+async fn list_fixture(app: &TestApp, clerk: &str) -> ListFixture {
+    let a = intake(app, clerk, &handed_in("2026-09-01")).await;
+    let mut b = application(
+        "letter",
+        "2026-09-02T10:00:00+08:00",
+        organisation("commercial_enterprise", "某某科技有限公司", CREDIT),
+    );
+    b["external_reference"] = json!("PLATFORM-77");
+    b["description"] = json!("申请公开某地块土地出让合同");
+    let b = intake(app, clerk, &b).await;
+    let mut c = application(
+        "email",
+        "2026-10-12T08:00:00+08:00",
+        organisation("research_institution", "某某生态研究所", CREDIT_2),
+    );
+    c["confirmed_on"] = json!("2026-10-12");
+    let c = intake(app, clerk, &c).await;
+    let d = intake(
+        app,
+        clerk,
+        &application(
+            "in_person",
+            "2026-01-05T09:00:00+08:00",
+            person("李四", RID_X),
+        ),
+    )
+    .await;
+    let mut passport = person("Maria Rossi", "YA1234567");
+    passport["id_document"]["type"] = json!("passport");
+    let e = intake(
+        app,
+        clerk,
+        &application("in_person", "2026-01-06T09:00:00+08:00", passport),
+    )
+    .await;
+    let e = step(app, clerk, &e, "reply", reply_granted("2026-03-01")).await;
+    let f = intake(
+        app,
+        clerk,
+        &application(
+            "in_person",
+            &(Utc::now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            person("王五", RID),
+        ),
+    )
+    .await;
+    ListFixture { a, b, c, d, e, f }
+}
+
+async fn the_list_filters_sorts_and_pages_applications(app: TestApp) {
+    let st = staff(&app).await;
+    let ListFixture { a, b, c, d, e, f } = list_fixture(&app, &st.clerk).await;
+    assert_eq!(e["late"], true);
+    assert_eq!(f["overdue"], false);
+    let list = |query: String| {
+        let app = &app;
+        let token = st.clerk.clone();
+        async move { app.get(&format!("/api/v1/requests?{query}"), &token).await }
+    };
+    let filters: Vec<(String, BTreeSet<String>)> = vec![
+        (String::new(), set(&[&a, &b, &c, &d, &e, &f])),
+        ("state=processing".into(), set(&[&a, &c, &d, &f])),
+        ("state=processing,closed".into(), set(&[&a, &c, &d, &e, &f])),
+        ("state=awaiting_confirmation".into(), set(&[&b])),
+        ("channel=letter".into(), set(&[&b])),
+        ("channel=email".into(), set(&[&c])),
+        ("channel=in_person".into(), set(&[&a, &d, &e, &f])),
+        ("applicant_kind=research_institution".into(), set(&[&c])),
+        (
+            "applicant_kind=natural_person".into(),
+            set(&[&a, &d, &e, &f]),
+        ),
+        (
+            "received_from=2026-09-01&received_to=2026-10-31".into(),
+            set(&[&a, &c]),
+        ),
+        ("received_to=2026-01-31".into(), set(&[&d, &e])),
+        (
+            "received_from=2026-01-06&received_to=2026-01-06".into(),
+            set(&[&e]),
+        ),
+        ("overdue=true".into(), set(&[&a, &c, &d])),
+        ("overdue=false".into(), set(&[&b, &e, &f])),
+        ("channel=in_person&overdue=true".into(), set(&[&a, &d])),
+        ("late=true".into(), set(&[&e])),
+        ("late=false".into(), set(&[&a, &b, &c, &d, &f])),
+        ("disposition=granted".into(), set(&[&e])),
+        ("disposition=other.other".into(), set(&[])),
+        (format!("q={}", s(&c["case_number"])), set(&[&c])),
+        ("q=%E5%BC%A0%E4%B8%89".into(), set(&[&a])), // 张三
+        ("q=%E7%94%9F%E6%80%81".into(), set(&[&c])), // 生态 (part of a name)
+        ("q=%E5%9C%9F%E5%9C%B0".into(), set(&[&b])), // 土地 (in the description)
+        ("q=%25".into(), set(&[])),                  // a literal %, not a wildcard
+        ("q=ROOT-20".into(), set(&[&a, &b, &c, &d, &e, &f])),
+        (format!("due_before={}", s(&a["due_date"])), set(&[&d, &e])),
+        (
+            format!("due_before={}", day_after(s(&a["due_date"]))),
+            set(&[&a, &d, &e]),
+        ),
+        ("external_reference=PLATFORM-77".into(), set(&[&b])),
+        ("external_reference=PLATFORM-7".into(), set(&[])),
+    ];
+    for (query, expected) in filters {
+        let r = list(query.clone()).await;
+        assert_eq!(ids(&r), expected, "?{query}");
+        assert_eq!(r.body["total"], expected.len(), "?{query}");
+    }
+
+    // Sorting by receipt date, both ways (unconfirmed ones left out: no receipt date).
+    let order = |r: &Resp| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(id_of)
+            .collect()
+    };
+    let ascending: Vec<String> = [&d, &e, &a, &c, &f].iter().map(|r| id_of(r)).collect();
+    let r = list("state=processing,closed&sort=received".into()).await;
+    assert_eq!(order(&r), ascending);
+    let r = list("state=processing,closed&sort=-received".into()).await;
+    let mut descending = ascending.clone();
+    descending.reverse();
+    assert_eq!(order(&r), descending);
+    // Case numbers follow registration; the default is the newest first.
+    let registered: Vec<String> = [&a, &b, &c, &d, &e, &f].iter().map(|r| id_of(r)).collect();
+    assert_eq!(order(&list("sort=case_number".into()).await), registered);
+    let mut newest_first = registered.clone();
+    newest_first.reverse();
+    assert_eq!(order(&list(String::new()).await), newest_first);
+
+    // Paging.
+    let r = list("state=processing,closed&sort=received&per_page=2&page=2".into()).await;
+    assert_eq!(order(&r), ascending[2..4]);
+    assert_eq!(r.body["total"], 5);
+    assert_eq!(r.body["page"], 2);
+    assert_eq!(r.body["per_page"], 2);
+    let r = list("state=processing,closed&sort=received&per_page=2&page=3".into()).await;
+    assert_eq!(order(&r), ascending[4..]);
+    let r = list("state=processing,closed&sort=received&per_page=2&page=4".into()).await;
+    assert_eq!(r.body["items"], json!([]));
+    assert_eq!(r.body["total"], 5);
+    let r = list(String::new()).await;
+    assert_eq!(r.body["page"], 1);
+    assert_eq!(r.body["per_page"], 50);
+}
+
+async fn lists_mask_identity_numbers_and_the_detail_shows_them_in_full(app: TestApp) {
+    let st = staff(&app).await;
+    let fx = list_fixture(&app, &st.clerk).await;
+    let r = app.get("/api/v1/requests?per_page=200", &st.clerk).await;
+    let items = r.body["items"].as_array().unwrap();
+    let item = |x: &Value| items.iter().find(|i| i["id"] == x["id"]).unwrap().clone();
+    assert_eq!(
+        item(&fx.a)["applicant"]["id_document_number"],
+        "110101********1233"
+    );
+    assert_eq!(
+        item(&fx.d)["applicant"]["id_document_number"],
+        "110105********002X"
+    );
+    assert_eq!(item(&fx.e)["applicant"]["id_document_number"], "Y******67");
+    // Credit codes identify organisations, not persons: they are public.
+    assert_eq!(item(&fx.b)["applicant"]["credit_code"], CREDIT);
+    assert!(!r.text.contains(RID), "no full identity number in a list");
+    assert!(!r.text.contains(RID_X), "no full identity number in a list");
+    assert!(!r.text.contains("YA1234567"));
+    // Filtered lists too.
+    let r = app
+        .get("/api/v1/requests?q=%E5%BC%A0%E4%B8%89", &st.clerk)
+        .await;
+    assert!(!r.text.contains(RID));
+    // The detail shows them in full.
+    for (x, number) in [(&fx.a, RID), (&fx.d, RID_X), (&fx.e, "YA1234567")] {
+        let g = app
+            .get(&format!("/api/v1/requests/{}", id_of(x)), &st.clerk)
+            .await;
+        assert_eq!(g.body["applicant"]["id_document_number"], number);
+    }
+}
+
+async fn bad_list_filters_answer_problem_json_naming_the_parameter(app: TestApp) {
+    let st = staff(&app).await;
+    for (query, status, code, field) in [
+        ("state=lost", 422, "validation_failed", "state"),
+        ("state=processing,lost", 422, "validation_failed", "state"),
+        ("channel=pigeon", 422, "validation_failed", "channel"),
+        (
+            "applicant_kind=alien",
+            422,
+            "validation_failed",
+            "applicant_kind",
+        ),
+        (
+            "disposition=granted.fully",
+            422,
+            "validation_failed",
+            "disposition",
+        ),
+        ("sort=name", 422, "validation_failed", "sort"),
+        ("sort=-", 422, "validation_failed", "sort"),
+        (
+            "received_from=2026-10-01&received_to=2026-09-01",
+            422,
+            "validation_failed",
+            "received_from",
+        ),
+        ("per_page=0", 422, "validation_failed", "per_page"),
+        ("per_page=201", 422, "validation_failed", "per_page"),
+        ("page=0", 422, "validation_failed", "page"),
+        (
+            "received_from=2026-13-01",
+            400,
+            "invalid_query",
+            "received_from",
+        ),
+        ("received_to=yesterday", 400, "invalid_query", "received_to"),
+        ("overdue=maybe", 400, "invalid_query", "overdue"),
+        ("late=1x", 400, "invalid_query", "late"),
+        ("page=two", 400, "invalid_query", "page"),
+        ("agency_id=ROOT", 400, "invalid_query", "agency_id"),
+        ("colour=red", 400, "invalid_query", "colour"),
+    ] {
+        let r = app
+            .get(&format!("/api/v1/requests?{query}"), &st.clerk)
+            .await;
+        r.assert_problem(status, code);
+        assert_eq!(r.field_errors(), [field], "?{query}: {}", r.text);
+    }
+    // Without a token: 401.
+    let r = Resp::from(
+        app.request(Method::GET, "/api/v1/requests", None)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn another_agencys_clerk_gets_404_for_everything_about_an_application(app: TestApp) {
+    let st = staff(&app).await;
+    let town = app.create_agency("TOWN", None).await;
+    let (_, outsider) = app.create_user(&town, "town_clerk", &["clerk"]).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let id = id_of(&r);
+    for path in [
+        format!("/api/v1/requests/{id}"),
+        format!("/api/v1/requests/{id}/events"),
+        format!("/api/v1/requests/{id}/deadline"),
+    ] {
+        app.get(&path, &outsider)
+            .await
+            .assert_problem(404, "not_found");
+    }
+    // Acting and correcting look the same as for an unknown id, If-Match or not.
+    refused(
+        &app,
+        &outsider,
+        &r,
+        "withdraw",
+        json!({"on": "2026-09-02"}),
+        404,
+        "not_found",
+    )
+    .await;
+    act(
+        &app,
+        &outsider,
+        &id,
+        "withdraw",
+        None,
+        &json!({"on": "2026-09-02"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.patch(
+        &format!("/api/v1/requests/{id}"),
+        &outsider,
+        &json!({"description": "篡改"}),
+        Some(1),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let l = app.get("/api/v1/requests", &outsider).await;
+    assert_eq!(l.body["total"], 0);
+    assert_eq!(l.body["items"], json!([]));
+    let l = app
+        .get(
+            &format!("/api/v1/requests?agency_id={}", st.root),
+            &outsider,
+        )
+        .await;
+    assert_eq!(
+        l.body["total"], 0,
+        "an agency filter does not widen the scope"
+    );
+    // The trail and the application are untouched.
+    assert_eq!(get_request(&app, &id).await, r);
+    assert_eq!(events(&app, &id).await.len(), 1);
+    // The outsider's own applications are its own.
+    let mine = intake(&app, &outsider, &handed_in("2026-09-01")).await;
+    assert_eq!(mine["case_number"], "TOWN-2026-000001");
+    app.get(&format!("/api/v1/requests/{}", id_of(&mine)), &st.clerk)
+        .await
+        .assert_problem(404, "not_found");
+}
+
+async fn a_supervisor_of_a_parent_agency_sees_applications_below_but_may_not_act(app: TestApp) {
+    let st = staff(&app).await;
+    let city = app.create_agency("CITY", None).await;
+    let dept = app.create_agency("CITY-MZJ", Some(&city)).await;
+    let (_, dept_clerk) = app.create_user(&dept, "dept_clerk", &["clerk"]).await;
+    let (_, city_sup) = app.create_user(&city, "city_sup", &["supervisor"]).await;
+    let (_, root_sup) = app.create_user(&st.root, "root_sup", &["supervisor"]).await;
+
+    let at_root = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let at_dept = intake(&app, &dept_clerk, &handed_in("2026-09-02")).await;
+    assert_eq!(at_dept["agency_id"], dept.as_str());
+    assert_eq!(at_dept["case_number"], "CITY-MZJ-2026-000001");
+
+    let l = app.get("/api/v1/requests", &root_sup).await;
+    assert_eq!(ids(&l), set(&[&at_root, &at_dept]));
+    let l = app.get("/api/v1/requests", &city_sup).await;
+    assert_eq!(ids(&l), set(&[&at_dept]), "not the parent's");
+    let l = app
+        .get(&format!("/api/v1/requests?agency_id={dept}"), &root_sup)
+        .await;
+    assert_eq!(ids(&l), set(&[&at_dept]));
+    // Clerks see their own agency only, not the agencies below.
+    let l = app.get("/api/v1/requests", &st.clerk).await;
+    assert_eq!(ids(&l), set(&[&at_root]));
+    app.get(&format!("/api/v1/requests/{}", id_of(&at_dept)), &st.clerk)
+        .await
+        .assert_problem(404, "not_found");
+    app.get(
+        &format!("/api/v1/requests/{}", id_of(&at_root)),
+        &dept_clerk,
+    )
+    .await
+    .assert_problem(404, "not_found");
+
+    for sup in [&root_sup, &city_sup] {
+        for path in ["", "/events", "/deadline"] {
+            let r = app
+                .get(&format!("/api/v1/requests/{}{path}", id_of(&at_dept)), sup)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        }
+        // Supervisors read; they do not handle applications.
+        refused(
+            &app,
+            sup,
+            &at_dept,
+            "withdraw",
+            json!({"on": "2026-09-03"}),
+            403,
+            "forbidden",
+        )
+        .await;
+        try_intake(&app, sup, &handed_in("2026-09-03"))
+            .await
+            .assert_problem(403, "forbidden");
+    }
+    let dash = app.get("/api/v1/dashboard", &root_sup).await;
+    assert_eq!(dash.body["by_state"]["processing"], 2);
+    let dash = app.get("/api/v1/dashboard", &city_sup).await;
+    assert_eq!(dash.body["by_state"]["processing"], 1);
+    let dash = app.get("/api/v1/dashboard", &st.clerk).await;
+    assert_eq!(dash.body["by_state"]["processing"], 1);
+}
+
+async fn the_dashboard_counts_states_overdue_due_soon_and_late_replies(app: TestApp) {
+    let st = staff(&app).await;
+    let today = today(&app).await;
+    let until = add_wd(&app, &today.to_string(), 3).await;
+    // Overdue: received long ago, never replied.
+    intake(&app, &st.clerk, &handed_in("2026-01-05")).await;
+    // Replied late.
+    let late = intake(&app, &st.clerk, &handed_in("2026-01-06")).await;
+    step(&app, &st.clerk, &late, "reply", reply_granted("2026-03-01")).await;
+    // Awaiting confirmation.
+    intake(
+        &app,
+        &st.clerk,
+        &application("fax", "2026-09-01T09:30:00+08:00", person("张三", RID)),
+    )
+    .await;
+    // Awaiting correction: no due date, so not overdue.
+    let c = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    step(
+        &app,
+        &st.clerk,
+        &c,
+        "request_correction",
+        json!({"on": "2026-09-02", "items": ["请明确"], "reply_by": "2026-09-16"}),
+    )
+    .await;
+    // Consulting and awaiting payment, received today: not overdue.
+    let now =
+        (Utc::now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let fresh = application("in_person", &now, person("王五", RID));
+    let k = intake(&app, &st.clerk, &fresh).await;
+    let received = s(&k["receipt_date"]).to_string();
+    step(
+        &app,
+        &st.clerk,
+        &k,
+        "start_consultation",
+        json!({"on": received, "party": "third_party", "whom": "某公司"}),
+    )
+    .await;
+    let p = intake(&app, &st.clerk, &fresh).await;
+    step(
+        &app,
+        &st.clerk,
+        &p,
+        "issue_fee_notice",
+        json!({"on": received, "basis": "per_page", "pages": 31, "amount_fen": 1000}),
+    )
+    .await;
+    // Due within 3 working days: received on a day whose 20th working day falls in the window.
+    let mut soon = None;
+    for back in 20..=60 {
+        let received = (today - Duration::days(back)).to_string();
+        let due = add_wd(&app, &received, 20).await;
+        if due.as_str() >= today.to_string().as_str() && due <= until {
+            soon = Some(received);
+            break;
+        }
+    }
+    let soon = soon.expect("a receipt date due within 3 working days");
+    let r = intake(&app, &st.clerk, &handed_in(&soon)).await;
+    assert_eq!(r["overdue"], false);
+
+    let dash = app.get("/api/v1/dashboard", &st.clerk).await;
+    assert_eq!(dash.status, StatusCode::OK, "{}", dash.text);
+    assert_eq!(dash.body["today"], today.to_string());
+    assert_eq!(
+        dash.body["by_state"],
+        json!({
+            "awaiting_confirmation": 1,
+            "processing": 2,
+            "awaiting_correction": 1,
+            "consulting": 1,
+            "awaiting_payment": 1,
+            "closed": 1,
+        })
+    );
+    assert_eq!(dash.body["overdue"], 1);
+    assert_eq!(dash.body["due_within_3_working_days"], 1);
+    let late_this_year = i64::from(today.year() == 2026);
+    assert_eq!(dash.body["replied_late_this_year"], late_this_year);
+    // The list agrees on what is overdue.
+    let l = app.get("/api/v1/requests?overdue=true", &st.clerk).await;
+    assert_eq!(l.body["total"], 1);
+
+    // An agency without applications: every state listed, all zeros.
+    let town = app.create_agency("TOWN", None).await;
+    let (_, other) = app.create_user(&town, "town_clerk", &["clerk"]).await;
+    let dash = app.get("/api/v1/dashboard", &other).await;
+    assert_eq!(
+        dash.body["by_state"],
+        json!({
+            "awaiting_confirmation": 0,
+            "processing": 0,
+            "awaiting_correction": 0,
+            "consulting": 0,
+            "awaiting_payment": 0,
+            "closed": 0,
+        })
+    );
+    assert_eq!(dash.body["overdue"], 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The applicant's public look-up
+// ---------------------------------------------------------------------------------------------
+
+async fn public_status(app: &TestApp, case_number: &str, query_code: &str) -> Resp {
+    Resp::from(
+        app.request(
+            Method::GET,
+            &format!("/api/v1/public/status?case_number={case_number}&query_code={query_code}"),
+            None,
+        )
+        .send()
+        .await
+        .expect("send"),
+    )
+    .await
+}
+
+async fn the_public_status_shows_the_applicant_nothing_personal(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let case = s(&r["case_number"]).to_string();
+    let code = s(&r["query_code"]).to_string();
+    let p = public_status(&app, &case, &code).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    assert_eq!(
+        p.body,
+        json!({
+            "case_number": case,
+            "state": "processing",
+            "receipt_date": "2026-09-01",
+            "due_date": r["due_date"],
+            "replied_on": null,
+        })
+    );
+    for personal in ["张三", RID, "010-65123456", "东华门", &id_of(&r)] {
+        assert!(!p.text.contains(personal), "{personal} in {}", p.text);
+    }
+    // The code is not case-sensitive for the applicant.
+    let p = public_status(&app, &case, &code.to_lowercase()).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+
+    // A wrong code and an unknown case look the same.
+    let rest = &code[1..];
+    let wrong = if code.starts_with('A') {
+        format!("B{rest}")
+    } else {
+        format!("A{rest}")
+    };
+    public_status(&app, &case, &wrong)
+        .await
+        .assert_problem(404, "not_found");
+    public_status(&app, "ROOT-2026-999999", &code)
+        .await
+        .assert_problem(404, "not_found");
+    let r400 = Resp::from(
+        app.request(
+            Method::GET,
+            &format!("/api/v1/public/status?case_number={case}"),
+            None,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    r400.assert_problem(400, "invalid_query");
+    assert_eq!(r400.field_errors(), ["query_code"]);
+
+    // An application awaiting confirmation, then replied.
+    let u = intake(
+        &app,
+        &st.clerk,
+        &application("online", "2026-09-01T09:30:00+08:00", person("张三", RID)),
+    )
+    .await;
+    let p = public_status(&app, s(&u["case_number"]), s(&u["query_code"])).await;
+    assert_eq!(p.body["state"], "awaiting_confirmation");
+    assert_eq!(p.body["receipt_date"], Value::Null);
+    assert_eq!(p.body["due_date"], Value::Null);
+    let r = step(&app, &st.clerk, &r, "reply", reply_granted("2026-09-20")).await;
+    let p = public_status(&app, &case, &code).await;
+    assert_eq!(p.body["state"], "closed");
+    assert_eq!(p.body["replied_on"], "2026-09-20");
+    assert_eq!(p.body["due_date"], r["due_date"]);
+    assert!(p.body.get("disposition").is_none());
+}
+
+async fn public_status_look_ups_are_limited_to_30_a_minute_per_address(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let case = s(&r["case_number"]).to_string();
+    let code = s(&r["query_code"]).to_string();
+    // The limit counts per clock minute: start early in one so that all look-ups share it.
+    let second = Utc::now().timestamp() % 60;
+    if second > 50 {
+        let wait = u64::try_from(61 - second).unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    }
+    let minute = Utc::now().timestamp() / 60;
+    for i in 1..=30 {
+        // Wrong codes count too: guessing is what the limit is for.
+        let q = if i % 3 == 0 { "WRONGCODE9" } else { &code };
+        let p = public_status(&app, &case, q).await;
+        let expected = if i % 3 == 0 { 404 } else { 200 };
+        assert_eq!(p.status.as_u16(), expected, "look-up {i}: {}", p.text);
+    }
+    let p = public_status(&app, &case, &code).await;
+    assert_eq!(
+        Utc::now().timestamp() / 60,
+        minute,
+        "the look-ups took longer than the test allows"
+    );
+    p.assert_problem(429, "too_many_requests");
+    assert_eq!(p.header("retry-after"), Some("60"));
+    // Staff endpoints are not limited by it.
+    let g = app
+        .get(&format!("/api/v1/requests/{}", id_of(&r)), &st.clerk)
+        .await;
+    assert_eq!(g.status, StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corrections of intake details; nothing half-written
+// ---------------------------------------------------------------------------------------------
+
+async fn intake_details_are_corrected_with_if_match_and_leave_an_event(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let id = id_of(&r);
+    let path = format!("/api/v1/requests/{id}");
+
+    let p = app
+        .patch(
+            &path,
+            &st.clerk,
+            &json!({"description": "申请公开2025年度某项目的环评批复及附件"}),
+            Some(1),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    assert_eq!(p.header("etag"), Some("\"2\""));
+    assert_eq!(p.body["version"], 2);
+    assert_eq!(
+        p.body["description"],
+        "申请公开2025年度某项目的环评批复及附件"
+    );
+    // What drives the clock does not change.
+    for field in [
+        "receipt_date",
+        "due_date",
+        "state",
+        "case_number",
+        "query_code",
+        "channel",
+    ] {
+        assert_eq!(p.body[field], r[field], "{field}");
+    }
+    assert_eq!(p.body["applicant"], r["applicant"], "absent fields stay");
+
+    let mut applicant = person("张三丰", RID_X);
+    applicant["email"] = json!("zhang@example.cn");
+    let p = app
+        .patch(&path, &st.clerk, &json!({"applicant": applicant}), Some(2))
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    assert_eq!(p.body["applicant"]["name"], "张三丰");
+    assert_eq!(p.body["applicant"]["id_document_number"], RID_X);
+    assert_eq!(p.body["applicant"]["email"], "zhang@example.cn");
+    assert_eq!(p.body["version"], 3);
+    // The list and its search see the corrected name.
+    let l = app
+        .get("/api/v1/requests?q=%E5%BC%A0%E4%B8%89%E4%B8%B0", &st.clerk)
+        .await;
+    assert_eq!(ids(&l), set(&[&r]));
+
+    // Corrections are validated like intake; a refusal changes nothing.
+    let before = get_request(&app, &id).await;
+    let mut bad = person("张三丰", "110101199003071234");
+    bad["phone"] = json!("call me");
+    let e = app
+        .patch(&path, &st.clerk, &json!({"applicant": bad}), Some(3))
+        .await;
+    e.assert_problem(422, "validation_failed");
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([
+            pair("applicant.id_document.number", "invalid_check_digit"),
+            pair("applicant.phone", "invalid_format"),
+        ])
+    );
+    let e = app
+        .patch(
+            &path,
+            &st.clerk,
+            &json!({"requested_form": "hologram"}),
+            Some(3),
+        )
+        .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("requested_form", "unknown_code")])
+    );
+    // An external reference is unique in the agency.
+    let mut other = handed_in("2026-09-01");
+    other["external_reference"] = json!("GSPT-0042");
+    intake(&app, &st.clerk, &other).await;
+    app.patch(
+        &path,
+        &st.clerk,
+        &json!({"external_reference": "GSPT-0042"}),
+        Some(3),
+    )
+    .await
+    .assert_problem(409, "external_reference_taken");
+    // Dates are changed by actions only.
+    let e = app
+        .patch(
+            &path,
+            &st.clerk,
+            &json!({"receipt_date": "2026-09-05"}),
+            Some(3),
+        )
+        .await;
+    e.assert_problem(422, "validation_failed");
+    assert_eq!(get_request(&app, &id).await, before);
+
+    let trail = events(&app, &id).await;
+    assert_eq!(trail.len(), 3);
+    let e = &trail[1];
+    assert_eq!(e["seq"], 2);
+    assert_eq!(e["action"], "intake_corrected");
+    assert_eq!(e["actor"], "clerk1");
+    assert_eq!(e["on"], Value::Null);
+    assert_eq!(e["state_before"], "processing");
+    assert_eq!(e["state_after"], "processing");
+    assert_eq!(
+        e["payload"]["before"]["description"],
+        "申请公开2025年本机关作出的建设项目环境影响评价批复文件"
+    );
+    assert_eq!(
+        e["payload"]["after"]["description"],
+        "申请公开2025年度某项目的环评批复及附件"
+    );
+    assert_eq!(trail[2]["payload"]["after"]["applicant"]["name"], "张三丰");
+
+    // A closed application's intake details are part of the record.
+    let closed = step(
+        &app,
+        &st.clerk,
+        &before,
+        "withdraw",
+        json!({"on": "2026-09-02"}),
+    )
+    .await;
+    let e = app
+        .patch(
+            &path,
+            &st.clerk,
+            &json!({"description": "事后修改"}),
+            Some(version_of(&closed)),
+        )
+        .await;
+    e.assert_problem(409, "application_closed");
+    assert_eq!(get_request(&app, &id).await, closed);
+    assert_eq!(events(&app, &id).await.len(), 4);
+}
+
+async fn a_refused_action_changes_neither_the_application_nor_its_trail(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-09-02", "party": "third_party", "whom": "某公司"}),
+    )
+    .await;
+    let id = id_of(&r);
+    let before = get_request(&app, &id).await;
+    let trail = events(&app, &id).await;
+    assert_eq!(before["version"], 2);
+    assert_eq!(trail.len(), 2);
+
+    // A legal refusal, a form error, a role refusal, a date error, an unknown action.
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": "2026-09-03", "opinion": "no_reply"}),
+        409,
+        "consultation_window_not_passed",
+    )
+    .await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": "2026-09-03"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "extend",
+        json!({"on": "2026-09-03", "days": 5, "reason": "x"}),
+        403,
+        "approver_required",
+    )
+    .await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "end_consultation",
+        json!({"on": "2026-09-01", "opinion": "consent"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        reply_granted("2026-09-03"),
+        409,
+        "invalid_transition",
+    )
+    .await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "close",
+        json!({"on": "2026-09-03"}),
+        404,
+        "not_found",
+    )
+    .await;
+    // Stale and missing versions.
+    act(
+        &app,
+        &st.clerk,
+        &id,
+        "end_consultation",
+        Some(1),
+        &json!({"on": "2026-09-03", "opinion": "consent"}),
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    act(
+        &app,
+        &st.clerk,
+        &id,
+        "end_consultation",
+        None,
+        &json!({"on": "2026-09-03", "opinion": "consent"}),
+    )
+    .await
+    .assert_problem(428, "if_match_required");
+    // A refused intake correction.
+    app.patch(
+        &format!("/api/v1/requests/{id}"),
+        &st.clerk,
+        &json!({"description": ""}),
+        Some(2),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+
+    let after = get_request(&app, &id).await;
+    assert_eq!(
+        after, before,
+        "version, dates, workflow and updated_at as before"
+    );
+    assert_eq!(events(&app, &id).await, trail);
+    // And the application still moves on from where it was.
+    let r = step(
+        &app,
+        &st.clerk,
+        &after,
+        "end_consultation",
+        json!({"on": "2026-09-03", "opinion": "consent"}),
+    )
+    .await;
+    assert_eq!(r["version"], 3);
+    assert_eq!(events(&app, &id).await.len(), 3);
+}
