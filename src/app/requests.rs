@@ -167,7 +167,8 @@ pub async fn create(
     let parsed = NewRequest::parse(&input.intake, today)?;
     let cache = state.calendar.clone();
     let agency_id = input.agency_id.clone();
-    let arrived_at = input.arrived_at.naive_utc();
+    // Stored at microsecond precision, as both databases keep it, so the answer and the record agree.
+    let arrived_at = db::truncate_micros(input.arrived_at.naive_utc());
     state
         .in_transaction(move |conn| {
             if let Some(idem) = &idempotency
@@ -379,7 +380,7 @@ fn nth_in_month(conn: &mut DbConnection, row: &RequestRow) -> Result<u32, AppErr
         .checked_add_months(chrono::Months::new(1))
         .and_then(|d| d.pred_opt())
         .unwrap_or(receipt);
-    let n = db::requests::count_same_applicant(conn, key, from, to, (receipt, row.created_at))?;
+    let n = db::requests::count_same_applicant(conn, &row.agency_id, key, from, to, (receipt, row.created_at))?;
     Ok(u32::try_from(n.max(1)).unwrap_or(u32::MAX))
 }
 
@@ -425,6 +426,9 @@ pub async fn apply_action(
             let before = wf.state;
             let due_before = row.due_date;
             let d = derive(&mut row, &next, &cal, today)?;
+            if matches!(action, Action::ConfirmReceipt) {
+                row.confirmed_on = Some(on);
+            }
             row.version += 1;
             row.updated_at = db::now_micros();
             if !db::requests::update_if_version(conn, &row, expected)? {

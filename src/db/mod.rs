@@ -280,11 +280,14 @@ impl ImmediateTransaction for DbConnection {
 
 /// Current instant at microsecond precision, so both backends store and return the same value.
 pub fn now_micros() -> chrono::NaiveDateTime {
-    let now = chrono::Utc::now().naive_utc();
-    let micros = now.and_utc().timestamp_micros();
-    chrono::DateTime::from_timestamp_micros(micros)
+    truncate_micros(chrono::Utc::now().naive_utc())
+}
+
+/// An instant cut to whole microseconds (what PostgreSQL keeps).
+pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    chrono::DateTime::from_timestamp_micros(t.and_utc().timestamp_micros())
         .map(|d| d.naive_utc())
-        .unwrap_or(now)
+        .unwrap_or(t)
 }
 
 /// Whether a diesel error is a unique-constraint violation.

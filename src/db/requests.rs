@@ -155,13 +155,16 @@ pub fn events(conn: &mut DbConnection, request_id: &str) -> QueryResult<Vec<Even
 /// or created before this one (for the per-piece fee's ordinal).
 pub fn count_same_applicant(
     conn: &mut DbConnection,
+    agency_id: &str,
     applicant_key: &str,
     from: NaiveDate,
     to: NaiveDate,
     before: (NaiveDate, NaiveDateTime),
 ) -> QueryResult<i64> {
     let (receipt, created) = before;
+    // Each agency counts the applications it received (the fee Measures charge per agency).
     requests::table
+        .filter(requests::agency_id.eq(agency_id))
         .filter(requests::applicant_key.eq(applicant_key))
         .filter(requests::receipt_date.between(from, to))
         .filter(
@@ -316,10 +319,27 @@ pub fn list(
     let q = filtered(visibility, filter);
     let (key, desc) = sort;
     let q = match (key, desc) {
-        (SortKey::Received, false) => q.order((requests::receipt_date.asc(), requests::id.asc())),
-        (SortKey::Received, true) => q.order((requests::receipt_date.desc(), requests::id.desc())),
-        (SortKey::Due, false) => q.order((requests::due_date.asc(), requests::id.asc())),
-        (SortKey::Due, true) => q.order((requests::due_date.desc(), requests::id.desc())),
+        // Rows without the date sort last either way, the same on both databases.
+        (SortKey::Received, false) => q.order((
+            requests::receipt_date.is_null().asc(),
+            requests::receipt_date.asc(),
+            requests::id.asc(),
+        )),
+        (SortKey::Received, true) => q.order((
+            requests::receipt_date.is_null().asc(),
+            requests::receipt_date.desc(),
+            requests::id.desc(),
+        )),
+        (SortKey::Due, false) => q.order((
+            requests::due_date.is_null().asc(),
+            requests::due_date.asc(),
+            requests::id.asc(),
+        )),
+        (SortKey::Due, true) => q.order((
+            requests::due_date.is_null().asc(),
+            requests::due_date.desc(),
+            requests::id.desc(),
+        )),
         (SortKey::Created, false) => q.order((requests::created_at.asc(), requests::id.asc())),
         (SortKey::Created, true) => q.order((requests::created_at.desc(), requests::id.desc())),
         (SortKey::CaseNumber, false) => q.order((requests::case_number.asc(), requests::id.asc())),

@@ -287,14 +287,27 @@ pub async fn create_request(
             ))
             .content_type("application/json")
             .body(body),
-        Created::Replayed { status, body } => HttpResponse::build(
-            actix_web::http::StatusCode::from_u16(status)
-                .unwrap_or(actix_web::http::StatusCode::CREATED),
-        )
-        .insert_header(("Idempotent-Replayed", "true"))
-        .content_type("application/json")
-        .body(body),
+        Created::Replayed { status, body } => {
+            let mut res = HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(status)
+                    .unwrap_or(actix_web::http::StatusCode::CREATED),
+            );
+            res.insert_header(("Idempotent-Replayed", "true"));
+            // The same headers as the first answer.
+            if let Ok(first) = serde_json::from_str::<RequestSummary>(&body) {
+                res.insert_header((header::ETAG, format!("\"{}\"", first.version)));
+                res.insert_header((header::LOCATION, format!("/api/v1/requests/{}", first.id)));
+            }
+            res.content_type("application/json").body(body)
+        }
     })
+}
+
+/// The id and version of a stored answer.
+#[derive(Deserialize)]
+struct RequestSummary {
+    id: Uuid,
+    version: i32,
 }
 
 /// Filters, sorting and paging of the application list.
