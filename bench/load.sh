@@ -38,6 +38,16 @@ export TOKEN=$(token)
 if [ "$stage" != list ]; then
   echo "== intake, 32 connections, $duration ($backend)"
   wrk -t2 -c32 -d"$duration" --latency -s bench/intake.lua "http://127.0.0.1:$port/api/v1/requests"
+  # The same, spread over 8 agencies: each agency's case-number counter is a lock held until
+  # commit (gapless numbering), so one agency's intake rate is bounded by commit latency.
+  ids=""
+  for i in 1 2 3 4 5 6 7 8; do
+    id=$(curl -s -X POST localhost:$port/api/v1/agencies -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+      -d "{\"code\":\"BENCH-$i-$RANDOM\",\"name\":\"bench $i\"}" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+    ids="$ids,$id"
+  done
+  echo "== intake over 8 agencies, 32 connections, $duration ($backend)"
+  AGENCIES="${ids#,}" wrk -t2 -c32 -d"$duration" --latency -s bench/intake_spread.lua "http://127.0.0.1:$port/api/v1/requests"
 fi
 [ "$stage" = intake ] && exit 0
 kill $pid; wait $pid 2>/dev/null || true

@@ -5,6 +5,7 @@ pub mod agencies;
 pub mod auth;
 pub mod bootstrap;
 pub mod calendar;
+pub mod remedies;
 pub mod requests;
 pub mod seed;
 pub mod users;

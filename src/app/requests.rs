@@ -23,6 +23,8 @@ pub struct RequestView {
     pub details: IntakeDetails,
     pub workflow: Workflow,
     pub agency_code: Option<String>,
+    /// Reviews and lawsuits about this application (filled by the detail read).
+    pub remedies: Vec<db::remedies::RemedyRow>,
 }
 
 fn decode(row: RequestRow) -> Result<RequestView, AppError> {
@@ -35,6 +37,7 @@ fn decode(row: RequestRow) -> Result<RequestView, AppError> {
         details,
         workflow,
         agency_code: None,
+        remedies: Vec::new(),
     })
 }
 
@@ -314,8 +317,10 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestVi
         .with_conn(move |conn| {
             let row = visible(conn, &actor, &id)?;
             let code = db::agencies::find(conn, &row.agency_id)?.map(|a| a.code);
+            let remedies = super::remedies::for_request(conn, &row.id)?;
             let mut v = decode(row)?;
             v.agency_code = code;
+            v.remedies = remedies;
             Ok(v)
         })
         .await
@@ -380,7 +385,14 @@ fn nth_in_month(conn: &mut DbConnection, row: &RequestRow) -> Result<u32, AppErr
         .checked_add_months(chrono::Months::new(1))
         .and_then(|d| d.pred_opt())
         .unwrap_or(receipt);
-    let n = db::requests::count_same_applicant(conn, &row.agency_id, key, from, to, (receipt, row.created_at))?;
+    let n = db::requests::count_same_applicant(
+        conn,
+        &row.agency_id,
+        key,
+        from,
+        to,
+        (receipt, row.created_at),
+    )?;
     Ok(u32::try_from(n.max(1)).unwrap_or(u32::MAX))
 }
 

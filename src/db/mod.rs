@@ -4,6 +4,7 @@
 pub mod agencies;
 pub mod audit;
 pub mod calendar;
+pub mod remedies;
 pub mod requests;
 pub mod schema;
 pub mod users;

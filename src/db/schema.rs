@@ -138,7 +138,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     requests,
     request_events,
     case_counters,
-    idempotency_keys
+    idempotency_keys,
+    remedy_cases
 );
 
 diesel::table! {
@@ -146,5 +147,33 @@ diesel::table! {
         bucket -> Text,
         window_start -> BigInt,
         hits -> Integer,
+    }
+}
+
+diesel::table! {
+    remedy_cases (id) {
+        id -> Text,
+        kind -> Text,
+        agency_id -> Text,
+        request_id -> Nullable<Text>,
+        applicant_name -> Text,
+        body_name -> Text,
+        filed_on -> Date,
+        received_on -> Nullable<Date>,
+        act_known_on -> Nullable<Date>,
+        route -> Nullable<Text>,
+        review_id -> Nullable<Text>,
+        instance -> Nullable<Text>,
+        decision_type -> Nullable<Text>,
+        decided_on -> Nullable<Date>,
+        outcome -> Text,
+        notes -> Nullable<Text>,
+        filing_deadline -> Nullable<Date>,
+        filing_rule -> Nullable<Text>,
+        filed_late -> Bool,
+        version -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }

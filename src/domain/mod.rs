@@ -9,6 +9,7 @@ pub mod clock;
 pub mod disposition;
 pub mod fees;
 pub mod identity;
+pub mod remedy;
 pub mod request;
 pub mod user;
 pub mod validation;

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod problem;
+pub mod remedies;
 pub mod requests;
 pub mod users;
 
@@ -46,6 +47,7 @@ use crate::app::AppState;
         (name = "users", description = "Users and roles"),
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
+        (name = "remedies", description = "Administrative review and litigation records"),
         (name = "public", description = "For applicants, without login"),
         (name = "operations", description = "Health and readiness"),
     )
@@ -180,7 +182,17 @@ where
                 .service(requests::list_events)
                 .service(requests::get_deadline)
                 .service(requests::dashboard)
-                .service(requests::public_status),
+                .service(requests::public_status)
+                .service(remedies::create_review)
+                .service(remedies::list_reviews)
+                .service(remedies::get_review)
+                .service(remedies::patch_review)
+                .service(remedies::review_history)
+                .service(remedies::create_litigation)
+                .service(remedies::list_litigations)
+                .service(remedies::get_litigation)
+                .service(remedies::patch_litigation)
+                .service(remedies::litigation_history),
         )
 }
 

@@ -155,6 +155,12 @@ pub struct RequestDto {
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Detail view only: administrative reviews about this application.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviews: Option<Vec<super::remedies::RemedyDto>>,
+    /// Detail view only: lawsuits about this application.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub litigations: Option<Vec<super::remedies::RemedyDto>>,
 }
 
 fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
@@ -202,6 +208,22 @@ fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
         created_by: r.created_by.clone(),
         created_at: instant(r.created_at),
         updated_at: instant(r.updated_at),
+        reviews: (!mask).then(|| {
+            v.remedies
+                .iter()
+                .filter(|c| c.kind == "review")
+                .cloned()
+                .map(super::remedies::remedy_dto)
+                .collect()
+        }),
+        litigations: (!mask).then(|| {
+            v.remedies
+                .iter()
+                .filter(|c| c.kind == "litigation")
+                .cloned()
+                .map(super::remedies::remedy_dto)
+                .collect()
+        }),
     }
 }
 

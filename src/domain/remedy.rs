@@ -1,0 +1,580 @@
+//! Administrative review (行政复议) and litigation (行政诉讼) against the agency (domain.md §8):
+//! decisions, the outcome the yearly report counts, and the filing time limits (information,
+//! never a refusal).
+
+use chrono::{Months, NaiveDate};
+
+use super::calendar::Calendar;
+use super::validation::{Errors, FieldError, optional_text, text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemedyKind {
+    Review,
+    Litigation,
+}
+
+impl RemedyKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            RemedyKind::Review => "review",
+            RemedyKind::Litigation => "litigation",
+        }
+    }
+}
+
+/// What the review body or court decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionType {
+    /// 维持 (review only).
+    Upheld,
+    /// 驳回复议请求 / 判决驳回诉讼请求.
+    ClaimRejected,
+    /// 撤销 / 判决撤销.
+    Revoked,
+    /// 变更 / 判决变更.
+    Varied,
+    /// 确认违法.
+    ConfirmedUnlawful,
+    /// 确认无效.
+    ConfirmedVoid,
+    /// 责令履行、重新答复 / 判决履行、重新答复.
+    OrderedToAct,
+    /// 驳回复议申请、不予受理 / 裁定驳回起诉、不予立案.
+    ApplicationRejected,
+    /// 撤回 / 撤诉.
+    Withdrawn,
+    /// 终止 / 终结.
+    Terminated,
+    /// 调解、和解.
+    Mediated,
+}
+
+/// The report's outcome column (table 四).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 结果维持
+    Upheld,
+    /// 结果纠正
+    Corrected,
+    /// 其他结果
+    Other,
+    /// 尚未审结
+    Pending,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Upheld,
+        Outcome::Corrected,
+        Outcome::Other,
+        Outcome::Pending,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::Upheld => "upheld",
+            Outcome::Corrected => "corrected",
+            Outcome::Other => "other",
+            Outcome::Pending => "pending",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.code() == s)
+    }
+}
+
+impl DecisionType {
+    pub const ALL: [DecisionType; 11] = [
+        DecisionType::Upheld,
+        DecisionType::ClaimRejected,
+        DecisionType::Revoked,
+        DecisionType::Varied,
+        DecisionType::ConfirmedUnlawful,
+        DecisionType::ConfirmedVoid,
+        DecisionType::OrderedToAct,
+        DecisionType::ApplicationRejected,
+        DecisionType::Withdrawn,
+        DecisionType::Terminated,
+        DecisionType::Mediated,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            DecisionType::Upheld => "upheld",
+            DecisionType::ClaimRejected => "claim_rejected",
+            DecisionType::Revoked => "revoked",
+            DecisionType::Varied => "varied",
+            DecisionType::ConfirmedUnlawful => "confirmed_unlawful",
+            DecisionType::ConfirmedVoid => "confirmed_void",
+            DecisionType::OrderedToAct => "ordered_to_act",
+            DecisionType::ApplicationRejected => "application_rejected",
+            DecisionType::Withdrawn => "withdrawn",
+            DecisionType::Terminated => "terminated",
+            DecisionType::Mediated => "mediated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DecisionType> {
+        DecisionType::ALL.into_iter().find(|d| d.code() == s)
+    }
+
+    /// The outcome of §8's table.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            DecisionType::Upheld | DecisionType::ClaimRejected => Outcome::Upheld,
+            DecisionType::Revoked
+            | DecisionType::Varied
+            | DecisionType::ConfirmedUnlawful
+            | DecisionType::ConfirmedVoid
+            | DecisionType::OrderedToAct => Outcome::Corrected,
+            DecisionType::ApplicationRejected
+            | DecisionType::Withdrawn
+            | DecisionType::Terminated
+            | DecisionType::Mediated => Outcome::Other,
+        }
+    }
+
+    /// Whether a decision of this type exists for the kind (a court does not "uphold" 维持).
+    pub fn applies_to(self, kind: RemedyKind) -> bool {
+        !(kind == RemedyKind::Litigation && self == DecisionType::Upheld)
+    }
+}
+
+/// The outcome of a case with this decision, or pending without one.
+pub fn outcome(decision: Option<DecisionType>) -> Outcome {
+    decision.map_or(Outcome::Pending, DecisionType::outcome)
+}
+
+/// Route of a lawsuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// 未经复议直接起诉
+    Direct,
+    /// 复议后起诉
+    AfterReview,
+}
+
+impl Route {
+    pub fn code(self) -> &'static str {
+        match self {
+            Route::Direct => "direct",
+            Route::AfterReview => "after_review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Route> {
+        match s {
+            "direct" => Some(Route::Direct),
+            "after_review" => Some(Route::AfterReview),
+            _ => None,
+        }
+    }
+}
+
+pub const INSTANCES: [&str; 3] = ["first", "second", "retrial"];
+
+/// A case as entered (create, or the full record after a PATCH).
+#[derive(Debug, Clone, Default)]
+pub struct CaseInput {
+    pub applicant_name: String,
+    /// Reviewing body (复议机关) or court (法院).
+    pub body_name: String,
+    pub filed_on: Option<NaiveDate>,
+    pub received_on: Option<NaiveDate>,
+    /// When the applicant learned of the act (知道该行政行为之日); the filing limit runs from it.
+    pub act_known_on: Option<NaiveDate>,
+    pub decision_type: Option<String>,
+    pub decided_on: Option<NaiveDate>,
+    pub notes: Option<String>,
+    pub route: Option<String>,
+    pub instance: Option<String>,
+    pub has_review: bool,
+}
+
+/// A valid case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub applicant_name: String,
+    pub body_name: String,
+    pub filed_on: NaiveDate,
+    pub received_on: Option<NaiveDate>,
+    pub act_known_on: Option<NaiveDate>,
+    pub decision: Option<DecisionType>,
+    pub decided_on: Option<NaiveDate>,
+    pub notes: Option<String>,
+    pub route: Option<Route>,
+    pub instance: Option<String>,
+}
+
+/// Parses and checks a case: dates not in the future, decisions not before filing, decision type
+/// and date together, a route for lawsuits (after review needs the review).
+pub fn parse_case(
+    kind: RemedyKind,
+    input: &CaseInput,
+    today: NaiveDate,
+) -> Result<Case, Vec<FieldError>> {
+    let mut e = Errors::new();
+    let body_field = match kind {
+        RemedyKind::Review => "reviewing_body",
+        RemedyKind::Litigation => "court",
+    };
+    let applicant_name = e.take(text("applicant_name", &input.applicant_name, 200, false));
+    let body_name = e.take(text(body_field, &input.body_name, 200, false));
+    let notes = e.take(optional_text("notes", input.notes.as_deref(), 4000, true));
+    let filed_on = input.filed_on;
+    if filed_on.is_none() {
+        e.push(FieldError::new("filed_on", "required", "is required"));
+    }
+    for (field, d) in [
+        ("filed_on", input.filed_on),
+        ("received_on", input.received_on),
+        ("act_known_on", input.act_known_on),
+        ("decided_on", input.decided_on),
+    ] {
+        if d.is_some_and(|d| d > today) {
+            e.push(FieldError::new(
+                field,
+                "in_future",
+                "must not be in the future",
+            ));
+        }
+    }
+    if let (Some(f), Some(r)) = (filed_on, input.received_on)
+        && r < f
+    {
+        e.push(FieldError::new(
+            "received_on",
+            "before_filing",
+            "must not be before filed_on",
+        ));
+    }
+    if let (Some(f), Some(k)) = (filed_on, input.act_known_on)
+        && k > f
+    {
+        e.push(FieldError::new(
+            "act_known_on",
+            "after_filing",
+            "must not be after filed_on",
+        ));
+    }
+    if let (Some(f), Some(d)) = (filed_on, input.decided_on)
+        && d < f
+    {
+        e.push(FieldError::new(
+            "decided_on",
+            "before_filing",
+            "must not be before filed_on",
+        ));
+    }
+    let decision = match input.decision_type.as_deref() {
+        None => None,
+        Some(code) => match DecisionType::parse(code) {
+            Some(d) if d.applies_to(kind) => Some(d),
+            Some(_) => {
+                e.push(FieldError::new(
+                    "decision_type",
+                    "not_for_litigation",
+                    "a court does not uphold (维持); use claim_rejected",
+                ));
+                None
+            }
+            None => {
+                e.push(FieldError::new(
+                    "decision_type",
+                    "unknown_code",
+                    "is not a decision type of domain.md §8",
+                ));
+                None
+            }
+        },
+    };
+    if input.decision_type.is_some() != input.decided_on.is_some() {
+        e.push(FieldError::new(
+            if input.decision_type.is_some() {
+                "decided_on"
+            } else {
+                "decision_type"
+            },
+            "required_together",
+            "decision_type and decided_on go together",
+        ));
+    }
+    let (route, instance) = match kind {
+        RemedyKind::Review => {
+            if input.route.is_some() {
+                e.push(FieldError::new(
+                    "route",
+                    "not_allowed",
+                    "only lawsuits have a route",
+                ));
+            }
+            if input.instance.is_some() {
+                e.push(FieldError::new(
+                    "instance",
+                    "not_allowed",
+                    "only lawsuits have an instance",
+                ));
+            }
+            (None, None)
+        }
+        RemedyKind::Litigation => {
+            let route = match input.route.as_deref() {
+                None => {
+                    e.push(FieldError::new(
+                        "route",
+                        "required",
+                        "direct or after_review",
+                    ));
+                    None
+                }
+                Some(r) => Route::parse(r).or_else(|| {
+                    e.push(FieldError::new(
+                        "route",
+                        "unknown_code",
+                        "must be direct or after_review",
+                    ));
+                    None
+                }),
+            };
+            match route {
+                Some(Route::AfterReview) if !input.has_review => {
+                    e.push(FieldError::new(
+                        "review_id",
+                        "required",
+                        "a suit after review names its review",
+                    ));
+                }
+                Some(Route::Direct) if input.has_review => {
+                    e.push(FieldError::new(
+                        "review_id",
+                        "not_allowed",
+                        "a direct suit has no review",
+                    ));
+                }
+                _ => {}
+            }
+            let instance = match input.instance.as_deref() {
+                None => None,
+                Some(i) if INSTANCES.contains(&i) => Some(i.to_string()),
+                Some(_) => {
+                    e.push(FieldError::new(
+                        "instance",
+                        "unknown_code",
+                        "must be first, second or retrial",
+                    ));
+                    None
+                }
+            };
+            (route, instance)
+        }
+    };
+    match (applicant_name, body_name, notes, filed_on) {
+        (Some(applicant_name), Some(body_name), Some(notes), Some(filed_on)) if e.is_empty() => {
+            Ok(Case {
+                applicant_name,
+                body_name,
+                filed_on,
+                received_on: input.received_on,
+                act_known_on: input.act_known_on,
+                decision,
+                decided_on: input.decided_on,
+                notes,
+                route,
+                instance,
+            })
+        }
+        _ => Err(e.into_vec()),
+    }
+}
+
+/// The filing limit a case is measured against, with the rule that fixed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilingLimit {
+    pub deadline: NaiveDate,
+    /// `review_60_days`, `direct_suit_6_months`, `suit_after_review_15_days`.
+    pub rule: &'static str,
+    pub filed_late: bool,
+}
+
+/// A period of calendar days or months from `start`; a last day that is not a working day moves
+/// to the next working day (期间届满的最后一日是节假日的，以节假日后的第一日为期间届满日期).
+fn period_end(
+    cal: &Calendar,
+    start: NaiveDate,
+    days: Option<u64>,
+    months: Option<u32>,
+) -> Option<NaiveDate> {
+    let raw = match (days, months) {
+        (Some(d), _) => start.checked_add_days(chrono::Days::new(d))?,
+        (_, Some(m)) => start.checked_add_months(Months::new(m))?,
+        _ => return None,
+    };
+    cal.add_working_days(raw, 0).ok()
+}
+
+/// The filing limit: review 60 days from learning of the act; a direct suit 6 months from
+/// learning of it; a suit after review 15 days from the review decision. None without the
+/// starting date.
+pub fn filing_limit(
+    kind: RemedyKind,
+    case: &Case,
+    review_decided_on: Option<NaiveDate>,
+    cal: &Calendar,
+) -> Option<FilingLimit> {
+    let (start, days, months, rule) = match (kind, case.route) {
+        (RemedyKind::Review, _) => (case.act_known_on?, Some(60), None, "review_60_days"),
+        (RemedyKind::Litigation, Some(Route::AfterReview)) => (
+            review_decided_on?,
+            Some(15),
+            None,
+            "suit_after_review_15_days",
+        ),
+        (RemedyKind::Litigation, _) => (case.act_known_on?, None, Some(6), "direct_suit_6_months"),
+    };
+    let deadline = period_end(cal, start, days, months)?;
+    Some(FilingLimit {
+        deadline,
+        rule,
+        filed_late: case.filed_on > deadline,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn every_decision_type_maps_to_the_outcome_of_the_table() {
+        use DecisionType::*;
+        for (dt, o) in [
+            (Upheld, Outcome::Upheld),
+            (ClaimRejected, Outcome::Upheld),
+            (Revoked, Outcome::Corrected),
+            (Varied, Outcome::Corrected),
+            (ConfirmedUnlawful, Outcome::Corrected),
+            (ConfirmedVoid, Outcome::Corrected),
+            (OrderedToAct, Outcome::Corrected),
+            (ApplicationRejected, Outcome::Other),
+            (Withdrawn, Outcome::Other),
+            (Terminated, Outcome::Other),
+            (Mediated, Outcome::Other),
+        ] {
+            assert_eq!(dt.outcome(), o, "{}", dt.code());
+            assert_eq!(DecisionType::parse(dt.code()), Some(dt));
+        }
+        assert_eq!(outcome(None), Outcome::Pending);
+    }
+
+    #[test]
+    fn a_court_does_not_uphold() {
+        assert!(!DecisionType::Upheld.applies_to(RemedyKind::Litigation));
+        assert!(DecisionType::Upheld.applies_to(RemedyKind::Review));
+    }
+
+    fn case(filed: &str, known: Option<&str>, route: Option<Route>) -> Case {
+        Case {
+            applicant_name: "a".into(),
+            body_name: "b".into(),
+            filed_on: d(filed),
+            received_on: None,
+            act_known_on: known.map(d),
+            decision: None,
+            decided_on: None,
+            notes: None,
+            route,
+            instance: None,
+        }
+    }
+
+    #[test]
+    fn a_review_limit_of_60_days_moves_off_a_holiday() {
+        let cal = Calendar::weekends_only();
+        // 2026-08-01 + 60 days = 2026-09-30 (Wednesday): stays.
+        let l = filing_limit(
+            RemedyKind::Review,
+            &case("2026-09-30", Some("2026-08-01"), None),
+            None,
+            &cal,
+        );
+        assert_eq!(l.as_ref().map(|l| l.deadline), Some(d("2026-09-30")));
+        assert_eq!(l.map(|l| l.filed_late), Some(false));
+        // 2026-08-05 + 60 days = 2026-10-04, a Sunday: moves to Monday 2026-10-05.
+        let l = filing_limit(
+            RemedyKind::Review,
+            &case("2026-10-05", Some("2026-08-05"), None),
+            None,
+            &cal,
+        );
+        assert_eq!(
+            l.map(|l| (l.deadline, l.filed_late)),
+            Some((d("2026-10-05"), false))
+        );
+        let l = filing_limit(
+            RemedyKind::Review,
+            &case("2026-10-06", Some("2026-08-05"), None),
+            None,
+            &cal,
+        );
+        assert_eq!(l.map(|l| l.filed_late), Some(true));
+    }
+
+    #[test]
+    fn suit_limits_are_6_months_direct_and_15_days_after_review() {
+        let cal = Calendar::weekends_only();
+        let l = filing_limit(
+            RemedyKind::Litigation,
+            &case("2026-06-01", Some("2026-01-15"), Some(Route::Direct)),
+            None,
+            &cal,
+        );
+        assert_eq!(
+            l.map(|l| (l.deadline, l.rule)),
+            Some((d("2026-07-15"), "direct_suit_6_months"))
+        );
+        let l = filing_limit(
+            RemedyKind::Litigation,
+            &case("2026-06-20", None, Some(Route::AfterReview)),
+            Some(d("2026-06-01")),
+            &cal,
+        );
+        assert_eq!(
+            l.map(|l| (l.deadline, l.filed_late)),
+            Some((d("2026-06-16"), true))
+        );
+        assert_eq!(
+            filing_limit(
+                RemedyKind::Review,
+                &case("2026-06-20", None, None),
+                None,
+                &cal
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn bad_cases_list_every_problem() {
+        let input = CaseInput {
+            applicant_name: "张三".into(),
+            body_name: "".into(),
+            filed_on: Some(d("2026-05-10")),
+            decided_on: Some(d("2026-05-01")),
+            decision_type: Some("upheld".into()),
+            route: None,
+            ..CaseInput::default()
+        };
+        let errs = parse_case(RemedyKind::Litigation, &input, d("2026-11-29"))
+            .err()
+            .unwrap_or_default();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"court"));
+        assert!(fields.contains(&"decided_on"));
+        assert!(fields.contains(&"decision_type"));
+        assert!(fields.contains(&"route"));
+    }
+}
