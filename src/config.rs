@@ -55,6 +55,7 @@ pub struct Settings {
     pub bootstrap: BootstrapSettings,
     pub domain: DomainSettings,
     pub calendar: CalendarSettings,
+    pub report: ReportSettings,
     pub log: LogSettings,
     /// Which profile these settings were loaded for (not a file key).
     #[serde(skip, default = "default_profile")]
@@ -133,6 +134,20 @@ pub struct DomainSettings {
 #[serde(deny_unknown_fields)]
 pub struct CalendarSettings {
     pub dir: PathBuf,
+}
+
+/// How review and litigation cases are assigned to a report year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemedyCountingSetting {
+    ReceivedInYear,
+    ActiveInYear,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    pub remedy_counting: RemedyCountingSetting,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

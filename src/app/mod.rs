@@ -6,6 +6,8 @@ pub mod auth;
 pub mod bootstrap;
 pub mod calendar;
 pub mod remedies;
+pub mod report_export;
+pub mod reports;
 pub mod requests;
 pub mod seed;
 pub mod users;

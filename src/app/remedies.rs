@@ -208,6 +208,11 @@ pub async fn create(
                 updated_at: now,
             };
             let row = build_row(conn, kind, empty, &input, &st, &cal)?;
+            super::reports::ensure_period_open(
+                conn,
+                &row.agency_id,
+                &[row.received_on.or(Some(row.filed_on)), row.decided_on],
+            )?;
             db::remedies::insert(conn, &row)?;
             audit(
                 conn,
@@ -330,6 +335,16 @@ pub async fn patch(
             if before == after {
                 return Ok(current);
             }
+            super::reports::ensure_period_open(
+                conn,
+                &row.agency_id,
+                &[
+                    current.received_on.or(Some(current.filed_on)),
+                    current.decided_on,
+                    row.received_on.or(Some(row.filed_on)),
+                    row.decided_on,
+                ],
+            )?;
             let decided = current.decision_type.is_some();
             let reason = match (&p.correction_reason, decided) {
                 (Some(r), _) => Some(

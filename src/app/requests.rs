@@ -41,6 +41,11 @@ fn decode(row: RequestRow) -> Result<RequestView, AppError> {
     })
 }
 
+/// Decodes a stored application.
+pub fn decode_row(row: RequestRow) -> Result<RequestView, AppError> {
+    decode(row)
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
 }
@@ -84,6 +89,10 @@ fn derive(
     row.closed_on = wf.clock.closed_on;
     row.disposition = wf.reply.as_ref().map(|r| r.disposition.clone());
     row.late = wf.reply.as_ref().is_some_and(|r| r.late);
+    row.fee_notice_on = wf.fee.as_ref().map(|f| f.notice_on);
+    row.fee_amount_fen = wf.fee.as_ref().map(|f| f.amount_fen);
+    row.fee_paid_on = wf.fee.as_ref().and_then(|f| f.paid_on);
+    row.fee_paid_fen = wf.fee.as_ref().and_then(|f| f.paid_fen);
     row.workflow = to_json(wf)?;
     Ok(d)
 }
@@ -205,6 +214,8 @@ pub async fn create(
                     ));
                 }
             }
+            // A back-dated intake may not change a published year's figures.
+            super::reports::ensure_period_open(conn, &agency.id, &[parsed.workflow.clock.receipt_date])?;
             let year = parsed.arrival_date.year();
             let cal = cache.current(conn)?;
             // Taken last, just before the insert: the counter row stays locked until commit, so
@@ -235,6 +246,10 @@ pub async fn create(
                 due_provisional: false,
                 disposition: None,
                 closed_on: None,
+                fee_notice_on: None,
+                fee_amount_fen: None,
+                fee_paid_on: None,
+                fee_paid_fen: None,
                 late: false,
                 workflow: String::new(),
                 version: 1,
@@ -421,6 +436,8 @@ pub async fn apply_action(
                 return Err(AppError::PreconditionFailed);
             }
             let wf: Workflow = decode(row.clone())?.workflow;
+            // An action dated in a published year would change that year's figures.
+            super::reports::ensure_period_open(conn, &row.agency_id, &[Some(on)])?;
             let cal = cache.current(conn)?;
             let nth = if matches!(action, Action::IssueFeeNotice { .. }) {
                 nth_in_month(conn, &row)?
@@ -513,6 +530,12 @@ pub async fn patch(
                 return Err(AppError::PreconditionFailed);
             }
             let current = decode(row.clone())?;
+            // The applicant kind is a column of the report: a counted record stays as published.
+            super::reports::ensure_period_open(
+                conn,
+                &row.agency_id,
+                &[row.receipt_date, row.closed_on],
+            )?;
             let details = request::patch_details(current.workflow.state, &current.details, &patch)
                 .map_err(|e| match e {
                     PatchError::Closed => AppError::conflict(

@@ -389,6 +389,10 @@ pub fn run(
                 due_provisional: d.provisional,
                 disposition: wf.reply.as_ref().map(|r| r.disposition.clone()),
                 closed_on: wf.clock.closed_on,
+                fee_notice_on: wf.fee.as_ref().map(|f| f.notice_on),
+                fee_amount_fen: wf.fee.as_ref().map(|f| f.amount_fen),
+                fee_paid_on: wf.fee.as_ref().and_then(|f| f.paid_on),
+                fee_paid_fen: wf.fee.as_ref().and_then(|f| f.paid_fen),
                 late: wf.reply.as_ref().is_some_and(|r| r.late),
                 workflow: serde_json::to_string(&wf)
                     .map_err(|e| AppError::Internal(e.to_string()))?,

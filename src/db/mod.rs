@@ -5,6 +5,7 @@ pub mod agencies;
 pub mod audit;
 pub mod calendar;
 pub mod remedies;
+pub mod reports;
 pub mod requests;
 pub mod schema;
 pub mod users;

@@ -83,6 +83,10 @@ diesel::table! {
         due_provisional -> Bool,
         disposition -> Nullable<Text>,
         closed_on -> Nullable<Date>,
+        fee_notice_on -> Nullable<Date>,
+        fee_amount_fen -> Nullable<BigInt>,
+        fee_paid_on -> Nullable<Date>,
+        fee_paid_fen -> Nullable<BigInt>,
         late -> Bool,
         workflow -> Text,
         version -> Integer,
@@ -139,7 +143,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     request_events,
     case_counters,
     idempotency_keys,
-    remedy_cases
+    remedy_cases,
+    report_drafts,
+    report_versions
 );
 
 diesel::table! {
@@ -175,5 +181,30 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_drafts (agency_id, year) {
+        agency_id -> Text,
+        year -> Integer,
+        proactive -> Text,
+        narrative -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    report_versions (agency_id, year, version) {
+        agency_id -> Text,
+        year -> Integer,
+        version -> Integer,
+        snapshot -> Text,
+        published_at -> Timestamp,
+        published_by -> Text,
+        reopened_at -> Nullable<Timestamp>,
+        reopened_by -> Nullable<Text>,
+        reopen_reason -> Nullable<Text>,
     }
 }

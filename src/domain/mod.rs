@@ -10,6 +10,7 @@ pub mod disposition;
 pub mod fees;
 pub mod identity;
 pub mod remedy;
+pub mod report;
 pub mod request;
 pub mod user;
 pub mod validation;

@@ -13,6 +13,7 @@ pub mod health;
 pub mod middleware;
 pub mod problem;
 pub mod remedies;
+pub mod reports;
 pub mod requests;
 pub mod users;
 
@@ -48,6 +49,7 @@ use crate::app::AppState;
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
         (name = "remedies", description = "Administrative review and litigation records"),
+        (name = "reports", description = "The yearly report: tables computed from the records, publishing, drill-down, exports, roll-ups"),
         (name = "public", description = "For applicants, without login"),
         (name = "operations", description = "Health and readiness"),
     )
@@ -192,7 +194,16 @@ where
                 .service(remedies::list_litigations)
                 .service(remedies::get_litigation)
                 .service(remedies::patch_litigation)
-                .service(remedies::litigation_history),
+                .service(remedies::litigation_history)
+                .service(reports::list_versions)
+                .service(reports::cell_records)
+                .service(reports::export_report)
+                .service(reports::rollup_report)
+                .service(reports::put_proactive)
+                .service(reports::put_narrative)
+                .service(reports::publish_report)
+                .service(reports::reopen_report)
+                .service(reports::get_report),
         )
 }
 

@@ -227,6 +227,11 @@ fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
     }
 }
 
+/// An application as lists show it (identity numbers masked).
+pub fn list_item(v: &RequestView, today: NaiveDate) -> RequestDto {
+    request_dto(v, today, true)
+}
+
 fn etag(v: &RequestView) -> (header::HeaderName, String) {
     (header::ETAG, format!("\"{}\"", v.row.version))
 }

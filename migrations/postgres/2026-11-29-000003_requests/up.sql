@@ -26,6 +26,11 @@ CREATE TABLE requests (
     due_provisional BOOLEAN NOT NULL DEFAULT FALSE,
     disposition TEXT,
     closed_on DATE,
+    -- the fee facts section 六 of the yearly report sums (amounts in fen)
+    fee_notice_on DATE,
+    fee_amount_fen BIGINT,
+    fee_paid_on DATE,
+    fee_paid_fen BIGINT,
     late BOOLEAN NOT NULL DEFAULT FALSE,
     workflow TEXT NOT NULL,
     version INTEGER NOT NULL,

@@ -1,0 +1,25 @@
+-- The entered parts of a yearly report (table 二 and the narrative), per agency and year.
+CREATE TABLE report_drafts (
+    agency_id TEXT NOT NULL REFERENCES agencies(id),
+    year INTEGER NOT NULL,
+    proactive TEXT NOT NULL,
+    narrative TEXT NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    updated_by TEXT,
+    PRIMARY KEY (agency_id, year)
+);
+
+-- Published versions: a frozen snapshot of the whole report. A version is reopened (with a
+-- reason) before figures of that year may change again; a new publication is a new version.
+CREATE TABLE report_versions (
+    agency_id TEXT NOT NULL REFERENCES agencies(id),
+    year INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    snapshot TEXT NOT NULL,
+    published_at TIMESTAMP NOT NULL,
+    published_by TEXT NOT NULL,
+    reopened_at TIMESTAMP,
+    reopened_by TEXT,
+    reopen_reason TEXT,
+    PRIMARY KEY (agency_id, year, version)
+);

@@ -1,0 +1,742 @@
+//! The yearly report: computed tables (SQL aggregates), entered parts, checks, publishing and
+//! reopening, drill-down and roll-up.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{AppError, AppState, Page, RequestContext, audit};
+use crate::config::RemedyCountingSetting;
+use crate::db::reports::{DraftRow, RemedyCounting, ReportScope, VersionRow};
+use crate::db::{self, DbConnection, agencies::AgencyRow};
+use crate::domain::access::{Actor, Role};
+use crate::domain::fees::yuan_string;
+use crate::domain::report::{
+    self, ApplicationsTable, Check, Format, Narrative, ProactiveRow, RemediesTable,
+};
+
+pub const MIN_YEAR: i32 = 2019;
+
+/// The whole report, as served, exported and frozen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub agency_id: String,
+    pub agency_code: String,
+    pub agency_name: String,
+    pub year: i32,
+    pub format: Format,
+    /// `draft` or `published`.
+    pub status: String,
+    pub version: i32,
+    pub published_at: Option<String>,
+    pub published_by: Option<String>,
+    pub tables: Tables,
+    pub checks: Vec<Check>,
+    pub fees: Fees,
+    pub narrative: Narrative,
+    /// Roll-ups only: the agencies summed, and whether each has published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agencies: Option<Vec<RollupAgency>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tables {
+    pub proactive: ProactiveTable,
+    pub applications: ApplicationsTable,
+    pub remedies: RemediesTable,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProactiveTable {
+    pub rows: Vec<ProactiveRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fees {
+    pub notices: i64,
+    pub amount_charged_yuan: String,
+    pub amount_collected_yuan: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RollupAgency {
+    pub agency_id: String,
+    pub code: String,
+    pub name: String,
+    pub published: bool,
+}
+
+fn counting(state: &AppState) -> RemedyCounting {
+    match state.settings.report.remedy_counting {
+        RemedyCountingSetting::ReceivedInYear => RemedyCounting::ReceivedInYear,
+        RemedyCountingSetting::ActiveInYear => RemedyCounting::ActiveInYear,
+    }
+}
+
+fn year_bounds(year: i32) -> Result<(NaiveDate, NaiveDate), AppError> {
+    match (
+        NaiveDate::from_ymd_opt(year, 1, 1),
+        NaiveDate::from_ymd_opt(year, 12, 31),
+    ) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(AppError::NotFound("report year")),
+    }
+}
+
+pub fn check_year(year: i32, today: NaiveDate) -> Result<(), AppError> {
+    use chrono::Datelike;
+    if year < MIN_YEAR || year > today.year() {
+        return Err(AppError::NotFound("report year"));
+    }
+    Ok(())
+}
+
+fn visible_agency(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<AgencyRow, AppError> {
+    super::agencies::visible_agency(conn, actor, id)
+}
+
+/// Table 二's entered values: row code → column code → value.
+type Entered = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The entered parts, parsed (empty when nothing was entered).
+fn entered(
+    conn: &mut DbConnection,
+    agency_id: &str,
+    year: i32,
+) -> Result<(Entered, Narrative, Option<DraftRow>), AppError> {
+    match db::reports::find_draft(conn, agency_id, year)? {
+        None => Ok((BTreeMap::new(), Narrative::default(), None)),
+        Some(d) => {
+            let p = serde_json::from_str(&d.proactive)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let n = serde_json::from_str(&d.narrative)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok((p, n, Some(d)))
+        }
+    }
+}
+
+/// Computes the live report of an agency (or a subtree for roll-ups) for a year.
+fn compute(
+    conn: &mut DbConnection,
+    agency: &AgencyRow,
+    scope: &ReportScope,
+    year: i32,
+    counting: RemedyCounting,
+    proactive_values: &BTreeMap<String, BTreeMap<String, String>>,
+    narrative: Narrative,
+) -> Result<Report, AppError> {
+    let format = Format::for_year(year);
+    let (start, end) = year_bounds(year)?;
+    let counts = db::reports::application_counts(conn, scope, start, end)?;
+    let applications = report::applications_table(format, &counts);
+    let remedies = report::remedies_table(&db::reports::remedy_counts(
+        conn, scope, start, end, counting,
+    )?);
+    let previous = if year > MIN_YEAR {
+        let (ps, pe) = year_bounds(year - 1)?;
+        let prev_counts = db::reports::application_counts(conn, scope, ps, pe)?;
+        let prev = report::applications_table(Format::for_year(year - 1), &prev_counts);
+        prev.rows
+            .into_iter()
+            .find(|r| r.code == "carried_out")
+            .map(|r| r.values)
+    } else {
+        None
+    };
+    let checks = report::checks(format, &applications, &remedies, previous.as_ref());
+    let proactive =
+        report::proactive_table(format, proactive_values).map_err(AppError::Validation)?;
+    let (notices, charged, collected) = db::reports::fee_totals(conn, scope, start, end)?;
+    let versions = db::reports::versions(conn, &agency.id, year)?;
+    Ok(Report {
+        agency_id: agency.id.clone(),
+        agency_code: agency.code.clone(),
+        agency_name: agency.name.clone(),
+        year,
+        format,
+        status: "draft".into(),
+        version: versions.last().map_or(1, |v| v.version + 1),
+        published_at: None,
+        published_by: None,
+        tables: Tables {
+            proactive: ProactiveTable { rows: proactive },
+            applications,
+            remedies,
+        },
+        checks,
+        fees: Fees {
+            notices,
+            amount_charged_yuan: yuan_string(charged),
+            amount_collected_yuan: yuan_string(collected),
+        },
+        narrative,
+        agencies: None,
+    })
+}
+
+fn snapshot(v: &VersionRow) -> Result<Report, AppError> {
+    let mut r: Report =
+        serde_json::from_str(&v.snapshot).map_err(|e| AppError::Internal(e.to_string()))?;
+    r.status = if v.reopened_at.is_none() {
+        "published".into()
+    } else {
+        "superseded".into()
+    };
+    Ok(r)
+}
+
+/// The report as it stands: the frozen snapshot when published, else the live draft; or one
+/// published version when asked for.
+pub async fn get(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+    version: Option<i32>,
+) -> Result<Report, AppError> {
+    check_year(year, state.today())?;
+    let counting = counting(state);
+    state
+        .with_conn(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            current(conn, &agency, year, version, counting)
+        })
+        .await
+}
+
+fn current(
+    conn: &mut DbConnection,
+    agency: &AgencyRow,
+    year: i32,
+    version: Option<i32>,
+    counting: RemedyCounting,
+) -> Result<Report, AppError> {
+    let versions = db::reports::versions(conn, &agency.id, year)?;
+    if let Some(n) = version {
+        let v = versions
+            .iter()
+            .find(|v| v.version == n)
+            .ok_or(AppError::NotFound("report version"))?;
+        return snapshot(v);
+    }
+    if let Some(v) = versions.last().filter(|v| v.reopened_at.is_none()) {
+        return snapshot(v);
+    }
+    let (p, n, _) = entered(conn, &agency.id, year)?;
+    compute(
+        conn,
+        agency,
+        &ReportScope::Agency(agency.id.clone()),
+        year,
+        counting,
+        &p,
+        n,
+    )
+}
+
+fn may_edit(actor: &Actor, agency: &AgencyRow) -> Result<(), AppError> {
+    if !actor.sees(&agency.id, &agency.path) {
+        return Err(AppError::NotFound("agency"));
+    }
+    if actor.has(Role::Admin)
+        || (agency.id == actor.agency_id && (actor.has(Role::Clerk) || actor.has(Role::Approver)))
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            code: "forbidden",
+            detail: "entering report figures needs the role clerk, approver or admin of the agency"
+                .into(),
+        })
+    }
+}
+
+fn refuse_published(conn: &mut DbConnection, agency_id: &str, year: i32) -> Result<(), AppError> {
+    if db::reports::is_published(conn, agency_id, year)? {
+        return Err(AppError::conflict(
+            "period_published",
+            format!("the {year} report of this agency is published; an admin must reopen it first"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a change that would alter the figures of a published year: any of the dates given
+/// falls in a year whose report is published (and not reopened).
+pub fn ensure_period_open(
+    conn: &mut DbConnection,
+    agency_id: &str,
+    dates: &[Option<NaiveDate>],
+) -> Result<(), AppError> {
+    use chrono::Datelike;
+    let mut years: Vec<i32> = dates.iter().flatten().map(|d| d.year()).collect();
+    years.sort_unstable();
+    years.dedup();
+    for y in years {
+        refuse_published(conn, agency_id, y)?;
+    }
+    Ok(())
+}
+
+pub async fn put_proactive(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+    values: BTreeMap<String, BTreeMap<String, String>>,
+    ctx: RequestContext,
+) -> Result<Report, AppError> {
+    check_year(year, state.today())?;
+    report::proactive_table(Format::for_year(year), &values).map_err(AppError::Validation)?;
+    let counting = counting(state);
+    state
+        .in_transaction(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            may_edit(&actor, &agency)?;
+            refuse_published(conn, &agency.id, year)?;
+            let (before, narrative, _) = entered(conn, &agency.id, year)?;
+            save(conn, &agency.id, year, &values, &narrative, &actor)?;
+            audit(
+                conn,
+                Some(&actor),
+                Some(&agency.id),
+                ("report", &format!("{}:{year}", agency.id)),
+                "proactive_entered",
+                json!({"before": before, "after": values}),
+                &ctx,
+            )?;
+            compute(
+                conn,
+                &agency,
+                &ReportScope::Agency(agency.id.clone()),
+                year,
+                counting,
+                &values,
+                narrative,
+            )
+        })
+        .await
+}
+
+pub async fn put_narrative(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+    narrative: Narrative,
+    ctx: RequestContext,
+) -> Result<Report, AppError> {
+    check_year(year, state.today())?;
+    let mut errors = crate::domain::validation::Errors::new();
+    for (field, v) in [
+        ("overview", &narrative.overview),
+        (
+            "problems_and_improvements",
+            &narrative.problems_and_improvements,
+        ),
+        ("other_matters", &narrative.other_matters),
+    ] {
+        if v.chars().count() > 50_000 {
+            errors.push(crate::domain::validation::FieldError::new(
+                field,
+                "too_long",
+                "at most 50000 characters",
+            ));
+        }
+        if v.contains('\0') {
+            errors.push(crate::domain::validation::FieldError::new(
+                field,
+                "invalid_characters",
+                "must not contain NUL",
+            ));
+        }
+    }
+    errors.into_result()?;
+    let counting = counting(state);
+    state
+        .in_transaction(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            may_edit(&actor, &agency)?;
+            refuse_published(conn, &agency.id, year)?;
+            let (proactive, before, _) = entered(conn, &agency.id, year)?;
+            save(conn, &agency.id, year, &proactive, &narrative, &actor)?;
+            audit(
+                conn,
+                Some(&actor),
+                Some(&agency.id),
+                ("report", &format!("{}:{year}", agency.id)),
+                "narrative_entered",
+                json!({"before": before, "after": narrative}),
+                &ctx,
+            )?;
+            compute(
+                conn,
+                &agency,
+                &ReportScope::Agency(agency.id.clone()),
+                year,
+                counting,
+                &proactive,
+                narrative,
+            )
+        })
+        .await
+}
+
+fn save(
+    conn: &mut DbConnection,
+    agency_id: &str,
+    year: i32,
+    proactive: &BTreeMap<String, BTreeMap<String, String>>,
+    narrative: &Narrative,
+    actor: &Actor,
+) -> Result<(), AppError> {
+    db::reports::save_draft(
+        conn,
+        &DraftRow {
+            agency_id: agency_id.to_string(),
+            year,
+            proactive: serde_json::to_string(proactive)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            narrative: serde_json::to_string(narrative)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            updated_at: db::now_micros(),
+            updated_by: Some(actor.username.clone()),
+        },
+    )?;
+    Ok(())
+}
+
+fn require_admin(actor: &Actor, agency: &AgencyRow) -> Result<(), AppError> {
+    actor
+        .may_administer(&agency.id, &agency.path)
+        .map_err(AppError::from)
+}
+
+/// Freezes the report as a new version (admins). Refused while a check fails.
+pub async fn publish(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+    ctx: RequestContext,
+) -> Result<Report, AppError> {
+    check_year(year, state.today())?;
+    let counting = counting(state);
+    state
+        .in_transaction(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            require_admin(&actor, &agency)?;
+            if db::reports::is_published(conn, &agency.id, year)? {
+                return Err(AppError::conflict(
+                    "already_published",
+                    "this report is published; reopen it to publish a new version",
+                ));
+            }
+            let (p, n, _) = entered(conn, &agency.id, year)?;
+            let mut r = compute(
+                conn,
+                &agency,
+                &ReportScope::Agency(agency.id.clone()),
+                year,
+                counting,
+                &p,
+                n,
+            )?;
+            let failed: Vec<&str> = r
+                .checks
+                .iter()
+                .filter(|c| !c.holds)
+                .map(|c| c.code.as_str())
+                .collect();
+            if !failed.is_empty() {
+                return Err(AppError::conflict(
+                    "checks_failed",
+                    format!("checks fail: {}", failed.join(", ")),
+                ));
+            }
+            let now = db::now_micros();
+            r.status = "published".into();
+            r.published_at = Some(
+                now.and_utc()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            );
+            r.published_by = Some(actor.username.clone());
+            db::reports::insert_version(
+                conn,
+                &VersionRow {
+                    agency_id: agency.id.clone(),
+                    year,
+                    version: r.version,
+                    snapshot: serde_json::to_string(&r)
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                    published_at: now,
+                    published_by: actor.username.clone(),
+                    reopened_at: None,
+                    reopened_by: None,
+                    reopen_reason: None,
+                },
+            )?;
+            audit(
+                conn,
+                Some(&actor),
+                Some(&agency.id),
+                ("report", &format!("{}:{year}", agency.id)),
+                "report_published",
+                json!({"version": r.version}),
+                &ctx,
+            )?;
+            Ok(r)
+        })
+        .await
+}
+
+/// Reopens a published report (admins, with a reason); the next publication is a new version.
+pub async fn reopen(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+    reason: String,
+    ctx: RequestContext,
+) -> Result<Report, AppError> {
+    check_year(year, state.today())?;
+    let reason = crate::domain::validation::text("reason", &reason, 1000, true)
+        .map_err(|e| AppError::Validation(vec![e]))?;
+    let counting = counting(state);
+    state
+        .in_transaction(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            require_admin(&actor, &agency)?;
+            let versions = db::reports::versions(conn, &agency.id, year)?;
+            let Some(last) = versions.last().filter(|v| v.reopened_at.is_none()) else {
+                return Err(AppError::conflict(
+                    "not_published",
+                    "only a published report can be reopened",
+                ));
+            };
+            if !db::reports::reopen(
+                conn,
+                &agency.id,
+                year,
+                last.version,
+                &actor.username,
+                &reason,
+                db::now_micros(),
+            )? {
+                return Err(AppError::PreconditionFailed);
+            }
+            audit(
+                conn,
+                Some(&actor),
+                Some(&agency.id),
+                ("report", &format!("{}:{year}", agency.id)),
+                "report_reopened",
+                json!({"version": last.version, "reason": reason}),
+                &ctx,
+            )?;
+            current(conn, &agency, year, None, counting)
+        })
+        .await
+}
+
+pub async fn versions(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+) -> Result<Vec<VersionRow>, AppError> {
+    check_year(year, state.today())?;
+    state
+        .with_conn(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            Ok(db::reports::versions(conn, &agency.id, year)?)
+        })
+        .await
+}
+
+/// The records behind one cell.
+pub enum CellItems {
+    Requests(Vec<super::requests::RequestView>),
+    Remedies(Vec<db::remedies::RemedyRow>),
+}
+
+pub async fn cell(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+    row: String,
+    column: String,
+    page: Page,
+) -> Result<(CellItems, i64), AppError> {
+    check_year(year, state.today())?;
+    let counting = counting(state);
+    state
+        .with_conn(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            let (start, end) = year_bounds(year)?;
+            let scope = ReportScope::Agency(agency.id.clone());
+            if report::REMEDY_GROUPS.iter().any(|(g, _)| *g == row) {
+                if !report::REMEDY_OUTCOMES.iter().any(|(o, _)| *o == column) {
+                    return Err(AppError::NotFound("report column"));
+                }
+                let outcome = (column != "total").then_some(column.as_str());
+                let (ids, total) = db::reports::remedy_cell(
+                    conn,
+                    &scope,
+                    start,
+                    end,
+                    counting,
+                    &row,
+                    outcome,
+                    page.offset(),
+                    page.per_page,
+                )?;
+                let mut items = Vec::with_capacity(ids.len());
+                for id in ids {
+                    items.extend(db::remedies::find(conn, &id)?);
+                }
+                return Ok((CellItems::Remedies(items), total));
+            }
+            let format = Format::for_year(year);
+            if !report::application_rows(format)
+                .iter()
+                .any(|r| r.code == row)
+            {
+                return Err(AppError::NotFound("report row"));
+            }
+            if !report::APPLICATION_COLUMNS.contains(&column.as_str()) {
+                return Err(AppError::NotFound("report column"));
+            }
+            let condition = db::reports::application_cell_condition(&row)
+                .ok_or(AppError::NotFound("report row"))?;
+            let kind = (column != "total").then_some(column.as_str());
+            let (ids, total) = db::reports::application_cell(
+                conn,
+                &scope,
+                start,
+                end,
+                &condition,
+                kind,
+                page.offset(),
+                page.per_page,
+            )?;
+            let mut items = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(r) = db::requests::find(conn, &id)? {
+                    items.push(super::requests::decode_row(r)?);
+                }
+            }
+            Ok((CellItems::Requests(items), total))
+        })
+        .await
+}
+
+/// Tables 二, 三, 四 summed over the agency and every agency below it.
+pub async fn rollup(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+) -> Result<Report, AppError> {
+    check_year(year, state.today())?;
+    let counting = counting(state);
+    state
+        .with_conn(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            if !(actor.has(Role::Admin) || actor.has(Role::Supervisor)) {
+                return Err(AppError::Forbidden {
+                    code: "forbidden",
+                    detail: "roll-ups are for admins and supervisors".into(),
+                });
+            }
+            let vis = crate::domain::access::Visibility::Subtree(agency.path.clone());
+            let (members, _) = db::agencies::list(
+                conn,
+                &db::agencies::AgencyFilter {
+                    visibility: &vis,
+                    parent_id: None,
+                    q: None,
+                },
+                0,
+                i64::MAX,
+            )?;
+            // Table 二: decimal sums (scaled by 10^4, exact) of each agency's entered values.
+            let format = Format::for_year(year);
+            let mut sums: BTreeMap<String, BTreeMap<String, i128>> = BTreeMap::new();
+            let mut included = Vec::new();
+            for m in &members {
+                let (p, _, _) = entered(conn, &m.id, year)?;
+                for row in report::proactive_table(format, &p).map_err(AppError::Validation)? {
+                    for (col, v) in row.values {
+                        *sums
+                            .entry(row.code.clone())
+                            .or_default()
+                            .entry(col)
+                            .or_insert(0) += scaled(&v);
+                    }
+                }
+                included.push(RollupAgency {
+                    agency_id: m.id.clone(),
+                    code: m.code.clone(),
+                    name: m.name.clone(),
+                    published: db::reports::is_published(conn, &m.id, year)?,
+                });
+            }
+            let summed: BTreeMap<String, BTreeMap<String, String>> = sums
+                .into_iter()
+                .map(|(r, cols)| (r, cols.into_iter().map(|(c, v)| (c, unscaled(v))).collect()))
+                .collect();
+            let mut r = compute(
+                conn,
+                &agency,
+                &ReportScope::Subtree(agency.path.clone()),
+                year,
+                counting,
+                &summed,
+                Narrative::default(),
+            )?;
+            r.status = "rollup".into();
+            r.agencies = Some(included);
+            Ok(r)
+        })
+        .await
+}
+
+fn scaled(v: &str) -> i128 {
+    let neg = v.starts_with('-');
+    let body = v.trim_start_matches('-');
+    let (i, f) = body.split_once('.').unwrap_or((body, ""));
+    let frac = format!("{f:0<4}");
+    let n = i.parse::<i128>().unwrap_or(0) * 10_000 + frac[..4].parse::<i128>().unwrap_or(0);
+    if neg { -n } else { n }
+}
+
+fn unscaled(v: i128) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.abs();
+    let (i, f) = (a / 10_000, a % 10_000);
+    if f == 0 {
+        format!("{sign}{i}")
+    } else {
+        format!("{sign}{i}.{}", format!("{f:04}").trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_sums_are_exact() {
+        assert_eq!(
+            unscaled(scaled("12.5") + scaled("0.25") + scaled("3")),
+            "15.75"
+        );
+        assert_eq!(unscaled(scaled("-4") + scaled("1")), "-3");
+        assert_eq!(unscaled(scaled("0.0001") * 3), "0.0003");
+    }
+}

@@ -1,0 +1,719 @@
+//! The yearly report (政府信息公开工作年度报告, domain.md §9): table layouts of the 2021 format
+//! and the 2019 trial format, the counting rules' results assembled into tables, and the
+//! identities that must hold. Counting itself is SQL (db::reports); this module decides layout,
+//! labels and checks.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::disposition::Disposition;
+use super::request::ApplicantKind;
+
+/// Which format a year is reported in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Format {
+    /// 国办公开办函〔2019〕60号 (the trial format), for 2019 and 2020.
+    #[serde(rename = "2019")]
+    Trial2019,
+    /// 国办公开办函〔2021〕30号, from 2021.
+    #[serde(rename = "2021")]
+    F2021,
+}
+
+impl Format {
+    pub fn for_year(year: i32) -> Format {
+        if year >= 2021 {
+            Format::F2021
+        } else {
+            Format::Trial2019
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Format::Trial2019 => "2019",
+            Format::F2021 => "2021",
+        }
+    }
+}
+
+/// The columns of table 三, in order.
+pub const APPLICATION_COLUMNS: [&str; 7] = [
+    "natural_person",
+    "commercial_enterprise",
+    "research_institution",
+    "social_welfare_organization",
+    "legal_service_institution",
+    "other_organization",
+    "total",
+];
+
+pub fn column_label(code: &str) -> &'static str {
+    match code {
+        "natural_person" => "自然人",
+        "commercial_enterprise" => "法人或其他组织/商业企业",
+        "research_institution" => "法人或其他组织/科研机构",
+        "social_welfare_organization" => "法人或其他组织/社会公益组织",
+        "legal_service_institution" => "法人或其他组织/法律服务机构",
+        "other_organization" => "法人或其他组织/其他",
+        "total" => "总计",
+        _ => "",
+    }
+}
+
+pub const BALANCE_NOTE: &str =
+    "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）";
+
+/// One row of table 三: its code, label and the merged group label it sits under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowDef {
+    pub code: &'static str,
+    pub label: &'static str,
+    /// The merged label cell(s) to the left: `三、本年度办理结果` and, for the sub-items,
+    /// `（三）不予公开` … `（六）其他处理`.
+    pub groups: Vec<&'static str>,
+}
+
+pub const RESULT_GROUP: &str = "三、本年度办理结果";
+
+fn sub_group(d: Disposition) -> Option<&'static str> {
+    let c = d.code();
+    if c.starts_with("denied.") {
+        Some("（三）不予公开")
+    } else if c.starts_with("unavailable.") {
+        Some("（四）无法提供")
+    } else if c.starts_with("not_processed.") {
+        Some("（五）不予处理")
+    } else if c.starts_with("other.") {
+        Some("（六）其他处理")
+    } else {
+        None
+    }
+}
+
+/// The rows of table 三 in order, for the format.
+pub fn application_rows(format: Format) -> Vec<RowDef> {
+    let mut rows = vec![
+        RowDef {
+            code: "new",
+            label: "一、本年新收政府信息公开申请数量",
+            groups: vec![],
+        },
+        RowDef {
+            code: "carried_in",
+            label: "二、上年结转政府信息公开申请数量",
+            groups: vec![],
+        },
+    ];
+    for d in Disposition::ALL {
+        if format == Format::Trial2019 && d.code().starts_with("other.") {
+            continue;
+        }
+        let mut groups = vec![RESULT_GROUP];
+        groups.extend(sub_group(d));
+        rows.push(RowDef {
+            code: d.code(),
+            label: d.label(),
+            groups,
+        });
+    }
+    if format == Format::Trial2019 {
+        rows.push(RowDef {
+            code: "other",
+            label: "（六）其他处理",
+            groups: vec![RESULT_GROUP],
+        });
+    }
+    rows.push(RowDef {
+        code: "total",
+        label: "（七）总计",
+        groups: vec![RESULT_GROUP],
+    });
+    rows.push(RowDef {
+        code: "carried_out",
+        label: "四、结转下年度继续办理",
+        groups: vec![],
+    });
+    rows
+}
+
+/// Codes of the result rows that add up to `total` in a format.
+pub fn result_row_codes(format: Format) -> Vec<&'static str> {
+    application_rows(format)
+        .into_iter()
+        .filter(|r| !matches!(r.code, "new" | "carried_in" | "total" | "carried_out"))
+        .map(|r| r.code)
+        .collect()
+}
+
+/// What SQL counted for table 三: per applicant kind, the flow counts, and per (disposition,
+/// kind) the applications closed in the year.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationCounts {
+    pub new: BTreeMap<String, i64>,
+    pub carried_in: BTreeMap<String, i64>,
+    pub carried_out: BTreeMap<String, i64>,
+    pub closed: BTreeMap<(String, String), i64>,
+}
+
+/// A table row with its values per column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRow {
+    pub code: String,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    pub values: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationsTable {
+    pub columns: Vec<String>,
+    pub note: String,
+    pub rows: Vec<TableRow>,
+}
+
+fn with_total(mut values: BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+    let total = ApplicantKind::ALL
+        .iter()
+        .map(|k| values.get(k.code()).copied().unwrap_or(0))
+        .sum();
+    for k in ApplicantKind::ALL {
+        values.entry(k.code().to_string()).or_insert(0);
+    }
+    values.insert("total".into(), total);
+    values
+}
+
+/// Assembles table 三 from the counts.
+pub fn applications_table(format: Format, c: &ApplicationCounts) -> ApplicationsTable {
+    let rows_def = application_rows(format);
+    let mut result_sum: BTreeMap<String, i64> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(rows_def.len());
+    for def in &rows_def {
+        let values: BTreeMap<String, i64> = match def.code {
+            "new" => c.new.clone(),
+            "carried_in" => c.carried_in.clone(),
+            "carried_out" => c.carried_out.clone(),
+            "total" => result_sum.clone(),
+            "other" => {
+                let mut v = BTreeMap::new();
+                for ((d, k), n) in &c.closed {
+                    if d.starts_with("other.") {
+                        *v.entry(k.clone()).or_insert(0) += n;
+                    }
+                }
+                v
+            }
+            code => c
+                .closed
+                .iter()
+                .filter(|((d, _), _)| d == code)
+                .map(|((_, k), n)| (k.clone(), *n))
+                .collect(),
+        };
+        let values = with_total(values);
+        if !matches!(def.code, "new" | "carried_in" | "total" | "carried_out") {
+            for (k, n) in &values {
+                if k != "total" {
+                    *result_sum.entry(k.clone()).or_insert(0) += n;
+                }
+            }
+        }
+        rows.push(TableRow {
+            code: def.code.to_string(),
+            label: def.label.to_string(),
+            groups: def.groups.iter().map(|g| g.to_string()).collect(),
+            values,
+        });
+    }
+    ApplicationsTable {
+        columns: APPLICATION_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        note: BALANCE_NOTE.to_string(),
+        rows,
+    }
+}
+
+/// Table 四: one group per kind of case, four outcomes and their total.
+pub const REMEDY_GROUPS: [(&str, &str); 3] = [
+    ("review", "行政复议"),
+    ("litigation_direct", "行政诉讼/未经复议直接起诉"),
+    ("litigation_after_review", "行政诉讼/复议后起诉"),
+];
+pub const REMEDY_OUTCOMES: [(&str, &str); 5] = [
+    ("upheld", "结果维持"),
+    ("corrected", "结果纠正"),
+    ("other", "其他结果"),
+    ("pending", "尚未审结"),
+    ("total", "总计"),
+];
+
+pub type RemediesTable = BTreeMap<String, BTreeMap<String, i64>>;
+
+/// Assembles table 四 from counts per (group, outcome).
+pub fn remedies_table(counts: &BTreeMap<(String, String), i64>) -> RemediesTable {
+    let mut t = RemediesTable::new();
+    for (group, _) in REMEDY_GROUPS {
+        let mut g = BTreeMap::new();
+        let mut total = 0;
+        for (o, _) in REMEDY_OUTCOMES.iter().take(4) {
+            let n = counts
+                .get(&(group.to_string(), o.to_string()))
+                .copied()
+                .unwrap_or(0);
+            total += n;
+            g.insert(o.to_string(), n);
+        }
+        g.insert("total".into(), total);
+        t.insert(group.to_string(), g);
+    }
+    t
+}
+
+/// A row of table 二's layout: block, code, label, and its columns (code, label, decimal?).
+pub type LayoutRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str, bool)>,
+);
+
+/// The entered table 二 of a format: for each row code, the columns it has.
+pub fn proactive_layout(format: Format) -> Vec<LayoutRow> {
+    match format {
+        Format::F2021 => {
+            let docs = vec![
+                ("made", "本年制发件数", false),
+                ("abolished", "本年废止件数", false),
+                ("in_force", "现行有效件数", false),
+            ];
+            let decisions = vec![("decisions", "本年处理决定数量", false)];
+            vec![
+                ("第二十条第（一）项", "rules", "规章", docs.clone()),
+                (
+                    "第二十条第（一）项",
+                    "normative_documents",
+                    "行政规范性文件",
+                    docs,
+                ),
+                (
+                    "第二十条第（五）项",
+                    "licensing",
+                    "行政许可",
+                    decisions.clone(),
+                ),
+                (
+                    "第二十条第（六）项",
+                    "punishment",
+                    "行政处罚",
+                    decisions.clone(),
+                ),
+                ("第二十条第（六）项", "coercion", "行政强制", decisions),
+                (
+                    "第二十条第（八）项",
+                    "fees",
+                    "行政事业性收费",
+                    vec![("amount_wan_yuan", "本年收费金额（单位：万元）", true)],
+                ),
+            ]
+        }
+        Format::Trial2019 => {
+            let docs = vec![
+                ("made", "本年新制作数量", false),
+                ("published", "本年新公开数量", false),
+                ("total_public", "对外公开总数量", false),
+            ];
+            let items = vec![
+                ("previous_year_items", "上一年项目数量", false),
+                ("change", "本年增/减", false),
+                ("decisions", "处理决定数量", false),
+            ];
+            vec![
+                ("第二十条第（一）项", "rules", "规章", docs.clone()),
+                (
+                    "第二十条第（一）项",
+                    "normative_documents",
+                    "规范性文件",
+                    docs,
+                ),
+                ("第二十条第（五）项", "licensing", "行政许可", items.clone()),
+                (
+                    "第二十条第（五）项",
+                    "other_services",
+                    "其他对外管理服务事项",
+                    items.clone(),
+                ),
+                (
+                    "第二十条第（六）项",
+                    "punishment",
+                    "行政处罚",
+                    items.clone(),
+                ),
+                ("第二十条第（六）项", "coercion", "行政强制", items),
+                (
+                    "第二十条第（八）项",
+                    "fees",
+                    "行政事业性收费",
+                    vec![
+                        ("previous_year_items", "上一年项目数量", false),
+                        ("change", "本年增/减", false),
+                    ],
+                ),
+                (
+                    "第二十条第（九）项",
+                    "procurement",
+                    "政府集中采购",
+                    vec![
+                        ("items", "采购项目数量", false),
+                        ("amount_wan_yuan", "采购总金额", true),
+                    ],
+                ),
+            ]
+        }
+    }
+}
+
+/// An entered row of table 二 (values as decimal strings: integers, or up to 4 decimals for
+/// amounts in 万元; `change` may be negative).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProactiveRow {
+    pub block: String,
+    pub code: String,
+    pub label: String,
+    pub columns: Vec<ProactiveColumn>,
+    pub values: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProactiveColumn {
+    pub code: String,
+    pub label: String,
+}
+
+fn valid_number(v: &str, decimal: bool, signed: bool) -> bool {
+    let body = if signed {
+        v.strip_prefix('-').unwrap_or(v)
+    } else {
+        v
+    };
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) if decimal => (i, Some(f)),
+        Some(_) => return false,
+        None => (body, None),
+    };
+    !int.is_empty()
+        && int.len() <= 15
+        && int.chars().all(|c| c.is_ascii_digit())
+        && frac
+            .is_none_or(|f| !f.is_empty() && f.len() <= 4 && f.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Table 二 with the entered values (missing ones are "0"); every value checked.
+pub fn proactive_table(
+    format: Format,
+    entered: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<Vec<ProactiveRow>, Vec<super::validation::FieldError>> {
+    let layout = proactive_layout(format);
+    let mut errors = Vec::new();
+    for (row, cols) in entered {
+        let Some((_, _, _, defs)) = layout.iter().find(|(_, c, _, _)| c == row) else {
+            errors.push(super::validation::FieldError::new(
+                format!("rows.{row}"),
+                "unknown_row",
+                format!("table 二 of the {} format has no row {row}", format.code()),
+            ));
+            continue;
+        };
+        for (col, v) in cols {
+            match defs.iter().find(|(c, _, _)| c == col) {
+                None => errors.push(super::validation::FieldError::new(
+                    format!("rows.{row}.{col}"),
+                    "unknown_column",
+                    "this row has no such column",
+                )),
+                Some((_, _, decimal)) => {
+                    if !valid_number(v.trim(), *decimal, *col == "change") {
+                        errors.push(super::validation::FieldError::new(
+                            format!("rows.{row}.{col}"),
+                            "invalid_number",
+                            if *decimal {
+                                "a non-negative decimal with at most 4 decimals"
+                            } else {
+                                "a non-negative integer"
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(layout
+        .into_iter()
+        .map(|(block, code, label, cols)| ProactiveRow {
+            block: block.to_string(),
+            code: code.to_string(),
+            label: label.to_string(),
+            values: cols
+                .iter()
+                .map(|(c, _, _)| {
+                    let v = entered
+                        .get(code)
+                        .and_then(|r| r.get(*c))
+                        .map(|s| s.trim().to_string());
+                    (c.to_string(), v.unwrap_or_else(|| "0".to_string()))
+                })
+                .collect(),
+            columns: cols
+                .iter()
+                .map(|(c, l, _)| ProactiveColumn {
+                    code: c.to_string(),
+                    label: l.to_string(),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// One identity of §9 and whether it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub code: String,
+    pub holds: bool,
+    pub detail: String,
+}
+
+/// The identities of §9 over tables 三 and 四; `previous_carried_out` is table 三's
+/// `carried_out` row of the year before, when known.
+pub fn checks(
+    format: Format,
+    t: &ApplicationsTable,
+    remedies: &RemediesTable,
+    previous_carried_out: Option<&BTreeMap<String, i64>>,
+) -> Vec<Check> {
+    let row = |code: &str| {
+        t.rows
+            .iter()
+            .find(|r| r.code == code)
+            .map(|r| r.values.clone())
+            .unwrap_or_default()
+    };
+    let get = |m: &BTreeMap<String, i64>, c: &str| m.get(c).copied().unwrap_or(0);
+    let (new, cin, total, cout) = (
+        row("new"),
+        row("carried_in"),
+        row("total"),
+        row("carried_out"),
+    );
+    let mut out = Vec::new();
+    for col in APPLICATION_COLUMNS {
+        let l = get(&new, col) + get(&cin, col);
+        let r = get(&total, col) + get(&cout, col);
+        out.push(Check {
+            code: format!("balance.{col}"),
+            holds: l == r,
+            detail: format!(
+                "new {} + carried_in {} = {l}; total {} + carried_out {} = {r}",
+                get(&new, col),
+                get(&cin, col),
+                get(&total, col),
+                get(&cout, col)
+            ),
+        });
+    }
+    let results = result_row_codes(format);
+    for col in APPLICATION_COLUMNS {
+        let sum: i64 = results.iter().map(|c| get(&row(c), col)).sum();
+        out.push(Check {
+            code: format!("total_is_sum_of_results.{col}"),
+            holds: sum == get(&total, col),
+            detail: format!("sum of the result rows {sum}; total {}", get(&total, col)),
+        });
+    }
+    let mut columns_ok = true;
+    let mut bad = Vec::new();
+    let mut non_negative = true;
+    for r in &t.rows {
+        let sum: i64 = ApplicantKind::ALL
+            .iter()
+            .map(|k| get(&r.values, k.code()))
+            .sum();
+        if sum != get(&r.values, "total") {
+            columns_ok = false;
+            bad.push(r.code.clone());
+        }
+        non_negative &= r.values.values().all(|v| *v >= 0);
+    }
+    out.push(Check {
+        code: "total_column_is_sum_of_columns".into(),
+        holds: columns_ok,
+        detail: if columns_ok {
+            "every row's 总计 equals the sum of its six columns".into()
+        } else {
+            format!("rows {} differ", bad.join(", "))
+        },
+    });
+    out.push(Check {
+        code: "non_negative".into(),
+        holds: non_negative && remedies.values().all(|g| g.values().all(|v| *v >= 0)),
+        detail: "every cell is a non-negative integer".into(),
+    });
+    if let Some(prev) = previous_carried_out {
+        for col in APPLICATION_COLUMNS {
+            out.push(Check {
+                code: format!("carried_in_matches_last_year.{col}"),
+                holds: get(prev, col) == get(&cin, col),
+                detail: format!(
+                    "carried_out last year {}; carried_in this year {}",
+                    get(prev, col),
+                    get(&cin, col)
+                ),
+            });
+        }
+    }
+    for (group, _) in REMEDY_GROUPS {
+        let g = remedies.get(group).cloned().unwrap_or_default();
+        let sum: i64 = REMEDY_OUTCOMES
+            .iter()
+            .take(4)
+            .map(|(o, _)| get(&g, o))
+            .sum();
+        out.push(Check {
+            code: format!("remedies.{group}.total"),
+            holds: sum == get(&g, "total"),
+            detail: format!("four outcomes {sum}; total {}", get(&g, "total")),
+        });
+    }
+    out
+}
+
+/// Narrative sections 一, 五, 六.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Narrative {
+    /// 一、总体情况
+    pub overview: String,
+    /// 五、存在的主要问题及改进情况
+    pub problems_and_improvements: String,
+    /// 六、其他需要报告的事项
+    pub other_matters: String,
+}
+
+pub const SECTIONS: [&str; 6] = [
+    "一、总体情况",
+    "二、主动公开政府信息情况",
+    "三、收到和处理政府信息公开申请情况",
+    "四、政府信息公开行政复议、行政诉讼情况",
+    "五、存在的主要问题及改进情况",
+    "六、其他需要报告的事项",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts() -> ApplicationCounts {
+        let mut c = ApplicationCounts::default();
+        c.new.insert("natural_person".into(), 5);
+        c.new.insert("commercial_enterprise".into(), 2);
+        c.carried_in.insert("natural_person".into(), 1);
+        c.closed
+            .insert(("granted".into(), "natural_person".into()), 3);
+        c.closed
+            .insert(("other.unpaid".into(), "natural_person".into()), 1);
+        c.closed.insert(
+            ("denied.state_secret".into(), "commercial_enterprise".into()),
+            1,
+        );
+        c.carried_out.insert("natural_person".into(), 2);
+        c.carried_out.insert("commercial_enterprise".into(), 1);
+        c
+    }
+
+    #[test]
+    fn the_2021_table_has_28_rows_in_order_with_exact_labels() {
+        let rows = application_rows(Format::F2021);
+        assert_eq!(rows.len(), 2 + 21 + 2);
+        assert_eq!(rows[0].label, "一、本年新收政府信息公开申请数量");
+        assert_eq!(rows[2].code, "granted");
+        assert_eq!(rows[4].groups, vec![RESULT_GROUP, "（三）不予公开"]);
+        assert_eq!(rows[rows.len() - 2].label, "（七）总计");
+        assert_eq!(rows[rows.len() - 1].code, "carried_out");
+    }
+
+    #[test]
+    fn the_2019_format_has_one_other_row() {
+        let rows = application_rows(Format::Trial2019);
+        assert!(rows.iter().any(|r| r.code == "other"));
+        assert!(!rows.iter().any(|r| r.code.starts_with("other.")));
+        let t = applications_table(Format::Trial2019, &counts());
+        let other = t
+            .rows
+            .iter()
+            .find(|r| r.code == "other")
+            .map(|r| r.values["total"]);
+        assert_eq!(other, Some(1));
+    }
+
+    #[test]
+    fn identities_hold_for_consistent_counts_and_fail_for_broken_ones() {
+        let t = applications_table(Format::F2021, &counts());
+        let total = t
+            .rows
+            .iter()
+            .find(|r| r.code == "total")
+            .map(|r| r.values.clone())
+            .unwrap_or_default();
+        assert_eq!(total["total"], 5);
+        let rem = remedies_table(&BTreeMap::new());
+        assert!(
+            checks(Format::F2021, &t, &rem, None)
+                .iter()
+                .all(|c| c.holds)
+        );
+        let mut broken = counts();
+        broken.new.insert("natural_person".into(), 6);
+        let t = applications_table(Format::F2021, &broken);
+        let failed: Vec<String> = checks(Format::F2021, &t, &rem, None)
+            .into_iter()
+            .filter(|c| !c.holds)
+            .map(|c| c.code)
+            .collect();
+        assert_eq!(failed, vec!["balance.natural_person", "balance.total"]);
+    }
+
+    #[test]
+    fn proactive_values_are_checked_per_format() {
+        let mut e = BTreeMap::new();
+        e.insert(
+            "rules".to_string(),
+            BTreeMap::from([("made".to_string(), "3".to_string())]),
+        );
+        e.insert(
+            "fees".to_string(),
+            BTreeMap::from([("amount_wan_yuan".to_string(), "12.5".to_string())]),
+        );
+        let t = proactive_table(Format::F2021, &e).unwrap_or_default();
+        assert_eq!(t.len(), 6);
+        assert_eq!(t[0].values["made"], "3");
+        assert_eq!(t[0].values["abolished"], "0");
+        let mut bad = BTreeMap::new();
+        bad.insert(
+            "rules".to_string(),
+            BTreeMap::from([("made".to_string(), "-1".to_string())]),
+        );
+        bad.insert("procurement".to_string(), BTreeMap::new());
+        assert_eq!(
+            proactive_table(Format::F2021, &bad).map_err(|e| e.len()),
+            Err(2)
+        );
+        let mut change = BTreeMap::new();
+        change.insert(
+            "licensing".to_string(),
+            BTreeMap::from([("change".to_string(), "-4".to_string())]),
+        );
+        assert!(proactive_table(Format::Trial2019, &change).is_ok());
+    }
+}
