@@ -387,9 +387,67 @@ pub async fn patch(
                 json!({"before": before, "after": after, "reason": reason}),
                 &ctx,
             )?;
+            if kind == RemedyKind::Review && row.decided_on != current.decided_on {
+                remeasure_suits(conn, &row, &cal, &actor, &ctx)?;
+            }
             Ok(row)
         })
         .await
+}
+
+/// Suits after a review are measured from its decision: when the decision date changes, their
+/// filing limits move with it (information only; recorded in each suit's history).
+fn remeasure_suits(
+    conn: &mut DbConnection,
+    review: &RemedyRow,
+    cal: &crate::domain::calendar::Calendar,
+    actor: &Actor,
+    ctx: &RequestContext,
+) -> Result<(), AppError> {
+    for mut suit in db::remedies::suits_after(conn, &review.id)? {
+        let case = remedy::Case {
+            applicant_name: suit.applicant_name.clone(),
+            body_name: suit.body_name.clone(),
+            filed_on: suit.filed_on,
+            received_on: suit.received_on,
+            act_known_on: suit.act_known_on,
+            decision: suit
+                .decision_type
+                .as_deref()
+                .and_then(remedy::DecisionType::parse),
+            decided_on: suit.decided_on,
+            notes: suit.notes.clone(),
+            route: suit.route.as_deref().and_then(remedy::Route::parse),
+            instance: suit.instance.clone(),
+        };
+        let limit = remedy::filing_limit(RemedyKind::Litigation, &case, review.decided_on, cal);
+        let deadline = limit.as_ref().map(|l| l.deadline);
+        let late = limit.as_ref().is_some_and(|l| l.filed_late);
+        if deadline == suit.filing_deadline && late == suit.filed_late {
+            continue;
+        }
+        let before =
+            json!({"filing_deadline": suit.filing_deadline, "filed_late": suit.filed_late});
+        let expected = suit.version;
+        suit.filing_deadline = deadline;
+        suit.filing_rule = limit.map(|l| l.rule.to_string());
+        suit.filed_late = late;
+        suit.version += 1;
+        suit.updated_at = db::now_micros();
+        if !db::remedies::update_if_version(conn, &suit, expected)? {
+            return Err(AppError::PreconditionFailed);
+        }
+        audit(
+            conn,
+            Some(actor),
+            Some(&suit.agency_id),
+            ("litigation", &suit.id),
+            "filing_limit_remeasured",
+            json!({"before": before, "after": {"filing_deadline": deadline, "filed_late": late}, "review_id": review.id}),
+            ctx,
+        )?;
+    }
+    Ok(())
 }
 
 /// The audit trail of one case.

@@ -316,6 +316,13 @@ pub fn parse_case(
                     "only lawsuits have an instance",
                 ));
             }
+            if input.has_review {
+                e.push(FieldError::new(
+                    "review_id",
+                    "not_allowed",
+                    "only a suit after review names a review",
+                ));
+            }
             (None, None)
         }
         RemedyKind::Litigation => {

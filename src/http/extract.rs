@@ -102,8 +102,20 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
-        let field = if path == "." { String::new() } else { path };
+        let mut field = if path == "." { String::new() } else { path };
         let message = clean_serde_message(&err.into_inner().to_string());
+        // A missing field is reported at its parent: name the field itself.
+        let (code, missing) = match message.strip_prefix("missing field `") {
+            Some(rest) => ("required", rest.split('`').next().map(str::to_string)),
+            None => ("invalid_value", None),
+        };
+        if let Some(m) = missing {
+            field = if field.is_empty() {
+                m
+            } else {
+                format!("{field}.{m}")
+            };
+        }
         let detail = if field.is_empty() {
             message.clone()
         } else {
@@ -116,7 +128,7 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
         )
         .with_errors(vec![ProblemField {
             field,
-            code: "invalid_value".into(),
+            code: code.into(),
             message,
         }])
     })

@@ -11,4 +11,5 @@ mod errors;
 mod foundation;
 mod migrations;
 mod openapi;
+mod remedies;
 mod requests;
