@@ -218,6 +218,113 @@ fn plan(rng: &mut StdRng, wf: &Workflow, cal: &Calendar, today: NaiveDate) -> Ve
     steps
 }
 
+/// A review (decided or pending, some late) and perhaps a suit after it or a direct suit.
+fn seed_cases(
+    rng: &mut StdRng,
+    cal: &Calendar,
+    agency_id: &str,
+    request_id: &str,
+    applicant: &str,
+    replied: NaiveDate,
+    today: NaiveDate,
+) -> Vec<db::remedies::RemedyRow> {
+    use crate::domain::remedy::{self, Case, DecisionType, RemedyKind, Route};
+    let mut out = Vec::new();
+    let make = |kind: RemedyKind,
+                filed: NaiveDate,
+                route: Option<Route>,
+                review: Option<(&str, NaiveDate)>,
+                rng: &mut StdRng| {
+        let decided = filed + Duration::days(rng.random_range(30..120));
+        let decision = (decided <= today && rng.random_range(0..100) < 85).then(|| {
+            let pick = DecisionType::ALL[rng.random_range(0..DecisionType::ALL.len())];
+            if kind == RemedyKind::Litigation && pick == DecisionType::Upheld {
+                DecisionType::ClaimRejected
+            } else {
+                pick
+            }
+        });
+        let case = Case {
+            applicant_name: applicant.to_string(),
+            body_name: if kind == RemedyKind::Review {
+                "某市人民政府".into()
+            } else {
+                "某区人民法院".into()
+            },
+            filed_on: filed,
+            received_on: Some(filed + Duration::days(rng.random_range(1..6)))
+                .filter(|d| *d <= today),
+            act_known_on: (route != Some(Route::AfterReview)).then_some(replied),
+            decision,
+            decided_on: decision.map(|_| decided),
+            notes: None,
+            route,
+            instance: (kind == RemedyKind::Litigation).then(|| "first".to_string()),
+        };
+        let limit = remedy::filing_limit(kind, &case, review.map(|r| r.1), cal);
+        let now = db::now_micros();
+        db::remedies::RemedyRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: kind.code().into(),
+            agency_id: agency_id.into(),
+            request_id: Some(request_id.into()),
+            applicant_name: case.applicant_name.clone(),
+            body_name: case.body_name.clone(),
+            filed_on: case.filed_on,
+            received_on: case.received_on,
+            act_known_on: case.act_known_on,
+            route: case.route.map(|r| r.code().into()),
+            review_id: review.map(|r| r.0.to_string()),
+            instance: case.instance.clone(),
+            decision_type: case.decision.map(|d| d.code().into()),
+            decided_on: case.decided_on,
+            outcome: remedy::outcome(case.decision).code().into(),
+            notes: None,
+            filing_deadline: limit.as_ref().map(|l| l.deadline),
+            filing_rule: limit.as_ref().map(|l| l.rule.into()),
+            filed_late: limit.is_some_and(|l| l.filed_late),
+            version: 1,
+            created_by: Some("seed".into()),
+            created_at: now,
+            updated_at: now,
+        }
+    };
+    let filed = replied + Duration::days(rng.random_range(5..70));
+    if filed > today {
+        return out;
+    }
+    if rng.random_range(0..100) < 75 {
+        let review = make(RemedyKind::Review, filed, None, None, rng);
+        if let Some(decided) = review.decided_on
+            && rng.random_range(0..100) < 30
+        {
+            let suit_filed = decided + Duration::days(rng.random_range(3..20));
+            if suit_filed <= today {
+                let suit = make(
+                    RemedyKind::Litigation,
+                    suit_filed,
+                    Some(Route::AfterReview),
+                    Some((&review.id, decided)),
+                    rng,
+                );
+                out.push(review);
+                out.push(suit);
+                return out;
+            }
+        }
+        out.push(review);
+    } else {
+        out.push(make(
+            RemedyKind::Litigation,
+            filed,
+            Some(Route::Direct),
+            None,
+            rng,
+        ));
+    }
+    out
+}
+
 /// Fills the database. Runs in batches of one transaction each.
 pub fn run(
     conn: &mut DbConnection,
@@ -273,6 +380,7 @@ pub fn run(
         let n = batch.min(opts.requests - made);
         let mut rows = Vec::with_capacity(n as usize);
         let mut evs = Vec::with_capacity(n as usize * 3);
+        let mut cases: Vec<db::remedies::RemedyRow> = Vec::new();
         for _ in 0..n {
             let ai = rng.random_range(0..agencies.len());
             let year = rng.random_range(y0..=y1);
@@ -364,6 +472,22 @@ pub fn run(
                     http_request_id: None,
                 });
             }
+            // About one denial or non-disclosure in ten is taken to review, some of those to
+            // court after it, and a few straight to court.
+            if let (Some(closed), Some(disp)) = (wf.clock.closed_on, wf.disposition())
+                && disp != Disposition::Granted
+                && rng.random_range(0..100) < 10
+            {
+                cases.extend(seed_cases(
+                    &mut rng,
+                    cal,
+                    &agency.id,
+                    &id,
+                    &parsed.details.applicant.name,
+                    closed,
+                    opts.today,
+                ));
+            }
             rows.push(RequestRow {
                 id,
                 agency_id: agency.id.clone(),
@@ -407,6 +531,9 @@ pub fn run(
         db::transaction(conn, |conn| {
             db::requests::insert_many(conn, &rows)?;
             db::requests::insert_events(conn, &evs)?;
+            for c in &cases {
+                db::remedies::insert(conn, c)?;
+            }
             Ok::<(), AppError>(())
         })?;
     }

@@ -238,10 +238,18 @@ pub enum SortKey {
 
 type Boxed<'a> = requests::BoxedQuery<'a, MultiBackend>;
 
+/// A materialised path of depth 0: `/id/`.
+fn is_root_path(path: &str) -> bool {
+    path.matches('/').count() == 2
+}
+
 pub fn scoped<'a>(visibility: &'a Visibility) -> Boxed<'a> {
     let q = requests::table.into_boxed();
     match visibility {
         Visibility::Agency(id) => q.filter(requests::agency_id.eq(id.as_str())),
+        // The root's subtree is every agency (the tree has one root): no filter, so the planner
+        // can use the plain sort indexes and an index-only count.
+        Visibility::Subtree(path) if is_root_path(path) => q,
         Visibility::Subtree(path) => q.filter(
             requests::agency_id.eq_any(
                 agencies::table
