@@ -135,17 +135,36 @@ fn compute(
     let remedies = report::remedies_table(&db::reports::remedy_counts(
         conn, scope, start, end, counting,
     )?);
-    let previous = if year > MIN_YEAR {
-        let (ps, pe) = year_bounds(year - 1)?;
-        let prev_counts = db::reports::application_counts(conn, scope, ps, pe)?;
-        let prev = report::applications_table(Format::for_year(year - 1), &prev_counts);
-        prev.rows
+    // The year before: as published when it was (catches records changed after publication),
+    // else as counted now.
+    let published_previous = match scope {
+        ReportScope::Agency(id) if year > MIN_YEAR => db::reports::versions(conn, id, year - 1)?
             .into_iter()
-            .find(|r| r.code == "carried_out")
-            .map(|r| r.values)
-    } else {
-        None
+            .rev()
+            .find(|v| v.reopened_at.is_none())
+            .map(|v| snapshot(&v))
+            .transpose()?
+            .and_then(|r| {
+                r.tables
+                    .applications
+                    .rows
+                    .into_iter()
+                    .find(|row| row.code == "carried_out")
+            })
+            .map(|row| row.values),
+        _ => None,
     };
+    let previous = published_previous.or_else(|| {
+        (year > MIN_YEAR).then(|| {
+            let mut p = counts.previous_carried_out.clone();
+            let total = p.values().sum();
+            for k in crate::domain::request::ApplicantKind::ALL {
+                p.entry(k.code().to_string()).or_insert(0);
+            }
+            p.insert("total".to_string(), total);
+            p
+        })
+    });
     let checks = report::checks(format, &applications, &remedies, previous.as_ref());
     let proactive =
         report::proactive_table(format, proactive_values).map_err(AppError::Validation)?;

@@ -155,6 +155,8 @@ pub struct ApplicationCounts {
     pub carried_in: BTreeMap<String, i64>,
     pub carried_out: BTreeMap<String, i64>,
     pub closed: BTreeMap<(String, String), i64>,
+    /// `carried_out` of the year before, counted in the same pass (continuity check).
+    pub previous_carried_out: BTreeMap<String, i64>,
 }
 
 /// A table row with its values per column.
