@@ -300,44 +300,23 @@ pub fn ensure_period_open(
     Ok(())
 }
 
+/// A change of the entered parts.
+enum Entry {
+    Proactive(Entered),
+    Narrative(Narrative),
+}
+
 pub async fn put_proactive(
     state: &AppState,
     actor: Actor,
     agency_id: String,
     year: i32,
-    values: BTreeMap<String, BTreeMap<String, String>>,
+    values: Entered,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
     check_year(year, state.today())?;
     report::proactive_table(Format::for_year(year), &values).map_err(AppError::Validation)?;
-    let counting = counting(state);
-    state
-        .in_transaction(move |conn| {
-            let agency = visible_agency(conn, &actor, &agency_id)?;
-            may_edit(&actor, &agency)?;
-            refuse_published(conn, &agency.id, year)?;
-            let (before, narrative, _) = entered(conn, &agency.id, year)?;
-            save(conn, &agency.id, year, &values, &narrative, &actor)?;
-            audit(
-                conn,
-                Some(&actor),
-                Some(&agency.id),
-                ("report", &format!("{}:{year}", agency.id)),
-                "proactive_entered",
-                json!({"before": before, "after": values}),
-                &ctx,
-            )?;
-            compute(
-                conn,
-                &agency,
-                &ReportScope::Agency(agency.id.clone()),
-                year,
-                counting,
-                &values,
-                narrative,
-            )
-        })
-        .await
+    enter(state, actor, agency_id, year, Entry::Proactive(values), ctx).await
 }
 
 pub async fn put_narrative(
@@ -358,48 +337,64 @@ pub async fn put_narrative(
         ),
         ("other_matters", &narrative.other_matters),
     ] {
-        if v.chars().count() > 50_000 {
-            errors.push(crate::domain::validation::FieldError::new(
-                field,
-                "too_long",
-                "at most 50000 characters",
-            ));
-        }
-        if v.contains('\0') {
-            errors.push(crate::domain::validation::FieldError::new(
-                field,
-                "invalid_characters",
-                "must not contain NUL",
-            ));
+        if let Err(e) = crate::domain::validation::optional_text(field, Some(v), 50_000, true) {
+            errors.push(e);
         }
     }
     errors.into_result()?;
+    enter(
+        state,
+        actor,
+        agency_id,
+        year,
+        Entry::Narrative(narrative),
+        ctx,
+    )
+    .await
+}
+
+/// Stores a change of the entered parts (refused once published) with its audit event, and
+/// answers the report as it now stands.
+async fn enter(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+    entry: Entry,
+    ctx: RequestContext,
+) -> Result<Report, AppError> {
     let counting = counting(state);
     state
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
             may_edit(&actor, &agency)?;
             refuse_published(conn, &agency.id, year)?;
-            let (proactive, before, _) = entered(conn, &agency.id, year)?;
+            let (mut proactive, mut narrative, _) = entered(conn, &agency.id, year)?;
+            let (action, change) = match entry {
+                Entry::Proactive(values) => {
+                    let change = json!({"before": proactive, "after": values});
+                    proactive = values;
+                    ("proactive_entered", change)
+                }
+                Entry::Narrative(n) => {
+                    let change = json!({"before": narrative, "after": n});
+                    narrative = n;
+                    ("narrative_entered", change)
+                }
+            };
             save(conn, &agency.id, year, &proactive, &narrative, &actor)?;
+            let entity = format!("{}:{year}", agency.id);
             audit(
                 conn,
                 Some(&actor),
                 Some(&agency.id),
-                ("report", &format!("{}:{year}", agency.id)),
-                "narrative_entered",
-                json!({"before": before, "after": narrative}),
+                ("report", &entity),
+                action,
+                change,
                 &ctx,
             )?;
-            compute(
-                conn,
-                &agency,
-                &ReportScope::Agency(agency.id.clone()),
-                year,
-                counting,
-                &proactive,
-                narrative,
-            )
+            let scope = ReportScope::Agency(agency.id.clone());
+            compute(conn, &agency, &scope, year, counting, &proactive, narrative)
         })
         .await
 }

@@ -15,6 +15,7 @@ use crate::domain::agency::child_path;
 use crate::domain::calendar::Calendar;
 use crate::domain::clock;
 use crate::domain::disposition::Disposition;
+use crate::domain::identity;
 use crate::domain::request::{
     self, Action, ActionContext, ApplicantInput, IdDocumentInput, IntakeInput, NewRequest,
     ReplyInput, State, Workflow,
@@ -63,27 +64,19 @@ fn resident_id(rng: &mut StdRng) -> String {
         birth.format("%Y%m%d"),
         rng.random_range(0..1000)
     );
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    let check = identity::resident_id_check_char(&body).unwrap_or('0');
     format!("{body}{check}")
 }
 
 /// A valid unified social credit code.
 fn credit_code(rng: &mut StdRng) -> String {
     const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
-    let mut v: Vec<u32> = vec![9, 1];
-    v.extend((0..15).map(|_| rng.random_range(0..31)));
-    let sum: u32 = v.iter().zip(WEIGHTS).map(|(a, w)| a * w).sum();
-    v.push((31 - sum % 31) % 31);
-    v.iter().map(|i| ALPHABET[*i as usize] as char).collect()
+    let body: String = "91"
+        .chars()
+        .chain((0..15).map(|_| ALPHABET[rng.random_range(0..31)] as char))
+        .collect();
+    let check = identity::credit_code_check_char(&body).unwrap_or('0');
+    format!("{body}{check}")
 }
 
 fn applicant(rng: &mut StdRng, kind: &str) -> ApplicantInput {

@@ -54,42 +54,56 @@ pub fn check_resident_id(number: &str) -> Result<(), IdProblem> {
     if NaiveDate::parse_from_str(birth, "%Y%m%d").is_err() {
         return Err(IdProblem::BirthDate);
     }
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
-    let sum: u32 = bytes[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    if CHECK[(sum % 11) as usize] == bytes[17] {
+    if resident_id_check_char(&n[..17]) == Some(bytes[17] as char) {
         Ok(())
     } else {
         Err(IdProblem::CheckCharacter)
     }
 }
 
-/// GB 32100-2015: 18 characters from the 31-character alphabet (no I, O, Z, S, V), the last a
-/// check character computed modulo 31.
-pub fn check_credit_code(code: &str) -> Result<(), IdProblem> {
-    const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// The GB 11643 check character (ISO 7064 MOD 11-2) of the first 17 digits.
+pub fn resident_id_check_char(first17: &str) -> Option<char> {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let sum: u32 = first17
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    Some(CHECK[(sum % 11) as usize] as char)
+}
+
+/// The 31 characters of credit codes (no I, O, Z, S, V).
+const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// The GB 32100 check character (modulo 31) of the first 17 characters of a credit code.
+pub fn credit_code_check_char(first17: &str) -> Option<char> {
     const WEIGHTS: [u32; 17] = [
         1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
     ];
+    if first17.len() != 17 {
+        return None;
+    }
+    let mut sum = 0u32;
+    for (b, w) in first17.bytes().zip(WEIGHTS) {
+        sum += CREDIT_ALPHABET.iter().position(|a| *a == b)? as u32 * w;
+    }
+    Some(CREDIT_ALPHABET[((31 - sum % 31) % 31) as usize] as char)
+}
+
+/// GB 32100-2015: 18 characters from the 31-character alphabet, the last a check character.
+pub fn check_credit_code(code: &str) -> Result<(), IdProblem> {
     let c = normalize(code);
-    let bytes = c.as_bytes();
-    if bytes.len() != 18 {
+    if c.len() != 18 {
         return Err(IdProblem::Length);
     }
-    let mut values = [0u32; 18];
-    for (i, b) in bytes.iter().enumerate() {
-        match ALPHABET.iter().position(|a| a == b) {
-            Some(v) => values[i] = v as u32,
-            None => return Err(IdProblem::Characters),
-        }
+    if !c.bytes().all(|b| CREDIT_ALPHABET.contains(&b)) {
+        return Err(IdProblem::Characters);
     }
-    let sum: u32 = values[..17].iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
-    let check = (31 - sum % 31) % 31;
-    if check == values[17] {
+    if credit_code_check_char(&c[..17]) == c.chars().nth(17) {
         Ok(())
     } else {
         Err(IdProblem::CheckCharacter)
