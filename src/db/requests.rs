@@ -238,30 +238,44 @@ pub enum SortKey {
 
 type Boxed<'a> = requests::BoxedQuery<'a, MultiBackend>;
 
+/// A caller's agencies, resolved to ids before the main query: a plain `agency_id IN (…)` list
+/// lets the planner use the agency-leading indexes, where a sub-select over paths did not.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// The root's subtree: every agency (the tree has one root), no filter.
+    All,
+    Agencies(Vec<String>),
+}
+
 /// A materialised path of depth 0: `/id/`.
 fn is_root_path(path: &str) -> bool {
     path.matches('/').count() == 2
 }
 
-pub fn scoped<'a>(visibility: &'a Visibility) -> Boxed<'a> {
-    let q = requests::table.into_boxed();
-    match visibility {
-        Visibility::Agency(id) => q.filter(requests::agency_id.eq(id.as_str())),
-        // The root's subtree is every agency (the tree has one root): no filter, so the planner
-        // can use the plain sort indexes and an index-only count.
-        Visibility::Subtree(path) if is_root_path(path) => q,
-        Visibility::Subtree(path) => q.filter(
-            requests::agency_id.eq_any(
-                agencies::table
-                    .filter(agencies::path.like(like_prefix(path)).escape('\\'))
-                    .select(agencies::id),
-            ),
+pub fn resolve(conn: &mut DbConnection, visibility: &Visibility) -> QueryResult<Scope> {
+    Ok(match visibility {
+        Visibility::Agency(id) => Scope::Agencies(vec![id.clone()]),
+        Visibility::Subtree(path) if is_root_path(path) => Scope::All,
+        Visibility::Subtree(path) => Scope::Agencies(
+            agencies::table
+                .filter(agencies::path.like(like_prefix(path)).escape('\\'))
+                .select(agencies::id)
+                .load(conn)?,
         ),
+    })
+}
+
+pub fn scoped(scope: &Scope) -> Boxed<'_> {
+    let q = requests::table.into_boxed();
+    match scope {
+        Scope::All => q,
+        Scope::Agencies(ids) if ids.len() == 1 => q.filter(requests::agency_id.eq(ids[0].as_str())),
+        Scope::Agencies(ids) => q.filter(requests::agency_id.eq_any(ids.clone())),
     }
 }
 
-fn filtered<'a>(visibility: &'a Visibility, f: &'a RequestFilter) -> Boxed<'a> {
-    let mut q = scoped(visibility);
+fn filtered<'a>(scope: &'a Scope, f: &'a RequestFilter) -> Boxed<'a> {
+    let mut q = scoped(scope);
     if !f.states.is_empty() {
         q = q.filter(requests::state.eq_any(f.states.clone()));
     }
@@ -327,8 +341,9 @@ pub fn list(
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<RequestRow>, i64)> {
-    let total = filtered(visibility, filter).count().get_result(conn)?;
-    let q = filtered(visibility, filter);
+    let scope = resolve(conn, visibility)?;
+    let total = filtered(&scope, filter).count().get_result(conn)?;
+    let q = filtered(&scope, filter);
     let (key, desc) = sort;
     let q = match (key, desc) {
         // Rows without the date sort last either way, the same on both databases.
@@ -404,20 +419,13 @@ pub fn count_by_state(
 ) -> QueryResult<Vec<(String, i64)>> {
     use diesel::dsl::count_star;
     // GROUP BY cannot follow a boxed query, so the scope is spelled out per case.
-    match visibility {
-        Visibility::Agency(id) => requests::table
-            .filter(requests::agency_id.eq(id.as_str()))
+    match resolve(conn, visibility)? {
+        Scope::All => requests::table
             .group_by(requests::state)
             .select((requests::state, count_star()))
             .load(conn),
-        Visibility::Subtree(path) => requests::table
-            .filter(
-                requests::agency_id.eq_any(
-                    agencies::table
-                        .filter(agencies::path.like(like_prefix(path)).escape('\\'))
-                        .select(agencies::id),
-                ),
-            )
+        Scope::Agencies(ids) => requests::table
+            .filter(requests::agency_id.eq_any(ids))
             .group_by(requests::state)
             .select((requests::state, count_star()))
             .load(conn),
@@ -431,7 +439,8 @@ pub fn count_due_between(
     today: NaiveDate,
     until: NaiveDate,
 ) -> QueryResult<i64> {
-    scoped(visibility)
+    let scope = resolve(conn, visibility)?;
+    scoped(&scope)
         .filter(requests::state.ne("closed"))
         .filter(requests::due_date.ge(today))
         .filter(requests::due_date.le(until))
@@ -444,7 +453,8 @@ pub fn count_overdue(
     visibility: &Visibility,
     today: NaiveDate,
 ) -> QueryResult<i64> {
-    scoped(visibility)
+    let scope = resolve(conn, visibility)?;
+    scoped(&scope)
         .filter(requests::state.ne("closed"))
         .filter(requests::due_date.lt(today))
         .count()
@@ -457,7 +467,8 @@ pub fn count_late_closed_between(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<i64> {
-    scoped(visibility)
+    let scope = resolve(conn, visibility)?;
+    scoped(&scope)
         .filter(requests::late.eq(true))
         .filter(requests::closed_on.between(from, to))
         .count()

@@ -12,4 +12,5 @@ mod foundation;
 mod migrations;
 mod openapi;
 mod remedies;
+mod reports;
 mod requests;

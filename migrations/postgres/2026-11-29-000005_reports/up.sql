@@ -27,3 +27,9 @@ CREATE TABLE report_versions (
 -- The report's one pass over an agency's applications reads only this index (index-only scan).
 CREATE INDEX requests_report ON requests(agency_id, receipt_date) INCLUDE (applicant_kind, disposition, closed_on);
 CREATE INDEX requests_fees ON requests(agency_id, fee_notice_on) WHERE fee_notice_on IS NOT NULL;
+
+-- Lists across the whole tree: open applications by due date (overdue, due soon), closed ones by
+-- disposition. Partial, so they stay small.
+CREATE INDEX requests_open_due ON requests(due_date) WHERE state <> 'closed';
+CREATE INDEX requests_disposition_closed ON requests(disposition, closed_on) WHERE disposition IS NOT NULL;
+CREATE INDEX requests_state_due ON requests(state, due_date);
