@@ -141,6 +141,19 @@ fn build_row(
     Ok(row)
 }
 
+/// The cell of table 四 the case counts in for `year`.
+fn counted(r: &RemedyRow, year: i32, active_in_year: bool) -> Option<(String, String)> {
+    crate::domain::report::counted_case(
+        &r.kind,
+        r.route.as_deref(),
+        r.received_on.unwrap_or(r.filed_on),
+        r.decided_on,
+        &r.outcome,
+        year,
+        active_in_year,
+    )
+}
+
 fn snapshot(r: &RemedyRow) -> serde_json::Value {
     json!({
         "request_id": r.request_id, "review_id": r.review_id, "applicant_name": r.applicant_name,
@@ -208,11 +221,11 @@ pub async fn create(
                 updated_at: now,
             };
             let row = build_row(conn, kind, empty, &input, &st, &cal)?;
-            super::reports::ensure_period_open(
-                conn,
-                &row.agency_id,
-                &[row.received_on.or(Some(row.filed_on)), row.decided_on],
-            )?;
+            let active = st.settings.report.remedy_counting
+                == crate::config::RemedyCountingSetting::ActiveInYear;
+            super::reports::ensure_figures_unchanged(conn, &row.agency_id, |y| {
+                (None, counted(&row, y, active))
+            })?;
             db::remedies::insert(conn, &row)?;
             audit(
                 conn,
@@ -335,16 +348,12 @@ pub async fn patch(
             if before == after {
                 return Ok(current);
             }
-            super::reports::ensure_period_open(
-                conn,
-                &row.agency_id,
-                &[
-                    current.received_on.or(Some(current.filed_on)),
-                    current.decided_on,
-                    row.received_on.or(Some(row.filed_on)),
-                    row.decided_on,
-                ],
-            )?;
+            // Only a change of the cell the case counts in touches a published year.
+            let active = st.settings.report.remedy_counting
+                == crate::config::RemedyCountingSetting::ActiveInYear;
+            super::reports::ensure_figures_unchanged(conn, &row.agency_id, |y| {
+                (counted(&current, y, active), counted(&row, y, active))
+            })?;
             let decided = current.decision_type.is_some();
             let reason = match (&p.correction_reason, decided) {
                 (Some(r), _) => Some(

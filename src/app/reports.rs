@@ -283,19 +283,28 @@ fn refuse_published(conn: &mut DbConnection, agency_id: &str, year: i32) -> Resu
     Ok(())
 }
 
-/// Refuses a change that would alter the figures of a published year: any of the dates given
-/// falls in a year whose report is published (and not reopened).
-pub fn ensure_period_open(
+/// Years of this agency whose report is published and not reopened.
+pub fn published_years(conn: &mut DbConnection, agency_id: &str) -> Result<Vec<i32>, AppError> {
+    Ok(db::reports::published_years(conn, agency_id)?)
+}
+
+/// Refuses a change that would alter a published year's figures: for every published year, the
+/// cells the record counts in before and after must be the same.
+pub fn ensure_figures_unchanged<T: PartialEq>(
     conn: &mut DbConnection,
     agency_id: &str,
-    dates: &[Option<NaiveDate>],
+    cells: impl Fn(i32) -> (T, T),
 ) -> Result<(), AppError> {
-    use chrono::Datelike;
-    let mut years: Vec<i32> = dates.iter().flatten().map(|d| d.year()).collect();
-    years.sort_unstable();
-    years.dedup();
-    for y in years {
-        refuse_published(conn, agency_id, y)?;
+    for year in published_years(conn, agency_id)? {
+        let (before, after) = cells(year);
+        if before != after {
+            return Err(AppError::conflict(
+                "period_published",
+                format!(
+                    "this would change the published {year} report of this agency; an admin must reopen it first"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use crate::db::{self, DbConnection, requests::EventRow, requests::RequestRow};
 use crate::domain::access::{Actor, Role, Visibility};
 use crate::domain::calendar::Calendar;
 use crate::domain::clock::{self, Deadline};
+use crate::domain::report;
 use crate::domain::request::{
     self, Action, ActionContext, ActionInput, DetailsPatch, IntakeDetails, IntakeInput, NewRequest,
     PatchError, Refusal, State, Workflow,
@@ -39,6 +40,20 @@ fn decode(row: RequestRow) -> Result<RequestView, AppError> {
         agency_code: None,
         remedies: Vec::new(),
     })
+}
+
+/// What of an application the report counts.
+fn counted(r: &RequestRow) -> report::CountedApplication<'_> {
+    report::CountedApplication {
+        kind: &r.applicant_kind,
+        receipt_date: r.receipt_date,
+        closed_on: r.closed_on,
+        disposition: r.disposition.as_deref(),
+        fee_notice_on: r.fee_notice_on,
+        fee_amount_fen: r.fee_amount_fen,
+        fee_paid_on: r.fee_paid_on,
+        fee_paid_fen: r.fee_paid_fen,
+    }
 }
 
 /// Decodes a stored application.
@@ -214,8 +229,6 @@ pub async fn create(
                     ));
                 }
             }
-            // A back-dated intake may not change a published year's figures.
-            super::reports::ensure_period_open(conn, &agency.id, &[parsed.workflow.clock.receipt_date])?;
             let year = parsed.arrival_date.year();
             let cal = cache.current(conn)?;
             // Taken last, just before the insert: the counter row stays locked until commit, so
@@ -258,6 +271,10 @@ pub async fn create(
                 updated_at: now_db,
             };
             derive(&mut row, &parsed.workflow, &cal, today)?;
+            // A back-dated intake may not change a published year's figures.
+            super::reports::ensure_figures_unchanged(conn, &agency.id, |y| {
+                (Vec::new(), report::counted_cells(&counted(&row), y))
+            })?;
             db::requests::insert(conn, &row).map_err(|e| {
                 if db::is_unique_violation(&e) {
                     AppError::conflict("external_reference_taken", "this external reference is taken in this agency")
@@ -436,8 +453,7 @@ pub async fn apply_action(
                 return Err(AppError::PreconditionFailed);
             }
             let wf: Workflow = decode(row.clone())?.workflow;
-            // An action dated in a published year would change that year's figures.
-            super::reports::ensure_period_open(conn, &row.agency_id, &[Some(on)])?;
+            let old = row.clone();
             let cal = cache.current(conn)?;
             let nth = if matches!(action, Action::IssueFeeNotice { .. }) {
                 nth_in_month(conn, &row)?
@@ -458,6 +474,13 @@ pub async fn apply_action(
             if matches!(action, Action::ConfirmReceipt) {
                 row.confirmed_on = Some(on);
             }
+            // A step that would move a published year's figures waits for a reopening.
+            super::reports::ensure_figures_unchanged(conn, &row.agency_id, |y| {
+                (
+                    report::counted_cells(&counted(&old), y),
+                    report::counted_cells(&counted(&row), y),
+                )
+            })?;
             row.version += 1;
             row.updated_at = db::now_micros();
             if !db::requests::update_if_version(conn, &row, expected)? {
@@ -530,12 +553,7 @@ pub async fn patch(
                 return Err(AppError::PreconditionFailed);
             }
             let current = decode(row.clone())?;
-            // The applicant kind is a column of the report: a counted record stays as published.
-            super::reports::ensure_period_open(
-                conn,
-                &row.agency_id,
-                &[row.receipt_date, row.closed_on],
-            )?;
+            let old = row.clone();
             let details = request::patch_details(current.workflow.state, &current.details, &patch)
                 .map_err(|e| match e {
                     PatchError::Closed => AppError::conflict(
@@ -571,6 +589,13 @@ pub async fn patch(
             row.description = details.description.clone();
             row.external_reference = details.external_reference.clone();
             row.details = to_json(&details)?;
+            // The applicant kind is a column of the report: a counted record stays as published.
+            super::reports::ensure_figures_unchanged(conn, &row.agency_id, |y| {
+                (
+                    report::counted_cells(&counted(&old), y),
+                    report::counted_cells(&counted(&row), y),
+                )
+            })?;
             row.version += 1;
             row.updated_at = db::now_micros();
             if !db::requests::update_if_version(conn, &row, expected)? {

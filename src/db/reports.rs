@@ -440,3 +440,12 @@ pub fn is_published(conn: &mut DbConnection, agency_id: &str, year: i32) -> Quer
         .first(conn)?;
     Ok(n > 0)
 }
+
+pub fn published_years(conn: &mut DbConnection, agency_id: &str) -> QueryResult<Vec<i32>> {
+    report_versions::table
+        .filter(report_versions::agency_id.eq(agency_id))
+        .filter(report_versions::reopened_at.is_null())
+        .select(report_versions::year)
+        .distinct()
+        .load(conn)
+}

@@ -687,6 +687,89 @@ mod tests {
     }
 
     #[test]
+    fn closing_a_carried_application_changes_only_the_closing_year_and_later() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        let open = CountedApplication {
+            kind: "natural_person",
+            receipt_date: Some(d("2024-12-02")),
+            closed_on: None,
+            disposition: None,
+            fee_notice_on: None,
+            fee_amount_fen: None,
+            fee_paid_on: None,
+            fee_paid_fen: None,
+        };
+        let closed = CountedApplication {
+            closed_on: Some(d("2025-03-01")),
+            disposition: Some("granted"),
+            ..open.clone()
+        };
+        assert_eq!(counted_cells(&open, 2024), counted_cells(&closed, 2024));
+        assert_ne!(counted_cells(&open, 2025), counted_cells(&closed, 2025));
+        assert_ne!(counted_cells(&open, 2026), counted_cells(&closed, 2026));
+        assert_eq!(
+            counted_cells(&closed, 2025),
+            vec!["carried_in.natural_person", "granted.natural_person"]
+        );
+        // Closed in 2024 instead: 2024's figures change.
+        let early = CountedApplication {
+            closed_on: Some(d("2024-12-20")),
+            disposition: Some("granted"),
+            ..open.clone()
+        };
+        assert_ne!(counted_cells(&open, 2024), counted_cells(&early, 2024));
+    }
+
+    #[test]
+    fn a_case_decided_after_its_year_stays_pending_in_it() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        let pending = counted_case(
+            "review",
+            None,
+            d("2025-11-01"),
+            None,
+            "pending",
+            2025,
+            false,
+        );
+        let decided = counted_case(
+            "review",
+            None,
+            d("2025-11-01"),
+            Some(d("2026-01-15")),
+            "corrected",
+            2025,
+            false,
+        );
+        assert_eq!(pending, decided);
+        assert_eq!(decided, Some(("review".into(), "pending".into())));
+        assert_eq!(
+            counted_case(
+                "review",
+                None,
+                d("2025-11-01"),
+                Some(d("2026-01-15")),
+                "corrected",
+                2026,
+                true
+            ),
+            Some(("review".into(), "corrected".into()))
+        );
+        assert_eq!(
+            counted_case(
+                "litigation",
+                Some("after_review"),
+                d("2025-01-01"),
+                None,
+                "pending",
+                2024,
+                false
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn proactive_values_are_checked_per_format() {
         let mut e = BTreeMap::new();
         e.insert(
@@ -718,4 +801,81 @@ mod tests {
         );
         assert!(proactive_table(Format::Trial2019, &change).is_ok());
     }
+}
+
+/// What of an application the report counts (mirrors the SQL of `db::reports`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedApplication<'a> {
+    pub kind: &'a str,
+    pub receipt_date: Option<chrono::NaiveDate>,
+    pub closed_on: Option<chrono::NaiveDate>,
+    pub disposition: Option<&'a str>,
+    pub fee_notice_on: Option<chrono::NaiveDate>,
+    pub fee_amount_fen: Option<i64>,
+    pub fee_paid_on: Option<chrono::NaiveDate>,
+    pub fee_paid_fen: Option<i64>,
+}
+
+/// The cells of `year`'s report (tables 三 and the fee facts) this application counts in. Two
+/// states of one application with different cells would change that year's figures.
+pub fn counted_cells(a: &CountedApplication<'_>, year: i32) -> Vec<String> {
+    use chrono::Datelike;
+    let mut cells = Vec::new();
+    let in_year = |d: Option<chrono::NaiveDate>| d.is_some_and(|d| d.year() == year);
+    if let Some(r) = a.receipt_date {
+        let open_at_end = |y: i32| a.closed_on.is_none_or(|c| c.year() > y);
+        if r.year() == year {
+            cells.push(format!("new.{}", a.kind));
+        }
+        if r.year() < year && open_at_end(year - 1) {
+            cells.push(format!("carried_in.{}", a.kind));
+        }
+        if r.year() <= year && open_at_end(year) {
+            cells.push(format!("carried_out.{}", a.kind));
+        }
+        if let Some(d) = a.disposition
+            && in_year(a.closed_on)
+        {
+            cells.push(format!("{d}.{}", a.kind));
+        }
+    }
+    if in_year(a.fee_notice_on) {
+        cells.push(format!("fee_notice.{}", a.fee_amount_fen.unwrap_or(0)));
+    }
+    if in_year(a.fee_paid_on) {
+        cells.push(format!("fee_paid.{}", a.fee_paid_fen.unwrap_or(0)));
+    }
+    cells
+}
+
+/// The cell of table 四 a case counts in for `year` (group, outcome), or None.
+#[allow(clippy::too_many_arguments)]
+pub fn counted_case(
+    kind: &str,
+    route: Option<&str>,
+    received: chrono::NaiveDate,
+    decided_on: Option<chrono::NaiveDate>,
+    outcome: &str,
+    year: i32,
+    active_in_year: bool,
+) -> Option<(String, String)> {
+    use chrono::Datelike;
+    let counted = received.year() == year
+        || (active_in_year
+            && received.year() < year
+            && decided_on.is_some_and(|d| d.year() == year));
+    if !counted {
+        return None;
+    }
+    let group = match (kind, route) {
+        ("review", _) => "review",
+        (_, Some("after_review")) => "litigation_after_review",
+        _ => "litigation_direct",
+    };
+    let as_of = if decided_on.is_some_and(|d| d.year() <= year) {
+        outcome
+    } else {
+        "pending"
+    };
+    Some((group.to_string(), as_of.to_string()))
 }
