@@ -29,6 +29,7 @@ both_databases!(
     lists_filter_by_outcome_pending_dates_request_and_route_and_page,
     the_application_detail_shows_its_reviews_and_lawsuits,
     a_review_takes_no_route_instance_or_review_id,
+    correcting_a_reviews_decision_date_re_measures_the_suits_after_it,
 );
 // ---------------------------------------------------------------------------------------------
 // Fixtures and helpers
@@ -1743,4 +1744,44 @@ async fn a_review_takes_no_route_instance_or_review_id(app: TestApp) {
     )
     .await;
     assert_eq!(r.field_errors(), vec!["review_id".to_string()]);
+}
+
+/// The 15 days of a suit after review run from the review decision: correcting that date moves
+/// the suit's limit and its late flag, and the suit's history says why.
+async fn correcting_a_reviews_decision_date_re_measures_the_suits_after_it(app: TestApp) {
+    let st = staff(&app).await;
+    let rv = record(
+        &app,
+        &st.clerk,
+        REVIEWS,
+        &with(review("2026-08-01"), decided("revoked", "2026-09-15")),
+    )
+    .await;
+    let suit = record(
+        &app,
+        &st.clerk,
+        SUITS,
+        &suit_after(&id_of(&rv), "2026-09-25"),
+    )
+    .await;
+    assert_eq!(suit["filing_deadline"], add_wd(&app, "2026-09-30", 0).await);
+    assert_eq!(suit["filed_late"], false);
+    // The review was in fact decided on 1 September: 15 days end on 16 September.
+    patched(
+        &app,
+        &st.clerk,
+        REVIEWS,
+        &rv,
+        &json!({"decided_on": "2026-09-01", "correction_reason": "录入错误"}),
+    )
+    .await;
+    let suit = get_case(&app, SUITS, &id_of(&suit)).await;
+    assert_eq!(suit["filing_deadline"], add_wd(&app, "2026-09-16", 0).await);
+    assert_eq!(suit["filed_late"], true);
+    assert_eq!(version_of(&suit), 2);
+    let trail = history(&app, SUITS, &id_of(&suit)).await;
+    assert_eq!(
+        trail.last().map(|e| e["action"].clone()),
+        Some(json!("filing_limit_remeasured"))
+    );
 }
