@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{AppError, AppState, Page, Paged, RequestContext};
 use crate::db::{self, DbConnection, requests::EventRow, requests::RequestRow};
-use crate::domain::access::{Actor, Role, Visibility};
+use crate::domain::access::{Actor, Role};
 use crate::domain::calendar::Calendar;
 use crate::domain::clock::{self, Deadline};
 use crate::domain::report;
@@ -213,21 +213,13 @@ pub async fn create(
                     }
                 }
             };
-            if let Some(ext) = &parsed.details.external_reference {
-                let dup = db::requests::list(
-                    conn,
-                    &Visibility::Agency(agency.id.clone()),
-                    &db::requests::RequestFilter { external_reference: Some(ext.clone()), ..Default::default() },
-                    (db::requests::SortKey::Created, false),
-                    0,
-                    1,
-                )?;
-                if dup.1 > 0 {
-                    return Err(AppError::conflict(
-                        "external_reference_taken",
-                        format!("this agency already has an application with external reference {ext}"),
-                    ));
-                }
+            if let Some(ext) = &parsed.details.external_reference
+                && db::requests::find_by_external_reference(conn, &agency.id, ext)?.is_some()
+            {
+                return Err(AppError::conflict(
+                    "external_reference_taken",
+                    format!("this agency already has an application with external reference {ext}"),
+                ));
             }
             let year = parsed.arrival_date.year();
             let cal = cache.current(conn)?;
@@ -564,24 +556,12 @@ pub async fn patch(
                 })?;
             if details.external_reference != current.details.external_reference
                 && let Some(ext) = &details.external_reference
+                && db::requests::find_by_external_reference(conn, &row.agency_id, ext)?.is_some()
             {
-                let dup = db::requests::list(
-                    conn,
-                    &Visibility::Agency(row.agency_id.clone()),
-                    &db::requests::RequestFilter {
-                        external_reference: Some(ext.clone()),
-                        ..Default::default()
-                    },
-                    (db::requests::SortKey::Created, false),
-                    0,
-                    1,
-                )?;
-                if dup.1 > 0 {
-                    return Err(AppError::conflict(
-                        "external_reference_taken",
-                        "this external reference is taken in this agency",
-                    ));
-                }
+                return Err(AppError::conflict(
+                    "external_reference_taken",
+                    "this external reference is taken in this agency",
+                ));
             }
             row.applicant_kind = details.applicant.kind.code().to_string();
             row.applicant_name = details.applicant.name.clone();

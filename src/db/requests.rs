@@ -92,6 +92,19 @@ pub fn find_by_case_number(
         .optional()
 }
 
+pub fn find_by_external_reference(
+    conn: &mut DbConnection,
+    agency_id: &str,
+    reference: &str,
+) -> QueryResult<Option<RequestRow>> {
+    requests::table
+        .filter(requests::agency_id.eq(agency_id))
+        .filter(requests::external_reference.eq(reference))
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Saves a changed application when its version is still `expected`; false when another writer
 /// got there first (the caller answers 412).
 pub fn update_if_version(
