@@ -61,6 +61,8 @@ export TOKEN=$(token)
 for q in "per_page=50" "state=processing&sort=due&per_page=50" "overdue=true&per_page=50" \
          "received_from=2025-01-01&received_to=2025-03-31&channel=letter&per_page=50" \
          "disposition=granted&late=true&per_page=50" "q=%E5%BC%A0%E4%BC%9F&per_page=50"; do
+  echo "== GET /api/v1/requests?$q (1 connection, 5 s)"
+  wrk -t1 -c1 -d5s --latency -s bench/get.lua "http://127.0.0.1:$port/api/v1/requests?$q" | grep -E " 50%| 99%"
   echo "== GET /api/v1/requests?$q (8 connections, 10 s)"
   wrk -t2 -c8 -d10s --latency -s bench/get.lua "http://127.0.0.1:$port/api/v1/requests?$q" | grep -E "Latency|99%|Requests/sec"
 done

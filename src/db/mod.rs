@@ -121,9 +121,16 @@ impl ConnectionManager {
 
     pub fn connect_once(&self) -> Result<DbConnection, DbError> {
         match &self.target {
-            DbTarget::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(|e| DbError::Connect(e.to_string())),
+            DbTarget::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(|e| DbError::Connect(e.to_string()))?;
+                // diesel prepares its statements; after five runs PostgreSQL may switch to a
+                // generic plan that ignores the actual filter values (a date range, a state) and
+                // scans the table. Lists over a million rows need the plan for the real values.
+                conn.batch_execute("SET plan_cache_mode = force_custom_plan")
+                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                Ok(DbConnection::Postgres(conn))
+            }
             DbTarget::Sqlite(path) => {
                 if path != ":memory:"
                     && let Some(parent) = Path::new(path).parent()

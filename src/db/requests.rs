@@ -385,12 +385,24 @@ pub fn list(
         (SortKey::CaseNumber, false) => q.order((requests::case_number.asc(), requests::id.asc())),
         (SortKey::CaseNumber, true) => q.order((requests::case_number.desc(), requests::id.desc())),
     };
-    let items = q
+    // Two steps: the page's ids first, which the covering sort indexes answer without touching
+    // the wide rows, then those rows by primary key.
+    let ids: Vec<String> = q
         .offset(offset)
         .limit(limit)
+        .select(requests::id)
+        .load(conn)?;
+    let mut rows: Vec<RequestRow> = requests::table
+        .filter(requests::id.eq_any(&ids))
         .select(RequestRow::as_select())
         .load(conn)?;
-    Ok((items, total))
+    let position: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    rows.sort_by_key(|r| position.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+    Ok((rows, total))
 }
 
 /// Id, workflow JSON, stored due date and its provisional flag.

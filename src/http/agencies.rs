@@ -98,8 +98,10 @@ pub struct AgencyListQuery {
     /// Part of the name or code.
     pub q: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

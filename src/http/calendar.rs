@@ -171,6 +171,7 @@ pub struct AddQuery {
     pub from: NaiveDate,
     /// Working days to add, 0–10000. 0 answers `from` itself when it is a working day, else
     /// the next working day.
+    #[param(minimum = 0, maximum = 10000)]
     pub days: i64,
 }
 

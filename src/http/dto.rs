@@ -36,8 +36,10 @@ impl<T: ToSchema> ListEnvelope<T> {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

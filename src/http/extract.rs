@@ -95,6 +95,20 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
     })?;
+    // Every body of this API is an object; serde would also fill a struct from an array in
+    // field order, which nobody means.
+    if !value.is_object() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "the body must be a JSON object",
+        )
+        .with_errors(vec![ProblemField {
+            field: String::new(),
+            code: "not_an_object".into(),
+            message: "the body must be a JSON object".into(),
+        }]));
+    }
     from_value(value)
 }
 

@@ -242,7 +242,9 @@ pub struct RemedyListQuery {
     pub decided_to: Option<NaiveDate>,
     /// Cases about this application.
     pub request_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

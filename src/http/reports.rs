@@ -318,7 +318,12 @@ pub struct ExportQuery {
 /// Export the report.
 #[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"), ExportQuery),
-    responses((status = 200, description = "The file (application/json, text/csv, text/html or the XLSX type)", body = String)))]
+    responses((status = 200, description = "The file in the format asked for", content(
+        (ReportDto = "application/json"),
+        (String = "text/csv"),
+        (String = "text/html"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ))))]
 #[get("/agencies/{id}/reports/{year}/export")]
 pub async fn export_report(
     state: web::Data<AppState>,

@@ -364,8 +364,10 @@ pub struct RequestListQuery {
     pub agency_id: Option<Uuid>,
     /// `received`, `due`, `created` or `case_number`; prefix `-` for descending. Default `-created`.
     pub sort: Option<String>,
+    #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

@@ -43,6 +43,18 @@ async fn bad_input_of_every_kind_answers_problem_json(app: TestApp) {
     )
     .await;
     r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["code"], "not_an_object");
+    // Not even an array that would fill the fields in order.
+    let r = Resp::from(
+        send(Method::POST, "/api/v1/agencies")
+            .header("content-type", "application/json")
+            .body(r#"["ARRAY","数组机关",null,null]"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
     // Wrong content type, and none.
     let r = Resp::from(
         send(Method::POST, "/api/v1/agencies")
