@@ -92,3 +92,132 @@ where
 {
     Option::<T>::deserialize(de).map(Some)
 }
+
+// Code lists of domain.md, for the contract only: request and response fields stay strings
+// checked by the domain (so an unknown code gets the domain's field error), but the OpenAPI
+// document lists the allowed values.
+
+/// How an application arrived (domain.md §3).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ChannelCode {
+    InPerson,
+    Letter,
+    Fax,
+    Email,
+    Online,
+    Other,
+}
+
+/// The applicant's kind: the columns of report table 三 (domain.md §2).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ApplicantKindCode {
+    NaturalPerson,
+    CommercialEnterprise,
+    ResearchInstitution,
+    SocialWelfareOrganization,
+    LegalServiceInstitution,
+    OtherOrganization,
+}
+
+/// Where an application stands (domain.md §5).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum StateCode {
+    AwaitingConfirmation,
+    Processing,
+    AwaitingCorrection,
+    Consulting,
+    AwaitingPayment,
+    Closed,
+}
+
+/// How an application ended: the rows of report table 三 (domain.md §6).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum DispositionCode {
+    #[schema(rename = "granted")]
+    Granted,
+    #[schema(rename = "partially_granted")]
+    PartiallyGranted,
+    #[schema(rename = "denied.state_secret")]
+    DeniedStateSecret,
+    #[schema(rename = "denied.prohibited_by_law")]
+    DeniedProhibitedByLaw,
+    #[schema(rename = "denied.security_stability")]
+    DeniedSecurityStability,
+    #[schema(rename = "denied.third_party_rights")]
+    DeniedThirdPartyRights,
+    #[schema(rename = "denied.internal_affairs")]
+    DeniedInternalAffairs,
+    #[schema(rename = "denied.process_information")]
+    DeniedProcessInformation,
+    #[schema(rename = "denied.enforcement_file")]
+    DeniedEnforcementFile,
+    #[schema(rename = "denied.administrative_inquiry")]
+    DeniedAdministrativeInquiry,
+    #[schema(rename = "unavailable.not_held")]
+    UnavailableNotHeld,
+    #[schema(rename = "unavailable.needs_creation")]
+    UnavailableNeedsCreation,
+    #[schema(rename = "unavailable.still_unclear")]
+    UnavailableStillUnclear,
+    #[schema(rename = "not_processed.petition")]
+    NotProcessedPetition,
+    #[schema(rename = "not_processed.repeated")]
+    NotProcessedRepeated,
+    #[schema(rename = "not_processed.publication")]
+    NotProcessedPublication,
+    #[schema(rename = "not_processed.mass_repeated")]
+    NotProcessedMassRepeated,
+    #[schema(rename = "not_processed.confirmation")]
+    NotProcessedConfirmation,
+    #[schema(rename = "other.uncorrected")]
+    OtherUncorrected,
+    #[schema(rename = "other.unpaid")]
+    OtherUnpaid,
+    #[schema(rename = "other.other")]
+    OtherOther,
+}
+
+/// What a review body or court decided (domain.md §8); `upheld` is for reviews only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DecisionTypeCode {
+    Upheld,
+    ClaimRejected,
+    Revoked,
+    Varied,
+    ConfirmedUnlawful,
+    ConfirmedVoid,
+    OrderedToAct,
+    ApplicationRejected,
+    Withdrawn,
+    Terminated,
+    Mediated,
+}
+
+/// The outcome counted in report table 四.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OutcomeCode {
+    Upheld,
+    Corrected,
+    Other,
+    Pending,
+}
+
+/// The route of a lawsuit.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RouteCode {
+    Direct,
+    AfterReview,
+}

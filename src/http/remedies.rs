@@ -38,6 +38,7 @@ pub struct RemedyDto {
     /// When the applicant learned of the act (the filing limit runs from it).
     pub act_known_on: Option<NaiveDate>,
     /// Lawsuits: `direct` (未经复议直接起诉) or `after_review` (复议后起诉).
+    #[schema(value_type = Option<super::dto::RouteCode>)]
     pub route: Option<String>,
     /// Lawsuits after review: the review.
     pub review_id: Option<Uuid>,
@@ -46,9 +47,11 @@ pub struct RemedyDto {
     /// `upheld` (reviews only), `claim_rejected`, `revoked`, `varied`, `confirmed_unlawful`,
     /// `confirmed_void`, `ordered_to_act`, `application_rejected`, `withdrawn`, `terminated`,
     /// `mediated`; null while pending.
+    #[schema(value_type = Option<super::dto::DecisionTypeCode>)]
     pub decision_type: Option<String>,
     pub decided_on: Option<NaiveDate>,
     /// Derived: `upheld` (结果维持), `corrected` (结果纠正), `other` (其他结果), `pending` (尚未审结).
+    #[schema(value_type = super::dto::OutcomeCode)]
     pub outcome: String,
     pub notes: Option<String>,
     /// The filing limit the case was measured against (information only).
@@ -112,6 +115,7 @@ pub struct CreateReviewDto {
     /// Defaults to the linked application's reply date.
     pub act_known_on: Option<NaiveDate>,
     /// For a case recorded after the fact.
+    #[schema(value_type = Option<super::dto::DecisionTypeCode>)]
     pub decision_type: Option<String>,
     pub decided_on: Option<NaiveDate>,
     pub notes: Option<String>,
@@ -126,6 +130,7 @@ pub struct CreateLitigationDto {
     pub applicant_name: String,
     pub court: String,
     /// `direct` or `after_review`.
+    #[schema(value_type = super::dto::RouteCode)]
     pub route: String,
     /// Required for `after_review`: a decided review of the same agency.
     pub review_id: Option<Uuid>,
@@ -134,6 +139,7 @@ pub struct CreateLitigationDto {
     pub filed_on: NaiveDate,
     pub received_on: Option<NaiveDate>,
     pub act_known_on: Option<NaiveDate>,
+    #[schema(value_type = Option<super::dto::DecisionTypeCode>)]
     pub decision_type: Option<String>,
     pub decided_on: Option<NaiveDate>,
     pub notes: Option<String>,
@@ -231,8 +237,10 @@ pub async fn create_litigation(
 #[serde(deny_unknown_fields)]
 pub struct RemedyListQuery {
     /// Lawsuits: `direct` or `after_review`.
+    #[param(value_type = Option<super::dto::RouteCode>)]
     pub route: Option<String>,
     /// `upheld`, `corrected`, `other` or `pending`.
+    #[param(value_type = Option<super::dto::OutcomeCode>)]
     pub outcome: Option<String>,
     /// Only undecided (true) or decided (false) cases.
     pub pending: Option<bool>,
@@ -357,6 +365,7 @@ pub struct PatchRemedyDto {
     pub reviewing_body: Option<String>,
     /// Lawsuits.
     pub court: Option<String>,
+    #[schema(value_type = Option<super::dto::RouteCode>)]
     pub route: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]

@@ -38,6 +38,7 @@ pub struct IdDocumentDto {
 pub struct ApplicantDto {
     /// `natural_person`, `commercial_enterprise`, `research_institution`,
     /// `social_welfare_organization`, `legal_service_institution`, `other_organization`.
+    #[schema(value_type = super::dto::ApplicantKindCode)]
     pub kind: String,
     /// The person's or the organisation's name.
     pub name: String,
@@ -74,6 +75,7 @@ impl From<ApplicantDto> for ApplicantInput {
 #[serde(deny_unknown_fields)]
 pub struct CreateRequestDto {
     /// `in_person`, `letter`, `fax`, `email`, `online` or `other`.
+    #[schema(value_type = super::dto::ChannelCode)]
     pub channel: String,
     /// When it physically arrived (evidence), RFC 3339 with offset.
     pub arrived_at: DateTime<FixedOffset>,
@@ -99,6 +101,7 @@ pub struct CreateRequestDto {
 /// The applicant as shown: identity numbers masked in lists.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApplicantView {
+    #[schema(value_type = super::dto::ApplicantKindCode)]
     pub kind: String,
     pub name: String,
     pub id_document_type: Option<String>,
@@ -120,6 +123,7 @@ pub struct RequestDto {
     pub case_number: String,
     /// Given to the applicant for the public status look-up.
     pub query_code: String,
+    #[schema(value_type = super::dto::ChannelCode)]
     pub channel: String,
     pub arrived_at: DateTime<Utc>,
     pub signed_for_on: Option<NaiveDate>,
@@ -132,6 +136,7 @@ pub struct RequestDto {
     pub external_reference: Option<String>,
     /// `awaiting_confirmation`, `processing`, `awaiting_correction`, `consulting`,
     /// `awaiting_payment` or `closed`.
+    #[schema(value_type = super::dto::StateCode)]
     pub state: String,
     /// 收到申请之日; null while awaiting confirmation.
     pub receipt_date: Option<NaiveDate>,
@@ -144,6 +149,7 @@ pub struct RequestDto {
     /// Replied after the due date.
     pub late: bool,
     /// The disposition code when closed.
+    #[schema(value_type = Option<super::dto::DispositionCode>)]
     pub disposition: Option<String>,
     pub closed_on: Option<NaiveDate>,
     /// The legal record: `clock` (receipt, correction, pauses, extension, override),
@@ -344,7 +350,9 @@ struct RequestSummary {
 pub struct RequestListQuery {
     /// One state, or several separated by commas.
     pub state: Option<String>,
+    #[param(value_type = Option<super::dto::ChannelCode>)]
     pub channel: Option<String>,
+    #[param(value_type = Option<super::dto::ApplicantKindCode>)]
     pub applicant_kind: Option<String>,
     /// Receipt date on or after.
     pub received_from: Option<NaiveDate>,
@@ -356,6 +364,7 @@ pub struct RequestListQuery {
     pub overdue: Option<bool>,
     /// Replied after the due date.
     pub late: Option<bool>,
+    #[param(value_type = Option<super::dto::DispositionCode>)]
     pub disposition: Option<String>,
     pub external_reference: Option<String>,
     /// Part of the case number, applicant name or description.
@@ -575,6 +584,7 @@ pub struct ActionRequestDto {
     /// extend: working days, at most 20.
     pub days: Option<i64>,
     /// reply: a disposition code (domain.md §6).
+    #[schema(value_type = Option<super::dto::DispositionCode>)]
     pub disposition: Option<String>,
     /// reply: the articles relied on (denials).
     pub legal_basis: Option<String>,
@@ -792,6 +802,7 @@ pub struct PublicStatusQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicStatusDto {
     pub case_number: String,
+    #[schema(value_type = super::dto::StateCode)]
     pub state: String,
     pub receipt_date: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
