@@ -2703,6 +2703,52 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
         assert!(contains(part), "{}", String::from_utf8_lossy(part));
     }
     assert!(contains(b"PK\x05\x06"), "end of central directory");
+    // Read back with an XLSX reader: the sheets, the exact labels, the merged cells.
+    {
+        use calamine::{Reader, Xlsx};
+        let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(body.to_vec())).expect("xlsx");
+        assert_eq!(wb.sheet_names(), vec!["主动公开", "申请办理", "复议诉讼"]);
+        let apps = wb.worksheet_range("申请办理").expect("sheet");
+        let text: Vec<String> = apps
+            .rows()
+            .flat_map(|r| r.iter().map(|c| c.to_string()))
+            .collect();
+        for label in [
+            "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）",
+            "申请人情况",
+            "一、本年新收政府信息公开申请数量",
+            "三、本年度办理结果",
+            "（三）不予公开",
+            "（七）总计",
+            "四、结转下年度继续办理",
+        ] {
+            assert!(
+                text.iter().any(|t| t == label),
+                "{label} missing from the XLSX"
+            );
+        }
+        let merged = wb
+            .merge_cells_by_sheet_name("申请办理")
+            .expect("merged cells");
+        // The balance note spans three rows and three columns; 三、本年度办理结果 spans all result rows.
+        assert!(
+            merged.iter().any(|d| d.start == (0, 0) && d.end == (2, 2)),
+            "{merged:?}"
+        );
+        assert!(
+            merged
+                .iter()
+                .any(|d| d.start.1 == 0 && d.end.0 - d.start.0 >= 20),
+            "{merged:?}"
+        );
+        let remedies = wb.worksheet_range("复议诉讼").expect("sheet");
+        let first_row: Vec<String> = remedies
+            .rows()
+            .next()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .unwrap_or_default();
+        assert_eq!(first_row.first().map(String::as_str), Some("行政复议"));
+    }
 
     // Unknown or missing format.
     let r = app.get(&format!("{path}/export?format=pdf"), c).await;
