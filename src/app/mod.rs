@@ -2,6 +2,7 @@
 //! transaction. Diesel runs here only through `db/`, always off the async workers.
 
 pub mod agencies;
+pub mod audit_log;
 pub mod auth;
 pub mod bootstrap;
 pub mod calendar;

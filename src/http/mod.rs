@@ -5,6 +5,7 @@
 //! (with `Allow`) for a known path with an unknown method.
 
 pub mod agencies;
+pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod dto;
@@ -51,7 +52,7 @@ use crate::app::AppState;
         (name = "remedies", description = "Administrative review and litigation records"),
         (name = "reports", description = "The yearly report: tables computed from the records, publishing, drill-down, exports, roll-ups"),
         (name = "public", description = "For applicants, without login"),
-        (name = "operations", description = "Health and readiness"),
+        (name = "operations", description = "Health, readiness and the audit log"),
     )
 )]
 struct ApiDocBase;
@@ -203,7 +204,8 @@ where
                 .service(reports::put_narrative)
                 .service(reports::publish_report)
                 .service(reports::reopen_report)
-                .service(reports::get_report),
+                .service(reports::get_report)
+                .service(audit::list_audit_log),
         )
 }
 

@@ -18,6 +18,7 @@ both_databases!(
     changing_a_password_revokes_older_tokens,
     lists_use_one_envelope_and_validate_paging,
     data_survives_a_restart,
+    admins_read_the_audit_log_of_their_subtree,
 );
 
 async fn health_and_readiness_answer_with_a_request_id(app: TestApp) {
@@ -441,4 +442,52 @@ async fn data_survives_a_restart(app: TestApp) {
         "one root, one created: no second bootstrap"
     );
     handle.stop(false).await;
+}
+
+async fn admins_read_the_audit_log_of_their_subtree(app: TestApp) {
+    let token = app.admin_token().await;
+    let city = app.create_agency("CITY", None).await;
+    let (user_id, _) = app.create_user(&city, "city.clerk", &["clerk"]).await;
+    let (_, city_admin) = app.create_user(&city, "city.admin", &["admin"]).await;
+    let other = app.create_agency("OTHER", None).await;
+    app.create_user(&other, "other.clerk", &["clerk"]).await;
+
+    let r = app
+        .get(
+            &format!("/api/v1/audit-log?entity_type=user&entity_id={user_id}"),
+            &token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let actions: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"user_created"), "{actions:?}");
+    assert!(actions.contains(&"token_issued"), "{actions:?}");
+    assert_eq!(r.body["items"][0]["entity_id"], user_id.as_str());
+
+    // The city's admin sees the city's entries, not the other agency's.
+    let r = app
+        .get(
+            "/api/v1/audit-log?entity_type=user&per_page=200",
+            &city_admin,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let agencies: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["agency_id"].as_str())
+        .collect();
+    assert!(!agencies.is_empty());
+    assert!(agencies.iter().all(|a| *a == city), "{agencies:?}");
+
+    let (_, clerk) = app.create_user(&city, "city.clerk2", &["clerk"]).await;
+    app.get("/api/v1/audit-log", &clerk)
+        .await
+        .assert_problem(403, "forbidden");
 }

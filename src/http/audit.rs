@@ -1,0 +1,79 @@
+//! The audit log.
+
+use actix_web::{get, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::dto::{ListEnvelope, instant};
+use super::extract::{ApiQuery, Authenticated};
+use super::problem::ApiError;
+use crate::app::{AppState, Page};
+
+/// One administrative change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryDto {
+    pub id: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The user, or `system`.
+    pub actor: String,
+    pub actor_user_id: Option<String>,
+    pub agency_id: Option<String>,
+    /// `user`, `agency`, `calendar_year`, `review`, `litigation`, `report`.
+    pub entity_type: String,
+    pub entity_id: String,
+    /// e.g. `user_created`, `calendar_replaced`, `case_corrected`, `report_published`,
+    /// `token_issued`, `login_failed`.
+    pub action: String,
+    /// What changed (before and after where there was a before).
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// The `X-Request-Id` of the request that made the change.
+    pub request_id: Option<String>,
+}
+
+/// Filters of the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
+    pub per_page: Option<i64>,
+}
+
+/// The audit log of administrative changes, newest first (admins; their subtree).
+///
+/// Applications have their own trail at `/requests/{id}/events`.
+#[utoipa::path(tag = "operations", security(("bearer" = [])), params(AuditQuery), responses(
+    (status = 200, description = "Entries", body = ListEnvelope<AuditEntryDto>),
+    (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+))]
+#[get("/audit-log")]
+pub async fn list_audit_log(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    query: ApiQuery<AuditQuery>,
+) -> Result<web::Json<ListEnvelope<AuditEntryDto>>, ApiError> {
+    let q = query.0;
+    let page = Page::parse(q.page, q.per_page)?;
+    let paged =
+        crate::app::audit_log::list(&state, actor, q.entity_type, q.entity_id, page).await?;
+    Ok(web::Json(ListEnvelope::from_paged(paged, |r| {
+        AuditEntryDto {
+            id: r.id,
+            occurred_at: instant(r.occurred_at),
+            actor: r.actor_label,
+            actor_user_id: r.actor_user_id,
+            agency_id: r.agency_id,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            action: r.action,
+            payload: serde_json::from_str(&r.payload).unwrap_or_default(),
+            request_id: r.request_id,
+        }
+    })))
+}
