@@ -83,7 +83,20 @@ impl AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
-        AppError::Internal(format!("database: {e}"))
+        use diesel::result::{DatabaseErrorKind, Error};
+        match &e {
+            // Contention, not a fault: the client may retry (503 with Retry-After).
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                AppError::Unavailable(format!("database: {e}"))
+            }
+            Error::DatabaseError(_, info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("deadlock detected") =>
+            {
+                AppError::Unavailable(format!("database: {e}"))
+            }
+            _ => AppError::Internal(format!("database: {e}")),
+        }
     }
 }
 
