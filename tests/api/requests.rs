@@ -17,6 +17,7 @@ use crate::both_databases;
 use crate::helpers::{Resp, TestApp};
 
 both_databases!(
+    two_server_processes_number_concurrent_intakes_without_gaps_or_duplicates,
     each_channel_fixes_the_receipt_date_and_the_due_date_is_the_20th_working_day_after,
     confirming_receipt_starts_the_clock_of_an_application_awaiting_confirmation,
     intake_checks_identity_numbers_and_credit_codes_but_not_passports,
@@ -3474,4 +3475,52 @@ async fn a_refused_action_changes_neither_the_application_nor_its_trail(app: Tes
     .await;
     assert_eq!(r["version"], 3);
     assert_eq!(events(&app, &id).await.len(), 3);
+}
+
+/// Two server processes on one database take intakes at the same time: the case numbers of the
+/// agency and year are exactly 1..=n, none twice, none skipped.
+async fn two_server_processes_number_concurrent_intakes_without_gaps_or_duplicates(app: TestApp) {
+    let st = staff(&app).await;
+    let second = gongkai::startup::Application::build(app.settings.clone())
+        .await
+        .expect("second process");
+    let base2 = format!("http://127.0.0.1:{}", second.port());
+    let server = second.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let body = handed_in("2026-09-01");
+    let per_process = 12;
+    let mut tasks = Vec::new();
+    for i in 0..(2 * per_process) {
+        let base = if i % 2 == 0 {
+            app.base.clone()
+        } else {
+            base2.clone()
+        };
+        let client = app.client.clone();
+        let token = st.clerk.clone();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(format!("{base}/api/v1/requests"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let v: Value = r.json().await.expect("json");
+            v["case_number"].as_str().expect("case number").to_string()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.expect("task"));
+    }
+    numbers.sort();
+    let expected: Vec<String> = (1..=2 * per_process)
+        .map(|n| format!("ROOT-2026-{n:06}"))
+        .collect();
+    assert_eq!(numbers, expected);
+    handle.stop(false).await;
 }
