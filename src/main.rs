@@ -194,6 +194,14 @@ fn create_user(
     };
     let db = gongkai::db::connect(&settings.database, settings.database.run_migrations)?;
     let mut conn = db.get()?;
+    // An empty database gets its root agency and admin first, as on the first `serve`.
+    if let gongkai::app::bootstrap::Bootstrap::Created {
+        generated_password: Some(p),
+        ..
+    } = gongkai::app::bootstrap::run(&mut conn, &settings.bootstrap)?
+    {
+        eprintln!("gongkai: first start. Log in as user `admin` with password: {p} (shown once)");
+    }
     match gongkai::app::bootstrap::create_user_cli(&mut conn, agency, username, role, &password) {
         Ok(user) => {
             println!("created user {} ({})", user.username, user.id);
