@@ -228,6 +228,7 @@ pub async fn create(
             let seq = db::requests::next_case_seq(conn, &agency.id, year)?;
             let now_db = db::now_micros();
             let mut row = RequestRow {
+ core: db::requests::RequestCore {
                 id: uuid::Uuid::new_v4().to_string(),
                 agency_id: agency.id.clone(),
                 case_number: format!("{}-{year}-{seq:06}", agency.code),
@@ -244,7 +245,6 @@ pub async fn create(
                 applicant_key: parsed.details.applicant.key(),
                 description: parsed.details.description.clone(),
                 external_reference: parsed.details.external_reference.clone(),
-                details: to_json(&parsed.details)?,
                 state: String::new(),
                 receipt_date: None,
                 due_date: None,
@@ -256,11 +256,11 @@ pub async fn create(
                 fee_paid_on: None,
                 fee_paid_fen: None,
                 late: false,
-                workflow: String::new(),
                 version: 1,
                 created_by: Some(actor.username.clone()),
                 created_at: now_db,
                 updated_at: now_db,
+}, details: to_json(&parsed.details)?, workflow: String::new(),
             };
             derive(&mut row, &parsed.workflow, &cal, today)?;
             // A back-dated intake may not change a published year's figures.
@@ -722,11 +722,11 @@ pub async fn public_status(
                     ) =>
                 {
                     Ok(PublicStatus {
-                        case_number: r.case_number,
-                        state: r.state,
-                        receipt_date: r.receipt_date,
-                        due_date: r.due_date,
-                        replied_on: r.closed_on,
+                        case_number: r.core.case_number,
+                        state: r.core.state,
+                        receipt_date: r.core.receipt_date,
+                        due_date: r.core.due_date,
+                        replied_on: r.core.closed_on,
                     })
                 }
                 _ => Err(AppError::NotFound("application")),

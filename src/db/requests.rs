@@ -5,14 +5,14 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
 use super::agencies::like_prefix;
-use super::schema::{agencies, idempotency_keys, request_events, requests};
+use super::schema::{agencies, idempotency_keys, request_documents, request_events, requests};
 use super::{DbConnection, MultiBackend};
 use crate::domain::access::Visibility;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = requests)]
 #[diesel(treat_none_as_null = true, treat_none_as_default_value = false)]
-pub struct RequestRow {
+pub struct RequestCore {
     pub id: String,
     pub agency_id: String,
     pub case_number: String,
@@ -29,7 +29,6 @@ pub struct RequestRow {
     pub applicant_key: Option<String>,
     pub description: String,
     pub external_reference: Option<String>,
-    pub details: String,
     pub state: String,
     pub receipt_date: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
@@ -41,11 +40,75 @@ pub struct RequestRow {
     pub fee_paid_on: Option<NaiveDate>,
     pub fee_paid_fen: Option<i64>,
     pub late: bool,
-    pub workflow: String,
     pub version: i32,
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// The documents of an application: intake details and the legal record, as JSON.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = request_documents)]
+pub struct RequestDoc {
+    pub request_id: String,
+    pub details: String,
+    pub workflow: String,
+}
+
+/// An application as the use cases handle it: the narrow row and its documents.
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    pub core: RequestCore,
+    /// Intake details (JSON).
+    pub details: String,
+    /// The legal record (JSON).
+    pub workflow: String,
+}
+
+impl std::ops::Deref for RequestRow {
+    type Target = RequestCore;
+    fn deref(&self) -> &RequestCore {
+        &self.core
+    }
+}
+
+impl std::ops::DerefMut for RequestRow {
+    fn deref_mut(&mut self) -> &mut RequestCore {
+        &mut self.core
+    }
+}
+
+impl RequestRow {
+    fn doc(&self) -> RequestDoc {
+        RequestDoc {
+            request_id: self.core.id.clone(),
+            details: self.details.clone(),
+            workflow: self.workflow.clone(),
+        }
+    }
+}
+
+type Joined = (RequestCore, String, String);
+
+fn joined(j: Joined) -> RequestRow {
+    RequestRow {
+        core: j.0,
+        details: j.1,
+        workflow: j.2,
+    }
+}
+
+/// `requests` with its documents.
+macro_rules! with_documents {
+    () => {
+        requests::table
+            .inner_join(request_documents::table)
+            .select((
+                RequestCore::as_select(),
+                request_documents::details,
+                request_documents::workflow,
+            ))
+    };
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -68,28 +131,31 @@ pub struct EventRow {
 
 pub fn insert(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<()> {
     diesel::insert_into(requests::table)
-        .values(row)
+        .values(&row.core)
+        .execute(conn)?;
+    diesel::insert_into(request_documents::table)
+        .values(&row.doc())
         .execute(conn)
         .map(|_| ())
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RequestRow>> {
-    requests::table
-        .find(id)
-        .select(RequestRow::as_select())
-        .first(conn)
+    with_documents!()
+        .filter(requests::id.eq(id))
+        .first::<Joined>(conn)
         .optional()
+        .map(|o| o.map(joined))
 }
 
 pub fn find_by_case_number(
     conn: &mut DbConnection,
     case_number: &str,
 ) -> QueryResult<Option<RequestRow>> {
-    requests::table
+    with_documents!()
         .filter(requests::case_number.eq(case_number))
-        .select(RequestRow::as_select())
-        .first(conn)
+        .first::<Joined>(conn)
         .optional()
+        .map(|o| o.map(joined))
 }
 
 pub fn find_by_external_reference(
@@ -97,12 +163,12 @@ pub fn find_by_external_reference(
     agency_id: &str,
     reference: &str,
 ) -> QueryResult<Option<RequestRow>> {
-    requests::table
+    with_documents!()
         .filter(requests::agency_id.eq(agency_id))
         .filter(requests::external_reference.eq(reference))
-        .select(RequestRow::as_select())
-        .first(conn)
+        .first::<Joined>(conn)
         .optional()
+        .map(|o| o.map(joined))
 }
 
 /// Saves a changed application when its version is still `expected`; false when another writer
@@ -117,9 +183,15 @@ pub fn update_if_version(
             .filter(requests::id.eq(&row.id))
             .filter(requests::version.eq(expected)),
     )
-    .set(row)
+    .set(&row.core)
     .execute(conn)?;
-    Ok(n == 1)
+    if n != 1 {
+        return Ok(false);
+    }
+    diesel::update(request_documents::table.find(&row.id))
+        .set(&row.doc())
+        .execute(conn)?;
+    Ok(true)
 }
 
 #[derive(QueryableByName)]
@@ -392,10 +464,12 @@ pub fn list(
         .limit(limit)
         .select(requests::id)
         .load(conn)?;
-    let mut rows: Vec<RequestRow> = requests::table
+    let mut rows: Vec<RequestRow> = with_documents!()
         .filter(requests::id.eq_any(&ids))
-        .select(RequestRow::as_select())
-        .load(conn)?;
+        .load::<Joined>(conn)?
+        .into_iter()
+        .map(joined)
+        .collect();
     let position: std::collections::HashMap<&str, usize> = ids
         .iter()
         .enumerate()
@@ -411,11 +485,12 @@ pub type OpenClock = (String, String, Option<NaiveDate>, bool);
 /// Open applications with a receipt date, for recomputing due dates.
 pub fn open_with_clock(conn: &mut DbConnection) -> QueryResult<Vec<OpenClock>> {
     requests::table
+        .inner_join(request_documents::table)
         .filter(requests::state.ne("closed"))
         .filter(requests::receipt_date.is_not_null())
         .select((
             requests::id,
-            requests::workflow,
+            request_documents::workflow,
             requests::due_date,
             requests::due_provisional,
         ))
@@ -535,13 +610,25 @@ pub fn rate_limit_hit(
 pub fn insert_many(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
     // Multi-row INSERT is not available through the multi-backend: use the inner connection.
     for chunk in rows.chunks(500) {
+        let cores: Vec<&RequestCore> = chunk.iter().map(|r| &r.core).collect();
+        let docs: Vec<RequestDoc> = chunk.iter().map(RequestRow::doc).collect();
         match conn {
-            DbConnection::Postgres(c) => diesel::insert_into(requests::table)
-                .values(chunk)
-                .execute(c)?,
-            DbConnection::Sqlite(c) => diesel::insert_into(requests::table)
-                .values(chunk)
-                .execute(c)?,
+            DbConnection::Postgres(c) => {
+                diesel::insert_into(requests::table)
+                    .values(cores)
+                    .execute(c)?;
+                diesel::insert_into(request_documents::table)
+                    .values(&docs)
+                    .execute(c)?;
+            }
+            DbConnection::Sqlite(c) => {
+                diesel::insert_into(requests::table)
+                    .values(cores)
+                    .execute(c)?;
+                diesel::insert_into(request_documents::table)
+                    .values(&docs)
+                    .execute(c)?;
+            }
         };
     }
     Ok(())

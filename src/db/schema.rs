@@ -76,7 +76,6 @@ diesel::table! {
         applicant_key -> Nullable<Text>,
         description -> Text,
         external_reference -> Nullable<Text>,
-        details -> Text,
         state -> Text,
         receipt_date -> Nullable<Date>,
         due_date -> Nullable<Date>,
@@ -88,11 +87,18 @@ diesel::table! {
         fee_paid_on -> Nullable<Date>,
         fee_paid_fen -> Nullable<BigInt>,
         late -> Bool,
-        workflow -> Text,
         version -> Integer,
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_documents (request_id) {
+        request_id -> Text,
+        details -> Text,
+        workflow -> Text,
     }
 }
 
@@ -134,12 +140,14 @@ diesel::table! {
 
 diesel::joinable!(requests -> agencies (agency_id));
 diesel::joinable!(request_events -> requests (request_id));
+diesel::joinable!(request_documents -> requests (request_id));
 diesel::allow_tables_to_appear_in_same_query!(
     agencies,
     users,
     audit_log,
     calendar_years,
     requests,
+    request_documents,
     request_events,
     case_counters,
     idempotency_keys,

@@ -744,7 +744,7 @@ pub async fn get_deadline(
         uc::deadline(&state, actor, path.into_inner().to_string()).await?;
     Ok(web::Json(DeadlineDto {
         request_id: Uuid::parse_str(&v.row.id).unwrap_or_default(),
-        case_number: v.row.case_number,
+        case_number: v.row.core.case_number,
         today: state.today(),
         deadline: serde_json::to_value(&d).unwrap_or(Value::Null),
     }))

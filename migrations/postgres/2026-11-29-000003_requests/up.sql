@@ -1,6 +1,7 @@
--- Applications. Columns that lists filter, sort or count on are real columns; the rest of the
--- legal record (clock facts, correction, consultations, fee, reply) is the JSON `workflow`,
--- and the intake details the JSON `details`.
+-- Applications. Columns that lists filter, sort or count on are real columns of this narrow
+-- table; the rest of the legal record (clock facts, correction, consultations, fee, reply: the
+-- JSON `workflow`) and the intake details (JSON `details`) live in request_documents, so scans
+-- and counts over many applications read small rows.
 CREATE TABLE requests (
     id TEXT PRIMARY KEY NOT NULL,
     agency_id TEXT NOT NULL REFERENCES agencies(id),
@@ -19,7 +20,6 @@ CREATE TABLE requests (
     applicant_key TEXT,
     description TEXT NOT NULL,
     external_reference TEXT,
-    details TEXT NOT NULL,
     state TEXT NOT NULL,
     receipt_date DATE,
     due_date DATE,
@@ -32,7 +32,6 @@ CREATE TABLE requests (
     fee_paid_on DATE,
     fee_paid_fen BIGINT,
     late BOOLEAN NOT NULL DEFAULT FALSE,
-    workflow TEXT NOT NULL,
     version INTEGER NOT NULL,
     created_by TEXT,
     created_at TIMESTAMP NOT NULL,
@@ -54,6 +53,13 @@ CREATE INDEX requests_received ON requests(receipt_date, id)
     INCLUDE (agency_id, state, channel, applicant_kind, created_at, due_date, late, disposition, closed_on);
 CREATE INDEX requests_due ON requests(due_date, id)
     INCLUDE (agency_id, state, channel, applicant_kind, receipt_date, created_at, late, disposition, closed_on);
+
+-- The documents of an application, one row each, written with it.
+CREATE TABLE request_documents (
+    request_id TEXT PRIMARY KEY NOT NULL REFERENCES requests(id),
+    details TEXT NOT NULL,
+    workflow TEXT NOT NULL
+);
 
 -- The audit trail of each application: append-only, one row per step.
 CREATE TABLE request_events (
