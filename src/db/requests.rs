@@ -49,6 +49,7 @@ pub struct RequestCore {
 /// The documents of an application: intake details and the legal record, as JSON.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = request_documents)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct RequestDoc {
     pub request_id: String,
     pub details: String,
@@ -610,7 +611,8 @@ pub fn rate_limit_hit(
 pub fn insert_many(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
     // Multi-row INSERT is not available through the multi-backend: use the inner connection.
     for chunk in rows.chunks(500) {
-        let cores: Vec<&RequestCore> = chunk.iter().map(|r| &r.core).collect();
+        // Owned values: SQLite's multi-row INSERT applies to `Vec<T>`, not to references.
+        let cores: Vec<RequestCore> = chunk.iter().map(|r| r.core.clone()).collect();
         let docs: Vec<RequestDoc> = chunk.iter().map(RequestRow::doc).collect();
         match conn {
             DbConnection::Postgres(c) => {

@@ -14,3 +14,4 @@ mod openapi;
 mod remedies;
 mod reports;
 mod requests;
+mod seed;
