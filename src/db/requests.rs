@@ -674,9 +674,11 @@ pub fn set_case_counter(
 pub fn analyze_after_bulk_load(conn: &mut DbConnection) -> QueryResult<()> {
     use diesel::connection::SimpleConnection;
     match conn {
-        DbConnection::Postgres(c) => {
-            c.batch_execute("VACUUM ANALYZE requests; VACUUM ANALYZE request_events;")
-        }
+        // One statement per call: several in one string run as one transaction block, where
+        // PostgreSQL does not vacuum.
+        DbConnection::Postgres(c) => ["requests", "request_documents", "request_events"]
+            .iter()
+            .try_for_each(|t| c.batch_execute(&format!("VACUUM ANALYZE {t}"))),
         DbConnection::Sqlite(c) => c.batch_execute("ANALYZE;"),
     }
 }
