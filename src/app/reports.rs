@@ -618,10 +618,7 @@ pub async fn cell(
                     page.offset(),
                     page.per_page,
                 )?;
-                let mut items = Vec::with_capacity(ids.len());
-                for id in ids {
-                    items.extend(db::remedies::find(conn, &id)?);
-                }
+                let items = db::remedies::rows_by_ids(conn, &ids)?;
                 return Ok((CellItems::Remedies(items), total));
             }
             let format = Format::for_year(year);
@@ -647,12 +644,10 @@ pub async fn cell(
                 page.offset(),
                 page.per_page,
             )?;
-            let mut items = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(r) = db::requests::find(conn, &id)? {
-                    items.push(super::requests::decode_row(r)?);
-                }
-            }
+            let items = db::requests::rows_by_ids(conn, &ids)?
+                .into_iter()
+                .map(super::requests::decode_row)
+                .collect::<Result<Vec<_>, _>>()?;
             Ok((CellItems::Requests(items), total))
         })
         .await

@@ -166,6 +166,7 @@ pub struct CreateRequest {
 }
 
 /// Idempotency: the key, a hash of the body, and how to render the first answer for storage.
+#[derive(Clone)]
 pub struct Idempotency {
     pub key: String,
     pub body_hash: String,
@@ -196,7 +197,9 @@ pub async fn create(
     let agency_id = input.agency_id.clone();
     // Stored at microsecond precision, as both databases keep it, so the answer and the record agree.
     let arrived_at = db::truncate_micros(input.arrived_at.naive_utc());
-    state
+    let retry = idempotency.clone();
+    let race_actor = actor.clone();
+    let created = state
         .in_transaction(move |conn| {
             if let Some(idem) = &idempotency
                 && let Some(prev) = db::requests::find_idempotency(conn, &actor.user_id, &idem.key)?
@@ -299,12 +302,32 @@ pub async fn create(
                         response_body: body.clone(),
                         created_at: now_db,
                     },
-                )?;
+                )
+                .map_err(|e| {
+                    if db::is_unique_violation(&e) {
+                        AppError::conflict(IDEMPOTENCY_RACE, "a retry with this key was just answered")
+                    } else {
+                        e.into()
+                    }
+                })?;
             }
             Ok(Created::New(Box::new(view), body))
         })
-        .await
+        .await;
+    match (created, retry) {
+        // Two retries with one key raced; the other one stored the answer, which this one gives.
+        (
+            Err(AppError::Conflict {
+                code: IDEMPOTENCY_RACE,
+                ..
+            }),
+            Some(idem),
+        ) => replay_after_race(state, &race_actor, idem).await,
+        (other, _) => other,
+    }
 }
+
+const IDEMPOTENCY_RACE: &str = "idempotency_race";
 
 fn replay(prev: db::requests::IdempotencyRow, body_hash: &str) -> Result<Created, AppError> {
     if prev.body_hash != body_hash {
@@ -321,7 +344,7 @@ fn replay(prev: db::requests::IdempotencyRow, body_hash: &str) -> Result<Created
 }
 
 /// After a unique violation on the idempotency key (two retries raced): the stored answer.
-pub async fn replay_after_race(
+async fn replay_after_race(
     state: &AppState,
     actor: &Actor,
     idem: Idempotency,

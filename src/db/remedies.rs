@@ -161,3 +161,13 @@ pub fn list(
         .load(conn)?;
     Ok((items, total))
 }
+
+/// The cases with these ids, in the order of `ids`: one query.
+pub fn rows_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<RemedyRow>> {
+    let mut rows: Vec<RemedyRow> = remedy_cases::table
+        .filter(remedy_cases::id.eq_any(ids))
+        .select(RemedyRow::as_select())
+        .load(conn)?;
+    rows.sort_by_key(|r| ids.iter().position(|i| *i == r.id).unwrap_or(usize::MAX));
+    Ok(rows)
+}

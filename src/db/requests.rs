@@ -465,8 +465,13 @@ pub fn list(
         .limit(limit)
         .select(requests::id)
         .load(conn)?;
+    Ok((rows_by_ids(conn, &ids)?, total))
+}
+
+/// The applications with these ids, with their documents, in the order of `ids`: one query.
+pub fn rows_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<RequestRow>> {
     let mut rows: Vec<RequestRow> = with_documents!()
-        .filter(requests::id.eq_any(&ids))
+        .filter(requests::id.eq_any(ids))
         .load::<Joined>(conn)?
         .into_iter()
         .map(joined)
@@ -477,7 +482,7 @@ pub fn list(
         .map(|(i, id)| (id.as_str(), i))
         .collect();
     rows.sort_by_key(|r| position.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
-    Ok((rows, total))
+    Ok(rows)
 }
 
 /// Id, workflow JSON, stored due date and its provisional flag.

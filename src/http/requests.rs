@@ -299,18 +299,8 @@ pub async fn create_request(
         serde_json::to_string(&request_dto(v, today, false))
             .map_err(|e| AppError::Internal(e.to_string()))
     };
-    let idem = key.clone().map(|key| uc::Idempotency {
-        key,
-        body_hash: body_hash.clone(),
-    });
-    let outcome = match uc::create(&state, actor.clone(), input, idem, render, ctx.0).await {
-        Err(AppError::Internal(m)) if key.is_some() && m.contains("idempotency_keys") => {
-            // Two retries raced; the other one stored the answer.
-            let key = key.unwrap_or_default();
-            uc::replay_after_race(&state, &actor, uc::Idempotency { key, body_hash }).await?
-        }
-        other => other?,
-    };
+    let idem = key.map(|key| uc::Idempotency { key, body_hash });
+    let outcome = uc::create(&state, actor, input, idem, render, ctx.0).await?;
     Ok(match outcome {
         Created::New(view, body) => HttpResponse::Created()
             .insert_header(etag(&view))
