@@ -5,7 +5,7 @@ use serde_json::json;
 use super::{AppError, AppState, RequestContext, audit};
 use crate::auth::password;
 use crate::db;
-use crate::domain::access::{Actor, Roles};
+use crate::domain::access::{Actor, Principal, Roles};
 use crate::domain::user::Username;
 
 pub struct IssuedToken {
@@ -108,6 +108,7 @@ pub async fn authenticate(state: &AppState, token: String) -> Result<Actor, AppE
                 agency_id: user.agency_id,
                 agency_path,
                 roles: Roles::from_stored(&user.roles),
+                principal: Principal::User,
             })
         })
         .await

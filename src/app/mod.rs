@@ -117,6 +117,10 @@ impl From<Denied> for AppError {
                 code: "forbidden",
                 detail: format!("this action needs the role {role}"),
             },
+            Denied::MissingScope(scope) => AppError::Forbidden {
+                code: "insufficient_scope",
+                detail: format!("this client's token lacks the scope {scope}"),
+            },
         }
     }
 }

@@ -211,7 +211,7 @@ pub async fn create(
                 Some(id) => {
                     let a = db::agencies::find(conn, id)?;
                     match a {
-                        Some(a) if a.id == actor.agency_id || (actor.has(Role::Admin) && actor.sees(&a.id, &a.path)) => a,
+                        Some(a) if actor.may_register_in(&a.id, &a.path) => a,
                         _ => return Err(AppError::field("agency_id", "unknown_agency", "no such agency in which you may register applications")),
                     }
                 }

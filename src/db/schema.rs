@@ -153,7 +153,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     remedy_cases,
     report_drafts,
-    report_versions
+    report_versions,
+    api_clients,
+    feed_events,
+    webhook_subscriptions,
+    webhook_outbox,
+    webhook_deliveries
 );
 
 diesel::table! {
@@ -216,3 +221,90 @@ diesel::table! {
         reopen_reason -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        name -> Text,
+        agency_id -> Text,
+        scopes -> Text,
+        secret_hash -> Text,
+        disabled -> Bool,
+        token_generation -> Integer,
+        version -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    feed_state (id) {
+        id -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    feed_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        occurred_at -> Timestamp,
+        agency_id -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        request_id -> Nullable<Text>,
+        event_type -> Text,
+        payload -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        agency_id -> Text,
+        url -> Text,
+        secret -> Text,
+        event_types -> Text,
+        enabled -> Bool,
+        version -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_outbox (subscription_id, event_seq) {
+        subscription_id -> Text,
+        event_seq -> BigInt,
+        ordering_key -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        subscription_id -> Text,
+        event_seq -> BigInt,
+        attempt -> Integer,
+        attempted_at -> Timestamp,
+        succeeded -> Bool,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}
+
+diesel::joinable!(api_clients -> agencies (agency_id));
+diesel::joinable!(feed_events -> agencies (agency_id));
+diesel::joinable!(webhook_subscriptions -> agencies (agency_id));
+diesel::joinable!(webhook_outbox -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_outbox -> feed_events (event_seq));

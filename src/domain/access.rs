@@ -103,15 +103,142 @@ impl Roles {
     }
 }
 
+/// What a system client may do (OAuth2 scopes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// Forward applications (`requests:create`).
+    #[serde(rename = "requests:create")]
+    RequestsCreate,
+    /// Read applications and their status (`requests:read`).
+    #[serde(rename = "requests:read")]
+    RequestsRead,
+    /// Read yearly reports (`reports:read`).
+    #[serde(rename = "reports:read")]
+    ReportsRead,
+    /// Read the change feed (`feed:read`).
+    #[serde(rename = "feed:read")]
+    FeedRead,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [
+        Scope::RequestsCreate,
+        Scope::RequestsRead,
+        Scope::ReportsRead,
+        Scope::FeedRead,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Scope::RequestsCreate => "requests:create",
+            Scope::RequestsRead => "requests:read",
+            Scope::ReportsRead => "reports:read",
+            Scope::FeedRead => "feed:read",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Scope::RequestsCreate => 1,
+            Scope::RequestsRead => 2,
+            Scope::ReportsRead => 4,
+            Scope::FeedRead => 8,
+        }
+    }
+}
+
+/// A set of scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    pub fn codes(self) -> Vec<&'static str> {
+        self.iter().map(Scope::code).collect()
+    }
+
+    pub fn intersect(self, other: Scopes) -> Scopes {
+        Scopes(self.0 & other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Parses the scopes given by a client: at least one, no unknown codes.
+    pub fn parse_list(field: &str, codes: &[String]) -> Result<Scopes, FieldError> {
+        if codes.is_empty() {
+            return Err(FieldError::new(
+                field,
+                "required",
+                "at least one scope is required",
+            ));
+        }
+        let mut bits = 0u8;
+        for code in codes {
+            let scope = Scope::parse(code).ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    "unknown_scope",
+                    format!(
+                        "unknown scope {code:?}; expected requests:create, requests:read, reports:read or feed:read"
+                    ),
+                )
+            })?;
+            bits |= scope.bit();
+        }
+        Ok(Scopes(bits))
+    }
+
+    /// The stored and token form: codes joined by `sep` in a fixed order.
+    pub fn join(self, sep: &str) -> String {
+        self.codes().join(sep)
+    }
+
+    /// Reads a stored or token form (commas or spaces); unknown codes are ignored.
+    pub fn from_stored(s: &str) -> Scopes {
+        Scopes(
+            s.split([',', ' '])
+                .filter_map(|c| Scope::parse(c.trim()))
+                .fold(0, |acc, sc| acc | sc.bit()),
+        )
+    }
+}
+
+/// Who stands behind the actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A user of this service (password grant).
+    User,
+    /// A system client: only what its scopes allow, in its agency's subtree.
+    Client { scopes: Scopes },
+    /// A person signed in at a trusted identity provider (a provincial platform); roles and
+    /// agency come from the token's claims.
+    Federated { issuer: String },
+}
+
 /// The authenticated caller, as the domain needs to know it.
 #[derive(Debug, Clone)]
 pub struct Actor {
+    /// The user's id; for a client `client:<id>`; for a federated person `<issuer>#<sub>`.
     pub user_id: String,
     pub username: String,
     pub agency_id: String,
     /// Materialised path of the actor's agency: `/root-id/…/own-id/`.
     pub agency_path: String,
     pub roles: Roles,
+    pub principal: Principal,
 }
 
 /// The set of agencies a query may touch.
@@ -133,6 +260,9 @@ pub enum Denied {
     /// The record is visible but the actor's roles do not allow the action.
     #[error("this action needs the role {0}")]
     MissingRole(&'static str),
+    /// A system client without the scope the action needs.
+    #[error("this action needs the scope {0}")]
+    MissingScope(&'static str),
 }
 
 impl Actor {
@@ -140,9 +270,59 @@ impl Actor {
         self.roles.contains(role)
     }
 
-    /// Admins and supervisors see the agencies below their own; everyone sees their own.
+    /// A system client acting for a subtree.
+    pub fn client(
+        client_id: &str,
+        name: &str,
+        agency_id: &str,
+        agency_path: &str,
+        scopes: Scopes,
+    ) -> Actor {
+        // Forwarding registers applications as a clerk would; reading needs no role beyond
+        // the scopes, which the HTTP layer checks per route.
+        let roles = if scopes.contains(Scope::RequestsCreate) {
+            Roles::from_roles(&[Role::Clerk])
+        } else {
+            Roles::default()
+        };
+        Actor {
+            user_id: format!("client:{client_id}"),
+            username: format!("client:{name}"),
+            agency_id: agency_id.to_string(),
+            agency_path: agency_path.to_string(),
+            roles,
+            principal: Principal::Client { scopes },
+        }
+    }
+
+    /// The client's scopes, if the actor is a system client.
+    pub fn client_scopes(&self) -> Option<Scopes> {
+        match &self.principal {
+            Principal::Client { scopes } => Some(*scopes),
+            _ => None,
+        }
+    }
+
+    /// A client must hold the scope; users and federated persons are governed by roles.
+    pub fn require_scope(&self, scope: Scope) -> Result<(), Denied> {
+        match self.client_scopes() {
+            Some(s) if !s.contains(scope) => Err(Denied::MissingScope(scope.code())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the actor may register an application in this agency: its own, or one it
+    /// sees as an admin or as a client forwarding applications.
+    pub fn may_register_in(&self, agency_id: &str, agency_path: &str) -> bool {
+        agency_id == self.agency_id
+            || ((self.has(Role::Admin) || self.client_scopes().is_some())
+                && self.sees(agency_id, agency_path))
+    }
+
+    /// Admins, supervisors and clients see the agencies below their own; everyone sees
+    /// their own.
     pub fn visibility(&self) -> Visibility {
-        if self.has(Role::Admin) || self.has(Role::Supervisor) {
+        if self.has(Role::Admin) || self.has(Role::Supervisor) || self.client_scopes().is_some() {
             Visibility::Subtree(self.agency_path.clone())
         } else {
             Visibility::Agency(self.agency_id.clone())
@@ -208,6 +388,7 @@ mod tests {
             agency_id: id,
             agency_path: path.into(),
             roles: Roles::from_roles(roles),
+            principal: Principal::User,
         }
     }
 
@@ -237,6 +418,45 @@ mod tests {
         let a = actor(&[Role::Admin], "/r/c/");
         assert_eq!(a.may_administer("r", "/r/"), Err(Denied::OutOfScope));
         assert_eq!(a.may_administer("d", "/r/c/d/"), Ok(()));
+    }
+
+    #[test]
+    fn a_client_sees_its_subtree_and_holds_only_its_scopes() {
+        let scopes = Scopes::from_stored("requests:read,feed:read");
+        let c = Actor::client("k", "prov", "c", "/r/c/", scopes);
+        assert!(c.sees("d", "/r/c/d/"));
+        assert!(!c.sees("r", "/r/"));
+        assert!(!c.sees("x", "/r/cx/"));
+        assert_eq!(c.require_scope(Scope::FeedRead), Ok(()));
+        assert_eq!(
+            c.require_scope(Scope::RequestsCreate),
+            Err(Denied::MissingScope("requests:create"))
+        );
+        // Read-only clients hold no role: every role-checked action is refused.
+        assert!(!c.has(Role::Clerk));
+        assert!(!c.may_register_in("d", "/r/c/d/"));
+        let w = Actor::client(
+            "k",
+            "prov",
+            "c",
+            "/r/c/",
+            Scopes::from_stored("requests:create"),
+        );
+        assert!(w.may_register_in("d", "/r/c/d/"));
+        assert!(!w.may_register_in("r", "/r/"));
+    }
+
+    #[test]
+    fn scopes_parse_strictly_and_round_trip() {
+        let s = Scopes::parse_list("scopes", &["feed:read".into(), "requests:create".into()])
+            .unwrap_or_default();
+        assert_eq!(s.join(","), "requests:create,feed:read");
+        assert_eq!(Scopes::from_stored("requests:create feed:read"), s);
+        assert!(Scopes::parse_list("scopes", &["admin".into()]).is_err());
+        assert!(Scopes::parse_list("scopes", &[]).is_err());
+        // A user is not limited by scopes.
+        let u = actor(&[Role::Clerk], "/r/");
+        assert_eq!(u.require_scope(Scope::ReportsRead), Ok(()));
     }
 
     #[test]
