@@ -92,6 +92,17 @@ pub async fn authenticate(state: &AppState, token: String) -> Result<Actor, AppE
     })?;
     state
         .with_conn(move |conn| {
+            if let Some(client_id) = claims
+                .sub
+                .strip_prefix(crate::auth::jwt::CLIENT_SUBJECT_PREFIX)
+            {
+                return super::clients::actor_for_token(
+                    conn,
+                    client_id,
+                    claims.generation,
+                    claims.scope.as_deref(),
+                );
+            }
             let found = db::users::find_with_agency_path(conn, &claims.sub)?;
             let Some((user, agency_path)) = found else {
                 return Err(token_refused("the access token's user no longer exists"));

@@ -6,6 +6,8 @@ pub mod audit_log;
 pub mod auth;
 pub mod bootstrap;
 pub mod calendar;
+pub mod clients;
+pub mod feed;
 pub mod remedies;
 pub mod report_export;
 pub mod reports;
@@ -201,6 +203,22 @@ pub fn audit(
         request_id: ctx.request_id.clone(),
     };
     db::audit::insert(conn, &row)?;
+    if feed::AUDITED_FEED_ENTITIES.contains(&row.entity_type.as_str())
+        && let Some(agency_id) = &row.agency_id
+    {
+        let data = serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
+        feed::publish(
+            conn,
+            feed::Event {
+                agency_id,
+                entity_type: &row.entity_type,
+                entity_id: &row.entity_id,
+                request_id: data.get("request_id").and_then(serde_json::Value::as_str),
+                event_type: format!("{}.{}", row.entity_type, row.action),
+                payload: data.clone(),
+            },
+        )?;
+    }
     Ok(())
 }
 

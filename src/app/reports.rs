@@ -665,10 +665,14 @@ pub async fn rollup(
     state
         .with_conn(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
-            if !(actor.has(Role::Admin) || actor.has(Role::Supervisor)) {
+            // Clients reach this only with `reports:read` (checked per route).
+            if !(actor.has(Role::Admin)
+                || actor.has(Role::Supervisor)
+                || actor.client_scopes().is_some())
+            {
                 return Err(AppError::Forbidden {
                     code: "forbidden",
-                    detail: "roll-ups are for admins and supervisors".into(),
+                    detail: "roll-ups are for admins, supervisors and clients with reports:read".into(),
                 });
             }
             let vis = crate::domain::access::Visibility::Subtree(agency.path.clone());

@@ -146,6 +146,30 @@ fn event(
             http_request_id: ctx.request_id.clone(),
         },
     )?;
+    super::feed::publish(
+        conn,
+        super::feed::Event {
+            agency_id: &row.agency_id,
+            entity_type: "application",
+            entity_id: &row.id,
+            request_id: Some(&row.id),
+            event_type: format!("application.{action}"),
+            payload: json!({
+                "case_number": row.case_number,
+                "external_reference": row.external_reference,
+                "action": action,
+                "on_date": on,
+                "state_before": before.map(State::code),
+                "state": row.state,
+                "receipt_date": row.receipt_date,
+                "due_date": row.due_date,
+                "disposition": row.disposition,
+                "closed_on": row.closed_on,
+                "version": row.version,
+                "details": payload,
+            }),
+        },
+    )?;
     Ok(())
 }
 
@@ -161,6 +185,8 @@ fn query_code() -> String {
 /// A new application as the HTTP layer read it.
 pub struct CreateRequest {
     pub agency_id: Option<String>,
+    /// The agency by its code (forwarding platforms know codes, not our ids).
+    pub agency_code: Option<String>,
     pub arrived_at: DateTime<FixedOffset>,
     pub intake: IntakeInput,
 }
@@ -195,6 +221,14 @@ pub async fn create(
     let parsed = NewRequest::parse(&input.intake, today)?;
     let cache = state.calendar.clone();
     let agency_id = input.agency_id.clone();
+    let agency_code = input.agency_code.clone();
+    if agency_id.is_some() && agency_code.is_some() {
+        return Err(AppError::field(
+            "agency_code",
+            "conflicting_fields",
+            "give agency_id or agency_code, not both",
+        ));
+    }
     // Stored at microsecond precision, as both databases keep it, so the answer and the record agree.
     let arrived_at = db::truncate_micros(input.arrived_at.naive_utc());
     let retry = idempotency.clone();
@@ -206,9 +240,13 @@ pub async fn create(
             {
                 return replay(prev, &idem.body_hash);
             }
-            let agency = match &agency_id {
-                None => db::agencies::find(conn, &actor.agency_id)?.ok_or(AppError::NotFound("agency"))?,
-                Some(id) => {
+            let agency = match (&agency_id, &agency_code) {
+                (_, Some(code)) => match db::agencies::find_by_code(conn, code.trim())? {
+                    Some(a) if actor.may_register_in(&a.id, &a.path) => a,
+                    _ => return Err(AppError::field("agency_code", "unknown_agency", "no such agency in which you may register applications")),
+                },
+                (None, None) => db::agencies::find(conn, &actor.agency_id)?.ok_or(AppError::NotFound("agency"))?,
+                (Some(id), None) => {
                     let a = db::agencies::find(conn, id)?;
                     match a {
                         Some(a) if actor.may_register_in(&a.id, &a.path) => a,
@@ -355,6 +393,34 @@ async fn replay_after_race(
             let prev = db::requests::find_idempotency(conn, &user, &idem.key)?
                 .ok_or_else(|| AppError::Internal("idempotency row vanished".into()))?;
             replay(prev, &idem.body_hash)
+        })
+        .await
+}
+
+/// An application by the forwarding platform's reference, in an agency given by its code.
+pub async fn get_by_reference(
+    state: &AppState,
+    actor: Actor,
+    agency_code: String,
+    external_reference: String,
+) -> Result<RequestView, AppError> {
+    state
+        .with_conn(move |conn| {
+            let agency = match db::agencies::find_by_code(conn, agency_code.trim())? {
+                Some(a) if actor.sees(&a.id, &a.path) => a,
+                _ => return Err(AppError::NotFound("application")),
+            };
+            let row = db::requests::find_by_external_reference(
+                conn,
+                &agency.id,
+                external_reference.trim(),
+            )?
+            .ok_or(AppError::NotFound("application"))?;
+            let remedies = super::remedies::for_request(conn, &row.id)?;
+            let mut v = decode(row)?;
+            v.agency_code = Some(agency.code);
+            v.remedies = remedies;
+            Ok(v)
         })
         .await
 }

@@ -20,7 +20,13 @@ pub struct Claims {
     /// (the user was disabled or changed password) no longer works.
     #[serde(rename = "gen")]
     pub generation: i32,
+    /// System clients only: the granted scopes, space-separated (RFC 8693 `scope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
+
+/// The subject of a system client's token: `client:<client id>`.
+pub const CLIENT_SUBJECT_PREFIX: &str = "client:";
 
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -72,8 +78,34 @@ impl TokenKeys {
         generation: i32,
         now_unix: i64,
     ) -> Result<String, TokenError> {
+        self.sign(user_id.to_string(), generation, None, now_unix)
+    }
+
+    /// A token for a system client, limited to `scope` (space-separated scope codes).
+    pub fn issue_client(
+        &self,
+        client_id: &str,
+        generation: i32,
+        scope: &str,
+        now_unix: i64,
+    ) -> Result<String, TokenError> {
+        self.sign(
+            format!("{CLIENT_SUBJECT_PREFIX}{client_id}"),
+            generation,
+            Some(scope.to_string()),
+            now_unix,
+        )
+    }
+
+    fn sign(
+        &self,
+        sub: String,
+        generation: i32,
+        scope: Option<String>,
+        now_unix: i64,
+    ) -> Result<String, TokenError> {
         let claims = Claims {
-            sub: user_id.to_string(),
+            sub,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now_unix,
@@ -81,6 +113,7 @@ impl TokenKeys {
             exp: now_unix + i64::try_from(self.ttl_secs).unwrap_or(i64::MAX / 2),
             jti: uuid::Uuid::new_v4().to_string(),
             generation,
+            scope,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| TokenError::Setup(e.to_string()))

@@ -4,6 +4,8 @@
 pub mod agencies;
 pub mod audit;
 pub mod calendar;
+pub mod clients;
+pub mod feed;
 pub mod remedies;
 pub mod reports;
 pub mod requests;

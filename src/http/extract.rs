@@ -1,7 +1,7 @@
 //! Extractors that speak problem+json when they fail.
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::problem::{ApiError, ProblemField};
 use crate::app::{AppState, RequestContext};
-use crate::domain::access::Actor;
+use crate::domain::access::{Actor, Scope, Scopes};
 
 /// The largest body accepted, from settings.
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +165,8 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let method = req.method().clone();
+        let pattern = req.match_pattern();
         let header = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -198,11 +200,59 @@ impl FromRequest for Authenticated {
                     }
                 },
             };
-            crate::app::auth::authenticate(&state, token)
-                .await
-                .map(Authenticated)
-                .map_err(ApiError::from)
+            let actor = crate::app::auth::authenticate(&state, token).await?;
+            if let Some(scopes) = actor.client_scopes() {
+                client_may_call(scopes, &method, pattern.as_deref())?;
+            }
+            Ok(Authenticated(actor))
         })
+    }
+}
+
+/// What a system client may call, and the scope each route needs (`None`: any client).
+/// Everything else is for users: deny by default.
+const CLIENT_ROUTES: &[(&str, &str, Option<Scope>)] = &[
+    ("POST", "/api/v1/requests", Some(Scope::RequestsCreate)),
+    ("GET", "/api/v1/requests", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/requests/by-reference", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/requests/{id}", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/requests/{id}/events", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/requests/{id}/deadline", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/reviews", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/reviews/{id}", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/litigations", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/litigations/{id}", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/export/requests", Some(Scope::RequestsRead)),
+    ("GET", "/api/v1/agencies/{id}/reports/{year}", Some(Scope::ReportsRead)),
+    ("GET", "/api/v1/agencies/{id}/reports/{year}/export", Some(Scope::ReportsRead)),
+    ("GET", "/api/v1/agencies/{id}/reports/{year}/rollup", Some(Scope::ReportsRead)),
+    ("GET", "/api/v1/agencies/{id}/reports/{year}/versions", Some(Scope::ReportsRead)),
+    ("GET", "/api/v1/feed", Some(Scope::FeedRead)),
+    ("GET", "/api/v1/agencies", None),
+    ("GET", "/api/v1/agencies/{id}", None),
+    ("GET", "/api/v1/calendar/working-days/add", None),
+    ("GET", "/api/v1/calendar/working-days/count", None),
+    ("GET", "/api/v1/calendar/{year}", None),
+];
+
+fn client_may_call(scopes: Scopes, method: &Method, pattern: Option<&str>) -> Result<(), ApiError> {
+    let found = pattern.and_then(|p| {
+        CLIENT_ROUTES
+            .iter()
+            .find(|(m, route, _)| *m == method.as_str() && *route == p)
+    });
+    match found {
+        None => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "client_not_allowed",
+            "system clients may not call this operation; it is for users",
+        )),
+        Some((_, _, Some(scope))) if !scopes.contains(*scope) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("this client's token lacks the scope {}", scope.code()),
+        )),
+        Some(_) => Ok(()),
     }
 }
 

@@ -8,8 +8,10 @@ pub mod agencies;
 pub mod audit;
 pub mod auth;
 pub mod calendar;
+pub mod clients;
 pub mod dto;
 pub mod extract;
+pub mod feed;
 pub mod health;
 pub mod middleware;
 pub mod problem;
@@ -47,10 +49,12 @@ use crate::app::AppState;
         (name = "auth", description = "Log in; who am I"),
         (name = "agencies", description = "The agency tree"),
         (name = "users", description = "Users and roles"),
+        (name = "clients", description = "System clients of provincial platforms: scopes, secrets, the client credentials grant"),
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
         (name = "remedies", description = "Administrative review and litigation records"),
         (name = "reports", description = "The yearly report: tables computed from the records, publishing, drill-down, exports, roll-ups"),
+        (name = "feed", description = "The change feed: every event in commit order, by cursor"),
         (name = "public", description = "For applicants, without login"),
         (name = "operations", description = "Health, readiness and the audit log"),
     )
@@ -166,6 +170,11 @@ where
             scope::scope("/api/v1")
                 .service(auth::issue_token)
                 .service(auth::me)
+                .service(clients::create_client)
+                .service(clients::list_clients)
+                .service(clients::get_client)
+                .service(clients::patch_client)
+                .service(clients::rotate_client_secret)
                 .service(agencies::create_agency)
                 .service(agencies::list_agencies)
                 .service(agencies::get_agency)
@@ -179,6 +188,8 @@ where
                 .service(calendar::put_calendar_year)
                 .service(requests::create_request)
                 .service(requests::list_requests)
+                // Before `/requests/{id}`, which would otherwise take it.
+                .service(requests::get_request_by_reference)
                 .service(requests::get_request)
                 .service(requests::patch_request)
                 .service(requests::apply_action)
@@ -205,6 +216,7 @@ where
                 .service(reports::publish_report)
                 .service(reports::reopen_report)
                 .service(reports::get_report)
+                .service(feed::read_feed)
                 .service(audit::list_audit_log),
         )
 }

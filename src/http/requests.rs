@@ -96,6 +96,9 @@ pub struct CreateRequestDto {
     pub external_reference: Option<String>,
     /// Admins may register for an agency below their own.
     pub agency_id: Option<Uuid>,
+    /// The agency by its code, instead of `agency_id`: forwarding platforms (system clients
+    /// with `requests:create`) name any agency of their subtree this way.
+    pub agency_code: Option<String>,
 }
 
 /// The applicant as shown: identity numbers masked in lists.
@@ -279,6 +282,7 @@ pub async fn create_request(
     let dto: CreateRequestDto = from_value(raw)?;
     let input = uc::CreateRequest {
         agency_id: dto.agency_id.map(|u| u.to_string()),
+        agency_code: dto.agency_code,
         arrived_at: dto.arrived_at,
         intake: IntakeInput {
             channel: dto.channel,
@@ -467,6 +471,37 @@ pub async fn list_requests(
     Ok(web::Json(ListEnvelope::from_paged(paged, |v| {
         request_dto(&v, today, true)
     })))
+}
+
+/// Which forwarded application.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ByReferenceQuery {
+    /// The agency's code.
+    pub agency_code: String,
+    /// The forwarding platform's own reference, as sent at intake.
+    pub external_reference: String,
+}
+
+/// Read a forwarded application by the platform's reference (with `ETag`).
+///
+/// For platforms that forward applications: the answer carries our `case_number`,
+/// `query_code`, `state` and `due_date`.
+#[utoipa::path(tag = "requests", security(("bearer" = [])),
+    params(ByReferenceQuery),
+    responses((status = 200, description = "The application", body = RequestDto)))]
+#[get("/requests/by-reference")]
+pub async fn get_request_by_reference(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    query: ApiQuery<ByReferenceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.0;
+    let v = uc::get_by_reference(&state, actor, q.agency_code, q.external_reference).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(&v))
+        .json(request_dto(&v, state.today(), false)))
 }
 
 /// Read one application (with `ETag`).

@@ -1,0 +1,145 @@
+//! The change feed: every event on applications, reviews, lawsuits and reports, numbered in
+//! commit order, read by cursor; and the webhook outbox rows written with each event.
+
+use serde_json::Value;
+
+use super::{AppError, AppState};
+use crate::db::{self, DbConnection, feed::FeedRow, feed::OutboxRow};
+use crate::domain::access::{Actor, Scope};
+
+/// An event to publish, inside the transaction of the change it records.
+pub struct Event<'a> {
+    pub agency_id: &'a str,
+    /// `application`, `review`, `litigation` or `report`.
+    pub entity_type: &'a str,
+    pub entity_id: &'a str,
+    pub request_id: Option<&'a str>,
+    /// `<entity_type>.<action>`, e.g. `application.intake`.
+    pub event_type: String,
+    pub payload: Value,
+}
+
+/// The entity types whose audit events are published (applications publish their own).
+pub const AUDITED_FEED_ENTITIES: [&str; 3] = ["review", "litigation", "report"];
+
+/// Whether a subscription's event types take this event type: `*`, the exact type, or
+/// `<entity>.*`.
+pub fn type_matches(patterns: &str, event_type: &str) -> bool {
+    patterns.split(',').map(str::trim).any(|p| {
+        p == "*"
+            || p == event_type
+            || p.strip_suffix(".*").is_some_and(|entity| {
+                event_type
+                    .strip_prefix(entity)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+    })
+}
+
+/// Writes the event with the next sequence number, and one outbox row for each enabled
+/// webhook subscription of an agency at or above the event's agency that takes its type.
+/// Call last in the transaction: from here to commit every other event writer waits.
+pub fn publish(conn: &mut DbConnection, ev: Event<'_>) -> Result<i64, AppError> {
+    // Read what the outbox needs before taking the feed lock, so the lock is held briefly.
+    let subs = db::feed::active_subscriptions(conn)?;
+    let agency_path = if subs.is_empty() {
+        None
+    } else {
+        db::agencies::find(conn, ev.agency_id)?.map(|a| a.path)
+    };
+    let seq = db::feed::next_seq(conn)?;
+    let now = db::now_micros();
+    db::feed::insert(
+        conn,
+        &FeedRow {
+            seq,
+            id: uuid::Uuid::new_v4().to_string(),
+            occurred_at: now,
+            agency_id: ev.agency_id.to_string(),
+            entity_type: ev.entity_type.to_string(),
+            entity_id: ev.entity_id.to_string(),
+            request_id: ev.request_id.map(str::to_string),
+            event_type: ev.event_type.clone(),
+            payload: ev.payload.to_string(),
+        },
+    )?;
+    if let Some(path) = agency_path {
+        let ordering_key = match ev.request_id {
+            Some(r) => format!("application:{r}"),
+            None => format!("{}:{}", ev.entity_type, ev.entity_id),
+        };
+        let rows: Vec<OutboxRow> = subs
+            .into_iter()
+            .filter(|(_, sub_path, types)| {
+                path.starts_with(sub_path.as_str()) && type_matches(types, &ev.event_type)
+            })
+            .map(|(subscription_id, _, _)| OutboxRow {
+                subscription_id,
+                event_seq: seq,
+                ordering_key: ordering_key.clone(),
+                status: "pending".into(),
+                attempts: 0,
+                next_attempt_at: now,
+                lease_until: None,
+                last_error: None,
+                delivered_at: None,
+                created_at: now,
+            })
+            .collect();
+        db::feed::insert_outbox(conn, &rows)?;
+    }
+    Ok(seq)
+}
+
+/// A page of the feed.
+pub struct FeedPage {
+    pub events: Vec<FeedRow>,
+    /// Give as `after` to read on; the same cursor when nothing new has arrived.
+    pub next_cursor: i64,
+}
+
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+/// Events in the actor's scope after the cursor.
+pub async fn read(
+    state: &AppState,
+    actor: Actor,
+    after: i64,
+    limit: i64,
+) -> Result<FeedPage, AppError> {
+    actor.require_scope(Scope::FeedRead)?;
+    state
+        .with_conn(move |conn| {
+            if after > db::feed::last_seq(conn)? {
+                return Err(AppError::field(
+                    "after",
+                    "unknown_cursor",
+                    "this cursor is ahead of the feed: it was not given by this service",
+                ));
+            }
+            let scope = db::requests::resolve(conn, &actor.visibility())?;
+            let events = db::feed::page(conn, &scope, after, limit)?;
+            let next_cursor = events.last().map_or(after, |e| e.seq);
+            Ok(FeedPage {
+                events,
+                next_cursor,
+            })
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::type_matches;
+
+    #[test]
+    fn subscription_patterns_match_exact_types_entities_and_everything() {
+        assert!(type_matches("*", "report.report_published"));
+        assert!(type_matches("application.intake", "application.intake"));
+        assert!(type_matches("review.*, application.*", "application.reply"));
+        assert!(!type_matches("application.*", "applications.reply"));
+        assert!(!type_matches("application.intake", "application.reply"));
+        assert!(!type_matches("report.*", "review.case_recorded"));
+    }
+}
