@@ -241,7 +241,7 @@ pub async fn create(
                 return replay(prev, &idem.body_hash);
             }
             let agency = match (&agency_id, &agency_code) {
-                (_, Some(code)) => match db::agencies::find_by_code(conn, code.trim())? {
+                (_, Some(code)) => match db::agencies::find_by_code(conn, &normalise_code(code))? {
                     Some(a) if actor.may_register_in(&a.id, &a.path) => a,
                     _ => return Err(AppError::field("agency_code", "unknown_agency", "no such agency in which you may register applications")),
                 },
@@ -361,8 +361,37 @@ pub async fn create(
             }),
             Some(idem),
         ) => replay_after_race(state, &race_actor, idem).await,
+        // Two retries with one key and an external reference raced: the loser hits the unique
+        // reference before it reaches the idempotency row. When the winner stored an answer
+        // under this key, the loser is a retry and gets that answer; otherwise the reference
+        // really is taken by another application.
+        (
+            Err(
+                taken @ AppError::Conflict {
+                    code: "external_reference_taken",
+                    ..
+                },
+            ),
+            Some(idem),
+        ) => {
+            let user = race_actor.user_id.clone();
+            let key = idem.key.clone();
+            let prev = state
+                .with_conn(move |conn| Ok(db::requests::find_idempotency(conn, &user, &key)?))
+                .await?;
+            match prev {
+                Some(prev) => replay(prev, &idem.body_hash),
+                None => Err(taken),
+            }
+        }
         (other, _) => other,
     }
+}
+
+/// Agency codes are stored upper-cased (domain::agency::AgencyCode); platforms may send
+/// them in any case.
+fn normalise_code(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
 }
 
 const IDEMPOTENCY_RACE: &str = "idempotency_race";
@@ -406,7 +435,7 @@ pub async fn get_by_reference(
 ) -> Result<RequestView, AppError> {
     state
         .with_conn(move |conn| {
-            let agency = match db::agencies::find_by_code(conn, agency_code.trim())? {
+            let agency = match db::agencies::find_by_code(conn, &normalise_code(&agency_code))? {
                 Some(a) if actor.sees(&a.id, &a.path) => a,
                 _ => return Err(AppError::NotFound("application")),
             };
