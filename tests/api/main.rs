@@ -11,6 +11,7 @@ mod errors;
 mod foundation;
 mod migrations;
 mod openapi;
+mod platform;
 mod remedies;
 mod reports;
 mod requests;
