@@ -56,6 +56,7 @@ pub struct Settings {
     pub domain: DomainSettings,
     pub calendar: CalendarSettings,
     pub report: ReportSettings,
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
     /// Which profile these settings were loaded for (not a file key).
     #[serde(skip, default = "default_profile")]
@@ -160,6 +161,20 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub enabled: bool,
+    pub poll_interval_ms: u64,
+    pub batch_size: i64,
+    pub timeout_secs: u64,
+    pub max_attempts: i32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    pub lease_secs: u64,
+    pub allow_http: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
@@ -234,6 +249,17 @@ impl Settings {
         if self.auth.access_token_ttl_secs == 0 {
             return Err(ConfigError::Invalid(
                 "auth.access_token_ttl_secs must be positive".into(),
+            ));
+        }
+        let w = &self.webhooks;
+        if w.poll_interval_ms == 0
+            || w.batch_size < 1
+            || w.timeout_secs == 0
+            || w.max_attempts < 1
+            || w.lease_secs <= w.timeout_secs
+        {
+            return Err(ConfigError::Invalid(
+                "webhooks: poll_interval_ms, batch_size, timeout_secs and max_attempts must be positive, and lease_secs longer than timeout_secs".into(),
             ));
         }
         if self.server.body_limit_bytes == 0 {

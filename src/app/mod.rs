@@ -14,6 +14,7 @@ pub mod reports;
 pub mod requests;
 pub mod seed;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 

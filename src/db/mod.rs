@@ -11,6 +11,7 @@ pub mod reports;
 pub mod requests;
 pub mod schema;
 pub mod users;
+pub mod webhooks;
 
 use std::path::Path;
 use std::time::Duration;

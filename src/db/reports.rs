@@ -34,7 +34,7 @@ impl ReportScope {
 
 /// PostgreSQL numbers parameters `$1`; SQLite reads `$1` as a *named* parameter numbered by first
 /// appearance, so for SQLite the same text is written with `?1`, which keeps the explicit index.
-fn portable(conn: &DbConnection, sql: String) -> String {
+pub(crate) fn portable(conn: &DbConnection, sql: String) -> String {
     match conn {
         DbConnection::Postgres(_) => sql,
         DbConnection::Sqlite(_) => {

@@ -125,3 +125,8 @@ pub async fn read_feed(
         events: page.events.into_iter().map(FeedEventDto::from).collect(),
     }))
 }
+
+/// A webhook delivery's body: the event as the feed shows it.
+pub fn delivery_body(row: &FeedRow) -> Vec<u8> {
+    serde_json::to_vec(&FeedEventDto::from(row.clone())).unwrap_or_default()
+}

@@ -19,6 +19,7 @@ pub mod remedies;
 pub mod reports;
 pub mod requests;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -55,6 +56,7 @@ use crate::app::AppState;
         (name = "remedies", description = "Administrative review and litigation records"),
         (name = "reports", description = "The yearly report: tables computed from the records, publishing, drill-down, exports, roll-ups"),
         (name = "feed", description = "The change feed: every event in commit order, by cursor"),
+        (name = "webhooks", description = "Signed deliveries of feed events to a receiver, retried, with a delivery log"),
         (name = "public", description = "For applicants, without login"),
         (name = "operations", description = "Health, readiness and the audit log"),
     )
@@ -217,6 +219,11 @@ where
                 .service(reports::reopen_report)
                 .service(reports::get_report)
                 .service(feed::read_feed)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::patch_webhook)
+                .service(webhooks::list_deliveries)
                 .service(audit::list_audit_log),
         )
 }

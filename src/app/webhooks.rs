@@ -1,0 +1,544 @@
+//! Webhooks: subscriptions per agency subtree, and the dispatcher that sends the outbox.
+//!
+//! Each event writes one outbox row per matching subscription in its own transaction
+//! ([`super::feed::publish`]), so an event is never lost nor sent for a rolled-back change.
+//! Any number of processes run the dispatcher: a delivery is claimed with a lease before it
+//! is sent, and only the earliest pending event of an application (per subscription) is ever
+//! due, so one application's events arrive in order. A delivery is retried with doubling
+//! waits until it succeeds or `max_attempts` is reached: at least once, possibly twice (a
+//! receiver that answered after the lease ran out), so receivers de-duplicate by event id.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+use super::agencies::visible_agency;
+use super::{AppError, AppState, Page, Paged, RequestContext, audit};
+use crate::config::WebhookSettings;
+use crate::db::{self, feed::FeedRow, webhooks::SubscriptionRow};
+use crate::domain::access::{Actor, Role};
+use crate::domain::validation::{self, Errors, FieldError};
+
+/// The entity types events are published for.
+const ENTITIES: [&str; 4] = ["application", "review", "litigation", "report"];
+
+/// Checks and normalises the event types a subscription takes: `*`, `<entity>.*` or
+/// `<entity>.<action>`.
+fn parse_event_types(types: &[String]) -> Result<String, FieldError> {
+    if types.is_empty() {
+        return Err(FieldError::new(
+            "event_types",
+            "required",
+            "give at least one event type, or \"*\" for all",
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in types {
+        let t = t.trim();
+        let ok = t == "*"
+            || t.split_once('.').is_some_and(|(entity, action)| {
+                ENTITIES.contains(&entity)
+                    && (action == "*"
+                        || (!action.is_empty()
+                            && action.len() <= 64
+                            && action.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')))
+            });
+        if !ok {
+            return Err(FieldError::new(
+                "event_types",
+                "unknown_event_type",
+                format!(
+                    "{t:?} is not an event type; use \"*\", \"<entity>.*\" or \"<entity>.<action>\" with entity application, review, litigation or report"
+                ),
+            ));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    Ok(out.join(","))
+}
+
+fn parse_url(url: &str, allow_http: bool) -> Result<String, FieldError> {
+    let url = url.trim();
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| FieldError::new("url", "invalid_url", format!("not a URL: {e}")))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => {
+            return Err(FieldError::new(
+                "url",
+                "https_required",
+                "receivers must use https:// (plain http is allowed only when webhooks.allow_http is on)",
+            ));
+        }
+        _ => {
+            return Err(FieldError::new(
+                "url",
+                "invalid_url",
+                "the URL must be https://",
+            ));
+        }
+    }
+    if parsed.host_str().is_none_or(str::is_empty) || url.len() > 2000 {
+        return Err(FieldError::new(
+            "url",
+            "invalid_url",
+            "the URL needs a host and at most 2000 characters",
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(FieldError::new(
+            "url",
+            "invalid_url",
+            "credentials in the URL are not allowed; the signature authenticates deliveries",
+        ));
+    }
+    Ok(parsed.to_string())
+}
+
+fn new_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("whsec_{}", hex::encode(bytes))
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable_hmac());
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+// HMAC takes keys of any length; this cannot happen.
+fn unreachable_hmac() -> Hmac<Sha256> {
+    #[allow(clippy::expect_used)]
+    Hmac::<Sha256>::new_from_slice(b"k").expect("HMAC accepts any key length")
+}
+
+pub struct CreateSubscription {
+    pub agency_id: Option<String>,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub secret: Option<String>,
+}
+
+pub struct PatchSubscription {
+    pub url: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub if_match: Option<i32>,
+}
+
+fn may_manage(actor: &Actor, agency: &db::agencies::AgencyRow) -> Result<(), AppError> {
+    if actor.client_scopes().is_some() {
+        return Err(AppError::Forbidden {
+            code: "forbidden",
+            detail: "clients cannot manage webhooks".into(),
+        });
+    }
+    Ok(actor.may_administer(&agency.id, &agency.path)?)
+}
+
+pub async fn create(
+    state: &AppState,
+    actor: Actor,
+    input: CreateSubscription,
+    ctx: RequestContext,
+) -> Result<SubscriptionRow, AppError> {
+    let allow_http = state.settings.webhooks.allow_http;
+    let mut errors = Errors::new();
+    let url = errors.take(parse_url(&input.url, allow_http));
+    let types = errors.take(parse_event_types(&input.event_types));
+    let secret = match &input.secret {
+        None => Some(new_secret()),
+        Some(s) => match validation::text("secret", s, 200, false) {
+            Ok(s) if s.chars().count() >= 16 => Some(s),
+            Ok(_) => {
+                errors.push(FieldError::new(
+                    "secret",
+                    "too_short",
+                    "at least 16 characters",
+                ));
+                None
+            }
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+    };
+    errors.into_result()?;
+    let (Some(url), Some(types), Some(secret)) = (url, types, secret) else {
+        return Err(AppError::Internal("validated fields missing".into()));
+    };
+    state
+        .in_transaction(move |conn| {
+            let agency_id = input.agency_id.unwrap_or_else(|| actor.agency_id.clone());
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            may_manage(&actor, &agency)?;
+            let now = db::now_micros();
+            let row = SubscriptionRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                agency_id: agency.id.clone(),
+                url,
+                secret,
+                event_types: types,
+                enabled: true,
+                version: 1,
+                created_by: Some(actor.username.clone()),
+                created_at: now,
+                updated_at: now,
+            };
+            db::webhooks::insert(conn, &row)?;
+            audit(
+                conn,
+                Some(&actor),
+                Some(&agency.id),
+                ("webhook", &row.id),
+                "webhook_created",
+                json!({"url": row.url, "event_types": row.event_types}),
+                &ctx,
+            )?;
+            Ok(row)
+        })
+        .await
+}
+
+fn managed(
+    conn: &mut db::DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<SubscriptionRow, AppError> {
+    let sub = db::webhooks::find(conn, id)?.ok_or(AppError::NotFound("webhook"))?;
+    let agency = visible_agency(conn, actor, &sub.agency_id)
+        .map_err(|_| AppError::NotFound("webhook"))?;
+    may_manage(actor, &agency)?;
+    Ok(sub)
+}
+
+/// A subscription with its outbox counts by status.
+pub struct SubscriptionView {
+    pub row: SubscriptionRow,
+    pub counts: Vec<(String, i64)>,
+}
+
+pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<SubscriptionView, AppError> {
+    state
+        .with_conn(move |conn| {
+            let row = managed(conn, &actor, &id)?;
+            let counts = db::webhooks::outbox_counts(conn, &row.id)?;
+            Ok(SubscriptionView { row, counts })
+        })
+        .await
+}
+
+pub async fn list(
+    state: &AppState,
+    actor: Actor,
+    page: Page,
+) -> Result<Paged<SubscriptionRow>, AppError> {
+    if actor.client_scopes().is_some() || !actor.has(Role::Admin) {
+        return Err(AppError::Forbidden {
+            code: "forbidden",
+            detail: "webhooks are managed by admins".into(),
+        });
+    }
+    state
+        .with_conn(move |conn| {
+            let (items, total) = db::webhooks::list_in_subtree(
+                conn,
+                &actor.agency_path,
+                page.offset(),
+                page.per_page,
+            )?;
+            Ok(Paged { items, page, total })
+        })
+        .await
+}
+
+pub async fn patch(
+    state: &AppState,
+    actor: Actor,
+    id: String,
+    input: PatchSubscription,
+    ctx: RequestContext,
+) -> Result<SubscriptionRow, AppError> {
+    let allow_http = state.settings.webhooks.allow_http;
+    let mut errors = Errors::new();
+    let url = match &input.url {
+        Some(u) => errors.take(parse_url(u, allow_http)),
+        None => None,
+    };
+    let types = match &input.event_types {
+        Some(t) => errors.take(parse_event_types(t)),
+        None => None,
+    };
+    errors.into_result()?;
+    state
+        .in_transaction(move |conn| {
+            let mut sub = managed(conn, &actor, &id)?;
+            let expected = input.if_match.ok_or(AppError::PreconditionRequired)?;
+            if expected != sub.version {
+                return Err(AppError::PreconditionFailed);
+            }
+            let mut changes = serde_json::Map::new();
+            if let Some(u) = url {
+                changes.insert("url".into(), json!({"before": sub.url, "after": u}));
+                sub.url = u;
+            }
+            if let Some(t) = types {
+                changes.insert(
+                    "event_types".into(),
+                    json!({"before": sub.event_types, "after": t}),
+                );
+                sub.event_types = t;
+            }
+            if let Some(e) = input.enabled {
+                changes.insert(
+                    "enabled".into(),
+                    json!({"before": sub.enabled, "after": e}),
+                );
+                sub.enabled = e;
+            }
+            sub.version += 1;
+            sub.updated_at = db::now_micros();
+            if !db::webhooks::update_if_version(conn, &sub, expected)? {
+                return Err(AppError::PreconditionFailed);
+            }
+            audit(
+                conn,
+                Some(&actor),
+                Some(&sub.agency_id),
+                ("webhook", &sub.id),
+                "webhook_updated",
+                serde_json::Value::Object(changes),
+                &ctx,
+            )?;
+            Ok(sub)
+        })
+        .await
+}
+
+pub async fn deliveries(
+    state: &AppState,
+    actor: Actor,
+    id: String,
+    page: Page,
+) -> Result<Paged<(db::webhooks::DeliveryRow, String)>, AppError> {
+    state
+        .with_conn(move |conn| {
+            let sub = managed(conn, &actor, &id)?;
+            let (items, total) =
+                db::webhooks::deliveries(conn, &sub.id, page.offset(), page.per_page)?;
+            Ok(Paged { items, page, total })
+        })
+        .await
+}
+
+/// Renders an event as the body of a delivery (the feed's JSON form, from the HTTP layer).
+pub type Render = Arc<dyn Fn(&FeedRow) -> Vec<u8> + Send + Sync>;
+
+/// The wait before attempt `attempt + 1`, after `attempt` failures: doubling from the base,
+/// capped.
+pub fn backoff(settings: &WebhookSettings, failures: i32) -> Duration {
+    let exp = u32::try_from(failures.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let ms = settings.backoff_base_ms.saturating_mul(1u64 << exp);
+    Duration::from_millis(ms).min(Duration::from_secs(settings.backoff_max_secs))
+}
+
+/// Sends due deliveries until the process ends; each process may run one.
+pub async fn run_dispatcher(state: AppState, render: Render) {
+    let settings = state.settings.webhooks.clone();
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(settings.timeout_secs))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("gongkai-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook dispatcher cannot start its HTTP client");
+            return;
+        }
+    };
+    loop {
+        match dispatch_once(&state, &client, &render).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "webhook dispatcher: outbox not readable"),
+        }
+        tokio::time::sleep(Duration::from_millis(settings.poll_interval_ms)).await;
+    }
+}
+
+/// One round: claim what is due, send it all at once, record each outcome. Returns how many
+/// were sent.
+pub async fn dispatch_once(
+    state: &AppState,
+    client: &reqwest::Client,
+    render: &Render,
+) -> Result<usize, AppError> {
+    let settings = state.settings.webhooks.clone();
+    let lease = chrono::Duration::seconds(i64::try_from(settings.lease_secs).unwrap_or(60));
+    let limit = settings.batch_size;
+    let claimed = state
+        .with_conn(move |conn| {
+            let now = db::now_micros();
+            let due = db::webhooks::due(conn, now, limit)?;
+            let mut out = Vec::new();
+            for d in due {
+                if db::webhooks::claim(conn, &d.subscription_id, d.event_seq, now, now + lease)?
+                    && let Some((sub, ev)) =
+                        db::webhooks::claimed_parts(conn, &d.subscription_id, d.event_seq)?
+                {
+                    out.push((sub, ev, d.attempts + 1));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let n = claimed.len();
+    let sends = claimed.into_iter().map(|(sub, ev, attempt)| {
+        let client = client.clone();
+        let body = render(&ev);
+        let settings = settings.clone();
+        async move { send(&client, &settings, &sub, &ev, attempt, body).await }
+    });
+    let outcomes = futures_util::future::join_all(sends).await;
+    state
+        .with_conn(move |conn| {
+            for o in &outcomes {
+                db::webhooks::record(conn, o)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(n)
+}
+
+async fn send(
+    client: &reqwest::Client,
+    settings: &WebhookSettings,
+    sub: &SubscriptionRow,
+    ev: &FeedRow,
+    attempt: i32,
+    body: Vec<u8>,
+) -> db::webhooks::Outcome {
+    let started = Instant::now();
+    let timestamp = chrono::Utc::now().timestamp();
+    let result = client
+        .post(&sub.url)
+        .header("Content-Type", "application/json")
+        .header("Gongkai-Event-Id", &ev.id)
+        .header("Gongkai-Event-Type", &ev.event_type)
+        .header("Gongkai-Delivery-Attempt", attempt.to_string())
+        .header("Gongkai-Signature", signature(&sub.secret, timestamp, &body))
+        .body(body)
+        .send()
+        .await;
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let (succeeded, status_code, error) = match result {
+        Ok(r) if r.status().is_success() => (true, Some(i32::from(r.status().as_u16())), None),
+        Ok(r) => (
+            false,
+            Some(i32::from(r.status().as_u16())),
+            Some(format!("the receiver answered {}", r.status())),
+        ),
+        Err(e) => (false, None, Some(describe(&e))),
+    };
+    let at = db::now_micros();
+    let retry_at = (!succeeded && attempt < settings.max_attempts).then(|| {
+        at + chrono::Duration::from_std(backoff(settings, attempt))
+            .unwrap_or_else(|_| chrono::Duration::hours(1))
+    });
+    if !succeeded {
+        tracing::info!(subscription = %sub.id, event = ev.seq, attempt, error = ?error, "webhook delivery failed");
+    }
+    db::webhooks::Outcome {
+        subscription_id: sub.id.clone(),
+        event_seq: ev.seq,
+        attempt,
+        succeeded,
+        status_code,
+        error,
+        duration_ms,
+        at,
+        retry_at,
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the receiver did not answer in time".into()
+    } else if e.is_connect() {
+        "cannot connect to the receiver".into()
+    } else {
+        format!("delivery failed: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> WebhookSettings {
+        WebhookSettings {
+            enabled: true,
+            poll_interval_ms: 1000,
+            batch_size: 50,
+            timeout_secs: 10,
+            max_attempts: 15,
+            backoff_base_ms: 10_000,
+            backoff_max_secs: 7200,
+            lease_secs: 60,
+            allow_http: false,
+        }
+    }
+
+    #[test]
+    fn retries_wait_twice_as_long_each_time_up_to_the_cap() {
+        let s = settings();
+        assert_eq!(backoff(&s, 1), Duration::from_secs(10));
+        assert_eq!(backoff(&s, 2), Duration::from_secs(20));
+        assert_eq!(backoff(&s, 5), Duration::from_secs(160));
+        assert_eq!(backoff(&s, 14), Duration::from_secs(7200));
+        assert_eq!(backoff(&s, 1000), Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // RFC 4231 test case 2 shape: key "Jefe"; the message here is "1700000000.{}".
+        let sig = signature("Jefe", 1_700_000_000, b"{}");
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap_or_else(|_| unreachable_hmac());
+        mac.update(b"1700000000.{}");
+        let expected = hex::encode(mac.finalize().into_bytes());
+        assert_eq!(sig, format!("t=1700000000,v1={expected}"));
+        assert_ne!(signature("other", 1_700_000_000, b"{}"), sig);
+        assert_ne!(signature("Jefe", 1_700_000_001, b"{}"), sig);
+    }
+
+    #[test]
+    fn event_types_and_urls_are_checked() {
+        assert_eq!(
+            parse_event_types(&["application.*".into(), "report.report_published".into()]),
+            Ok("application.*,report.report_published".into())
+        );
+        assert!(parse_event_types(&[]).is_err());
+        assert!(parse_event_types(&["user.created".into()]).is_err());
+        assert!(parse_event_types(&["application.".into()]).is_err());
+        assert!(parse_url("https://example.org/hook", false).is_ok());
+        assert!(parse_url("http://127.0.0.1:9/hook", false).is_err());
+        assert!(parse_url("http://127.0.0.1:9/hook", true).is_ok());
+        assert!(parse_url("ftp://example.org/", true).is_err());
+        assert!(parse_url("https://user:pw@example.org/", false).is_err());
+    }
+}
