@@ -315,7 +315,10 @@ impl Actor {
     /// sees as an admin or as a client forwarding applications.
     pub fn may_register_in(&self, agency_id: &str, agency_path: &str) -> bool {
         agency_id == self.agency_id
-            || ((self.has(Role::Admin) || self.client_scopes().is_some())
+            || ((self.has(Role::Admin)
+                || self
+                    .client_scopes()
+                    .is_some_and(|s| s.contains(Scope::RequestsCreate)))
                 && self.sees(agency_id, agency_path))
     }
 

@@ -553,6 +553,44 @@ async fn client_secrets_are_shown_once_and_disabling_rotating_or_narrowing_revok
         secret: secret.clone(),
     };
 
+    // An admin of A manages A's clients and nothing above or beside.
+    let b = app.create_agency("B", None).await;
+    let other = create_client(&app, &b, "B 平台", &["feed:read"]).await;
+    let r = app.get(&format!("/api/v1/clients/{id}"), &a_admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.get(&format!("/api/v1/clients/{}", other.id), &a_admin)
+        .await
+        .assert_problem(404, "not_found");
+    app.patch(
+        &format!("/api/v1/clients/{}", other.id),
+        &a_admin,
+        &json!({"disabled": true}),
+        Some(1),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.post(
+        &format!("/api/v1/clients/{}/secret", other.id),
+        &a_admin,
+        &json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let r = app.get("/api/v1/clients", &a_admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["total"], 1, "{}", r.text);
+    assert_eq!(r.body["items"][0]["client_id"], id.as_str());
+    app.get("/api/v1/clients", &clerk)
+        .await
+        .assert_problem(403, "forbidden");
+    // The other client was left alone.
+    let r = app
+        .get(&format!("/api/v1/clients/{}", other.id), &admin)
+        .await;
+    assert_eq!(r.body["version"], 1);
+    assert_eq!(r.body["disabled"], false);
+    client_token(&app, &other).await;
+
     // Wrong secret, unknown client, garbage id: the same 401.
     grant(&app, &id, "gks_wrong")
         .await
@@ -785,6 +823,15 @@ async fn a_retried_forwarded_application_is_registered_once(app: TestApp) {
     numbers.sort_unstable();
     assert_eq!(numbers, vec!["A-2026-000001", "A-2026-000002"]);
 
+    // The key with another body is refused.
+    let r = post_with_key(&app, &token, "fwd-0001", &forwarded("A", "PLAT-0009")).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(
+        r.body["errors"][0]["code"], "idempotency_key_reused",
+        "{}",
+        r.text
+    );
+
     // Another key with a reference already taken is a conflict, not a second application.
     post_with_key(&app, &token, "fwd-0003", &body)
         .await
@@ -948,6 +995,21 @@ async fn the_feed_shows_every_step_in_order_pages_alike_and_keeps_to_the_callers
     let review_id = s(&r.body["id"]).to_string();
     let r = app
         .post(
+            "/api/v1/litigations",
+            &clerk,
+            &json!({
+                "applicant_name": "张三",
+                "court": "某区人民法院",
+                "route": "direct",
+                "filed_on": "2026-10-12",
+                "request_id": id,
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "lawsuit: {}", r.text);
+    let suit_id = s(&r.body["id"]).to_string();
+    let r = app
+        .post(
             &format!("/api/v1/agencies/{root}/reports/2025/publish"),
             &admin,
             &json!({}),
@@ -964,6 +1026,7 @@ async fn the_feed_shows_every_step_in_order_pages_alike_and_keeps_to_the_callers
             "application.receive_correction",
             "application.reply",
             "review.case_recorded",
+            "litigation.case_recorded",
         ]
     );
     let steps: Vec<&Value> = events
@@ -976,6 +1039,8 @@ async fn the_feed_shows_every_step_in_order_pages_alike_and_keeps_to_the_callers
     assert_eq!(steps[3]["data"]["version"], 4);
     assert_eq!(steps[4]["entity_type"], "review");
     assert_eq!(steps[4]["entity_id"], review_id.as_str());
+    assert_eq!(steps[5]["entity_type"], "litigation");
+    assert_eq!(steps[5]["entity_id"], suit_id.as_str());
     for e in &steps {
         assert_eq!(e["agency_id"], root.as_str());
         assert!(e["occurred_at"].is_string() && e["id"].is_string());
@@ -1003,6 +1068,7 @@ async fn the_feed_shows_every_step_in_order_pages_alike_and_keeps_to_the_callers
             "application.intake",
             "application.withdraw",
             "review.case_recorded",
+            "litigation.case_recorded",
             "report.report_published",
         ]
     );
@@ -1027,6 +1093,7 @@ async fn the_feed_shows_every_step_in_order_pages_alike_and_keeps_to_the_callers
     }
     // Reading from the middle gives the rest.
     let mid = s(&events[3]["cursor"]).to_string();
+    assert!(events.len() > 5);
     let r = feed_page(&app, &clerk, &mid, 1000).await;
     assert_eq!(r.body["events"].as_array().unwrap(), &events[4..].to_vec());
 
