@@ -16,3 +16,4 @@ mod remedies;
 mod reports;
 mod requests;
 mod seed;
+mod webhooks;
