@@ -79,8 +79,7 @@ impl Application {
             })?
             .run();
         if settings.webhooks.enabled {
-            let render: crate::app::webhooks::Render =
-                Arc::new(crate::http::feed::delivery_body);
+            let render: crate::app::webhooks::Render = Arc::new(crate::http::feed::delivery_body);
             tokio::spawn(crate::app::webhooks::run_dispatcher(state.clone(), render));
         }
         Ok(Application {

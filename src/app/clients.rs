@@ -48,7 +48,11 @@ fn hash_secret(secret: &str) -> String {
 
 /// Compares two hashes without an early exit.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn may_manage(actor: &Actor, agency: &db::agencies::AgencyRow) -> Result<(), AppError> {
@@ -119,8 +123,8 @@ fn managed(
     id: &str,
 ) -> Result<(ClientRow, db::agencies::AgencyRow), AppError> {
     let client = db::clients::find(conn, id)?.ok_or(AppError::NotFound("client"))?;
-    let agency = visible_agency(conn, actor, &client.agency_id)
-        .map_err(|_| AppError::NotFound("client"))?;
+    let agency =
+        visible_agency(conn, actor, &client.agency_id).map_err(|_| AppError::NotFound("client"))?;
     may_manage(actor, &agency)?;
     Ok((client, agency))
 }
@@ -132,7 +136,11 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<ClientRow
 }
 
 /// The clients of the admin's subtree.
-pub async fn list(state: &AppState, actor: Actor, page: Page) -> Result<Paged<ClientRow>, AppError> {
+pub async fn list(
+    state: &AppState,
+    actor: Actor,
+    page: Page,
+) -> Result<Paged<ClientRow>, AppError> {
     if actor.client_scopes().is_some() || !actor.has(Role::Admin) {
         return Err(AppError::Forbidden {
             code: "forbidden",

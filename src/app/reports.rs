@@ -672,7 +672,8 @@ pub async fn rollup(
             {
                 return Err(AppError::Forbidden {
                     code: "forbidden",
-                    detail: "roll-ups are for admins, supervisors and clients with reports:read".into(),
+                    detail: "roll-ups are for admins, supervisors and clients with reports:read"
+                        .into(),
                 });
             }
             let vis = crate::domain::access::Visibility::Subtree(agency.path.clone());

@@ -110,12 +110,15 @@ fn new_secret() -> String {
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable_hmac());
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable_hmac());
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 // HMAC takes keys of any length; this cannot happen.
@@ -219,8 +222,8 @@ fn managed(
     id: &str,
 ) -> Result<SubscriptionRow, AppError> {
     let sub = db::webhooks::find(conn, id)?.ok_or(AppError::NotFound("webhook"))?;
-    let agency = visible_agency(conn, actor, &sub.agency_id)
-        .map_err(|_| AppError::NotFound("webhook"))?;
+    let agency =
+        visible_agency(conn, actor, &sub.agency_id).map_err(|_| AppError::NotFound("webhook"))?;
     may_manage(actor, &agency)?;
     Ok(sub)
 }
@@ -303,10 +306,7 @@ pub async fn patch(
                 sub.event_types = t;
             }
             if let Some(e) = input.enabled {
-                changes.insert(
-                    "enabled".into(),
-                    json!({"before": sub.enabled, "after": e}),
-                );
+                changes.insert("enabled".into(), json!({"before": sub.enabled, "after": e}));
                 sub.enabled = e;
             }
             sub.version += 1;
@@ -441,7 +441,10 @@ async fn send(
         .header("Gongkai-Event-Id", &ev.id)
         .header("Gongkai-Event-Type", &ev.event_type)
         .header("Gongkai-Delivery-Attempt", attempt.to_string())
-        .header("Gongkai-Signature", signature(&sub.secret, timestamp, &body))
+        .header(
+            "Gongkai-Signature",
+            signature(&sub.secret, timestamp, &body),
+        )
         .body(body)
         .send()
         .await;
@@ -518,7 +521,8 @@ mod tests {
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
         // RFC 4231 test case 2 shape: key "Jefe"; the message here is "1700000000.{}".
         let sig = signature("Jefe", 1_700_000_000, b"{}");
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap_or_else(|_| unreachable_hmac());
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap_or_else(|_| unreachable_hmac());
         mac.update(b"1700000000.{}");
         let expected = hex::encode(mac.finalize().into_bytes());
         assert_eq!(sig, format!("t=1700000000,v1={expected}"));

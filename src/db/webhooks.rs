@@ -6,7 +6,9 @@ use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 
 use super::DbConnection;
 use super::feed::FeedRow;
-use super::schema::{agencies, feed_events, webhook_deliveries, webhook_outbox, webhook_subscriptions};
+use super::schema::{
+    agencies, feed_events, webhook_deliveries, webhook_outbox, webhook_subscriptions,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = webhook_subscriptions)]
@@ -253,7 +255,10 @@ pub fn deliveries(
 }
 
 /// Counts of a subscription's outbox rows by status: pending, delivered, failed.
-pub fn outbox_counts(conn: &mut DbConnection, subscription_id: &str) -> QueryResult<Vec<(String, i64)>> {
+pub fn outbox_counts(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+) -> QueryResult<Vec<(String, i64)>> {
     webhook_outbox::table
         .filter(webhook_outbox::subscription_id.eq(subscription_id))
         .group_by(webhook_outbox::status)

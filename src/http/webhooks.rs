@@ -147,12 +147,7 @@ pub async fn get_webhook(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let v = app::webhooks::get(&state, actor, path.into_inner().to_string()).await?;
-    let count = |s: &str| {
-        v.counts
-            .iter()
-            .find(|(k, _)| k == s)
-            .map_or(0, |(_, n)| *n)
-    };
+    let count = |s: &str| v.counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
     let outbox = OutboxCounts {
         pending: count("pending"),
         delivered: count("delivered"),
@@ -160,7 +155,9 @@ pub async fn get_webhook(
     };
     let mut dto = WebhookDto::from(v.row);
     dto.outbox = Some(outbox);
-    Ok(HttpResponse::Ok().insert_header(etag(dto.version)).json(dto))
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(dto.version))
+        .json(dto))
 }
 
 /// Changes to a subscription; absent fields stay as they are.
@@ -208,7 +205,9 @@ pub async fn patch_webhook(
     )
     .await?;
     let dto = WebhookDto::from(row);
-    Ok(HttpResponse::Ok().insert_header(etag(dto.version)).json(dto))
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(dto.version))
+        .json(dto))
 }
 
 /// One delivery attempt.
@@ -259,5 +258,8 @@ pub async fn list_deliveries(
     let page = Page::parse(query.0.page, query.0.per_page)?;
     let paged =
         app::webhooks::deliveries(&state, actor, path.into_inner().to_string(), page).await?;
-    Ok(web::Json(ListEnvelope::from_paged(paged, DeliveryDto::from)))
+    Ok(web::Json(ListEnvelope::from_paged(
+        paged,
+        DeliveryDto::from,
+    )))
 }
