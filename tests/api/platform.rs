@@ -357,6 +357,16 @@ async fn scopes_and_the_client_route_allow_list_hold(app: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
+    for path in [
+        format!("/api/v1/requests/{app_a_id}/events"),
+        format!("/api/v1/requests/{app_a_id}/deadline"),
+        "/api/v1/reviews".to_string(),
+        "/api/v1/litigations".to_string(),
+    ] {
+        let r = app.get(&path, &read_only).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+    }
+
     let feed_only = create_client(&app, &a, "订阅", &["feed:read"]).await;
     let feed_only = client_token(&app, &feed_only).await;
     app.get("/api/v1/requests", &feed_only)
@@ -424,6 +434,33 @@ async fn scopes_and_the_client_route_allow_list_hold(app: TestApp) {
         .await
         .assert_problem(403, "client_not_allowed");
     }
+    // The routes open to any client answer within the client's subtree.
+    for token in [&read_only, &feed_only, &full] {
+        let r = app.get("/api/v1/agencies", token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let ids: Vec<&str> = r.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| s(&i["id"]))
+            .collect();
+        assert_eq!(ids, vec![a.as_str()], "{}", r.text);
+        let r = app.get(&format!("/api/v1/agencies/{a}"), token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        app.get(&format!("/api/v1/agencies/{b}"), token)
+            .await
+            .assert_problem(404, "not_found");
+        let r = app.get("/api/v1/calendar/2026", token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let r = app
+            .get(
+                "/api/v1/calendar/working-days/add?from=2026-09-30&days=20",
+                token,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+
     // Nothing was changed by the refused calls.
     let r = app
         .get(&format!("/api/v1/requests/{app_a_id}"), &admin)
