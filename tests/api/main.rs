@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod calendar;
 mod errors;
+mod federated;
 mod foundation;
 mod migrations;
 mod openapi;
