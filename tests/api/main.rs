@@ -10,6 +10,7 @@ mod calendar;
 mod errors;
 mod federated;
 mod foundation;
+mod hardening;
 mod migrations;
 mod openapi;
 mod remedies;
