@@ -138,7 +138,8 @@ pub fn mask(number: &str) -> String {
 /// `110*************33`. For log lines: paths, query strings, JSON, error messages.
 ///
 /// A candidate is a whole run of ASCII letters and digits (so longer tokens such as hashes are
-/// left alone); `%XX` escapes count as separators, so URL-encoded text is masked too. Numbers
+/// left alone); `%XX` escapes and terminal colour codes count as separators, so URL-encoded
+/// text and coloured log lines are masked too. Numbers
 /// with a wrong check character are masked as well: a mistyped number is still personal data.
 pub fn mask_identity_numbers(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
@@ -160,6 +161,13 @@ pub fn mask_identity_numbers(text: &str) -> std::borrow::Cow<'_, str> {
                 o.push_str(&mask_keep(run, 3, 2));
                 copied = i;
             }
+        } else if b == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+            // A terminal colour code (ESC [ … final byte) of a coloured log line: a separator.
+            i += 2;
+            while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
+                i += 1;
+            }
+            i += 1;
         } else if b == b'%'
             && i + 2 < bytes.len()
             && bytes[i + 1].is_ascii_hexdigit()
@@ -235,6 +243,11 @@ mod tests {
         assert_eq!(
             m("身份证110101199003071233号"),
             "身份证110*************33号"
+        );
+        // Right after a terminal colour code.
+        assert_eq!(
+            m("query\u{1b}[2m=\u{1b}[0m110101199003071233\u{1b}[1m}"),
+            "query\u{1b}[2m=\u{1b}[0m110*************33\u{1b}[1m}"
         );
         // Two in one text.
         assert_eq!(
