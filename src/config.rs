@@ -75,6 +75,11 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
     pub trust_forwarded_for: bool,
+    /// Exact origins (`https://host[:port]`) of the single-page apps allowed to call the API
+    /// from a browser.
+    pub cors_allowed_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` (only behind HTTPS).
+    pub hsts: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +99,66 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: u64,
+    /// Failed password logins per user name, and per client address, within the window
+    /// before further attempts answer 429.
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
+    /// Identity providers (provincial platforms) whose signed tokens are accepted.
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+/// The signature algorithms accepted from a trusted issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IssuerAlgorithm {
+    #[serde(rename = "RS256")]
+    Rs256,
+    #[serde(rename = "ES256")]
+    Es256,
+}
+
+/// A trusted identity provider: where its keys are, and how its claims map onto an agency and
+/// roles of ours.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuer {
+    /// The exact `iss` of its tokens.
+    pub issuer: String,
+    /// The `aud` its tokens must carry for this service.
+    pub audience: String,
+    /// The one algorithm accepted (pinned).
+    pub algorithm: IssuerAlgorithm,
+    /// A PEM public key (SPKI `PUBLIC KEY`, or `RSA PUBLIC KEY`); exactly one of this and
+    /// `jwks_file`.
+    #[serde(default)]
+    pub public_key_pem_file: Option<PathBuf>,
+    /// A JWKS document; the key is picked by the token header's `kid`.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// The claim holding our agency's `code`.
+    #[serde(default = "default_agency_claim")]
+    pub agency_claim: String,
+    /// The claim holding the external roles (an array of strings).
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+    /// External role → our role code (clerk, approver, admin, supervisor); others are ignored.
+    #[serde(default)]
+    pub role_map: std::collections::BTreeMap<String, String>,
+    /// The claim holding the person's display name; `sub` when absent.
+    #[serde(default = "default_name_claim")]
+    pub name_claim: String,
+}
+
+fn default_agency_claim() -> String {
+    "agency_code".into()
+}
+
+fn default_roles_claim() -> String {
+    "roles".into()
+}
+
+fn default_name_claim() -> String {
+    "name".into()
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -104,6 +169,9 @@ impl std::fmt::Debug for AuthSettings {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_window_secs", &self.login_window_secs)
+            .field("trusted_issuers", &self.trusted_issuers)
             .finish()
     }
 }
@@ -262,6 +330,22 @@ impl Settings {
                 "webhooks: poll_interval_ms, batch_size, timeout_secs and max_attempts must be positive, and lease_secs longer than timeout_secs".into(),
             ));
         }
+        if self.auth.login_max_failures == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.login_max_failures must be positive".into(),
+            ));
+        }
+        if self.auth.login_window_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.login_window_secs must be positive".into(),
+            ));
+        }
+        self.validate_trusted_issuers()?;
+        for origin in &self.server.cors_allowed_origins {
+            check_origin(origin).map_err(|why| {
+                ConfigError::Invalid(format!("server.cors_allowed_origins: {origin:?} {why}"))
+            })?;
+        }
         if self.server.body_limit_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "server.body_limit_bytes must be positive".into(),
@@ -276,6 +360,58 @@ impl Settings {
         Ok(())
     }
 
+    /// The shape of each trusted issuer; its key files are read and checked when the
+    /// application starts (`auth::federated::FederatedIssuers::load`).
+    fn validate_trusted_issuers(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, t) in self.auth.trusted_issuers.iter().enumerate() {
+            let at = format!("auth.trusted_issuers[{i}]");
+            if t.issuer.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}.issuer must not be empty"
+                )));
+            }
+            if t.issuer == self.auth.issuer {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}.issuer {:?} is this service's own issuer (auth.issuer)",
+                    t.issuer
+                )));
+            }
+            if !seen.insert(t.issuer.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}.issuer {:?} is listed twice",
+                    t.issuer
+                )));
+            }
+            if t.audience.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}.audience must not be empty"
+                )));
+            }
+            match (&t.public_key_pem_file, &t.jwks_file) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "{at}: set exactly one of public_key_pem_file and jwks_file"
+                    )));
+                }
+            }
+            for (external, ours) in &t.role_map {
+                if crate::domain::access::Role::parse(ours).is_none() {
+                    return Err(ConfigError::Invalid(format!(
+                        "{at}.role_map: {external:?} maps to unknown role {ours:?}; expected clerk, approver, admin or supervisor"
+                    )));
+                }
+            }
+            if t.role_map.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}.role_map is empty: no token of this issuer could do anything"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn timezone(&self) -> Result<chrono_tz::Tz, ConfigError> {
         self.domain.timezone.parse().map_err(|_| {
             ConfigError::Invalid(format!(
@@ -284,6 +420,32 @@ impl Settings {
             ))
         })
     }
+}
+
+/// A browser origin as sent in `Origin`: scheme `http` or `https`, a host, an optional port,
+/// nothing else (no path, no trailing slash, no wildcard).
+pub fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or("must start with https:// or http://")?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err("must be scheme://host[:port] with no path, wildcard or trailing slash");
+    }
+    if let Some(p) = port
+        && !(p.parse::<u16>().is_ok_and(|n| n > 0) && p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err("has an invalid port");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -305,6 +467,42 @@ mod tests {
         assert!(s.validate().is_err());
         s.auth.jwt_secret = "x".repeat(32);
         assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn origins_are_exact_scheme_host_port() {
+        assert!(check_origin("https://gk.example.gov.cn").is_ok());
+        assert!(check_origin("http://localhost:5173").is_ok());
+        assert!(check_origin("https://gk.example.gov.cn/").is_err());
+        assert!(check_origin("*").is_err());
+        assert!(check_origin("gk.example.gov.cn").is_err());
+        assert!(check_origin("https://*.example.gov.cn").is_err());
+        assert!(check_origin("https://a.cn:99999").is_err());
+    }
+
+    #[test]
+    fn a_trusted_issuer_needs_exactly_one_key_source_and_known_roles() {
+        let base = r#"
+[[auth.trusted_issuers]]
+issuer = "https://idp.example"
+audience = "gongkai"
+algorithm = "RS256"
+"#;
+        let load = |extra: &str| -> Result<(), String> {
+            let mut s: Settings = Figment::from(Toml::string(DEFAULT_TOML))
+                .merge(Toml::string(&format!("{base}{extra}")))
+                .extract()
+                .map_err(|e| e.to_string())?;
+            s.profile = Profile::Test;
+            s.validate().map_err(|e| e.to_string())
+        };
+        let roles = "role_map = { handler = \"clerk\" }\n";
+        let pem = "public_key_pem_file = \"k.pem\"\n";
+        assert_eq!(load(&format!("{pem}{roles}")), Ok(()));
+        assert!(load(roles).is_err(), "no key source");
+        assert!(load(&format!("{pem}jwks_file = \"j.json\"\n{roles}")).is_err());
+        assert!(load(&format!("{pem}role_map = {{ x = \"boss\" }}\n")).is_err());
+        assert!(load(pem).is_err(), "empty role map");
     }
 
     #[test]

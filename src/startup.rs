@@ -47,9 +47,13 @@ impl Application {
         };
         let tokens =
             TokenKeys::new(&settings.auth).map_err(|e| StartupError::Other(e.to_string()))?;
+        let federation =
+            crate::auth::federated::FederatedIssuers::load(&settings.auth.trusted_issuers)
+                .map_err(|e| StartupError::Other(format!("auth.trusted_issuers: {e}")))?;
         let state = AppState {
             db: database,
             tokens,
+            federation,
             settings: Arc::new(settings.clone()),
             tz,
             calendar: crate::app::calendar::CalendarCache::default(),

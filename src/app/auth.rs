@@ -4,7 +4,8 @@ use serde_json::json;
 
 use super::{AppError, AppState, RequestContext, audit};
 use crate::auth::password;
-use crate::db;
+use crate::config::AuthSettings;
+use crate::db::{self, DbConnection};
 use crate::domain::access::{Actor, Principal, Roles};
 use crate::domain::user::Username;
 
@@ -20,27 +21,140 @@ fn bad_credentials() -> AppError {
     }
 }
 
+/// What failed logins are counted against. Each bucket is limited on its own: one user name
+/// tried from many addresses, and one address trying many names, are both throttled.
+#[derive(Debug, Clone)]
+pub struct ThrottleKey {
+    /// The bucket that names the account (`user:<name>` or `client:<id>`); cleared by a
+    /// successful login.
+    account: String,
+    /// The bucket of the client address; only the window's end clears it.
+    address: String,
+}
+
+impl ThrottleKey {
+    /// Longest account name kept in a bucket; longer input is cut (it cannot be a real name).
+    const MAX_NAME: usize = 128;
+
+    /// A password grant: the user name as typed (case-insensitive) and the client address.
+    pub fn password(username: &str, client_addr: &str) -> Self {
+        let name: String = username
+            .trim()
+            .to_lowercase()
+            .chars()
+            .take(Self::MAX_NAME)
+            .collect();
+        ThrottleKey {
+            account: format!("login:user:{name}"),
+            address: format!("login:addr:{client_addr}"),
+        }
+    }
+
+    /// A client_credentials grant: the client id and the client address.
+    pub fn client(client_id: &str, client_addr: &str) -> Self {
+        let id: String = client_id.trim().chars().take(Self::MAX_NAME).collect();
+        ThrottleKey {
+            account: format!("login:client:{id}"),
+            address: format!("login:addr:{client_addr}"),
+        }
+    }
+
+    fn buckets(&self) -> [&str; 2] {
+        [&self.account, &self.address]
+    }
+}
+
+/// The fixed window an instant falls in, and the seconds until it ends.
+fn login_window(settings: &AuthSettings, now_unix: i64) -> (i64, u64) {
+    let len = i64::try_from(settings.login_window_secs.max(1)).unwrap_or(i64::MAX);
+    let window = now_unix.div_euclid(len);
+    let left = (window + 1) * len - now_unix;
+    (window, u64::try_from(left.max(1)).unwrap_or(1))
+}
+
+/// Refuses a login attempt (429 `too_many_login_attempts`, with the seconds until the window
+/// ends) when either bucket of the key has `auth.login_max_failures` failures in the current
+/// window, and writes the `login_throttled` audit event. Call it before checking any secret,
+/// so that a right password does not get through while throttled either.
+pub fn check_login_throttle(
+    conn: &mut DbConnection,
+    settings: &AuthSettings,
+    key: &ThrottleKey,
+    now_unix: i64,
+    ctx: &RequestContext,
+) -> Result<(), AppError> {
+    let (window, retry_after_secs) = login_window(settings, now_unix);
+    let max = i64::from(settings.login_max_failures);
+    for bucket in key.buckets() {
+        let hits = db::requests::rate_limit_hits(conn, bucket, window)?;
+        if i64::from(hits) >= max {
+            audit(
+                conn,
+                None,
+                None,
+                ("login", &key.account),
+                "login_throttled",
+                json!({"bucket": bucket, "failures": hits, "retry_after_secs": retry_after_secs}),
+                ctx,
+            )?;
+            return Err(AppError::TooManyLoginAttempts { retry_after_secs });
+        }
+    }
+    Ok(())
+}
+
+/// Counts one failed login against both buckets of the key.
+pub fn record_login_failure(
+    conn: &mut DbConnection,
+    settings: &AuthSettings,
+    key: &ThrottleKey,
+    now_unix: i64,
+) -> Result<(), AppError> {
+    let (window, _) = login_window(settings, now_unix);
+    for bucket in key.buckets() {
+        db::requests::rate_limit_hit(conn, bucket, window)?;
+    }
+    Ok(())
+}
+
+/// Forgets the account's failures after a successful login (the address keeps its count).
+pub fn clear_login_failures(conn: &mut DbConnection, key: &ThrottleKey) -> Result<(), AppError> {
+    db::requests::rate_limit_clear(conn, &key.account)?;
+    Ok(())
+}
+
 /// Password grant. An unknown user, a wrong password and a disabled user all answer the same
-/// 401, after the same amount of hashing work.
+/// 401, after the same amount of hashing work. Failures are counted per user name and per
+/// client address (`client_addr`); past the limit the grant answers 429 without looking at the
+/// password.
 pub async fn login(
     state: &AppState,
     username: String,
     password: String,
+    client_addr: String,
     ctx: RequestContext,
 ) -> Result<IssuedToken, AppError> {
     let keys = state.tokens.clone();
+    let settings = state.settings.clone();
     state
         .with_conn(move |conn| {
+            let auth = &settings.auth;
+            let throttle = ThrottleKey::password(&username, &client_addr);
+            let now = chrono::Utc::now().timestamp();
+            check_login_throttle(conn, auth, &throttle, now, &ctx)?;
             let Ok(name) = Username::parse("username", &username) else {
                 let _ = password::verify(&password, password::decoy_hash());
+                record_login_failure(conn, auth, &throttle, now)?;
                 return Err(bad_credentials());
             };
             let user = db::users::find_by_username(conn, name.as_str())?;
             let Some(user) = user else {
                 let _ = password::verify(&password, password::decoy_hash());
+                record_login_failure(conn, auth, &throttle, now)?;
                 return Err(bad_credentials());
             };
             if !password::verify(&password, &user.password_hash) || user.disabled {
+                record_login_failure(conn, auth, &throttle, now)?;
                 audit(
                     conn,
                     None,
@@ -52,7 +166,7 @@ pub async fn login(
                 )?;
                 return Err(bad_credentials());
             }
-            let now = chrono::Utc::now().timestamp();
+            clear_login_failures(conn, &throttle)?;
             let token = keys
                 .issue(&user.id, user.token_generation, now)
                 .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -80,14 +194,32 @@ fn token_refused(detail: &str) -> AppError {
     }
 }
 
-/// Verifies a bearer token and loads its user: a disabled user, or a token issued before the
-/// user's last disable or password change, is refused.
+/// The `iss` of a token, read without verifying anything: it only chooses which key verifies.
+fn unverified_issuer(token: &str) -> Option<String> {
+    jsonwebtoken::dangerous::insecure_decode_claims::<serde_json::Value>(token)
+        .ok()?
+        .get("iss")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Verifies a bearer token and loads its actor. Our own tokens (issuer `auth.issuer`, HS256)
+/// name a user: a disabled user, or a token issued before the user's last disable or password
+/// change, is refused. A trusted issuer's token (RS256/ES256) names a person at that provider,
+/// mapped onto one of our agencies and our roles. Any other issuer is refused.
 pub async fn authenticate(state: &AppState, token: String) -> Result<Actor, AppError> {
+    match unverified_issuer(&token) {
+        Some(iss) if iss != state.settings.auth.issuer && state.federation.is_trusted(&iss) => {
+            authenticate_federated(state, &iss, &token).await
+        }
+        // Our own issuer, no issuer, or an unknown one: the HS256 check refuses all but ours.
+        _ => authenticate_user(state, token).await,
+    }
+}
+
+async fn authenticate_user(state: &AppState, token: String) -> Result<Actor, AppError> {
     let claims = state.tokens.verify(&token).map_err(|e| match e {
-        crate::auth::jwt::TokenError::Expired => AppError::Unauthorized {
-            code: "token_expired",
-            detail: "the access token has expired; log in again".into(),
-        },
+        crate::auth::jwt::TokenError::Expired => token_expired(),
         _ => token_refused("the access token is not valid"),
     })?;
     state
@@ -123,4 +255,55 @@ pub async fn authenticate(state: &AppState, token: String) -> Result<Actor, AppE
             })
         })
         .await
+}
+
+fn token_expired() -> AppError {
+    AppError::Unauthorized {
+        code: "token_expired",
+        detail: "the access token has expired; log in again".into(),
+    }
+}
+
+/// A trusted issuer's token: verified with that issuer's key and pinned algorithm; the agency
+/// code must name one of our agencies (else 401), and at least one external role must map onto
+/// ours (else 403 `no_mapped_role`: the person is known, but may do nothing here).
+async fn authenticate_federated(
+    state: &AppState,
+    issuer: &str,
+    token: &str,
+) -> Result<Actor, AppError> {
+    use crate::auth::federated::FederatedError;
+    let identity = state
+        .federation
+        .verify(issuer, token)
+        .map_err(|e| match e {
+            FederatedError::Expired => token_expired(),
+            FederatedError::Invalid(detail) => token_refused(&detail),
+        })?;
+    let agency_code = identity.agency_code.clone();
+    let agency = state
+        .with_conn(move |conn| Ok(db::agencies::find_by_code(conn, &agency_code)?))
+        .await?;
+    let Some(agency) = agency else {
+        return Err(token_refused(&format!(
+            "the token's agency code {:?} is not an agency of this service",
+            identity.agency_code
+        )));
+    };
+    if identity.roles.to_vec().is_empty() {
+        return Err(AppError::Forbidden {
+            code: "no_mapped_role",
+            detail: "none of the token's roles is mapped to a role of this service".into(),
+        });
+    }
+    Ok(Actor {
+        user_id: format!("{}#{}", identity.issuer, identity.subject),
+        username: identity.name,
+        agency_id: agency.id,
+        agency_path: agency.path,
+        roles: identity.roles,
+        principal: Principal::Federated {
+            issuer: identity.issuer,
+        },
+    })
 }

@@ -274,24 +274,38 @@ fn bad_client() -> AppError {
 }
 
 /// The client credentials grant. An unknown client, a wrong secret and a disabled client all
-/// answer the same 401; each outcome is in the audit log.
+/// answer the same 401; each outcome is in the audit log. Failures are counted per client id
+/// and per address like password logins; past the limit the grant answers 429 without looking
+/// at the secret.
 pub async fn token(
     state: &AppState,
     client_id: String,
     secret: String,
+    client_addr: String,
     ctx: RequestContext,
 ) -> Result<super::auth::IssuedToken, AppError> {
+    use super::auth::{
+        ThrottleKey, check_login_throttle, clear_login_failures, record_login_failure,
+    };
     let keys = state.tokens.clone();
+    let settings = state.settings.clone();
+    // Autocommit, not one transaction: a refusal's audit event and failure count must stay.
     state
-        .in_transaction(move |conn| {
+        .with_conn(move |conn| {
+            let auth = &settings.auth;
+            let throttle = ThrottleKey::client(client_id.trim(), &client_addr);
+            let now = chrono::Utc::now().timestamp();
+            check_login_throttle(conn, auth, &throttle, now, &ctx)?;
             let client = match uuid::Uuid::parse_str(client_id.trim()) {
                 Ok(id) => db::clients::find(conn, &id.to_string())?,
                 Err(_) => None,
             };
             let Some(client) = client else {
+                record_login_failure(conn, auth, &throttle, now)?;
                 return Err(bad_client());
             };
             if !same(&hash_secret(&secret), &client.secret_hash) || client.disabled {
+                record_login_failure(conn, auth, &throttle, now)?;
                 audit(
                     conn,
                     None,
@@ -301,10 +315,10 @@ pub async fn token(
                     json!({"name": client.name, "disabled": client.disabled}),
                     &ctx,
                 )?;
-                return Ok(Err(bad_client()));
+                return Err(bad_client());
             }
+            clear_login_failures(conn, &throttle)?;
             let scopes = Scopes::from_stored(&client.scopes);
-            let now = chrono::Utc::now().timestamp();
             let token = keys
                 .issue_client(&client.id, client.token_generation, &scopes.join(" "), now)
                 .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -317,12 +331,12 @@ pub async fn token(
                 json!({"name": client.name, "grant_type": "client_credentials", "scope": scopes.join(" ")}),
                 &ctx,
             )?;
-            Ok(Ok(super::auth::IssuedToken {
+            Ok(super::auth::IssuedToken {
                 access_token: token,
                 expires_in: keys.ttl_secs,
-            }))
+            })
         })
-        .await?
+        .await
 }
 
 /// Turns a verified client token back into an actor: a disabled client, or a token older

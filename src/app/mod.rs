@@ -31,6 +31,8 @@ use crate::domain::validation::FieldError;
 pub struct AppState {
     pub db: Database,
     pub tokens: TokenKeys,
+    /// Trusted identity providers and their keys.
+    pub federation: crate::auth::federated::FederatedIssuers,
     pub settings: Arc<Settings>,
     pub tz: chrono_tz::Tz,
     /// The working-day calendar, refreshed when any process changes it.
@@ -65,6 +67,9 @@ pub enum AppError {
     PreconditionFailed,
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// Too many failed logins for this account or address (`auth::check_login_throttle`).
+    #[error("too many failed login attempts")]
+    TooManyLoginAttempts { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]

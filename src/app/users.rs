@@ -6,7 +6,7 @@ use super::agencies::visible_agency;
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
 use crate::auth::password;
 use crate::db::{self, agencies::AgencyRow, users::UserRow};
-use crate::domain::access::{Actor, Roles};
+use crate::domain::access::{Actor, Principal, Roles};
 use crate::domain::user::{NewPassword, NewUser};
 use crate::domain::validation::Errors;
 
@@ -15,12 +15,6 @@ pub struct CreateUser {
     pub display_name: Option<String>,
     pub password: String,
     pub roles: Vec<String>,
-}
-
-/// A user with its agency.
-pub struct UserView {
-    pub user: UserRow,
-    pub agency: AgencyRow,
 }
 
 pub async fn create(
@@ -101,13 +95,32 @@ pub async fn list(
         .await
 }
 
-pub async fn me(state: &AppState, actor: Actor) -> Result<UserView, AppError> {
+/// The caller: a user with its row, or a federated person or system client (which have no
+/// users row) as the token described them.
+pub struct MeView {
+    /// The users row, for a user of this service.
+    pub user: Option<UserRow>,
+    pub actor: Actor,
+    pub agency: AgencyRow,
+}
+
+pub async fn me(state: &AppState, actor: Actor) -> Result<MeView, AppError> {
     state
         .with_conn(move |conn| {
-            let user = db::users::find(conn, &actor.user_id)?.ok_or(AppError::NotFound("user"))?;
+            // Only a user has a row; a federated person's or client's id names none.
+            let user = match actor.principal {
+                Principal::User => {
+                    Some(db::users::find(conn, &actor.user_id)?.ok_or(AppError::NotFound("user"))?)
+                }
+                Principal::Client { .. } | Principal::Federated { .. } => None,
+            };
             let agency =
-                db::agencies::find(conn, &user.agency_id)?.ok_or(AppError::NotFound("agency"))?;
-            Ok(UserView { user, agency })
+                db::agencies::find(conn, &actor.agency_id)?.ok_or(AppError::NotFound("agency"))?;
+            Ok(MeView {
+                user,
+                actor,
+                agency,
+            })
         })
         .await
 }

@@ -612,6 +612,28 @@ pub fn rate_limit_hit(
     Ok(row.hits)
 }
 
+/// The hits of a bucket in a window, without counting one.
+pub fn rate_limit_hits(
+    conn: &mut DbConnection,
+    bucket: &str,
+    window_start: i64,
+) -> QueryResult<i32> {
+    use super::schema::rate_limits;
+    let hits: Option<i32> = rate_limits::table
+        .filter(rate_limits::bucket.eq(bucket))
+        .filter(rate_limits::window_start.eq(window_start))
+        .select(rate_limits::hits)
+        .first(conn)
+        .optional()?;
+    Ok(hits.unwrap_or(0))
+}
+
+/// Forgets every window of a bucket.
+pub fn rate_limit_clear(conn: &mut DbConnection, bucket: &str) -> QueryResult<usize> {
+    use super::schema::rate_limits;
+    diesel::delete(rate_limits::table.filter(rate_limits::bucket.eq(bucket))).execute(conn)
+}
+
 /// Bulk insert (seeding and imports).
 pub fn insert_many(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
     // Multi-row INSERT is not available through the multi-backend: use the inner connection.

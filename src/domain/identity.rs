@@ -132,9 +132,148 @@ pub fn mask(number: &str) -> String {
         .collect()
 }
 
+/// Masks every resident identity number (18 characters, the last a digit or `X`; or the old
+/// 15-digit form) and unified social credit code (18 characters of its alphabet with the
+/// 6-digit area code in place) found in a text, keeping the first 3 and last 2 characters:
+/// `110*************33`. For log lines: paths, query strings, JSON, error messages.
+///
+/// A candidate is a whole run of ASCII letters and digits (so longer tokens such as hashes are
+/// left alone); `%XX` escapes and terminal colour codes count as separators, so URL-encoded
+/// text and coloured log lines are masked too. Numbers
+/// with a wrong check character are masked as well: a mistyped number is still personal data.
+pub fn mask_identity_numbers(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            // ASCII bytes are character boundaries, so these slices are safe.
+            let run = &text[start..i];
+            if looks_like_identity_number(run) {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                o.push_str(&text[copied..start]);
+                o.push_str(&mask_keep(run, 3, 2));
+                copied = i;
+            }
+        } else if b == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+            // A terminal colour code (ESC [ … final byte) of a coloured log line: a separator.
+            i += 2;
+            while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
+                i += 1;
+            }
+            i += 1;
+        } else if b == b'%'
+            && i + 2 < bytes.len()
+            && bytes[i + 1].is_ascii_hexdigit()
+            && bytes[i + 2].is_ascii_hexdigit()
+        {
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
+    }
+}
+
+fn looks_like_identity_number(run: &str) -> bool {
+    let b = run.as_bytes();
+    match b.len() {
+        15 => b.iter().all(u8::is_ascii_digit),
+        18 => {
+            let resident = b[..17].iter().all(u8::is_ascii_digit)
+                && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x');
+            // GB 32100: registration authority, kind, 6-digit area code, 9 characters of
+            // organisation code, check character.
+            let credit = b
+                .iter()
+                .all(|c| CREDIT_ALPHABET.contains(&c.to_ascii_uppercase()))
+                && b[2..8].iter().all(u8::is_ascii_digit);
+            resident || credit
+        }
+        _ => false,
+    }
+}
+
+fn mask_keep(run: &str, head: usize, tail: usize) -> String {
+    let n = run.len();
+    run.char_indices()
+        .map(|(i, c)| if i < head || i >= n - tail { c } else { '*' })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_numbers_are_masked_wherever_they_appear() {
+        let m = |s: &str| mask_identity_numbers(s).into_owned();
+        assert_eq!(m("110101199003071233"), "110*************33");
+        assert_eq!(m("11010519491231002x"), "110*************2x");
+        assert_eq!(m("11010519491231002X"), "110*************2X");
+        // The old 15-digit form and a credit code.
+        assert_eq!(m("110101900307123"), "110**********23");
+        assert_eq!(m("91350100M000100Y43"), "913*************43");
+        // In a URL query, also percent-encoded after a Chinese name.
+        assert_eq!(
+            m("/api/v1/requests?applicant_id=110101199003071233&page=2"),
+            "/api/v1/requests?applicant_id=110*************33&page=2"
+        );
+        assert_eq!(
+            m("q=%E5%BC%A0%E4%B8%89110101199003071233"),
+            "q=%E5%BC%A0%E4%B8%89110*************33"
+        );
+        // In JSON and in Chinese text.
+        assert_eq!(
+            m(r#"{"number":"110101199003071233","credit_code":"11100000MB0341032Y"}"#),
+            r#"{"number":"110*************33","credit_code":"111*************2Y"}"#
+        );
+        assert_eq!(
+            m("身份证110101199003071233号"),
+            "身份证110*************33号"
+        );
+        // Right after a terminal colour code.
+        assert_eq!(
+            m("query\u{1b}[2m=\u{1b}[0m110101199003071233\u{1b}[1m}"),
+            "query\u{1b}[2m=\u{1b}[0m110*************33\u{1b}[1m}"
+        );
+        // Two in one text.
+        assert_eq!(
+            m("a=110101199003071233,b=110101199003071233"),
+            "a=110*************33,b=110*************33"
+        );
+    }
+
+    #[test]
+    fn other_tokens_are_left_alone() {
+        let keep = [
+            "request 7f1c2d3e-0a1b-4c5d-8e9f-0123456789ab done",
+            // A longer digit run (not an identity number) and a shorter one.
+            "1101011990030712334 11010119900307123",
+            // A SHA-256 in hex.
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "2026-03-02T09:30:00+08:00 case 2026-000123",
+            "AUTHORIZATIONHEADE",
+        ];
+        for t in keep {
+            assert!(
+                matches!(mask_identity_numbers(t), std::borrow::Cow::Borrowed(_)),
+                "{t}"
+            );
+        }
+    }
 
     #[test]
     fn a_resident_id_with_the_right_check_digit_passes() {

@@ -1,14 +1,19 @@
 //! Tokens and the current user.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use super::agencies::AgencyDto;
+use super::dto::RoleDto;
 use super::extract::{ApiJson, Authenticated, Ctx};
 use super::problem::ApiError;
 use super::users::UserDto;
 use crate::app::AppState;
+use crate::domain::access::Principal;
 
 /// A token request: `grant_type` `password` (users) or `client_credentials` (system clients).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,17 +44,21 @@ pub struct TokenResponse {
 /// Log in (users) or get a client token (system clients).
 ///
 /// Password grant: an unknown user, a wrong password and a disabled user all answer the same
-/// 401. Client credentials grant: the token is limited to the client's scopes and its agency's
-/// subtree; an unknown client, a wrong secret and a disabled client all answer 401
-/// `invalid_client`.
+/// 401. After `auth.login_max_failures` failures for one user name, or from one address, within
+/// the window, attempts answer 429 until the window ends, whatever the password. Client
+/// credentials grant: the token is limited to the client's scopes and its agency's subtree; an
+/// unknown client, a wrong secret and a disabled client all answer 401 `invalid_client`, and
+/// failures are throttled per client id and address the same way.
 #[utoipa::path(tag = "auth", request_body = TokenRequest, responses(
     (status = 200, description = "Logged in", body = TokenResponse),
     (status = 400, description = "Unsupported grant type (`unsupported_grant_type`)", body = super::problem::Problem, content_type = "application/problem+json"),
     (status = 401, description = "Wrong user name or password (`invalid_credentials`), wrong client or secret (`invalid_client`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many failed attempts for this user name or client, or from this address (`too_many_login_attempts`); `Retry-After` says when to try again", body = super::problem::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/auth/token")]
 pub async fn issue_token(
     state: web::Data<AppState>,
+    http: HttpRequest,
     ctx: Ctx,
     body: ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -65,7 +74,9 @@ pub async fn issue_token(
                     ),
                 ])));
             };
-            let t = crate::app::auth::login(&state, username, password, ctx.0).await?;
+            let client =
+                super::extract::client_addr(&http, state.settings.server.trust_forwarded_for);
+            let t = crate::app::auth::login(&state, username, password, client, ctx.0).await?;
             Ok(HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
                 .json(TokenResponse {
@@ -84,7 +95,9 @@ pub async fn issue_token(
                     ),
                 ])));
             };
-            let t = crate::app::clients::token(&state, client_id, secret, ctx.0).await?;
+            let addr =
+                super::extract::client_addr(&http, state.settings.server.trust_forwarded_for);
+            let t = crate::app::clients::token(&state, client_id, secret, addr, ctx.0).await?;
             Ok(HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
                 .json(TokenResponse {
@@ -102,10 +115,48 @@ pub async fn issue_token(
     }
 }
 
-/// The current user and its agency.
+/// Who the caller is: a user of this service, a person signed in at a trusted identity
+/// provider (`federated`), or a system client.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    User,
+    Federated,
+    Client,
+}
+
+/// The caller. For a user, its record (as in the users list); for a federated person or a
+/// client, what the token says (they have no user record: no `version`, no timestamps).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeUserDto {
+    /// A user's UUID; `<issuer>#<subject>` for a federated person; `client:<id>` for a client.
+    pub id: String,
+    pub agency_id: Uuid,
+    /// Login name; for a federated person the name claim (or the subject).
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<RoleDto>,
+    pub disabled: bool,
+    /// Users only: send as `If-Match` when changing the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The current caller and its agency.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeDto {
-    pub user: UserDto,
+    pub kind: PrincipalKind,
+    /// Federated persons only: the identity provider (`iss`) that vouched for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Clients only: the scopes of the token.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    pub user: MeUserDto,
     pub agency: AgencyDto,
 }
 
@@ -119,8 +170,49 @@ pub async fn me(
     Authenticated(actor): Authenticated,
 ) -> Result<web::Json<MeDto>, ApiError> {
     let v = crate::app::users::me(&state, actor).await?;
+    let (kind, issuer, scopes) = match &v.actor.principal {
+        Principal::User => (PrincipalKind::User, None, Vec::new()),
+        Principal::Federated { issuer } => {
+            (PrincipalKind::Federated, Some(issuer.clone()), Vec::new())
+        }
+        Principal::Client { scopes } => (
+            PrincipalKind::Client,
+            None,
+            scopes.codes().into_iter().map(str::to_string).collect(),
+        ),
+    };
+    let user = match v.user {
+        Some(row) => {
+            let u = UserDto::from(row);
+            MeUserDto {
+                id: u.id.to_string(),
+                agency_id: u.agency_id,
+                username: u.username,
+                display_name: u.display_name,
+                roles: u.roles,
+                disabled: u.disabled,
+                version: Some(u.version),
+                created_at: Some(u.created_at),
+                updated_at: Some(u.updated_at),
+            }
+        }
+        None => MeUserDto {
+            id: v.actor.user_id.clone(),
+            agency_id: Uuid::parse_str(&v.actor.agency_id).unwrap_or_default(),
+            username: v.actor.username.clone(),
+            display_name: v.actor.username.clone(),
+            roles: v.actor.roles.iter().map(RoleDto::from).collect(),
+            disabled: false,
+            version: None,
+            created_at: None,
+            updated_at: None,
+        },
+    };
     Ok(web::Json(MeDto {
-        user: UserDto::from(v.user),
+        kind,
+        issuer,
+        scopes,
+        user,
         agency: AgencyDto::from(v.agency),
     }))
 }

@@ -156,6 +156,21 @@ fn clean_serde_message(m: &str) -> String {
     }
 }
 
+/// The client's address, for limits counted per address: the peer address, or behind a trusted
+/// proxy (`server.trust_forwarded_for`) the one `Forwarded` / `X-Forwarded-For` names.
+pub fn client_addr(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for {
+        req.connection_info()
+            .realip_remote_addr()
+            .map(str::to_string)
+            .unwrap_or_else(|| "unknown".into())
+    } else {
+        req.peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
 /// The authenticated caller. Fails with 401 problem+json.
 pub struct Authenticated(pub Actor);
 

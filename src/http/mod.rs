@@ -356,12 +356,17 @@ pub fn build_app(
     >,
 > {
     let body_limit = state.settings.server.body_limit_bytes;
+    let cors = cors(&state.settings.server.cors_allowed_origins);
+    let policy = middleware::SecurityPolicy {
+        hsts: state.settings.server.hsts,
+    };
     let (app, doc) =
         register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
     let doc = finish_doc(doc);
     let routes = RouteTable::from_doc(&doc);
     let json = OpenApiJson(Arc::new(openapi_json()));
     app.app_data(state)
+        .app_data(policy)
         .app_data(BodyLimit(body_limit))
         .app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -375,5 +380,41 @@ pub fn build_app(
                 .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
         )
         .default_service(web::to(fallback))
+        // Innermost first: CORS answers preflights before the router (and its 405 fallback)
+        // sees them; the request context renders every failure as problem+json and puts the
+        // request id and the security headers on everything.
+        .wrap(cors)
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
+}
+
+/// Request headers a browser app may send cross-origin.
+pub const CORS_ALLOWED_HEADERS: [&str; 5] = [
+    "authorization",
+    "content-type",
+    "if-match",
+    "idempotency-key",
+    "x-request-id",
+];
+/// Response headers a browser app may read cross-origin.
+pub const CORS_EXPOSED_HEADERS: [&str; 5] = [
+    "etag",
+    "location",
+    "retry-after",
+    "x-request-id",
+    "content-disposition",
+];
+
+/// CORS for the listed origins only (validated at start, `config::check_origin`). Another
+/// origin's requests get no CORS headers (the browser then withholds the answer) and its
+/// preflights are refused. No credentials: the API uses bearer tokens, not cookies.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers(CORS_ALLOWED_HEADERS)
+        .expose_headers(CORS_EXPOSED_HEADERS)
+        .max_age(600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }

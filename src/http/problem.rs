@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppError;
+use crate::domain::identity::mask_identity_numbers;
 use crate::domain::validation::FieldError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -188,8 +189,18 @@ impl From<AppError> for ApiError {
                 HeaderValue::from_str(&retry_after_secs.to_string())
                     .unwrap_or(HeaderValue::from_static("60")),
             ),
+            AppError::TooManyLoginAttempts { retry_after_secs } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_login_attempts",
+                "too many failed login attempts for this account or from this address; retry later",
+            )
+            .with_header(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&retry_after_secs.to_string())
+                    .unwrap_or(HeaderValue::from_static("60")),
+            ),
             AppError::Unavailable(cause) => {
-                tracing::error!(cause = %cause, "service unavailable");
+                tracing::error!(cause = %mask_identity_numbers(&cause), "service unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "service_unavailable",
@@ -199,7 +210,7 @@ impl From<AppError> for ApiError {
             }
             AppError::Internal(cause) => {
                 // The cause goes to the log, never to the client.
-                tracing::error!(cause = %cause, "internal error");
+                tracing::error!(cause = %mask_identity_numbers(&cause), "internal error");
                 ApiError::internal()
             }
         }

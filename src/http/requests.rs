@@ -846,16 +846,7 @@ pub async fn public_status(
     req: HttpRequest,
     query: ApiQuery<PublicStatusQuery>,
 ) -> Result<web::Json<PublicStatusDto>, ApiError> {
-    let client = if state.settings.server.trust_forwarded_for {
-        req.connection_info()
-            .realip_remote_addr()
-            .map(str::to_string)
-            .unwrap_or_else(|| "unknown".into())
-    } else {
-        req.peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into())
-    };
+    let client = super::extract::client_addr(&req, state.settings.server.trust_forwarded_for);
     let q = query.0;
     let s = uc::public_status(&state, client, q.case_number, q.query_code).await?;
     Ok(web::Json(PublicStatusDto {

@@ -1,0 +1,403 @@
+//! Hardening: login throttling counted in the database, CORS for listed origins only, and the
+//! security headers of every response.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{ADMIN_PASSWORD, PASSWORD, Resp, TestApp};
+
+const SPA: &str = "https://gongkai.example.gov.cn";
+
+/// Runs a test body on both databases with adjusted settings.
+macro_rules! both_databases_with {
+    ($tweak:ident => $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Db::Sqlite, super::$tweak)
+                        .await
+                        .expect("sqlite");
+                    super::$name(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) =
+                        crate::helpers::TestApp::spawn_with(crate::helpers::Db::Postgres, super::$tweak).await
+                    {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+fn behind_proxy(s: &mut gongkai::config::Settings) {
+    s.server.trust_forwarded_for = true;
+}
+
+fn with_cors(s: &mut gongkai::config::Settings) {
+    s.server.cors_allowed_origins = vec![SPA.into(), "http://localhost:5173".into()];
+}
+
+fn with_hsts(s: &mut gongkai::config::Settings) {
+    s.server.hsts = true;
+}
+
+both_databases_with!(behind_proxy =>
+    failures_for_one_user_name_throttle_it_even_with_the_right_password,
+    failures_from_one_address_throttle_every_name_from_it,
+    a_successful_login_forgets_the_user_names_failures,
+    the_limit_holds_across_server_processes,
+);
+
+both_databases_with!(with_cors =>
+    a_listed_origin_gets_preflights_and_cors_headers,
+    an_unlisted_origin_gets_no_cors_headers_and_its_preflight_is_refused,
+);
+
+both_databases_with!(with_hsts => hsts_is_sent_when_configured);
+
+crate::both_databases!(security_headers_are_on_every_response);
+
+async fn login_from(app: &TestApp, addr: &str, username: &str, password: &str) -> Resp {
+    Resp::from(
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            .header("X-Forwarded-For", addr)
+            .json(&json!({"grant_type": "password", "username": username, "password": password}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn assert_throttled(r: &Resp, window: u64) {
+    r.assert_problem(429, "too_many_login_attempts");
+    let retry: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("Retry-After: {:?}", r.headers));
+    assert!((1..=window).contains(&retry), "Retry-After {retry}");
+}
+
+async fn failures_for_one_user_name_throttle_it_even_with_the_right_password(app: TestApp) {
+    let max = app.settings.auth.login_max_failures;
+    let window = app.settings.auth.login_window_secs;
+    assert_eq!(max, 5, "the documented default");
+    let root = app.root_agency_id().await;
+    app.create_user(&root, "clerk1", &["clerk"]).await;
+    // Each failure from another address, so only the user name's count reaches the limit.
+    for n in 0..max {
+        login_from(&app, &format!("10.0.0.{n}"), "Admin", "wrong password")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    // The right password does not get through, from a fresh address either.
+    let r = login_from(&app, "10.0.1.1", "admin", ADMIN_PASSWORD).await;
+    assert_throttled(&r, window);
+    // Another user from that address logs in.
+    let other = login_from(&app, "10.0.1.1", "clerk1", PASSWORD).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+
+    // The refusal is in the audit log.
+    let log = app
+        .get(
+            "/api/v1/audit-log?entity_type=login&per_page=200",
+            &app.admin_token().await,
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text);
+    let throttled: Vec<_> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "login_throttled")
+        .collect();
+    assert_eq!(throttled.len(), 1, "{}", log.text);
+    assert_eq!(throttled[0]["entity_id"], "login:user:admin");
+}
+
+async fn failures_from_one_address_throttle_every_name_from_it(app: TestApp) {
+    let max = app.settings.auth.login_max_failures;
+    for n in 0..max {
+        login_from(&app, "192.0.2.7", &format!("nobody{n}"), "wrong password")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    let r = login_from(&app, "192.0.2.7", "admin", ADMIN_PASSWORD).await;
+    assert_throttled(&r, app.settings.auth.login_window_secs);
+    let elsewhere = login_from(&app, "192.0.2.8", "admin", ADMIN_PASSWORD).await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.text);
+}
+
+async fn a_successful_login_forgets_the_user_names_failures(app: TestApp) {
+    let max = app.settings.auth.login_max_failures;
+    let mut addr = 0;
+    for _round in 0..2 {
+        for _ in 0..max - 1 {
+            addr += 1;
+            login_from(&app, &format!("10.9.0.{addr}"), "admin", "wrong password")
+                .await
+                .assert_problem(401, "invalid_credentials");
+        }
+        addr += 1;
+        let ok = login_from(&app, &format!("10.9.0.{addr}"), "admin", ADMIN_PASSWORD).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    }
+    // Without the success in between, the next failure would have been the fifth.
+    for _ in 0..max {
+        addr += 1;
+        login_from(&app, &format!("10.9.0.{addr}"), "admin", "wrong password")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    addr += 1;
+    let r = login_from(&app, &format!("10.9.0.{addr}"), "admin", ADMIN_PASSWORD).await;
+    assert_throttled(&r, app.settings.auth.login_window_secs);
+}
+
+async fn the_limit_holds_across_server_processes(app: TestApp) {
+    // A second server on the same database, as another process behind the load balancer.
+    let second = gongkai::startup::Application::build(app.settings.clone())
+        .await
+        .expect("second server starts");
+    let port = second.port();
+    let server = second.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let other = format!("http://127.0.0.1:{port}");
+    for n in 0..app.settings.auth.login_max_failures {
+        login_from(&app, &format!("10.7.0.{n}"), "admin", "wrong password")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    let r = Resp::from(
+        app.client
+            .post(format!("{other}/api/v1/auth/token"))
+            .header("X-Forwarded-For", "10.7.1.1")
+            .json(
+                &json!({"grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_throttled(&r, app.settings.auth.login_window_secs);
+    handle.stop(false).await;
+}
+
+fn preflight(
+    app: &TestApp,
+    path: &str,
+    origin: &str,
+    method: &str,
+    headers: &str,
+) -> reqwest::RequestBuilder {
+    app.client
+        .request(Method::OPTIONS, app.url(path))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", method)
+        .header("Access-Control-Request-Headers", headers)
+}
+
+fn list_of(r: &Resp, header: &str) -> Vec<String> {
+    r.header(header)
+        .unwrap_or_else(|| panic!("no {header}: {:?}", r.headers))
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect()
+}
+
+async fn a_listed_origin_gets_preflights_and_cors_headers(app: TestApp) {
+    let id = uuid::Uuid::new_v4();
+    for (path, method, headers) in [
+        (
+            "/api/v1/requests".to_string(),
+            "POST",
+            "authorization, content-type, idempotency-key, x-request-id",
+        ),
+        (
+            format!("/api/v1/requests/{id}/actions/reply"),
+            "POST",
+            "authorization, content-type, if-match",
+        ),
+        ("/api/v1/me".to_string(), "GET", "authorization"),
+    ] {
+        let r = Resp::from(
+            preflight(&app, &path, SPA, method, headers)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(r.status.is_success(), "{path}: {} {}", r.status, r.text);
+        assert_eq!(r.header("access-control-allow-origin"), Some(SPA), "{path}");
+        let methods = list_of(&r, "access-control-allow-methods");
+        for m in ["get", "post", "put", "patch", "delete"] {
+            assert!(methods.contains(&m.to_string()), "{path}: {methods:?}");
+        }
+        let allowed = list_of(&r, "access-control-allow-headers");
+        for h in headers.split(", ") {
+            assert!(
+                allowed.contains(&h.to_string()),
+                "{path}: {h} not in {allowed:?}"
+            );
+        }
+    }
+
+    // A real request: the origin is allowed and the useful headers are exposed.
+    let r = Resp::from(
+        app.request(Method::GET, "/api/v1/me", Some(&app.admin_token().await))
+            .header("Origin", SPA)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("access-control-allow-origin"), Some(SPA));
+    let exposed = list_of(&r, "access-control-expose-headers");
+    for h in [
+        "etag",
+        "location",
+        "retry-after",
+        "x-request-id",
+        "content-disposition",
+    ] {
+        assert!(exposed.contains(&h.to_string()), "{h} not in {exposed:?}");
+    }
+    // The second listed origin too; errors carry the headers as well.
+    let r = Resp::from(
+        app.client
+            .get(app.url("/api/v1/me"))
+            .header("Origin", "http://localhost:5173")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(401, "missing_token");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+}
+
+async fn an_unlisted_origin_gets_no_cors_headers_and_its_preflight_is_refused(app: TestApp) {
+    let evil = "https://evil.example.com";
+    let r = Resp::from(
+        preflight(&app, "/api/v1/requests", evil, "POST", "authorization")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(r.status.is_client_error(), "{} {}", r.status, r.text);
+    assert!(r.header("access-control-allow-origin").is_none());
+    assert!(r.header("access-control-allow-methods").is_none());
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+
+    // A simple request is answered (a browser withholds it without the header).
+    let r = Resp::from(
+        app.request(Method::GET, "/api/v1/me", Some(&app.admin_token().await))
+            .header("Origin", evil)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("access-control-allow-origin").is_none());
+    assert!(r.header("access-control-expose-headers").is_none());
+
+    // A look-alike of a listed origin is another origin.
+    let r = Resp::from(
+        app.client
+            .get(app.url("/healthz"))
+            .header("Origin", format!("{SPA}.evil.example.com"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(r.header("access-control-allow-origin").is_none());
+}
+
+fn assert_security_headers(r: &Resp, what: &str) {
+    assert_eq!(
+        r.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(r.header("x-frame-options"), Some("DENY"), "{what}");
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{what}");
+    let csp = r.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(csp.starts_with("default-src 'none'"), "{what}: {csp}");
+}
+
+async fn get_raw(app: &TestApp, path: &str, token: Option<&str>) -> Resp {
+    Resp::from(app.request(Method::GET, path, token).send().await.unwrap()).await
+}
+
+async fn security_headers_are_on_every_response(app: TestApp) {
+    let token = app.admin_token().await;
+    let api = get_raw(&app, "/api/v1/me", Some(&token)).await;
+    assert_eq!(api.status, StatusCode::OK);
+    assert_security_headers(&api, "api");
+    assert_eq!(
+        api.header("content-security-policy"),
+        Some(gongkai::http::middleware::API_CSP)
+    );
+    assert_eq!(api.header("cache-control"), Some("no-store"));
+    assert!(api.header("strict-transport-security").is_none());
+
+    let not_found = get_raw(&app, "/api/v1/nothing-here", Some(&token)).await;
+    not_found.assert_problem(404, "not_found");
+    assert_security_headers(&not_found, "404");
+    let wrong_method = Resp::from(
+        app.request(Method::DELETE, "/api/v1/me", Some(&token))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    wrong_method.assert_problem(405, "method_not_allowed");
+    assert_security_headers(&wrong_method, "405");
+    let unauthenticated = get_raw(&app, "/api/v1/me", None).await;
+    assert_security_headers(&unauthenticated, "401");
+
+    let health = get_raw(&app, "/healthz", None).await;
+    assert_security_headers(&health, "healthz");
+    let spec = get_raw(&app, "/openapi.json", None).await;
+    assert_eq!(spec.status, StatusCode::OK);
+    assert_security_headers(&spec, "openapi.json");
+
+    let docs = get_raw(&app, "/docs/", None).await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert_security_headers(&docs, "docs");
+    assert_eq!(
+        docs.header("content-security-policy"),
+        Some(gongkai::http::middleware::DOCS_CSP)
+    );
+
+    // The token endpoint sets its own Cache-Control, kept as it is.
+    let login = app.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(login.header("cache-control"), Some("no-store"));
+}
+
+async fn hsts_is_sent_when_configured(app: TestApp) {
+    for path in ["/healthz", "/api/v1/me", "/docs/"] {
+        let r = get_raw(&app, path, None).await;
+        assert_eq!(
+            r.header("strict-transport-security"),
+            Some(gongkai::http::middleware::HSTS),
+            "{path}"
+        );
+    }
+}
