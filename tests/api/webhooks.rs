@@ -284,9 +284,19 @@ async fn failed_deliveries_are_retried_with_backoff_and_logged_in_order(app: Tes
 
     let id = sub["id"].as_str().unwrap();
     let token = app.admin_token().await;
-    let log = app
+    // The receiver has answered; the dispatcher records the outcome right after.
+    let mut log = app
         .get(&format!("/api/v1/webhooks/{id}/deliveries"), &token)
         .await;
+    for _ in 0..100 {
+        if log.body["total"] == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log = app
+            .get(&format!("/api/v1/webhooks/{id}/deliveries"), &token)
+            .await;
+    }
     assert_eq!(log.status, StatusCode::OK, "{}", log.text);
     assert_eq!(log.body["total"], 4);
     let mut items = log.body["items"].as_array().unwrap().clone();
@@ -334,13 +344,20 @@ async fn a_delivery_is_given_up_after_the_last_attempt_and_the_next_event_still_
     let got = wait_for(&rx, 3).await;
     assert_eq!(body(&got[2])["type"], "application.reply");
     let id = sub["id"].as_str().unwrap();
-    let one = app
+    let expected = json!({"pending": 0, "delivered": 1, "failed": 1});
+    let mut one = app
         .get(&format!("/api/v1/webhooks/{id}"), &app.admin_token().await)
         .await;
-    assert_eq!(
-        one.body["outbox"],
-        json!({"pending": 0, "delivered": 1, "failed": 1})
-    );
+    for _ in 0..100 {
+        if one.body["outbox"] == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        one = app
+            .get(&format!("/api/v1/webhooks/{id}"), &app.admin_token().await)
+            .await;
+    }
+    assert_eq!(one.body["outbox"], expected);
     // No further attempt of the given-up delivery.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(rx.got.lock().unwrap().len(), 3);
