@@ -414,8 +414,9 @@ pub async fn dispatch_once(
         async move { send(&client, &settings, &sub, &ev, attempt, body).await }
     });
     let outcomes = futures_util::future::join_all(sends).await;
+    // The outbox rows and the delivery log change together.
     state
-        .with_conn(move |conn| {
+        .in_transaction(move |conn| {
             for o in &outcomes {
                 db::webhooks::record(conn, o)?;
             }
