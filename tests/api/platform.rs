@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -1169,123 +1169,172 @@ async fn the_feed_shows_every_step_in_order_pages_alike_and_keeps_to_the_callers
 
 async fn the_feed_read_while_two_processes_write_misses_and_repeats_nothing(app: TestApp) {
     let admin = app.admin_token().await;
-    // Two agencies, so that intakes on PostgreSQL do not queue on one case-number counter.
-    let p = app.create_agency("P", None).await;
-    let q = app.create_agency("Q", None).await;
-    let (_, clerk_p) = app.create_user(&p, "clerk_p", &["clerk"]).await;
-    let (_, clerk_q) = app.create_user(&q, "clerk_q", &["clerk"]).await;
+    // Eight agencies, so that intakes on PostgreSQL do not queue on one case-number counter.
+    let mut clerks = Vec::new();
+    for n in 0..8 {
+        let agency = app.create_agency(&format!("P{n}"), None).await;
+        clerks.push(
+            app.create_user(&agency, &format!("clerk_{n}"), &["clerk"])
+                .await
+                .1,
+        );
+    }
     let c = create_client(&app, &app.root_agency_id().await, "订阅", &["feed:read"]).await;
     let reader_token = client_token(&app, &c).await;
 
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second process");
-    let base2 = format!("http://127.0.0.1:{}", second.port());
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    // Two more processes on the same database: the second writes too, the third only serves
+    // the readers, so that they are not starved of pooled connections by the writers.
+    let mut handles = Vec::new();
+    let mut bases = vec![app.base.clone()];
+    for _ in 0..2 {
+        let process = gongkai::startup::Application::build(app.settings.clone())
+            .await
+            .expect("another process");
+        bases.push(format!("http://127.0.0.1:{}", process.port()));
+        let server = process.into_server();
+        handles.push(server.handle());
+        tokio::spawn(server);
+    }
+    let base2 = bases[1].clone();
 
-    // The reader polls both processes in turn with a small page until told to stop, and then
-    // until a page comes back empty.
+    // Readers poll the processes in turn (mostly the reading one), each with its own page
+    // size, until told to stop, and then until a page comes back empty. Small pages lag
+    // behind; the larger one keeps up with the head, where a gap would show.
     let done = Arc::new(AtomicBool::new(false));
-    let reader = {
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    for limit in [1usize, 3, 50] {
         let done = done.clone();
+        let started = started.clone();
         let client = app.client.clone();
-        let bases = [app.base.clone(), base2.clone()];
+        let bases = [
+            bases[2].clone(),
+            bases[0].clone(),
+            bases[2].clone(),
+            bases[1].clone(),
+        ];
         let token = reader_token.clone();
-        tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             let mut seen: Vec<Value> = Vec::new();
             let mut after = "0".to_string();
-            let mut turn = 0usize;
+            let mut polls = 0usize;
             loop {
                 let stopping = done.load(Ordering::SeqCst);
                 let r = client
                     .get(format!(
-                        "{}/api/v1/feed?after={after}&limit=3",
-                        bases[turn % 2]
+                        "{}/api/v1/feed?after={after}&limit={limit}",
+                        bases[(polls + limit) % 4]
                     ))
                     .bearer_auth(&token)
                     .send()
                     .await
                     .expect("send");
-                turn += 1;
+                polls += 1;
+                if polls == 1 {
+                    started.fetch_add(1, Ordering::SeqCst);
+                }
                 assert_eq!(r.status(), StatusCode::OK);
                 let v: Value = r.json().await.expect("json");
                 let page = v["events"].as_array().expect("events").clone();
+                assert!(page.len() <= limit);
                 let next = v["next_cursor"].as_str().expect("cursor").to_string();
                 if page.is_empty() {
                     assert_eq!(next, after);
                     if stopping {
                         break;
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    tokio::task::yield_now().await;
                 }
                 seen.extend(page);
                 after = next;
             }
-            (seen, turn)
-        })
-    };
-
-    let per_process = 20;
-    let mut tasks = Vec::new();
-    for i in 0..(2 * per_process) {
-        let base = if i % 2 == 0 {
-            app.base.clone()
-        } else {
-            base2.clone()
-        };
-        let token = if (i / 2) % 2 == 0 {
-            clerk_p.clone()
-        } else {
-            clerk_q.clone()
-        };
-        let client = app.client.clone();
-        let body = handed_in("2026-09-01");
-        tasks.push(tokio::spawn(async move {
-            let r = client
-                .post(format!("{base}/api/v1/requests"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .expect("send");
-            assert_eq!(r.status(), StatusCode::CREATED);
-            let v: Value = r.json().await.expect("json");
-            v["id"].as_str().expect("id").to_string()
+            (limit, seen, polls)
         }));
     }
-    let mut created = BTreeSet::new();
-    for t in tasks {
-        assert!(created.insert(t.await.expect("writer")));
-    }
-    done.store(true, Ordering::SeqCst);
-    let (seen, polls) = reader.await.expect("reader");
-    handle.stop(false).await;
 
-    let cursors: Vec<i64> = seen.iter().map(cursor_of).collect();
-    assert!(
-        cursors.windows(2).all(|w| w[0] < w[1]),
-        "cursors strictly increase: {cursors:?}"
-    );
-    let mut per_request: BTreeMap<String, usize> = BTreeMap::new();
-    for e in &seen {
-        assert_eq!(e["type"], "application.intake", "{e}");
-        *per_request
-            .entry(s(&e["request_id"]).to_string())
-            .or_default() += 1;
+    // Writers start once every reader is polling, in waves of concurrent intakes through
+    // both writing processes (2 × 20 in all).
+    while started.load(Ordering::SeqCst) < readers.len() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    assert!(
-        per_request.values().all(|n| *n == 1),
-        "an event repeated: {per_request:?}"
-    );
-    let seen_ids: BTreeSet<String> = per_request.keys().cloned().collect();
-    assert_eq!(seen_ids, created, "every intake seen exactly once");
-    // What the poller collected is exactly what a final full read gives.
+    let mut created = BTreeSet::new();
+    for wave in 0..4 {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let base = if i % 2 == 0 {
+                app.base.clone()
+            } else {
+                base2.clone()
+            };
+            let token = clerks[(wave + i) % clerks.len()].clone();
+            let client = app.client.clone();
+            let body = handed_in("2026-09-01");
+            tasks.push(tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/api/v1/requests"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(r.status(), StatusCode::CREATED);
+                let v: Value = r.json().await.expect("json");
+                v["id"].as_str().expect("id").to_string()
+            }));
+        }
+        for t in tasks {
+            assert!(created.insert(t.await.expect("writer")));
+        }
+    }
+    assert_eq!(created.len(), 40);
+    done.store(true, Ordering::SeqCst);
+    let mut collected = Vec::new();
+    for r in readers {
+        collected.push(r.await.expect("reader"));
+    }
+    for h in handles {
+        h.stop(false).await;
+    }
+
+    // A final full read has every intake once.
     let full = read_feed(&app, &admin, 1000).await;
-    assert_eq!(seen, full, "the poller missed or reordered nothing");
-    assert!(
-        polls > 2 * per_process / 3,
-        "the reader polled while writers wrote ({polls})"
-    );
+    let full_ids: Vec<String> = full
+        .iter()
+        .map(|e| s(&e["request_id"]).to_string())
+        .collect();
+    assert_eq!(full_ids.len(), created.len());
+    assert_eq!(full_ids.into_iter().collect::<BTreeSet<_>>(), created);
+    for (limit, seen, polls) in collected {
+        let cursors: Vec<i64> = seen.iter().map(cursor_of).collect();
+        assert!(
+            cursors.windows(2).all(|w| w[0] < w[1]),
+            "limit {limit}: cursors strictly increase: {cursors:?}"
+        );
+        let mut per_request: BTreeMap<String, usize> = BTreeMap::new();
+        for e in &seen {
+            assert_eq!(e["type"], "application.intake", "{e}");
+            *per_request
+                .entry(s(&e["request_id"]).to_string())
+                .or_default() += 1;
+        }
+        assert!(
+            per_request.values().all(|n| *n == 1),
+            "limit {limit}: an event repeated: {per_request:?}"
+        );
+        let seen_ids: BTreeSet<String> = per_request.keys().cloned().collect();
+        let missed: Vec<&String> = created.difference(&seen_ids).collect();
+        assert!(
+            missed.is_empty(),
+            "limit {limit}: the poller missed {missed:?}"
+        );
+        // The poller collected exactly what the final full read gives, in the same order.
+        assert_eq!(
+            seen, full,
+            "limit {limit}: the poller's sequence is the feed's"
+        );
+        assert!(
+            polls > 2,
+            "limit {limit}: the reader polled while writers wrote"
+        );
+    }
 }
