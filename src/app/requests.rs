@@ -166,11 +166,31 @@ fn event(
                 "disposition": row.disposition,
                 "closed_on": row.closed_on,
                 "version": row.version,
-                "details": payload,
+                "details": feed_details(&payload),
             }),
         },
     )?;
     Ok(())
+}
+
+/// What of a step's trail payload the feed carries. A correction of intake details names the
+/// fields that changed, not their values: the feed and webhooks leave the service, and the
+/// applicant's identity number, phone and address must not go with them (the trail keeps both
+/// versions, for users who may read the application).
+fn feed_details(payload: &Value) -> Value {
+    match (payload.get("before"), payload.get("after")) {
+        (Some(Value::Object(before)), Some(Value::Object(after))) => {
+            let mut changed: Vec<&String> = before
+                .keys()
+                .chain(after.keys())
+                .filter(|k| before.get(*k) != after.get(*k))
+                .collect();
+            changed.sort();
+            changed.dedup();
+            json!({ "changed": changed })
+        }
+        _ => payload.clone(),
+    }
 }
 
 fn query_code() -> String {
@@ -858,4 +878,25 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::feed_details;
+    use serde_json::json;
+
+    #[test]
+    fn a_correction_reaches_the_feed_as_the_names_of_the_changed_fields() {
+        let p = json!({
+            "before": {"applicant": {"id_number": "110101199003071233"}, "description": "a"},
+            "after": {"applicant": {"id_number": "11010519491231002X"}, "description": "a", "delivery": "post"},
+        });
+        assert_eq!(
+            feed_details(&p),
+            json!({"changed": ["applicant", "delivery"]})
+        );
+        assert!(!feed_details(&p).to_string().contains("1101"));
+        let step = json!({"disposition": "granted"});
+        assert_eq!(feed_details(&step), step);
+    }
 }
