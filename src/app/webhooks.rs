@@ -344,6 +344,32 @@ pub async fn deliveries(
         .await
 }
 
+/// Sends a subscription's given-up deliveries again (after the receiver was fixed), in their
+/// original order per application. Returns how many were queued.
+pub async fn retry_failed(
+    state: &AppState,
+    actor: Actor,
+    id: String,
+    ctx: RequestContext,
+) -> Result<usize, AppError> {
+    state
+        .in_transaction(move |conn| {
+            let sub = managed(conn, &actor, &id)?;
+            let n = db::webhooks::requeue_failed(conn, &sub.id, db::now_micros())?;
+            audit(
+                conn,
+                Some(&actor),
+                Some(&sub.agency_id),
+                ("webhook", &sub.id),
+                "webhook_failed_requeued",
+                json!({"deliveries": n}),
+                &ctx,
+            )?;
+            Ok(n)
+        })
+        .await
+}
+
 /// Renders an event as the body of a delivery (the feed's JSON form, from the HTTP layer).
 pub type Render = Arc<dyn Fn(&FeedRow) -> Vec<u8> + Send + Sync>;
 

@@ -265,3 +265,23 @@ pub fn outbox_counts(
         .select((webhook_outbox::status, diesel::dsl::count_star()))
         .load(conn)
 }
+
+/// Puts a subscription's given-up deliveries back in the queue, due now; returns how many.
+pub fn requeue_failed(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        webhook_outbox::table
+            .filter(webhook_outbox::subscription_id.eq(subscription_id))
+            .filter(webhook_outbox::status.eq("failed")),
+    )
+    .set((
+        webhook_outbox::status.eq("pending"),
+        webhook_outbox::attempts.eq(0),
+        webhook_outbox::next_attempt_at.eq(now),
+        webhook_outbox::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+}

@@ -224,6 +224,7 @@ where
                 .service(webhooks::get_webhook)
                 .service(webhooks::patch_webhook)
                 .service(webhooks::list_deliveries)
+                .service(webhooks::retry_failed)
                 .service(audit::list_audit_log),
         )
 }

@@ -263,3 +263,26 @@ pub async fn list_deliveries(
         DeliveryDto::from,
     )))
 }
+
+/// How many given-up deliveries were queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequeuedDto {
+    pub requeued: usize,
+}
+
+/// Send the given-up deliveries again (admins), e.g. after the receiver was repaired. They go
+/// out in their original order per application, with fresh attempt counts.
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    responses((status = 200, description = "Queued again", body = RequeuedDto)))]
+#[post("/webhooks/{id}/retry-failed")]
+pub async fn retry_failed(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<RequeuedDto>, ApiError> {
+    let n =
+        app::webhooks::retry_failed(&state, actor, path.into_inner().to_string(), ctx.0).await?;
+    Ok(web::Json(RequeuedDto { requeued: n }))
+}

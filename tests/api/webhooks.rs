@@ -361,6 +361,21 @@ async fn a_delivery_is_given_up_after_the_last_attempt_and_the_next_event_still_
     // No further attempt of the given-up delivery.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(rx.got.lock().unwrap().len(), 3);
+
+    // Once the receiver is repaired, an admin sends the given-up delivery again.
+    let r = app
+        .post(
+            &format!("/api/v1/webhooks/{id}/retry-failed"),
+            &app.admin_token().await,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["requeued"], 1);
+    let got = wait_for(&rx, 4).await;
+    assert_eq!(body(&got[3])["type"], "application.intake");
+    assert_eq!(got[3].headers["gongkai-delivery-attempt"], "1");
+    assert!(signed_correctly(&got[3], SECRET));
 }
 
 async fn subscriptions_are_checked_scoped_and_for_admins_only(app: TestApp) {
