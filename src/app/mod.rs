@@ -5,6 +5,7 @@ pub mod agencies;
 pub mod audit_log;
 pub mod auth;
 pub mod bootstrap;
+pub mod bulk;
 pub mod calendar;
 pub mod remedies;
 pub mod report_export;
@@ -48,6 +49,13 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// A bulk import with bad lines: each problem with its line; nothing was written.
+    /// `errors` holds at most [`bulk::MAX_REPORTED_ERRORS`]; `total` counts them all.
+    #[error("import refused: {total} problems")]
+    ImportRejected {
+        errors: Vec<bulk::LineError>,
+        total: usize,
+    },
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: String },
     #[error("{detail}")]

@@ -43,7 +43,7 @@ fn decode(row: RequestRow) -> Result<RequestView, AppError> {
 }
 
 /// What of an application the report counts.
-fn counted(r: &RequestRow) -> report::CountedApplication<'_> {
+pub(crate) fn counted(r: &RequestRow) -> report::CountedApplication<'_> {
     report::CountedApplication {
         kind: &r.applicant_kind,
         receipt_date: r.receipt_date,
@@ -61,7 +61,7 @@ pub fn decode_row(row: RequestRow) -> Result<RequestView, AppError> {
     decode(row)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
 }
 
@@ -89,7 +89,7 @@ fn visible(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<RequestRo
 }
 
 /// The due date and lateness the clock gives for a workflow.
-fn derive(
+pub(crate) fn derive(
     row: &mut RequestRow,
     wf: &Workflow,
     cal: &Calendar,
@@ -112,8 +112,10 @@ fn derive(
     Ok(d)
 }
 
+/// Appends one event to an application's trail: every writer of `request_events` (intake,
+/// actions, corrections, bulk import) goes through here.
 #[allow(clippy::too_many_arguments)]
-fn event(
+pub(crate) fn event(
     conn: &mut DbConnection,
     first: bool,
     row: &RequestRow,
@@ -149,7 +151,7 @@ fn event(
     Ok(())
 }
 
-fn query_code() -> String {
+pub(crate) fn query_code() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();

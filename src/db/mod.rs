@@ -3,6 +3,7 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod bulk;
 pub mod calendar;
 pub mod remedies;
 pub mod reports;
