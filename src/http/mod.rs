@@ -7,6 +7,7 @@
 pub mod agencies;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod calendar;
 pub mod dto;
 pub mod extract;
@@ -49,6 +50,7 @@ use crate::app::AppState;
         (name = "users", description = "Users and roles"),
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
+        (name = "bulk", description = "Bulk import (NDJSON, CSV) and the streamed NDJSON export of applications"),
         (name = "remedies", description = "Administrative review and litigation records"),
         (name = "reports", description = "The yearly report: tables computed from the records, publishing, drill-down, exports, roll-ups"),
         (name = "public", description = "For applicants, without login"),
@@ -186,6 +188,8 @@ where
                 .service(requests::get_deadline)
                 .service(requests::dashboard)
                 .service(requests::public_status)
+                .service(bulk::import_requests)
+                .service(bulk::export_requests)
                 .service(remedies::create_review)
                 .service(remedies::list_reviews)
                 .service(remedies::get_review)
