@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_databases;
-use crate::helpers::{Resp, TestApp};
+use crate::helpers::{Db, Resp, TestApp};
 
 both_databases!(
     an_ndjson_import_registers_open_and_closed_applications_like_intake_does,
@@ -22,6 +22,7 @@ both_databases!(
     imported_closed_applications_count_in_the_yearly_report_and_published_years_are_guarded,
     the_export_streams_exactly_the_years_applications_in_scope_with_their_trails,
     an_import_has_its_own_body_limit_and_content_types,
+    a_database_failure_midway_through_an_import_leaves_nothing,
 );
 
 /// A valid resident identity card number (GB 11643) and unified social credit code (GB 32100).
@@ -700,4 +701,56 @@ async fn an_import_has_its_own_body_limit_and_content_types(app: TestApp) {
     let r = import(&app, &admin, "application/x-ndjson", "\n\n".into()).await;
     r.assert_problem(422, "validation_failed");
     assert_eq!(r.body["errors"][0]["code"], "empty_import");
+}
+
+/// Makes the database refuse the trail event of the import's third line, after the rows and
+/// the first two events are written.
+fn fail_third_import_event(app: &TestApp) {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let url = &app.settings.database.url;
+    match app.db {
+        Db::Sqlite => {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            let mut c = diesel::SqliteConnection::establish(path).expect("sqlite");
+            c.batch_execute(
+                r#"CREATE TRIGGER fail_import BEFORE INSERT ON request_events
+                   WHEN NEW.action = 'import' AND NEW.payload LIKE '%"line":3,%'
+                   BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"#,
+            )
+            .expect("trigger");
+        }
+        Db::Postgres => {
+            let mut c = diesel::PgConnection::establish(url).expect("postgres");
+            c.batch_execute(
+                r#"CREATE FUNCTION fail_import() RETURNS trigger AS $$
+                   BEGIN
+                     IF NEW.action = 'import' AND NEW.payload LIKE '%"line":3,%' THEN
+                       RAISE EXCEPTION 'injected failure';
+                     END IF;
+                     RETURN NEW;
+                   END $$ LANGUAGE plpgsql;
+                   CREATE TRIGGER fail_import BEFORE INSERT ON request_events
+                   FOR EACH ROW EXECUTE FUNCTION fail_import();"#,
+            )
+            .expect("trigger");
+        }
+    }
+}
+
+async fn a_database_failure_midway_through_an_import_leaves_nothing(app: TestApp) {
+    let admin = app.admin_token().await;
+    fail_third_import_event(&app);
+    let lines: Vec<Value> = (1..=5)
+        .map(|i| line(&format!("F-{i}"), "2025-03-03"))
+        .collect();
+    let r = import(&app, &admin, "application/x-ndjson", ndjson(&lines)).await;
+    r.assert_problem(500, "internal_error");
+    assert_eq!(count(&app, &admin).await, 0, "no application survived");
+    // The case numbers went back with the rollback: the first intake of 2025 is number 1.
+    let mut one = line("x", "2025-03-03");
+    one.as_object_mut().expect("object").remove("receipt_date");
+    let r = app.post("/api/v1/requests", &admin, &one).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["case_number"], "ROOT-2025-000001");
 }
