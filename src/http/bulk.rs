@@ -490,6 +490,7 @@ fn csv_records(text: &str) -> Vec<Result<CsvRecord, LineError>> {
         )),
     responses(
         (status = 201, description = "Imported, all of them", body = ImportResultDto),
+        (status = 400, description = "The body could not be read (`invalid_body`); a line that is not JSON is a 422 line error", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "An external reference was taken while importing (`external_reference_taken`); nothing imported", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over `server.import_body_limit_bytes` (`payload_too_large`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -579,7 +580,8 @@ fn event_dto(e: crate::db::requests::EventRow) -> EventDto {
 #[utoipa::path(tag = "bulk", security(("bearer" = [])), params(ExportQuery),
     responses(
         (status = 200, description = "NDJSON, one ExportLineDto per line; `Content-Disposition: attachment; filename=\"requests-Y.ndjson\"`",
-            body = ExportLineDto, content_type = "application/x-ndjson"),
+            body = ExportLineDto, content_type = "application/x-ndjson",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"requests-Y.ndjson\"`"))),
         (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[get("/export/requests")]
