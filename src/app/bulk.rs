@@ -336,7 +336,11 @@ pub async fn import(
                 r.row.case_seq = seq;
                 r.row.case_number = format!("{}-{}-{seq:06}", r.agency_code, r.row.case_year);
             }
-            let rows: Vec<RequestRow> = ready.iter().map(|r| r.row.clone()).collect();
+            // The rows move out of `ready`: a 100,000-line import holds them once, not twice.
+            let (meta, rows): (Vec<(u64, DateTime<FixedOffset>)>, Vec<RequestRow>) = ready
+                .into_iter()
+                .map(|r| ((r.line, r.arrived_at), r.row))
+                .unzip();
             db::requests::insert_many(conn, &rows).map_err(|e| {
                 if db::is_unique_violation(&e) {
                     AppError::conflict(
@@ -347,35 +351,34 @@ pub async fn import(
                     e.into()
                 }
             })?;
-            drop(rows);
-            let mut imported = Vec::with_capacity(ready.len());
-            for r in ready {
+            let mut imported = Vec::with_capacity(rows.len());
+            for ((line, arrived_at), row) in meta.into_iter().zip(rows) {
                 event(
                     conn,
                     true,
-                    &r.row,
+                    &row,
                     Some(&actor),
                     "import",
-                    r.row.receipt_date,
+                    row.receipt_date,
                     None,
                     json!({
-                        "line": r.line,
-                        "channel": r.row.channel,
-                        "arrived_at": r.arrived_at.to_rfc3339(),
-                        "signed_for_on": r.row.signed_for_on,
-                        "confirmed_on": r.row.confirmed_on,
-                        "receipt_date": r.row.receipt_date,
-                        "due_date": r.row.due_date,
-                        "disposition": r.row.disposition,
-                        "replied_on": r.row.closed_on,
-                        "late": r.row.late,
+                        "line": line,
+                        "channel": row.channel,
+                        "arrived_at": arrived_at.to_rfc3339(),
+                        "signed_for_on": row.signed_for_on,
+                        "confirmed_on": row.confirmed_on,
+                        "receipt_date": row.receipt_date,
+                        "due_date": row.due_date,
+                        "disposition": row.disposition,
+                        "replied_on": row.closed_on,
+                        "late": row.late,
                     }),
                     &ctx,
                 )?;
                 imported.push(Imported {
-                    line: r.line,
-                    id: r.row.core.id,
-                    case_number: r.row.core.case_number,
+                    line,
+                    id: row.core.id,
+                    case_number: row.core.case_number,
                 });
             }
             Ok(imported)
