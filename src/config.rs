@@ -73,6 +73,8 @@ pub struct ServerSettings {
     pub bind: String,
     pub workers: usize,
     pub body_limit_bytes: usize,
+    /// Largest body of a bulk import (`POST /api/v1/import/requests`).
+    pub import_body_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
     pub trust_forwarded_for: bool,
     /// Exact origins (`https://host[:port]`) of the single-page apps allowed to call the API
@@ -351,6 +353,11 @@ impl Settings {
                 "server.body_limit_bytes must be positive".into(),
             ));
         }
+        if self.server.import_body_limit_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "server.import_body_limit_bytes must be positive".into(),
+            ));
+        }
         if self.database.pool_max_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_max_size must be positive".into(),
@@ -457,6 +464,7 @@ mod tests {
         let s = Settings::defaults(Profile::Development).unwrap_or_else(|e| panic!("{e}"));
         assert!(s.validate().is_ok());
         assert_eq!(s.server.body_limit_bytes, 1024 * 1024);
+        assert_eq!(s.server.import_body_limit_bytes, 64 * 1024 * 1024);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The change feed: every event on applications, reviews, lawsuits and reports, numbered in
 //! commit order, read by cursor; and the webhook outbox rows written with each event.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::{AppError, AppState};
@@ -8,12 +10,12 @@ use crate::db::{self, DbConnection, feed::FeedRow, feed::OutboxRow};
 use crate::domain::access::{Actor, Scope};
 
 /// An event to publish, inside the transaction of the change it records.
-pub struct Event<'a> {
-    pub agency_id: &'a str,
+pub struct Event {
+    pub agency_id: String,
     /// `application`, `review`, `litigation` or `report`.
-    pub entity_type: &'a str,
-    pub entity_id: &'a str,
-    pub request_id: Option<&'a str>,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub request_id: Option<String>,
     /// `<entity_type>.<action>`, e.g. `application.intake`.
     pub event_type: String,
     pub payload: Value,
@@ -39,56 +41,73 @@ pub fn type_matches(patterns: &str, event_type: &str) -> bool {
 /// Writes the event with the next sequence number, and one outbox row for each enabled
 /// webhook subscription of an agency at or above the event's agency that takes its type.
 /// Call last in the transaction: from here to commit every other event writer waits.
-pub fn publish(conn: &mut DbConnection, ev: Event<'_>) -> Result<i64, AppError> {
+pub fn publish(conn: &mut DbConnection, ev: Event) -> Result<i64, AppError> {
+    publish_many(conn, vec![ev]).map(|seqs| seqs.first().copied().unwrap_or_default())
+}
+
+/// Publishes several events of one transaction with one bump of the sequence (bulk import
+/// publishes all its events this way, at its end, so the feed lock is held only for the
+/// last moment of even a long import). Returns their sequence numbers, in order.
+pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<Vec<i64>, AppError> {
+    let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    if n == 0 {
+        return Ok(Vec::new());
+    }
     // Read what the outbox needs before taking the feed lock, so the lock is held briefly.
     let subs = db::feed::active_subscriptions(conn)?;
-    let agency_path = if subs.is_empty() {
-        None
-    } else {
-        db::agencies::find(conn, ev.agency_id)?.map(|a| a.path)
-    };
-    let seq = db::feed::next_seq(conn)?;
+    let mut paths: HashMap<String, Option<String>> = HashMap::new();
+    if !subs.is_empty() {
+        for ev in &events {
+            if !paths.contains_key(&ev.agency_id) {
+                let path = db::agencies::find(conn, &ev.agency_id)?.map(|a| a.path);
+                paths.insert(ev.agency_id.clone(), path);
+            }
+        }
+    }
+    let last = db::feed::take_seqs(conn, n)?;
+    let first = last - n + 1;
     let now = db::now_micros();
-    db::feed::insert(
-        conn,
-        &FeedRow {
+    let mut rows = Vec::with_capacity(events.len());
+    let mut outbox = Vec::new();
+    for (seq, ev) in (first..=last).zip(events) {
+        if let Some(Some(path)) = paths.get(&ev.agency_id) {
+            let ordering_key = match &ev.request_id {
+                Some(r) => format!("application:{r}"),
+                None => format!("{}:{}", ev.entity_type, ev.entity_id),
+            };
+            for (subscription_id, sub_path, types) in &subs {
+                if path.starts_with(sub_path.as_str()) && type_matches(types, &ev.event_type) {
+                    outbox.push(OutboxRow {
+                        subscription_id: subscription_id.clone(),
+                        event_seq: seq,
+                        ordering_key: ordering_key.clone(),
+                        status: "pending".into(),
+                        attempts: 0,
+                        next_attempt_at: now,
+                        lease_until: None,
+                        last_error: None,
+                        delivered_at: None,
+                        created_at: now,
+                    });
+                }
+            }
+        }
+        rows.push(FeedRow {
             seq,
             id: uuid::Uuid::new_v4().to_string(),
             occurred_at: now,
-            agency_id: ev.agency_id.to_string(),
-            entity_type: ev.entity_type.to_string(),
-            entity_id: ev.entity_id.to_string(),
-            request_id: ev.request_id.map(str::to_string),
-            event_type: ev.event_type.clone(),
+            agency_id: ev.agency_id,
+            entity_type: ev.entity_type,
+            entity_id: ev.entity_id,
+            request_id: ev.request_id,
+            event_type: ev.event_type,
             payload: ev.payload.to_string(),
-        },
-    )?;
-    if let Some(path) = agency_path {
-        let ordering_key = match ev.request_id {
-            Some(r) => format!("application:{r}"),
-            None => format!("{}:{}", ev.entity_type, ev.entity_id),
-        };
-        let rows: Vec<OutboxRow> = subs
-            .into_iter()
-            .filter(|(_, sub_path, types)| {
-                path.starts_with(sub_path.as_str()) && type_matches(types, &ev.event_type)
-            })
-            .map(|(subscription_id, _, _)| OutboxRow {
-                subscription_id,
-                event_seq: seq,
-                ordering_key: ordering_key.clone(),
-                status: "pending".into(),
-                attempts: 0,
-                next_attempt_at: now,
-                lease_until: None,
-                last_error: None,
-                delivered_at: None,
-                created_at: now,
-            })
-            .collect();
-        db::feed::insert_outbox(conn, &rows)?;
+        });
     }
-    Ok(seq)
+    let seqs = rows.iter().map(|r| r.seq).collect();
+    db::feed::insert_many(conn, &rows)?;
+    db::feed::insert_outbox(conn, &outbox)?;
+    Ok(seqs)
 }
 
 /// A page of the feed.

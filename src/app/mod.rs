@@ -5,6 +5,7 @@ pub mod agencies;
 pub mod audit_log;
 pub mod auth;
 pub mod bootstrap;
+pub mod bulk;
 pub mod calendar;
 pub mod clients;
 pub mod feed;
@@ -53,6 +54,13 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// A bulk import with bad lines: each problem with its line; nothing was written.
+    /// `errors` holds at most [`bulk::MAX_REPORTED_ERRORS`]; `total` counts them all.
+    #[error("import refused: {total} problems")]
+    ImportRejected {
+        errors: Vec<bulk::LineError>,
+        total: usize,
+    },
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: String },
     #[error("{detail}")]
@@ -216,12 +224,15 @@ pub fn audit(
         feed::publish(
             conn,
             feed::Event {
-                agency_id,
-                entity_type: &row.entity_type,
-                entity_id: &row.entity_id,
-                request_id: data.get("request_id").and_then(serde_json::Value::as_str),
+                agency_id: agency_id.clone(),
+                entity_type: row.entity_type.clone(),
+                entity_id: row.entity_id.clone(),
+                request_id: data
+                    .get("request_id")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
                 event_type: format!("{}.{}", row.entity_type, row.action),
-                payload: data.clone(),
+                payload: data,
             },
         )?;
     }

@@ -295,7 +295,16 @@ pub fn ensure_figures_unchanged<T: PartialEq>(
     agency_id: &str,
     cells: impl Fn(i32) -> (T, T),
 ) -> Result<(), AppError> {
-    for year in published_years(conn, agency_id)? {
+    figures_unchanged_in(&published_years(conn, agency_id)?, cells)
+}
+
+/// [`ensure_figures_unchanged`] for published years already read (a bulk import reads them
+/// once per agency, not once per application).
+pub fn figures_unchanged_in<T: PartialEq>(
+    published: &[i32],
+    cells: impl Fn(i32) -> (T, T),
+) -> Result<(), AppError> {
+    for &year in published {
         let (before, after) = cells(year);
         if before != after {
             return Err(AppError::conflict(

@@ -43,7 +43,7 @@ fn decode(row: RequestRow) -> Result<RequestView, AppError> {
 }
 
 /// What of an application the report counts.
-fn counted(r: &RequestRow) -> report::CountedApplication<'_> {
+pub(crate) fn counted(r: &RequestRow) -> report::CountedApplication<'_> {
     report::CountedApplication {
         kind: &r.applicant_kind,
         receipt_date: r.receipt_date,
@@ -61,7 +61,7 @@ pub fn decode_row(row: RequestRow) -> Result<RequestView, AppError> {
     decode(row)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
     serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
 }
 
@@ -89,7 +89,7 @@ fn visible(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<RequestRo
 }
 
 /// The due date and lateness the clock gives for a workflow.
-fn derive(
+pub(crate) fn derive(
     row: &mut RequestRow,
     wf: &Workflow,
     cal: &Calendar,
@@ -112,8 +112,10 @@ fn derive(
     Ok(d)
 }
 
+/// Appends one event to an application's trail and publishes it to the feed: every writer of
+/// `request_events` (intake, actions, corrections, bulk import) goes through here.
 #[allow(clippy::too_many_arguments)]
-fn event(
+pub(crate) fn event(
     conn: &mut DbConnection,
     first: bool,
     row: &RequestRow,
@@ -124,6 +126,25 @@ fn event(
     payload: Value,
     ctx: &RequestContext,
 ) -> Result<(), AppError> {
+    let published = trail(conn, first, row, actor, action, on, before, payload, ctx)?;
+    super::feed::publish(conn, published)?;
+    Ok(())
+}
+
+/// Appends one event to an application's trail and returns its feed event, for a caller that
+/// publishes many at its end ([`super::feed::publish_many`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn trail(
+    conn: &mut DbConnection,
+    first: bool,
+    row: &RequestRow,
+    actor: Option<&Actor>,
+    action: &str,
+    on: Option<NaiveDate>,
+    before: Option<State>,
+    payload: Value,
+    ctx: &RequestContext,
+) -> Result<super::feed::Event, AppError> {
     let seq = if first {
         1
     } else {
@@ -146,31 +167,27 @@ fn event(
             http_request_id: ctx.request_id.clone(),
         },
     )?;
-    super::feed::publish(
-        conn,
-        super::feed::Event {
-            agency_id: &row.agency_id,
-            entity_type: "application",
-            entity_id: &row.id,
-            request_id: Some(&row.id),
-            event_type: format!("application.{action}"),
-            payload: json!({
-                "case_number": row.case_number,
-                "external_reference": row.external_reference,
-                "action": action,
-                "on_date": on,
-                "state_before": before.map(State::code),
-                "state": row.state,
-                "receipt_date": row.receipt_date,
-                "due_date": row.due_date,
-                "disposition": row.disposition,
-                "closed_on": row.closed_on,
-                "version": row.version,
-                "details": feed_details(&payload),
-            }),
-        },
-    )?;
-    Ok(())
+    Ok(super::feed::Event {
+        agency_id: row.agency_id.clone(),
+        entity_type: "application".into(),
+        entity_id: row.id.clone(),
+        request_id: Some(row.id.clone()),
+        event_type: format!("application.{action}"),
+        payload: json!({
+            "case_number": row.case_number,
+            "external_reference": row.external_reference,
+            "action": action,
+            "on_date": on,
+            "state_before": before.map(State::code),
+            "state": row.state,
+            "receipt_date": row.receipt_date,
+            "due_date": row.due_date,
+            "disposition": row.disposition,
+            "closed_on": row.closed_on,
+            "version": row.version,
+            "details": feed_details(&payload),
+        }),
+    })
 }
 
 /// What of a step's trail payload the feed carries. A correction of intake details names the
@@ -193,7 +210,7 @@ fn feed_details(payload: &Value) -> Value {
     }
 }
 
-fn query_code() -> String {
+pub(crate) fn query_code() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();

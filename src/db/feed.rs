@@ -8,7 +8,7 @@ use super::requests::Scope;
 use super::schema::{agencies, feed_events, feed_state, webhook_outbox, webhook_subscriptions};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = feed_events)]
+#[diesel(table_name = feed_events, treat_none_as_default_value = false)]
 pub struct FeedRow {
     pub seq: i64,
     pub id: String,
@@ -21,36 +21,33 @@ pub struct FeedRow {
     pub payload: String,
 }
 
-/// The next sequence number. The UPDATE locks feed_state's one row until the transaction
-/// ends, so a later writer waits and takes the following number: numbers are handed out in
-/// commit order and a rolled-back writer gives its number back (docs/FEED.md).
-pub fn next_seq(conn: &mut DbConnection) -> QueryResult<i64> {
+/// Takes the next `n` sequence numbers and returns the last. The UPDATE locks feed_state's one
+/// row until the transaction ends, so a later writer waits and takes the following numbers:
+/// numbers are handed out in commit order, and a rolled-back writer gives its numbers back
+/// (docs/FEED.md).
+pub fn take_seqs(conn: &mut DbConnection, n: i64) -> QueryResult<i64> {
     diesel::update(feed_state::table.filter(feed_state::id.eq(1)))
-        .set(feed_state::last_seq.eq(feed_state::last_seq + 1))
+        .set(feed_state::last_seq.eq(feed_state::last_seq + n))
         .returning(feed_state::last_seq)
         .get_result(conn)
 }
 
-/// Takes the feed lock now, for a transaction that writes many events after taking other
-/// locks in varying order (bulk import): always feed first, so two such writers cannot
-/// deadlock. SQLite writers are already serialised by `BEGIN IMMEDIATE`.
-pub fn lock(conn: &mut DbConnection) -> QueryResult<()> {
-    match conn {
-        DbConnection::Postgres(c) => feed_state::table
-            .filter(feed_state::id.eq(1))
-            .select(feed_state::last_seq)
-            .for_update()
-            .first::<i64>(c)
-            .map(|_| ()),
-        DbConnection::Sqlite(_) => Ok(()),
+/// Writes events, in chunks that stay under both databases' bind-parameter limits.
+pub fn insert_many(conn: &mut DbConnection, rows: &[FeedRow]) -> QueryResult<()> {
+    // Owned rows without defaults: otherwise diesel inserts row by row on SQLite inside a
+    // transaction of its own, which cannot nest in ours.
+    for chunk in rows.chunks(500) {
+        let chunk = chunk.to_vec();
+        match conn {
+            DbConnection::Postgres(c) => diesel::insert_into(feed_events::table)
+                .values(chunk)
+                .execute(c)?,
+            DbConnection::Sqlite(c) => diesel::insert_into(feed_events::table)
+                .values(chunk)
+                .execute(c)?,
+        };
     }
-}
-
-pub fn insert(conn: &mut DbConnection, row: &FeedRow) -> QueryResult<()> {
-    diesel::insert_into(feed_events::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    Ok(())
 }
 
 /// Events after `after` in the scope, in sequence order.
@@ -104,7 +101,7 @@ pub fn active_subscriptions(conn: &mut DbConnection) -> QueryResult<Vec<(String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_outbox)]
+#[diesel(table_name = webhook_outbox, treat_none_as_default_value = false)]
 pub struct OutboxRow {
     pub subscription_id: String,
     pub event_seq: i64,
@@ -119,10 +116,16 @@ pub struct OutboxRow {
 }
 
 pub fn insert_outbox(conn: &mut DbConnection, rows: &[OutboxRow]) -> QueryResult<()> {
-    for row in rows {
-        diesel::insert_into(webhook_outbox::table)
-            .values(row)
-            .execute(conn)?;
+    for chunk in rows.chunks(500) {
+        let chunk = chunk.to_vec();
+        match conn {
+            DbConnection::Postgres(c) => diesel::insert_into(webhook_outbox::table)
+                .values(chunk)
+                .execute(c)?,
+            DbConnection::Sqlite(c) => diesel::insert_into(webhook_outbox::table)
+                .values(chunk)
+                .execute(c)?,
+        };
     }
     Ok(())
 }

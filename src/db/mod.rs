@@ -3,6 +3,7 @@
 
 pub mod agencies;
 pub mod audit;
+pub mod bulk;
 pub mod calendar;
 pub mod clients;
 pub mod feed;

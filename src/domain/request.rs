@@ -544,6 +544,182 @@ impl NewRequest {
     }
 }
 
+/// The history an imported application brings from the system it comes from, as entered:
+/// the statutory receipt date and, for a closed one, the reply's disposition and date with the
+/// reply's texts when that system kept them.
+#[derive(Debug, Clone, Default)]
+pub struct ImportHistoryInput {
+    pub receipt_date: Option<NaiveDate>,
+    pub disposition: Option<String>,
+    pub replied_on: Option<NaiveDate>,
+    pub reason: Option<String>,
+    pub legal_basis: Option<String>,
+    pub provision: Option<String>,
+    pub responsible_agency: Option<String>,
+}
+
+/// Parses an imported application: the intake exactly as [`NewRequest::parse`], the given
+/// receipt date checked against what the channel's dates say (§3), and a closed one closed on
+/// its reply date by the same code as the `reply` action, so due date and lateness come from
+/// the one clock.
+///
+/// Where the channel's own dates (`signed_for_on`, `confirmed_on`) are absent, the receipt date
+/// is recorded as the confirmation date; where present they must give the same receipt date.
+/// The texts a reply must carry (§6) are not required: the letter went out from the other
+/// system, which may not have kept them. For the same reason the closing actions' codes
+/// (`other.uncorrected`, `other.unpaid`) and `unavailable.still_unclear` are accepted as
+/// dispositions of record.
+pub fn parse_import(
+    input: &IntakeInput,
+    history: &ImportHistoryInput,
+    cal: &Calendar,
+    today: NaiveDate,
+) -> Result<NewRequest, Vec<FieldError>> {
+    let mut errors = Errors::new();
+    let mut input = input.clone();
+    let receipt = history.receipt_date;
+    match receipt {
+        None => errors.push(FieldError::new(
+            "receipt_date",
+            "required",
+            "an imported application needs its receipt date",
+        )),
+        Some(r) if r > today => errors.push(FieldError::new(
+            "receipt_date",
+            "in_future",
+            "must not be in the future",
+        )),
+        Some(r) if r < input.arrival_date => errors.push(FieldError::new(
+            "receipt_date",
+            "before_arrival",
+            "must not be before the arrival date",
+        )),
+        Some(r) => {
+            let channel = Channel::parse(&input.channel);
+            if channel.is_some_and(|c| c != Channel::InPerson)
+                && input.signed_for_on.is_none()
+                && input.confirmed_on.is_none()
+            {
+                input.confirmed_on = Some(r);
+            }
+        }
+    }
+    let disposition = match history.disposition.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(code) => {
+            let d = Disposition::parse(code);
+            if d.is_none() {
+                errors.push(FieldError::new(
+                    "disposition",
+                    "unknown_code",
+                    "is not a disposition code of the report",
+                ));
+            }
+            d
+        }
+    };
+    let has_disposition = history
+        .disposition
+        .as_deref()
+        .is_some_and(|d| !d.trim().is_empty());
+    match (has_disposition, history.replied_on) {
+        (true, None) => errors.push(FieldError::new(
+            "replied_on",
+            "required",
+            "a closed application gives both disposition and replied_on",
+        )),
+        (false, Some(_)) => errors.push(FieldError::new(
+            "disposition",
+            "required",
+            "a closed application gives both disposition and replied_on",
+        )),
+        _ => {}
+    }
+    if let (Some(on), Some(r)) = (history.replied_on, receipt) {
+        if on > today {
+            errors.push(FieldError::new(
+                "replied_on",
+                "in_future",
+                "must not be in the future",
+            ));
+        } else if on < r {
+            errors.push(FieldError::new(
+                "replied_on",
+                "before_receipt",
+                "must not be before the receipt date",
+            ));
+        }
+    }
+    let reason = errors.take(optional_text(
+        "reason",
+        history.reason.as_deref(),
+        4000,
+        true,
+    ));
+    let legal_basis = errors.take(optional_text(
+        "legal_basis",
+        history.legal_basis.as_deref(),
+        1000,
+        true,
+    ));
+    let provision = errors.take(optional_text(
+        "provision",
+        history.provision.as_deref(),
+        4000,
+        true,
+    ));
+    let responsible_agency = errors.take(optional_text(
+        "responsible_agency",
+        history.responsible_agency.as_deref(),
+        500,
+        true,
+    ));
+    let parsed = NewRequest::parse(&input, today);
+    let mut parsed = match parsed {
+        Ok(p) => p,
+        Err(intake_errors) => {
+            for e in intake_errors {
+                errors.push(e);
+            }
+            return Err(errors.into_vec());
+        }
+    };
+    if let Some(r) = receipt
+        && errors.is_empty()
+        && parsed.workflow.clock.receipt_date != Some(r)
+    {
+        errors.push(FieldError::new(
+            "receipt_date",
+            "inconsistent_with_channel",
+            match parsed.workflow.clock.receipt_date {
+                Some(d) => format!("the channel's dates give the receipt date {d} (domain.md §3)"),
+                None => "the channel's dates give no receipt date (domain.md §3)".to_string(),
+            },
+        ));
+    }
+    errors.into_result()?;
+    if let (Some(disposition), Some(on)) = (disposition, history.replied_on) {
+        let reply = ReplyInput {
+            disposition,
+            reason: reason.flatten(),
+            legal_basis: legal_basis.flatten(),
+            provision: provision.flatten(),
+            responsible_agency: responsible_agency.flatten(),
+            repeats_request_id: None,
+        };
+        let mut wf = parsed.workflow.clone();
+        close(&mut wf, on, reply, cal).map_err(|r| match r {
+            Refusal::Invalid(v) => v,
+            Refusal::Conflict { code, message } | Refusal::Forbidden { code, message } => {
+                vec![FieldError::new("replied_on", code, message)]
+            }
+        })?;
+        wf.last_step_on = on;
+        parsed.workflow = wf;
+    }
+    Ok(parsed)
+}
+
 /// Corrections of intake details (never the dates that drive the clock).
 #[derive(Debug, Clone, Default)]
 pub struct DetailsPatch {
@@ -1535,4 +1711,140 @@ pub fn apply(
         }
     }
     Ok(next)
+}
+
+#[cfg(test)]
+mod import_tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    fn intake(channel: &str, arrival: &str) -> IntakeInput {
+        IntakeInput {
+            channel: channel.into(),
+            arrival_date: date(arrival),
+            applicant: ApplicantInput {
+                kind: "natural_person".into(),
+                name: "张三".into(),
+                phone: Some("13800000000".into()),
+                ..ApplicantInput::default()
+            },
+            description: "2025年度行政许可决定清单".into(),
+            ..IntakeInput::default()
+        }
+    }
+
+    fn history(receipt: &str, closed: Option<(&str, &str)>) -> ImportHistoryInput {
+        ImportHistoryInput {
+            receipt_date: Some(date(receipt)),
+            disposition: closed.map(|c| c.0.to_string()),
+            replied_on: closed.map(|c| date(c.1)),
+            ..ImportHistoryInput::default()
+        }
+    }
+
+    fn codes(r: Result<NewRequest, Vec<FieldError>>) -> Vec<(String, &'static str)> {
+        match r {
+            Ok(_) => Vec::new(),
+            Err(v) => v.into_iter().map(|e| (e.field, e.code)).collect(),
+        }
+    }
+
+    #[test]
+    fn an_imported_reply_after_the_20th_working_day_is_late_and_one_before_is_not() {
+        let cal = Calendar::weekends_only();
+        let today = date("2026-06-30");
+        // Received Monday 2025-03-03: the 20th working day after is Monday 2025-03-31.
+        let on_time = parse_import(
+            &intake("online", "2025-03-01"),
+            &history("2025-03-03", Some(("granted", "2025-03-31"))),
+            &cal,
+            today,
+        );
+        let late = parse_import(
+            &intake("online", "2025-03-01"),
+            &history("2025-03-03", Some(("granted", "2025-04-01"))),
+            &cal,
+            today,
+        );
+        let (Ok(on_time), Ok(late)) = (on_time, late) else {
+            panic!("both parse");
+        };
+        assert_eq!(on_time.workflow.state, State::Closed);
+        assert_eq!(on_time.workflow.clock.closed_on, Some(date("2025-03-31")));
+        assert_eq!(on_time.confirmed_on, Some(date("2025-03-03")));
+        assert!(!on_time.workflow.reply.as_ref().is_some_and(|r| r.late));
+        assert!(late.workflow.reply.as_ref().is_some_and(|r| r.late));
+    }
+
+    #[test]
+    fn an_open_import_is_processing_from_its_receipt_date() {
+        let cal = Calendar::weekends_only();
+        let r = parse_import(
+            &intake("in_person", "2025-03-03"),
+            &history("2025-03-03", None),
+            &cal,
+            date("2026-06-30"),
+        );
+        let Ok(r) = r else { panic!("parses") };
+        assert_eq!(r.workflow.state, State::Processing);
+        assert_eq!(r.workflow.clock.receipt_date, Some(date("2025-03-03")));
+    }
+
+    #[test]
+    fn the_receipt_date_must_agree_with_the_channel_and_disposition_comes_with_its_date() {
+        let cal = Calendar::weekends_only();
+        let today = date("2026-06-30");
+        assert_eq!(
+            codes(parse_import(
+                &intake("in_person", "2025-03-03"),
+                &history("2025-03-04", None),
+                &cal,
+                today
+            )),
+            vec![("receipt_date".to_string(), "inconsistent_with_channel")]
+        );
+        let mut no_date = history("2025-03-03", Some(("granted", "2025-03-10")));
+        no_date.replied_on = None;
+        assert_eq!(
+            codes(parse_import(
+                &intake("online", "2025-03-01"),
+                &no_date,
+                &cal,
+                today
+            )),
+            vec![("replied_on".to_string(), "required")]
+        );
+        let mut missing = history("2025-03-03", None);
+        missing.receipt_date = None;
+        assert_eq!(
+            codes(parse_import(
+                &intake("online", "2025-03-01"),
+                &missing,
+                &cal,
+                today
+            )),
+            vec![("receipt_date".to_string(), "required")]
+        );
+        assert_eq!(
+            codes(parse_import(
+                &intake("online", "2025-03-01"),
+                &history("2025-03-03", Some(("granted", "2025-03-02"))),
+                &cal,
+                today
+            )),
+            vec![("replied_on".to_string(), "before_receipt")]
+        );
+        assert_eq!(
+            codes(parse_import(
+                &intake("online", "2025-03-01"),
+                &history("2025-03-03", Some(("nonsense", "2025-03-05"))),
+                &cal,
+                today
+            )),
+            vec![("disposition".to_string(), "unknown_code")]
+        );
+    }
 }

@@ -65,6 +65,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// Reads a whole body of at most `limit` bytes (413 problem+json beyond, also when the
+/// declared length says so before anything is read).
+pub async fn read_body_limited(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared_len.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared_len.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("invalid_body", format!("the body could not be read: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -104,6 +132,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the body must be a JSON object",
         )
         .with_errors(vec![ProblemField {
+            line: None,
             field: String::new(),
             code: "not_an_object".into(),
             message: "the body must be a JSON object".into(),
@@ -114,6 +143,25 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// Converts parsed JSON into `T`, naming the bad field (422).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    deserialize_naming_field(value).map_err(|e| {
+        let detail = if e.field.is_empty() {
+            e.message.clone()
+        } else {
+            format!("{}: {}", e.field, e.message)
+        };
+        ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_errors(vec![ProblemField::from(e)])
+    })
+}
+
+/// Converts parsed JSON into `T`; a failure names the field (`required` or `invalid_value`).
+pub fn deserialize_naming_field<T: DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, crate::domain::validation::FieldError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let mut field = if path == "." { String::new() } else { path };
@@ -130,21 +178,7 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
                 format!("{field}.{m}")
             };
         }
-        let detail = if field.is_empty() {
-            message.clone()
-        } else {
-            format!("{field}: {message}")
-        };
-        ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            detail,
-        )
-        .with_errors(vec![ProblemField {
-            field,
-            code: code.into(),
-            message,
-        }])
+        crate::domain::validation::FieldError::new(field, code, message)
     })
 }
 
@@ -378,6 +412,7 @@ pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
             format!("query parameter {field}: {message}")
         };
         ApiError::bad_request("invalid_query", detail).with_errors(vec![ProblemField {
+            line: None,
             field,
             code: "invalid_value".into(),
             message,
@@ -400,6 +435,7 @@ pub fn query_error(
         format!("invalid query parameters: {message}"),
     )
     .with_errors(vec![ProblemField {
+        line: None,
         field: field_from_message(&message),
         code: "invalid_value".into(),
         message,

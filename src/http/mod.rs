@@ -7,6 +7,7 @@
 pub mod agencies;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod calendar;
 pub mod clients;
 pub mod dto;
@@ -53,6 +54,7 @@ use crate::app::AppState;
         (name = "clients", description = "System clients of provincial platforms: scopes, secrets, the client credentials grant"),
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
+        (name = "bulk", description = "Bulk import (NDJSON, CSV) and the streamed NDJSON export of applications"),
         (name = "remedies", description = "Administrative review and litigation records"),
         (name = "reports", description = "The yearly report: tables computed from the records, publishing, drill-down, exports, roll-ups"),
         (name = "feed", description = "The change feed: every event in commit order, by cursor"),
@@ -199,6 +201,8 @@ where
                 .service(requests::get_deadline)
                 .service(requests::dashboard)
                 .service(requests::public_status)
+                .service(bulk::import_requests)
+                .service(bulk::export_requests)
                 .service(remedies::create_review)
                 .service(remedies::list_reviews)
                 .service(remedies::get_review)

@@ -34,6 +34,9 @@ pub struct Problem {
 /// One bad field of a request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProblemField {
+    /// Bulk imports: the physical line of the body (from 1; a CSV header is line 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
     /// The field, as a path into the body or the parameter name (`applicant.name`, `page`).
     pub field: String,
     /// Stable code: `required`, `too_long`, `invalid_format`, `out_of_range`, …
@@ -45,6 +48,7 @@ pub struct ProblemField {
 impl From<FieldError> for ProblemField {
     fn from(e: FieldError) -> Self {
         ProblemField {
+            line: None,
             field: e.field,
             code: e.code.to_string(),
             message: e.message,
@@ -160,6 +164,35 @@ impl From<AppError> for ApiError {
                     detail,
                 )
                 .with_errors(errors.into_iter().map(ProblemField::from).collect())
+            }
+            AppError::ImportRejected { errors, total } => {
+                let shown = errors.len();
+                let lines = errors
+                    .iter()
+                    .map(|e| e.line)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len();
+                let detail = if shown < total {
+                    format!(
+                        "nothing was imported: {total} problem(s); the first {shown} (in {lines} line(s)) are listed"
+                    )
+                } else {
+                    format!("nothing was imported: {total} problem(s) in {lines} line(s)")
+                };
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    detail,
+                )
+                .with_errors(
+                    errors
+                        .into_iter()
+                        .map(|e| ProblemField {
+                            line: Some(e.line),
+                            ..ProblemField::from(e.error)
+                        })
+                        .collect(),
+                )
             }
             AppError::Unauthorized { code, detail } => ApiError::unauthorized(code, detail),
             AppError::Forbidden { code, detail } => {

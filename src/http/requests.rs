@@ -172,7 +172,7 @@ pub struct RequestDto {
     pub litigations: Option<Vec<super::remedies::RemedyDto>>,
 }
 
-fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
+pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
     let a = &v.details.applicant;
     let number = a
         .id_document_number

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod bulk;
 mod calendar;
 mod errors;
 mod federated;

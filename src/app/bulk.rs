@@ -1,0 +1,524 @@
+//! Bulk import and export of applications (issue 7).
+//!
+//! An import validates every line before it writes anything, then writes all of them in one
+//! transaction: the rows, their case numbers from the usual per-agency/year counters, and one
+//! `import` event each through the same event writer as every other step. An export reads a
+//! year's applications in keyset pages, each on a fresh pooled connection, so that its memory
+//! does not grow with the year.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, FixedOffset};
+use serde_json::json;
+
+use super::requests::{RequestView, counted, decode_row, derive, query_code, to_json, trail};
+use super::{AppError, AppState, RequestContext};
+use crate::db::{
+    self, DbConnection, agencies::AgencyRow, requests::EventRow, requests::RequestRow,
+};
+use crate::domain::access::{Actor, Role};
+use crate::domain::report;
+use crate::domain::request::{ImportHistoryInput, IntakeInput, parse_import};
+use crate::domain::validation::FieldError;
+
+/// The most lines one import may carry.
+pub const MAX_IMPORT_LINES: usize = 100_000;
+/// The most problems a refused import lists (the answer says how many there were).
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+/// Applications per page of an export.
+pub const EXPORT_CHUNK: i64 = 500;
+
+/// One problem of an import, on a physical line of the body (from 1).
+#[derive(Debug, Clone)]
+pub struct LineError {
+    pub line: u64,
+    pub error: FieldError,
+}
+
+/// One application of an import, as the HTTP layer read it.
+#[derive(Debug, Clone)]
+pub struct ImportLine {
+    pub line: u64,
+    pub agency_id: Option<String>,
+    pub agency_code: Option<String>,
+    pub arrived_at: DateTime<FixedOffset>,
+    pub intake: IntakeInput,
+    pub history: ImportHistoryInput,
+}
+
+/// What the HTTP layer read from a line: an application, or why it could not read one.
+pub type ReadLine = Result<ImportLine, LineError>;
+
+/// One imported application.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub line: u64,
+    pub id: String,
+    pub case_number: String,
+}
+
+/// Only admins import, into agencies they see (checked again per line).
+pub fn may_import(actor: &Actor) -> Result<(), AppError> {
+    if actor.has(Role::Admin) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            code: "forbidden",
+            detail: "importing applications needs the role admin".into(),
+        })
+    }
+}
+
+fn line_error(line: u64, field: &str, code: &'static str, message: impl Into<String>) -> LineError {
+    LineError {
+        line,
+        error: FieldError::new(field, code, message),
+    }
+}
+
+/// A validated line, ready to be numbered and written.
+struct Ready {
+    line: u64,
+    row: RequestRow,
+    agency_code: String,
+    arrived_at: DateTime<FixedOffset>,
+}
+
+/// Agencies and published years read once per import.
+#[derive(Default)]
+struct Lookups {
+    by_id: HashMap<String, Option<AgencyRow>>,
+    by_code: HashMap<String, Option<AgencyRow>>,
+    published: HashMap<String, Vec<i32>>,
+}
+
+impl Lookups {
+    fn by_id(&mut self, conn: &mut DbConnection, id: &str) -> Result<Option<AgencyRow>, AppError> {
+        if let Some(a) = self.by_id.get(id) {
+            return Ok(a.clone());
+        }
+        let a = db::agencies::find(conn, id)?;
+        self.by_id.insert(id.to_string(), a.clone());
+        Ok(a)
+    }
+
+    fn by_code(
+        &mut self,
+        conn: &mut DbConnection,
+        code: &str,
+    ) -> Result<Option<AgencyRow>, AppError> {
+        if let Some(a) = self.by_code.get(code) {
+            return Ok(a.clone());
+        }
+        let a = db::agencies::find_by_code(conn, code)?;
+        self.by_code.insert(code.to_string(), a.clone());
+        Ok(a)
+    }
+
+    fn published(&mut self, conn: &mut DbConnection, agency_id: &str) -> Result<&[i32], AppError> {
+        if !self.published.contains_key(agency_id) {
+            let years = super::reports::published_years(conn, agency_id)?;
+            self.published.insert(agency_id.to_string(), years);
+        }
+        Ok(self
+            .published
+            .get(agency_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default())
+    }
+}
+
+/// The agency a line names (`agency_id` or `agency_code`; neither: the caller's own), if the
+/// caller may register applications there.
+fn agency_of(
+    conn: &mut DbConnection,
+    lookups: &mut Lookups,
+    actor: &Actor,
+    line: &ImportLine,
+) -> Result<Result<AgencyRow, LineError>, AppError> {
+    let n = line.line;
+    let (found, field) = match (&line.agency_id, &line.agency_code) {
+        (Some(_), Some(_)) => {
+            return Ok(Err(line_error(
+                n,
+                "agency_code",
+                "not_allowed",
+                "give agency_id or agency_code, not both",
+            )));
+        }
+        (Some(id), None) => (lookups.by_id(conn, id)?, "agency_id"),
+        (None, Some(code)) => (lookups.by_code(conn, code.trim())?, "agency_code"),
+        (None, None) => (lookups.by_id(conn, &actor.agency_id)?, "agency_id"),
+    };
+    Ok(match found {
+        Some(a) if actor.may_register_in(&a.id, &a.path) => Ok(a),
+        _ => Err(line_error(
+            n,
+            field,
+            "unknown_agency",
+            "no such agency in which you may register applications",
+        )),
+    })
+}
+
+/// Imports the lines: all of them, or none with every problem listed by line.
+pub async fn import(
+    state: &AppState,
+    actor: Actor,
+    lines: Vec<ReadLine>,
+    ctx: RequestContext,
+) -> Result<Vec<Imported>, AppError> {
+    may_import(&actor)?;
+    if lines.is_empty() {
+        return Err(AppError::field(
+            "body",
+            "empty_import",
+            "the body holds no application",
+        ));
+    }
+    if lines.len() > MAX_IMPORT_LINES {
+        return Err(AppError::field(
+            "body",
+            "too_many_lines",
+            format!("at most {MAX_IMPORT_LINES} applications per import"),
+        ));
+    }
+    let tz = state.tz;
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&tz).date_naive();
+    let cache = state.calendar.clone();
+    state
+        .in_transaction(move |conn| {
+            let cal = cache.current(conn)?;
+            let mut errors: Vec<LineError> = Vec::new();
+            let mut lookups = Lookups::default();
+            let mut ready: Vec<Ready> = Vec::with_capacity(lines.len());
+            // (agency, external reference) → the first line that uses it.
+            let mut references: HashMap<(String, String), u64> = HashMap::new();
+            for read in lines {
+                let mut line = match read {
+                    Ok(l) => l,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                let n = line.line;
+                let agency = agency_of(conn, &mut lookups, &actor, &line)?;
+                line.intake.arrival_date = line.arrived_at.with_timezone(&tz).date_naive();
+                line.intake.arrival_in_future = line.arrived_at > now + chrono::Duration::minutes(5);
+                let parsed = parse_import(&line.intake, &line.history, &cal, today);
+                let (agency, parsed) = match (agency, parsed) {
+                    (Ok(a), Ok(p)) => (a, p),
+                    (a, p) => {
+                        errors.extend(a.err());
+                        if let Err(v) = p {
+                            errors.extend(v.into_iter().map(|error| LineError { line: n, error }));
+                        }
+                        continue;
+                    }
+                };
+                if let Some(ext) = &parsed.details.external_reference {
+                    match references.get(&(agency.id.clone(), ext.clone())) {
+                        Some(first) => {
+                            errors.push(line_error(
+                                n,
+                                "external_reference",
+                                "duplicate_in_import",
+                                format!("line {first} has the same external reference for this agency"),
+                            ));
+                            continue;
+                        }
+                        None => {
+                            references.insert((agency.id.clone(), ext.clone()), n);
+                        }
+                    }
+                }
+                let year = parsed.arrival_date.year();
+                let now_db = db::now_micros();
+                let mut row = RequestRow {
+                    core: db::requests::RequestCore {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        agency_id: agency.id.clone(),
+                        // Numbered once every line is known to be good.
+                        case_number: String::new(),
+                        case_year: year,
+                        case_seq: 0,
+                        query_code: query_code(),
+                        channel: parsed.channel.code().to_string(),
+                        arrived_at: db::truncate_micros(line.arrived_at.naive_utc()),
+                        arrival_date: parsed.arrival_date,
+                        signed_for_on: parsed.signed_for_on,
+                        confirmed_on: parsed.confirmed_on,
+                        applicant_kind: parsed.details.applicant.kind.code().to_string(),
+                        applicant_name: parsed.details.applicant.name.clone(),
+                        applicant_key: parsed.details.applicant.key(),
+                        description: parsed.details.description.clone(),
+                        external_reference: parsed.details.external_reference.clone(),
+                        state: String::new(),
+                        receipt_date: None,
+                        due_date: None,
+                        due_provisional: false,
+                        disposition: None,
+                        closed_on: None,
+                        fee_notice_on: None,
+                        fee_amount_fen: None,
+                        fee_paid_on: None,
+                        fee_paid_fen: None,
+                        late: false,
+                        version: 1,
+                        created_by: Some(actor.username.clone()),
+                        created_at: now_db,
+                        updated_at: now_db,
+                    },
+                    details: to_json(&parsed.details)?,
+                    workflow: String::new(),
+                };
+                derive(&mut row, &parsed.workflow, &cal, today)?;
+                // An imported application may not change a published year's figures.
+                let published = lookups.published(conn, &agency.id)?;
+                if let Err(AppError::Conflict { detail, .. }) =
+                    super::reports::figures_unchanged_in(published, |y| {
+                        (Vec::new(), report::counted_cells(&counted(&row), y))
+                    })
+                {
+                    errors.push(line_error(n, "receipt_date", "period_published", detail));
+                    continue;
+                }
+                ready.push(Ready {
+                    line: n,
+                    row,
+                    agency_code: agency.code.clone(),
+                    arrived_at: line.arrived_at,
+                });
+            }
+            // External references already in use, one query per agency and chunk.
+            let mut per_agency: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for r in &ready {
+                if let Some(ext) = &r.row.external_reference {
+                    per_agency.entry(&r.row.agency_id).or_default().push(ext.clone());
+                }
+            }
+            for (agency_id, refs) in per_agency {
+                for taken in db::bulk::taken_external_references(conn, agency_id, &refs)? {
+                    if let Some(line) = references.get(&(agency_id.to_string(), taken.clone())) {
+                        errors.push(line_error(
+                            *line,
+                            "external_reference",
+                            "external_reference_taken",
+                            format!("this agency already has an application with external reference {taken}"),
+                        ));
+                    }
+                }
+            }
+            if !errors.is_empty() {
+                errors.sort_by_key(|e| e.line);
+                let total = errors.len();
+                errors.truncate(MAX_REPORTED_ERRORS);
+                return Err(AppError::ImportRejected { errors, total });
+            }
+            // Case numbers: one bump of each counter, in a fixed order so that two imports
+            // into the same agencies queue instead of deadlocking.
+            let mut counts: BTreeMap<(String, i32), i32> = BTreeMap::new();
+            for r in &ready {
+                *counts.entry((r.row.agency_id.clone(), r.row.case_year)).or_default() += 1;
+            }
+            let mut next: HashMap<(String, i32), i32> = HashMap::new();
+            for ((agency_id, year), n) in counts {
+                let last = db::bulk::reserve_case_seqs(conn, &agency_id, year, n)?;
+                next.insert((agency_id, year), last - n + 1);
+            }
+            for r in &mut ready {
+                let key = (r.row.agency_id.clone(), r.row.case_year);
+                let seq = next.get(&key).copied().unwrap_or(1);
+                next.insert(key, seq + 1);
+                r.row.case_seq = seq;
+                r.row.case_number = format!("{}-{}-{seq:06}", r.agency_code, r.row.case_year);
+            }
+            // The rows move out of `ready`: a 100,000-line import holds them once, not twice.
+            let (meta, rows): (Vec<(u64, DateTime<FixedOffset>)>, Vec<RequestRow>) = ready
+                .into_iter()
+                .map(|r| ((r.line, r.arrived_at), r.row))
+                .unzip();
+            db::requests::insert_many(conn, &rows).map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    AppError::conflict(
+                        "external_reference_taken",
+                        "an external reference of this import was just taken by another application; nothing was imported",
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
+            let mut imported = Vec::with_capacity(rows.len());
+            let mut published = Vec::with_capacity(rows.len());
+            for ((line, arrived_at), row) in meta.into_iter().zip(rows) {
+                published.push(trail(
+                    conn,
+                    true,
+                    &row,
+                    Some(&actor),
+                    "import",
+                    row.receipt_date,
+                    None,
+                    json!({
+                        "line": line,
+                        "channel": row.channel,
+                        "arrived_at": arrived_at.to_rfc3339(),
+                        "signed_for_on": row.signed_for_on,
+                        "confirmed_on": row.confirmed_on,
+                        "receipt_date": row.receipt_date,
+                        "due_date": row.due_date,
+                        "disposition": row.disposition,
+                        "replied_on": row.closed_on,
+                        "late": row.late,
+                    }),
+                    &ctx,
+                )?);
+                imported.push(Imported {
+                    line,
+                    id: row.core.id,
+                    case_number: row.core.case_number,
+                });
+            }
+            // Last: the feed lock is held only from here to the commit, not through the import.
+            super::feed::publish_many(conn, published)?;
+            Ok(imported)
+        })
+        .await
+}
+
+/// What one export reads: the agencies in order and the case year.
+#[derive(Debug, Clone)]
+pub struct ExportPlan {
+    pub agencies: Vec<String>,
+    pub year: i32,
+}
+
+/// Where the next page of an export starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportCursor {
+    pub agency: usize,
+    pub after_seq: i32,
+}
+
+/// One exported application with its trail.
+pub struct ExportItem {
+    pub view: RequestView,
+    pub events: Vec<EventRow>,
+}
+
+/// Checks who may export what, and resolves the agencies: `agency_id` alone, or every agency
+/// the caller sees.
+pub async fn export_plan(
+    state: &AppState,
+    actor: Actor,
+    year: i32,
+    agency_id: Option<String>,
+) -> Result<ExportPlan, AppError> {
+    let client_reads = actor
+        .client_scopes()
+        .is_some_and(|s| s.contains(crate::domain::access::Scope::RequestsRead));
+    if !(actor.has(Role::Clerk)
+        || actor.has(Role::Supervisor)
+        || actor.has(Role::Admin)
+        || client_reads)
+    {
+        return Err(AppError::Forbidden {
+            code: "forbidden",
+            detail: "exporting applications needs the role clerk, supervisor or admin, or a client with requests:read".into(),
+        });
+    }
+    let this_year = state.today().year();
+    if !(1990..=this_year).contains(&year) {
+        return Err(AppError::field(
+            "year",
+            "out_of_range",
+            format!("must be between 1990 and {this_year}"),
+        ));
+    }
+    state
+        .with_conn(move |conn| {
+            let agencies = match agency_id {
+                Some(id) => match db::agencies::find(conn, &id)? {
+                    Some(a) if actor.sees(&a.id, &a.path) => vec![a.id],
+                    _ => return Err(AppError::NotFound("agency")),
+                },
+                None => match db::requests::resolve(conn, &actor.visibility())? {
+                    db::requests::Scope::All => db::bulk::all_agency_ids(conn)?,
+                    db::requests::Scope::Agencies(mut ids) => {
+                        ids.sort();
+                        ids
+                    }
+                },
+            };
+            Ok(ExportPlan { agencies, year })
+        })
+        .await
+}
+
+/// The next page of an export (at most `limit` applications) and where the one after starts;
+/// `None` when this was the last. Each page runs on its own pooled connection.
+pub async fn export_page(
+    state: &AppState,
+    plan: Arc<ExportPlan>,
+    cursor: ExportCursor,
+    limit: i64,
+) -> Result<(Vec<ExportItem>, Option<ExportCursor>), AppError> {
+    state
+        .with_conn(move |conn| {
+            let mut cursor = cursor;
+            let mut rows: Vec<RequestRow> = Vec::new();
+            while cursor.agency < plan.agencies.len() && (rows.len() as i64) < limit {
+                let want = limit - rows.len() as i64;
+                let page = db::bulk::year_page(
+                    conn,
+                    &plan.agencies[cursor.agency],
+                    plan.year,
+                    cursor.after_seq,
+                    want,
+                )?;
+                let full = page.len() as i64 == want;
+                if let Some(last) = page.last() {
+                    cursor.after_seq = last.case_seq;
+                }
+                rows.extend(page);
+                if !full {
+                    cursor = ExportCursor {
+                        agency: cursor.agency + 1,
+                        after_seq: 0,
+                    };
+                }
+            }
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let mut events: HashMap<String, Vec<EventRow>> = HashMap::new();
+            let mut remedies: HashMap<String, Vec<db::remedies::RemedyRow>> = HashMap::new();
+            if !ids.is_empty() {
+                for e in db::bulk::events_of(conn, &ids)? {
+                    events.entry(e.request_id.clone()).or_default().push(e);
+                }
+                for c in db::bulk::remedies_of(conn, &ids)? {
+                    if let Some(r) = c.request_id.clone() {
+                        remedies.entry(r).or_default().push(c);
+                    }
+                }
+            }
+            let items = rows
+                .into_iter()
+                .map(|row| {
+                    let trail = events.remove(&row.id).unwrap_or_default();
+                    let cases = remedies.remove(&row.id).unwrap_or_default();
+                    let mut view = decode_row(row)?;
+                    view.remedies = cases;
+                    Ok(ExportItem {
+                        view,
+                        events: trail,
+                    })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            let next = (cursor.agency < plan.agencies.len()).then_some(cursor);
+            Ok((items, next))
+        })
+        .await
+}

@@ -1,0 +1,694 @@
+//! Bulk import (NDJSON or CSV) and the streamed NDJSON export of a year's applications.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::dto::instant;
+use super::extract::{ApiQuery, Authenticated, Ctx, deserialize_naming_field, read_body_limited};
+use super::problem::ApiError;
+use super::requests::{ApplicantDto, EventDto, RequestDto, request_dto};
+use crate::app::bulk::{self as uc, ExportCursor, ImportLine, LineError, ReadLine};
+use crate::app::{AppError, AppState};
+use crate::domain::request::{ImportHistoryInput, IntakeInput};
+use crate::domain::validation::FieldError;
+
+/// One application of an import: the fields of `POST /requests`, plus its history.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportLineDto {
+    /// `in_person`, `letter`, `fax`, `email`, `online` or `other`.
+    #[schema(value_type = super::dto::ChannelCode)]
+    pub channel: String,
+    /// When it physically arrived, RFC 3339 with offset. Its year is the case number's year.
+    pub arrived_at: DateTime<FixedOffset>,
+    /// Letters needing a signature: the day the agency signed for it.
+    pub signed_for_on: Option<NaiveDate>,
+    /// The day both sides confirmed receipt; when absent (and not `in_person`), `receipt_date`
+    /// is recorded as the confirmation date.
+    pub confirmed_on: Option<NaiveDate>,
+    pub applicant: ApplicantDto,
+    pub description: String,
+    #[serde(default)]
+    pub document_numbers: Vec<String>,
+    pub requested_form: Option<String>,
+    pub delivery: Option<String>,
+    /// Unique per agency, across the import and against existing applications.
+    pub external_reference: Option<String>,
+    /// The agency (in the caller's subtree); or give `agency_code`; neither: the caller's own.
+    pub agency_id: Option<Uuid>,
+    /// The agency by its code, instead of `agency_id`.
+    pub agency_code: Option<String>,
+    /// Required: the statutory receipt date (收到申请之日); must agree with the channel's dates.
+    pub receipt_date: Option<NaiveDate>,
+    /// Closed applications: the reply's disposition code (with `replied_on`).
+    #[schema(value_type = Option<super::dto::DispositionCode>)]
+    pub disposition: Option<String>,
+    /// Closed applications: the reply date (with `disposition`).
+    pub replied_on: Option<NaiveDate>,
+    /// The reply's texts, when the other system kept them (not required for imports).
+    pub reason: Option<String>,
+    pub legal_basis: Option<String>,
+    pub provision: Option<String>,
+    pub responsible_agency: Option<String>,
+}
+
+impl ImportLineDto {
+    fn into_line(self, line: u64) -> ImportLine {
+        ImportLine {
+            line,
+            agency_id: self.agency_id.map(|u| u.to_string()),
+            agency_code: self.agency_code,
+            arrived_at: self.arrived_at,
+            intake: IntakeInput {
+                channel: self.channel,
+                arrival_date: NaiveDate::MIN,
+                arrival_in_future: false,
+                signed_for_on: self.signed_for_on,
+                confirmed_on: self.confirmed_on,
+                applicant: self.applicant.into(),
+                description: self.description,
+                document_numbers: self.document_numbers,
+                requested_form: self.requested_form,
+                delivery: self.delivery,
+                external_reference: self.external_reference,
+            },
+            history: ImportHistoryInput {
+                receipt_date: self.receipt_date,
+                disposition: self.disposition,
+                replied_on: self.replied_on,
+                reason: self.reason,
+                legal_basis: self.legal_basis,
+                provision: self.provision,
+                responsible_agency: self.responsible_agency,
+            },
+        }
+    }
+}
+
+/// One imported application.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportedDto {
+    /// The physical line of the body it came from.
+    pub line: u64,
+    pub id: Uuid,
+    pub case_number: String,
+}
+
+/// What an import answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResultDto {
+    /// How many applications were imported (all lines that were not empty).
+    pub imported: usize,
+    /// Each one, in the order of the body.
+    pub items: Vec<ImportedDto>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Ndjson,
+    Csv,
+}
+
+fn format_of(req: &HttpRequest) -> Result<Format, ApiError> {
+    let mime = req.mime_type().ok().flatten();
+    match mime
+        .as_ref()
+        .map(|m| (m.type_().as_str(), m.subtype().as_str()))
+    {
+        Some(("application", "x-ndjson" | "ndjson" | "jsonl")) => Ok(Format::Ndjson),
+        Some(("text", "csv")) => Ok(Format::Csv),
+        _ => Err(ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/x-ndjson or text/csv",
+        )),
+    }
+}
+
+fn bad(line: u64, field: &str, code: &'static str, message: impl Into<String>) -> LineError {
+    LineError {
+        line,
+        error: FieldError::new(field, code, message),
+    }
+}
+
+fn too_many_lines() -> ApiError {
+    AppError::field(
+        "body",
+        "too_many_lines",
+        format!("at most {} applications per import", uc::MAX_IMPORT_LINES),
+    )
+    .into()
+}
+
+/// A JSON object read into an import line.
+fn read_object(line: u64, value: Value) -> ReadLine {
+    deserialize_naming_field::<ImportLineDto>(value)
+        .map(|dto| dto.into_line(line))
+        .map_err(|error| LineError { line, error })
+}
+
+/// CSV problems name the columns: `applicant.id_document.number` is the column
+/// `applicant_id_document_number`.
+fn csv_field_names(e: AppError) -> AppError {
+    match e {
+        AppError::ImportRejected { mut errors, total } => {
+            for e in &mut errors {
+                e.error.field = e.error.field.replace('.', "_");
+            }
+            AppError::ImportRejected { errors, total }
+        }
+        other => other,
+    }
+}
+
+/// NDJSON: one object per line; empty lines are skipped (they still count as lines).
+fn ndjson_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let mut out = Vec::new();
+    for (i, raw) in body.split(|b| *b == b'\n').enumerate() {
+        let n = i as u64 + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if out.len() == uc::MAX_IMPORT_LINES {
+            return Err(too_many_lines());
+        }
+        let value: Value = match serde_json::from_slice(raw) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(Err(bad(
+                    n,
+                    "",
+                    "invalid_json",
+                    format!("the line is not JSON: {e}"),
+                )));
+                continue;
+            }
+        };
+        if !value.is_object() {
+            out.push(Err(bad(
+                n,
+                "",
+                "not_an_object",
+                "each line must be a JSON object",
+            )));
+            continue;
+        }
+        out.push(read_object(n, value));
+    }
+    Ok(out)
+}
+
+/// The CSV columns, and where each goes in the JSON shape of a line.
+const TOP_COLUMNS: [&str; 17] = [
+    "channel",
+    "arrived_at",
+    "signed_for_on",
+    "confirmed_on",
+    "description",
+    "requested_form",
+    "delivery",
+    "external_reference",
+    "agency_id",
+    "agency_code",
+    "receipt_date",
+    "disposition",
+    "replied_on",
+    "reason",
+    "legal_basis",
+    "provision",
+    "responsible_agency",
+];
+const APPLICANT_COLUMNS: [(&str, &str); 7] = [
+    ("applicant_kind", "kind"),
+    ("applicant_name", "name"),
+    ("applicant_credit_code", "credit_code"),
+    ("applicant_contact_person", "contact_person"),
+    ("applicant_phone", "phone"),
+    ("applicant_email", "email"),
+    ("applicant_address", "address"),
+];
+const ID_DOCUMENT_COLUMNS: [(&str, &str); 2] = [
+    ("applicant_id_document_type", "type"),
+    ("applicant_id_document_number", "number"),
+];
+/// Separates several document numbers in one cell.
+const DOCUMENT_NUMBERS_COLUMN: &str = "document_numbers";
+const REQUIRED_COLUMNS: [&str; 6] = [
+    "channel",
+    "arrived_at",
+    "applicant_kind",
+    "applicant_name",
+    "description",
+    "receipt_date",
+];
+
+fn known_column(c: &str) -> bool {
+    TOP_COLUMNS.contains(&c)
+        || c == DOCUMENT_NUMBERS_COLUMN
+        || APPLICANT_COLUMNS.iter().any(|(k, _)| *k == c)
+        || ID_DOCUMENT_COLUMNS.iter().any(|(k, _)| *k == c)
+}
+
+/// A CSV row as the JSON object of an NDJSON line; empty cells are absent fields.
+fn csv_object(header: &[String], cells: Vec<String>) -> Value {
+    let mut top = Map::new();
+    let mut applicant = Map::new();
+    let mut id_document = Map::new();
+    for (column, cell) in header.iter().zip(cells) {
+        if cell.trim().is_empty() {
+            continue;
+        }
+        let column = column.as_str();
+        if column == DOCUMENT_NUMBERS_COLUMN {
+            let numbers: Vec<Value> = cell
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect();
+            top.insert(column.into(), Value::Array(numbers));
+        } else if let Some((_, key)) = APPLICANT_COLUMNS.iter().find(|(c, _)| *c == column) {
+            applicant.insert((*key).into(), Value::String(cell));
+        } else if let Some((_, key)) = ID_DOCUMENT_COLUMNS.iter().find(|(c, _)| *c == column) {
+            id_document.insert((*key).into(), Value::String(cell));
+        } else {
+            top.insert(column.into(), Value::String(cell));
+        }
+    }
+    if !id_document.is_empty() {
+        applicant.insert("id_document".into(), Value::Object(id_document));
+    }
+    top.insert("applicant".into(), Value::Object(applicant));
+    Value::Object(top)
+}
+
+/// CSV (RFC 4180): a header row naming the columns, then one application per row. Rows are
+/// numbered by the physical line they start on (the header is line 1); blank lines are skipped.
+fn csv_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = body[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64
+                + 1;
+            return Err(AppError::ImportRejected {
+                errors: vec![bad(line, "", "invalid_utf8", "the body must be UTF-8")],
+                total: 1,
+            }
+            .into());
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = csv_records(text).into_iter();
+    let header = match records.next() {
+        None => return Ok(Vec::new()),
+        Some(Err(e)) => {
+            return Err(AppError::ImportRejected {
+                errors: vec![e],
+                total: 1,
+            }
+            .into());
+        }
+        Some(Ok(h)) => h,
+    };
+    let columns: Vec<String> = header.fields.iter().map(|c| c.trim().to_string()).collect();
+    let mut errors = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        if !known_column(c) {
+            errors.push(bad(
+                header.line,
+                c,
+                "unknown_column",
+                "no such column (see docs/API.md)",
+            ));
+        } else if columns[..i].contains(c) {
+            errors.push(bad(
+                header.line,
+                c,
+                "duplicate_column",
+                "the column appears twice",
+            ));
+        }
+    }
+    for required in REQUIRED_COLUMNS {
+        if !columns.iter().any(|c| c == required) {
+            errors.push(bad(
+                header.line,
+                required,
+                "missing_column",
+                "this column is required",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        let total = errors.len();
+        return Err(AppError::ImportRejected { errors, total }.into());
+    }
+    let mut out = Vec::new();
+    for record in records {
+        if out.len() == uc::MAX_IMPORT_LINES {
+            return Err(too_many_lines());
+        }
+        out.push(match record {
+            Err(e) => Err(e),
+            Ok(r) if r.fields.len() != columns.len() => Err(bad(
+                r.line,
+                "",
+                "wrong_field_count",
+                format!(
+                    "the row has {} fields, the header {}",
+                    r.fields.len(),
+                    columns.len()
+                ),
+            )),
+            Ok(r) => read_object(r.line, csv_object(&columns, r.fields)),
+        });
+    }
+    Ok(out)
+}
+
+/// One CSV record and the physical line it starts on.
+#[derive(Debug, PartialEq, Eq)]
+struct CsvRecord {
+    line: u64,
+    fields: Vec<String>,
+}
+
+/// Splits CSV text into records. Quoted fields may hold commas, doubled quotes and line
+/// breaks; a malformed record is an error of the line it starts on, and reading goes on with
+/// the next line (an unterminated quote ends the text).
+fn csv_records(text: &str) -> Vec<Result<CsvRecord, LineError>> {
+    let mut out = Vec::new();
+    let mut line: u64 = 1;
+    let mut start = 1;
+    let mut fields: Vec<String> = Vec::new();
+    let mut field = String::new();
+    let (mut quoted, mut in_quotes, mut after_quote) = (false, false, false);
+    let mut problem: Option<(&'static str, &'static str)> = None;
+    let mut chars = text.chars().peekable();
+    let mut end_record = |fields: &mut Vec<String>,
+                          field: &mut String,
+                          quoted: bool,
+                          problem: &mut Option<(&'static str, &'static str)>,
+                          start: u64| {
+        let blank = fields.is_empty() && !quoted && field.trim().is_empty();
+        fields.push(std::mem::take(field));
+        let fs = std::mem::take(fields);
+        match problem.take() {
+            Some((code, message)) => out.push(Err(bad(start, "", code, message))),
+            None if blank => {}
+            None => out.push(Ok(CsvRecord {
+                line: start,
+                fields: fs,
+            })),
+        }
+    };
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => {
+                    in_quotes = false;
+                    after_quote = true;
+                }
+                '\n' => {
+                    line += 1;
+                    field.push('\n');
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            ',' => {
+                fields.push(std::mem::take(&mut field));
+                after_quote = false;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                end_record(&mut fields, &mut field, quoted, &mut problem, start);
+                line += 1;
+                start = line;
+                quoted = false;
+                after_quote = false;
+            }
+            '"' if field.is_empty() && !after_quote => {
+                in_quotes = true;
+                quoted = true;
+            }
+            '"' => {
+                problem.get_or_insert(("stray_quote", "a quote inside an unquoted field"));
+            }
+            _ if after_quote => {
+                problem.get_or_insert(("text_after_quote", "text after a closing quote"));
+            }
+            _ => field.push(c),
+        }
+    }
+    if in_quotes {
+        out.push(Err(bad(
+            start,
+            "",
+            "unterminated_quote",
+            "a quoted field is not closed before the end of the body",
+        )));
+    } else {
+        end_record(&mut fields, &mut field, quoted, &mut problem, start);
+    }
+    out
+}
+
+/// Import applications with their history (admins, into agencies they see).
+///
+/// The body is `application/x-ndjson` (one object per line: the fields of `POST /requests`
+/// plus `receipt_date`, and for closed applications `disposition` with `replied_on`) or
+/// `text/csv` with a header row (columns in docs/API.md). Every line is checked before anything
+/// is written; any bad line answers 422 `validation_failed` with each problem's `line`
+/// (physical, from 1; the CSV header is line 1), `field` and `code` — at most 1000 listed — and
+/// nothing is imported. Otherwise all lines are imported in one transaction. Empty lines are
+/// skipped. At most 100,000 applications; the body limit is `server.import_body_limit_bytes`.
+#[utoipa::path(tag = "bulk", security(("bearer" = [])),
+    request_body(description = "NDJSON: one ImportLineDto per line; or CSV with a header row (docs/API.md)",
+        content(
+            (ImportLineDto = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+    responses(
+        (status = 201, description = "Imported, all of them", body = ImportResultDto),
+        (status = 400, description = "The body could not be read (`invalid_body`); a line that is not JSON is a 422 line error", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An external reference was taken while importing (`external_reference_taken`); nothing imported", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over `server.import_body_limit_bytes` (`payload_too_large`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body neither application/x-ndjson nor text/csv (`unsupported_media_type`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad lines, each problem with `line`, `field`, `code` (`validation_failed`); nothing imported", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/import/requests")]
+pub async fn import_requests(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    // Refused before a large body is read.
+    uc::may_import(&actor)?;
+    let format = format_of(&req)?;
+    let limit = state.settings.server.import_body_limit_bytes;
+    let body = read_body_limited(&req, payload, limit).await?;
+    let lines = match format {
+        Format::Ndjson => ndjson_lines(&body)?,
+        Format::Csv => csv_lines(&body)?,
+    };
+    drop(body);
+    let imported = uc::import(&state, actor, lines, ctx.0)
+        .await
+        .map_err(|e| match format {
+            Format::Csv => csv_field_names(e),
+            Format::Ndjson => e,
+        })?;
+    Ok(HttpResponse::Created().json(ImportResultDto {
+        imported: imported.len(),
+        items: imported
+            .into_iter()
+            .map(|i| ImportedDto {
+                line: i.line,
+                id: Uuid::parse_str(&i.id).unwrap_or_default(),
+                case_number: i.case_number,
+            })
+            .collect(),
+    }))
+}
+
+/// Which applications to export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// The case year: the year of arrival, as in the case number.
+    #[param(minimum = 1990)]
+    pub year: i32,
+    /// Only this agency (within the caller's scope); default: every agency the caller sees.
+    pub agency_id: Option<Uuid>,
+}
+
+/// One line of an export: the application as `GET /requests/{id}` shows it, with its trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportLineDto {
+    #[serde(flatten)]
+    pub request: RequestDto,
+    /// The trail, oldest first (as `GET /requests/{id}/events`).
+    pub events: Vec<EventDto>,
+}
+
+fn event_dto(e: crate::db::requests::EventRow) -> EventDto {
+    EventDto {
+        seq: e.seq,
+        occurred_at: instant(e.occurred_at),
+        actor_user_id: e.actor_user_id.and_then(|u| Uuid::parse_str(&u).ok()),
+        actor: e.actor_label,
+        action: e.action,
+        on: e.on_date,
+        state_before: e.state_before,
+        state_after: e.state_after,
+        payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
+    }
+}
+
+/// Export a case year's applications in the caller's scope as NDJSON (clerks, supervisors,
+/// admins).
+///
+/// One line per application, in agency then case-number order: the detail of
+/// `GET /requests/{id}` (identity numbers in full) with its `events`. "Of year Y" means the case
+/// year, the year of arrival that the case number carries. The body is streamed page by page; a
+/// failure midway breaks the connection instead of ending the body, so a complete download is
+/// one whose transfer finished.
+#[utoipa::path(tag = "bulk", security(("bearer" = [])), params(ExportQuery),
+    responses(
+        (status = 200, description = "NDJSON, one ExportLineDto per line; `Content-Disposition: attachment; filename=\"requests-Y.ndjson\"`",
+            body = ExportLineDto, content_type = "application/x-ndjson",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"requests-Y.ndjson\"`"))),
+        (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/export/requests")]
+pub async fn export_requests(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    query: ApiQuery<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.0;
+    let plan = uc::export_plan(&state, actor, q.year, q.agency_id.map(|u| u.to_string())).await?;
+    let year = plan.year;
+    let plan = Arc::new(plan);
+    let today = state.today();
+    let st = state.clone();
+    let pages = futures_util::stream::unfold(Some(ExportCursor::default()), move |cursor| {
+        let st = st.clone();
+        let plan = plan.clone();
+        async move {
+            let cursor = cursor?;
+            match uc::export_page(&st, plan, cursor, uc::EXPORT_CHUNK).await {
+                Ok((items, next)) => {
+                    let mut buf = Vec::with_capacity(items.len() * 2048);
+                    for item in items {
+                        let line = ExportLineDto {
+                            request: request_dto(&item.view, today, false),
+                            events: item.events.into_iter().map(event_dto).collect(),
+                        };
+                        if let Err(e) = serde_json::to_writer(&mut buf, &line) {
+                            tracing::error!(error = %e, "export line not serialisable");
+                            return Some((Err(std::io::Error::other("export failed")), None));
+                        }
+                        buf.push(b'\n');
+                    }
+                    Some((Ok(web::Bytes::from(buf)), next))
+                }
+                Err(e) => {
+                    // The status line is sent: breaking the connection is all that is left.
+                    tracing::error!(error = %e, "export failed midway");
+                    Some((Err(std::io::Error::other("export failed")), None))
+                }
+            }
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"requests-{year}.ndjson\""),
+        ))
+        .streaming(pages))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Read = Result<(u64, Vec<String>), (u64, &'static str)>;
+
+    fn records(text: &str) -> Vec<Read> {
+        csv_records(text)
+            .into_iter()
+            .map(|r| match r {
+                Ok(r) => Ok((r.line, r.fields)),
+                Err(e) => Err((e.line, e.error.code)),
+            })
+            .collect()
+    }
+
+    fn row(line: u64, fields: &[&str]) -> Read {
+        Ok((line, fields.iter().map(|f| f.to_string()).collect()))
+    }
+
+    #[test]
+    fn csv_records_carry_the_physical_line_they_start_on() {
+        let text = "a,b\n\"x\ny\",2\n\n3,\"q\"\"q\"\r\n";
+        assert_eq!(
+            records(text),
+            vec![
+                row(1, &["a", "b"]),
+                row(2, &["x\ny", "2"]),
+                row(5, &["3", "q\"q"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_csv_records_are_errors_of_their_line_and_reading_goes_on() {
+        let text = "a,b\nx\"y,1\n\"z\"w,2\n3,4\n\"open,5";
+        assert_eq!(
+            records(text),
+            vec![
+                row(1, &["a", "b"]),
+                Err((2, "stray_quote")),
+                Err((3, "text_after_quote")),
+                row(4, &["3", "4"]),
+                Err((5, "unterminated_quote")),
+            ]
+        );
+    }
+
+    #[test]
+    fn ndjson_skips_empty_lines_and_reports_non_json_by_line() {
+        let lines = ndjson_lines(b"\n  \nnot json\n[1]\n").unwrap_or_default();
+        let errs: Vec<(u64, &str)> = lines
+            .iter()
+            .filter_map(|l| l.as_ref().err().map(|e| (e.line, e.error.code)))
+            .collect();
+        assert_eq!(errs, vec![(3, "invalid_json"), (4, "not_an_object")]);
+    }
+}
