@@ -23,6 +23,8 @@ both_databases!(
     the_export_streams_exactly_the_years_applications_in_scope_with_their_trails,
     an_import_has_its_own_body_limit_and_content_types,
     a_database_failure_midway_through_an_import_leaves_nothing,
+    an_import_publishes_one_feed_event_per_application_in_line_order_and_a_refused_one_none,
+    a_client_with_requests_read_exports_its_subtree,
 );
 
 /// A valid resident identity card number (GB 11643) and unified social credit code (GB 32100).
@@ -753,4 +755,119 @@ async fn a_database_failure_midway_through_an_import_leaves_nothing(app: TestApp
     let r = app.post("/api/v1/requests", &admin, &one).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["case_number"], "ROOT-2025-000001");
+}
+
+/// The feed from the start, as the admin sees it.
+async fn feed_events(app: &TestApp, token: &str) -> Vec<Value> {
+    let r = app.get("/api/v1/feed?limit=1000", token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["events"].as_array().expect("events").clone()
+}
+
+async fn an_import_publishes_one_feed_event_per_application_in_line_order_and_a_refused_one_none(
+    app: TestApp,
+) {
+    let admin = app.admin_token().await;
+    let before = feed_events(&app, &admin).await.len();
+    // A refused import (one bad line) publishes nothing.
+    let mut bad = line("BAD-2", "2024-03-05");
+    bad["receipt_date"] = json!("not a date");
+    let r = import(
+        &app,
+        &admin,
+        "application/x-ndjson",
+        ndjson(&[line("BAD-1", "2024-03-04"), bad]),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(feed_events(&app, &admin).await.len(), before);
+
+    let lines = [
+        line("FEED-1", "2024-03-04"),
+        closed("FEED-2", "2024-03-05", "granted", "2024-03-20"),
+        line("FEED-3", "2024-03-06"),
+    ];
+    let answer = import_ok(&app, &admin, &lines).await;
+    let ids: Vec<Value> = answer["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
+    let events = feed_events(&app, &admin).await;
+    let new = &events[before..];
+    assert_eq!(new.len(), 3, "one event per imported application");
+    let published: Vec<Value> = new.iter().map(|e| e["request_id"].clone()).collect();
+    assert_eq!(published, ids, "in line order");
+    assert!(new.iter().all(|e| e["type"] == "application.import"));
+    let refs: Vec<&str> = new
+        .iter()
+        .map(|e| e["data"]["external_reference"].as_str().expect("reference"))
+        .collect();
+    assert_eq!(refs, ["FEED-1", "FEED-2", "FEED-3"]);
+    assert_eq!(new[1]["data"]["disposition"], "granted");
+    assert_eq!(new[1]["data"]["state"], "closed");
+    // Cursors follow on without a gap from what was there before.
+    let cursors: Vec<i64> = events
+        .iter()
+        .map(|e| {
+            e["cursor"]
+                .as_str()
+                .expect("cursor")
+                .parse()
+                .expect("number")
+        })
+        .collect();
+    assert!(cursors.windows(2).all(|w| w[1] == w[0] + 1), "{cursors:?}");
+}
+
+async fn a_client_with_requests_read_exports_its_subtree(app: TestApp) {
+    let admin = app.admin_token().await;
+    let a = app.create_agency("EXA", None).await;
+    let b = app.create_agency("EXB", None).await;
+    let mut in_a = line("EX-A", "2024-03-04");
+    in_a["agency_id"] = json!(a);
+    let mut in_b = line("EX-B", "2024-03-04");
+    in_b["agency_id"] = json!(b);
+    import_ok(&app, &admin, &[in_a, in_b]).await;
+    let client = app
+        .post(
+            "/api/v1/clients",
+            &admin,
+            &json!({"name": "省平台", "agency_id": a, "scopes": ["requests:read"]}),
+        )
+        .await;
+    assert_eq!(client.status, StatusCode::CREATED, "{}", client.text);
+    let token = app
+        .post(
+            "/api/v1/auth/token",
+            &admin,
+            &json!({
+                "grant_type": "client_credentials",
+                "client_id": client.body["client_id"],
+                "client_secret": client.body["client_secret"],
+            }),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.text);
+    let token = token.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let (r, lines) = export(&app, &token, "year=2024").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let refs: Vec<&str> = lines
+        .iter()
+        .map(|l| l["external_reference"].as_str().expect("reference"))
+        .collect();
+    assert_eq!(refs, ["EX-A"], "only the client's subtree");
+    // Importing stays with users.
+    let r = import(
+        &app,
+        &token,
+        "application/x-ndjson",
+        ndjson(&[line("EX-C", "2024-03-04")]),
+    )
+    .await;
+    r.assert_problem(403, "client_not_allowed");
 }
