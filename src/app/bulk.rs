@@ -382,7 +382,6 @@ pub async fn import(
                     case_number: row.core.case_number,
                 });
             }
-            // Last: the feed lock is held only from here to the commit, not through the import.
             super::feed::publish_many(conn, published)?;
             Ok(imported)
         })

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::{AppError, AppState};
-use crate::db::{self, DbConnection, feed::FeedRow, feed::OutboxRow};
+use crate::db::{self, DbConnection, feed::FeedRow, feed::NewFeedRow, feed::OutboxRow};
 use crate::domain::access::{Actor, Scope};
 
 /// An event to publish, inside the transaction of the change it records.
@@ -38,22 +38,18 @@ pub fn type_matches(patterns: &str, event_type: &str) -> bool {
     })
 }
 
-/// Writes the event with the next sequence number, and one outbox row for each enabled
-/// webhook subscription of an agency at or above the event's agency that takes its type.
-/// Call last in the transaction: from here to commit every other event writer waits.
-pub fn publish(conn: &mut DbConnection, ev: Event) -> Result<i64, AppError> {
-    publish_many(conn, vec![ev]).map(|seqs| seqs.first().copied().unwrap_or_default())
+/// Writes the event, unnumbered, with one outbox row for each enabled webhook subscription of
+/// an agency at or above the event's agency that takes its type. Takes no lock: numbers are
+/// given after commit by [`number`].
+pub fn publish(conn: &mut DbConnection, ev: Event) -> Result<(), AppError> {
+    publish_many(conn, vec![ev])
 }
 
-/// Publishes several events of one transaction with one bump of the sequence (bulk import
-/// publishes all its events this way, at its end, so the feed lock is held only for the
-/// last moment of even a long import). Returns their sequence numbers, in order.
-pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<Vec<i64>, AppError> {
-    let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
-    if n == 0 {
-        return Ok(Vec::new());
+/// Writes several events of one transaction, in this order.
+pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<(), AppError> {
+    if events.is_empty() {
+        return Ok(());
     }
-    // Read what the outbox needs before taking the feed lock, so the lock is held briefly.
     let subs = db::feed::active_subscriptions(conn)?;
     let mut paths: HashMap<String, Option<String>> = HashMap::new();
     if !subs.is_empty() {
@@ -64,12 +60,11 @@ pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<Vec<i
             }
         }
     }
-    let last = db::feed::take_seqs(conn, n)?;
-    let first = last - n + 1;
     let now = db::now_micros();
     let mut rows = Vec::with_capacity(events.len());
     let mut outbox = Vec::new();
-    for (seq, ev) in (first..=last).zip(events) {
+    for ev in events {
+        let id = uuid::Uuid::new_v4().to_string();
         if let Some(Some(path)) = paths.get(&ev.agency_id) {
             let ordering_key = match &ev.request_id {
                 Some(r) => format!("application:{r}"),
@@ -79,7 +74,7 @@ pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<Vec<i
                 if path.starts_with(sub_path.as_str()) && type_matches(types, &ev.event_type) {
                     outbox.push(OutboxRow {
                         subscription_id: subscription_id.clone(),
-                        event_seq: seq,
+                        event_id: id.clone(),
                         ordering_key: ordering_key.clone(),
                         status: "pending".into(),
                         attempts: 0,
@@ -92,9 +87,9 @@ pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<Vec<i
                 }
             }
         }
-        rows.push(FeedRow {
-            seq,
-            id: uuid::Uuid::new_v4().to_string(),
+        rows.push(NewFeedRow {
+            id,
+            seq: None,
             occurred_at: now,
             agency_id: ev.agency_id,
             entity_type: ev.entity_type,
@@ -104,10 +99,22 @@ pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<Vec<i
             payload: ev.payload.to_string(),
         });
     }
-    let seqs = rows.iter().map(|r| r.seq).collect();
     db::feed::insert_many(conn, &rows)?;
     db::feed::insert_outbox(conn, &outbox)?;
-    Ok(seqs)
+    Ok(())
+}
+
+/// Numbers every committed unnumbered event, in rounds of their own short transactions (see
+/// `db::feed::number_round`). Readers and the webhook dispatcher call it first, so what they
+/// read is numbered up to the moment they asked.
+pub fn number(conn: &mut DbConnection) -> Result<(), AppError> {
+    while db::feed::has_unnumbered(conn)? {
+        let n = db::transaction(conn, db::feed::number_round)?;
+        if n < db::feed::ROUND_SIZE {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A page of the feed.
@@ -130,6 +137,7 @@ pub async fn read(
     actor.require_scope(Scope::FeedRead)?;
     state
         .with_conn(move |conn| {
+            number(conn)?;
             if after > db::feed::last_seq(conn)? {
                 return Err(AppError::field(
                     "after",

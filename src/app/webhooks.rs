@@ -333,7 +333,7 @@ pub async fn deliveries(
     actor: Actor,
     id: String,
     page: Page,
-) -> Result<Paged<(db::webhooks::DeliveryRow, String)>, AppError> {
+) -> Result<Paged<db::webhooks::LoggedDelivery>, AppError> {
     state
         .with_conn(move |conn| {
             let sub = managed(conn, &actor, &id)?;
@@ -418,13 +418,14 @@ pub async fn dispatch_once(
     let limit = settings.batch_size;
     let claimed = state
         .with_conn(move |conn| {
+            super::feed::number(conn)?;
             let now = db::now_micros();
             let due = db::webhooks::due(conn, now, limit)?;
             let mut out = Vec::new();
             for d in due {
-                if db::webhooks::claim(conn, &d.subscription_id, d.event_seq, now, now + lease)?
+                if db::webhooks::claim(conn, &d.subscription_id, &d.event_id, now, now + lease)?
                     && let Some((sub, ev)) =
-                        db::webhooks::claimed_parts(conn, &d.subscription_id, d.event_seq)?
+                        db::webhooks::claimed_parts(conn, &d.subscription_id, &d.event_id)?
                 {
                     out.push((sub, ev, d.attempts + 1));
                 }
@@ -495,7 +496,7 @@ async fn send(
     }
     db::webhooks::Outcome {
         subscription_id: sub.id.clone(),
-        event_seq: ev.seq,
+        event_id: ev.id.clone(),
         attempt,
         succeeded,
         status_code,

@@ -246,9 +246,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    feed_events (seq) {
-        seq -> BigInt,
+    feed_events (write_no) {
+        write_no -> BigInt,
         id -> Text,
+        seq -> Nullable<BigInt>,
         occurred_at -> Timestamp,
         agency_id -> Text,
         entity_type -> Text,
@@ -275,9 +276,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    webhook_outbox (subscription_id, event_seq) {
+    webhook_outbox (subscription_id, event_id) {
         subscription_id -> Text,
-        event_seq -> BigInt,
+        event_id -> Text,
         ordering_key -> Text,
         status -> Text,
         attempts -> Integer,
@@ -293,7 +294,7 @@ diesel::table! {
     webhook_deliveries (id) {
         id -> Text,
         subscription_id -> Text,
-        event_seq -> BigInt,
+        event_id -> Text,
         attempt -> Integer,
         attempted_at -> Timestamp,
         succeeded -> Bool,
@@ -307,4 +308,3 @@ diesel::joinable!(api_clients -> agencies (agency_id));
 diesel::joinable!(feed_events -> agencies (agency_id));
 diesel::joinable!(webhook_subscriptions -> agencies (agency_id));
 diesel::joinable!(webhook_outbox -> webhook_subscriptions (subscription_id));
-diesel::joinable!(webhook_outbox -> feed_events (event_seq));

@@ -82,31 +82,34 @@ pub fn list_in_subtree(
     Ok((items, total))
 }
 
-/// A delivery that is due: the outbox row's key, its attempt count, where it goes.
+/// A delivery that is due: the outbox row's key, its attempt count.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct DueRow {
     #[diesel(sql_type = Text)]
     pub subscription_id: String,
-    #[diesel(sql_type = BigInt)]
-    pub event_seq: i64,
+    #[diesel(sql_type = Text)]
+    pub event_id: String,
     #[diesel(sql_type = Integer)]
     pub attempts: i32,
 }
 
-/// Deliveries due at `now`, oldest first, each the earliest pending one of its subscription and
-/// ordering key (so one application's events go out one after the other, in order), not
-/// reserved by a live claim, of an enabled subscription.
+/// Deliveries due at `now`, oldest first: of numbered events (the feed's order), of an enabled
+/// subscription, not reserved by a live claim, and each the earliest pending one of its
+/// subscription and ordering key — so one application's events go out one after the other,
+/// in order, also across retries.
 pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<DueRow>> {
     let sql = super::reports::portable(
         conn,
-        "SELECT o.subscription_id, o.event_seq, o.attempts \
-         FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id \
-         WHERE o.status = 'pending' AND s.enabled = TRUE AND o.next_attempt_at <= $1 \
-           AND (o.lease_until IS NULL OR o.lease_until < $1) \
-           AND NOT EXISTS (SELECT 1 FROM webhook_outbox p \
+        "SELECT o.subscription_id, o.event_id, o.attempts \
+         FROM webhook_outbox o \
+         JOIN webhook_subscriptions s ON s.id = o.subscription_id \
+         JOIN feed_events f ON f.id = o.event_id \
+         WHERE o.status = 'pending' AND s.enabled = TRUE AND f.seq IS NOT NULL \
+           AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1) \
+           AND NOT EXISTS (SELECT 1 FROM webhook_outbox p JOIN feed_events pf ON pf.id = p.event_id \
                WHERE p.subscription_id = o.subscription_id AND p.ordering_key = o.ordering_key \
-                 AND p.status = 'pending' AND p.event_seq < o.event_seq) \
-         ORDER BY o.event_seq LIMIT $2"
+                 AND p.status = 'pending' AND pf.write_no < f.write_no) \
+         ORDER BY f.seq LIMIT $2"
             .to_string(),
     );
     diesel::sql_query(sql)
@@ -119,14 +122,14 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResu
 pub fn claim(
     conn: &mut DbConnection,
     subscription_id: &str,
-    event_seq: i64,
+    event_id: &str,
     now: NaiveDateTime,
     until: NaiveDateTime,
 ) -> QueryResult<bool> {
     let n = diesel::update(
         webhook_outbox::table
             .filter(webhook_outbox::subscription_id.eq(subscription_id))
-            .filter(webhook_outbox::event_seq.eq(event_seq))
+            .filter(webhook_outbox::event_id.eq(event_id))
             .filter(webhook_outbox::status.eq("pending"))
             .filter(
                 webhook_outbox::lease_until
@@ -143,21 +146,17 @@ pub fn claim(
 pub fn claimed_parts(
     conn: &mut DbConnection,
     subscription_id: &str,
-    event_seq: i64,
+    event_id: &str,
 ) -> QueryResult<Option<(SubscriptionRow, FeedRow)>> {
     let sub = find(conn, subscription_id)?;
-    let ev = feed_events::table
-        .find(event_seq)
-        .select(FeedRow::as_select())
-        .first(conn)
-        .optional()?;
+    let ev = super::feed::find(conn, event_id)?;
     Ok(sub.zip(ev))
 }
 
 /// What happened to one attempt.
 pub struct Outcome {
     pub subscription_id: String,
-    pub event_seq: i64,
+    pub event_id: String,
     /// The attempt's number, from 1.
     pub attempt: i32,
     pub succeeded: bool,
@@ -173,7 +172,7 @@ pub struct Outcome {
 pub fn record(conn: &mut DbConnection, o: &Outcome) -> QueryResult<()> {
     let target = webhook_outbox::table
         .filter(webhook_outbox::subscription_id.eq(&o.subscription_id))
-        .filter(webhook_outbox::event_seq.eq(o.event_seq));
+        .filter(webhook_outbox::event_id.eq(&o.event_id));
     if o.succeeded {
         diesel::update(target)
             .set((
@@ -203,7 +202,7 @@ pub fn record(conn: &mut DbConnection, o: &Outcome) -> QueryResult<()> {
         .values(&DeliveryRow {
             id: uuid::Uuid::new_v4().to_string(),
             subscription_id: o.subscription_id.clone(),
-            event_seq: o.event_seq,
+            event_id: o.event_id.clone(),
             attempt: o.attempt,
             attempted_at: o.at,
             succeeded: o.succeeded,
@@ -220,7 +219,7 @@ pub fn record(conn: &mut DbConnection, o: &Outcome) -> QueryResult<()> {
 pub struct DeliveryRow {
     pub id: String,
     pub subscription_id: String,
-    pub event_seq: i64,
+    pub event_id: String,
     pub attempt: i32,
     pub attempted_at: NaiveDateTime,
     pub succeeded: bool,
@@ -229,19 +228,22 @@ pub struct DeliveryRow {
     pub duration_ms: i64,
 }
 
-/// A subscription's delivery attempts, newest first, with the event type of each.
+/// An attempt with its event's number (cursor) and type.
+pub type LoggedDelivery = (DeliveryRow, Option<i64>, String);
+
+/// A subscription's delivery attempts, newest first, with the number and type of each event.
 pub fn deliveries(
     conn: &mut DbConnection,
     subscription_id: &str,
     offset: i64,
     limit: i64,
-) -> QueryResult<(Vec<(DeliveryRow, String)>, i64)> {
+) -> QueryResult<(Vec<LoggedDelivery>, i64)> {
     let total = webhook_deliveries::table
         .filter(webhook_deliveries::subscription_id.eq(subscription_id))
         .count()
         .get_result(conn)?;
     let items = webhook_deliveries::table
-        .inner_join(feed_events::table.on(feed_events::seq.eq(webhook_deliveries::event_seq)))
+        .inner_join(feed_events::table.on(feed_events::id.eq(webhook_deliveries::event_id)))
         .filter(webhook_deliveries::subscription_id.eq(subscription_id))
         .order((
             webhook_deliveries::attempted_at.desc(),
@@ -249,7 +251,11 @@ pub fn deliveries(
         ))
         .offset(offset)
         .limit(limit)
-        .select((DeliveryRow::as_select(), feed_events::event_type))
+        .select((
+            DeliveryRow::as_select(),
+            feed_events::seq,
+            feed_events::event_type,
+        ))
         .load(conn)?;
     Ok((items, total))
 }

@@ -214,7 +214,9 @@ pub async fn patch_webhook(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryDto {
     pub id: Uuid,
-    /// The feed cursor of the event sent.
+    /// The event sent (`Gongkai-Event-Id`).
+    pub event_id: Uuid,
+    /// The event's cursor in the feed.
     pub event_cursor: String,
     pub event_type: String,
     /// 1 for the first attempt.
@@ -228,11 +230,12 @@ pub struct DeliveryDto {
     pub duration_ms: i64,
 }
 
-impl From<(DeliveryRow, String)> for DeliveryDto {
-    fn from((r, event_type): (DeliveryRow, String)) -> Self {
+impl From<(DeliveryRow, Option<i64>, String)> for DeliveryDto {
+    fn from((r, seq, event_type): (DeliveryRow, Option<i64>, String)) -> Self {
         DeliveryDto {
             id: Uuid::parse_str(&r.id).unwrap_or_default(),
-            event_cursor: r.event_seq.to_string(),
+            event_id: Uuid::parse_str(&r.event_id).unwrap_or_default(),
+            event_cursor: seq.map(|s| s.to_string()).unwrap_or_default(),
             event_type,
             attempt: r.attempt,
             attempted_at: instant(r.attempted_at),

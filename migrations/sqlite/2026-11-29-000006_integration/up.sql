@@ -17,9 +17,11 @@ CREATE TABLE api_clients (
 );
 CREATE INDEX api_clients_agency ON api_clients(agency_id);
 
--- The change feed. `seq` is handed out from the single row of feed_state by an UPDATE in the
--- transaction that writes the event; the row stays locked until that transaction ends, so
--- sequence numbers become visible in commit order, without gaps (docs/FEED.md).
+-- The change feed (docs/FEED.md). A writer inserts its events with `seq` NULL and takes no
+-- lock; `write_no` orders them as written. A short "numbering round" (any process, before
+-- reading the feed or sending webhooks) locks feed_state's row and gives the committed
+-- unnumbered events the next numbers in write order. Numbers thus appear in the order events
+-- became visible, without gaps, and a cursor over `seq` never skips or repeats.
 CREATE TABLE feed_state (
     id INTEGER PRIMARY KEY NOT NULL,
     last_seq BIGINT NOT NULL
@@ -27,8 +29,9 @@ CREATE TABLE feed_state (
 INSERT INTO feed_state (id, last_seq) VALUES (1, 0);
 
 CREATE TABLE feed_events (
-    seq BIGINT PRIMARY KEY NOT NULL,
+    write_no INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
+    seq BIGINT UNIQUE,
     occurred_at TIMESTAMP NOT NULL,
     agency_id TEXT NOT NULL REFERENCES agencies(id),
     -- application, review, litigation, report
@@ -39,6 +42,7 @@ CREATE TABLE feed_events (
     event_type TEXT NOT NULL,
     payload TEXT NOT NULL
 );
+CREATE INDEX feed_events_unnumbered ON feed_events(write_no) WHERE seq IS NULL;
 CREATE INDEX feed_events_agency ON feed_events(agency_id, seq);
 
 -- Webhook subscriptions of an agency's subtree. The secret signs deliveries (HMAC-SHA256), so
@@ -61,7 +65,7 @@ CREATE INDEX webhook_subscriptions_agency ON webhook_subscriptions(agency_id);
 -- status: pending, delivered, failed (gave up after the last attempt).
 CREATE TABLE webhook_outbox (
     subscription_id TEXT NOT NULL REFERENCES webhook_subscriptions(id),
-    event_seq BIGINT NOT NULL REFERENCES feed_events(seq),
+    event_id TEXT NOT NULL REFERENCES feed_events(id),
     ordering_key TEXT NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -70,16 +74,16 @@ CREATE TABLE webhook_outbox (
     last_error TEXT,
     delivered_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (subscription_id, event_seq)
+    PRIMARY KEY (subscription_id, event_id)
 );
 CREATE INDEX webhook_outbox_due ON webhook_outbox(status, next_attempt_at);
-CREATE INDEX webhook_outbox_order ON webhook_outbox(subscription_id, ordering_key, event_seq);
+CREATE INDEX webhook_outbox_order ON webhook_outbox(subscription_id, ordering_key, status);
 
 -- Every delivery attempt, successful or not.
 CREATE TABLE webhook_deliveries (
     id TEXT PRIMARY KEY NOT NULL,
     subscription_id TEXT NOT NULL REFERENCES webhook_subscriptions(id),
-    event_seq BIGINT NOT NULL,
+    event_id TEXT NOT NULL,
     attempt INTEGER NOT NULL,
     attempted_at TIMESTAMP NOT NULL,
     succeeded BOOLEAN NOT NULL,
