@@ -66,6 +66,26 @@ curl -s -o "$work/import.out" -w 'HTTP %{http_code} in %{time_total} s\n' \
   -H 'content-type: application/x-ndjson' --data-binary @"$work/import.ndjson"
 grep -o '"imported":[0-9]*' "$work/import.out" || head -c 400 "$work/import.out"
 echo "server peak memory after the import: $(mem VmHWM)"
+echo "== the change feed after the import, read 1000 events a page"
+python3 - "$port" "$TOKEN" <<'PY'
+import json, sys, time, urllib.request
+port, token = sys.argv[1], sys.argv[2]
+def get(after):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/feed?limit=1000&after={after}",
+                                 headers={"authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+t0 = time.perf_counter()
+page = get(0)
+first = time.perf_counter() - t0
+n, after = len(page["events"]), page["next_cursor"]
+while page["events"]:
+    page = get(after)
+    n += len(page["events"])
+    after = page["next_cursor"]
+total = time.perf_counter() - t0
+print(f"first page {first*1000:.0f} ms; {n} events read in {total:.2f} s ({n/total:.0f}/s)")
+PY
 stop
 
 echo "== seeding $apps applications of 2024"
