@@ -77,13 +77,7 @@ pub async fn issue_token(
             let client =
                 super::extract::client_addr(&http, state.settings.server.trust_forwarded_for);
             let t = crate::app::auth::login(&state, username, password, client, ctx.0).await?;
-            Ok(HttpResponse::Ok()
-                .insert_header(("Cache-Control", "no-store"))
-                .json(TokenResponse {
-                    access_token: t.access_token,
-                    token_type: "Bearer",
-                    expires_in: t.expires_in,
-                }))
+            Ok(token_response(t))
         }
         "client_credentials" => {
             let (Some(client_id), Some(secret)) = (req.client_id, req.client_secret) else {
@@ -98,13 +92,7 @@ pub async fn issue_token(
             let addr =
                 super::extract::client_addr(&http, state.settings.server.trust_forwarded_for);
             let t = crate::app::clients::token(&state, client_id, secret, addr, ctx.0).await?;
-            Ok(HttpResponse::Ok()
-                .insert_header(("Cache-Control", "no-store"))
-                .json(TokenResponse {
-                    access_token: t.access_token,
-                    token_type: "Bearer",
-                    expires_in: t.expires_in,
-                }))
+            Ok(token_response(t))
         }
         other => Err(ApiError::bad_request(
             "unsupported_grant_type",
@@ -113,6 +101,17 @@ pub async fn issue_token(
             ),
         )),
     }
+}
+
+/// A token answer; never cached.
+fn token_response(t: crate::app::auth::IssuedToken) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TokenResponse {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+        })
 }
 
 /// Who the caller is: a user of this service, a person signed in at a trusted identity
