@@ -21,6 +21,7 @@ both_databases!(
     failed_deliveries_are_retried_with_backoff_and_logged_in_order,
     a_delivery_is_given_up_after_the_last_attempt_and_the_next_event_still_goes,
     subscriptions_are_checked_scoped_and_for_admins_only,
+    two_dispatching_processes_deliver_each_event_once,
 );
 
 /// One request the receiver got.
@@ -468,4 +469,31 @@ async fn subscriptions_are_checked_scoped_and_for_admins_only(app: TestApp) {
     assert_eq!(list.body["total"], 0);
     let list = app.get("/api/v1/webhooks", &token).await;
     assert_eq!(list.body["total"], 1);
+}
+
+async fn two_dispatching_processes_deliver_each_event_once(app: TestApp) {
+    let app = spawn(app.db, 5).await;
+    // A second server process on the same database: its dispatcher competes for the outbox.
+    let second = gongkai::startup::Application::build(app.settings.clone())
+        .await
+        .expect("second process");
+    let server = second.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let (rx, url) = start_receiver(&[]);
+    subscribe(&app, &url, &["application.intake"]).await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(intake(&app, &format!("申请人{i}")).await["id"].clone());
+    }
+    wait_for(&rx, 12).await;
+    // Both dispatchers keep polling; nothing may arrive twice.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let got = rx.got.lock().unwrap().clone();
+    let mut seen: Vec<Value> = got.iter().map(|d| body(d)["request_id"].clone()).collect();
+    assert_eq!(seen.len(), 12, "each event once");
+    seen.sort_by_key(|v| v.to_string());
+    ids.sort_by_key(|v| v.to_string());
+    assert_eq!(seen, ids);
+    handle.stop(false).await;
 }
