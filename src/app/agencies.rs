@@ -27,6 +27,14 @@ pub fn visible_agency(
     }
 }
 
+/// The agency with this code, in whatever case and spacing it was sent.
+pub fn find_by_code(conn: &mut DbConnection, raw: &str) -> Result<Option<AgencyRow>, AppError> {
+    Ok(db::agencies::find_by_code(
+        conn,
+        &crate::domain::agency::AgencyCode::canonical(raw),
+    )?)
+}
+
 pub async fn create(
     state: &AppState,
     actor: Actor,

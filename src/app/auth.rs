@@ -282,7 +282,7 @@ async fn authenticate_federated(
         })?;
     let agency_code = identity.agency_code.clone();
     let agency = state
-        .with_conn(move |conn| Ok(db::agencies::find_by_code(conn, &agency_code)?))
+        .with_conn(move |conn| super::agencies::find_by_code(conn, &agency_code))
         .await?;
     let Some(agency) = agency else {
         return Err(token_refused(&format!(

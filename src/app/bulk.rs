@@ -111,7 +111,7 @@ impl Lookups {
         if let Some(a) = self.by_code.get(code) {
             return Ok(a.clone());
         }
-        let a = db::agencies::find_by_code(conn, code)?;
+        let a = super::agencies::find_by_code(conn, code)?;
         self.by_code.insert(code.to_string(), a.clone());
         Ok(a)
     }

@@ -10,8 +10,14 @@ pub struct AgencyCode(String);
 impl AgencyCode {
     pub const MAX_LEN: usize = 32;
 
+    /// The stored form of a code as someone typed or sent it: trimmed, upper-case. Look-ups
+    /// by code (intake, imports, identity-provider claims) compare this form.
+    pub fn canonical(raw: &str) -> String {
+        raw.trim().to_ascii_uppercase()
+    }
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let v = raw.trim().to_ascii_uppercase();
+        let v = Self::canonical(raw);
         if v.is_empty() {
             return Err(FieldError::new(field, "required", "must not be empty"));
         }

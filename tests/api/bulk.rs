@@ -421,9 +421,10 @@ async fn external_references_are_unique_per_agency_within_the_import_and_against
         ]
     );
     assert_eq!(count(&app, &admin).await, 1);
-    // The same reference in another agency is another application.
+    // The same reference in another agency is another application (its code, as people type
+    // it, in any case).
     let mut elsewhere = line("EXT-1", "2025-03-04");
-    elsewhere["agency_code"] = json!("CHILD");
+    elsewhere["agency_code"] = json!(" child ");
     let ok = import_ok(&app, &admin, &[elsewhere, line("EXT-2", "2025-03-04")]).await;
     assert_eq!(ok["imported"], 2);
     let first = app
