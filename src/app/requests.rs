@@ -278,7 +278,7 @@ pub async fn create(
                 return replay(prev, &idem.body_hash);
             }
             let agency = match (&agency_id, &agency_code) {
-                (_, Some(code)) => match db::agencies::find_by_code(conn, &normalise_code(code))? {
+                (_, Some(code)) => match super::agencies::find_by_code(conn, code)? {
                     Some(a) if actor.may_register_in(&a.id, &a.path) => a,
                     _ => return Err(AppError::field("agency_code", "unknown_agency", "no such agency in which you may register applications")),
                 },
@@ -390,22 +390,14 @@ pub async fn create(
         })
         .await;
     match (created, retry) {
-        // Two retries with one key raced; the other one stored the answer, which this one gives.
-        (
-            Err(AppError::Conflict {
-                code: IDEMPOTENCY_RACE,
-                ..
-            }),
-            Some(idem),
-        ) => replay_after_race(state, &race_actor, idem).await,
-        // Two retries with one key and an external reference raced: the loser hits the unique
-        // reference before it reaches the idempotency row. When the winner stored an answer
-        // under this key, the loser is a retry and gets that answer; otherwise the reference
-        // really is taken by another application.
+        // Two retries with one key raced. The loser meets the winner's idempotency row, or,
+        // with an external reference, the winner's application first. When the winner stored
+        // an answer under this key, the loser is a retry and gives that answer; otherwise the
+        // conflict stands (the reference really is another application's).
         (
             Err(
-                taken @ AppError::Conflict {
-                    code: "external_reference_taken",
+                conflict @ AppError::Conflict {
+                    code: IDEMPOTENCY_RACE | "external_reference_taken",
                     ..
                 },
             ),
@@ -418,17 +410,11 @@ pub async fn create(
                 .await?;
             match prev {
                 Some(prev) => replay(prev, &idem.body_hash),
-                None => Err(taken),
+                None => Err(conflict),
             }
         }
         (other, _) => other,
     }
-}
-
-/// Agency codes are stored upper-cased (domain::agency::AgencyCode); platforms may send
-/// them in any case.
-fn normalise_code(code: &str) -> String {
-    code.trim().to_ascii_uppercase()
 }
 
 const IDEMPOTENCY_RACE: &str = "idempotency_race";
@@ -447,22 +433,6 @@ fn replay(prev: db::requests::IdempotencyRow, body_hash: &str) -> Result<Created
     })
 }
 
-/// After a unique violation on the idempotency key (two retries raced): the stored answer.
-async fn replay_after_race(
-    state: &AppState,
-    actor: &Actor,
-    idem: Idempotency,
-) -> Result<Created, AppError> {
-    let user = actor.user_id.clone();
-    state
-        .with_conn(move |conn| {
-            let prev = db::requests::find_idempotency(conn, &user, &idem.key)?
-                .ok_or_else(|| AppError::Internal("idempotency row vanished".into()))?;
-            replay(prev, &idem.body_hash)
-        })
-        .await
-}
-
 /// An application by the forwarding platform's reference, in an agency given by its code.
 pub async fn get_by_reference(
     state: &AppState,
@@ -472,7 +442,7 @@ pub async fn get_by_reference(
 ) -> Result<RequestView, AppError> {
     state
         .with_conn(move |conn| {
-            let agency = match db::agencies::find_by_code(conn, &normalise_code(&agency_code))? {
+            let agency = match super::agencies::find_by_code(conn, &agency_code)? {
                 Some(a) if actor.sees(&a.id, &a.path) => a,
                 _ => return Err(AppError::NotFound("application")),
             };

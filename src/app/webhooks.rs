@@ -421,16 +421,23 @@ pub async fn dispatch_once(
             super::feed::number(conn)?;
             let now = db::now_micros();
             let due = db::webhooks::due(conn, now, limit)?;
-            let mut out = Vec::new();
+            let mut won = Vec::new();
             for d in due {
-                if db::webhooks::claim(conn, &d.subscription_id, &d.event_id, now, now + lease)?
-                    && let Some((sub, ev)) =
-                        db::webhooks::claimed_parts(conn, &d.subscription_id, &d.event_id)?
-                {
-                    out.push((sub, ev, d.attempts + 1));
+                if db::webhooks::claim(conn, &d.subscription_id, &d.event_id, now, now + lease)? {
+                    won.push(d);
                 }
             }
-            Ok(out)
+            let sub_ids: Vec<String> = won.iter().map(|d| d.subscription_id.clone()).collect();
+            let event_ids: Vec<String> = won.iter().map(|d| d.event_id.clone()).collect();
+            let (subs, events) = db::webhooks::claimed_parts(conn, &sub_ids, &event_ids)?;
+            Ok(won
+                .into_iter()
+                .filter_map(|d| {
+                    let sub = subs.get(&d.subscription_id)?.clone();
+                    let ev = events.get(&d.event_id)?.clone();
+                    Some((sub, ev, d.attempts + 1))
+                })
+                .collect::<Vec<_>>())
         })
         .await?;
     let n = claimed.len();

@@ -135,16 +135,6 @@ pub fn last_seq(conn: &mut DbConnection) -> QueryResult<i64> {
         .first(conn)
 }
 
-/// One numbered event by its id.
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<FeedRow>> {
-    feed_events::table
-        .filter(feed_events::id.eq(id))
-        .filter(feed_events::seq.is_not_null())
-        .select(FeedRow::as_select())
-        .first(conn)
-        .optional()
-}
-
 /// Enabled subscriptions with the path of their agency and their event types.
 pub fn active_subscriptions(conn: &mut DbConnection) -> QueryResult<Vec<(String, String, String)>> {
     webhook_subscriptions::table

@@ -1,5 +1,7 @@
 //! Webhook subscriptions, the outbox's claims and outcomes, and the delivery log.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
@@ -142,15 +144,29 @@ pub fn claim(
     Ok(n == 1)
 }
 
-/// The subscription and event of a claimed delivery.
+/// The subscriptions and numbered events of a round's claimed deliveries, by id, in two
+/// queries.
 pub fn claimed_parts(
     conn: &mut DbConnection,
-    subscription_id: &str,
-    event_id: &str,
-) -> QueryResult<Option<(SubscriptionRow, FeedRow)>> {
-    let sub = find(conn, subscription_id)?;
-    let ev = super::feed::find(conn, event_id)?;
-    Ok(sub.zip(ev))
+    subscription_ids: &[String],
+    event_ids: &[String],
+) -> QueryResult<(HashMap<String, SubscriptionRow>, HashMap<String, FeedRow>)> {
+    let subs = webhook_subscriptions::table
+        .filter(webhook_subscriptions::id.eq_any(subscription_ids))
+        .select(SubscriptionRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let events = feed_events::table
+        .filter(feed_events::id.eq_any(event_ids))
+        .filter(feed_events::seq.is_not_null())
+        .select(FeedRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect();
+    Ok((subs, events))
 }
 
 /// What happened to one attempt.

@@ -172,10 +172,6 @@ impl Scopes {
         Scopes(self.0 & other.0)
     }
 
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
     /// Parses the scopes given by a client: at least one, no unknown codes.
     pub fn parse_list(field: &str, codes: &[String]) -> Result<Scopes, FieldError> {
         if codes.is_empty() {
