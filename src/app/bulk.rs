@@ -12,14 +12,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, FixedOffset};
 use serde_json::json;
 
-use super::requests::{RequestView, counted, decode_row, derive, query_code, to_json, trail};
+use super::requests::{RequestView, TrailEvent, counted, query_code, refusal, trail};
 use super::{AppError, AppState, RequestContext};
-use crate::db::{
-    self, DbConnection, agencies::AgencyRow, requests::EventRow, requests::RequestRow,
-};
+use crate::db::{self, DbConnection, agencies::AgencyRow};
 use crate::domain::access::{Actor, Role};
 use crate::domain::report;
-use crate::domain::request::{ImportHistoryInput, IntakeInput, parse_import};
+use crate::domain::request::application::Registration;
+use crate::domain::request::{Application, ImportHistoryInput, IntakeInput, parse_import};
 use crate::domain::validation::FieldError;
 
 /// The most lines one import may carry.
@@ -80,7 +79,7 @@ fn line_error(line: u64, field: &str, code: &'static str, message: impl Into<Str
 /// A validated line, ready to be numbered and written.
 struct Ready {
     line: u64,
-    row: RequestRow,
+    row: Application,
     agency_code: String,
     arrived_at: DateTime<FixedOffset>,
 }
@@ -235,47 +234,23 @@ pub async fn import(
                         }
                     }
                 }
-                let year = parsed.arrival_date.year();
-                let now_db = db::now_micros();
-                let mut row = RequestRow {
-                    core: db::requests::RequestCore {
+                let row = Application::register(
+                    parsed,
+                    Registration {
                         id: uuid::Uuid::new_v4().to_string(),
                         agency_id: agency.id.clone(),
+                        agency_code: agency.code.clone(),
                         // Numbered once every line is known to be good.
-                        case_number: String::new(),
-                        case_year: year,
                         case_seq: 0,
                         query_code: query_code(),
-                        channel: parsed.channel.code().to_string(),
                         arrived_at: db::truncate_micros(line.arrived_at.naive_utc()),
-                        arrival_date: parsed.arrival_date,
-                        signed_for_on: parsed.signed_for_on,
-                        confirmed_on: parsed.confirmed_on,
-                        applicant_kind: parsed.details.applicant.kind.code().to_string(),
-                        applicant_name: parsed.details.applicant.name.clone(),
-                        applicant_key: parsed.details.applicant.key(),
-                        description: parsed.details.description.clone(),
-                        external_reference: parsed.details.external_reference.clone(),
-                        state: String::new(),
-                        receipt_date: None,
-                        due_date: None,
-                        due_provisional: false,
-                        disposition: None,
-                        closed_on: None,
-                        fee_notice_on: None,
-                        fee_amount_fen: None,
-                        fee_paid_on: None,
-                        fee_paid_fen: None,
-                        late: false,
-                        version: 1,
                         created_by: Some(actor.username.clone()),
-                        created_at: now_db,
-                        updated_at: now_db,
+                        now: db::now_micros(),
                     },
-                    details: to_json(&parsed.details)?,
-                    workflow: String::new(),
-                };
-                derive(&mut row, &parsed.workflow, &cal, today)?;
+                    &cal,
+                    today,
+                )
+                .map_err(refusal)?;
                 // An imported application may not change a published year's figures.
                 let published = lookups.published(conn, &agency.id)?;
                 if let Err(AppError::Conflict { detail, .. }) =
@@ -296,7 +271,7 @@ pub async fn import(
             // External references already in use, one query per agency and chunk.
             let mut per_agency: BTreeMap<&str, Vec<String>> = BTreeMap::new();
             for r in &ready {
-                if let Some(ext) = &r.row.external_reference {
+                if let Some(ext) = &r.row.details.external_reference {
                     per_agency.entry(&r.row.agency_id).or_default().push(ext.clone());
                 }
             }
@@ -337,7 +312,7 @@ pub async fn import(
                 r.row.case_number = format!("{}-{}-{seq:06}", r.agency_code, r.row.case_year);
             }
             // The rows move out of `ready`: a 100,000-line import holds them once, not twice.
-            let (meta, rows): (Vec<(u64, DateTime<FixedOffset>)>, Vec<RequestRow>) = ready
+            let (meta, rows): (Vec<(u64, DateTime<FixedOffset>)>, Vec<Application>) = ready
                 .into_iter()
                 .map(|r| ((r.line, r.arrived_at), r.row))
                 .unzip();
@@ -360,26 +335,26 @@ pub async fn import(
                     &row,
                     Some(&actor),
                     "import",
-                    row.receipt_date,
+                    row.receipt_date(),
                     None,
                     json!({
                         "line": line,
-                        "channel": row.channel,
+                        "channel": row.channel.code(),
                         "arrived_at": arrived_at.to_rfc3339(),
                         "signed_for_on": row.signed_for_on,
                         "confirmed_on": row.confirmed_on,
-                        "receipt_date": row.receipt_date,
+                        "receipt_date": row.receipt_date(),
                         "due_date": row.due_date,
-                        "disposition": row.disposition,
-                        "replied_on": row.closed_on,
-                        "late": row.late,
+                        "disposition": row.disposition().map(|d| d.code()),
+                        "replied_on": row.closed_on(),
+                        "late": row.late(),
                     }),
                     &ctx,
                 )?);
                 imported.push(Imported {
                     line,
-                    id: row.core.id,
-                    case_number: row.core.case_number,
+                    id: row.id,
+                    case_number: row.case_number,
                 });
             }
             super::feed::publish_many(conn, published)?;
@@ -405,7 +380,7 @@ pub struct ExportCursor {
 /// One exported application with its trail.
 pub struct ExportItem {
     pub view: RequestView,
-    pub events: Vec<EventRow>,
+    pub events: Vec<TrailEvent>,
 }
 
 /// Checks who may export what, and resolves the agencies: `agency_id` alone, or every agency
@@ -468,7 +443,7 @@ pub async fn export_page(
     state
         .with_conn(move |conn| {
             let mut cursor = cursor;
-            let mut rows: Vec<RequestRow> = Vec::new();
+            let mut rows: Vec<Application> = Vec::new();
             while cursor.agency < plan.agencies.len() && (rows.len() as i64) < limit {
                 let want = limit - rows.len() as i64;
                 let page = db::bulk::year_page(
@@ -491,11 +466,14 @@ pub async fn export_page(
                 }
             }
             let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-            let mut events: HashMap<String, Vec<EventRow>> = HashMap::new();
-            let mut remedies: HashMap<String, Vec<db::remedies::RemedyRow>> = HashMap::new();
+            let mut events: HashMap<String, Vec<TrailEvent>> = HashMap::new();
+            let mut remedies: HashMap<String, Vec<super::remedies::RemedyView>> = HashMap::new();
             if !ids.is_empty() {
                 for e in db::bulk::events_of(conn, &ids)? {
-                    events.entry(e.request_id.clone()).or_default().push(e);
+                    events
+                        .entry(e.request_id.clone())
+                        .or_default()
+                        .push(e.into());
                 }
                 for c in db::bulk::remedies_of(conn, &ids)? {
                     if let Some(r) = c.request_id.clone() {
@@ -508,7 +486,7 @@ pub async fn export_page(
                 .map(|row| {
                     let trail = events.remove(&row.id).unwrap_or_default();
                     let cases = remedies.remove(&row.id).unwrap_or_default();
-                    let mut view = decode_row(row)?;
+                    let mut view = RequestView::new(row);
                     view.remedies = cases;
                     Ok(ExportItem {
                         view,

@@ -80,6 +80,13 @@ pub enum AppError {
     TooManyLoginAttempts { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A stored record this release cannot decode (named so that it can be found).
+    #[error("stored {entity} {id} cannot be read: {reason}")]
+    Unreadable {
+        entity: &'static str,
+        id: String,
+        reason: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -120,6 +127,10 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Pool(m) | DbError::Connect(m) => AppError::Unavailable(m),
+            DbError::Unreadable { entity, id, reason } => {
+                AppError::Unreadable { entity, id, reason }
+            }
+            DbError::Query(e) => e.into(),
             other => AppError::Internal(other.to_string()),
         }
     }

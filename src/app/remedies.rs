@@ -64,8 +64,8 @@ fn check_links(
 ) -> Result<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>), AppError> {
     let mut closed_on = None;
     if let Some(rid) = request_id {
-        match db::requests::find(conn, rid)? {
-            Some(r) if r.agency_id == agency_id => closed_on = r.closed_on,
+        match db::requests::load(conn, rid)? {
+            Some(r) if r.agency_id == agency_id => closed_on = r.closed_on(),
             _ => {
                 return Err(AppError::field(
                     "request_id",
@@ -475,6 +475,9 @@ pub async fn history(
 }
 
 /// Cases linked to an application.
+/// A review or lawsuit as the use cases hand it out.
+pub type RemedyView = RemedyRow;
+
 pub fn for_request(conn: &mut DbConnection, request_id: &str) -> Result<Vec<RemedyRow>, AppError> {
     Ok(db::remedies::for_request(conn, request_id)?)
 }

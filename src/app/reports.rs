@@ -653,10 +653,10 @@ pub async fn cell(
                 page.offset(),
                 page.per_page,
             )?;
-            let items = db::requests::rows_by_ids(conn, &ids)?
+            let items = db::requests::by_ids(conn, &ids)?
                 .into_iter()
-                .map(super::requests::decode_row)
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(super::requests::RequestView::new)
+                .collect();
             Ok((CellItems::Requests(items), total))
         })
         .await

@@ -2,67 +2,90 @@
 //! new state, the derived fields (due date, lateness) and one event in one transaction, guarded
 //! by the version the client read.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime};
 use serde_json::{Value, json};
 
 use super::{AppError, AppState, Page, Paged, RequestContext};
-use crate::db::{self, DbConnection, requests::EventRow, requests::RequestRow};
+use crate::db::{self, DbConnection, requests::EventRow};
 use crate::domain::access::{Actor, Role};
 use crate::domain::calendar::Calendar;
-use crate::domain::clock::{self, Deadline};
+use crate::domain::clock::Deadline;
 use crate::domain::report;
+use crate::domain::request::application::Registration;
 use crate::domain::request::{
-    self, Action, ActionContext, ActionInput, DetailsPatch, IntakeDetails, IntakeInput, NewRequest,
-    PatchError, Refusal, State, Workflow,
+    Action, ActionContext, Application, DetailsPatch, IntakeInput, ListFilter, NewRequest,
+    PatchError, Refusal, SortKey, State,
 };
 use crate::domain::validation::FieldError;
 
-/// An application with its decoded parts.
+/// An application as the use cases hand it out: the aggregate, its agency's code, and (detail
+/// reads) the reviews and lawsuits about it.
 #[derive(Debug, Clone)]
 pub struct RequestView {
-    pub row: RequestRow,
-    pub details: IntakeDetails,
-    pub workflow: Workflow,
+    pub app: Application,
     pub agency_code: Option<String>,
     /// Reviews and lawsuits about this application (filled by the detail read).
-    pub remedies: Vec<db::remedies::RemedyRow>,
+    pub remedies: Vec<super::remedies::RemedyView>,
 }
 
-fn decode(row: RequestRow) -> Result<RequestView, AppError> {
-    let details: IntakeDetails = serde_json::from_str(&row.details)
-        .map_err(|e| AppError::Internal(format!("request {} details unreadable: {e}", row.id)))?;
-    let workflow: Workflow = serde_json::from_str(&row.workflow)
-        .map_err(|e| AppError::Internal(format!("request {} workflow unreadable: {e}", row.id)))?;
-    Ok(RequestView {
-        row,
-        details,
-        workflow,
-        agency_code: None,
-        remedies: Vec::new(),
-    })
-}
-
-/// What of an application the report counts.
-pub(crate) fn counted(r: &RequestRow) -> report::CountedApplication<'_> {
-    report::CountedApplication {
-        kind: &r.applicant_kind,
-        receipt_date: r.receipt_date,
-        closed_on: r.closed_on,
-        disposition: r.disposition.as_deref(),
-        fee_notice_on: r.fee_notice_on,
-        fee_amount_fen: r.fee_amount_fen,
-        fee_paid_on: r.fee_paid_on,
-        fee_paid_fen: r.fee_paid_fen,
+impl RequestView {
+    pub fn new(app: Application) -> RequestView {
+        RequestView {
+            app,
+            agency_code: None,
+            remedies: Vec::new(),
+        }
     }
 }
 
-/// Decodes a stored application.
-pub fn decode_row(row: RequestRow) -> Result<RequestView, AppError> {
-    decode(row)
+/// One step of an application's trail, as recorded.
+#[derive(Debug, Clone)]
+pub struct TrailEvent {
+    /// 1, 2, 3 … per application.
+    pub seq: i32,
+    pub request_id: String,
+    pub occurred_at: NaiveDateTime,
+    pub actor_user_id: Option<String>,
+    /// The user name, or `system`.
+    pub actor: String,
+    /// `intake`, `intake_corrected`, `import`, or an action name.
+    pub action: String,
+    pub on: Option<NaiveDate>,
+    pub state_before: Option<String>,
+    pub state_after: String,
+    pub payload: Value,
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
-    serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
+impl From<EventRow> for TrailEvent {
+    fn from(e: EventRow) -> Self {
+        TrailEvent {
+            seq: e.seq,
+            request_id: e.request_id,
+            occurred_at: e.occurred_at,
+            actor_user_id: e.actor_user_id,
+            actor: e.actor_label,
+            action: e.action,
+            on: e.on_date,
+            state_before: e.state_before,
+            state_after: e.state_after,
+            payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// What of an application the report counts.
+pub(crate) fn counted(a: &Application) -> report::CountedApplication<'static> {
+    let fee = a.workflow.fee.as_ref();
+    report::CountedApplication {
+        kind: a.applicant_kind().code(),
+        receipt_date: a.receipt_date(),
+        closed_on: a.closed_on(),
+        disposition: a.disposition().map(|d| d.code()),
+        fee_notice_on: fee.map(|f| f.notice_on),
+        fee_amount_fen: fee.map(|f| f.amount_fen),
+        fee_paid_on: fee.and_then(|f| f.paid_on),
+        fee_paid_fen: fee.and_then(|f| f.paid_fen),
+    }
 }
 
 fn may_write(actor: &Actor) -> Result<(), AppError> {
@@ -76,40 +99,21 @@ fn may_write(actor: &Actor) -> Result<(), AppError> {
     }
 }
 
-/// Loads an application the actor can see; anything else is "not found".
-fn visible(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<RequestRow, AppError> {
-    let row = db::requests::find(conn, id)?.ok_or(AppError::NotFound("application"))?;
+/// Loads an application the actor can see, with its agency's code; anything else is "not
+/// found".
+fn visible(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<(Application, String), AppError> {
+    let app = db::requests::load(conn, id)?.ok_or(AppError::NotFound("application"))?;
     let agency =
-        db::agencies::find(conn, &row.agency_id)?.ok_or(AppError::NotFound("application"))?;
+        db::agencies::find(conn, &app.agency_id)?.ok_or(AppError::NotFound("application"))?;
     if actor.sees(&agency.id, &agency.path) {
-        Ok(row)
+        Ok((app, agency.code))
     } else {
         Err(AppError::NotFound("application"))
     }
-}
-
-/// The due date and lateness the clock gives for a workflow.
-pub(crate) fn derive(
-    row: &mut RequestRow,
-    wf: &Workflow,
-    cal: &Calendar,
-    today: NaiveDate,
-) -> Result<Deadline, AppError> {
-    let d = clock::compute(&wf.clock, cal, today)
-        .map_err(|e| AppError::Internal(format!("clock: {e}")))?;
-    row.state = wf.state.code().to_string();
-    row.receipt_date = wf.clock.receipt_date;
-    row.due_date = d.due_date;
-    row.due_provisional = d.provisional;
-    row.closed_on = wf.clock.closed_on;
-    row.disposition = wf.reply.as_ref().map(|r| r.disposition.clone());
-    row.late = wf.reply.as_ref().is_some_and(|r| r.late);
-    row.fee_notice_on = wf.fee.as_ref().map(|f| f.notice_on);
-    row.fee_amount_fen = wf.fee.as_ref().map(|f| f.amount_fen);
-    row.fee_paid_on = wf.fee.as_ref().and_then(|f| f.paid_on);
-    row.fee_paid_fen = wf.fee.as_ref().and_then(|f| f.paid_fen);
-    row.workflow = to_json(wf)?;
-    Ok(d)
 }
 
 /// Appends one event to an application's trail and publishes it to the feed: every writer of
@@ -118,7 +122,7 @@ pub(crate) fn derive(
 pub(crate) fn event(
     conn: &mut DbConnection,
     first: bool,
-    row: &RequestRow,
+    row: &Application,
     actor: Option<&Actor>,
     action: &str,
     on: Option<NaiveDate>,
@@ -137,7 +141,7 @@ pub(crate) fn event(
 pub(crate) fn trail(
     conn: &mut DbConnection,
     first: bool,
-    row: &RequestRow,
+    row: &Application,
     actor: Option<&Actor>,
     action: &str,
     on: Option<NaiveDate>,
@@ -162,7 +166,7 @@ pub(crate) fn trail(
             action: action.to_string(),
             on_date: on,
             state_before: before.map(|s| s.code().to_string()),
-            state_after: row.state.clone(),
+            state_after: row.state().code().to_string(),
             payload: payload.to_string(),
             http_request_id: ctx.request_id.clone(),
         },
@@ -175,15 +179,15 @@ pub(crate) fn trail(
         event_type: format!("application.{action}"),
         payload: json!({
             "case_number": row.case_number,
-            "external_reference": row.external_reference,
+            "external_reference": row.details.external_reference,
             "action": action,
             "on_date": on,
             "state_before": before.map(State::code),
-            "state": row.state,
-            "receipt_date": row.receipt_date,
+            "state": row.state().code(),
+            "receipt_date": row.receipt_date(),
             "due_date": row.due_date,
-            "disposition": row.disposition,
-            "closed_on": row.closed_on,
+            "disposition": row.disposition().map(|d| d.code()),
+            "closed_on": row.closed_on(),
             "version": row.version,
             "details": feed_details(&payload),
         }),
@@ -305,47 +309,27 @@ pub async fn create(
             // the less work after it, the more intakes per second one agency can take.
             let seq = db::requests::next_case_seq(conn, &agency.id, year)?;
             let now_db = db::now_micros();
-            let mut row = RequestRow {
- core: db::requests::RequestCore {
-                id: uuid::Uuid::new_v4().to_string(),
-                agency_id: agency.id.clone(),
-                case_number: format!("{}-{year}-{seq:06}", agency.code),
-                case_year: year,
-                case_seq: seq,
-                query_code: query_code(),
-                channel: parsed.channel.code().to_string(),
-                arrived_at,
-                arrival_date: parsed.arrival_date,
-                signed_for_on: parsed.signed_for_on,
-                confirmed_on: parsed.confirmed_on,
-                applicant_kind: parsed.details.applicant.kind.code().to_string(),
-                applicant_name: parsed.details.applicant.name.clone(),
-                applicant_key: parsed.details.applicant.key(),
-                description: parsed.details.description.clone(),
-                external_reference: parsed.details.external_reference.clone(),
-                state: String::new(),
-                receipt_date: None,
-                due_date: None,
-                due_provisional: false,
-                disposition: None,
-                closed_on: None,
-                fee_notice_on: None,
-                fee_amount_fen: None,
-                fee_paid_on: None,
-                fee_paid_fen: None,
-                late: false,
-                version: 1,
-                created_by: Some(actor.username.clone()),
-                created_at: now_db,
-                updated_at: now_db,
-}, details: to_json(&parsed.details)?, workflow: String::new(),
-            };
-            derive(&mut row, &parsed.workflow, &cal, today)?;
+            let app = Application::register(
+                parsed,
+                Registration {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    agency_id: agency.id.clone(),
+                    agency_code: agency.code.clone(),
+                    case_seq: seq,
+                    query_code: query_code(),
+                    arrived_at,
+                    created_by: Some(actor.username.clone()),
+                    now: now_db,
+                },
+                &cal,
+                today,
+            )
+            .map_err(refusal)?;
             // A back-dated intake may not change a published year's figures.
             super::reports::ensure_figures_unchanged(conn, &agency.id, |y| {
-                (Vec::new(), report::counted_cells(&counted(&row), y))
+                (Vec::new(), report::counted_cells(&counted(&app), y))
             })?;
-            db::requests::insert(conn, &row).map_err(|e| {
+            db::requests::insert(conn, &app).map_err(|e| {
                 if db::is_unique_violation(&e) {
                     AppError::conflict("external_reference_taken", "this external reference is taken in this agency")
                 } else {
@@ -355,15 +339,15 @@ pub async fn create(
             event(
                 conn,
                 true,
-                &row,
+                &app,
                 Some(&actor),
                 "intake",
-                row.receipt_date,
+                app.receipt_date(),
                 None,
-                json!({"channel": row.channel, "arrived_at": input.arrived_at.to_rfc3339(), "signed_for_on": row.signed_for_on, "confirmed_on": row.confirmed_on, "receipt_date": row.receipt_date, "due_date": row.due_date}),
+                json!({"channel": app.channel.code(), "arrived_at": input.arrived_at.to_rfc3339(), "signed_for_on": app.signed_for_on, "confirmed_on": app.confirmed_on, "receipt_date": app.receipt_date(), "due_date": app.due_date}),
                 &ctx,
             )?;
-            let mut view = decode(row)?;
+            let mut view = RequestView::new(app);
             view.agency_code = Some(agency.code.clone());
             let body = render(&view)?;
             if let Some(idem) = &idempotency {
@@ -446,14 +430,14 @@ pub async fn get_by_reference(
                 Some(a) if actor.sees(&a.id, &a.path) => a,
                 _ => return Err(AppError::NotFound("application")),
             };
-            let row = db::requests::find_by_external_reference(
+            let app = db::requests::find_by_external_reference(
                 conn,
                 &agency.id,
                 external_reference.trim(),
             )?
             .ok_or(AppError::NotFound("application"))?;
-            let remedies = super::remedies::for_request(conn, &row.id)?;
-            let mut v = decode(row)?;
+            let remedies = super::remedies::for_request(conn, &app.id)?;
+            let mut v = RequestView::new(app);
             v.agency_code = Some(agency.code);
             v.remedies = remedies;
             Ok(v)
@@ -464,11 +448,10 @@ pub async fn get_by_reference(
 pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestView, AppError> {
     state
         .with_conn(move |conn| {
-            let row = visible(conn, &actor, &id)?;
-            let code = db::agencies::find(conn, &row.agency_id)?.map(|a| a.code);
-            let remedies = super::remedies::for_request(conn, &row.id)?;
-            let mut v = decode(row)?;
-            v.agency_code = code;
+            let (app, code) = visible(conn, &actor, &id)?;
+            let remedies = super::remedies::for_request(conn, &app.id)?;
+            let mut v = RequestView::new(app);
+            v.agency_code = Some(code);
             v.remedies = remedies;
             Ok(v)
         })
@@ -476,8 +459,8 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestVi
 }
 
 pub struct ListQuery {
-    pub filter: db::requests::RequestFilter,
-    pub sort: (db::requests::SortKey, bool),
+    pub filter: ListFilter,
+    pub sort: (SortKey, bool),
     pub page: Page,
 }
 
@@ -489,7 +472,7 @@ pub async fn list(
     state
         .with_conn(move |conn| {
             let vis = actor.visibility();
-            let (rows, total) = db::requests::list(
+            let (apps, total) = db::requests::list(
                 conn,
                 &vis,
                 &query.filter,
@@ -497,12 +480,8 @@ pub async fn list(
                 query.page.offset(),
                 query.page.per_page,
             )?;
-            let items = rows
-                .into_iter()
-                .map(decode)
-                .collect::<Result<Vec<_>, _>>()?;
             Ok(Paged {
-                items,
+                items: apps.into_iter().map(RequestView::new).collect(),
                 page: query.page,
                 total,
             })
@@ -510,7 +489,7 @@ pub async fn list(
         .await
 }
 
-fn refusal(r: Refusal) -> AppError {
+pub(crate) fn refusal(r: Refusal) -> AppError {
     match r {
         Refusal::Conflict { code, message } => AppError::Conflict {
             code,
@@ -525,8 +504,8 @@ fn refusal(r: Refusal) -> AppError {
 }
 
 /// The applicant's place among its applications received in the same month (1-based).
-fn nth_in_month(conn: &mut DbConnection, row: &RequestRow) -> Result<u32, AppError> {
-    let (Some(key), Some(receipt)) = (&row.applicant_key, row.receipt_date) else {
+fn nth_in_month(conn: &mut DbConnection, app: &Application) -> Result<u32, AppError> {
+    let (Some(key), Some(receipt)) = (app.details.applicant.key(), app.receipt_date()) else {
         return Ok(1);
     };
     let from = receipt.with_day(1).unwrap_or(receipt);
@@ -536,13 +515,59 @@ fn nth_in_month(conn: &mut DbConnection, row: &RequestRow) -> Result<u32, AppErr
         .unwrap_or(receipt);
     let n = db::requests::count_same_applicant(
         conn,
-        &row.agency_id,
-        key,
+        &app.agency_id,
+        &key,
         from,
         to,
-        (receipt, row.created_at),
+        (receipt, app.created_at),
     )?;
     Ok(u32::try_from(n.max(1)).unwrap_or(u32::MAX))
+}
+
+/// A statutory step as the HTTP layer parsed it: the action with its date, and its fields as
+/// sent, for the trail.
+pub struct Step {
+    pub on: NaiveDate,
+    pub action: Action,
+    /// The request body, recorded in the event.
+    pub fields: serde_json::Map<String, Value>,
+}
+
+/// The earlier application a `not_processed.repeated` reply names must exist, be another one,
+/// and be visible to the actor; otherwise the field is wrong (422).
+fn check_repeats(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    app: &Application,
+    action: &Action,
+) -> Result<(), AppError> {
+    let Action::Reply(reply) = action else {
+        return Ok(());
+    };
+    let Some(earlier) = &reply.repeats_request_id else {
+        return Ok(());
+    };
+    let unknown = || {
+        AppError::field(
+            "repeats_request_id",
+            "unknown_request",
+            "no earlier application with this id that you may see",
+        )
+    };
+    if earlier == &app.id {
+        return Err(AppError::field(
+            "repeats_request_id",
+            "same_request",
+            "an application cannot repeat itself",
+        ));
+    }
+    let agency_id = db::requests::agency_of(conn, earlier)?.ok_or_else(unknown)?;
+    let agency = db::agencies::find(conn, &agency_id)?.ok_or_else(unknown)?;
+    if actor.sees(&agency.id, &agency.path) {
+        Ok(())
+    } else {
+        Err(unknown())
+    }
 }
 
 /// Applies one statutory step.
@@ -550,30 +575,24 @@ pub async fn apply_action(
     state: &AppState,
     actor: Actor,
     id: String,
-    name: String,
-    input: ActionInput,
+    step: Step,
     if_match: Option<i32>,
     ctx: RequestContext,
 ) -> Result<RequestView, AppError> {
-    let Some(parsed) = Action::parse(&name, &input) else {
-        return Err(AppError::NotFound("action"));
-    };
-    let (on, action) = parsed?;
     may_write(&actor)?;
     let cache = state.calendar.clone();
     let today = state.today();
     state
         .in_transaction(move |conn| {
-            let mut row = visible(conn, &actor, &id)?;
+            let (app, code) = visible(conn, &actor, &id)?;
             let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-            if expected != row.version {
+            if expected != app.version {
                 return Err(AppError::PreconditionFailed);
             }
-            let wf: Workflow = decode(row.clone())?.workflow;
-            let old = row.clone();
+            check_repeats(conn, &actor, &app, &step.action)?;
             let cal = cache.current(conn)?;
-            let nth = if matches!(action, Action::IssueFeeNotice { .. }) {
-                nth_in_month(conn, &row)?
+            let nth = if matches!(step.action, Action::IssueFeeNotice { .. }) {
+                nth_in_month(conn, &app)?
             } else {
                 1
             };
@@ -584,72 +603,39 @@ pub async fn apply_action(
                 actor_name: &actor.username,
                 nth_in_month: nth,
             };
-            let next = request::apply(&wf, on, &action, &ctx_domain).map_err(refusal)?;
-            let before = wf.state;
-            let due_before = row.due_date;
-            let d = derive(&mut row, &next, &cal, today)?;
-            if matches!(action, Action::ConfirmReceipt) {
-                row.confirmed_on = Some(on);
-            }
+            let next = app
+                .act(step.on, &step.action, &ctx_domain, db::now_micros())
+                .map_err(refusal)?;
             // A step that would move a published year's figures waits for a reopening.
-            super::reports::ensure_figures_unchanged(conn, &row.agency_id, |y| {
+            super::reports::ensure_figures_unchanged(conn, &next.agency_id, |y| {
                 (
-                    report::counted_cells(&counted(&old), y),
-                    report::counted_cells(&counted(&row), y),
+                    report::counted_cells(&counted(&app), y),
+                    report::counted_cells(&counted(&next), y),
                 )
             })?;
-            row.version += 1;
-            row.updated_at = db::now_micros();
-            if !db::requests::update_if_version(conn, &row, expected)? {
+            if !db::requests::save(conn, &next, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
-            let mut payload = action_payload(&input);
-            payload.insert("due_date_before".into(), json!(due_before));
-            payload.insert("due_date_after".into(), json!(d.due_date));
+            let mut payload = step.fields;
+            payload.insert("on".into(), json!(step.on));
+            payload.insert("due_date_before".into(), json!(app.due_date));
+            payload.insert("due_date_after".into(), json!(next.due_date));
             event(
                 conn,
                 false,
-                &row,
+                &next,
                 Some(&actor),
-                &name,
-                Some(on),
-                Some(before),
+                step.action.name(),
+                Some(step.on),
+                Some(app.state()),
                 Value::Object(payload),
                 &ctx,
             )?;
-            let code = db::agencies::find(conn, &row.agency_id)?.map(|a| a.code);
-            let mut v = decode(row)?;
-            v.agency_code = code;
+            let mut v = RequestView::new(next);
+            v.agency_code = Some(code);
             Ok(v)
         })
         .await
-}
-
-fn action_payload(f: &ActionInput) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    let mut put = |k: &str, v: Value| {
-        if !v.is_null() {
-            m.insert(k.to_string(), v);
-        }
-    };
-    put("on", json!(f.on));
-    put("items", json!(f.items));
-    put("reply_by", json!(f.reply_by));
-    put("party", json!(f.party));
-    put("whom", json!(f.whom));
-    put("opinion", json!(f.opinion));
-    put("basis", json!(f.basis));
-    put("amount_fen", json!(f.amount_fen));
-    put("pages", json!(f.pages));
-    put("reason", json!(f.reason));
-    put("days", json!(f.days));
-    put("disposition", json!(f.disposition));
-    put("legal_basis", json!(f.legal_basis));
-    put("provision", json!(f.provision));
-    put("responsible_agency", json!(f.responsible_agency));
-    put("repeats_request_id", json!(f.repeats_request_id));
-    put("due_date", json!(f.due_date));
-    m
 }
 
 /// Corrects intake details of an open application.
@@ -664,14 +650,12 @@ pub async fn patch(
     may_write(&actor)?;
     state
         .in_transaction(move |conn| {
-            let mut row = visible(conn, &actor, &id)?;
+            let (app, code) = visible(conn, &actor, &id)?;
             let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-            if expected != row.version {
+            if expected != app.version {
                 return Err(AppError::PreconditionFailed);
             }
-            let current = decode(row.clone())?;
-            let old = row.clone();
-            let details = request::patch_details(current.workflow.state, &current.details, &patch)
+            let details = crate::domain::request::patch_details(app.state(), &app.details, &patch)
                 .map_err(|e| match e {
                     PatchError::Closed => AppError::conflict(
                         "application_closed",
@@ -679,55 +663,56 @@ pub async fn patch(
                     ),
                     PatchError::Invalid(errors) => AppError::Validation(errors),
                 })?;
-            if details.external_reference != current.details.external_reference
+            if details.external_reference != app.details.external_reference
                 && let Some(ext) = &details.external_reference
-                && db::requests::find_by_external_reference(conn, &row.agency_id, ext)?.is_some()
+                && db::requests::find_by_external_reference(conn, &app.agency_id, ext)?.is_some()
             {
                 return Err(AppError::conflict(
                     "external_reference_taken",
                     "this external reference is taken in this agency",
                 ));
             }
-            row.applicant_kind = details.applicant.kind.code().to_string();
-            row.applicant_name = details.applicant.name.clone();
-            row.applicant_key = details.applicant.key();
-            row.description = details.description.clone();
-            row.external_reference = details.external_reference.clone();
-            row.details = to_json(&details)?;
+            let next = app.correct_details(details, db::now_micros());
             // The applicant kind is a column of the report: a counted record stays as published.
-            super::reports::ensure_figures_unchanged(conn, &row.agency_id, |y| {
+            super::reports::ensure_figures_unchanged(conn, &next.agency_id, |y| {
                 (
-                    report::counted_cells(&counted(&old), y),
-                    report::counted_cells(&counted(&row), y),
+                    report::counted_cells(&counted(&app), y),
+                    report::counted_cells(&counted(&next), y),
                 )
             })?;
-            row.version += 1;
-            row.updated_at = db::now_micros();
-            if !db::requests::update_if_version(conn, &row, expected)? {
+            if !db::requests::save(conn, &next, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
-            let state_now = current.workflow.state;
             event(
                 conn,
                 false,
-                &row,
+                &next,
                 Some(&actor),
                 "intake_corrected",
                 None,
-                Some(state_now),
-                json!({"before": current.details, "after": details}),
+                Some(app.state()),
+                json!({"before": app.details, "after": next.details}),
                 &ctx,
             )?;
-            decode(row)
+            let mut v = RequestView::new(next);
+            v.agency_code = Some(code);
+            Ok(v)
         })
         .await
 }
 
-pub async fn events(state: &AppState, actor: Actor, id: String) -> Result<Vec<EventRow>, AppError> {
+pub async fn events(
+    state: &AppState,
+    actor: Actor,
+    id: String,
+) -> Result<Vec<TrailEvent>, AppError> {
     state
         .with_conn(move |conn| {
-            let row = visible(conn, &actor, &id)?;
-            Ok(db::requests::events(conn, &row.id)?)
+            let (app, _) = visible(conn, &actor, &id)?;
+            Ok(db::requests::events(conn, &app.id)?
+                .into_iter()
+                .map(TrailEvent::from)
+                .collect())
         })
         .await
 }
@@ -741,11 +726,11 @@ pub async fn deadline(
     let today = state.today();
     state
         .with_conn(move |conn| {
-            let row = visible(conn, &actor, &id)?;
+            let (app, code) = visible(conn, &actor, &id)?;
             let cal = cache.current(conn)?;
-            let v = decode(row)?;
-            let d = clock::compute(&v.workflow.clock, &cal, today)
-                .map_err(|e| AppError::Internal(format!("clock: {e}")))?;
+            let d = app.deadline(&cal, today).map_err(refusal)?;
+            let mut v = RequestView::new(app);
+            v.agency_code = Some(code);
             Ok((v, d))
         })
         .await
@@ -758,13 +743,9 @@ pub fn recompute_open(
     today: NaiveDate,
 ) -> Result<u64, AppError> {
     let mut changed = 0;
-    for (id, workflow, due, provisional) in db::requests::open_with_clock(conn)? {
-        let wf: Workflow = serde_json::from_str(&workflow)
-            .map_err(|e| AppError::Internal(format!("request {id} workflow unreadable: {e}")))?;
-        let d = clock::compute(&wf.clock, cal, today)
-            .map_err(|e| AppError::Internal(format!("clock: {e}")))?;
-        if d.due_date != due || d.provisional != provisional {
-            db::requests::set_due_date(conn, &id, d.due_date, d.provisional)?;
+    for mut app in db::requests::open_with_clock(conn)? {
+        if app.retime(cal, today).map_err(refusal)? {
+            db::requests::set_due_date(conn, &app.id, app.due_date, app.due_provisional)?;
             changed += 1;
         }
     }
@@ -847,11 +828,11 @@ pub async fn public_status(
                     ) =>
                 {
                     Ok(PublicStatus {
-                        case_number: r.core.case_number,
-                        state: r.core.state,
-                        receipt_date: r.core.receipt_date,
-                        due_date: r.core.due_date,
-                        replied_on: r.core.closed_on,
+                        state: r.state().code().to_string(),
+                        receipt_date: r.receipt_date(),
+                        due_date: r.due_date,
+                        replied_on: r.closed_on(),
+                        case_number: r.case_number,
                     })
                 }
                 _ => Err(AppError::NotFound("application")),

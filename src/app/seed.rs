@@ -8,17 +8,15 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use super::AppError;
-use crate::db::{
-    self, DbConnection, agencies::AgencyRow, requests::EventRow, requests::RequestRow,
-};
+use crate::db::{self, DbConnection, agencies::AgencyRow, requests::EventRow};
 use crate::domain::agency::child_path;
 use crate::domain::calendar::Calendar;
-use crate::domain::clock;
 use crate::domain::disposition::Disposition;
 use crate::domain::identity;
+use crate::domain::request::application::Registration;
 use crate::domain::request::{
-    self, Action, ActionContext, ApplicantInput, IdDocumentInput, IntakeInput, NewRequest,
-    ReplyInput, State, Workflow,
+    self, Action, ActionContext, ApplicantInput, Application, IdDocumentInput, IntakeInput,
+    NewRequest, ReplyInput, State, Workflow,
 };
 
 pub struct SeedOptions {
@@ -418,6 +416,7 @@ pub fn run(
                 external_reference: None,
             };
             let parsed = NewRequest::parse(&input, opts.today).map_err(AppError::Validation)?;
+            let applicant_name = parsed.details.applicant.name.clone();
             let mut wf = parsed.workflow.clone();
             let mut trail = vec![("intake".to_string(), wf.clock.receipt_date, None, wf.state)];
             for step in plan(&mut rng, &wf, cal, opts.today) {
@@ -441,8 +440,6 @@ pub fn run(
                     Err(_) => break,
                 }
             }
-            let d = clock::compute(&wf.clock, cal, opts.today)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
             let seq = counters.entry((ai, arrival.year())).or_insert(0);
             *seq += 1;
             let agency = &agencies[ai];
@@ -476,50 +473,33 @@ pub fn run(
                     cal,
                     &agency.id,
                     &id,
-                    &parsed.details.applicant.name,
+                    &applicant_name,
                     closed,
                     opts.today,
                 ));
             }
-            rows.push(RequestRow {
-                core: db::requests::RequestCore {
+            let steps = trail.len() as i32;
+            let mut app = Application::register(
+                NewRequest {
+                    workflow: wf,
+                    ..parsed
+                },
+                Registration {
                     id,
                     agency_id: agency.id.clone(),
-                    case_number: format!("{}-{}-{:06}", agency.code, arrival.year(), seq),
-                    case_year: arrival.year(),
+                    agency_code: agency.code.clone(),
                     case_seq: *seq,
                     query_code: format!("{:010}", rng.random_range(0..10_000_000_000u64)),
-                    channel: channel.into(),
                     arrived_at: created - Duration::hours(8),
-                    arrival_date: arrival,
-                    signed_for_on: None,
-                    confirmed_on: input.confirmed_on,
-                    applicant_kind: kind.into(),
-                    applicant_name: parsed.details.applicant.name.clone(),
-                    applicant_key: parsed.details.applicant.key(),
-                    description: parsed.details.description.clone(),
-                    external_reference: None,
-                    state: wf.state.code().into(),
-                    receipt_date: wf.clock.receipt_date,
-                    due_date: d.due_date,
-                    due_provisional: d.provisional,
-                    disposition: wf.reply.as_ref().map(|r| r.disposition.clone()),
-                    closed_on: wf.clock.closed_on,
-                    fee_notice_on: wf.fee.as_ref().map(|f| f.notice_on),
-                    fee_amount_fen: wf.fee.as_ref().map(|f| f.amount_fen),
-                    fee_paid_on: wf.fee.as_ref().and_then(|f| f.paid_on),
-                    fee_paid_fen: wf.fee.as_ref().and_then(|f| f.paid_fen),
-                    late: wf.reply.as_ref().is_some_and(|r| r.late),
-                    version: trail.len() as i32,
                     created_by: Some("seed".into()),
-                    created_at: created,
-                    updated_at: created,
+                    now: created,
                 },
-                details: serde_json::to_string(&parsed.details)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
-                workflow: serde_json::to_string(&wf)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
-            });
+                cal,
+                opts.today,
+            )
+            .map_err(super::requests::refusal)?;
+            app.version = steps;
+            rows.push(app);
         }
         made += n;
         events += evs.len() as u64;

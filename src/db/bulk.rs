@@ -6,8 +6,9 @@ use diesel::sql_types::{Integer, Text};
 
 use super::DbConnection;
 use super::remedies::RemedyRow;
-use super::requests::{EventRow, RequestCore, RequestRow};
+use super::requests::{EventRow, RequestCore, RequestRow, from_row};
 use super::schema::{agencies, remedy_cases, request_documents, request_events, requests};
+use crate::domain::request::Application;
 
 #[derive(QueryableByName)]
 struct Seq {
@@ -71,7 +72,7 @@ pub fn year_page(
     year: i32,
     after_seq: i32,
     limit: i64,
-) -> QueryResult<Vec<RequestRow>> {
+) -> Result<Vec<Application>, super::DbError> {
     let rows: Vec<(RequestCore, String, String)> = requests::table
         .inner_join(request_documents::table)
         .filter(requests::agency_id.eq(agency_id))
@@ -85,14 +86,15 @@ pub fn year_page(
             request_documents::workflow,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(core, details, workflow)| RequestRow {
-            core,
-            details,
-            workflow,
+    rows.into_iter()
+        .map(|(core, details, workflow)| {
+            from_row(RequestRow {
+                core,
+                details,
+                workflow,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The trails of these applications, by application and step.

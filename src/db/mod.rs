@@ -105,6 +105,13 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("no database connection available: {0}")]
     Pool(String),
+    /// A stored record this release cannot decode: named, so it can be found and repaired.
+    #[error("stored {entity} {id} cannot be read: {reason}")]
+    Unreadable {
+        entity: &'static str,
+        id: String,
+        reason: String,
+    },
 }
 
 /// Opens connections for the pool, picking the backend by URL, and passes the real error

@@ -6,8 +6,10 @@ use diesel::sql_types::{Integer, Text};
 
 use super::agencies::like_prefix;
 use super::schema::{agencies, idempotency_keys, request_documents, request_events, requests};
-use super::{DbConnection, MultiBackend};
+use super::{DbConnection, DbError, MultiBackend};
 use crate::domain::access::Visibility;
+use crate::domain::request::stored;
+use crate::domain::request::{Application, ListFilter, SortKey, State};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = requests)]
@@ -99,6 +101,95 @@ fn joined(j: Joined) -> RequestRow {
     }
 }
 
+/// The columns and documents of an application (the narrow columns are what lists, reports and
+/// indexes read; the documents are the typed record, versioned).
+pub(crate) fn to_row(a: &Application) -> RequestRow {
+    let wf = &a.workflow;
+    let fee = wf.fee.as_ref();
+    RequestRow {
+        core: RequestCore {
+            id: a.id.clone(),
+            agency_id: a.agency_id.clone(),
+            case_number: a.case_number.clone(),
+            case_year: a.case_year,
+            case_seq: a.case_seq,
+            query_code: a.query_code.clone(),
+            channel: a.channel.code().to_string(),
+            arrived_at: a.arrived_at,
+            arrival_date: a.arrival_date,
+            signed_for_on: a.signed_for_on,
+            confirmed_on: a.confirmed_on,
+            applicant_kind: a.details.applicant.kind.code().to_string(),
+            applicant_name: a.details.applicant.name.clone(),
+            applicant_key: a.details.applicant.key(),
+            description: a.details.description.clone(),
+            external_reference: a.details.external_reference.clone(),
+            state: wf.state.code().to_string(),
+            receipt_date: wf.clock.receipt_date,
+            due_date: a.due_date,
+            due_provisional: a.due_provisional,
+            disposition: wf.disposition().map(|d| d.code().to_string()),
+            closed_on: wf.clock.closed_on,
+            fee_notice_on: fee.map(|f| f.notice_on),
+            fee_amount_fen: fee.map(|f| f.amount_fen),
+            fee_paid_on: fee.and_then(|f| f.paid_on),
+            fee_paid_fen: fee.and_then(|f| f.paid_fen),
+            late: wf.late(),
+            version: a.version,
+            created_by: a.created_by.clone(),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        },
+        details: stored::encode_details(&a.details),
+        workflow: stored::encode_workflow(wf),
+    }
+}
+
+fn unreadable(id: &str, what: &str, e: impl std::fmt::Display) -> DbError {
+    DbError::Unreadable {
+        entity: "application",
+        id: id.to_string(),
+        reason: format!("{what}: {e}"),
+    }
+}
+
+/// Decodes a stored application. A channel code or a document that this release cannot read
+/// is reported with the application's id.
+pub(crate) fn from_row(r: RequestRow) -> Result<Application, DbError> {
+    let c = r.core;
+    let channel = crate::domain::request::Channel::parse(&c.channel)
+        .ok_or_else(|| unreadable(&c.id, "channel", &c.channel))?;
+    let details =
+        stored::decode_details(&r.details).map_err(|e| unreadable(&c.id, "details", e))?;
+    let workflow =
+        stored::decode_workflow(&r.workflow).map_err(|e| unreadable(&c.id, "workflow", e))?;
+    Ok(Application {
+        id: c.id,
+        agency_id: c.agency_id,
+        case_number: c.case_number,
+        case_year: c.case_year,
+        case_seq: c.case_seq,
+        query_code: c.query_code,
+        channel,
+        arrived_at: c.arrived_at,
+        arrival_date: c.arrival_date,
+        signed_for_on: c.signed_for_on,
+        confirmed_on: c.confirmed_on,
+        details,
+        workflow,
+        due_date: c.due_date,
+        due_provisional: c.due_provisional,
+        version: c.version,
+        created_by: c.created_by,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+fn decoded(o: Option<Joined>) -> Result<Option<Application>, DbError> {
+    o.map(|j| from_row(joined(j))).transpose()
+}
+
 /// `requests` with its documents.
 macro_rules! with_documents {
     () => {
@@ -130,7 +221,8 @@ pub struct EventRow {
     pub http_request_id: Option<String>,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, a: &Application) -> QueryResult<()> {
+    let row = to_row(a);
     diesel::insert_into(requests::table)
         .values(&row.core)
         .execute(conn)?;
@@ -140,45 +232,54 @@ pub fn insert(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RequestRow>> {
-    with_documents!()
-        .filter(requests::id.eq(id))
-        .first::<Joined>(conn)
+pub fn load(conn: &mut DbConnection, id: &str) -> Result<Option<Application>, DbError> {
+    decoded(
+        with_documents!()
+            .filter(requests::id.eq(id))
+            .first::<Joined>(conn)
+            .optional()?,
+    )
+}
+
+/// The agency an application belongs to, without decoding it.
+pub fn agency_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    requests::table
+        .find(id)
+        .select(requests::agency_id)
+        .first(conn)
         .optional()
-        .map(|o| o.map(joined))
 }
 
 pub fn find_by_case_number(
     conn: &mut DbConnection,
     case_number: &str,
-) -> QueryResult<Option<RequestRow>> {
-    with_documents!()
-        .filter(requests::case_number.eq(case_number))
-        .first::<Joined>(conn)
-        .optional()
-        .map(|o| o.map(joined))
+) -> Result<Option<Application>, DbError> {
+    decoded(
+        with_documents!()
+            .filter(requests::case_number.eq(case_number))
+            .first::<Joined>(conn)
+            .optional()?,
+    )
 }
 
 pub fn find_by_external_reference(
     conn: &mut DbConnection,
     agency_id: &str,
     reference: &str,
-) -> QueryResult<Option<RequestRow>> {
-    with_documents!()
-        .filter(requests::agency_id.eq(agency_id))
-        .filter(requests::external_reference.eq(reference))
-        .first::<Joined>(conn)
-        .optional()
-        .map(|o| o.map(joined))
+) -> Result<Option<Application>, DbError> {
+    decoded(
+        with_documents!()
+            .filter(requests::agency_id.eq(agency_id))
+            .filter(requests::external_reference.eq(reference))
+            .first::<Joined>(conn)
+            .optional()?,
+    )
 }
 
-/// Saves a changed application when its version is still `expected`; false when another writer
-/// got there first (the caller answers 412).
-pub fn update_if_version(
-    conn: &mut DbConnection,
-    row: &RequestRow,
-    expected: i32,
-) -> QueryResult<bool> {
+/// Saves a changed application when the stored version is still `expected`; false when another
+/// writer got there first (the caller answers 412).
+pub fn save(conn: &mut DbConnection, a: &Application, expected: i32) -> QueryResult<bool> {
+    let row = to_row(a);
     let n = diesel::update(
         requests::table
             .filter(requests::id.eq(&row.id))
@@ -296,32 +397,6 @@ pub fn insert_idempotency(conn: &mut DbConnection, row: &IdempotencyRow) -> Quer
         .map(|_| ())
 }
 
-/// Filters of the application list.
-#[derive(Debug, Clone, Default)]
-pub struct RequestFilter {
-    pub states: Vec<String>,
-    pub channel: Option<String>,
-    pub applicant_kind: Option<String>,
-    pub received_from: Option<NaiveDate>,
-    pub received_to: Option<NaiveDate>,
-    pub due_before: Option<NaiveDate>,
-    /// Open with a due date before this day (today).
-    pub overdue_on: Option<(bool, NaiveDate)>,
-    pub late: Option<bool>,
-    pub disposition: Option<String>,
-    pub external_reference: Option<String>,
-    pub q: Option<String>,
-    pub agency_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    Received,
-    Due,
-    Created,
-    CaseNumber,
-}
-
 type Boxed<'a> = requests::BoxedQuery<'a, MultiBackend>;
 
 /// A caller's agencies, resolved to ids before the main query: a plain `agency_id IN (…)` list
@@ -360,19 +435,19 @@ pub fn scoped(scope: &Scope) -> Boxed<'_> {
     }
 }
 
-fn filtered<'a>(scope: &'a Scope, f: &'a RequestFilter) -> Boxed<'a> {
+fn filtered<'a>(scope: &'a Scope, f: &'a ListFilter) -> Boxed<'a> {
     let mut q = scoped(scope);
     if !f.states.is_empty() {
-        q = q.filter(requests::state.eq_any(f.states.clone()));
+        q = q.filter(requests::state.eq_any(f.states.iter().map(|s| s.code()).collect::<Vec<_>>()));
     }
     if let Some(a) = &f.agency_id {
         q = q.filter(requests::agency_id.eq(a.as_str()));
     }
-    if let Some(c) = &f.channel {
-        q = q.filter(requests::channel.eq(c.as_str()));
+    if let Some(c) = f.channel {
+        q = q.filter(requests::channel.eq(c.code()));
     }
-    if let Some(k) = &f.applicant_kind {
-        q = q.filter(requests::applicant_kind.eq(k.as_str()));
+    if let Some(k) = f.applicant_kind {
+        q = q.filter(requests::applicant_kind.eq(k.code()));
     }
     if let Some(d) = f.received_from {
         q = q.filter(requests::receipt_date.ge(d));
@@ -386,12 +461,12 @@ fn filtered<'a>(scope: &'a Scope, f: &'a RequestFilter) -> Boxed<'a> {
     if let Some((overdue, today)) = f.overdue_on {
         if overdue {
             q = q
-                .filter(requests::state.ne("closed"))
+                .filter(requests::state.ne(State::Closed.code()))
                 .filter(requests::due_date.lt(today));
         } else {
             q = q.filter(
                 requests::state
-                    .eq("closed")
+                    .eq(State::Closed.code())
                     .or(requests::due_date.is_null())
                     .or(requests::due_date.ge(today)),
             );
@@ -400,8 +475,8 @@ fn filtered<'a>(scope: &'a Scope, f: &'a RequestFilter) -> Boxed<'a> {
     if let Some(l) = f.late {
         q = q.filter(requests::late.eq(l));
     }
-    if let Some(d) = &f.disposition {
-        q = q.filter(requests::disposition.eq(d.as_str()));
+    if let Some(d) = f.disposition {
+        q = q.filter(requests::disposition.eq(d.code()));
     }
     if let Some(r) = &f.external_reference {
         q = q.filter(requests::external_reference.eq(r.as_str()));
@@ -422,11 +497,11 @@ fn filtered<'a>(scope: &'a Scope, f: &'a RequestFilter) -> Boxed<'a> {
 pub fn list(
     conn: &mut DbConnection,
     visibility: &Visibility,
-    filter: &RequestFilter,
+    filter: &ListFilter,
     sort: (SortKey, bool),
     offset: i64,
     limit: i64,
-) -> QueryResult<(Vec<RequestRow>, i64)> {
+) -> Result<(Vec<Application>, i64), DbError> {
     let scope = resolve(conn, visibility)?;
     let total = filtered(&scope, filter).count().get_result(conn)?;
     let q = filtered(&scope, filter);
@@ -465,11 +540,16 @@ pub fn list(
         .limit(limit)
         .select(requests::id)
         .load(conn)?;
-    Ok((rows_by_ids(conn, &ids)?, total))
+    Ok((by_ids(conn, &ids)?, total))
 }
 
-/// The applications with these ids, with their documents, in the order of `ids`: one query.
-pub fn rows_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<RequestRow>> {
+/// The applications with these ids, in the order of `ids`: one query.
+pub fn by_ids(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Application>, DbError> {
+    rows_by_ids(conn, ids)?.into_iter().map(from_row).collect()
+}
+
+/// The rows with these ids, with their documents, in the order of `ids`: one query.
+pub(crate) fn rows_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<RequestRow>> {
     let mut rows: Vec<RequestRow> = with_documents!()
         .filter(requests::id.eq_any(ids))
         .load::<Joined>(conn)?
@@ -485,22 +565,15 @@ pub fn rows_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<R
     Ok(rows)
 }
 
-/// Id, workflow JSON, stored due date and its provisional flag.
-pub type OpenClock = (String, String, Option<NaiveDate>, bool);
-
 /// Open applications with a receipt date, for recomputing due dates.
-pub fn open_with_clock(conn: &mut DbConnection) -> QueryResult<Vec<OpenClock>> {
-    requests::table
-        .inner_join(request_documents::table)
-        .filter(requests::state.ne("closed"))
+pub fn open_with_clock(conn: &mut DbConnection) -> Result<Vec<Application>, DbError> {
+    with_documents!()
+        .filter(requests::state.ne(State::Closed.code()))
         .filter(requests::receipt_date.is_not_null())
-        .select((
-            requests::id,
-            request_documents::workflow,
-            requests::due_date,
-            requests::due_provisional,
-        ))
-        .load(conn)
+        .load::<Joined>(conn)?
+        .into_iter()
+        .map(|j| from_row(joined(j)))
+        .collect()
 }
 
 pub fn set_due_date(
@@ -635,12 +708,13 @@ pub fn rate_limit_clear(conn: &mut DbConnection, bucket: &str) -> QueryResult<us
 }
 
 /// Bulk insert (seeding and imports).
-pub fn insert_many(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
+pub fn insert_many(conn: &mut DbConnection, applications: &[Application]) -> QueryResult<()> {
     // Multi-row INSERT is not available through the multi-backend: use the inner connection.
-    for chunk in rows.chunks(500) {
+    for chunk in applications.chunks(500) {
+        let rows: Vec<RequestRow> = chunk.iter().map(to_row).collect();
+        let docs: Vec<RequestDoc> = rows.iter().map(RequestRow::doc).collect();
         // Owned values: SQLite's multi-row INSERT applies to `Vec<T>`, not to references.
-        let cores: Vec<RequestCore> = chunk.iter().map(|r| r.core.clone()).collect();
-        let docs: Vec<RequestDoc> = chunk.iter().map(RequestRow::doc).collect();
+        let cores: Vec<RequestCore> = rows.into_iter().map(|r| r.core).collect();
         match conn {
             DbConnection::Postgres(c) => {
                 diesel::insert_into(requests::table)

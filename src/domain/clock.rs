@@ -31,6 +31,7 @@ pub const PAYMENT_WINDOW: u32 = 20;
 
 /// The recorded facts of one application that the clock depends on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClockFacts {
     /// Receipt date (收到申请之日, 《条例》第三十一条). `None`: awaiting confirmation, the clock
     /// has not started.

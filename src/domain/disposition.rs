@@ -166,6 +166,23 @@ impl Disposition {
     }
 }
 
+impl serde::Serialize for Disposition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Disposition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Disposition::parse(&code).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "unknown disposition code `{code}` (domain.md §6)"
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

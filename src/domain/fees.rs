@@ -2,7 +2,8 @@
 //! 2021-01-01. Amounts in fen (1 yuan = 100 fen): money is never a float.
 
 /// How the fee is computed; one basis per application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FeeBasis {
     /// 按件: by the number of the same applicant's applications in one calendar month.
     PerPiece,

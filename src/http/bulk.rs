@@ -10,7 +10,6 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::dto::instant;
 use super::extract::{ApiQuery, Authenticated, Ctx, deserialize_naming_field, read_body_limited};
 use super::problem::ApiError;
 use super::requests::{ApplicantDto, EventDto, RequestDto, request_dto};
@@ -555,20 +554,6 @@ pub struct ExportLineDto {
     pub events: Vec<EventDto>,
 }
 
-fn event_dto(e: crate::db::requests::EventRow) -> EventDto {
-    EventDto {
-        seq: e.seq,
-        occurred_at: instant(e.occurred_at),
-        actor_user_id: e.actor_user_id.and_then(|u| Uuid::parse_str(&u).ok()),
-        actor: e.actor_label,
-        action: e.action,
-        on: e.on_date,
-        state_before: e.state_before,
-        state_after: e.state_after,
-        payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
-    }
-}
-
 /// Export a case year's applications in the caller's scope as NDJSON (clerks, supervisors,
 /// admins).
 ///
@@ -607,7 +592,11 @@ pub async fn export_requests(
                     for item in items {
                         let line = ExportLineDto {
                             request: request_dto(&item.view, today, false),
-                            events: item.events.into_iter().map(event_dto).collect(),
+                            events: item
+                                .events
+                                .into_iter()
+                                .map(super::requests::event_dto)
+                                .collect(),
                         };
                         if let Err(e) = serde_json::to_writer(&mut buf, &line) {
                             tracing::error!(error = %e, "export line not serialisable");

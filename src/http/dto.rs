@@ -136,6 +136,34 @@ pub enum StateCode {
     Closed,
 }
 
+/// Who is consulted (domain.md §5: art. 32 third party, art. 34 other agency).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum PartyCode {
+    ThirdParty,
+    OtherAgency,
+}
+
+/// A consulted party's answer; `no_reply` only after its 15 working days.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OpinionCode {
+    Consent,
+    Objection,
+    NoReply,
+}
+
+/// The basis of an information processing fee (domain.md §7).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum FeeBasisCode {
+    PerPiece,
+    PerPage,
+}
+
 /// How an application ended: the rows of report table 三 (domain.md §6).
 #[derive(ToSchema)]
 #[allow(dead_code)]

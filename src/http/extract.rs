@@ -141,24 +141,82 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     from_value(value)
 }
 
-/// Converts parsed JSON into `T`, naming the bad field (422).
+/// Converts parsed JSON into `T`, naming the bad fields (422).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    deserialize_naming_field(value).map_err(|e| {
-        let detail = if e.field.is_empty() {
-            e.message.clone()
-        } else {
-            format!("{}: {}", e.field, e.message)
-        };
+    deserialize_listing_fields(value).map_err(|errors| {
+        let detail = errors
+            .iter()
+            .map(|e| {
+                if e.field.is_empty() {
+                    e.message.clone()
+                } else {
+                    format!("{}: {}", e.field, e.message)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
             detail,
         )
-        .with_errors(vec![ProblemField::from(e)])
+        .with_errors(errors.into_iter().map(ProblemField::from).collect())
     })
 }
 
-/// Converts parsed JSON into `T`; a failure names the field (`required` or `invalid_value`).
+/// Like [`deserialize_naming_field`], but a body that lacks several required top-level fields,
+/// or carries several foreign ones, gets one error for each: a form shows them all at once.
+pub fn deserialize_listing_fields<T: DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, Vec<crate::domain::validation::FieldError>> {
+    let keys: Vec<String> = match &value {
+        serde_json::Value::Object(m) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let first = match deserialize_naming_field::<T>(value) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let top_level = !first.field.contains('.') && !first.field.contains('[');
+    let more = match first.code {
+        "required" if top_level => {
+            let fields = introspect::required_fields::<T>();
+            fields
+                .into_iter()
+                .filter(|f| !keys.iter().any(|k| k == f))
+                .map(|f| {
+                    crate::domain::validation::FieldError::new(
+                        f,
+                        "required",
+                        format!("missing field `{f}`"),
+                    )
+                })
+                .collect()
+        }
+        "unknown_field" if top_level => {
+            let known = introspect::fields::<T>();
+            keys.iter()
+                .filter(|k| !known.contains(&k.as_str()))
+                .map(|k| {
+                    crate::domain::validation::FieldError::new(
+                        k.clone(),
+                        "unknown_field",
+                        format!("unknown field `{k}`, not part of this request"),
+                    )
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut errors: Vec<_> = more;
+    if !errors.iter().any(|e| e.field == first.field) {
+        errors.insert(0, first);
+    }
+    Err(errors)
+}
+
+/// Converts parsed JSON into `T`; a failure names the field (`required`, `unknown_field`,
+/// `unknown_code` or `invalid_value`).
 pub fn deserialize_naming_field<T: DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<T, crate::domain::validation::FieldError> {
@@ -166,10 +224,19 @@ pub fn deserialize_naming_field<T: DeserializeOwned>(
         let path = err.path().to_string();
         let mut field = if path == "." { String::new() } else { path };
         let message = clean_serde_message(&err.into_inner().to_string());
-        // A missing field is reported at its parent: name the field itself.
-        let (code, missing) = match message.strip_prefix("missing field `") {
-            Some(rest) => ("required", rest.split('`').next().map(str::to_string)),
-            None => ("invalid_value", None),
+        // A missing field is reported at its parent: name the field itself. (A foreign one is
+        // already in the path.)
+        let named = |rest: &str| rest.split('`').next().map(str::to_string);
+        let (code, missing) = if let Some(rest) = message.strip_prefix("missing field `") {
+            ("required", named(rest))
+        } else if let Some(rest) = message.strip_prefix("unknown field `") {
+            ("unknown_field", named(rest).filter(|_| field.is_empty()))
+        } else if message.starts_with("unknown variant")
+            || message.starts_with("unknown disposition code")
+        {
+            ("unknown_code", None)
+        } else {
+            ("invalid_value", None)
         };
         if let Some(m) = missing {
             field = if field.is_empty() {
@@ -180,6 +247,101 @@ pub fn deserialize_naming_field<T: DeserializeOwned>(
         }
         crate::domain::validation::FieldError::new(field, code, message)
     })
+}
+
+/// What serde knows of a body type: its field names, and which of them are required.
+mod introspect {
+    use serde::de::{self, Deserializer, Visitor};
+
+    /// A deserializer that only records the field list a struct asks for.
+    struct Probe<'a>(&'a mut Option<&'static [&'static str]>);
+
+    #[derive(Debug)]
+    struct Stop;
+
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("probe")
+        }
+    }
+
+    impl std::error::Error for Stop {}
+
+    impl de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = Stop;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            *self.0 = Some(fields);
+            Err(Stop)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    /// The fields of a struct body (empty for anything else).
+    pub fn fields<T: de::DeserializeOwned>() -> Vec<&'static str> {
+        let mut got = None;
+        let _ = T::deserialize(Probe(&mut got));
+        got.map(<[&str]>::to_vec).unwrap_or_default()
+    }
+
+    /// The fields that may not be absent: those that refuse `null` (every optional field of
+    /// our bodies is an `Option`, which takes it).
+    pub fn required_fields<T: de::DeserializeOwned>() -> Vec<&'static str> {
+        let all = fields::<T>();
+        let mut required = Vec::new();
+        for f in &all {
+            let probe: serde_json::Map<String, serde_json::Value> = all
+                .iter()
+                .filter(|g| *g == f)
+                .map(|g| ((*g).to_string(), serde_json::Value::Null))
+                .collect();
+            // Only this field, as null: a required field fails on its own name first.
+            if let Err(e) =
+                serde_path_to_error::deserialize::<_, T>(serde_json::Value::Object(probe))
+                && e.path().to_string() == *f
+            {
+                required.push(*f);
+            }
+        }
+        required
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            on: chrono::NaiveDate,
+            reason: Option<String>,
+            days: i64,
+        }
+
+        #[test]
+        fn a_struct_names_its_fields_and_the_required_ones() {
+            assert_eq!(super::fields::<Body>(), vec!["on", "reason", "days"]);
+            assert_eq!(super::required_fields::<Body>(), vec!["on", "days"]);
+        }
+    }
 }
 
 /// serde's messages end with " at line 1 column 12"; a form does not need that.

@@ -4,6 +4,7 @@
 //! come from the same calls. The document then doubles as the route table that answers 405
 //! (with `Allow`) for a known path with an unknown method.
 
+pub mod actions;
 pub mod agencies;
 pub mod audit;
 pub mod auth;
@@ -196,7 +197,20 @@ where
                 .service(requests::get_request_by_reference)
                 .service(requests::get_request)
                 .service(requests::patch_request)
-                .service(requests::apply_action)
+                .service(actions::confirm_receipt)
+                .service(actions::request_correction)
+                .service(actions::receive_correction)
+                .service(actions::start_consultation)
+                .service(actions::end_consultation)
+                .service(actions::issue_fee_notice)
+                .service(actions::record_payment)
+                .service(actions::waive_fee)
+                .service(actions::extend)
+                .service(actions::override_deadline)
+                .service(actions::reply)
+                .service(actions::close_uncorrected)
+                .service(actions::close_unpaid)
+                .service(actions::withdraw)
                 .service(requests::list_events)
                 .service(requests::get_deadline)
                 .service(requests::dashboard)

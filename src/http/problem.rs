@@ -241,6 +241,16 @@ impl From<AppError> for ApiError {
                 )
                 .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
             }
+            AppError::Unreadable { entity, id, reason } => {
+                tracing::error!(entity, id = %id, reason = %mask_identity_numbers(&reason), "stored record unreadable");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "stored_record_unreadable",
+                    format!(
+                        "存储的记录无法读取（{entity} {id}），请联系系统管理员。The stored {entity} {id} cannot be read by this release; an administrator must repair it."
+                    ),
+                )
+            }
             AppError::Internal(cause) => {
                 // The cause goes to the log, never to the client.
                 tracing::error!(cause = %mask_identity_numbers(&cause), "internal error");

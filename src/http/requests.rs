@@ -15,11 +15,11 @@ use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch, from_value}
 use super::problem::ApiError;
 use crate::app::requests::{self as uc, Created, RequestView};
 use crate::app::{AppError, AppState, Page};
-use crate::db::requests::{RequestFilter, SortKey};
 use crate::domain::clock::Deadline;
 use crate::domain::identity;
 use crate::domain::request::{
-    ActionInput, ApplicantInput, DetailsPatch, IdDocumentInput, IntakeInput,
+    ApplicantInput, ApplicantKind, Channel, DetailsPatch, IdDocumentInput, IntakeInput, ListFilter,
+    SortKey, State,
 };
 
 /// An identity document.
@@ -173,18 +173,18 @@ pub struct RequestDto {
 }
 
 pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
-    let a = &v.details.applicant;
+    let r = &v.app;
+    let a = &r.details.applicant;
     let number = a
         .id_document_number
         .as_ref()
         .map(|n| if mask { identity::mask(n) } else { n.clone() });
-    let r = &v.row;
     RequestDto {
         id: Uuid::parse_str(&r.id).unwrap_or_default(),
         agency_id: Uuid::parse_str(&r.agency_id).unwrap_or_default(),
         case_number: r.case_number.clone(),
         query_code: r.query_code.clone(),
-        channel: r.channel.clone(),
+        channel: r.channel.code().to_string(),
         arrived_at: instant(r.arrived_at),
         signed_for_on: r.signed_for_on,
         confirmed_on: r.confirmed_on,
@@ -199,20 +199,20 @@ pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> Requ
             email: a.email.clone(),
             address: a.address.clone(),
         },
-        description: v.details.description.clone(),
-        document_numbers: v.details.document_numbers.clone(),
-        requested_form: v.details.requested_form.clone(),
-        delivery: v.details.delivery.clone(),
-        external_reference: v.details.external_reference.clone(),
-        state: r.state.clone(),
-        receipt_date: r.receipt_date,
+        description: r.details.description.clone(),
+        document_numbers: r.details.document_numbers.clone(),
+        requested_form: r.details.requested_form.clone(),
+        delivery: r.details.delivery.clone(),
+        external_reference: r.details.external_reference.clone(),
+        state: r.state().code().to_string(),
+        receipt_date: r.receipt_date(),
         due_date: r.due_date,
         due_date_provisional: r.due_provisional,
-        overdue: r.state != "closed" && r.due_date.is_some_and(|d| today > d),
-        late: r.late,
-        disposition: r.disposition.clone(),
-        closed_on: r.closed_on,
-        workflow: serde_json::to_value(&v.workflow).unwrap_or(Value::Null),
+        overdue: r.is_overdue(today),
+        late: r.late(),
+        disposition: r.disposition().map(|d| d.code().to_string()),
+        closed_on: r.closed_on(),
+        workflow: serde_json::to_value(&r.workflow).unwrap_or(Value::Null),
         version: r.version,
         created_by: r.created_by.clone(),
         created_at: instant(r.created_at),
@@ -241,8 +241,8 @@ pub fn list_item(v: &RequestView, today: NaiveDate) -> RequestDto {
     request_dto(v, today, true)
 }
 
-fn etag(v: &RequestView) -> (header::HeaderName, String) {
-    (header::ETAG, format!("\"{}\"", v.row.version))
+pub(crate) fn etag(v: &RequestView) -> (header::HeaderName, String) {
+    (header::ETAG, format!("\"{}\"", v.app.version))
 }
 
 /// Register an application (clerks, approvers and admins).
@@ -310,7 +310,7 @@ pub async fn create_request(
             .insert_header(etag(&view))
             .insert_header((
                 header::LOCATION,
-                format!("/api/v1/requests/{}", view.row.id),
+                format!("/api/v1/requests/{}", view.app.id),
             ))
             .content_type("application/json")
             .body(body),
@@ -393,30 +393,31 @@ pub async fn list_requests(
     let mut states = Vec::new();
     if let Some(s) = &q.state {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if crate::domain::request::State::parse(part).is_none() {
-                return Err(bad_query("state", "unknown state code"));
-            }
-            states.push(part.to_string());
+            states
+                .push(State::parse(part).ok_or_else(|| bad_query("state", "unknown state code"))?);
         }
     }
-    if q.channel
+    let channel = q
+        .channel
         .as_deref()
-        .is_some_and(|c| crate::domain::request::Channel::parse(c).is_none())
-    {
-        return Err(bad_query("channel", "unknown channel code"));
-    }
-    if q.applicant_kind
+        .map(|c| Channel::parse(c).ok_or_else(|| bad_query("channel", "unknown channel code")))
+        .transpose()?;
+    let applicant_kind = q
+        .applicant_kind
         .as_deref()
-        .is_some_and(|c| crate::domain::request::ApplicantKind::parse(c).is_none())
-    {
-        return Err(bad_query("applicant_kind", "unknown applicant kind"));
-    }
-    if q.disposition
+        .map(|c| {
+            ApplicantKind::parse(c)
+                .ok_or_else(|| bad_query("applicant_kind", "unknown applicant kind"))
+        })
+        .transpose()?;
+    let disposition = q
+        .disposition
         .as_deref()
-        .is_some_and(|c| crate::domain::disposition::Disposition::parse(c).is_none())
-    {
-        return Err(bad_query("disposition", "unknown disposition code"));
-    }
+        .map(|c| {
+            crate::domain::disposition::Disposition::parse(c)
+                .ok_or_else(|| bad_query("disposition", "unknown disposition code"))
+        })
+        .transpose()?;
     if let (Some(a), Some(b)) = (q.received_from, q.received_to)
         && a > b
     {
@@ -432,28 +433,22 @@ pub async fn list_requests(
         Some(k) => (true, k),
         None => (false, sort_raw),
     };
-    let key = match key {
-        "received" => SortKey::Received,
-        "due" => SortKey::Due,
-        "created" => SortKey::Created,
-        "case_number" => SortKey::CaseNumber,
-        _ => {
-            return Err(bad_query(
-                "sort",
-                "must be received, due, created or case_number, optionally with -",
-            ));
-        }
-    };
-    let filter = RequestFilter {
+    let key = SortKey::parse(key).ok_or_else(|| {
+        bad_query(
+            "sort",
+            "must be received, due, created or case_number, optionally with -",
+        )
+    })?;
+    let filter = ListFilter {
         states,
-        channel: q.channel,
-        applicant_kind: q.applicant_kind,
+        channel,
+        applicant_kind,
         received_from: q.received_from,
         received_to: q.received_to,
         due_before: q.due_before,
         overdue_on: q.overdue.map(|o| (o, today)),
         late: q.late,
-        disposition: q.disposition,
+        disposition,
         external_reference: q.external_reference,
         q: q.q.filter(|s| !s.trim().is_empty()),
         agency_id: q.agency_id.map(|u| u.to_string()),
@@ -581,118 +576,6 @@ pub async fn patch_request(
         .json(request_dto(&v, state.today(), false)))
 }
 
-/// The fields of an action; which ones apply depends on the action (domain.md §5).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActionRequestDto {
-    /// The date of the step (YYYY-MM-DD): not before the receipt or the previous step, not in
-    /// the future.
-    pub on: Option<NaiveDate>,
-    /// request_correction: everything to correct.
-    pub items: Option<Vec<String>>,
-    /// request_correction: the deadline given to the applicant.
-    pub reply_by: Option<NaiveDate>,
-    /// start_consultation: `third_party` or `other_agency`.
-    pub party: Option<String>,
-    /// start_consultation: who is consulted.
-    pub whom: Option<String>,
-    /// end_consultation: `consent`, `objection` or `no_reply` (only after the 15 working days).
-    pub opinion: Option<String>,
-    /// issue_fee_notice: `per_piece` or `per_page`.
-    pub basis: Option<String>,
-    /// issue_fee_notice, record_payment: the amount in fen (1 yuan = 100 fen).
-    pub amount_fen: Option<i64>,
-    /// issue_fee_notice with `per_page`: the pages.
-    pub pages: Option<i64>,
-    /// waive_fee, extend, override_deadline, reply, withdraw: why.
-    pub reason: Option<String>,
-    /// extend: working days, at most 20.
-    pub days: Option<i64>,
-    /// reply: a disposition code (domain.md §6).
-    #[schema(value_type = Option<super::dto::DispositionCode>)]
-    pub disposition: Option<String>,
-    /// reply: the articles relied on (denials).
-    pub legal_basis: Option<String>,
-    /// reply: how and when the information is provided, or where it is already public.
-    pub provision: Option<String>,
-    /// reply with `unavailable.not_held`: the responsible agency, name and contact.
-    pub responsible_agency: Option<String>,
-    /// reply with `not_processed.repeated`: the earlier application.
-    pub repeats_request_id: Option<String>,
-    /// override_deadline: the longer reply period's last day (art. 35).
-    pub due_date: Option<NaiveDate>,
-}
-
-/// Apply a statutory step: `confirm_receipt`, `request_correction`, `receive_correction`,
-/// `start_consultation`, `end_consultation`, `issue_fee_notice`, `record_payment`, `waive_fee`,
-/// `extend` (approvers), `override_deadline` (approvers), `reply`, `close_uncorrected`,
-/// `close_unpaid`, `withdraw`.
-///
-/// Needs `If-Match`. A refusal says which rule with a stable code (409), e.g.
-/// `invalid_transition`, `correction_already_requested`, `correction_window_passed`,
-/// `extension_already_used`, `extension_too_long`, `due_date_passed`,
-/// `payment_deadline_not_passed`, `correction_deadline_not_passed`,
-/// `consultation_window_not_passed`, `fee_above_maximum`, `fee_not_chargeable`,
-/// `disposition_requires_reason`, `disposition_requires_legal_basis`,
-/// `disposition_requires_provision`, `disposition_requires_action`, `correction_not_received`.
-#[utoipa::path(tag = "requests", security(("bearer" = [])), request_body = ActionRequestDto,
-    params(
-        ("id" = Uuid, Path, description = "Application id"),
-        ("action" = String, Path, description = "The action"),
-        ("If-Match" = String, Header, description = "The version read"),
-    ),
-    responses(
-        (status = 200, description = "Applied", body = RequestDto),
-        (status = 403, description = "Role not allowed (`forbidden`, `approver_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The law does not allow it now (see the codes above)", body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale version (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
-    ))]
-#[post("/requests/{id}/actions/{action}")]
-pub async fn apply_action(
-    state: web::Data<AppState>,
-    Authenticated(actor): Authenticated,
-    ctx: Ctx,
-    path: web::Path<(Uuid, String)>,
-    if_match: IfMatch,
-    body: ApiJson<ActionRequestDto>,
-) -> Result<HttpResponse, ApiError> {
-    let (id, action) = path.into_inner();
-    let b = body.0;
-    let input = ActionInput {
-        on: b.on,
-        items: b.items,
-        reply_by: b.reply_by,
-        party: b.party,
-        whom: b.whom,
-        opinion: b.opinion,
-        basis: b.basis,
-        amount_fen: b.amount_fen,
-        pages: b.pages,
-        reason: b.reason,
-        days: b.days,
-        disposition: b.disposition,
-        legal_basis: b.legal_basis,
-        provision: b.provision,
-        responsible_agency: b.responsible_agency,
-        repeats_request_id: b.repeats_request_id,
-        due_date: b.due_date,
-    };
-    let v = uc::apply_action(
-        &state,
-        actor,
-        id.to_string(),
-        action,
-        input,
-        if_match.0,
-        ctx.0,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(etag(&v))
-        .json(request_dto(&v, state.today(), false)))
-}
-
 /// One step of an application's trail.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventDto {
@@ -723,21 +606,22 @@ pub async fn list_events(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<Vec<EventDto>>, ApiError> {
     let rows = uc::events(&state, actor, path.into_inner().to_string()).await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|e| EventDto {
-                seq: e.seq,
-                occurred_at: instant(e.occurred_at),
-                actor_user_id: e.actor_user_id.and_then(|u| Uuid::parse_str(&u).ok()),
-                actor: e.actor_label,
-                action: e.action,
-                on: e.on_date,
-                state_before: e.state_before,
-                state_after: e.state_after,
-                payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
-            })
-            .collect(),
-    ))
+    Ok(web::Json(rows.into_iter().map(event_dto).collect()))
+}
+
+/// A trail step as the API shows it.
+pub(crate) fn event_dto(e: crate::app::requests::TrailEvent) -> EventDto {
+    EventDto {
+        seq: e.seq,
+        occurred_at: instant(e.occurred_at),
+        actor_user_id: e.actor_user_id.and_then(|u| Uuid::parse_str(&u).ok()),
+        actor: e.actor,
+        action: e.action,
+        on: e.on,
+        state_before: e.state_before,
+        state_after: e.state_after,
+        payload: e.payload,
+    }
 }
 
 /// The due date and how it was computed, step by step.
@@ -768,8 +652,8 @@ pub async fn get_deadline(
     let (v, d): (RequestView, Deadline) =
         uc::deadline(&state, actor, path.into_inner().to_string()).await?;
     Ok(web::Json(DeadlineDto {
-        request_id: Uuid::parse_str(&v.row.id).unwrap_or_default(),
-        case_number: v.row.core.case_number,
+        request_id: Uuid::parse_str(&v.app.id).unwrap_or_default(),
+        case_number: v.app.case_number,
         today: state.today(),
         deadline: serde_json::to_value(&d).unwrap_or(Value::Null),
     }))

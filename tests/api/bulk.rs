@@ -368,7 +368,7 @@ async fn every_bad_line_is_reported_with_its_physical_line_up_to_the_cap(app: Te
             p(2, "", "not_an_object"),
             p(3, "receipt_date", "required"),
             p(5, "replied_on", "required"),
-            p(6, "colour", "invalid_value"),
+            p(6, "colour", "unknown_field"),
             p(7, "receipt_date", "inconsistent_with_channel"),
         ]
     );

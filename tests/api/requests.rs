@@ -51,6 +51,10 @@ both_databases!(
     public_status_look_ups_are_limited_to_30_a_minute_per_address,
     intake_details_are_corrected_with_if_match_and_leave_an_event,
     a_refused_action_changes_neither_the_application_nor_its_trail,
+    the_documented_example_of_every_action_is_accepted_as_is,
+    a_field_foreign_to_the_action_an_unknown_code_or_a_bad_id_answers_422_naming_it,
+    a_repeated_application_names_an_earlier_one_that_exists,
+    a_stored_record_that_cannot_be_read_answers_a_problem_naming_it,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -2111,7 +2115,10 @@ async fn unknown_actions_answer_404_and_action_dates_are_checked(app: TestApp) {
         "validation_failed",
     )
     .await;
-    assert_eq!(e.body["errors"][0]["code"], "invalid_value");
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("when", "unknown_field")])
+    );
     assert_eq!(id_of(&r), id);
 }
 
@@ -3523,4 +3530,354 @@ async fn two_server_processes_number_concurrent_intakes_without_gaps_or_duplicat
         .collect();
     assert_eq!(numbers, expected);
     handle.stop(false).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed action bodies (one operation and one body type per action)
+// ---------------------------------------------------------------------------------------------
+
+/// The example the OpenAPI document offers for an action's body.
+async fn documented_example(app: &TestApp, action: &str) -> Value {
+    let doc = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("openapi")
+        .json::<Value>()
+        .await
+        .expect("json");
+    let op = &doc["paths"][format!("/api/v1/requests/{{id}}/actions/{action}")]["post"];
+    let reference = s(&op["requestBody"]["content"]["application/json"]["schema"]["$ref"]);
+    let name = reference.rsplit('/').next().expect("schema name");
+    let example = doc["components"]["schemas"][name]["example"].clone();
+    assert!(example.is_object(), "{action}: {name} has an example");
+    example
+}
+
+/// Each action's documented example, applied to an application in the state the action
+/// starts from (registered so that the example's dates fit), is accepted and stores the
+/// example's values, not placeholder words.
+async fn the_documented_example_of_every_action_is_accepted_as_is(app: TestApp) {
+    let st = staff(&app).await;
+    let received = || handed_in("2026-03-02");
+    let unconfirmed = || application("online", "2026-03-02T20:00:00+08:00", person("李四", RID_X));
+    let mut seen = Vec::new();
+    // (action, how to reach its starting state, whether the approver acts)
+    type Case<'a> = (&'a str, &'a [(&'a str, Value)], bool);
+    let cases: [Case<'_>; 14] = [
+        ("confirm_receipt", &[], false),
+        ("request_correction", &[], false),
+        (
+            "receive_correction",
+            &[(
+                "request_correction",
+                json!({"on": "2026-03-03", "items": ["写明文号"], "reply_by": "2026-03-09"}),
+            )],
+            false,
+        ),
+        ("start_consultation", &[], false),
+        (
+            "end_consultation",
+            &[(
+                "start_consultation",
+                json!({"on": "2026-03-03", "party": "other_agency", "whom": "市财政局"}),
+            )],
+            false,
+        ),
+        ("issue_fee_notice", &[], false),
+        (
+            "record_payment",
+            &[(
+                "issue_fee_notice",
+                json!({"on": "2026-03-03", "basis": "per_page", "pages": 40, "amount_fen": 10000}),
+            )],
+            false,
+        ),
+        (
+            "waive_fee",
+            &[(
+                "issue_fee_notice",
+                json!({"on": "2026-03-03", "basis": "per_page", "pages": 40, "amount_fen": 10000}),
+            )],
+            false,
+        ),
+        ("extend", &[], true),
+        ("override_deadline", &[], true),
+        ("reply", &[], false),
+        (
+            "close_uncorrected",
+            &[(
+                "request_correction",
+                json!({"on": "2026-03-03", "items": ["写明文号"], "reply_by": "2026-03-09"}),
+            )],
+            false,
+        ),
+        (
+            "close_unpaid",
+            &[(
+                "issue_fee_notice",
+                json!({"on": "2026-03-03", "basis": "per_page", "pages": 40, "amount_fen": 10000}),
+            )],
+            false,
+        ),
+        ("withdraw", &[], false),
+    ];
+    for (action, before, approver) in cases {
+        let body = if action == "confirm_receipt" {
+            unconfirmed()
+        } else {
+            received()
+        };
+        let mut r = intake(&app, &st.clerk, &body).await;
+        for (prior, prior_body) in before {
+            r = step(&app, &st.clerk, &r, prior, prior_body.clone()).await;
+        }
+        let example = documented_example(&app, action).await;
+        let token = if approver { &st.approver } else { &st.clerk };
+        let after = step(&app, token, &r, action, example.clone()).await;
+        // What the example said is what the trail recorded: no field dropped, none invented.
+        let trail = events(&app, &id_of(&after)).await;
+        let last = trail.last().expect("event");
+        assert_eq!(last["action"], action);
+        for (k, v) in example.as_object().expect("object") {
+            assert_eq!(&last["payload"][k], v, "{action}: {k} recorded as sent");
+        }
+        assert!(
+            !after.to_string().contains("\"string\""),
+            "{action}: no placeholder stored: {after}"
+        );
+        seen.push(action);
+    }
+    assert_eq!(seen.len(), 14);
+}
+
+/// A body field that belongs to another action, an unknown code, or an id that is not a UUID
+/// answers 422 naming the field, and nothing is written.
+async fn a_field_foreign_to_the_action_an_unknown_code_or_a_bad_id_answers_422_naming_it(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-03-02")).await;
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": "2026-03-10", "disposition": "granted", "provision": "邮寄", "days": 5}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("days", "unknown_field")])
+    );
+    let e = refused(
+        &app,
+        &st.approver,
+        &r,
+        "extend",
+        json!({"on": "2026-03-10", "days": 5, "reason": "档案调取", "whom": "某人", "opinion": "consent"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([
+            pair("whom", "unknown_field"),
+            pair("opinion", "unknown_field")
+        ])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": "2026-03-10", "disposition": "denied.nonsense", "reason": "x"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("disposition", "unknown_code")])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": "2026-03-10", "disposition": "not_processed.repeated", "reason": "重复申请", "repeats_request_id": "not-a-uuid"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("repeats_request_id", "invalid_value")])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-03-03", "party": "neighbour", "whom": "某公司"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("party", "unknown_code")])
+    );
+    // Every missing required field is named at once.
+    let e = refused(
+        &app,
+        &st.approver,
+        &r,
+        "extend",
+        json!({}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([
+            pair("on", "required"),
+            pair("days", "required"),
+            pair("reason", "required")
+        ])
+    );
+}
+
+/// `repeats_request_id` names an application that exists and that the actor may see; only a
+/// `not_processed.repeated` reply carries it.
+async fn a_repeated_application_names_an_earlier_one_that_exists(app: TestApp) {
+    let st = staff(&app).await;
+    let earlier = intake(&app, &st.clerk, &handed_in("2026-03-02")).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-03-03")).await;
+    let repeated = |id: &str| {
+        json!({"on": "2026-03-10", "disposition": "not_processed.repeated",
+               "reason": "与此前申请内容相同", "repeats_request_id": id})
+    };
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        repeated("7b0c3a52-5d5e-4f0e-9a57-0d8f6c1b2a3c"),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("repeats_request_id", "unknown_request")])
+    );
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        repeated(&id_of(&r)),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("repeats_request_id", "same_request")])
+    );
+    // Another agency's application is not one this clerk may cite.
+    let other = app.create_agency("OTHER", Some(&st.root)).await;
+    let (_, child_only) = app.create_user(&other, "otherclerk", &["clerk"]).await;
+    let mine = intake(&app, &child_only, &handed_in("2026-03-03")).await;
+    let e = refused(
+        &app,
+        &child_only,
+        &mine,
+        "reply",
+        repeated(&id_of(&earlier)),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("repeats_request_id", "unknown_request")])
+    );
+    // A granted reply does not name an earlier application.
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": "2026-03-10", "disposition": "granted", "provision": "邮寄",
+               "repeats_request_id": id_of(&earlier)}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("repeats_request_id", "not_allowed")])
+    );
+    let done = step(&app, &st.clerk, &r, "reply", repeated(&id_of(&earlier))).await;
+    assert_eq!(done["disposition"], "not_processed.repeated");
+    assert_eq!(
+        done["workflow"]["reply"]["repeats_request_id"],
+        id_of(&earlier)
+    );
+}
+
+/// Runs SQL on the test's database directly (to damage a record as an old or broken release
+/// might have left it).
+fn execute_sql(app: &TestApp, sql: &str) {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let url = &app.settings.database.url;
+    match app.db {
+        crate::helpers::Db::Sqlite => {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            let mut c = diesel::SqliteConnection::establish(path).expect("sqlite");
+            c.batch_execute(sql).expect("sql");
+        }
+        crate::helpers::Db::Postgres => {
+            let mut c = diesel::PgConnection::establish(url).expect("postgres");
+            c.batch_execute(sql).expect("sql");
+        }
+    }
+}
+
+/// A record written today without a format number (as every record before this release) and
+/// with a field this release does not know still reads; one that cannot be decoded answers a
+/// problem that names it, not a bare 500.
+async fn a_stored_record_that_cannot_be_read_answers_a_problem_naming_it(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-03-02")).await;
+    let id = id_of(&r);
+    execute_sql(
+        &app,
+        &format!(
+            "UPDATE request_documents SET workflow = REPLACE(workflow, '\"format\":1', '\"added_later\":[1]') WHERE request_id = '{id}'"
+        ),
+    );
+    let again = get_request(&app, &id).await;
+    assert_eq!(again["workflow"], r["workflow"]);
+    execute_sql(
+        &app,
+        &format!(
+            "UPDATE request_documents SET workflow = REPLACE(workflow, '\"processing\"', '\"no_such_state\"') WHERE request_id = '{id}'"
+        ),
+    );
+    let e = app.get(&format!("/api/v1/requests/{id}"), &st.clerk).await;
+    e.assert_problem(500, "stored_record_unreadable");
+    assert!(
+        e.body["detail"].as_str().unwrap_or("").contains(&id),
+        "{}",
+        e.text
+    );
 }

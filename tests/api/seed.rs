@@ -40,7 +40,7 @@ fn seed_and_check(kind: Db) {
         &mut conn,
         &Visibility::Subtree(root.path.clone()),
         &Default::default(),
-        (db::requests::SortKey::Created, true),
+        (gongkai::domain::request::SortKey::Created, true),
         0,
         5,
     )
@@ -49,7 +49,7 @@ fn seed_and_check(kind: Db) {
     assert_eq!(rows.len(), 5);
     assert!(
         rows.iter()
-            .all(|r| !r.workflow.is_empty() && !r.details.is_empty())
+            .all(|r| !r.details.applicant.name.is_empty() && r.version >= 1)
     );
     // Every year's identities hold over the seeded records.
     for year in 2023..=2026 {

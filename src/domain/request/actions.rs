@@ -1,0 +1,1116 @@
+//! The statutory steps of §5 as typed commands, and one small pure function per step.
+//!
+//! [`apply`] checks what every step shares (the state it may start from, its date) and hands
+//! the step to its own function, which checks the step's guard of §4–§6 and returns the new
+//! [`Workflow`] or a [`Refusal`] with a stable code.
+
+use chrono::NaiveDate;
+
+use super::State;
+use super::workflow::{Consultation, FeeRecord, Opinion, Party, ReplyRecord, Workflow};
+use crate::domain::calendar::Calendar;
+use crate::domain::clock::{
+    self, CONSULTATION_WINDOW, CorrectionFacts, DeadlineOverride, Extension,
+    MAX_EXTENSION_WORKING_DAYS, PAYMENT_WINDOW, Pause, PauseKind,
+};
+use crate::domain::disposition::Disposition;
+use crate::domain::fees::{self, FeeBasis};
+use crate::domain::validation::{Errors, FieldError, optional_text, text};
+
+/// A statutory step, parsed: each variant carries exactly its fields, already valid as values
+/// (texts trimmed and bounded, amounts positive); whether the law allows it now is [`apply`]'s
+/// question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// 确认收到 (art. 31): sets the receipt date.
+    ConfirmReceipt,
+    /// 补正告知 (art. 30).
+    RequestCorrection {
+        items: Vec<String>,
+        reply_by: NaiveDate,
+    },
+    /// The corrected application arrived: the clock restarts.
+    ReceiveCorrection,
+    /// 征求意见 (art. 32, 34).
+    StartConsultation {
+        party: Party,
+        whom: String,
+    },
+    EndConsultation {
+        opinion: Opinion,
+    },
+    /// 收费通知 (fee Measures).
+    IssueFeeNotice {
+        basis: FeeBasis,
+        amount_fen: i64,
+        pages: Option<u32>,
+    },
+    RecordPayment {
+        amount_fen: i64,
+    },
+    WaiveFee {
+        reason: String,
+    },
+    /// 延期答复 (art. 33).
+    Extend {
+        days: u32,
+        reason: String,
+    },
+    /// A longer reply period for numerous applications (art. 35).
+    OverrideDeadline {
+        due_date: NaiveDate,
+        reason: String,
+    },
+    /// 答复 (art. 36) with a disposition of §6.
+    Reply(ReplyInput),
+    CloseUncorrected,
+    CloseUnpaid,
+    Withdraw {
+        reason: Option<String>,
+    },
+}
+
+/// What a reply records (§6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyInput {
+    pub disposition: Disposition,
+    pub reason: Option<String>,
+    pub legal_basis: Option<String>,
+    pub provision: Option<String>,
+    pub responsible_agency: Option<String>,
+    /// The id of the earlier application (`not_processed.repeated`); the use case checks that
+    /// it exists and may be seen.
+    pub repeats_request_id: Option<String>,
+}
+
+/// The name of each step, as in the API paths: `/requests/{id}/actions/{name}`.
+pub const ACTIONS: [&str; 14] = [
+    "confirm_receipt",
+    "request_correction",
+    "receive_correction",
+    "start_consultation",
+    "end_consultation",
+    "issue_fee_notice",
+    "record_payment",
+    "waive_fee",
+    "extend",
+    "override_deadline",
+    "reply",
+    "close_uncorrected",
+    "close_unpaid",
+    "withdraw",
+];
+
+fn collect<T>(e: Errors, v: Option<T>) -> Result<T, Vec<FieldError>> {
+    match v {
+        Some(v) if e.is_empty() => Ok(v),
+        _ => Err(e.into_vec()),
+    }
+}
+
+fn reason_text(e: &mut Errors, reason: &str) -> Option<String> {
+    e.take(text("reason", reason, 4000, true))
+}
+
+/// Validating constructors: typed values in, a valid [`Action`] or the bad fields out.
+impl Action {
+    pub fn request_correction(
+        on: NaiveDate,
+        items: &[String],
+        reply_by: NaiveDate,
+    ) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        if items.is_empty() {
+            e.push(FieldError::new(
+                "items",
+                "required",
+                "list everything to correct",
+            ));
+        }
+        if items.len() > 100 {
+            e.push(FieldError::new("items", "too_many", "at most 100 items"));
+        }
+        let items: Vec<String> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, it)| e.take(text(&format!("items[{i}]"), it, 1000, true)))
+            .collect();
+        if reply_by <= on {
+            e.push(FieldError::new(
+                "reply_by",
+                "not_after_on",
+                "must be after the notice date",
+            ));
+        }
+        collect(e, Some(Action::RequestCorrection { items, reply_by }))
+    }
+
+    pub fn start_consultation(party: Party, whom: &str) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        let whom = e.take(text("whom", whom, 200, false));
+        collect(
+            e,
+            whom.map(|whom| Action::StartConsultation { party, whom }),
+        )
+    }
+
+    pub fn issue_fee_notice(
+        basis: FeeBasis,
+        amount_fen: i64,
+        pages: Option<i64>,
+    ) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        if amount_fen <= 0 {
+            e.push(FieldError::new(
+                "amount_fen",
+                "out_of_range",
+                "must be positive",
+            ));
+        }
+        let pages = match pages {
+            Some(p) if !(1..=1_000_000).contains(&p) => {
+                e.push(FieldError::new(
+                    "pages",
+                    "out_of_range",
+                    "must be between 1 and 1000000",
+                ));
+                None
+            }
+            Some(p) => u32::try_from(p).ok(),
+            None => None,
+        };
+        if basis == FeeBasis::PerPage && pages.is_none() && e.is_empty() {
+            e.push(FieldError::new(
+                "pages",
+                "required",
+                "a per-page fee needs the page count",
+            ));
+        }
+        collect(
+            e,
+            Some(Action::IssueFeeNotice {
+                basis,
+                amount_fen,
+                pages,
+            }),
+        )
+    }
+
+    pub fn record_payment(amount_fen: i64) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        if amount_fen <= 0 {
+            e.push(FieldError::new(
+                "amount_fen",
+                "out_of_range",
+                "must be positive",
+            ));
+        }
+        collect(e, Some(Action::RecordPayment { amount_fen }))
+    }
+
+    pub fn waive_fee(reason: &str) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        let reason = reason_text(&mut e, reason);
+        collect(e, reason.map(|reason| Action::WaiveFee { reason }))
+    }
+
+    /// More than 20 days is a legal refusal (409 `extension_too_long`), not a form error.
+    pub fn extend(days: i64, reason: &str) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        let days = match u32::try_from(days) {
+            Ok(d) if d >= 1 => Some(d),
+            _ => {
+                e.push(FieldError::new(
+                    "days",
+                    "out_of_range",
+                    "must be at least 1",
+                ));
+                None
+            }
+        };
+        let reason = reason_text(&mut e, reason);
+        collect(
+            e,
+            days.zip(reason)
+                .map(|(days, reason)| Action::Extend { days, reason }),
+        )
+    }
+
+    pub fn override_deadline(due_date: NaiveDate, reason: &str) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        let reason = reason_text(&mut e, reason);
+        collect(
+            e,
+            reason.map(|reason| Action::OverrideDeadline { due_date, reason }),
+        )
+    }
+
+    pub fn reply(
+        disposition: Disposition,
+        reason: Option<&str>,
+        legal_basis: Option<&str>,
+        provision: Option<&str>,
+        responsible_agency: Option<&str>,
+        repeats_request_id: Option<String>,
+    ) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        let reason = e.take(optional_text("reason", reason, 4000, true));
+        let legal_basis = e.take(optional_text("legal_basis", legal_basis, 1000, true));
+        let provision = e.take(optional_text("provision", provision, 4000, true));
+        let responsible_agency = e.take(optional_text(
+            "responsible_agency",
+            responsible_agency,
+            500,
+            true,
+        ));
+        if repeats_request_id.is_some() && disposition != Disposition::NotProcessedRepeated {
+            e.push(FieldError::new(
+                "repeats_request_id",
+                "not_allowed",
+                "only a not_processed.repeated reply names the application it repeats",
+            ));
+        }
+        let input = match (reason, legal_basis, provision, responsible_agency) {
+            (Some(reason), Some(legal_basis), Some(provision), Some(responsible_agency)) => {
+                Some(ReplyInput {
+                    disposition,
+                    reason,
+                    legal_basis,
+                    provision,
+                    responsible_agency,
+                    repeats_request_id,
+                })
+            }
+            _ => None,
+        };
+        collect(e, input.map(Action::Reply))
+    }
+
+    pub fn withdraw(reason: Option<&str>) -> Result<Action, Vec<FieldError>> {
+        let mut e = Errors::new();
+        let reason = e.take(optional_text("reason", reason, 4000, true));
+        collect(e, reason.map(|reason| Action::Withdraw { reason }))
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::ConfirmReceipt => "confirm_receipt",
+            Action::RequestCorrection { .. } => "request_correction",
+            Action::ReceiveCorrection => "receive_correction",
+            Action::StartConsultation { .. } => "start_consultation",
+            Action::EndConsultation { .. } => "end_consultation",
+            Action::IssueFeeNotice { .. } => "issue_fee_notice",
+            Action::RecordPayment { .. } => "record_payment",
+            Action::WaiveFee { .. } => "waive_fee",
+            Action::Extend { .. } => "extend",
+            Action::OverrideDeadline { .. } => "override_deadline",
+            Action::Reply(_) => "reply",
+            Action::CloseUncorrected => "close_uncorrected",
+            Action::CloseUnpaid => "close_unpaid",
+            Action::Withdraw { .. } => "withdraw",
+        }
+    }
+
+    /// The states a step may start from (the table of §5).
+    pub fn allowed_from(&self) -> &'static [State] {
+        use State::*;
+        match self {
+            Action::ConfirmReceipt => &[AwaitingConfirmation],
+            Action::RequestCorrection { .. }
+            | Action::StartConsultation { .. }
+            | Action::IssueFeeNotice { .. }
+            | Action::Reply(_) => &[Processing],
+            Action::ReceiveCorrection | Action::CloseUncorrected => &[AwaitingCorrection],
+            Action::EndConsultation { .. } => &[Consulting],
+            Action::RecordPayment { .. } | Action::WaiveFee { .. } | Action::CloseUnpaid => {
+                &[AwaitingPayment]
+            }
+            Action::Extend { .. } | Action::OverrideDeadline { .. } => {
+                &[Processing, Consulting, AwaitingPayment]
+            }
+            Action::Withdraw { .. } => &[
+                AwaitingConfirmation,
+                Processing,
+                AwaitingCorrection,
+                Consulting,
+                AwaitingPayment,
+            ],
+        }
+    }
+}
+
+/// Why the law does not allow an action now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The action is not allowed in this state, or a guard of §4–§6 fails (409).
+    Conflict { code: &'static str, message: String },
+    /// The actor's roles do not allow it (403).
+    Forbidden { code: &'static str, message: String },
+    /// A field is wrong for this application (422).
+    Invalid(Vec<FieldError>),
+}
+
+impl Refusal {
+    /// The stable code (the first field's, for a field error).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Conflict { code, .. } | Refusal::Forbidden { code, .. } => code,
+            Refusal::Invalid(v) => v.first().map_or("validation_failed", |e| e.code),
+        }
+    }
+}
+
+fn conflict(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::Conflict {
+        code,
+        message: message.into(),
+    }
+}
+
+/// What an action needs besides the workflow.
+pub struct ActionContext<'a> {
+    pub today: NaiveDate,
+    pub calendar: &'a Calendar,
+    pub actor_is_approver: bool,
+    pub actor_name: &'a str,
+    /// For per-piece fees: this application's place among the same applicant's applications
+    /// received in the same calendar month (1-based).
+    pub nth_in_month: u32,
+}
+
+fn add_wd(cal: &Calendar, from: NaiveDate, n: u32) -> Result<NaiveDate, Refusal> {
+    cal.add_working_days(from, n)
+        .map_err(|e| Refusal::Invalid(vec![FieldError::new("on", "out_of_range", e.to_string())]))
+}
+
+/// The due date the clock gives now, if it runs.
+pub fn current_due_date(wf: &Workflow, cal: &Calendar) -> Result<Option<NaiveDate>, Refusal> {
+    clock::due_date(&wf.clock, cal).map_err(|e| conflict("clock_inconsistent", e.to_string()))
+}
+
+fn close_open_pauses(wf: &mut Workflow, on: NaiveDate) {
+    for p in wf.clock.pauses.iter_mut().filter(|p| p.ended_on.is_none()) {
+        p.ended_on = Some(on);
+    }
+    for c in wf.consultations.iter_mut().filter(|c| c.ended_on.is_none()) {
+        c.ended_on = Some(on);
+    }
+}
+
+/// Closes the application on `on` with a disposition; lateness comes from the clock.
+pub(super) fn close(
+    wf: &Workflow,
+    on: NaiveDate,
+    reply: ReplyInput,
+    cal: &Calendar,
+) -> Result<Workflow, Refusal> {
+    let due = current_due_date(wf, cal)?;
+    let mut next = wf.clone();
+    close_open_pauses(&mut next, on);
+    next.state = State::Closed;
+    next.clock.closed_on = Some(on);
+    next.reply = Some(ReplyRecord {
+        disposition: reply.disposition,
+        on,
+        reason: reply.reason,
+        legal_basis: reply.legal_basis,
+        provision: reply.provision,
+        responsible_agency: reply.responsible_agency,
+        repeats_request_id: reply.repeats_request_id,
+        late: due.is_some_and(|d| on > d),
+    });
+    Ok(next)
+}
+
+fn plain_close(disposition: Disposition, reason: Option<String>) -> ReplyInput {
+    ReplyInput {
+        disposition,
+        reason,
+        legal_basis: None,
+        provision: None,
+        responsible_agency: None,
+        repeats_request_id: None,
+    }
+}
+
+/// Applies one action dated `on`. Returns the new workflow, or why the law does not allow it.
+pub fn apply(
+    wf: &Workflow,
+    on: NaiveDate,
+    action: &Action,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    if !action.allowed_from().contains(&wf.state) {
+        return Err(conflict(
+            "invalid_transition",
+            format!(
+                "{} is not allowed while the application is {}",
+                action.name(),
+                wf.state.code()
+            ),
+        ));
+    }
+    if on > ctx.today {
+        return Err(Refusal::Invalid(vec![FieldError::new(
+            "on",
+            "in_future",
+            "must not be in the future",
+        )]));
+    }
+    if on < wf.last_step_on {
+        return Err(Refusal::Invalid(vec![FieldError::new(
+            "on",
+            "before_previous_step",
+            format!("must not be before the previous step ({})", wf.last_step_on),
+        )]));
+    }
+    let mut next = match action {
+        Action::ConfirmReceipt => confirm_receipt(wf, on),
+        Action::RequestCorrection { items, reply_by } => {
+            request_correction(wf, on, items, *reply_by, ctx)
+        }
+        Action::ReceiveCorrection => receive_correction(wf, on),
+        Action::StartConsultation { party, whom } => start_consultation(wf, on, *party, whom),
+        Action::EndConsultation { opinion } => end_consultation(wf, on, *opinion, ctx),
+        Action::IssueFeeNotice {
+            basis,
+            amount_fen,
+            pages,
+        } => issue_fee_notice(wf, on, *basis, *amount_fen, *pages, ctx),
+        Action::RecordPayment { amount_fen } => record_payment(wf, on, *amount_fen),
+        Action::WaiveFee { reason } => waive_fee(wf, on, reason),
+        Action::Extend { days, reason } => extend(wf, on, *days, reason, ctx),
+        Action::OverrideDeadline { due_date, reason } => {
+            override_deadline(wf, on, *due_date, reason, ctx)
+        }
+        Action::Reply(reply) => self::reply(wf, on, reply, ctx),
+        Action::CloseUncorrected => close_uncorrected(wf, on, ctx),
+        Action::CloseUnpaid => close_unpaid(wf, on, ctx),
+        Action::Withdraw { reason } => withdraw(wf, on, reason.clone(), ctx),
+    }?;
+    next.last_step_on = on;
+    Ok(next)
+}
+
+fn confirm_receipt(wf: &Workflow, on: NaiveDate) -> Result<Workflow, Refusal> {
+    let mut next = wf.clone();
+    next.clock.receipt_date = Some(on);
+    next.state = State::Processing;
+    Ok(next)
+}
+
+/// Art. 30: once, within 7 working days of receipt.
+fn request_correction(
+    wf: &Workflow,
+    on: NaiveDate,
+    items: &[String],
+    reply_by: NaiveDate,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    if wf.clock.correction.is_some() {
+        return Err(conflict(
+            "correction_already_requested",
+            "a correction may be asked for only once (art. 30)",
+        ));
+    }
+    let receipt = wf
+        .clock
+        .receipt_date
+        .ok_or_else(|| conflict("invalid_transition", "no receipt date"))?;
+    let window_end = add_wd(ctx.calendar, receipt, clock::CORRECTION_NOTICE_WINDOW)?;
+    if on > window_end {
+        return Err(conflict(
+            "correction_window_passed",
+            format!(
+                "a correction must be asked for within 7 working days of receipt, by {window_end} (art. 30)"
+            ),
+        ));
+    }
+    let mut next = wf.clone();
+    next.clock.correction = Some(CorrectionFacts {
+        requested_on: on,
+        reply_by,
+        received_on: None,
+    });
+    next.correction_items = items.to_vec();
+    next.state = State::AwaitingCorrection;
+    Ok(next)
+}
+
+fn receive_correction(wf: &Workflow, on: NaiveDate) -> Result<Workflow, Refusal> {
+    let mut next = wf.clone();
+    if let Some(c) = next.clock.correction.as_mut() {
+        c.received_on = Some(on);
+    }
+    next.state = State::Processing;
+    Ok(next)
+}
+
+/// Art. 32, 34: the clock pauses from the day the letter is sent.
+fn start_consultation(
+    wf: &Workflow,
+    on: NaiveDate,
+    party: Party,
+    whom: &str,
+) -> Result<Workflow, Refusal> {
+    let kind = match party {
+        Party::ThirdParty => PauseKind::ThirdPartyConsultation,
+        Party::OtherAgency => PauseKind::OtherAgencyConsultation,
+    };
+    let mut next = wf.clone();
+    next.clock.pauses.push(Pause {
+        kind,
+        started_on: on,
+        ended_on: None,
+    });
+    next.consultations.push(Consultation {
+        party,
+        whom: whom.to_string(),
+        sent_on: on,
+        ended_on: None,
+        opinion: None,
+    });
+    next.state = State::Consulting;
+    Ok(next)
+}
+
+/// `no_reply` only after the consulted party's 15 working days.
+fn end_consultation(
+    wf: &Workflow,
+    on: NaiveDate,
+    opinion: Opinion,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    let sent = wf.consultations.last().map_or(on, |c| c.sent_on);
+    let window_end = add_wd(ctx.calendar, sent, CONSULTATION_WINDOW)?;
+    if opinion == Opinion::NoReply && on <= window_end {
+        return Err(conflict(
+            "consultation_window_not_passed",
+            format!("no reply can be recorded only after the 15 working days end on {window_end}"),
+        ));
+    }
+    let mut next = wf.clone();
+    close_open_pauses(&mut next, on);
+    if let Some(c) = next.consultations.last_mut() {
+        c.opinion = Some(opinion);
+    }
+    next.state = State::Processing;
+    Ok(next)
+}
+
+/// The fee Measures: one notice, within the maximum the Measures allow.
+fn issue_fee_notice(
+    wf: &Workflow,
+    on: NaiveDate,
+    basis: FeeBasis,
+    amount_fen: i64,
+    pages: Option<u32>,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    if wf.fee.is_some() {
+        return Err(conflict(
+            "fee_notice_already_issued",
+            "an application carries one fee notice",
+        ));
+    }
+    let nth = (basis == FeeBasis::PerPiece).then_some(ctx.nth_in_month);
+    let maximum = fees::maximum_fen(basis, ctx.nth_in_month, pages);
+    if maximum == 0 {
+        return Err(conflict(
+            "fee_not_chargeable",
+            match basis {
+                FeeBasis::PerPiece => format!(
+                    "this is the applicant's application no. {} this month; the first 10 are free",
+                    ctx.nth_in_month
+                ),
+                FeeBasis::PerPage => "up to 30 pages are free".to_string(),
+            },
+        ));
+    }
+    if amount_fen > maximum {
+        return Err(conflict(
+            "fee_above_maximum",
+            format!(
+                "the Measures allow at most {} yuan for this application",
+                fees::yuan_string(maximum)
+            ),
+        ));
+    }
+    let mut next = wf.clone();
+    next.fee = Some(FeeRecord {
+        basis,
+        amount_fen,
+        maximum_fen: maximum,
+        pages,
+        nth_in_month: nth,
+        notice_on: on,
+        paid_on: None,
+        paid_fen: None,
+        waived_on: None,
+        waiver_reason: None,
+    });
+    next.clock.pauses.push(Pause {
+        kind: PauseKind::FeeNotice,
+        started_on: on,
+        ended_on: None,
+    });
+    next.state = State::AwaitingPayment;
+    Ok(next)
+}
+
+fn record_payment(wf: &Workflow, on: NaiveDate, amount_fen: i64) -> Result<Workflow, Refusal> {
+    let mut next = wf.clone();
+    let fee = next
+        .fee
+        .as_mut()
+        .ok_or_else(|| conflict("invalid_transition", "no fee notice"))?;
+    if amount_fen != fee.amount_fen {
+        return Err(Refusal::Invalid(vec![FieldError::new(
+            "amount_fen",
+            "payment_amount_mismatch",
+            format!("the notice asks for {} fen", fee.amount_fen),
+        )]));
+    }
+    fee.paid_on = Some(on);
+    fee.paid_fen = Some(amount_fen);
+    close_open_pauses(&mut next, on);
+    next.state = State::Processing;
+    Ok(next)
+}
+
+fn waive_fee(wf: &Workflow, on: NaiveDate, reason: &str) -> Result<Workflow, Refusal> {
+    let mut next = wf.clone();
+    let fee = next
+        .fee
+        .as_mut()
+        .ok_or_else(|| conflict("invalid_transition", "no fee notice"))?;
+    fee.waived_on = Some(on);
+    fee.waiver_reason = Some(reason.to_string());
+    close_open_pauses(&mut next, on);
+    next.state = State::Processing;
+    Ok(next)
+}
+
+/// Art. 33: approved by the office head, once, at most 20 working days, before the due date.
+fn extend(
+    wf: &Workflow,
+    on: NaiveDate,
+    days: u32,
+    reason: &str,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    if !ctx.actor_is_approver {
+        return Err(Refusal::Forbidden {
+            code: "approver_required",
+            message:
+                "an extension is approved by the head of the disclosure office (role approver)"
+                    .into(),
+        });
+    }
+    if wf.clock.extension.is_some() {
+        return Err(conflict(
+            "extension_already_used",
+            "the reply period may be extended only once (art. 33)",
+        ));
+    }
+    if days > MAX_EXTENSION_WORKING_DAYS {
+        return Err(conflict(
+            "extension_too_long",
+            "an extension is at most 20 working days (art. 33)",
+        ));
+    }
+    if let Some(due) = current_due_date(wf, ctx.calendar)?
+        && on > due
+    {
+        return Err(conflict(
+            "due_date_passed",
+            format!("an extension must be approved before the due date ({due}) passes"),
+        ));
+    }
+    let mut next = wf.clone();
+    next.clock.extension = Some(Extension {
+        days,
+        approved_on: on,
+        approved_by: ctx.actor_name.to_string(),
+        reason: reason.to_string(),
+    });
+    Ok(next)
+}
+
+/// Art. 35: a longer reply period for numerous applications, set by the office head.
+fn override_deadline(
+    wf: &Workflow,
+    on: NaiveDate,
+    due_date: NaiveDate,
+    reason: &str,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    if !ctx.actor_is_approver {
+        return Err(Refusal::Forbidden {
+            code: "approver_required",
+            message:
+                "a longer reply period is set by the head of the disclosure office (role approver)"
+                    .into(),
+        });
+    }
+    if wf.clock.deadline_override.is_some() {
+        return Err(conflict(
+            "deadline_already_overridden",
+            "the reply period was already set by the office",
+        ));
+    }
+    let current = current_due_date(wf, ctx.calendar)?;
+    if current.is_some_and(|c| due_date <= c) {
+        return Err(conflict(
+            "override_not_later",
+            "a reply period set for numerous applications must end after the statutory due date (art. 35)",
+        ));
+    }
+    if !ctx.calendar.is_working_day(due_date).unwrap_or(false) {
+        return Err(Refusal::Invalid(vec![FieldError::new(
+            "due_date",
+            "not_a_working_day",
+            "must be a working day",
+        )]));
+    }
+    let mut next = wf.clone();
+    next.clock.deadline_override = Some(DeadlineOverride {
+        due_date,
+        set_on: on,
+        reason: reason.to_string(),
+    });
+    Ok(next)
+}
+
+/// Art. 36: a disposition of §6 with what it requires.
+fn reply(
+    wf: &Workflow,
+    on: NaiveDate,
+    reply: &ReplyInput,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    let req = reply.disposition.requirements();
+    let code = reply.disposition.code();
+    if req.by_own_action {
+        return Err(conflict(
+            "disposition_requires_action",
+            format!("{code} is recorded by close_uncorrected or close_unpaid"),
+        ));
+    }
+    if req.after_correction
+        && wf
+            .clock
+            .correction
+            .as_ref()
+            .and_then(|c| c.received_on)
+            .is_none()
+    {
+        return Err(conflict(
+            "correction_not_received",
+            "unavailable.still_unclear is possible only after a correction round (art. 30)",
+        ));
+    }
+    if req.reason && reply.reason.is_none() {
+        return Err(conflict(
+            "disposition_requires_reason",
+            format!("{code} needs a reason"),
+        ));
+    }
+    if req.legal_basis && reply.legal_basis.is_none() {
+        return Err(conflict(
+            "disposition_requires_legal_basis",
+            format!("{code} needs the legal basis"),
+        ));
+    }
+    if req.provision && reply.provision.is_none() {
+        return Err(conflict(
+            "disposition_requires_provision",
+            format!("{code} records how and when the information is provided (provision)"),
+        ));
+    }
+    close(wf, on, reply.clone(), ctx.calendar)
+}
+
+/// Art. 30: deemed withdrawn once the correction deadline has passed.
+fn close_uncorrected(
+    wf: &Workflow,
+    on: NaiveDate,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    let reply_by = wf.clock.correction.as_ref().map_or(on, |c| c.reply_by);
+    if on <= reply_by {
+        return Err(conflict(
+            "correction_deadline_not_passed",
+            format!("the applicant has until {reply_by} to correct"),
+        ));
+    }
+    close(
+        wf,
+        on,
+        plain_close(Disposition::OtherUncorrected, None),
+        ctx.calendar,
+    )
+}
+
+/// The fee Measures: deemed withdrawn once the 20 working days to pay have passed.
+fn close_unpaid(
+    wf: &Workflow,
+    on: NaiveDate,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    let notice = wf.fee.as_ref().map_or(on, |f| f.notice_on);
+    let window_end = add_wd(ctx.calendar, notice, PAYMENT_WINDOW)?;
+    if on <= window_end {
+        return Err(conflict(
+            "payment_deadline_not_passed",
+            format!("the applicant has until {window_end} to pay"),
+        ));
+    }
+    close(
+        wf,
+        on,
+        plain_close(Disposition::OtherUnpaid, None),
+        ctx.calendar,
+    )
+}
+
+fn withdraw(
+    wf: &Workflow,
+    on: NaiveDate,
+    reason: Option<String>,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    let reason = reason.unwrap_or_else(|| "withdrawn".to_string());
+    close(
+        wf,
+        on,
+        plain_close(Disposition::OtherOther, Some(reason)),
+        ctx.calendar,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every state × every action: allowed, or refused with its exact code.
+
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    /// A workflow in `state`, built through the actions themselves from a receipt on Monday
+    /// 2025-03-03 (weekends-only calendar). Every step is dated 2025-03-04.
+    fn in_state(state: State, cal: &Calendar) -> Workflow {
+        let ctx = ActionContext {
+            today: d("2025-12-31"),
+            calendar: cal,
+            actor_is_approver: true,
+            actor_name: "approver",
+            nth_in_month: 12,
+        };
+        let received = Workflow::new(d("2025-03-03"), Some(d("2025-03-03")));
+        let step = |wf: &Workflow, a: Action| apply(wf, d("2025-03-04"), &a, &ctx);
+        let wf = match state {
+            State::AwaitingConfirmation => Ok(Workflow::new(d("2025-03-03"), None)),
+            State::Processing => Ok(received),
+            State::AwaitingCorrection => step(
+                &received,
+                Action::RequestCorrection {
+                    items: vec!["写明文号".into()],
+                    reply_by: d("2025-03-20"),
+                },
+            ),
+            State::Consulting => step(
+                &received,
+                Action::StartConsultation {
+                    party: Party::ThirdParty,
+                    whom: "某公司".into(),
+                },
+            ),
+            State::AwaitingPayment => step(
+                &received,
+                Action::IssueFeeNotice {
+                    basis: FeeBasis::PerPiece,
+                    amount_fen: 10_000,
+                    pages: None,
+                },
+            ),
+            State::Closed => step(&received, Action::Withdraw { reason: None }),
+        };
+        match wf {
+            Ok(wf) if wf.state == state => wf,
+            other => panic!("cannot build a workflow in {state:?}: {other:?}"),
+        }
+    }
+
+    /// One valid example of each action, dated `on`.
+    fn examples() -> Vec<Action> {
+        vec![
+            Action::ConfirmReceipt,
+            Action::RequestCorrection {
+                items: vec!["写明所需信息的文号".into()],
+                reply_by: d("2025-03-25"),
+            },
+            Action::ReceiveCorrection,
+            Action::StartConsultation {
+                party: Party::OtherAgency,
+                whom: "市财政局".into(),
+            },
+            Action::EndConsultation {
+                opinion: Opinion::Consent,
+            },
+            Action::IssueFeeNotice {
+                basis: FeeBasis::PerPiece,
+                amount_fen: 10_000,
+                pages: None,
+            },
+            Action::RecordPayment { amount_fen: 10_000 },
+            Action::WaiveFee {
+                reason: "申请人经济困难".into(),
+            },
+            Action::Extend {
+                days: 10,
+                reason: "需要调取档案".into(),
+            },
+            Action::OverrideDeadline {
+                due_date: d("2025-06-30"),
+                reason: "申请数量众多".into(),
+            },
+            Action::Reply(ReplyInput {
+                disposition: Disposition::Granted,
+                reason: None,
+                legal_basis: None,
+                provision: Some("以电子邮件方式提供".into()),
+                responsible_agency: None,
+                repeats_request_id: None,
+            }),
+            Action::CloseUncorrected,
+            Action::CloseUnpaid,
+            Action::Withdraw { reason: None },
+        ]
+    }
+
+    /// What the law answers to each action in each state. `Ok` means allowed; close_uncorrected
+    /// and close_unpaid are allowed from their state but refused on a date inside the window.
+    fn expected(state: State, action: &str) -> Result<(), &'static str> {
+        use State::*;
+        let allowed = match action {
+            "confirm_receipt" => state == AwaitingConfirmation,
+            "request_correction" | "start_consultation" | "issue_fee_notice" | "reply" => {
+                state == Processing
+            }
+            "receive_correction" => state == AwaitingCorrection,
+            "close_uncorrected" => {
+                return if state == AwaitingCorrection {
+                    Err("correction_deadline_not_passed")
+                } else {
+                    Err("invalid_transition")
+                };
+            }
+            "close_unpaid" => {
+                return if state == AwaitingPayment {
+                    Err("payment_deadline_not_passed")
+                } else {
+                    Err("invalid_transition")
+                };
+            }
+            "end_consultation" => state == Consulting,
+            "record_payment" | "waive_fee" => state == AwaitingPayment,
+            "extend" | "override_deadline" => {
+                matches!(state, Processing | Consulting | AwaitingPayment)
+            }
+            "withdraw" => state != Closed,
+            _ => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err("invalid_transition")
+        }
+    }
+
+    #[test]
+    fn every_state_and_action_is_allowed_or_refused_with_its_code() {
+        let cal = Calendar::weekends_only();
+        let ctx = ActionContext {
+            today: d("2025-12-31"),
+            calendar: &cal,
+            actor_is_approver: true,
+            actor_name: "approver",
+            nth_in_month: 12,
+        };
+        let mut checked = 0;
+        for state in State::ALL {
+            let wf = in_state(state, &cal);
+            for action in examples() {
+                let got = apply(&wf, d("2025-03-05"), &action, &ctx).map(|_| ());
+                let want = expected(state, action.name());
+                assert_eq!(
+                    got.clone().map_err(|r| r.code()),
+                    want,
+                    "{} from {}: {got:?}",
+                    action.name(),
+                    state.code()
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, State::ALL.len() * ACTIONS.len());
+    }
+
+    #[test]
+    fn the_names_are_the_documented_actions() {
+        let names: Vec<&str> = examples().iter().map(Action::name).collect();
+        assert_eq!(names, ACTIONS.to_vec());
+    }
+
+    #[test]
+    fn an_allowed_action_moves_to_the_state_of_the_table() {
+        let cal = Calendar::weekends_only();
+        let ctx = ActionContext {
+            today: d("2025-12-31"),
+            calendar: &cal,
+            actor_is_approver: true,
+            actor_name: "approver",
+            nth_in_month: 12,
+        };
+        let to = |from: State, a: &Action| {
+            apply(&in_state(from, &cal), d("2025-03-05"), a, &ctx).map(|w| w.state)
+        };
+        let ex = examples();
+        use State::*;
+        assert_eq!(to(AwaitingConfirmation, &ex[0]), Ok(Processing));
+        assert_eq!(to(Processing, &ex[1]), Ok(AwaitingCorrection));
+        assert_eq!(to(AwaitingCorrection, &ex[2]), Ok(Processing));
+        assert_eq!(to(Processing, &ex[3]), Ok(Consulting));
+        assert_eq!(to(Consulting, &ex[4]), Ok(Processing));
+        assert_eq!(to(Processing, &ex[5]), Ok(AwaitingPayment));
+        assert_eq!(to(AwaitingPayment, &ex[6]), Ok(Processing));
+        assert_eq!(to(AwaitingPayment, &ex[7]), Ok(Processing));
+        assert_eq!(to(Consulting, &ex[8]), Ok(Consulting));
+        assert_eq!(to(AwaitingPayment, &ex[9]), Ok(AwaitingPayment));
+        assert_eq!(to(Processing, &ex[10]), Ok(Closed));
+        assert_eq!(to(AwaitingConfirmation, &ex[13]), Ok(Closed));
+    }
+
+    #[test]
+    fn a_foreign_field_of_reply_is_refused_by_the_constructor() {
+        let r = Action::reply(
+            Disposition::Granted,
+            None,
+            None,
+            Some("邮寄"),
+            None,
+            Some("0b5c1f4e-0000-4000-8000-000000000000".into()),
+        );
+        assert_eq!(
+            r.map_err(|v| v.into_iter().map(|e| (e.field, e.code)).collect::<Vec<_>>()),
+            Err(vec![("repeats_request_id".to_string(), "not_allowed")])
+        );
+        assert!(Action::extend(0, "x").is_err());
+        assert!(Action::extend(21, "x").is_ok(), "too long is the law's 409");
+        assert!(Action::request_correction(d("2025-03-05"), &[], d("2025-03-06")).is_err());
+        assert!(Action::issue_fee_notice(FeeBasis::PerPage, 100, None).is_err());
+    }
+}
