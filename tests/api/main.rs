@@ -15,6 +15,7 @@ mod hardening;
 mod migrations;
 mod openapi;
 mod platform;
+mod records;
 mod remedies;
 mod reports;
 mod requests;
