@@ -42,8 +42,11 @@ impl CalendarCache {
 }
 
 fn parse_row(row: &CalendarYearRow) -> Result<YearSchedule, AppError> {
-    serde_json::from_str(&row.schedule)
-        .map_err(|e| AppError::Internal(format!("stored calendar {} is unreadable: {e}", row.year)))
+    crate::domain::stored::decode_schedule(&row.schedule).map_err(|e| AppError::Unreadable {
+        entity: "calendar year",
+        id: row.year.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 fn load(conn: &mut DbConnection) -> Result<Calendar, AppError> {
@@ -141,8 +144,7 @@ pub fn load_missing(conn: &mut DbConnection, dir: &Path) -> Result<Vec<i32>, App
             }
             let row = CalendarYearRow {
                 year: schedule.year,
-                schedule: serde_json::to_string(&schedule)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                schedule: crate::domain::stored::encode_schedule(&schedule),
                 source: "file".into(),
                 version: 1,
                 updated_at: db::now_micros(),
@@ -239,8 +241,7 @@ pub async fn put_year(
             let year = schedule.year;
             let before = db::calendar::find(conn, year)?;
             let before_schedule = before.as_ref().map(parse_row).transpose()?;
-            let stored =
-                serde_json::to_string(&schedule).map_err(|e| AppError::Internal(e.to_string()))?;
+            let stored = crate::domain::stored::encode_schedule(&schedule);
             let row = CalendarYearRow {
                 year,
                 schedule: stored,

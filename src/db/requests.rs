@@ -8,8 +8,8 @@ use super::agencies::like_prefix;
 use super::schema::{agencies, idempotency_keys, request_documents, request_events, requests};
 use super::{DbConnection, DbError, MultiBackend};
 use crate::domain::access::Visibility;
-use crate::domain::request::stored;
 use crate::domain::request::{Application, ListFilter, SortKey, State};
+use crate::domain::stored;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = requests)]

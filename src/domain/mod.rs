@@ -12,5 +12,6 @@ pub mod identity;
 pub mod remedy;
 pub mod report;
 pub mod request;
+pub mod stored;
 pub mod user;
 pub mod validation;

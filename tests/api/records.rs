@@ -4,11 +4,11 @@
 
 use gongkai::domain::disposition::Disposition;
 use gongkai::domain::fees::FeeBasis;
-use gongkai::domain::request::stored::{
+use gongkai::domain::request::{Opinion, State};
+use gongkai::domain::stored::{
     DETAILS_FORMAT, WORKFLOW_FORMAT, decode_details, decode_workflow, encode_details,
     encode_workflow,
 };
-use gongkai::domain::request::{Opinion, State};
 
 fn fixture(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

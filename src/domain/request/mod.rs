@@ -12,7 +12,6 @@ use super::validation::{Errors, FieldError, optional_text, text};
 
 mod actions;
 pub mod application;
-pub mod stored;
 mod workflow;
 
 pub use actions::{ACTIONS, Action, ActionContext, Refusal, ReplyInput, apply, current_due_date};

@@ -1,5 +1,6 @@
-//! The documents stored per application — the intake details and the legal record — with a
-//! format version, so that an upgrade never turns an old record into an error.
+//! Every JSON document the service stores and reads back as a typed value — an application's
+//! intake details and legal record, a calendar year's schedule — with a format version, so that
+//! an upgrade never turns an old record into an error.
 //!
 //! Each document is a JSON object with a top-level `"format": N`; a record without it is
 //! format 1 (everything written before versions existed). Reading accepts every format up to
@@ -14,13 +15,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::IntakeDetails;
-use super::workflow::Workflow;
+use super::calendar::YearSchedule;
+use super::request::{IntakeDetails, Workflow};
 
 /// The format written today for the legal record ([`Workflow`]).
 pub const WORKFLOW_FORMAT: u64 = 1;
 /// The format written today for the intake details ([`IntakeDetails`]).
 pub const DETAILS_FORMAT: u64 = 1;
+/// The format written today for a calendar year ([`YearSchedule`]).
+pub const SCHEDULE_FORMAT: u64 = 1;
 
 /// Why a stored document could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +36,8 @@ pub enum StoredError {
     Invalid { format: u64, message: String },
 }
 
-fn encode<T: Serialize>(value: &T, format: u64) -> String {
+/// Writes `value` as a JSON object carrying `"format": format`.
+pub fn encode<T: Serialize>(value: &T, format: u64) -> String {
     let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("format".into(), Value::from(format));
@@ -42,7 +46,7 @@ fn encode<T: Serialize>(value: &T, format: u64) -> String {
 }
 
 /// Reads the format, applies the upgrades from it to `current`, and decodes.
-fn decode<T: DeserializeOwned>(
+pub fn decode<T: DeserializeOwned>(
     text: &str,
     current: u64,
     upgrade: fn(u64, &mut serde_json::Map<String, Value>),
@@ -74,9 +78,9 @@ fn decode<T: DeserializeOwned>(
     })
 }
 
-/// No shape has changed yet: format 1 is today's. An upgrade from format N to N + 1 goes here
-/// as one arm, e.g. renaming a field or splitting one.
-fn no_upgrades(_from: u64, _doc: &mut serde_json::Map<String, Value>) {}
+/// No shape has changed yet: format 1 is today's. An upgrade from format N to N + 1 goes into
+/// the document's own upgrade function as one arm, e.g. renaming a field or splitting one.
+pub fn no_upgrades(_from: u64, _doc: &mut serde_json::Map<String, Value>) {}
 
 pub fn encode_workflow(wf: &Workflow) -> String {
     encode(wf, WORKFLOW_FORMAT)
@@ -92,6 +96,21 @@ pub fn encode_details(d: &IntakeDetails) -> String {
 
 pub fn decode_details(text: &str) -> Result<IntakeDetails, StoredError> {
     decode(text, DETAILS_FORMAT, no_upgrades)
+}
+
+pub fn encode_schedule(s: &YearSchedule) -> String {
+    encode(s, SCHEDULE_FORMAT)
+}
+
+/// The schedule type refuses unknown fields (it is also the API's and the files' input), so a
+/// stored one drops what this release does not know before decoding.
+pub fn decode_schedule(text: &str) -> Result<YearSchedule, StoredError> {
+    let mut v: Value =
+        serde_json::from_str(text).map_err(|e| StoredError::NotAnObject(e.to_string()))?;
+    if let Value::Object(m) = &mut v {
+        m.retain(|k, _| ["format", "year", "holidays", "workdays"].contains(&k.as_str()));
+    }
+    decode(&v.to_string(), SCHEDULE_FORMAT, no_upgrades)
 }
 
 #[cfg(test)]
@@ -123,6 +142,16 @@ mod tests {
         let wf = decode_workflow(&missing).unwrap_or_else(|e| panic!("{e}"));
         assert!(wf.consultations.is_empty());
         assert!(!wf.late());
+    }
+
+    #[test]
+    fn a_calendar_year_stored_without_a_format_or_with_a_later_field_still_loads() {
+        let old = r#"{"year":2026,"holidays":[],"workdays":["2026-01-04"]}"#;
+        let s = decode_schedule(old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.year, 2026);
+        let later = r#"{"format":1,"year":2026,"holidays":[],"workdays":[],"source_url":"x"}"#;
+        assert!(decode_schedule(later).is_ok());
+        assert_eq!(decode_schedule(&encode_schedule(&s)), Ok(s));
     }
 
     #[test]
