@@ -19,6 +19,59 @@ use super::calendar::{Calendar, CalendarError};
 pub const REPLY_PERIOD_WORKING_DAYS: u32 = 20;
 /// Longest extension (延期) the head of the disclosure office may approve, once (第三十三条).
 pub const MAX_EXTENSION_WORKING_DAYS: u32 = 20;
+/// The 2008 Regulation (国务院令第492号) art. 24: 15 working days, one extension of at most 15.
+pub const REPLY_PERIOD_WORKING_DAYS_2008: u32 = 15;
+/// The longest extension under the 2008 Regulation (art. 24).
+pub const MAX_EXTENSION_WORKING_DAYS_2008: u32 = 15;
+
+/// The day the 2019 revision (国务院令第711号) came into force; applications received before it
+/// are timed by the 2008 Regulation.
+pub fn regulation_2019_in_force() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2019, 5, 15).unwrap_or(NaiveDate::MIN)
+}
+
+/// Which Regulation times an application: the one in force on its receipt date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Regime {
+    /// 《政府信息公开条例》（2019年修订）, from 2019-05-15.
+    #[serde(rename = "2019")]
+    Revised2019,
+    /// 《政府信息公开条例》（2008年）, before 2019-05-15.
+    #[serde(rename = "2008")]
+    Original2008,
+}
+
+impl Regime {
+    pub fn of(facts: &ClockFacts) -> Regime {
+        match facts.receipt_date {
+            Some(r) if r < regulation_2019_in_force() => Regime::Original2008,
+            _ => Regime::Revised2019,
+        }
+    }
+
+    pub fn reply_period(self) -> u32 {
+        match self {
+            Regime::Revised2019 => REPLY_PERIOD_WORKING_DAYS,
+            Regime::Original2008 => REPLY_PERIOD_WORKING_DAYS_2008,
+        }
+    }
+
+    pub fn max_extension(self) -> u32 {
+        match self {
+            Regime::Revised2019 => MAX_EXTENSION_WORKING_DAYS,
+            Regime::Original2008 => MAX_EXTENSION_WORKING_DAYS_2008,
+        }
+    }
+
+    /// The article that sets the reply period and the extension.
+    pub fn article(self) -> &'static str {
+        match self {
+            Regime::Revised2019 => "《条例》第三十三条第一款",
+            Regime::Original2008 => "《政府信息公开条例》（2008年）第二十四条",
+        }
+    }
+}
 /// A correction notice (补正通知) must be sent within 7 working days of receipt (第三十条).
 pub const CORRECTION_NOTICE_WINDOW: u32 = 7;
 /// A consulted third party or agency has 15 working days to answer (第三十二条、第三十四条);
@@ -42,6 +95,9 @@ pub struct ClockFacts {
     pub pauses: Vec<Pause>,
     /// The extension (延期), at most one, 1..=20 working days.
     pub extension: Option<Extension>,
+    /// An extension granted before a correction was asked for: the period restarted by the
+    /// correction (第三十条) does not carry it, and a new one may be granted within it.
+    pub superseded_extension: Option<Extension>,
     /// A reply period set by the office for numerous applications (第三十五条).
     pub deadline_override: Option<DeadlineOverride>,
     /// Date of the reply or other closure, if closed.
@@ -166,7 +222,8 @@ pub struct TraceStep {
     pub step: u32,
     /// Stable code: `receipt`, `clock_start.receipt`, `clock_start.correction_received`,
     /// `correction.requested`, `reply_period`, `pause.third_party`, `pause.other_agency`,
-    /// `pause.fee_notice`, `pause.open`, `extension`, `override`, `due_date`, `provisional`.
+    /// `pause.fee_notice`, `pause.open`, `extension.superseded`, `extension`, `override`,
+    /// `due_date`, `provisional`.
     pub rule: &'static str,
     /// The date the step starts from or happened on.
     pub date: Option<NaiveDate>,
@@ -370,7 +427,7 @@ fn check(facts: &ClockFacts) -> Result<(), ClockError> {
         }
     }
     if let Some(e) = &facts.extension
-        && (e.days == 0 || e.days > MAX_EXTENSION_WORKING_DAYS)
+        && (e.days == 0 || e.days > Regime::of(facts).max_extension())
     {
         return Err(ClockError::ExtensionDaysOutOfRange { days: e.days });
     }
@@ -491,9 +548,9 @@ fn walk(
     }
 }
 
-/// The working days the period lasts: 20 plus the extension.
+/// The working days the period lasts: 20 (15 under the 2008 Regulation) plus the extension.
 fn period(facts: &ClockFacts) -> u32 {
-    REPLY_PERIOD_WORKING_DAYS + facts.extension.as_ref().map_or(0, |e| e.days)
+    Regime::of(facts).reply_period() + facts.extension.as_ref().map_or(0, |e| e.days)
 }
 
 /// The due date (答复期限届满日) of an application, or `None` when no clock runs (receipt not
@@ -632,7 +689,7 @@ pub fn compute(
             receipt_date: None,
             clock_start: None,
             clock_start_rule: None,
-            reply_period_days: REPLY_PERIOD_WORKING_DAYS,
+            reply_period_days: Regime::of(facts).reply_period(),
             extension_days,
             paused_working_days: 0,
             due_date: None,
@@ -708,16 +765,26 @@ pub fn compute(
                 Some("《条例》第三十条"),
             ),
         }
-        let plain_end = cal.add_working_days(start, REPLY_PERIOD_WORKING_DAYS)?;
+        let regime = Regime::of(facts);
+        let days = regime.reply_period();
+        let plain_end = cal.add_working_days(start, days)?;
+        let law = match regime {
+            Regime::Revised2019 => String::new(),
+            Regime::Original2008 => format!(
+                "；于{}（2019年修订条例施行之日）前收到，适用2008年条例 / received before {} (the 2019 revision's entry into force): the 2008 Regulation applies",
+                regulation_2019_in_force(),
+                regulation_2019_in_force()
+            ),
+        };
         trace.push(
             "reply_period",
             Some(start),
             Some(plain_end),
-            Some(i64::from(REPLY_PERIOD_WORKING_DAYS)),
+            Some(i64::from(days)),
             format!(
-                "答复期限为{REPLY_PERIOD_WORKING_DAYS}个工作日（不计暂停与延期时至{plain_end}） / reply period of {REPLY_PERIOD_WORKING_DAYS} working days ({plain_end} without pauses or extension)"
+                "答复期限为{days}个工作日（不计暂停与延期时至{plain_end}）{law} / reply period of {days} working days ({plain_end} without pauses or extension)"
             ),
-            Some("《条例》第三十三条第一款"),
+            Some(regime.article()),
         );
 
         let mut removed: Vec<Option<(Window, u32)>> = vec![None; facts.pauses.len()];
@@ -769,6 +836,19 @@ pub fn compute(
             }
         }
 
+        if let Some(e) = &facts.superseded_extension {
+            trace.push(
+                "extension.superseded",
+                Some(e.approved_on),
+                None,
+                Some(0),
+                format!(
+                    "{}批准的{}个工作日延期在补正之前，补正后答复期限重新起算，该延期不再适用 / the extension of {} working days approved on {} preceded the correction: the restarted period does not carry it",
+                    e.approved_on, e.days, e.days, e.approved_on
+                ),
+                Some("《条例》第三十条"),
+            );
+        }
         if let Some(e) = &facts.extension {
             trace.push(
                 "extension",
@@ -786,7 +866,7 @@ pub fn compute(
                     e.approved_on,
                     e.reason
                 ),
-                Some("《条例》第三十三条第一款"),
+                Some(Regime::of(facts).article()),
             );
         }
         computed_due_date = Some(computed);
@@ -860,7 +940,7 @@ pub fn compute(
         receipt_date: Some(receipt),
         clock_start: start.map(|(d, _)| d),
         clock_start_rule: start.map(|(_, r)| r),
-        reply_period_days: REPLY_PERIOD_WORKING_DAYS,
+        reply_period_days: Regime::of(facts).reply_period(),
         extension_days,
         paused_working_days,
         due_date: due,
@@ -1504,10 +1584,12 @@ mod tests {
         )
     }
 
-    /// Arbitrary consistent facts around 2018–2027, with or without a correction.
+    /// Arbitrary consistent facts under the 2019 Regulation (received from 2019-05-15 to the
+    /// end of 2026), with or without a correction. The 2008 Regulation's shorter periods have
+    /// tests of their own.
     fn facts() -> impl Strategy<Value = ClockFacts> {
         (
-            date_between("2018-12-01", "2026-12-31"),
+            date_between("2019-05-15", "2026-12-31"),
             prop::option::of((0i64..10, 0i64..30)),
             prop::option::of(1u32..=20),
         )
@@ -1569,7 +1651,7 @@ mod tests {
 
         #[test]
         fn a_later_receipt_never_gives_an_earlier_due_date(
-            first in date_between("2018-12-01", "2026-12-31"),
+            first in date_between("2019-05-15", "2026-12-31"),
             gap in 0i64..60,
             ext in prop::option::of(1u32..=20),
             pauses in pauses_after(d("2019-01-01")),
@@ -1596,6 +1678,7 @@ mod tests {
             let start = deadline.clock_start.unwrap();
             let due = deadline.due_date.unwrap();
             let elapsed = real_calendar().count_working_days(start, due).unwrap();
+            prop_assert_eq!(deadline.reply_period_days, 20);
             prop_assert_eq!(elapsed - deadline.paused_working_days, 20 + deadline.extension_days);
             prop_assert_eq!(Some(due), due_date(&facts, real_calendar()).unwrap());
         }

@@ -461,7 +461,7 @@ action_operation!(
     "/requests/{id}/actions/override_deadline",
     OverrideDeadlineBody,
     "Set a longer reply period for numerous applications (art. 35), approvers only.",
-    "Not allowed now (`invalid_transition`, `deadline_already_overridden`, `override_not_later`)"
+    "Not allowed now (`invalid_transition`, `due_date_passed`, `deadline_already_overridden`, `override_not_later`)"
 );
 action_operation!(
     reply,

@@ -10,8 +10,8 @@ use super::State;
 use super::workflow::{Consultation, FeeRecord, Opinion, Party, ReplyRecord, Workflow};
 use crate::domain::calendar::Calendar;
 use crate::domain::clock::{
-    self, CONSULTATION_WINDOW, CorrectionFacts, DeadlineOverride, Extension,
-    MAX_EXTENSION_WORKING_DAYS, PAYMENT_WINDOW, Pause, PauseKind,
+    self, CONSULTATION_WINDOW, CorrectionFacts, DeadlineOverride, Extension, PAYMENT_WINDOW, Pause,
+    PauseKind, Regime,
 };
 use crate::domain::disposition::Disposition;
 use crate::domain::fees::{self, FeeBasis};
@@ -532,6 +532,11 @@ fn request_correction(
         reply_by,
         received_on: None,
     });
+    // The period restarts from the corrected application (art. 30): an extension granted
+    // before does not carry over, and a new one may be granted within the restarted period.
+    if let Some(e) = next.clock.extension.take() {
+        next.clock.superseded_extension = Some(e);
+    }
     next.correction_items = items.to_vec();
     next.state = State::AwaitingCorrection;
     Ok(next)
@@ -713,10 +718,14 @@ fn extend(
             "the reply period may be extended only once (art. 33)",
         ));
     }
-    if days > MAX_EXTENSION_WORKING_DAYS {
+    let max = Regime::of(&wf.clock).max_extension();
+    if days > max {
         return Err(conflict(
             "extension_too_long",
-            "an extension is at most 20 working days (art. 33)",
+            format!(
+                "an extension is at most {max} working days ({})",
+                Regime::of(&wf.clock).article()
+            ),
         ));
     }
     if let Some(due) = current_due_date(wf, ctx.calendar)?
@@ -760,6 +769,18 @@ fn override_deadline(
         ));
     }
     let current = current_due_date(wf, ctx.calendar)?;
+    // Set while the reply period still runs (art. 35; domain.md §4): never after the due date,
+    // where it would erase the lateness of a reply already late.
+    if let Some(due) = current
+        && on > due
+    {
+        return Err(conflict(
+            "due_date_passed",
+            format!(
+                "a longer reply period must be set before the due date ({due}) passes (art. 35)"
+            ),
+        ));
+    }
     if current.is_some_and(|c| due_date <= c) {
         return Err(conflict(
             "override_not_later",
@@ -1092,6 +1113,158 @@ mod tests {
         assert_eq!(to(AwaitingPayment, &ex[9]), Ok(AwaitingPayment));
         assert_eq!(to(Processing, &ex[10]), Ok(Closed));
         assert_eq!(to(AwaitingConfirmation, &ex[13]), Ok(Closed));
+    }
+
+    #[test]
+    fn a_longer_period_of_art_35_is_refused_after_the_due_date() {
+        let cal = Calendar::weekends_only();
+        let ctx = ActionContext {
+            today: d("2025-12-31"),
+            calendar: &cal,
+            actor_is_approver: true,
+            actor_name: "approver",
+            nth_in_month: 1,
+        };
+        // Received Monday 2025-03-03: due on the 20th working day, Monday 2025-03-31.
+        let wf = in_state(State::Processing, &cal);
+        let set = |on: &str| {
+            apply(
+                &wf,
+                d(on),
+                &Action::OverrideDeadline {
+                    due_date: d("2025-06-30"),
+                    reason: "申请数量众多".into(),
+                },
+                &ctx,
+            )
+            .map(|_| ())
+            .map_err(|r| r.code())
+        };
+        assert_eq!(set("2025-03-31"), Ok(()), "on the due date itself");
+        assert_eq!(set("2025-04-01"), Err("due_date_passed"));
+    }
+
+    fn due(wf: &Workflow, cal: &Calendar) -> Option<NaiveDate> {
+        current_due_date(wf, cal).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn an_extension_granted_before_a_correction_does_not_survive_the_restart() {
+        let cal = Calendar::weekends_only();
+        let ctx = ActionContext {
+            today: d("2025-12-31"),
+            calendar: &cal,
+            actor_is_approver: true,
+            actor_name: "approver",
+            nth_in_month: 1,
+        };
+        let received = Workflow::new(d("2025-03-03"), Some(d("2025-03-03")));
+        let extended = apply(
+            &received,
+            d("2025-03-04"),
+            &Action::Extend {
+                days: 10,
+                reason: "调取档案".into(),
+            },
+            &ctx,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            due(&extended, &cal),
+            cal.add_working_days(d("2025-03-03"), 30).ok()
+        );
+        let asked = apply(
+            &extended,
+            d("2025-03-05"),
+            &Action::RequestCorrection {
+                items: vec!["写明文号".into()],
+                reply_by: d("2025-03-14"),
+            },
+            &ctx,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let corrected = apply(&asked, d("2025-03-10"), &Action::ReceiveCorrection, &ctx)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        // 20 working days from the corrected application, not 30.
+        assert_eq!(
+            due(&corrected, &cal),
+            cal.add_working_days(d("2025-03-10"), 20).ok()
+        );
+        let trace = clock::compute(&corrected.clock, &cal, d("2025-03-10"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .trace;
+        assert!(trace.iter().any(|t| t.rule == "extension.superseded"));
+        // A new extension may be granted within the restarted period.
+        let again = apply(
+            &corrected,
+            d("2025-03-11"),
+            &Action::Extend {
+                days: 20,
+                reason: "涉及多个部门".into(),
+            },
+            &ctx,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            due(&again, &cal),
+            cal.add_working_days(d("2025-03-10"), 40).ok()
+        );
+    }
+
+    #[test]
+    fn an_application_received_before_15_may_2019_is_timed_by_the_2008_regulation() {
+        let cal = Calendar::weekends_only();
+        let ctx = ActionContext {
+            today: d("2025-12-31"),
+            calendar: &cal,
+            actor_is_approver: true,
+            actor_name: "approver",
+            nth_in_month: 1,
+        };
+        let old = Workflow::new(d("2019-05-14"), Some(d("2019-05-14")));
+        let new = Workflow::new(d("2019-05-15"), Some(d("2019-05-15")));
+        assert_eq!(
+            due(&old, &cal),
+            cal.add_working_days(d("2019-05-14"), 15).ok()
+        );
+        assert_eq!(
+            due(&new, &cal),
+            cal.add_working_days(d("2019-05-15"), 20).ok()
+        );
+        let extend = |wf: &Workflow, days: u32| {
+            apply(
+                wf,
+                d("2019-05-20"),
+                &Action::Extend {
+                    days,
+                    reason: "调取档案".into(),
+                },
+                &ctx,
+            )
+            .map(|w| due(&w, &cal))
+            .map_err(|r| r.code())
+        };
+        assert_eq!(extend(&old, 16), Err("extension_too_long"));
+        assert_eq!(
+            extend(&old, 15),
+            Ok(cal.add_working_days(d("2019-05-14"), 30).ok())
+        );
+        assert_eq!(
+            extend(&new, 20),
+            Ok(cal.add_working_days(d("2019-05-15"), 40).ok())
+        );
+        let trace = clock::compute(&old.clock, &cal, d("2019-05-14"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .trace;
+        let period = trace
+            .iter()
+            .find(|t| t.rule == "reply_period")
+            .unwrap_or_else(|| panic!("no reply_period"));
+        assert_eq!(period.working_days, Some(15));
+        assert_eq!(
+            period.article,
+            Some("《政府信息公开条例》（2008年）第二十四条")
+        );
     }
 
     #[test]
