@@ -154,17 +154,8 @@ fn compute(
             .map(|row| row.values),
         _ => None,
     };
-    let previous = published_previous.or_else(|| {
-        (year > MIN_YEAR).then(|| {
-            let mut p = counts.previous_carried_out.clone();
-            let total = p.values().sum();
-            for k in crate::domain::request::ApplicantKind::ALL {
-                p.entry(k.code().to_string()).or_insert(0);
-            }
-            p.insert("total".to_string(), total);
-            p
-        })
-    });
+    let previous = published_previous
+        .or_else(|| (year > MIN_YEAR).then(|| counts.previous_carried_out.clone()));
     let checks = report::checks(format, &applications, &remedies, previous.as_ref());
     let proactive =
         report::proactive_table(format, proactive_values).map_err(AppError::Validation)?;
@@ -609,21 +600,19 @@ pub async fn cell(
     state
         .with_conn(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
-            let (start, end) = year_bounds(year)?;
+            let y =
+                report::cells::YearBounds::new(year).ok_or(AppError::NotFound("report year"))?;
             let scope = ReportScope::Agency(agency.id.clone());
             if report::REMEDY_GROUPS.iter().any(|(g, _)| *g == row) {
-                if !report::REMEDY_OUTCOMES.iter().any(|(o, _)| *o == column) {
-                    return Err(AppError::NotFound("report column"));
-                }
-                let outcome = (column != "total").then_some(column.as_str());
+                let cell = report::cells::remedies(counting)
+                    .cell(&row, &column)
+                    .ok_or(AppError::NotFound("report column"))?;
                 let (ids, total) = db::reports::remedy_cell(
                     conn,
                     &scope,
-                    start,
-                    end,
+                    &y,
                     counting,
-                    &row,
-                    outcome,
+                    cell,
                     page.offset(),
                     page.per_page,
                 )?;
@@ -640,16 +629,14 @@ pub async fn cell(
             if !report::APPLICATION_COLUMNS.contains(&column.as_str()) {
                 return Err(AppError::NotFound("report column"));
             }
-            let condition = db::reports::application_cell_condition(&row)
+            let cell = report::cells::applications()
+                .cell(&row, &column)
                 .ok_or(AppError::NotFound("report row"))?;
-            let kind = (column != "total").then_some(column.as_str());
             let (ids, total) = db::reports::application_cell(
                 conn,
                 &scope,
-                start,
-                end,
-                &condition,
-                kind,
+                &y,
+                cell,
                 page.offset(),
                 page.per_page,
             )?;
