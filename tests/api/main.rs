@@ -16,6 +16,7 @@ mod migrations;
 mod openapi;
 mod platform;
 mod remedies;
+mod report_cells;
 mod reports;
 mod requests;
 mod seed;
