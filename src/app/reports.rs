@@ -17,6 +17,8 @@ use crate::domain::report::{
     self, ApplicationsTable, Check, Format, Narrative, ProactiveRow, RemediesTable,
 };
 
+pub mod stored;
+
 pub const MIN_YEAR: i32 = 2019;
 
 /// The whole report, as served, exported and frozen.
@@ -33,8 +35,10 @@ pub struct Report {
     pub published_at: Option<String>,
     pub published_by: Option<String>,
     pub tables: Tables,
+    #[serde(default)]
     pub checks: Vec<Check>,
     pub fees: Fees,
+    #[serde(default)]
     pub narrative: Narrative,
     /// Roll-ups only: the agencies summed, and whether each has published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,7 +102,7 @@ fn visible_agency(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Ag
 }
 
 /// Table 二's entered values: row code → column code → value.
-type Entered = BTreeMap<String, BTreeMap<String, String>>;
+pub type Entered = BTreeMap<String, BTreeMap<String, String>>;
 
 /// The entered parts, parsed (empty when nothing was entered).
 fn entered(
@@ -109,10 +113,9 @@ fn entered(
     match db::reports::find_draft(conn, agency_id, year)? {
         None => Ok((BTreeMap::new(), Narrative::default(), None)),
         Some(d) => {
-            let p = serde_json::from_str(&d.proactive)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let n = serde_json::from_str(&d.narrative)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let record = format!("report draft {agency_id}/{year}");
+            let p = stored::decode_proactive(&format!("{record} (table 二)"), &d.proactive)?;
+            let n = stored::decode_narrative(&format!("{record} (narrative)"), &d.narrative)?;
             Ok((p, n, Some(d)))
         }
     }
@@ -188,8 +191,8 @@ fn compute(
 }
 
 fn snapshot(v: &VersionRow) -> Result<Report, AppError> {
-    let mut r: Report =
-        serde_json::from_str(&v.snapshot).map_err(|e| AppError::Internal(e.to_string()))?;
+    let record = format!("report version {}/{}/{}", v.agency_id, v.year, v.version);
+    let mut r = stored::decode_snapshot(&record, &v.snapshot)?;
     r.status = if v.reopened_at.is_none() {
         "published".into()
     } else {
@@ -421,10 +424,8 @@ fn save(
         &DraftRow {
             agency_id: agency_id.to_string(),
             year,
-            proactive: serde_json::to_string(proactive)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
-            narrative: serde_json::to_string(narrative)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
+            proactive: stored::encode_proactive(proactive)?,
+            narrative: stored::encode_narrative(narrative)?,
             updated_at: db::now_micros(),
             updated_by: Some(actor.username.clone()),
         },
@@ -493,8 +494,7 @@ pub async fn publish(
                     agency_id: agency.id.clone(),
                     year,
                     version: r.version,
-                    snapshot: serde_json::to_string(&r)
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                    snapshot: stored::encode_snapshot(&r)?,
                     published_at: now,
                     published_by: actor.username.clone(),
                     reopened_at: None,

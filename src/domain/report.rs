@@ -554,8 +554,9 @@ pub fn checks(
     out
 }
 
-/// Narrative sections 一, 五, 六.
+/// Narrative sections 一, 五, 六 (a missing one reads as empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Narrative {
     /// 一、总体情况
     pub overview: String,

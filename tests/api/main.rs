@@ -17,6 +17,7 @@ mod openapi;
 mod platform;
 mod remedies;
 mod report_cells;
+mod report_storage;
 mod reports;
 mod requests;
 mod seed;
