@@ -17,6 +17,8 @@ use crate::domain::report::{
     self, ApplicationsTable, Check, Format, Narrative, ProactiveRow, RemediesTable,
 };
 
+pub mod stored;
+
 pub const MIN_YEAR: i32 = 2019;
 
 /// The whole report, as served, exported and frozen.
@@ -33,8 +35,10 @@ pub struct Report {
     pub published_at: Option<String>,
     pub published_by: Option<String>,
     pub tables: Tables,
+    #[serde(default)]
     pub checks: Vec<Check>,
     pub fees: Fees,
+    #[serde(default)]
     pub narrative: Narrative,
     /// Roll-ups only: the agencies summed, and whether each has published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,7 +102,7 @@ fn visible_agency(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<Ag
 }
 
 /// Table 二's entered values: row code → column code → value.
-type Entered = BTreeMap<String, BTreeMap<String, String>>;
+pub type Entered = BTreeMap<String, BTreeMap<String, String>>;
 
 /// The entered parts, parsed (empty when nothing was entered).
 fn entered(
@@ -109,10 +113,9 @@ fn entered(
     match db::reports::find_draft(conn, agency_id, year)? {
         None => Ok((BTreeMap::new(), Narrative::default(), None)),
         Some(d) => {
-            let p = serde_json::from_str(&d.proactive)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let n = serde_json::from_str(&d.narrative)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let record = format!("report draft {agency_id}/{year}");
+            let p = stored::decode_proactive(&format!("{record} (table 二)"), &d.proactive)?;
+            let n = stored::decode_narrative(&format!("{record} (narrative)"), &d.narrative)?;
             Ok((p, n, Some(d)))
         }
     }
@@ -154,17 +157,8 @@ fn compute(
             .map(|row| row.values),
         _ => None,
     };
-    let previous = published_previous.or_else(|| {
-        (year > MIN_YEAR).then(|| {
-            let mut p = counts.previous_carried_out.clone();
-            let total = p.values().sum();
-            for k in crate::domain::request::ApplicantKind::ALL {
-                p.entry(k.code().to_string()).or_insert(0);
-            }
-            p.insert("total".to_string(), total);
-            p
-        })
-    });
+    let previous = published_previous
+        .or_else(|| (year > MIN_YEAR).then(|| counts.previous_carried_out.clone()));
     let checks = report::checks(format, &applications, &remedies, previous.as_ref());
     let proactive =
         report::proactive_table(format, proactive_values).map_err(AppError::Validation)?;
@@ -197,8 +191,8 @@ fn compute(
 }
 
 fn snapshot(v: &VersionRow) -> Result<Report, AppError> {
-    let mut r: Report =
-        serde_json::from_str(&v.snapshot).map_err(|e| AppError::Internal(e.to_string()))?;
+    let record = format!("report version {}/{}/{}", v.agency_id, v.year, v.version);
+    let mut r = stored::decode_snapshot(&record, &v.snapshot)?;
     r.status = if v.reopened_at.is_none() {
         "published".into()
     } else {
@@ -430,10 +424,8 @@ fn save(
         &DraftRow {
             agency_id: agency_id.to_string(),
             year,
-            proactive: serde_json::to_string(proactive)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
-            narrative: serde_json::to_string(narrative)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
+            proactive: stored::encode_proactive(proactive)?,
+            narrative: stored::encode_narrative(narrative)?,
             updated_at: db::now_micros(),
             updated_by: Some(actor.username.clone()),
         },
@@ -502,8 +494,7 @@ pub async fn publish(
                     agency_id: agency.id.clone(),
                     year,
                     version: r.version,
-                    snapshot: serde_json::to_string(&r)
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                    snapshot: stored::encode_snapshot(&r)?,
                     published_at: now,
                     published_by: actor.username.clone(),
                     reopened_at: None,
@@ -609,21 +600,19 @@ pub async fn cell(
     state
         .with_conn(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
-            let (start, end) = year_bounds(year)?;
+            let y =
+                report::cells::YearBounds::new(year).ok_or(AppError::NotFound("report year"))?;
             let scope = ReportScope::Agency(agency.id.clone());
             if report::REMEDY_GROUPS.iter().any(|(g, _)| *g == row) {
-                if !report::REMEDY_OUTCOMES.iter().any(|(o, _)| *o == column) {
-                    return Err(AppError::NotFound("report column"));
-                }
-                let outcome = (column != "total").then_some(column.as_str());
+                let cell = report::cells::remedies(counting)
+                    .cell(&row, &column)
+                    .ok_or(AppError::NotFound("report column"))?;
                 let (ids, total) = db::reports::remedy_cell(
                     conn,
                     &scope,
-                    start,
-                    end,
+                    &y,
                     counting,
-                    &row,
-                    outcome,
+                    cell,
                     page.offset(),
                     page.per_page,
                 )?;
@@ -640,16 +629,14 @@ pub async fn cell(
             if !report::APPLICATION_COLUMNS.contains(&column.as_str()) {
                 return Err(AppError::NotFound("report column"));
             }
-            let condition = db::reports::application_cell_condition(&row)
+            let cell = report::cells::applications()
+                .cell(&row, &column)
                 .ok_or(AppError::NotFound("report row"))?;
-            let kind = (column != "total").then_some(column.as_str());
             let (ids, total) = db::reports::application_cell(
                 conn,
                 &scope,
-                start,
-                end,
-                &condition,
-                kind,
+                &y,
+                cell,
                 page.offset(),
                 page.per_page,
             )?;

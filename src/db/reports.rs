@@ -1,11 +1,17 @@
 //! The yearly report's SQL: aggregates over applications and cases (never rows counted in
-//! Rust), the entered parts, and published versions.
+//! Rust) and drill-downs, both rendered from the cell rules of `domain::report::cells`; the
+//! entered parts, and published versions.
 
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text};
+
+pub use crate::domain::report::cells::RemedyCounting;
+use crate::domain::report::cells::{
+    self, CellRule, Cmp, Cond, DateField, Facts, TableRules, TextField, YearBounds,
+};
 
 use super::DbConnection;
 use super::agencies::like_prefix;
@@ -52,132 +58,244 @@ pub(crate) fn portable(conn: &DbConnection, sql: String) -> String {
     }
 }
 
-#[derive(QueryableByName)]
-struct FlowRow {
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    disposition: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    new_count: i64,
-    #[diesel(sql_type = BigInt)]
-    carried_in: i64,
-    #[diesel(sql_type = BigInt)]
-    closed_in_year: i64,
-    #[diesel(sql_type = BigInt)]
-    carried_out: i64,
-    #[diesel(sql_type = BigInt)]
-    previous_carried_out: i64,
+// ---------------------------------------------------------------------------------------------
+// Tables 三 and 四: the cell rules of `domain::report::cells`, rendered as SQL
+// ---------------------------------------------------------------------------------------------
+
+/// The column (or expression) of a fact.
+fn date_column(f: DateField) -> &'static str {
+    match f {
+        DateField::ReceiptDate => "receipt_date",
+        DateField::ClosedOn => "closed_on",
+        DateField::CaseReceived => "COALESCE(received_on, filed_on)",
+        DateField::DecidedOn => "decided_on",
+    }
 }
 
-/// Table 三's counts for year `[start, end]` in one pass: applications with a receipt date only
-/// (one awaiting confirmation is not yet received, §3), grouped by applicant kind and
-/// disposition, with the previous year's `carried_out` for the continuity check. The covering
-/// index `requests_report` makes it an index-only scan on PostgreSQL.
+fn text_column(f: TextField) -> &'static str {
+    match f {
+        TextField::ApplicantKind => "applicant_kind",
+        TextField::Disposition => "disposition",
+        TextField::CaseKind => "kind",
+        TextField::Route => "route",
+        TextField::Outcome => "outcome",
+    }
+}
+
+fn quoted(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+/// A rule as SQL. The year's days are literals (both backends store dates as ISO text or
+/// `date`, so they compare as dates), so the text binds only the scope (`$1`).
+fn render(conn: &DbConnection, c: &Cond, y: &YearBounds) -> String {
+    let list = |vs: &[&str]| vs.iter().map(|v| quoted(v)).collect::<Vec<_>>().join(", ");
+    let join = |cs: &[Cond], op: &str, empty: &str| {
+        if cs.is_empty() {
+            empty.to_string()
+        } else {
+            let parts: Vec<String> = cs.iter().map(|c| render(conn, c, y)).collect();
+            format!("({})", parts.join(op))
+        }
+    };
+    match c {
+        Cond::True => "1 = 1".into(),
+        Cond::All(cs) => join(cs, " AND ", "1 = 1"),
+        Cond::Any(cs) => join(cs, " OR ", "1 = 0"),
+        Cond::DateSet(f) => format!("{} IS NOT NULL", date_column(*f)),
+        Cond::DateUnset(f) => format!("{} IS NULL", date_column(*f)),
+        Cond::Date(f, cmp, b) => {
+            let op = match cmp {
+                Cmp::Lt => "<",
+                Cmp::Le => "<=",
+                Cmp::Ge => ">=",
+                Cmp::Gt => ">",
+            };
+            let day = y.date(*b).format("%Y-%m-%d").to_string();
+            let literal = match conn {
+                DbConnection::Postgres(_) => format!("DATE '{day}'"),
+                DbConnection::Sqlite(_) => format!("'{day}'"),
+            };
+            format!("{} {op} {literal}", date_column(*f))
+        }
+        Cond::TextSet(f) => format!("{} IS NOT NULL", text_column(*f)),
+        Cond::TextUnset(f) => format!("{} IS NULL", text_column(*f)),
+        Cond::TextIn(_, vs) if vs.is_empty() => "1 = 0".into(),
+        Cond::TextIn(f, vs) => format!("{} IN ({})", text_column(*f), list(vs)),
+        Cond::TextNotIn(f, vs) if vs.is_empty() => format!("{} IS NOT NULL", text_column(*f)),
+        Cond::TextNotIn(f, vs) => format!("{} NOT IN ({})", text_column(*f), list(vs)),
+    }
+}
+
+const KEY_SLOTS: usize = 3;
+const SUM_SLOTS: usize = 8;
+
+/// One group of the aggregate: its key codes and one count per distinct `when`.
+#[derive(QueryableByName)]
+struct GroupRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    k0: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    k1: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    k2: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    s0: i64,
+    #[diesel(sql_type = BigInt)]
+    s1: i64,
+    #[diesel(sql_type = BigInt)]
+    s2: i64,
+    #[diesel(sql_type = BigInt)]
+    s3: i64,
+    #[diesel(sql_type = BigInt)]
+    s4: i64,
+    #[diesel(sql_type = BigInt)]
+    s5: i64,
+    #[diesel(sql_type = BigInt)]
+    s6: i64,
+    #[diesel(sql_type = BigInt)]
+    s7: i64,
+}
+
+/// The key codes of a group, as facts for the rules' `select`s.
+struct GroupKeys<'a> {
+    fields: &'a [TextField],
+    values: [Option<String>; KEY_SLOTS],
+}
+
+impl Facts for GroupKeys<'_> {
+    fn date(&self, _: DateField) -> Option<NaiveDate> {
+        None
+    }
+
+    fn text(&self, f: TextField) -> Option<&str> {
+        let i = self.fields.iter().position(|g| *g == f)?;
+        self.values.get(i).and_then(|v| v.as_deref())
+    }
+}
+
+/// Every cell of a table in one pass over the scope's rows: `GROUP BY` the key codes with one
+/// `SUM(CASE WHEN <when> …)` per distinct date condition; a cell sums, over the groups its
+/// `select` picks, the count of its term's `when`.
+fn aggregate(
+    conn: &mut DbConnection,
+    table: &str,
+    rules: &TableRules,
+    scope: &ReportScope,
+    y: &YearBounds,
+) -> QueryResult<BTreeMap<(&'static str, &'static str), i64>> {
+    let whens = rules.whens();
+    if whens.len() > SUM_SLOTS || rules.keys.len() > KEY_SLOTS {
+        return Err(diesel::result::Error::QueryBuilderError(
+            "a report table has more date conditions or key codes than the aggregate holds".into(),
+        ));
+    }
+    let (cond, param) = scope.condition();
+    let keys: Vec<String> = (0..KEY_SLOTS)
+        .map(|i| match rules.keys.get(i) {
+            Some(f) => format!("{} AS k{i}", text_column(*f)),
+            None => format!("CAST(NULL AS TEXT) AS k{i}"),
+        })
+        .collect();
+    let sums: Vec<String> = (0..SUM_SLOTS)
+        .map(|i| match whens.get(i) {
+            Some(w) => format!(
+                "CAST(COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0) AS BIGINT) AS s{i}",
+                render(conn, w, y)
+            ),
+            None => format!("CAST(0 AS BIGINT) AS s{i}"),
+        })
+        .collect();
+    let group_by: Vec<&str> = rules.keys.iter().map(|f| text_column(*f)).collect();
+    let sql = format!(
+        "SELECT {}, {} FROM {table} WHERE {cond} AND {} GROUP BY {}",
+        keys.join(", "),
+        sums.join(", "),
+        render(conn, &rules.universe, y),
+        group_by.join(", "),
+    );
+    let groups: Vec<GroupRow> = diesel::sql_query(portable(conn, sql))
+        .bind::<Text, _>(&param)
+        .load(conn)?;
+    // Which sum each term reads.
+    let slots: Vec<Vec<(&Cond, usize)>> = rules
+        .cells
+        .iter()
+        .map(|c| {
+            c.terms
+                .iter()
+                .map(|t| {
+                    (
+                        &t.select,
+                        whens.iter().position(|w| *w == &t.when).unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let mut out: BTreeMap<(&'static str, &'static str), i64> =
+        rules.cells.iter().map(|c| ((c.row, c.column), 0)).collect();
+    for g in groups {
+        let counts = [g.s0, g.s1, g.s2, g.s3, g.s4, g.s5, g.s6, g.s7];
+        let keys = GroupKeys {
+            fields: &rules.keys,
+            values: [g.k0, g.k1, g.k2],
+        };
+        for (cell, terms) in rules.cells.iter().zip(&slots) {
+            for (select, slot) in terms {
+                if select.holds(&keys, y) {
+                    *out.entry((cell.row, cell.column)).or_insert(0) += counts[*slot];
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn bounds(start: NaiveDate) -> QueryResult<YearBounds> {
+    use chrono::Datelike;
+    YearBounds::new(start.year()).ok_or_else(|| {
+        diesel::result::Error::QueryBuilderError("a report year out of range".into())
+    })
+}
+
+/// Table 三's counts for the year starting at `start` (every cell of both formats, and the
+/// previous year's `carried_out` for the continuity check) in one pass over the scope's
+/// received applications. The covering index `requests_report` makes it an index-only scan on
+/// PostgreSQL.
 pub fn application_counts(
     conn: &mut DbConnection,
     scope: &ReportScope,
     start: NaiveDate,
-    end: NaiveDate,
+    _end: NaiveDate,
 ) -> QueryResult<crate::domain::report::ApplicationCounts> {
-    let (cond, param) = scope.condition();
-    let previous_end = start.pred_opt().unwrap_or(start);
-    let sum = |expr: &str| {
-        format!("CAST(COALESCE(SUM(CASE WHEN {expr} THEN 1 ELSE 0 END), 0) AS BIGINT)")
-    };
-    let rows: Vec<FlowRow> = diesel::sql_query(portable(
-        conn,
-        format!(
-            "SELECT applicant_kind AS kind, disposition, \
-               {} AS new_count, {} AS carried_in, {} AS closed_in_year, {} AS carried_out, {} AS previous_carried_out \
-             FROM requests WHERE {cond} AND receipt_date IS NOT NULL AND receipt_date <= $3 \
-             GROUP BY applicant_kind, disposition",
-            sum("receipt_date >= $2"),
-            sum("receipt_date < $2 AND (closed_on IS NULL OR closed_on >= $2)"),
-            sum("disposition IS NOT NULL AND closed_on >= $2 AND closed_on <= $3"),
-            sum("closed_on IS NULL OR closed_on > $3"),
-            sum("receipt_date <= $4 AND (closed_on IS NULL OR closed_on > $4)"),
-        ),
-    ))
-    .bind::<Text, _>(&param)
-    .bind::<Date, _>(start)
-    .bind::<Date, _>(end)
-    .bind::<Date, _>(previous_end)
-    .load(conn)?;
+    let y = bounds(start)?;
+    let counted = aggregate(conn, "requests", cells::applications(), scope, &y)?;
     let mut c = crate::domain::report::ApplicationCounts::default();
-    for r in rows {
-        *c.new.entry(r.kind.clone()).or_insert(0) += r.new_count;
-        *c.carried_in.entry(r.kind.clone()).or_insert(0) += r.carried_in;
-        *c.carried_out.entry(r.kind.clone()).or_insert(0) += r.carried_out;
-        *c.previous_carried_out.entry(r.kind.clone()).or_insert(0) += r.previous_carried_out;
-        if let Some(d) = r.disposition
-            && r.closed_in_year > 0
-        {
-            *c.closed.entry((d, r.kind)).or_insert(0) += r.closed_in_year;
+    for ((row, column), n) in counted {
+        if row == cells::PREVIOUS_CARRIED_OUT {
+            c.previous_carried_out.insert(column.to_string(), n);
+        } else {
+            c.cells.insert((row.to_string(), column.to_string()), n);
         }
     }
     Ok(c)
 }
 
-#[derive(QueryableByName)]
-struct RemedyCount {
-    #[diesel(sql_type = Text)]
-    grp: String,
-    #[diesel(sql_type = Text)]
-    oc: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// How a case is assigned to a report year (domain.md §8; a setting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RemedyCounting {
-    /// Received (notified; else filed) in the year, with its outcome as of 31 December.
-    ReceivedInYear,
-    /// Received in the year, or pending at its start and decided in it.
-    ActiveInYear,
-}
-
-const REMEDY_GROUP_SQL: &str = "CASE WHEN kind = 'review' THEN 'review' \
-     WHEN route = 'after_review' THEN 'litigation_after_review' ELSE 'litigation_direct' END";
-const REMEDY_OUTCOME_SQL: &str =
-    "CASE WHEN decided_on IS NOT NULL AND decided_on <= $3 THEN outcome ELSE 'pending' END";
-
-fn remedy_year_condition(counting: RemedyCounting) -> &'static str {
-    match counting {
-        RemedyCounting::ReceivedInYear => {
-            "COALESCE(received_on, filed_on) >= $2 AND COALESCE(received_on, filed_on) <= $3"
-        }
-        RemedyCounting::ActiveInYear => {
-            "((COALESCE(received_on, filed_on) >= $2 AND COALESCE(received_on, filed_on) <= $3) \
-              OR (COALESCE(received_on, filed_on) < $2 AND decided_on >= $2 AND decided_on <= $3))"
-        }
-    }
-}
-
-/// Table 四's counts per (group, outcome).
+/// Table 四's counts per (group, outcome), `total` included.
 pub fn remedy_counts(
     conn: &mut DbConnection,
     scope: &ReportScope,
     start: NaiveDate,
-    end: NaiveDate,
+    _end: NaiveDate,
     counting: RemedyCounting,
 ) -> QueryResult<BTreeMap<(String, String), i64>> {
-    let (cond, param) = scope.condition();
-    let rows: Vec<RemedyCount> = diesel::sql_query(portable(
-        conn,
-        format!(
-            "SELECT grp, oc, CAST(COUNT(*) AS BIGINT) AS n FROM ( \
-           SELECT {REMEDY_GROUP_SQL} AS grp, {REMEDY_OUTCOME_SQL} AS oc FROM remedy_cases \
-           WHERE {cond} AND {} ) AS cases GROUP BY grp, oc",
-            remedy_year_condition(counting)
-        ),
-    ))
-    .bind::<Text, _>(&param)
-    .bind::<Date, _>(start)
-    .bind::<Date, _>(end)
-    .load(conn)?;
-    Ok(rows.into_iter().map(|r| ((r.grp, r.oc), r.n)).collect())
+    let y = bounds(start)?;
+    let counted = aggregate(conn, "remedy_cases", cells::remedies(counting), scope, &y)?;
+    Ok(counted
+        .into_iter()
+        .map(|((g, o), n)| ((g.to_string(), o.to_string()), n))
+        .collect())
 }
 
 #[derive(QueryableByName)]
@@ -212,30 +330,6 @@ pub fn fee_totals(
     Ok((r.notices, r.charged, r.collected))
 }
 
-/// The SQL condition of one cell of table 三 (for the drill-down), over `requests`.
-pub fn application_cell_condition(row: &str) -> Option<String> {
-    let received = "receipt_date IS NOT NULL";
-    Some(match row {
-        "new" => format!("{received} AND receipt_date >= $2 AND receipt_date <= $3"),
-        "carried_in" => {
-            format!("{received} AND receipt_date < $2 AND (closed_on IS NULL OR closed_on >= $2)")
-        }
-        "carried_out" => {
-            format!("{received} AND receipt_date <= $3 AND (closed_on IS NULL OR closed_on > $3)")
-        }
-        "total" => format!(
-            "{received} AND disposition IS NOT NULL AND closed_on >= $2 AND closed_on <= $3"
-        ),
-        "other" => format!(
-            "{received} AND disposition LIKE 'other.%' AND closed_on >= $2 AND closed_on <= $3"
-        ),
-        d if crate::domain::disposition::Disposition::parse(d).is_some() => {
-            format!("{received} AND disposition = '{d}' AND closed_on >= $2 AND closed_on <= $3")
-        }
-        _ => return None,
-    })
-}
-
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = Text)]
@@ -248,91 +342,79 @@ struct CountRow {
     n: i64,
 }
 
-/// Ids (a page, stable order) and count of the applications counted in one cell.
+/// Ids (a page, in `order`) and count of the rows of `table` in scope that a cell counts.
 #[allow(clippy::too_many_arguments)]
-pub fn application_cell(
+fn cell_rows(
     conn: &mut DbConnection,
+    table: &str,
+    rules: &TableRules,
+    cell: &CellRule,
     scope: &ReportScope,
-    start: NaiveDate,
-    end: NaiveDate,
-    condition: &str,
-    kind: Option<&str>,
+    y: &YearBounds,
+    order: &str,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<String>, i64)> {
     let (cond, param) = scope.condition();
-    let kind_cond = if kind.is_some() {
-        "AND applicant_kind = $4"
-    } else {
-        "AND $4 IS NULL"
-    };
-    let base = format!("FROM requests WHERE {cond} AND {condition} {kind_cond}");
-    let total: CountRow = diesel::sql_query(portable(
-        conn,
-        format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {base}"),
-    ))
-    .bind::<Text, _>(&param)
-    .bind::<Date, _>(start)
-    .bind::<Date, _>(end)
-    .bind::<Nullable<Text>, _>(kind)
-    .get_result(conn)?;
-    let ids: Vec<IdRow> = diesel::sql_query(portable(
-        conn,
-        format!("SELECT id {base} ORDER BY receipt_date, id LIMIT {limit} OFFSET {offset}"),
-    ))
-    .bind::<Text, _>(&param)
-    .bind::<Date, _>(start)
-    .bind::<Date, _>(end)
-    .bind::<Nullable<Text>, _>(kind)
-    .load(conn)?;
-    Ok((ids.into_iter().map(|r| r.id).collect(), total.n))
-}
-
-/// Ids and count of the cases counted in one cell of table 四.
-#[allow(clippy::too_many_arguments)]
-pub fn remedy_cell(
-    conn: &mut DbConnection,
-    scope: &ReportScope,
-    start: NaiveDate,
-    end: NaiveDate,
-    counting: RemedyCounting,
-    group: &str,
-    outcome: Option<&str>,
-    offset: i64,
-    limit: i64,
-) -> QueryResult<(Vec<String>, i64)> {
-    let (cond, param) = scope.condition();
-    let outcome_cond = if outcome.is_some() {
-        "AND oc = $5"
-    } else {
-        "AND $5 IS NULL"
-    };
     let base = format!(
-        "FROM (SELECT id, filed_on, {REMEDY_GROUP_SQL} AS grp, {REMEDY_OUTCOME_SQL} AS oc FROM remedy_cases \
-         WHERE {cond} AND {}) AS cases WHERE grp = $4 {outcome_cond}",
-        remedy_year_condition(counting)
+        "FROM {table} WHERE {cond} AND {}",
+        render(conn, &rules.condition(cell), y)
     );
     let total: CountRow = diesel::sql_query(portable(
         conn,
         format!("SELECT CAST(COUNT(*) AS BIGINT) AS n {base}"),
     ))
     .bind::<Text, _>(&param)
-    .bind::<Date, _>(start)
-    .bind::<Date, _>(end)
-    .bind::<Text, _>(group)
-    .bind::<Nullable<Text>, _>(outcome)
     .get_result(conn)?;
     let ids: Vec<IdRow> = diesel::sql_query(portable(
         conn,
-        format!("SELECT id {base} ORDER BY filed_on, id LIMIT {limit} OFFSET {offset}"),
+        format!("SELECT id {base} ORDER BY {order} LIMIT {limit} OFFSET {offset}"),
     ))
     .bind::<Text, _>(&param)
-    .bind::<Date, _>(start)
-    .bind::<Date, _>(end)
-    .bind::<Text, _>(group)
-    .bind::<Nullable<Text>, _>(outcome)
     .load(conn)?;
     Ok((ids.into_iter().map(|r| r.id).collect(), total.n))
+}
+
+/// Ids (a page, by receipt date) and count of the applications counted in one cell of table 三.
+pub fn application_cell(
+    conn: &mut DbConnection,
+    scope: &ReportScope,
+    year: &YearBounds,
+    cell: &CellRule,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<String>, i64)> {
+    let rules = cells::applications();
+    let order = "receipt_date, id";
+    cell_rows(
+        conn, "requests", rules, cell, scope, year, order, offset, limit,
+    )
+}
+
+/// Ids (a page, by filing date) and count of the cases counted in one cell of table 四.
+#[allow(clippy::too_many_arguments)]
+pub fn remedy_cell(
+    conn: &mut DbConnection,
+    scope: &ReportScope,
+    year: &YearBounds,
+    counting: RemedyCounting,
+    cell: &CellRule,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<String>, i64)> {
+    let rules = cells::remedies(counting);
+    let order = "filed_on, id";
+    cell_rows(
+        conn,
+        "remedy_cases",
+        rules,
+        cell,
+        scope,
+        year,
+        order,
+        offset,
+        limit,
+    )
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

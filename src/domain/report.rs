@@ -1,7 +1,9 @@
 //! The yearly report (政府信息公开工作年度报告, domain.md §9): table layouts of the 2021 format
 //! and the 2019 trial format, the counting rules' results assembled into tables, and the
-//! identities that must hold. Counting itself is SQL (db::reports); this module decides layout,
-//! labels and checks.
+//! identities that must hold. What each cell counts is defined once in [`cells`]; the SQL of
+//! `db::reports` and the publish freeze ([`counted_cells`], [`counted_case`]) derive from it.
+
+pub mod cells;
 
 use std::collections::BTreeMap;
 
@@ -147,15 +149,12 @@ pub fn result_row_codes(format: Format) -> Vec<&'static str> {
         .collect()
 }
 
-/// What SQL counted for table 三: per applicant kind, the flow counts, and per (disposition,
-/// kind) the applications closed in the year.
+/// What was counted for table 三: per (row, column) of [`cells::applications`] (rows of both
+/// formats, the `total` row and column included), and the previous year's `carried_out` per
+/// column, counted in the same pass (continuity check).
 #[derive(Debug, Clone, Default)]
 pub struct ApplicationCounts {
-    pub new: BTreeMap<String, i64>,
-    pub carried_in: BTreeMap<String, i64>,
-    pub carried_out: BTreeMap<String, i64>,
-    pub closed: BTreeMap<(String, String), i64>,
-    /// `carried_out` of the year before, counted in the same pass (continuity check).
+    pub cells: BTreeMap<(String, String), i64>,
     pub previous_carried_out: BTreeMap<String, i64>,
 }
 
@@ -176,60 +175,23 @@ pub struct ApplicationsTable {
     pub rows: Vec<TableRow>,
 }
 
-fn with_total(mut values: BTreeMap<String, i64>) -> BTreeMap<String, i64> {
-    let total = ApplicantKind::ALL
-        .iter()
-        .map(|k| values.get(k.code()).copied().unwrap_or(0))
-        .sum();
-    for k in ApplicantKind::ALL {
-        values.entry(k.code().to_string()).or_insert(0);
-    }
-    values.insert("total".into(), total);
-    values
-}
-
 /// Assembles table 三 from the counts.
 pub fn applications_table(format: Format, c: &ApplicationCounts) -> ApplicationsTable {
-    let rows_def = application_rows(format);
-    let mut result_sum: BTreeMap<String, i64> = BTreeMap::new();
-    let mut rows = Vec::with_capacity(rows_def.len());
-    for def in &rows_def {
-        let values: BTreeMap<String, i64> = match def.code {
-            "new" => c.new.clone(),
-            "carried_in" => c.carried_in.clone(),
-            "carried_out" => c.carried_out.clone(),
-            "total" => result_sum.clone(),
-            "other" => {
-                let mut v = BTreeMap::new();
-                for ((d, k), n) in &c.closed {
-                    if d.starts_with("other.") {
-                        *v.entry(k.clone()).or_insert(0) += n;
-                    }
-                }
-                v
-            }
-            code => c
-                .closed
-                .iter()
-                .filter(|((d, _), _)| d == code)
-                .map(|((_, k), n)| (k.clone(), *n))
-                .collect(),
-        };
-        let values = with_total(values);
-        if !matches!(def.code, "new" | "carried_in" | "total" | "carried_out") {
-            for (k, n) in &values {
-                if k != "total" {
-                    *result_sum.entry(k.clone()).or_insert(0) += n;
-                }
-            }
-        }
-        rows.push(TableRow {
+    let rows = application_rows(format)
+        .into_iter()
+        .map(|def| TableRow {
             code: def.code.to_string(),
             label: def.label.to_string(),
             groups: def.groups.iter().map(|g| g.to_string()).collect(),
-            values,
-        });
-    }
+            values: APPLICATION_COLUMNS
+                .iter()
+                .map(|col| {
+                    let key = (def.code.to_string(), col.to_string());
+                    (col.to_string(), c.cells.get(&key).copied().unwrap_or(0))
+                })
+                .collect(),
+        })
+        .collect();
     ApplicationsTable {
         columns: APPLICATION_COLUMNS.iter().map(|c| c.to_string()).collect(),
         note: BALANCE_NOTE.to_string(),
@@ -253,24 +215,24 @@ pub const REMEDY_OUTCOMES: [(&str, &str); 5] = [
 
 pub type RemediesTable = BTreeMap<String, BTreeMap<String, i64>>;
 
-/// Assembles table 四 from counts per (group, outcome).
+/// Assembles table 四 from counts per (group, outcome), `total` included.
 pub fn remedies_table(counts: &BTreeMap<(String, String), i64>) -> RemediesTable {
-    let mut t = RemediesTable::new();
-    for (group, _) in REMEDY_GROUPS {
-        let mut g = BTreeMap::new();
-        let mut total = 0;
-        for (o, _) in REMEDY_OUTCOMES.iter().take(4) {
-            let n = counts
-                .get(&(group.to_string(), o.to_string()))
-                .copied()
-                .unwrap_or(0);
-            total += n;
-            g.insert(o.to_string(), n);
-        }
-        g.insert("total".into(), total);
-        t.insert(group.to_string(), g);
-    }
-    t
+    REMEDY_GROUPS
+        .iter()
+        .map(|(group, _)| {
+            let g = REMEDY_OUTCOMES
+                .iter()
+                .map(|(o, _)| {
+                    let n = counts
+                        .get(&(group.to_string(), o.to_string()))
+                        .copied()
+                        .unwrap_or(0);
+                    (o.to_string(), n)
+                })
+                .collect();
+            (group.to_string(), g)
+        })
+        .collect()
 }
 
 /// A row of table 二's layout: block, code, label, and its columns (code, label, decimal?).
@@ -592,8 +554,9 @@ pub fn checks(
     out
 }
 
-/// Narrative sections 一, 五, 六.
+/// Narrative sections 一, 五, 六 (a missing one reads as empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Narrative {
     /// 一、总体情况
     pub overview: String,
@@ -616,21 +579,57 @@ pub const SECTIONS: [&str; 6] = [
 mod tests {
     use super::*;
 
+    fn day(s: &str) -> chrono::NaiveDate {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    fn app<'a>(
+        kind: &'a str,
+        received: &str,
+        closed: Option<(&str, &'a str)>,
+    ) -> CountedApplication<'a> {
+        CountedApplication {
+            kind,
+            receipt_date: Some(day(received)),
+            closed_on: closed.map(|(c, _)| day(c)),
+            disposition: closed.map(|(_, d)| d),
+            fee_notice_on: None,
+            fee_amount_fen: None,
+            fee_paid_on: None,
+            fee_paid_fen: None,
+        }
+    }
+
+    /// 2025's counts of a few applications, counted by the cell rules in Rust.
     fn counts() -> ApplicationCounts {
+        let np = "natural_person";
+        let ce = "commercial_enterprise";
+        let apps = [
+            app(np, "2025-02-03", Some(("2025-02-10", "granted"))),
+            app(np, "2025-03-03", Some(("2025-03-10", "granted"))),
+            app(np, "2025-04-01", None),
+            app(np, "2025-05-06", Some(("2025-05-20", "other.unpaid"))),
+            app(np, "2024-12-20", Some(("2025-01-06", "granted"))),
+            app(np, "2024-11-20", None),
+            app(
+                ce,
+                "2025-06-02",
+                Some(("2025-06-09", "denied.state_secret")),
+            ),
+            app(ce, "2025-12-30", Some(("2026-01-05", "granted"))),
+            app(ce, "2026-01-02", None),
+        ];
+        let rules = cells::applications();
+        let y = cells::YearBounds::new(2025).unwrap_or_else(|| unreachable!());
         let mut c = ApplicationCounts::default();
-        c.new.insert("natural_person".into(), 5);
-        c.new.insert("commercial_enterprise".into(), 2);
-        c.carried_in.insert("natural_person".into(), 1);
-        c.closed
-            .insert(("granted".into(), "natural_person".into()), 3);
-        c.closed
-            .insert(("other.unpaid".into(), "natural_person".into()), 1);
-        c.closed.insert(
-            ("denied.state_secret".into(), "commercial_enterprise".into()),
-            1,
-        );
-        c.carried_out.insert("natural_person".into(), 2);
-        c.carried_out.insert("commercial_enterprise".into(), 1);
+        for cell in &rules.cells {
+            let n = apps.iter().filter(|a| rules.counts(cell, *a, &y)).count() as i64;
+            if cell.row == cells::PREVIOUS_CARRIED_OUT {
+                c.previous_carried_out.insert(cell.column.into(), n);
+            } else {
+                c.cells.insert((cell.row.into(), cell.column.into()), n);
+            }
+        }
         c
     }
 
@@ -675,8 +674,13 @@ mod tests {
                 .iter()
                 .all(|c| c.holds)
         );
+        assert_eq!(total["natural_person"], 4);
         let mut broken = counts();
-        broken.new.insert("natural_person".into(), 6);
+        for col in ["natural_person", "total"] {
+            if let Some(n) = broken.cells.get_mut(&("new".to_string(), col.to_string())) {
+                *n += 1;
+            }
+        }
         let t = applications_table(Format::F2021, &broken);
         let failed: Vec<String> = checks(Format::F2021, &t, &rem, None)
             .into_iter()
@@ -709,7 +713,14 @@ mod tests {
         assert_ne!(counted_cells(&open, 2026), counted_cells(&closed, 2026));
         assert_eq!(
             counted_cells(&closed, 2025),
-            vec!["carried_in.natural_person", "granted.natural_person"]
+            vec![
+                "carried_in.natural_person",
+                "carried_in.total",
+                "granted.natural_person",
+                "granted.total",
+                "total.natural_person",
+                "total.total"
+            ]
         );
         // Closed in 2024 instead: 2024's figures change.
         let early = CountedApplication {
@@ -803,7 +814,7 @@ mod tests {
     }
 }
 
-/// What of an application the report counts (mirrors the SQL of `db::reports`).
+/// What of an application the report counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountedApplication<'a> {
     pub kind: &'a str,
@@ -816,29 +827,15 @@ pub struct CountedApplication<'a> {
     pub fee_paid_fen: Option<i64>,
 }
 
-/// The cells of `year`'s report (tables 三 and the fee facts) this application counts in. Two
-/// states of one application with different cells would change that year's figures.
+/// The cells of `year`'s report (every cell of table 三 in both formats, `row.column`, and the
+/// fee facts) this application counts in. Two states of one application with different cells
+/// would change that year's figures.
 pub fn counted_cells(a: &CountedApplication<'_>, year: i32) -> Vec<String> {
     use chrono::Datelike;
-    let mut cells = Vec::new();
+    let mut cells = cells::cells_of(cells::applications(), a, year);
+    // Not a cell of the year's table (the year before's, counted for the continuity check).
+    cells.retain(|c| !c.starts_with(cells::PREVIOUS_CARRIED_OUT));
     let in_year = |d: Option<chrono::NaiveDate>| d.is_some_and(|d| d.year() == year);
-    if let Some(r) = a.receipt_date {
-        let open_at_end = |y: i32| a.closed_on.is_none_or(|c| c.year() > y);
-        if r.year() == year {
-            cells.push(format!("new.{}", a.kind));
-        }
-        if r.year() < year && open_at_end(year - 1) {
-            cells.push(format!("carried_in.{}", a.kind));
-        }
-        if r.year() <= year && open_at_end(year) {
-            cells.push(format!("carried_out.{}", a.kind));
-        }
-        if let Some(d) = a.disposition
-            && in_year(a.closed_on)
-        {
-            cells.push(format!("{d}.{}", a.kind));
-        }
-    }
     if in_year(a.fee_notice_on) {
         cells.push(format!("fee_notice.{}", a.fee_amount_fen.unwrap_or(0)));
     }
@@ -859,23 +856,23 @@ pub fn counted_case(
     year: i32,
     active_in_year: bool,
 ) -> Option<(String, String)> {
-    use chrono::Datelike;
-    let counted = received.year() == year
-        || (active_in_year
-            && received.year() < year
-            && decided_on.is_some_and(|d| d.year() == year));
-    if !counted {
-        return None;
-    }
-    let group = match (kind, route) {
-        ("review", _) => "review",
-        (_, Some("after_review")) => "litigation_after_review",
-        _ => "litigation_direct",
-    };
-    let as_of = if decided_on.is_some_and(|d| d.year() <= year) {
-        outcome
+    let counting = if active_in_year {
+        cells::RemedyCounting::ActiveInYear
     } else {
-        "pending"
+        cells::RemedyCounting::ReceivedInYear
     };
-    Some((group.to_string(), as_of.to_string()))
+    let rules = cells::remedies(counting);
+    let case = cells::CountedCase {
+        kind,
+        route,
+        received,
+        decided_on,
+        outcome,
+    };
+    let y = cells::YearBounds::new(year)?;
+    rules
+        .cells
+        .iter()
+        .find(|c| c.column != "total" && rules.counts(c, &case, &y))
+        .map(|c| (c.row.to_string(), c.column.to_string()))
 }

@@ -17,6 +17,8 @@ mod openapi;
 mod platform;
 mod records;
 mod remedies;
+mod report_cells;
+mod report_storage;
 mod reports;
 mod requests;
 mod seed;
