@@ -2,7 +2,7 @@
 //! format written before versions existed (format 1, `tests/fixtures/reports/*.format1.json`,
 //! dumped from the code of that time) decode and are served unchanged; current writes carry
 //! `"format": 2`; an unknown extra field or a missing optional one still loads; a record that
-//! cannot be read answers 409 `stored_record_unreadable` naming it, never a bare 500.
+//! cannot be read answers 500 `stored_record_unreadable` naming it, never a bare 500.
 
 use std::path::PathBuf;
 
@@ -46,8 +46,8 @@ fn row<'a>(report: &'a Value, code: &str) -> &'a Value {
 
 fn unreadable_code(e: AppError) -> &'static str {
     match e {
-        AppError::Conflict { code, .. } => code,
-        other => panic!("not a conflict: {other:?}"),
+        AppError::Unreadable { .. } => "stored_record_unreadable",
+        other => panic!("not an unreadable record: {other:?}"),
     }
 }
 
@@ -336,7 +336,7 @@ async fn an_unreadable_stored_record_answers_a_clear_problem_naming_it(app: Test
     let r = app
         .get(&format!("/api/v1/agencies/{agency}/reports/2025"), &admin)
         .await;
-    r.assert_problem(409, "stored_record_unreadable");
+    r.assert_problem(500, "stored_record_unreadable");
     let detail = r.body["detail"].as_str().expect("detail");
     assert!(
         detail.contains(&format!("report version {agency}/2025/1")),
@@ -345,7 +345,7 @@ async fn an_unreadable_stored_record_answers_a_clear_problem_naming_it(app: Test
     let r = app
         .get(&format!("/api/v1/agencies/{agency}/reports/2024"), &admin)
         .await;
-    r.assert_problem(409, "stored_record_unreadable");
+    r.assert_problem(500, "stored_record_unreadable");
     let detail = r.body["detail"].as_str().expect("detail");
     assert!(
         detail.contains(&format!("report draft {agency}/2024 (narrative)")),

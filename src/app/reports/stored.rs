@@ -17,11 +17,10 @@
 //! format, a string), and table 二's rows are keyed by row code.
 //!
 //! A record that cannot be read (corrupt, or written by a newer version of the service in a
-//! format this one does not know) is logged with its id and answers 409
-//! `stored_record_unreadable`: the request is sound and the service is up, but the stored state
-//! of the resource conflicts with what this version can read — retrying the same request does
-//! not help until the record is repaired or a version that reads it serves. A 500 would hide that
-//! it is one record's state, not a fault of the service; a 503 would invite a blind retry.
+//! format this one does not know) is logged with its id and answers 500
+//! `stored_record_unreadable` naming it, like an unreadable application record: the client can
+//! do nothing about it, an administrator must repair the record (or a release that reads it
+//! must serve), and the code and the name tell them which.
 
 use serde_json::{Map, Value};
 
@@ -31,18 +30,12 @@ use crate::domain::report::Narrative;
 /// The format current writes emit.
 pub const FORMAT: u64 = 2;
 
-/// The problem code of a stored record that cannot be read.
-pub const UNREADABLE: &str = "stored_record_unreadable";
-
 fn unreadable(record: &str, cause: impl std::fmt::Display) -> AppError {
-    tracing::error!(record, %cause, "stored report record unreadable");
-    AppError::conflict(
-        UNREADABLE,
-        format!(
-            "the stored record {record} cannot be read by this version of the service; \
-             it has been logged for an administrator"
-        ),
-    )
+    AppError::Unreadable {
+        entity: "report record",
+        id: record.to_string(),
+        reason: cause.to_string(),
+    }
 }
 
 /// The document's format: its integer `format`, else 1.
