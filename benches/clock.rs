@@ -45,6 +45,8 @@ fn typical() -> ClockFacts {
             kind: PauseKind::OtherAgencyConsultation,
             started_on: date(2024, 9, 25),
             ended_on: Some(date(2024, 10, 15)),
+            received_on: None,
+            delivery_allowance: 0,
         }],
         extension: Some(Extension {
             days: 10,

@@ -200,6 +200,15 @@ impl std::fmt::Debug for BootstrapSettings {
 #[serde(deny_unknown_fields)]
 pub struct DomainSettings {
     pub timezone: String,
+    /// Working days a letter is assumed to take to reach the consulted party or the applicant
+    /// while its receipt is not recorded: their 15 or 20 working days then count from sending
+    /// plus this allowance, and the window is marked provisional (domain.md §4).
+    #[serde(default = "default_delivery_allowance")]
+    pub delivery_allowance_working_days: u32,
+}
+
+fn default_delivery_allowance() -> u32 {
+    3
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

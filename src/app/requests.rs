@@ -582,6 +582,7 @@ pub async fn apply_action(
     may_write(&actor)?;
     let cache = state.calendar.clone();
     let today = state.today();
+    let delivery_allowance = state.settings.domain.delivery_allowance_working_days;
     state
         .in_transaction(move |conn| {
             let (app, code) = visible(conn, &actor, &id)?;
@@ -602,6 +603,7 @@ pub async fn apply_action(
                 actor_is_approver: actor.has(Role::Approver),
                 actor_name: &actor.username,
                 nth_in_month: nth,
+                delivery_allowance,
             };
             let next = app
                 .act(step.on, &step.action, &ctx_domain, db::now_micros())

@@ -150,6 +150,7 @@ fn plan(rng: &mut StdRng, wf: &Workflow, cal: &Calendar, today: NaiveDate) -> Ve
             action: Action::StartConsultation {
                 party,
                 whom: "某公司".into(),
+                received_on: None,
             },
         });
         at = wd(at, rng.random_range(3..=14));
@@ -426,6 +427,7 @@ pub fn run(
                     actor_is_approver: true,
                     actor_name: "seed",
                     nth_in_month: 1,
+                    delivery_allowance: 3,
                 };
                 match request::apply(&wf, step.on, &step.action, &ctx) {
                     Ok(next) => {

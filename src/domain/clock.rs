@@ -140,7 +140,7 @@ impl PauseKind {
         }
     }
 
-    fn is_consultation(self) -> bool {
+    pub fn is_consultation(self) -> bool {
         !matches!(self, PauseKind::FeeNotice)
     }
 
@@ -163,6 +163,48 @@ pub struct Pause {
     pub started_on: NaiveDate,
     /// Day the answer arrived, or the fee was paid or waived; it does not count. `None`: open.
     pub ended_on: Option<NaiveDate>,
+    /// Day the consulted party or the applicant received the letter or notice: its window (15
+    /// or 20 working days) runs from the day after (第三十二条; 收费办法第十条). `None`: not known.
+    #[serde(default)]
+    pub received_on: Option<NaiveDate>,
+    /// While the receipt is not known, the working days assumed for delivery after sending
+    /// (the setting in force when the letter went out); the window is then provisional.
+    #[serde(default)]
+    pub delivery_allowance: u32,
+}
+
+impl Pause {
+    /// A pause that starts on `started_on`, with the letter's receipt if known.
+    pub fn new(
+        kind: PauseKind,
+        started_on: NaiveDate,
+        received_on: Option<NaiveDate>,
+        delivery_allowance: u32,
+    ) -> Pause {
+        Pause {
+            kind,
+            started_on,
+            ended_on: None,
+            received_on,
+            delivery_allowance,
+        }
+    }
+
+    /// The other side's window (the consulted party's 15 working days, the applicant's 20 to
+    /// pay) and whether it is provisional: from the recorded receipt, else from sending plus
+    /// the delivery allowance.
+    pub fn window_end(&self, cal: &Calendar) -> Result<(NaiveDate, bool), CalendarError> {
+        match self.received_on {
+            Some(r) => Ok((cal.add_working_days(r, self.kind.window())?, false)),
+            None => Ok((
+                cal.add_working_days(
+                    self.started_on,
+                    self.delivery_allowance + self.kind.window(),
+                )?,
+                true,
+            )),
+        }
+    }
 }
 
 /// The one extension (延期) of the reply period.
@@ -275,6 +317,12 @@ pub struct Deadline {
     pub payment_window_end: Option<NaiveDate>,
     /// End of the 15-day window of the open (else the latest) consultation.
     pub consultation_window_end: Option<NaiveDate>,
+    /// The consulted party's receipt of that letter is not recorded: the window counts from
+    /// sending plus the delivery allowance.
+    pub consultation_window_provisional: bool,
+    /// The applicant's receipt of that fee notice is not recorded: the window counts from
+    /// sending plus the delivery allowance.
+    pub payment_window_provisional: bool,
     /// Every rule applied, in order.
     pub trace: Vec<TraceStep>,
 }
@@ -481,9 +529,9 @@ struct Window {
     end: PauseEnd,
 }
 
-/// The latest end a pause can have: its start plus its window.
+/// The latest end a pause can have: the end of the other side's window.
 fn latest_end(p: &Pause, cal: &Calendar) -> Result<NaiveDate, CalendarError> {
-    cal.add_working_days(p.started_on, p.kind.window())
+    p.window_end(cal).map(|(end, _)| end)
 }
 
 /// A pause's effective window after the clock start, or `None` if it removes nothing.
@@ -663,15 +711,19 @@ pub fn compute(
             .filter(|p| p.kind.is_consultation() == consultation)
             .max_by_key(|p| (p.ended_on.is_none(), p.started_on))
     };
+    let mut consultation_window_provisional = false;
+    let mut payment_window_provisional = false;
     if let Some(p) = pick(true) {
-        let end = latest_end(p, cal)?;
+        let (end, provisional) = p.window_end(cal)?;
         coverage.rely(p.started_on, end)?;
         consultation_window_end = Some(end);
+        consultation_window_provisional = provisional;
     }
     if let Some(p) = pick(false) {
-        let end = latest_end(p, cal)?;
+        let (end, provisional) = p.window_end(cal)?;
         coverage.rely(p.started_on, end)?;
         payment_window_end = Some(end);
+        payment_window_provisional = provisional;
     }
 
     let Some(receipt) = facts.receipt_date else {
@@ -702,6 +754,8 @@ pub fn compute(
             correction_reply_by: None,
             payment_window_end,
             consultation_window_end,
+            consultation_window_provisional,
+            payment_window_provisional,
             trace: trace.0,
         });
     };
@@ -819,6 +873,38 @@ pub fn compute(
                     PauseKind::OtherAgencyConsultation => "《条例》第三十四条、第三十三条第二款",
                     PauseKind::FeeNotice => "《政府信息公开信息处理费管理办法》",
                 }),
+            );
+            let (window_end, _) = p.window_end(cal)?;
+            let (rule, article, whose) = if p.kind.is_consultation() {
+                (
+                    "window.consultation",
+                    match p.kind {
+                        PauseKind::OtherAgencyConsultation => "《条例》第三十四条",
+                        _ => "《条例》第三十二条",
+                    },
+                    "被征求意见方收到后15个工作日内提出意见 / the consulted party answers within 15 working days of receiving the letter",
+                )
+            } else {
+                (
+                    "window.payment",
+                    "《政府信息公开信息处理费管理办法》第十条",
+                    "申请人自收到收费通知次日起20个工作日内缴费 / the applicant pays within 20 working days from the day after receiving the notice",
+                )
+            };
+            let basis = match p.received_on {
+                Some(r) => format!("{r}收到 / received on {r}"),
+                None => format!(
+                    "收到日期未记录，按发出后{n}个工作日送达推定，结果为暂定 / receipt not recorded: delivery assumed {n} working days after sending, so the window is provisional",
+                    n = p.delivery_allowance
+                ),
+            };
+            trace.push(
+                rule,
+                Some(p.received_on.unwrap_or(p.started_on)),
+                Some(window_end),
+                Some(i64::from(p.kind.window())),
+                format!("{whose}；{basis}；期限至{window_end} / the window ends on {window_end}"),
+                Some(article),
             );
             if p.ended_on.is_none() {
                 trace.push(
@@ -953,6 +1039,8 @@ pub fn compute(
         correction_reply_by: facts.correction.as_ref().map(|c| c.reply_by),
         payment_window_end,
         consultation_window_end,
+        consultation_window_provisional,
+        payment_window_provisional,
         trace: trace.0,
     })
 }
@@ -1031,6 +1119,8 @@ mod tests {
             kind,
             started_on: d(start),
             ended_on: end.map(d),
+            received_on: None,
+            delivery_allowance: 0,
         }
     }
 
@@ -1577,6 +1667,8 @@ mod tests {
                             kind,
                             started_on,
                             ended_on: len.map(|l| started_on + chrono::Duration::days(l)),
+                            received_on: None,
+                            delivery_allowance: 0,
                         }
                     })
                     .collect()

@@ -30,6 +30,11 @@ impl FeeBasis {
 
 const YUAN: i64 = 100;
 
+/// The Measures (国办函〔2020〕109号) are in force from 1 January 2021; no fee notice before.
+pub fn in_force_from() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap_or(chrono::NaiveDate::MIN)
+}
+
 /// The fee for the applicant's `n`-th application of the calendar month (1-based): pieces 1–10
 /// free; 11–30 100 yuan each; from 31 in bands of 10, each band 100 yuan more per piece.
 pub fn per_piece_fen(n: u32) -> i64 {

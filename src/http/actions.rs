@@ -122,6 +122,9 @@ pub struct StartConsultationBody {
     pub party: Party,
     /// Who is consulted (name).
     pub whom: String,
+    /// The day the consulted party received the letter, when already known (else record it
+    /// later with `record_consultation_receipt`): its 15 working days run from it.
+    pub received_on: Option<NaiveDate>,
 }
 
 impl ActionBody for StartConsultationBody {
@@ -129,7 +132,53 @@ impl ActionBody for StartConsultationBody {
         self.on
     }
     fn action(&self) -> Result<Action, Vec<FieldError>> {
-        Action::start_consultation(self.party, &self.whom)
+        Action::start_consultation(self.on, self.party, &self.whom, self.received_on)
+    }
+}
+
+/// The consulted party received the letter on `received_on` (the post's return receipt, the
+/// recipient's signature): its 15 working days run from the day after (art. 32).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"on": "2026-03-06", "received_on": "2026-03-05"}))]
+pub struct RecordConsultationReceiptBody {
+    /// The day this is recorded.
+    pub on: NaiveDate,
+    /// The day the consulted party received the letter: not before it was sent, not after `on`.
+    pub received_on: NaiveDate,
+}
+
+impl ActionBody for RecordConsultationReceiptBody {
+    fn on(&self) -> NaiveDate {
+        self.on
+    }
+    fn action(&self) -> Result<Action, Vec<FieldError>> {
+        Ok(Action::RecordConsultationReceipt {
+            received_on: self.received_on,
+        })
+    }
+}
+
+/// The applicant received the fee notice on `received_on`: the 20 working days to pay run from
+/// the day after (fee Measures).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"on": "2026-03-06", "received_on": "2026-03-05"}))]
+pub struct RecordFeeNoticeReceiptBody {
+    /// The day this is recorded.
+    pub on: NaiveDate,
+    /// The day the applicant received the notice: not before it was sent, not after `on`.
+    pub received_on: NaiveDate,
+}
+
+impl ActionBody for RecordFeeNoticeReceiptBody {
+    fn on(&self) -> NaiveDate {
+        self.on
+    }
+    fn action(&self) -> Result<Action, Vec<FieldError>> {
+        Ok(Action::RecordFeeNoticeReceipt {
+            received_on: self.received_on,
+        })
     }
 }
 
@@ -169,6 +218,9 @@ pub struct IssueFeeNoticeBody {
     /// The pages (required with `per_page`).
     #[schema(minimum = 1, maximum = 1000000)]
     pub pages: Option<i64>,
+    /// The day the applicant received the notice, when already known (else record it later
+    /// with `record_fee_notice_receipt`): the 20 working days to pay run from the day after.
+    pub received_on: Option<NaiveDate>,
 }
 
 impl ActionBody for IssueFeeNoticeBody {
@@ -176,7 +228,13 @@ impl ActionBody for IssueFeeNoticeBody {
         self.on
     }
     fn action(&self) -> Result<Action, Vec<FieldError>> {
-        Action::issue_fee_notice(self.basis, self.amount_fen, self.pages)
+        Action::issue_fee_notice(
+            self.on,
+            self.basis,
+            self.amount_fen,
+            self.pages,
+            self.received_on,
+        )
     }
 }
 
@@ -422,6 +480,13 @@ action_operation!(
     "Not allowed now (`invalid_transition`)"
 );
 action_operation!(
+    record_consultation_receipt,
+    "/requests/{id}/actions/record_consultation_receipt",
+    RecordConsultationReceiptBody,
+    "Record when the consulted party received the letter (art. 32): its 15 working days run from then.",
+    "Not allowed now (`invalid_transition`)"
+);
+action_operation!(
     end_consultation,
     "/requests/{id}/actions/end_consultation",
     EndConsultationBody,
@@ -433,14 +498,21 @@ action_operation!(
     "/requests/{id}/actions/issue_fee_notice",
     IssueFeeNoticeBody,
     "Issue a fee notice (收费通知): processing → awaiting_payment.",
-    "Not allowed now (`invalid_transition`, `fee_notice_already_issued`, `fee_not_chargeable`, `fee_above_maximum`)"
+    "Not allowed now (`invalid_transition`, `fee_rules_not_in_force`, `fee_notice_already_issued`, `fee_not_chargeable`, `fee_above_maximum`)"
+);
+action_operation!(
+    record_fee_notice_receipt,
+    "/requests/{id}/actions/record_fee_notice_receipt",
+    RecordFeeNoticeReceiptBody,
+    "Record when the applicant received the fee notice: the 20 working days to pay run from the day after.",
+    "Not allowed now (`invalid_transition`)"
 );
 action_operation!(
     record_payment,
     "/requests/{id}/actions/record_payment",
     RecordPaymentBody,
     "Record the payment: awaiting_payment → processing.",
-    "Not allowed now (`invalid_transition`)"
+    "Not allowed now (`invalid_transition`, `payment_window_passed`)"
 );
 action_operation!(
     waive_fee,

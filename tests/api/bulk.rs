@@ -13,6 +13,7 @@ use crate::both_databases;
 use crate::helpers::{Db, Resp, TestApp};
 
 both_databases!(
+    an_application_received_before_15_may_2019_is_timed_by_the_2008_regulation,
     an_ndjson_import_registers_open_and_closed_applications_like_intake_does,
     a_csv_import_reads_the_documented_columns_and_quoted_cells,
     one_bad_line_among_good_ones_imports_nothing_and_names_the_line,
@@ -871,4 +872,59 @@ async fn a_client_with_requests_read_exports_its_subtree(app: TestApp) {
     )
     .await;
     r.assert_problem(403, "client_not_allowed");
+}
+
+/// Imported history received before the 2019 revision came into force (2019-05-15) is timed by
+/// the 2008 Regulation: 15 working days, one extension of at most 15, and the trace cites it.
+async fn an_application_received_before_15_may_2019_is_timed_by_the_2008_regulation(app: TestApp) {
+    let admin = app.admin_token().await;
+    let ok = import_ok(
+        &app,
+        &admin,
+        &[line("OLD-1", "2019-05-14"), line("NEW-1", "2019-05-15")],
+    )
+    .await;
+    let items = ok["items"].as_array().expect("items");
+    let id = |i: usize| items[i]["id"].as_str().expect("id").to_string();
+    let due = |from: &str, days: u32| {
+        let app = &app;
+        let admin = admin.clone();
+        let from = from.to_string();
+        async move {
+            let r = app
+                .get(
+                    &format!("/api/v1/calendar/working-days/add?from={from}&days={days}"),
+                    &admin,
+                )
+                .await;
+            r.body["date"].as_str().expect("date").to_string()
+        }
+    };
+    let old = app
+        .get(&format!("/api/v1/requests/{}/deadline", id(0)), &admin)
+        .await;
+    assert_eq!(old.body["deadline"]["reply_period_days"], 15);
+    assert_eq!(
+        old.body["deadline"]["due_date"],
+        due("2019-05-14", 15).await.as_str()
+    );
+    let period = old.body["deadline"]["trace"]
+        .as_array()
+        .expect("trace")
+        .iter()
+        .find(|t| t["rule"] == "reply_period")
+        .expect("reply_period")
+        .clone();
+    assert_eq!(
+        period["article"],
+        "《政府信息公开条例》（2008年）第二十四条"
+    );
+    let new = app
+        .get(&format!("/api/v1/requests/{}/deadline", id(1)), &admin)
+        .await;
+    assert_eq!(new.body["deadline"]["reply_period_days"], 20);
+    assert_eq!(
+        new.body["deadline"]["due_date"],
+        due("2019-05-15", 20).await.as_str()
+    );
 }

@@ -55,6 +55,7 @@ both_databases!(
     a_field_foreign_to_the_action_an_unknown_code_or_a_bad_id_answers_422_naming_it,
     a_repeated_application_names_an_earlier_one_that_exists,
     a_stored_record_that_cannot_be_read_answers_a_problem_naming_it,
+    a_longer_period_of_art_35_is_set_only_while_the_reply_period_runs,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1169,15 +1170,38 @@ async fn a_consultation_pauses_the_clock_and_no_reply_waits_for_15_working_days(
     )
     .await;
     assert_eq!(r["state"], "consulting");
-    // While paused, the due date is the latest it can be: the window of 15 working days.
-    assert_eq!(r["due_date"], add_wd(&app, &due0, 15).await.as_str());
-    let window_end = add_wd(&app, "2026-09-02", 15).await;
+    // The third party's receipt is not recorded yet: its 15 working days are assumed to start
+    // 3 working days (the delivery allowance) after sending, and the window is provisional.
+    // While paused, the due date is the latest it can be.
+    let assumed_end = add_wd(&app, "2026-09-02", 18).await;
+    assert_eq!(r["due_date"], add_wd(&app, &due0, 18).await.as_str());
     let d = deadline(&app, &id_of(&r)).await;
     assert_eq!(d["deadline"]["status"], "paused");
     assert_eq!(
         d["deadline"]["consultation_window_end"],
+        assumed_end.as_str()
+    );
+    assert_eq!(d["deadline"]["consultation_window_provisional"], true);
+    // The return receipt shows it arrived on 2026-09-04: 15 working days from then.
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "record_consultation_receipt",
+        json!({"on": "2026-09-07", "received_on": "2026-09-04"}),
+    )
+    .await;
+    let window_end = add_wd(&app, "2026-09-04", 15).await;
+    let d = deadline(&app, &id_of(&r)).await;
+    assert_eq!(
+        d["deadline"]["consultation_window_end"],
         window_end.as_str()
     );
+    assert_eq!(d["deadline"]["consultation_window_provisional"], false);
+    let window = trace_step(&d, "window.consultation");
+    assert_eq!(window["date"], "2026-09-04");
+    assert_eq!(window["until"], window_end.as_str());
+    assert_eq!(window["article"], "《条例》第三十二条");
     assert!(rules(&d).contains(&"pause.open".to_string()), "{d}");
 
     // "No reply" only once the 15 working days are over.
@@ -1214,10 +1238,18 @@ async fn a_consultation_pauses_the_clock_and_no_reply_waits_for_15_working_days(
     )
     .await;
     assert_eq!(r["state"], "processing");
-    // The 15 working days of the window are not counted: the due date moves by exactly them.
-    assert_eq!(r["due_date"], add_wd(&app, &due0, 15).await.as_str());
+    // The working days from sending to the window's end are not counted: the due date moves
+    // by exactly them.
+    let paused = count_wd(&app, "2026-09-02", &window_end).await;
+    assert_eq!(paused, 17, "2 days of delivery and the 15 of the window");
+    assert_eq!(
+        r["due_date"],
+        add_wd(&app, &due0, u32::try_from(paused).expect("days"))
+            .await
+            .as_str()
+    );
     let d = deadline(&app, &id_of(&r)).await;
-    assert_eq!(d["deadline"]["paused_working_days"], 15);
+    assert_eq!(d["deadline"]["paused_working_days"], paused);
     assert_eq!(d["deadline"]["status"], "running");
     assert_eq!(r["workflow"]["consultations"][0]["opinion"], "no_reply");
     assert_eq!(r["workflow"]["consultations"][0]["party"], "third_party");
@@ -1335,11 +1367,14 @@ async fn fee_notices_follow_the_measures_and_a_payment_must_match_the_notice(app
     assert_eq!(fee["paid_on"], Value::Null);
     let d = deadline(&app, &id_of(&r)).await;
     assert_eq!(d["deadline"]["status"], "paused");
+    // The applicant's receipt is not recorded: 3 working days of delivery are assumed.
     assert_eq!(
         d["deadline"]["payment_window_end"],
-        add_wd(&app, "2026-09-02", 20).await.as_str()
+        add_wd(&app, "2026-09-02", 23).await.as_str()
     );
+    assert_eq!(d["deadline"]["payment_window_provisional"], true);
     assert!(rules(&d).contains(&"pause.fee_notice".to_string()));
+    assert!(rules(&d).contains(&"window.payment".to_string()));
     // One notice per application: nothing else to issue while waiting.
     refused(
         &app,
@@ -1543,10 +1578,19 @@ async fn a_waived_fee_resumes_processing_and_an_unpaid_one_closes_after_20_worki
     );
     assert_eq!(r["workflow"]["fee"]["paid_on"], Value::Null);
 
-    // Unpaid: deemed withdrawn only once the 20 working days after the notice are over.
+    // Unpaid: deemed withdrawn only once the 20 working days after the applicant received the
+    // notice are over. Received on 2026-09-03 (the postal return receipt).
     let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
     let r = step(&app, &st.clerk, &r, "issue_fee_notice", fee).await;
-    let window_end = add_wd(&app, "2026-09-02", 20).await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "record_fee_notice_receipt",
+        json!({"on": "2026-09-04", "received_on": "2026-09-03"}),
+    )
+    .await;
+    let window_end = add_wd(&app, "2026-09-03", 20).await;
     refused(
         &app,
         &st.clerk,
@@ -1568,6 +1612,45 @@ async fn a_waived_fee_resumes_processing_and_an_unpaid_one_closes_after_20_worki
     assert_eq!(r["state"], "closed");
     assert_eq!(r["disposition"], "other.unpaid");
     assert_eq!(r["closed_on"], day_after(&window_end));
+
+    // A payment after the window is refused; the application can then only close as unpaid.
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let notice = json!({"on": "2026-09-02", "basis": "per_page", "pages": 45,
+                        "amount_fen": 15_000, "received_on": "2026-09-02"});
+    let r = step(&app, &st.clerk, &r, "issue_fee_notice", notice).await;
+    let window_end = add_wd(&app, "2026-09-02", 20).await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "record_payment",
+        json!({"on": day_after(&window_end), "amount_fen": 15_000}),
+        409,
+        "payment_window_passed",
+    )
+    .await;
+    let r = step(
+        &app,
+        &st.clerk,
+        &r,
+        "close_unpaid",
+        json!({"on": day_after(&window_end)}),
+    )
+    .await;
+    assert_eq!(r["disposition"], "other.unpaid");
+
+    // No fee notice before the fee Measures came into force on 2021-01-01.
+    let old = intake(&app, &st.clerk, &handed_in("2020-12-28")).await;
+    refused(
+        &app,
+        &st.clerk,
+        &old,
+        "issue_fee_notice",
+        json!({"on": "2020-12-31", "basis": "per_page", "pages": 45, "amount_fen": 15_000}),
+        409,
+        "fee_rules_not_in_force",
+    )
+    .await;
 }
 
 async fn only_an_approver_extends_once_by_at_most_20_working_days_before_the_due_date(
@@ -2407,7 +2490,9 @@ async fn the_deadline_trace_explains_receipt_correction_pauses_extension_and_due
             "clock_start.receipt",
             "reply_period",
             "pause.third_party",
+            "window.consultation",
             "pause.fee_notice",
+            "window.payment",
             "extension",
             "due_date"
         ]
@@ -2510,15 +2595,17 @@ async fn the_deadline_trace_explains_receipt_correction_pauses_extension_and_due
             "clock_start.receipt",
             "reply_period",
             "pause.fee_notice",
+            "window.payment",
             "pause.open",
             "due_date"
         ]
     );
     assert_eq!(d["deadline"]["status"], "paused");
-    assert_eq!(d["deadline"]["paused_working_days"], 20);
+    // Open, with the applicant's receipt unknown: 3 working days of delivery and 20 to pay.
+    assert_eq!(d["deadline"]["paused_working_days"], 23);
     assert_eq!(
         d["deadline"]["due_date"],
-        add_wd(&app, "2026-09-01", 40).await.as_str()
+        add_wd(&app, "2026-09-01", 43).await.as_str()
     );
     assert_eq!(f["due_date"], d["deadline"]["due_date"]);
 }
@@ -3565,7 +3652,7 @@ async fn the_documented_example_of_every_action_is_accepted_as_is(app: TestApp) 
     let mut seen = Vec::new();
     // (action, how to reach its starting state, whether the approver acts)
     type Case<'a> = (&'a str, &'a [(&'a str, Value)], bool);
-    let cases: [Case<'_>; 14] = [
+    let cases: [Case<'_>; 16] = [
         ("confirm_receipt", &[], false),
         ("request_correction", &[], false),
         (
@@ -3578,6 +3665,14 @@ async fn the_documented_example_of_every_action_is_accepted_as_is(app: TestApp) 
         ),
         ("start_consultation", &[], false),
         (
+            "record_consultation_receipt",
+            &[(
+                "start_consultation",
+                json!({"on": "2026-03-03", "party": "third_party", "whom": "某某有限公司"}),
+            )],
+            false,
+        ),
+        (
             "end_consultation",
             &[(
                 "start_consultation",
@@ -3586,6 +3681,14 @@ async fn the_documented_example_of_every_action_is_accepted_as_is(app: TestApp) 
             false,
         ),
         ("issue_fee_notice", &[], false),
+        (
+            "record_fee_notice_receipt",
+            &[(
+                "issue_fee_notice",
+                json!({"on": "2026-03-03", "basis": "per_page", "pages": 40, "amount_fen": 10000}),
+            )],
+            false,
+        ),
         (
             "record_payment",
             &[(
@@ -3617,7 +3720,8 @@ async fn the_documented_example_of_every_action_is_accepted_as_is(app: TestApp) 
             "close_unpaid",
             &[(
                 "issue_fee_notice",
-                json!({"on": "2026-03-03", "basis": "per_page", "pages": 40, "amount_fen": 10000}),
+                json!({"on": "2026-03-03", "basis": "per_page", "pages": 40, "amount_fen": 10000,
+                       "received_on": "2026-03-03"}),
             )],
             false,
         ),
@@ -3649,7 +3753,7 @@ async fn the_documented_example_of_every_action_is_accepted_as_is(app: TestApp) 
         );
         seen.push(action);
     }
-    assert_eq!(seen.len(), 14);
+    assert_eq!(seen.len(), 16);
 }
 
 /// A body field that belongs to another action, an unknown code, or an id that is not a UUID
@@ -3880,4 +3984,25 @@ async fn a_stored_record_that_cannot_be_read_answers_a_problem_naming_it(app: Te
         "{}",
         e.text
     );
+}
+
+/// Art. 35's longer period is set while the reply period still runs: after the due date it
+/// would erase the lateness of a reply already late (409 `due_date_passed`, as for `extend`).
+async fn a_longer_period_of_art_35_is_set_only_while_the_reply_period_runs(app: TestApp) {
+    let st = staff(&app).await;
+    let r = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let due0 = s(&r["due_date"]).to_string();
+    let longer = |on: &str| json!({"on": on, "due_date": "2026-12-31", "reason": "申请人短期内提出大量申请"});
+    refused(
+        &app,
+        &st.approver,
+        &r,
+        "override_deadline",
+        longer(&day_after(&due0)),
+        409,
+        "due_date_passed",
+    )
+    .await;
+    let r = step(&app, &st.approver, &r, "override_deadline", longer(&due0)).await;
+    assert_eq!(r["due_date"], "2026-12-31");
 }

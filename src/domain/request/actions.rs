@@ -31,19 +31,30 @@ pub enum Action {
     },
     /// The corrected application arrived: the clock restarts.
     ReceiveCorrection,
-    /// 征求意见 (art. 32, 34).
+    /// 征求意见 (art. 32, 34), with the day the consulted party received the letter if known.
     StartConsultation {
         party: Party,
         whom: String,
+        received_on: Option<NaiveDate>,
+    },
+    /// The consulted party received the letter on this day: its 15 working days run from it.
+    RecordConsultationReceipt {
+        received_on: NaiveDate,
     },
     EndConsultation {
         opinion: Opinion,
     },
-    /// 收费通知 (fee Measures).
+    /// 收费通知 (fee Measures), with the day the applicant received it if known.
     IssueFeeNotice {
         basis: FeeBasis,
         amount_fen: i64,
         pages: Option<u32>,
+        received_on: Option<NaiveDate>,
+    },
+    /// The applicant received the fee notice on this day: the 20 working days to pay run from
+    /// the day after.
+    RecordFeeNoticeReceipt {
+        received_on: NaiveDate,
     },
     RecordPayment {
         amount_fen: i64,
@@ -84,13 +95,15 @@ pub struct ReplyInput {
 }
 
 /// The name of each step, as in the API paths: `/requests/{id}/actions/{name}`.
-pub const ACTIONS: [&str; 14] = [
+pub const ACTIONS: [&str; 16] = [
     "confirm_receipt",
     "request_correction",
     "receive_correction",
     "start_consultation",
+    "record_consultation_receipt",
     "end_consultation",
     "issue_fee_notice",
+    "record_fee_notice_receipt",
     "record_payment",
     "waive_fee",
     "extend",
@@ -105,6 +118,17 @@ fn collect<T>(e: Errors, v: Option<T>) -> Result<T, Vec<FieldError>> {
     match v {
         Some(v) if e.is_empty() => Ok(v),
         _ => Err(e.into_vec()),
+    }
+}
+
+/// A letter is received on or after the day it was sent.
+fn check_received(e: &mut Errors, sent: NaiveDate, received_on: Option<NaiveDate>) {
+    if received_on.is_some_and(|r| r < sent) {
+        e.push(FieldError::new(
+            "received_on",
+            "before_sending",
+            "must not be before the day the letter was sent",
+        ));
     }
 }
 
@@ -145,21 +169,34 @@ impl Action {
         collect(e, Some(Action::RequestCorrection { items, reply_by }))
     }
 
-    pub fn start_consultation(party: Party, whom: &str) -> Result<Action, Vec<FieldError>> {
+    pub fn start_consultation(
+        on: NaiveDate,
+        party: Party,
+        whom: &str,
+        received_on: Option<NaiveDate>,
+    ) -> Result<Action, Vec<FieldError>> {
         let mut e = Errors::new();
         let whom = e.take(text("whom", whom, 200, false));
+        check_received(&mut e, on, received_on);
         collect(
             e,
-            whom.map(|whom| Action::StartConsultation { party, whom }),
+            whom.map(|whom| Action::StartConsultation {
+                party,
+                whom,
+                received_on,
+            }),
         )
     }
 
     pub fn issue_fee_notice(
+        on: NaiveDate,
         basis: FeeBasis,
         amount_fen: i64,
         pages: Option<i64>,
+        received_on: Option<NaiveDate>,
     ) -> Result<Action, Vec<FieldError>> {
         let mut e = Errors::new();
+        check_received(&mut e, on, received_on);
         if amount_fen <= 0 {
             e.push(FieldError::new(
                 "amount_fen",
@@ -192,6 +229,7 @@ impl Action {
                 basis,
                 amount_fen,
                 pages,
+                received_on,
             }),
         )
     }
@@ -298,8 +336,10 @@ impl Action {
             Action::RequestCorrection { .. } => "request_correction",
             Action::ReceiveCorrection => "receive_correction",
             Action::StartConsultation { .. } => "start_consultation",
+            Action::RecordConsultationReceipt { .. } => "record_consultation_receipt",
             Action::EndConsultation { .. } => "end_consultation",
             Action::IssueFeeNotice { .. } => "issue_fee_notice",
+            Action::RecordFeeNoticeReceipt { .. } => "record_fee_notice_receipt",
             Action::RecordPayment { .. } => "record_payment",
             Action::WaiveFee { .. } => "waive_fee",
             Action::Extend { .. } => "extend",
@@ -321,10 +361,13 @@ impl Action {
             | Action::IssueFeeNotice { .. }
             | Action::Reply(_) => &[Processing],
             Action::ReceiveCorrection | Action::CloseUncorrected => &[AwaitingCorrection],
-            Action::EndConsultation { .. } => &[Consulting],
-            Action::RecordPayment { .. } | Action::WaiveFee { .. } | Action::CloseUnpaid => {
-                &[AwaitingPayment]
+            Action::EndConsultation { .. } | Action::RecordConsultationReceipt { .. } => {
+                &[Consulting]
             }
+            Action::RecordPayment { .. }
+            | Action::WaiveFee { .. }
+            | Action::CloseUnpaid
+            | Action::RecordFeeNoticeReceipt { .. } => &[AwaitingPayment],
             Action::Extend { .. } | Action::OverrideDeadline { .. } => {
                 &[Processing, Consulting, AwaitingPayment]
             }
@@ -376,11 +419,61 @@ pub struct ActionContext<'a> {
     /// For per-piece fees: this application's place among the same applicant's applications
     /// received in the same calendar month (1-based).
     pub nth_in_month: u32,
+    /// Working days assumed for a letter to reach the consulted party or the applicant while
+    /// its receipt is not recorded (setting `rules.delivery_allowance_working_days`).
+    pub delivery_allowance: u32,
 }
 
 fn add_wd(cal: &Calendar, from: NaiveDate, n: u32) -> Result<NaiveDate, Refusal> {
-    cal.add_working_days(from, n)
-        .map_err(|e| Refusal::Invalid(vec![FieldError::new("on", "out_of_range", e.to_string())]))
+    cal.add_working_days(from, n).map_err(calendar_refusal)
+}
+
+fn calendar_refusal(e: crate::domain::calendar::CalendarError) -> Refusal {
+    Refusal::Invalid(vec![FieldError::new("on", "out_of_range", e.to_string())])
+}
+
+/// The open consultation's (or fee notice's) pause.
+fn open_pause(wf: &Workflow, consultation: bool) -> Option<&Pause> {
+    wf.clock
+        .pauses
+        .iter()
+        .rev()
+        .find(|p| p.ended_on.is_none() && p.kind.is_consultation() == consultation)
+}
+
+/// Records the day the consulted party or the applicant received the open letter or notice.
+fn record_receipt(
+    wf: &Workflow,
+    on: NaiveDate,
+    consultation: bool,
+    received_on: NaiveDate,
+) -> Result<Workflow, Refusal> {
+    let mut next = wf.clone();
+    let pause = next
+        .clock
+        .pauses
+        .iter_mut()
+        .rev()
+        .find(|p| p.ended_on.is_none() && p.kind.is_consultation() == consultation)
+        .ok_or_else(|| conflict("invalid_transition", "nothing is awaiting an answer"))?;
+    let mut e = Errors::new();
+    if received_on < pause.started_on {
+        e.push(FieldError::new(
+            "received_on",
+            "before_sending",
+            format!("the letter was sent on {}", pause.started_on),
+        ));
+    }
+    if received_on > on {
+        e.push(FieldError::new(
+            "received_on",
+            "after_on",
+            "must not be after the day it is recorded (on)",
+        ));
+    }
+    e.into_result().map_err(Refusal::Invalid)?;
+    pause.received_on = Some(received_on);
+    Ok(next)
 }
 
 /// The due date the clock gives now, if it runs.
@@ -470,14 +563,25 @@ pub fn apply(
             request_correction(wf, on, items, *reply_by, ctx)
         }
         Action::ReceiveCorrection => receive_correction(wf, on),
-        Action::StartConsultation { party, whom } => start_consultation(wf, on, *party, whom),
+        Action::StartConsultation {
+            party,
+            whom,
+            received_on,
+        } => start_consultation(wf, on, *party, whom, *received_on, ctx),
+        Action::RecordConsultationReceipt { received_on } => {
+            record_receipt(wf, on, true, *received_on)
+        }
         Action::EndConsultation { opinion } => end_consultation(wf, on, *opinion, ctx),
         Action::IssueFeeNotice {
             basis,
             amount_fen,
             pages,
-        } => issue_fee_notice(wf, on, *basis, *amount_fen, *pages, ctx),
-        Action::RecordPayment { amount_fen } => record_payment(wf, on, *amount_fen),
+            received_on,
+        } => issue_fee_notice(wf, on, (*basis, *amount_fen, *pages), *received_on, ctx),
+        Action::RecordFeeNoticeReceipt { received_on } => {
+            record_receipt(wf, on, false, *received_on)
+        }
+        Action::RecordPayment { amount_fen } => record_payment(wf, on, *amount_fen, ctx),
         Action::WaiveFee { reason } => waive_fee(wf, on, reason),
         Action::Extend { days, reason } => extend(wf, on, *days, reason, ctx),
         Action::OverrideDeadline { due_date, reason } => {
@@ -557,17 +661,17 @@ fn start_consultation(
     on: NaiveDate,
     party: Party,
     whom: &str,
+    received_on: Option<NaiveDate>,
+    ctx: &ActionContext<'_>,
 ) -> Result<Workflow, Refusal> {
     let kind = match party {
         Party::ThirdParty => PauseKind::ThirdPartyConsultation,
         Party::OtherAgency => PauseKind::OtherAgencyConsultation,
     };
     let mut next = wf.clone();
-    next.clock.pauses.push(Pause {
-        kind,
-        started_on: on,
-        ended_on: None,
-    });
+    next.clock
+        .pauses
+        .push(Pause::new(kind, on, received_on, ctx.delivery_allowance));
     next.consultations.push(Consultation {
         party,
         whom: whom.to_string(),
@@ -586,13 +690,25 @@ fn end_consultation(
     opinion: Opinion,
     ctx: &ActionContext<'_>,
 ) -> Result<Workflow, Refusal> {
-    let sent = wf.consultations.last().map_or(on, |c| c.sent_on);
-    let window_end = add_wd(ctx.calendar, sent, CONSULTATION_WINDOW)?;
-    if opinion == Opinion::NoReply && on <= window_end {
-        return Err(conflict(
-            "consultation_window_not_passed",
-            format!("no reply can be recorded only after the 15 working days end on {window_end}"),
-        ));
+    if opinion == Opinion::NoReply {
+        let (window_end, provisional) = match open_pause(wf, true) {
+            Some(p) => p.window_end(ctx.calendar).map_err(calendar_refusal)?,
+            None => (add_wd(ctx.calendar, on, CONSULTATION_WINDOW)?, true),
+        };
+        if on <= window_end {
+            return Err(conflict(
+                "consultation_window_not_passed",
+                if provisional {
+                    format!(
+                        "no reply can be recorded only after the consulted party's 15 working days; its receipt of the letter is not recorded, so they are assumed to end on {window_end} (art. 32)"
+                    )
+                } else {
+                    format!(
+                        "no reply can be recorded only after the consulted party's 15 working days end on {window_end} (art. 32)"
+                    )
+                },
+            ));
+        }
     }
     let mut next = wf.clone();
     close_open_pauses(&mut next, on);
@@ -607,11 +723,19 @@ fn end_consultation(
 fn issue_fee_notice(
     wf: &Workflow,
     on: NaiveDate,
-    basis: FeeBasis,
-    amount_fen: i64,
-    pages: Option<u32>,
+    (basis, amount_fen, pages): (FeeBasis, i64, Option<u32>),
+    received_on: Option<NaiveDate>,
     ctx: &ActionContext<'_>,
 ) -> Result<Workflow, Refusal> {
+    if on < fees::in_force_from() {
+        return Err(conflict(
+            "fee_rules_not_in_force",
+            format!(
+                "information processing fees exist only under the Measures in force from {} (国办函〔2020〕109号)",
+                fees::in_force_from()
+            ),
+        ));
+    }
     if wf.fee.is_some() {
         return Err(conflict(
             "fee_notice_already_issued",
@@ -654,16 +778,40 @@ fn issue_fee_notice(
         waived_on: None,
         waiver_reason: None,
     });
-    next.clock.pauses.push(Pause {
-        kind: PauseKind::FeeNotice,
-        started_on: on,
-        ended_on: None,
-    });
+    next.clock.pauses.push(Pause::new(
+        PauseKind::FeeNotice,
+        on,
+        received_on,
+        ctx.delivery_allowance,
+    ));
     next.state = State::AwaitingPayment;
     Ok(next)
 }
 
-fn record_payment(wf: &Workflow, on: NaiveDate, amount_fen: i64) -> Result<Workflow, Refusal> {
+/// A payment within the applicant's 20 working days; after them the application can only be
+/// closed as unpaid (fee Measures).
+fn record_payment(
+    wf: &Workflow,
+    on: NaiveDate,
+    amount_fen: i64,
+    ctx: &ActionContext<'_>,
+) -> Result<Workflow, Refusal> {
+    if let Some(p) = open_pause(wf, false) {
+        let (window_end, provisional) = p.window_end(ctx.calendar).map_err(calendar_refusal)?;
+        if on > window_end {
+            return Err(conflict(
+                "payment_window_passed",
+                format!(
+                    "the 20 working days to pay ended on {window_end}{}; the application can only be closed as unpaid (close_unpaid)",
+                    if provisional {
+                        " (the applicant's receipt of the notice is not recorded: record it with record_fee_notice_receipt if it came later)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
     let mut next = wf.clone();
     let fee = next
         .fee
@@ -879,8 +1027,14 @@ fn close_unpaid(
     on: NaiveDate,
     ctx: &ActionContext<'_>,
 ) -> Result<Workflow, Refusal> {
-    let notice = wf.fee.as_ref().map_or(on, |f| f.notice_on);
-    let window_end = add_wd(ctx.calendar, notice, PAYMENT_WINDOW)?;
+    let window_end = match open_pause(wf, false) {
+        Some(p) => p.window_end(ctx.calendar).map_err(calendar_refusal)?.0,
+        None => add_wd(
+            ctx.calendar,
+            wf.fee.as_ref().map_or(on, |f| f.notice_on),
+            PAYMENT_WINDOW,
+        )?,
+    };
     if on <= window_end {
         return Err(conflict(
             "payment_deadline_not_passed",
@@ -929,6 +1083,7 @@ mod tests {
             actor_is_approver: true,
             actor_name: "approver",
             nth_in_month: 12,
+            delivery_allowance: 0,
         };
         let received = Workflow::new(d("2025-03-03"), Some(d("2025-03-03")));
         let step = |wf: &Workflow, a: Action| apply(wf, d("2025-03-04"), &a, &ctx);
@@ -947,6 +1102,7 @@ mod tests {
                 Action::StartConsultation {
                     party: Party::ThirdParty,
                     whom: "某公司".into(),
+                    received_on: None,
                 },
             ),
             State::AwaitingPayment => step(
@@ -955,6 +1111,7 @@ mod tests {
                     basis: FeeBasis::PerPiece,
                     amount_fen: 10_000,
                     pages: None,
+                    received_on: None,
                 },
             ),
             State::Closed => step(&received, Action::Withdraw { reason: None }),
@@ -977,6 +1134,10 @@ mod tests {
             Action::StartConsultation {
                 party: Party::OtherAgency,
                 whom: "市财政局".into(),
+                received_on: None,
+            },
+            Action::RecordConsultationReceipt {
+                received_on: d("2025-03-05"),
             },
             Action::EndConsultation {
                 opinion: Opinion::Consent,
@@ -985,6 +1146,10 @@ mod tests {
                 basis: FeeBasis::PerPiece,
                 amount_fen: 10_000,
                 pages: None,
+                received_on: None,
+            },
+            Action::RecordFeeNoticeReceipt {
+                received_on: d("2025-03-05"),
             },
             Action::RecordPayment { amount_fen: 10_000 },
             Action::WaiveFee {
@@ -1036,8 +1201,10 @@ mod tests {
                     Err("invalid_transition")
                 };
             }
-            "end_consultation" => state == Consulting,
-            "record_payment" | "waive_fee" => state == AwaitingPayment,
+            "end_consultation" | "record_consultation_receipt" => state == Consulting,
+            "record_payment" | "waive_fee" | "record_fee_notice_receipt" => {
+                state == AwaitingPayment
+            }
             "extend" | "override_deadline" => {
                 matches!(state, Processing | Consulting | AwaitingPayment)
             }
@@ -1060,6 +1227,7 @@ mod tests {
             actor_is_approver: true,
             actor_name: "approver",
             nth_in_month: 12,
+            delivery_allowance: 0,
         };
         let mut checked = 0;
         for state in State::ALL {
@@ -1095,6 +1263,7 @@ mod tests {
             actor_is_approver: true,
             actor_name: "approver",
             nth_in_month: 12,
+            delivery_allowance: 0,
         };
         let to = |from: State, a: &Action| {
             apply(&in_state(from, &cal), d("2025-03-05"), a, &ctx).map(|w| w.state)
@@ -1105,14 +1274,16 @@ mod tests {
         assert_eq!(to(Processing, &ex[1]), Ok(AwaitingCorrection));
         assert_eq!(to(AwaitingCorrection, &ex[2]), Ok(Processing));
         assert_eq!(to(Processing, &ex[3]), Ok(Consulting));
-        assert_eq!(to(Consulting, &ex[4]), Ok(Processing));
-        assert_eq!(to(Processing, &ex[5]), Ok(AwaitingPayment));
-        assert_eq!(to(AwaitingPayment, &ex[6]), Ok(Processing));
-        assert_eq!(to(AwaitingPayment, &ex[7]), Ok(Processing));
-        assert_eq!(to(Consulting, &ex[8]), Ok(Consulting));
-        assert_eq!(to(AwaitingPayment, &ex[9]), Ok(AwaitingPayment));
-        assert_eq!(to(Processing, &ex[10]), Ok(Closed));
-        assert_eq!(to(AwaitingConfirmation, &ex[13]), Ok(Closed));
+        assert_eq!(to(Consulting, &ex[4]), Ok(Consulting));
+        assert_eq!(to(Consulting, &ex[5]), Ok(Processing));
+        assert_eq!(to(Processing, &ex[6]), Ok(AwaitingPayment));
+        assert_eq!(to(AwaitingPayment, &ex[7]), Ok(AwaitingPayment));
+        assert_eq!(to(AwaitingPayment, &ex[8]), Ok(Processing));
+        assert_eq!(to(AwaitingPayment, &ex[9]), Ok(Processing));
+        assert_eq!(to(Consulting, &ex[10]), Ok(Consulting));
+        assert_eq!(to(AwaitingPayment, &ex[11]), Ok(AwaitingPayment));
+        assert_eq!(to(Processing, &ex[12]), Ok(Closed));
+        assert_eq!(to(AwaitingConfirmation, &ex[15]), Ok(Closed));
     }
 
     #[test]
@@ -1124,6 +1295,7 @@ mod tests {
             actor_is_approver: true,
             actor_name: "approver",
             nth_in_month: 1,
+            delivery_allowance: 0,
         };
         // Received Monday 2025-03-03: due on the 20th working day, Monday 2025-03-31.
         let wf = in_state(State::Processing, &cal);
@@ -1157,6 +1329,7 @@ mod tests {
             actor_is_approver: true,
             actor_name: "approver",
             nth_in_month: 1,
+            delivery_allowance: 0,
         };
         let received = Workflow::new(d("2025-03-03"), Some(d("2025-03-03")));
         let extended = apply(
@@ -1220,6 +1393,7 @@ mod tests {
             actor_is_approver: true,
             actor_name: "approver",
             nth_in_month: 1,
+            delivery_allowance: 0,
         };
         let old = Workflow::new(d("2019-05-14"), Some(d("2019-05-14")));
         let new = Workflow::new(d("2019-05-15"), Some(d("2019-05-15")));
@@ -1267,6 +1441,151 @@ mod tests {
         );
     }
 
+    fn ctx_on(cal: &Calendar, today: &str) -> ActionContext<'static> {
+        // A leaked calendar keeps the helper simple; tests only.
+        let cal: &'static Calendar = Box::leak(Box::new(cal.clone()));
+        ActionContext {
+            today: d(today),
+            calendar: cal,
+            actor_is_approver: true,
+            actor_name: "approver",
+            nth_in_month: 12,
+            delivery_allowance: 3,
+        }
+    }
+
+    fn code(r: Result<Workflow, Refusal>) -> Result<State, &'static str> {
+        r.map(|w| w.state).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn no_reply_waits_for_15_working_days_from_the_consulted_partys_receipt() {
+        let cal = Calendar::weekends_only();
+        let ctx = ctx_on(&cal, "2025-12-31");
+        let received = Workflow::new(d("2025-03-03"), Some(d("2025-03-03")));
+        let start = |received_on: Option<&str>| {
+            apply(
+                &received,
+                d("2025-03-04"),
+                &Action::StartConsultation {
+                    party: Party::ThirdParty,
+                    whom: "某公司".into(),
+                    received_on: received_on.map(d),
+                },
+                &ctx,
+            )
+            .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let no_reply = |wf: &Workflow, on: NaiveDate| {
+            code(apply(
+                wf,
+                on,
+                &Action::EndConsultation {
+                    opinion: Opinion::NoReply,
+                },
+                &ctx,
+            ))
+        };
+        // Received Friday 2025-03-07: the 15 working days end on 2025-03-28.
+        let known = start(Some("2025-03-07"));
+        let end = cal
+            .add_working_days(d("2025-03-07"), 15)
+            .unwrap_or_default();
+        assert_eq!(no_reply(&known, end), Err("consultation_window_not_passed"));
+        assert_eq!(
+            no_reply(&known, end.succ_opt().unwrap_or_default()),
+            Ok(State::Processing)
+        );
+        // Receipt unknown: sent + 3 working days of delivery + 15.
+        let unknown = start(None);
+        let assumed = cal
+            .add_working_days(d("2025-03-04"), 18)
+            .unwrap_or_default();
+        assert_eq!(
+            no_reply(&unknown, assumed),
+            Err("consultation_window_not_passed")
+        );
+        // Recording the receipt later makes the window exact.
+        let recorded = apply(
+            &unknown,
+            d("2025-03-10"),
+            &Action::RecordConsultationReceipt {
+                received_on: d("2025-03-05"),
+            },
+            &ctx,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let exact = cal
+            .add_working_days(d("2025-03-05"), 15)
+            .unwrap_or_default();
+        assert_eq!(
+            no_reply(&recorded, exact.succ_opt().unwrap_or_default()),
+            Ok(State::Processing)
+        );
+        let deadline =
+            clock::compute(&unknown.clock, &cal, d("2025-03-10")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(deadline.consultation_window_provisional);
+        assert!(
+            deadline
+                .trace
+                .iter()
+                .any(|t| t.rule == "window.consultation")
+        );
+        // A receipt before sending, or after the day it is recorded, is a field error.
+        let bad = apply(
+            &unknown,
+            d("2025-03-10"),
+            &Action::RecordConsultationReceipt {
+                received_on: d("2025-03-03"),
+            },
+            &ctx,
+        );
+        assert_eq!(bad.map(|_| ()).map_err(|e| e.code()), Err("before_sending"));
+    }
+
+    #[test]
+    fn a_fee_is_paid_within_20_working_days_of_receipt_and_not_before_the_measures() {
+        let cal = Calendar::weekends_only();
+        let ctx = ctx_on(&cal, "2025-12-31");
+        let received = Workflow::new(d("2025-03-03"), Some(d("2025-03-03")));
+        let notice = Action::IssueFeeNotice {
+            basis: FeeBasis::PerPiece,
+            amount_fen: 10_000,
+            pages: None,
+            received_on: Some(d("2025-03-06")),
+        };
+        let pending =
+            apply(&received, d("2025-03-04"), &notice, &ctx).unwrap_or_else(|e| panic!("{e:?}"));
+        let end = cal
+            .add_working_days(d("2025-03-06"), 20)
+            .unwrap_or_default();
+        let after = end.succ_opt().unwrap_or_default();
+        let pay = |on: NaiveDate| {
+            code(apply(
+                &pending,
+                on,
+                &Action::RecordPayment { amount_fen: 10_000 },
+                &ctx,
+            ))
+        };
+        assert_eq!(pay(end), Ok(State::Processing));
+        assert_eq!(pay(after), Err("payment_window_passed"));
+        assert_eq!(
+            code(apply(&pending, end, &Action::CloseUnpaid, &ctx)),
+            Err("payment_deadline_not_passed")
+        );
+        assert_eq!(
+            code(apply(&pending, after, &Action::CloseUnpaid, &ctx)),
+            Ok(State::Closed)
+        );
+        // No fee notice before the Measures came into force on 2021-01-01.
+        let old = Workflow::new(d("2020-12-28"), Some(d("2020-12-28")));
+        assert_eq!(
+            code(apply(&old, d("2020-12-31"), &notice, &ctx)),
+            Err("fee_rules_not_in_force")
+        );
+    }
+
     #[test]
     fn a_foreign_field_of_reply_is_refused_by_the_constructor() {
         let r = Action::reply(
@@ -1284,6 +1603,8 @@ mod tests {
         assert!(Action::extend(0, "x").is_err());
         assert!(Action::extend(21, "x").is_ok(), "too long is the law's 409");
         assert!(Action::request_correction(d("2025-03-05"), &[], d("2025-03-06")).is_err());
-        assert!(Action::issue_fee_notice(FeeBasis::PerPage, 100, None).is_err());
+        assert!(
+            Action::issue_fee_notice(d("2025-03-05"), FeeBasis::PerPage, 100, None, None).is_err()
+        );
     }
 }
