@@ -169,6 +169,7 @@ pub async fn import(
     lines: Vec<ReadLine>,
     ctx: RequestContext,
 ) -> Result<Vec<Imported>, AppError> {
+    let clock = state.clock;
     may_import(&actor)?;
     if lines.is_empty() {
         return Err(AppError::field(
@@ -185,7 +186,7 @@ pub async fn import(
         ));
     }
     let tz = state.tz;
-    let now = chrono::Utc::now();
+    let now = clock.now();
     let today = now.with_timezone(&tz).date_naive();
     let cache = state.calendar.clone();
     state
@@ -236,7 +237,7 @@ pub async fn import(
                     }
                 }
                 let year = parsed.arrival_date.year();
-                let now_db = db::now_micros();
+                let now_db = clock.now_micros();
                 let mut row = RequestRow {
                     core: db::requests::RequestCore {
                         id: uuid::Uuid::new_v4().to_string(),
@@ -382,7 +383,7 @@ pub async fn import(
                     case_number: row.core.case_number,
                 });
             }
-            super::feed::publish_many(conn, published)?;
+            super::feed::publish_many(conn, clock.now_micros(), published)?;
             Ok(imported)
         })
         .await

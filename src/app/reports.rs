@@ -381,6 +381,7 @@ async fn enter(
     entry: Entry,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
+    let clock = state.clock;
     let counting = counting(state);
     state
         .in_transaction(move |conn| {
@@ -400,10 +401,12 @@ async fn enter(
                     ("narrative_entered", change)
                 }
             };
-            save(conn, &agency.id, year, &proactive, &narrative, &actor)?;
+            let now = clock.now_micros();
+            save(conn, now, &agency.id, year, &proactive, &narrative, &actor)?;
             let entity = format!("{}:{year}", agency.id);
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&agency.id),
                 ("report", &entity),
@@ -419,6 +422,7 @@ async fn enter(
 
 fn save(
     conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
     agency_id: &str,
     year: i32,
     proactive: &BTreeMap<String, BTreeMap<String, String>>,
@@ -434,7 +438,7 @@ fn save(
                 .map_err(|e| AppError::Internal(e.to_string()))?,
             narrative: serde_json::to_string(narrative)
                 .map_err(|e| AppError::Internal(e.to_string()))?,
-            updated_at: db::now_micros(),
+            updated_at: now,
             updated_by: Some(actor.username.clone()),
         },
     )?;
@@ -455,6 +459,7 @@ pub async fn publish(
     year: i32,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
+    let clock = state.clock;
     check_year(year, state.today())?;
     let counting = counting(state);
     state
@@ -489,7 +494,7 @@ pub async fn publish(
                     format!("checks fail: {}", failed.join(", ")),
                 ));
             }
-            let now = db::now_micros();
+            let now = clock.now_micros();
             r.status = "published".into();
             r.published_at = Some(
                 now.and_utc()
@@ -513,6 +518,7 @@ pub async fn publish(
             )?;
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&agency.id),
                 ("report", &format!("{}:{year}", agency.id)),
@@ -534,6 +540,7 @@ pub async fn reopen(
     reason: String,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
+    let clock = state.clock;
     check_year(year, state.today())?;
     let reason = crate::domain::validation::text("reason", &reason, 1000, true)
         .map_err(|e| AppError::Validation(vec![e]))?;
@@ -549,6 +556,7 @@ pub async fn reopen(
                     "only a published report can be reopened",
                 ));
             };
+            let now = clock.now_micros();
             if !db::reports::reopen(
                 conn,
                 &agency.id,
@@ -556,12 +564,13 @@ pub async fn reopen(
                 last.version,
                 &actor.username,
                 &reason,
-                db::now_micros(),
+                now,
             )? {
                 return Err(AppError::PreconditionFailed);
             }
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&agency.id),
                 ("report", &format!("{}:{year}", agency.id)),

@@ -127,7 +127,7 @@ pub(crate) fn event(
     ctx: &RequestContext,
 ) -> Result<(), AppError> {
     let published = trail(conn, first, row, actor, action, on, before, payload, ctx)?;
-    super::feed::publish(conn, published)?;
+    super::feed::publish(conn, row.updated_at, published)?;
     Ok(())
 }
 
@@ -156,7 +156,7 @@ pub(crate) fn trail(
             id: uuid::Uuid::new_v4().to_string(),
             request_id: row.id.clone(),
             seq,
-            occurred_at: db::now_micros(),
+            occurred_at: row.updated_at, // the instant of the change it records
             actor_user_id: actor.map(|a| a.user_id.clone()),
             actor_label: actor.map_or_else(|| "system".to_string(), |a| a.username.clone()),
             action: action.to_string(),
@@ -251,7 +251,7 @@ pub async fn create(
 ) -> Result<Created, AppError> {
     may_write(&actor)?;
     let tz = state.tz;
-    let now = chrono::Utc::now();
+    let now = state.now();
     let today = now.with_timezone(&tz).date_naive();
     input.intake.arrival_date = input.arrived_at.with_timezone(&tz).date_naive();
     input.intake.arrival_in_future = input.arrived_at > now + chrono::Duration::minutes(5);
@@ -304,7 +304,7 @@ pub async fn create(
             // Taken last, just before the insert: the counter row stays locked until commit, so
             // the less work after it, the more intakes per second one agency can take.
             let seq = db::requests::next_case_seq(conn, &agency.id, year)?;
-            let now_db = db::now_micros();
+            let now_db = db::truncate_micros(now.naive_utc());
             let mut row = RequestRow {
  core: db::requests::RequestCore {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -562,6 +562,7 @@ pub async fn apply_action(
     may_write(&actor)?;
     let cache = state.calendar.clone();
     let today = state.today();
+    let now_db = state.now_micros();
     state
         .in_transaction(move |conn| {
             let mut row = visible(conn, &actor, &id)?;
@@ -599,7 +600,7 @@ pub async fn apply_action(
                 )
             })?;
             row.version += 1;
-            row.updated_at = db::now_micros();
+            row.updated_at = now_db;
             if !db::requests::update_if_version(conn, &row, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
@@ -662,6 +663,7 @@ pub async fn patch(
     ctx: RequestContext,
 ) -> Result<RequestView, AppError> {
     may_write(&actor)?;
+    let now_db = state.now_micros();
     state
         .in_transaction(move |conn| {
             let mut row = visible(conn, &actor, &id)?;
@@ -702,7 +704,7 @@ pub async fn patch(
                 )
             })?;
             row.version += 1;
-            row.updated_at = db::now_micros();
+            row.updated_at = now_db;
             if !db::requests::update_if_version(conn, &row, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
@@ -822,9 +824,10 @@ pub async fn public_status(
     case_number: String,
     query_code: String,
 ) -> Result<PublicStatus, AppError> {
+    let wall = state.clock;
     state
         .in_transaction(move |conn| {
-            let window = chrono::Utc::now().timestamp() / 60;
+            let window = wall.unix() / 60;
             if db::requests::rate_limit_hit(conn, &format!("public_status:{client}"), window)?
                 > PUBLIC_STATUS_PER_MINUTE
             {
