@@ -678,7 +678,7 @@ async fn intake_rejects_unknown_codes_and_impossible_dates_listing_every_bad_fie
     let st = staff(&app).await;
     let today = today(&app).await;
     let tomorrow = today.succ_opt().unwrap().to_string();
-    let in_two_days = (Utc::now() + Duration::days(2)).to_rfc3339();
+    let in_two_days = (app.now() + Duration::days(2)).to_rfc3339();
     let morning = "2026-09-02T09:30:00+08:00";
     let with = |channel: &str, arrived: &str, extra: Value| {
         let mut b = application(channel, arrived, person("张三", RID));
@@ -2647,7 +2647,7 @@ async fn list_fixture(app: &TestApp, clerk: &str) -> ListFixture {
         clerk,
         &application(
             "in_person",
-            &(Utc::now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            &(app.now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             person("王五", RID),
         ),
     )
@@ -3006,7 +3006,7 @@ async fn the_dashboard_counts_states_overdue_due_soon_and_late_replies(app: Test
     .await;
     // Consulting and awaiting payment, received today: not overdue.
     let now =
-        (Utc::now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        (app.now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let fresh = application("in_person", &now, person("王五", RID));
     let k = intake(&app, &st.clerk, &fresh).await;
     let received = s(&k["receipt_date"]).to_string();
@@ -3175,12 +3175,12 @@ async fn public_status_look_ups_are_limited_to_30_a_minute_per_address(app: Test
     let case = s(&r["case_number"]).to_string();
     let code = s(&r["query_code"]).to_string();
     // The limit counts per clock minute: start early in one so that all look-ups share it.
-    let second = Utc::now().timestamp() % 60;
+    let second = app.now().timestamp() % 60;
     if second > 50 {
         let wait = u64::try_from(61 - second).unwrap();
         tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     }
-    let minute = Utc::now().timestamp() / 60;
+    let minute = app.now().timestamp() / 60;
     for i in 1..=30 {
         // Wrong codes count too: guessing is what the limit is for.
         let q = if i % 3 == 0 { "WRONGCODE9" } else { &code };
@@ -3190,7 +3190,7 @@ async fn public_status_look_ups_are_limited_to_30_a_minute_per_address(app: Test
     }
     let p = public_status(&app, &case, &code).await;
     assert_eq!(
-        Utc::now().timestamp() / 60,
+        app.now().timestamp() / 60,
         minute,
         "the look-ups took longer than the test allows"
     );
