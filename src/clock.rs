@@ -206,4 +206,40 @@ mod tests {
         assert_eq!(c.pinned_date(), None);
         assert_eq!(c.now_micros().and_utc().timestamp_subsec_nanos() % 1000, 0);
     }
+
+    #[test]
+    fn only_the_clock_reads_the_system_time() {
+        // Every wall-clock read of the service goes through `Clock`; `Instant` (durations) is
+        // fine. Comments are not code.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut checked = 0;
+        for entry in walkdir::WalkDir::new(&root) {
+            let entry = entry.unwrap_or_else(|e| panic!("{e}"));
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "rs")
+                || path.ends_with("clock.rs") && path.parent() == Some(root.as_path())
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for banned in [
+                    "Utc::now",
+                    "Local::now",
+                    "SystemTime",
+                    "get_current_timestamp",
+                ] {
+                    assert!(
+                        !code.contains(banned),
+                        "{}:{} reads the system clock ({banned}); use the application's Clock",
+                        path.display(),
+                        n + 1
+                    );
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked > 20, "found the sources");
+    }
 }

@@ -545,6 +545,8 @@ mod tests {
     }
 
     #[test]
+    // `figment::Jail` takes a closure returning figment's (large) error type.
+    #[allow(clippy::result_large_err)]
     fn clock_today_comes_from_the_environment_variable() {
         // figment's own environment, not the process's: no other test sees it.
         figment::Jail::expect_with(|jail| {

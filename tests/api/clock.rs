@@ -29,7 +29,9 @@ async fn the_service_runs_on_the_pinned_date_and_dates_what_it_writes_by_it(app:
         .expect("created_at")
         .parse()
         .expect("an instant");
-    let there = created.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let there = created
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
     assert_eq!(there, today, "created_at {created}");
     // The report of the pinned year exists; the next year's does not yet.
     let root = app.root_agency_id().await;

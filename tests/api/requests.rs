@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -3005,8 +3005,7 @@ async fn the_dashboard_counts_states_overdue_due_soon_and_late_replies(app: Test
     )
     .await;
     // Consulting and awaiting payment, received today: not overdue.
-    let now =
-        (app.now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = (app.now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let fresh = application("in_person", &now, person("王五", RID));
     let k = intake(&app, &st.clerk, &fresh).await;
     let received = s(&k["receipt_date"]).to_string();
@@ -3040,6 +3039,18 @@ async fn the_dashboard_counts_states_overdue_due_soon_and_late_replies(app: Test
     let soon = soon.expect("a receipt date due within 3 working days");
     let r = intake(&app, &st.clerk, &handed_in(&soon)).await;
     assert_eq!(r["overdue"], false);
+    // Replied late today, so counted in every year the clock may be pinned to.
+    let received = (today - Duration::days(60)).to_string();
+    let late_today = intake(&app, &st.clerk, &handed_in(&received)).await;
+    let late_today = step(
+        &app,
+        &st.clerk,
+        &late_today,
+        "reply",
+        reply_granted(&today.to_string()),
+    )
+    .await;
+    assert_eq!(late_today["late"], true);
 
     let dash = app.get("/api/v1/dashboard", &st.clerk).await;
     assert_eq!(dash.status, StatusCode::OK, "{}", dash.text);
@@ -3052,12 +3063,13 @@ async fn the_dashboard_counts_states_overdue_due_soon_and_late_replies(app: Test
             "awaiting_correction": 1,
             "consulting": 1,
             "awaiting_payment": 1,
-            "closed": 1,
+            "closed": 2,
         })
     );
     assert_eq!(dash.body["overdue"], 1);
     assert_eq!(dash.body["due_within_3_working_days"], 1);
-    let late_this_year = i64::from(today.year() == 2026);
+    // The late reply of 2026-03-01 counts only when today is in 2026.
+    let late_this_year = 1 + i64::from(today.year() == 2026);
     assert_eq!(dash.body["replied_late_this_year"], late_this_year);
     // The list agrees on what is overdue.
     let l = app.get("/api/v1/requests?overdue=true", &st.clerk).await;

@@ -215,7 +215,11 @@ async fn a_receiver_gets_every_event_signed_and_in_order_per_application(app: Te
     let got_now = rx.got.lock().unwrap().clone();
     assert_eq!(got_now.len(), 6, "each event once");
     for d in &got {
-        assert!(signed_correctly(d, SECRET, app.now().timestamp()), "signed: {:?}", d.headers);
+        assert!(
+            signed_correctly(d, SECRET, app.now().timestamp()),
+            "signed: {:?}",
+            d.headers
+        );
         assert!(
             !signed_correctly(d, "another-secret-0000000", app.now().timestamp()),
             "not with another secret"
@@ -278,7 +282,10 @@ async fn failed_deliveries_are_retried_with_backoff_and_logged_in_order(app: Tes
         .collect();
     assert_eq!(attempts, ["1", "2", "3", "1"]);
     // Each retry is signed afresh and carries the same event id.
-    assert!(got.iter().all(|d| signed_correctly(d, SECRET, app.now().timestamp())));
+    assert!(
+        got.iter()
+            .all(|d| signed_correctly(d, SECRET, app.now().timestamp()))
+    );
     assert_eq!(
         got[0].headers["gongkai-event-id"],
         got[2].headers["gongkai-event-id"]
