@@ -58,6 +58,7 @@ pub struct Settings {
     pub report: ReportSettings,
     pub webhooks: WebhookSettings,
     pub log: LogSettings,
+    pub clock: ClockSettings,
     /// Which profile these settings were loaded for (not a file key).
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -252,6 +253,33 @@ pub struct WebhookSettings {
     pub allow_http: bool,
 }
 
+/// The service's clock (`crate::clock::Clock`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    /// Run the service as if today were this date (`YYYY-MM-DD`, in `domain.timezone`); time
+    /// still advances from noon of that day. Empty: the system's clock. Refused in production.
+    #[serde(default)]
+    pub today: String,
+}
+
+impl ClockSettings {
+    /// The pinned date, if any.
+    pub fn pinned_today(&self) -> Result<Option<chrono::NaiveDate>, ConfigError> {
+        let t = self.today.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "clock.today: {t:?} is not a date; expected YYYY-MM-DD, e.g. 2027-02-01"
+                ))
+            })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -305,6 +333,13 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let pinned = self.clock.pinned_today()?;
+        if self.profile == Profile::Production && pinned.is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "clock.today = {:?}: production runs on the system's clock; a pinned date is for demos and tests only (unset GONGKAI__CLOCK__TODAY)",
+                self.clock.today.trim()
+            )));
+        }
         if self.profile == Profile::Production {
             let secret = self.auth.jwt_secret.as_bytes();
             if self.auth.jwt_secret == DEVELOPMENT_JWT_SECRET {
@@ -484,6 +519,58 @@ mod tests {
         assert!(s.validate().is_err());
         s.auth.jwt_secret = "x".repeat(32);
         assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn clock_today_pins_a_date_outside_production_only() {
+        let mut s = Settings::defaults(Profile::Development).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.clock.pinned_today().ok(), Some(None), "unset by default");
+        s.clock.today = "2030-06-30".into();
+        assert!(s.validate().is_ok());
+        assert_eq!(
+            s.clock.pinned_today().ok().flatten(),
+            chrono::NaiveDate::from_ymd_opt(2030, 6, 30)
+        );
+        s.profile = Profile::Test;
+        assert!(s.validate().is_ok());
+        s.clock.today = "2030-02-30".into();
+        let e = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("clock.today") && e.contains("YYYY-MM-DD"), "{e}");
+        // Production refuses it, even with a good secret, and says which setting.
+        let mut p = Settings::defaults(Profile::Production).unwrap_or_else(|e| panic!("{e}"));
+        p.auth.jwt_secret = "x".repeat(32);
+        assert!(p.validate().is_ok());
+        p.clock.today = "2027-02-01".into();
+        let e = p
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("clock.today") && e.contains("production"), "{e}");
+    }
+
+    #[test]
+    // `figment::Jail` takes a closure returning figment's (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn clock_today_comes_from_the_environment_variable() {
+        // figment's own environment, not the process's: no other test sees it.
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GONGKAI__CLOCK__TODAY", "2027-02-01");
+            let dir = jail.directory().to_path_buf();
+            let s = Settings::load_from(Profile::Test, &dir).map_err(|e| e.to_string())?;
+            assert_eq!(s.clock.today, "2027-02-01");
+            jail.set_env("GONGKAI__AUTH__JWT_SECRET", "y".repeat(40));
+            let e = Settings::load_from(Profile::Production, &dir)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("clock.today"), "{e}");
+            Ok(())
+        });
     }
 
     #[test]

@@ -134,11 +134,10 @@ fn seed_db(
     // Start the application once so the database is migrated and bootstrapped.
     let db = gongkai::db::connect(&settings.database, settings.database.run_migrations)?;
     let mut conn = db.get()?;
-    gongkai::app::calendar::load_missing(&mut conn, &settings.calendar.dir)?;
-    gongkai::app::bootstrap::run(&mut conn, &settings.bootstrap)?;
+    let clock = gongkai::clock::Clock::from_settings(settings)?;
+    gongkai::app::calendar::load_missing(&mut conn, clock.now_micros(), &settings.calendar.dir)?;
+    gongkai::app::bootstrap::run(&mut conn, &clock, &settings.bootstrap)?;
     let cal = gongkai::app::calendar::CalendarCache::default().current(&mut conn)?;
-    let tz = settings.timezone()?;
-    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let started = std::time::Instant::now();
     let report = gongkai::app::seed::run(
         &mut conn,
@@ -148,7 +147,8 @@ fn seed_db(
             requests,
             years: (a, b),
             rng_seed: seed,
-            today,
+            today: clock.today(),
+            now: clock.now_micros(),
         },
     )?;
     println!(
@@ -192,17 +192,20 @@ fn create_user(
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_string()
     };
+    let clock = gongkai::clock::Clock::from_settings(settings)?;
     let db = gongkai::db::connect(&settings.database, settings.database.run_migrations)?;
     let mut conn = db.get()?;
     // An empty database gets its root agency and admin first, as on the first `serve`.
     if let gongkai::app::bootstrap::Bootstrap::Created {
         generated_password: Some(p),
         ..
-    } = gongkai::app::bootstrap::run(&mut conn, &settings.bootstrap)?
+    } = gongkai::app::bootstrap::run(&mut conn, &clock, &settings.bootstrap)?
     {
         eprintln!("gongkai: first start. Log in as user `admin` with password: {p} (shown once)");
     }
-    match gongkai::app::bootstrap::create_user_cli(&mut conn, agency, username, role, &password) {
+    match gongkai::app::bootstrap::create_user_cli(
+        &mut conn, &clock, agency, username, role, &password,
+    ) {
         Ok(user) => {
             println!("created user {} ({})", user.username, user.id);
             Ok(())

@@ -38,6 +38,10 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         settings.validate()?;
         let tz = settings.timezone()?;
+        let clock = crate::clock::Clock::from_settings(&settings)?;
+        if let Some(day) = clock.pinned_date() {
+            tracing::warn!(today = %day, now = %clock.now(), "clock.today is set: the service runs as if today were this date");
+        }
         let database = {
             let s = settings.database.clone();
             let migrate = s.run_migrations;
@@ -57,6 +61,7 @@ impl Application {
             settings: Arc::new(settings.clone()),
             tz,
             calendar: crate::app::calendar::CalendarCache::default(),
+            clock,
         };
         initialise(&state).await?;
 
@@ -109,17 +114,18 @@ impl Application {
 
 /// First-start work: the root agency and admin user.
 async fn initialise(state: &AppState) -> Result<(), StartupError> {
+    let clock = state.clock;
     let bootstrap_settings = state.settings.bootstrap.clone();
     let dir = state.settings.calendar.dir.clone();
     let loaded = state
-        .with_conn(move |conn| crate::app::calendar::load_missing(conn, &dir))
+        .with_conn(move |conn| crate::app::calendar::load_missing(conn, clock.now_micros(), &dir))
         .await
         .map_err(|e| StartupError::Other(format!("calendar: {e}")))?;
     if !loaded.is_empty() {
         tracing::info!(years = ?loaded, "loaded calendar years from files");
     }
     let outcome = state
-        .with_conn(move |conn| bootstrap::run(conn, &bootstrap_settings))
+        .with_conn(move |conn| bootstrap::run(conn, &clock, &bootstrap_settings))
         .await
         .map_err(|e| StartupError::Other(format!("bootstrap: {e}")))?;
     if let Bootstrap::Created {

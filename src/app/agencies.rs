@@ -41,6 +41,7 @@ pub async fn create(
     input: CreateAgency,
     ctx: RequestContext,
 ) -> Result<AgencyRow, AppError> {
+    let clock = state.clock;
     let parsed = NewAgency::parse(&input.code, &input.name, input.region.as_deref())?;
     state
         .in_transaction(move |conn| {
@@ -63,7 +64,7 @@ pub async fn create(
                 ));
             }
             let id = uuid::Uuid::new_v4().to_string();
-            let now = db::now_micros();
+            let now = clock.now_micros();
             let row = AgencyRow {
                 path: child_path(&parent.path, &id),
                 depth: parent.depth + 1,
@@ -84,6 +85,7 @@ pub async fn create(
             })?;
             audit(
                 conn,
+                clock.now_micros(),
                 Some(&actor),
                 Some(&row.id),
                 ("agency", &row.id),

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::{AppError, AppState, RequestContext, audit};
 use crate::auth::password;
+use crate::clock::Clock;
 use crate::config::AuthSettings;
 use crate::db::{self, DbConnection};
 use crate::domain::access::{Actor, Principal, Roles};
@@ -80,9 +81,10 @@ pub fn check_login_throttle(
     conn: &mut DbConnection,
     settings: &AuthSettings,
     key: &ThrottleKey,
-    now_unix: i64,
+    clock: &Clock,
     ctx: &RequestContext,
 ) -> Result<(), AppError> {
+    let now_unix = clock.unix();
     let (window, retry_after_secs) = login_window(settings, now_unix);
     let max = i64::from(settings.login_max_failures);
     for bucket in key.buckets() {
@@ -90,6 +92,7 @@ pub fn check_login_throttle(
         if i64::from(hits) >= max {
             audit(
                 conn,
+                clock.now_micros(),
                 None,
                 None,
                 ("login", &key.account),
@@ -134,14 +137,15 @@ pub async fn login(
     client_addr: String,
     ctx: RequestContext,
 ) -> Result<IssuedToken, AppError> {
+    let clock = state.clock;
     let keys = state.tokens.clone();
     let settings = state.settings.clone();
     state
         .with_conn(move |conn| {
             let auth = &settings.auth;
             let throttle = ThrottleKey::password(&username, &client_addr);
-            let now = chrono::Utc::now().timestamp();
-            check_login_throttle(conn, auth, &throttle, now, &ctx)?;
+            let now = clock.unix();
+            check_login_throttle(conn, auth, &throttle, &clock, &ctx)?;
             let Ok(name) = Username::parse("username", &username) else {
                 let _ = password::verify(&password, password::decoy_hash());
                 record_login_failure(conn, auth, &throttle, now)?;
@@ -157,6 +161,7 @@ pub async fn login(
                 record_login_failure(conn, auth, &throttle, now)?;
                 audit(
                     conn,
+                    clock.now_micros(),
                     None,
                     Some(&user.agency_id),
                     ("user", &user.id),
@@ -172,6 +177,7 @@ pub async fn login(
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             audit(
                 conn,
+                clock.now_micros(),
                 None,
                 Some(&user.agency_id),
                 ("user", &user.id),
@@ -218,10 +224,13 @@ pub async fn authenticate(state: &AppState, token: String) -> Result<Actor, AppE
 }
 
 async fn authenticate_user(state: &AppState, token: String) -> Result<Actor, AppError> {
-    let claims = state.tokens.verify(&token).map_err(|e| match e {
-        crate::auth::jwt::TokenError::Expired => token_expired(),
-        _ => token_refused("the access token is not valid"),
-    })?;
+    let claims = state
+        .tokens
+        .verify(&token, state.clock.unix())
+        .map_err(|e| match e {
+            crate::auth::jwt::TokenError::Expired => token_expired(),
+            _ => token_refused("the access token is not valid"),
+        })?;
     state
         .with_conn(move |conn| {
             if let Some(client_id) = claims
@@ -275,7 +284,7 @@ async fn authenticate_federated(
     use crate::auth::federated::FederatedError;
     let identity = state
         .federation
-        .verify(issuer, token)
+        .verify(issuer, token, state.clock.unix())
         .map_err(|e| match e {
             FederatedError::Expired => token_expired(),
             FederatedError::Invalid(detail) => token_refused(&detail),

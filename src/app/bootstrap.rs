@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::{AppError, RequestContext, audit};
 use crate::auth::password;
+use crate::clock::Clock;
 use crate::config::BootstrapSettings;
 use crate::db::{self, DbConnection, agencies::AgencyRow, users::UserRow};
 use crate::domain::access::{Role, Roles};
@@ -21,7 +22,11 @@ pub enum Bootstrap {
     },
 }
 
-pub fn run(conn: &mut DbConnection, settings: &BootstrapSettings) -> Result<Bootstrap, AppError> {
+pub fn run(
+    conn: &mut DbConnection,
+    clock: &Clock,
+    settings: &BootstrapSettings,
+) -> Result<Bootstrap, AppError> {
     let code = AgencyCode::parse("bootstrap.root_agency_code", &settings.root_agency_code)
         .map_err(|e| AppError::Validation(vec![e]))?;
     let (password, generated) = if settings.admin_password.is_empty() {
@@ -38,7 +43,7 @@ pub fn run(conn: &mut DbConnection, settings: &BootstrapSettings) -> Result<Boot
         if db::agencies::count(conn)? > 0 {
             return Ok(Bootstrap::AlreadyInitialised);
         }
-        let now = db::now_micros();
+        let now = clock.now_micros();
         let agency_id = uuid::Uuid::new_v4().to_string();
         let agency = AgencyRow {
             path: root_path(&agency_id),
@@ -68,6 +73,7 @@ pub fn run(conn: &mut DbConnection, settings: &BootstrapSettings) -> Result<Boot
         db::users::insert(conn, &user)?;
         audit(
             conn,
+            now,
             None,
             Some(&agency.id),
             ("agency", &agency.id),
@@ -85,6 +91,7 @@ pub fn run(conn: &mut DbConnection, settings: &BootstrapSettings) -> Result<Boot
 /// `gongkai user create`: a user in the agency with this code, outside any HTTP request.
 pub fn create_user_cli(
     conn: &mut DbConnection,
+    clock: &Clock,
     agency_code: &str,
     username: &str,
     role: &str,
@@ -105,7 +112,7 @@ pub fn create_user_cli(
                 "the user name is taken",
             ));
         }
-        let now = db::now_micros();
+        let now = clock.now_micros();
         let row = UserRow {
             id: uuid::Uuid::new_v4().to_string(),
             agency_id: agency.id.clone(),
@@ -122,6 +129,7 @@ pub fn create_user_cli(
         db::users::insert(conn, &row)?;
         audit(
             conn,
+            now,
             None,
             Some(&agency.id),
             ("user", &row.id),

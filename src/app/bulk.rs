@@ -168,6 +168,7 @@ pub async fn import(
     lines: Vec<ReadLine>,
     ctx: RequestContext,
 ) -> Result<Vec<Imported>, AppError> {
+    let clock = state.clock;
     may_import(&actor)?;
     if lines.is_empty() {
         return Err(AppError::field(
@@ -184,7 +185,7 @@ pub async fn import(
         ));
     }
     let tz = state.tz;
-    let now = chrono::Utc::now();
+    let now = clock.now();
     let today = now.with_timezone(&tz).date_naive();
     let cache = state.calendar.clone();
     state
@@ -245,7 +246,7 @@ pub async fn import(
                         query_code: query_code(),
                         arrived_at: db::truncate_micros(line.arrived_at.naive_utc()),
                         created_by: Some(actor.username.clone()),
-                        now: db::now_micros(),
+                        now: clock.now_micros(),
                     },
                     &cal,
                     today,
@@ -357,7 +358,7 @@ pub async fn import(
                     case_number: row.case_number,
                 });
             }
-            super::feed::publish_many(conn, published)?;
+            super::feed::publish_many(conn, clock.now_micros(), published)?;
             Ok(imported)
         })
         .await

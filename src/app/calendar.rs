@@ -134,7 +134,11 @@ pub fn read_dir(dir: &Path) -> Result<Vec<YearSchedule>, CalendarFileError> {
 
 /// Stores the notices of the folder whose year the database does not have yet. Years already
 /// stored are left alone: the database is the record, changed through the API.
-pub fn load_missing(conn: &mut DbConnection, dir: &Path) -> Result<Vec<i32>, AppError> {
+pub fn load_missing(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    dir: &Path,
+) -> Result<Vec<i32>, AppError> {
     let schedules = read_dir(dir).map_err(|e| AppError::Internal(e.to_string()))?;
     db::transaction(conn, |conn| {
         let mut loaded = Vec::new();
@@ -147,12 +151,13 @@ pub fn load_missing(conn: &mut DbConnection, dir: &Path) -> Result<Vec<i32>, App
                 schedule: crate::domain::stored::encode_schedule(&schedule),
                 source: "file".into(),
                 version: 1,
-                updated_at: db::now_micros(),
+                updated_at: now,
                 updated_by: None,
             };
             db::calendar::insert(conn, &row)?;
             audit(
                 conn,
+                now,
                 None,
                 None,
                 ("calendar_year", &schedule.year.to_string()),
@@ -219,6 +224,7 @@ pub async fn put_year(
     schedule: YearSchedule,
     ctx: RequestContext,
 ) -> Result<PutOutcome, AppError> {
+    let clock = state.clock;
     check_year(schedule.year)?;
     if !actor.has(Role::Admin) || !actor.is_at_root() {
         return Err(AppError::Forbidden {
@@ -235,9 +241,9 @@ pub async fn put_year(
         )
     })?;
     let cache = state.calendar.clone();
-    let tz = state.tz;
     state
         .in_transaction(move |conn| {
+            let now = clock.now_micros();
             let year = schedule.year;
             let before = db::calendar::find(conn, year)?;
             let before_schedule = before.as_ref().map(parse_row).transpose()?;
@@ -247,7 +253,7 @@ pub async fn put_year(
                 schedule: stored,
                 source: "api".into(),
                 version: before.as_ref().map_or(1, |b| b.version + 1),
-                updated_at: db::now_micros(),
+                updated_at: now,
                 updated_by: Some(actor.username.clone()),
             };
             if before.is_some() {
@@ -257,6 +263,7 @@ pub async fn put_year(
             }
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&actor.agency_id),
                 ("calendar_year", &year.to_string()),
@@ -269,7 +276,7 @@ pub async fn put_year(
                 &ctx,
             )?;
             let cal = cache.current(conn)?;
-            let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+            let today = clock.today();
             let recomputed = super::requests::recompute_open(conn, &cal, today)?;
             let working_days_per_month =
                 cal.working_days_per_month(year).map_err(calendar_error)?;

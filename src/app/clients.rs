@@ -71,6 +71,7 @@ pub async fn create(
     input: CreateClient,
     ctx: RequestContext,
 ) -> Result<IssuedSecret, AppError> {
+    let clock = state.clock;
     let mut errors = Errors::new();
     let name = errors.take(validation::text("name", &input.name, 100, false));
     let scopes = errors.take(Scopes::parse_list("scopes", &input.scopes));
@@ -84,7 +85,7 @@ pub async fn create(
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &input.agency_id)?;
             may_manage(&actor, &agency)?;
-            let now = db::now_micros();
+            let now = clock.now_micros();
             let row = ClientRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 name,
@@ -101,6 +102,7 @@ pub async fn create(
             db::clients::insert(conn, &row)?;
             audit(
                 conn,
+                clock.now_micros(),
                 Some(&actor),
                 Some(&agency.id),
                 ("client", &row.id),
@@ -167,6 +169,7 @@ pub async fn patch(
     input: PatchClient,
     ctx: RequestContext,
 ) -> Result<ClientRow, AppError> {
+    let clock = state.clock;
     let mut errors = Errors::new();
     let name = match &input.name {
         Some(n) => errors.take(validation::text("name", n, 100, false)),
@@ -214,12 +217,13 @@ pub async fn patch(
                 client.token_generation += 1;
             }
             client.version += 1;
-            client.updated_at = db::now_micros();
+            client.updated_at = clock.now_micros();
             if !db::clients::update_if_version(conn, &client, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
             audit(
                 conn,
+                clock.now_micros(),
                 Some(&actor),
                 Some(&agency.id),
                 ("client", &client.id),
@@ -239,6 +243,7 @@ pub async fn rotate_secret(
     id: String,
     ctx: RequestContext,
 ) -> Result<IssuedSecret, AppError> {
+    let clock = state.clock;
     let secret = new_secret();
     let secret_hash = hash_secret(&secret);
     state
@@ -248,12 +253,13 @@ pub async fn rotate_secret(
             client.secret_hash = secret_hash;
             client.token_generation += 1;
             client.version += 1;
-            client.updated_at = db::now_micros();
+            client.updated_at = clock.now_micros();
             if !db::clients::update_if_version(conn, &client, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
             audit(
                 conn,
+                clock.now_micros(),
                 Some(&actor),
                 Some(&agency.id),
                 ("client", &client.id),
@@ -284,6 +290,7 @@ pub async fn token(
     client_addr: String,
     ctx: RequestContext,
 ) -> Result<super::auth::IssuedToken, AppError> {
+    let clock = state.clock;
     use super::auth::{
         ThrottleKey, check_login_throttle, clear_login_failures, record_login_failure,
     };
@@ -294,8 +301,8 @@ pub async fn token(
         .with_conn(move |conn| {
             let auth = &settings.auth;
             let throttle = ThrottleKey::client(client_id.trim(), &client_addr);
-            let now = chrono::Utc::now().timestamp();
-            check_login_throttle(conn, auth, &throttle, now, &ctx)?;
+            let now = clock.unix();
+            check_login_throttle(conn, auth, &throttle, &clock, &ctx)?;
             let client = match uuid::Uuid::parse_str(client_id.trim()) {
                 Ok(id) => db::clients::find(conn, &id.to_string())?,
                 Err(_) => None,
@@ -308,6 +315,7 @@ pub async fn token(
                 record_login_failure(conn, auth, &throttle, now)?;
                 audit(
                     conn,
+                    clock.now_micros(),
                     None,
                     Some(&client.agency_id),
                     ("client", &client.id),
@@ -324,6 +332,7 @@ pub async fn token(
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             audit(
                 conn,
+                clock.now_micros(),
                 None,
                 Some(&client.agency_id),
                 ("client", &client.id),

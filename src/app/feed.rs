@@ -41,12 +41,20 @@ pub fn type_matches(patterns: &str, event_type: &str) -> bool {
 /// Writes the event, unnumbered, with one outbox row for each enabled webhook subscription of
 /// an agency at or above the event's agency that takes its type. Takes no lock: numbers are
 /// given after commit by [`number`].
-pub fn publish(conn: &mut DbConnection, ev: Event) -> Result<(), AppError> {
-    publish_many(conn, vec![ev])
+pub fn publish(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    ev: Event,
+) -> Result<(), AppError> {
+    publish_many(conn, now, vec![ev])
 }
 
-/// Writes several events of one transaction, in this order.
-pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<(), AppError> {
+/// Writes several events of one transaction, in this order, stamped `now`.
+pub fn publish_many(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    events: Vec<Event>,
+) -> Result<(), AppError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -60,7 +68,6 @@ pub fn publish_many(conn: &mut DbConnection, events: Vec<Event>) -> Result<(), A
             }
         }
     }
-    let now = db::now_micros();
     let mut rows = Vec::with_capacity(events.len());
     let mut outbox = Vec::new();
     for ev in events {

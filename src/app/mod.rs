@@ -19,9 +19,10 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::auth::jwt::TokenKeys;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, Database, DbConnection, DbError};
 use crate::domain::access::Denied;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub tz: chrono_tz::Tz,
     /// The working-day calendar, refreshed when any process changes it.
     pub calendar: calendar::CalendarCache,
+    /// The one source of "now" and "today" (`clock.today` pins the date outside production).
+    pub clock: Clock,
 }
 
 /// Who is asking and under which request id, for the audit log.
@@ -193,19 +196,29 @@ impl AppState {
         .await
     }
 
-    /// Today's date where the agency is (the domain never reads a clock).
+    /// Today's date where the agency is, by the application's clock (the domain never reads
+    /// a clock).
     pub fn today(&self) -> NaiveDate {
-        Utc::now().with_timezone(&self.tz).date_naive()
+        self.clock.today()
     }
 
+    /// The current instant, by the application's clock.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
+    }
+
+    /// The current instant as stored (UTC, whole microseconds), by the application's clock.
+    pub fn now_micros(&self) -> NaiveDateTime {
+        self.clock.now_micros()
     }
 }
 
-/// Writes one audit event; call inside the transaction of the change it records.
+/// Writes one audit event, stamped `now` (the application's clock); call inside the
+/// transaction of the change it records.
+#[allow(clippy::too_many_arguments)]
 pub fn audit(
     conn: &mut DbConnection,
+    now: NaiveDateTime,
     actor: Option<&crate::domain::access::Actor>,
     agency_id: Option<&str>,
     entity: (&str, &str),
@@ -215,7 +228,7 @@ pub fn audit(
 ) -> Result<(), AppError> {
     let row = db::audit::AuditRow {
         id: uuid::Uuid::new_v4().to_string(),
-        occurred_at: db::now_micros(),
+        occurred_at: now,
         actor_user_id: actor.map(|a| a.user_id.clone()),
         actor_label: actor
             .map(|a| a.username.clone())
@@ -234,6 +247,7 @@ pub fn audit(
         let data = serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
         feed::publish(
             conn,
+            now,
             feed::Event {
                 agency_id: agency_id.clone(),
                 entity_type: row.entity_type.clone(),

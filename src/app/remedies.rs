@@ -170,6 +170,7 @@ pub async fn create(
     input: RemedyInput,
     ctx: RequestContext,
 ) -> Result<RemedyRow, AppError> {
+    let clock = state.clock;
     may_write(&actor)?;
     let st = state.clone();
     state
@@ -194,7 +195,7 @@ pub async fn create(
                 },
             };
             let cal = st.calendar.current(conn)?;
-            let now = db::now_micros();
+            let now = clock.now_micros();
             let empty = RemedyRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 kind: kind.code().to_string(),
@@ -229,6 +230,7 @@ pub async fn create(
             db::remedies::insert(conn, &row)?;
             audit(
                 conn,
+                clock.now_micros(),
                 Some(&actor),
                 Some(&row.agency_id),
                 (kind.code(), &row.id),
@@ -302,6 +304,7 @@ pub async fn patch(
     if_match: Option<i32>,
     ctx: RequestContext,
 ) -> Result<RemedyRow, AppError> {
+    let clock = state.clock;
     may_write(&actor)?;
     let st = state.clone();
     state
@@ -379,12 +382,13 @@ pub async fn patch(
                 ));
             }
             row.version += 1;
-            row.updated_at = db::now_micros();
+            row.updated_at = clock.now_micros();
             if !db::remedies::update_if_version(conn, &row, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
             audit(
                 conn,
+                row.updated_at,
                 Some(&actor),
                 Some(&row.agency_id),
                 (kind.code(), &row.id),
@@ -442,12 +446,14 @@ fn remeasure_suits(
         suit.filing_rule = limit.map(|l| l.rule.to_string());
         suit.filed_late = late;
         suit.version += 1;
-        suit.updated_at = db::now_micros();
+        // Part of the change to the review: the same instant.
+        suit.updated_at = review.updated_at;
         if !db::remedies::update_if_version(conn, &suit, expected)? {
             return Err(AppError::PreconditionFailed);
         }
         audit(
             conn,
+            review.updated_at,
             Some(actor),
             Some(&suit.agency_id),
             ("litigation", &suit.id),

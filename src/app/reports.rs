@@ -375,6 +375,7 @@ async fn enter(
     entry: Entry,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
+    let clock = state.clock;
     let counting = counting(state);
     state
         .in_transaction(move |conn| {
@@ -394,10 +395,12 @@ async fn enter(
                     ("narrative_entered", change)
                 }
             };
-            save(conn, &agency.id, year, &proactive, &narrative, &actor)?;
+            let now = clock.now_micros();
+            save(conn, now, &agency.id, year, &proactive, &narrative, &actor)?;
             let entity = format!("{}:{year}", agency.id);
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&agency.id),
                 ("report", &entity),
@@ -413,6 +416,7 @@ async fn enter(
 
 fn save(
     conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
     agency_id: &str,
     year: i32,
     proactive: &BTreeMap<String, BTreeMap<String, String>>,
@@ -426,7 +430,7 @@ fn save(
             year,
             proactive: stored::encode_proactive(proactive)?,
             narrative: stored::encode_narrative(narrative)?,
-            updated_at: db::now_micros(),
+            updated_at: now,
             updated_by: Some(actor.username.clone()),
         },
     )?;
@@ -447,6 +451,7 @@ pub async fn publish(
     year: i32,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
+    let clock = state.clock;
     check_year(year, state.today())?;
     let counting = counting(state);
     state
@@ -481,7 +486,7 @@ pub async fn publish(
                     format!("checks fail: {}", failed.join(", ")),
                 ));
             }
-            let now = db::now_micros();
+            let now = clock.now_micros();
             r.status = "published".into();
             r.published_at = Some(
                 now.and_utc()
@@ -504,6 +509,7 @@ pub async fn publish(
             )?;
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&agency.id),
                 ("report", &format!("{}:{year}", agency.id)),
@@ -525,6 +531,7 @@ pub async fn reopen(
     reason: String,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
+    let clock = state.clock;
     check_year(year, state.today())?;
     let reason = crate::domain::validation::text("reason", &reason, 1000, true)
         .map_err(|e| AppError::Validation(vec![e]))?;
@@ -540,6 +547,7 @@ pub async fn reopen(
                     "only a published report can be reopened",
                 ));
             };
+            let now = clock.now_micros();
             if !db::reports::reopen(
                 conn,
                 &agency.id,
@@ -547,12 +555,13 @@ pub async fn reopen(
                 last.version,
                 &actor.username,
                 &reason,
-                db::now_micros(),
+                now,
             )? {
                 return Err(AppError::PreconditionFailed);
             }
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&agency.id),
                 ("report", &format!("{}:{year}", agency.id)),

@@ -131,7 +131,7 @@ pub(crate) fn event(
     ctx: &RequestContext,
 ) -> Result<(), AppError> {
     let published = trail(conn, first, row, actor, action, on, before, payload, ctx)?;
-    super::feed::publish(conn, published)?;
+    super::feed::publish(conn, row.updated_at, published)?;
     Ok(())
 }
 
@@ -160,7 +160,7 @@ pub(crate) fn trail(
             id: uuid::Uuid::new_v4().to_string(),
             request_id: row.id.clone(),
             seq,
-            occurred_at: db::now_micros(),
+            occurred_at: row.updated_at, // the instant of the change it records
             actor_user_id: actor.map(|a| a.user_id.clone()),
             actor_label: actor.map_or_else(|| "system".to_string(), |a| a.username.clone()),
             action: action.to_string(),
@@ -255,7 +255,7 @@ pub async fn create(
 ) -> Result<Created, AppError> {
     may_write(&actor)?;
     let tz = state.tz;
-    let now = chrono::Utc::now();
+    let now = state.now();
     let today = now.with_timezone(&tz).date_naive();
     input.intake.arrival_date = input.arrived_at.with_timezone(&tz).date_naive();
     input.intake.arrival_in_future = input.arrived_at > now + chrono::Duration::minutes(5);
@@ -308,7 +308,7 @@ pub async fn create(
             // Taken last, just before the insert: the counter row stays locked until commit, so
             // the less work after it, the more intakes per second one agency can take.
             let seq = db::requests::next_case_seq(conn, &agency.id, year)?;
-            let now_db = db::now_micros();
+            let now_db = db::truncate_micros(now.naive_utc());
             let app = Application::register(
                 parsed,
                 Registration {
@@ -583,6 +583,7 @@ pub async fn apply_action(
     let cache = state.calendar.clone();
     let today = state.today();
     let delivery_allowance = state.settings.domain.delivery_allowance_working_days;
+    let now_db = state.now_micros();
     state
         .in_transaction(move |conn| {
             let (app, code) = visible(conn, &actor, &id)?;
@@ -606,7 +607,7 @@ pub async fn apply_action(
                 delivery_allowance,
             };
             let next = app
-                .act(step.on, &step.action, &ctx_domain, db::now_micros())
+                .act(step.on, &step.action, &ctx_domain, now_db)
                 .map_err(refusal)?;
             // A step that would move a published year's figures waits for a reopening.
             super::reports::ensure_figures_unchanged(conn, &next.agency_id, |y| {
@@ -650,6 +651,7 @@ pub async fn patch(
     ctx: RequestContext,
 ) -> Result<RequestView, AppError> {
     may_write(&actor)?;
+    let now_db = state.now_micros();
     state
         .in_transaction(move |conn| {
             let (app, code) = visible(conn, &actor, &id)?;
@@ -674,7 +676,7 @@ pub async fn patch(
                     "this external reference is taken in this agency",
                 ));
             }
-            let next = app.correct_details(details, db::now_micros());
+            let next = app.correct_details(details, now_db);
             // The applicant kind is a column of the report: a counted record stays as published.
             super::reports::ensure_figures_unchanged(conn, &next.agency_id, |y| {
                 (
@@ -805,9 +807,10 @@ pub async fn public_status(
     case_number: String,
     query_code: String,
 ) -> Result<PublicStatus, AppError> {
+    let wall = state.clock;
     state
         .in_transaction(move |conn| {
-            let window = chrono::Utc::now().timestamp() / 60;
+            let window = wall.unix() / 60;
             if db::requests::rate_limit_hit(conn, &format!("public_status:{client}"), window)?
                 > PUBLIC_STATUS_PER_MINUTE
             {

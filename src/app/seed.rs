@@ -24,7 +24,10 @@ pub struct SeedOptions {
     pub requests: u64,
     pub years: (i32, i32),
     pub rng_seed: u64,
+    /// Today, where the agency is: nothing is dated after it.
     pub today: NaiveDate,
+    /// The instant stamped on the records made (created_at, updated_at), from the clock.
+    pub now: chrono::NaiveDateTime,
 }
 
 pub struct SeedReport {
@@ -218,8 +221,9 @@ fn seed_cases(
     request_id: &str,
     applicant: &str,
     replied: NaiveDate,
-    today: NaiveDate,
+    opts: &SeedOptions,
 ) -> Vec<db::remedies::RemedyRow> {
+    let (today, now) = (opts.today, opts.now);
     use crate::domain::remedy::{self, Case, DecisionType, RemedyKind, Route};
     let mut out = Vec::new();
     let make = |kind: RemedyKind,
@@ -254,7 +258,6 @@ fn seed_cases(
             instance: (kind == RemedyKind::Litigation).then(|| "first".to_string()),
         };
         let limit = remedy::filing_limit(kind, &case, review.map(|r| r.1), cal);
-        let now = db::now_micros();
         db::remedies::RemedyRow {
             id: uuid::Uuid::new_v4().to_string(),
             kind: kind.code().into(),
@@ -345,7 +348,7 @@ pub fn run(
     db::transaction(conn, |conn| {
         for i in 0..opts.agencies.max(1) {
             let id = uuid::Uuid::new_v4().to_string();
-            let now = db::now_micros();
+            let now = opts.now;
             let row = AgencyRow {
                 path: child_path(&root.path, &id),
                 depth: root.depth + 1,
@@ -477,7 +480,7 @@ pub fn run(
                     &id,
                     &applicant_name,
                     closed,
-                    opts.today,
+                    opts,
                 ));
             }
             let steps = trail.len() as i32;

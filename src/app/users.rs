@@ -24,6 +24,7 @@ pub async fn create(
     input: CreateUser,
     ctx: RequestContext,
 ) -> Result<UserRow, AppError> {
+    let clock = state.clock;
     let parsed = NewUser::parse(
         &input.username,
         input.display_name.as_deref(),
@@ -43,7 +44,7 @@ pub async fn create(
                     format!("the user name {} is taken", parsed.username.as_str()),
                 ));
             }
-            let now = db::now_micros();
+            let now = clock.now_micros();
             let row = UserRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 agency_id: agency.id.clone(),
@@ -66,6 +67,7 @@ pub async fn create(
             })?;
             audit(
                 conn,
+                clock.now_micros(),
                 Some(&actor),
                 Some(&agency.id),
                 ("user", &row.id),
@@ -143,6 +145,7 @@ pub async fn patch(
     input: PatchUser,
     ctx: RequestContext,
 ) -> Result<UserRow, AppError> {
+    let clock = state.clock;
     let mut errors = Errors::new();
     let roles = match &input.roles {
         Some(r) => errors.take(Roles::parse_list("roles", r)),
@@ -220,12 +223,13 @@ pub async fn patch(
                 user.token_generation += 1;
             }
             user.version += 1;
-            user.updated_at = db::now_micros();
+            user.updated_at = clock.now_micros();
             if !db::users::update_if_version(conn, &user, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
             audit(
                 conn,
+                clock.now_micros(),
                 Some(&actor),
                 Some(&agency.id),
                 ("user", &user.id),

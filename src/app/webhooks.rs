@@ -17,6 +17,7 @@ use sha2::Sha256;
 
 use super::agencies::visible_agency;
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
+use crate::clock::Clock;
 use crate::config::WebhookSettings;
 use crate::db::{self, feed::FeedRow, webhooks::SubscriptionRow};
 use crate::domain::access::{Actor, Role};
@@ -157,6 +158,7 @@ pub async fn create(
     input: CreateSubscription,
     ctx: RequestContext,
 ) -> Result<SubscriptionRow, AppError> {
+    let clock = state.clock;
     let allow_http = state.settings.webhooks.allow_http;
     let mut errors = Errors::new();
     let url = errors.take(parse_url(&input.url, allow_http));
@@ -188,7 +190,7 @@ pub async fn create(
             let agency_id = input.agency_id.unwrap_or_else(|| actor.agency_id.clone());
             let agency = visible_agency(conn, &actor, &agency_id)?;
             may_manage(&actor, &agency)?;
-            let now = db::now_micros();
+            let now = clock.now_micros();
             let row = SubscriptionRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 agency_id: agency.id.clone(),
@@ -204,6 +206,7 @@ pub async fn create(
             db::webhooks::insert(conn, &row)?;
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&agency.id),
                 ("webhook", &row.id),
@@ -275,6 +278,7 @@ pub async fn patch(
     input: PatchSubscription,
     ctx: RequestContext,
 ) -> Result<SubscriptionRow, AppError> {
+    let clock = state.clock;
     let allow_http = state.settings.webhooks.allow_http;
     let mut errors = Errors::new();
     let url = match &input.url {
@@ -310,12 +314,13 @@ pub async fn patch(
                 sub.enabled = e;
             }
             sub.version += 1;
-            sub.updated_at = db::now_micros();
+            sub.updated_at = clock.now_micros();
             if !db::webhooks::update_if_version(conn, &sub, expected)? {
                 return Err(AppError::PreconditionFailed);
             }
             audit(
                 conn,
+                clock.now_micros(),
                 Some(&actor),
                 Some(&sub.agency_id),
                 ("webhook", &sub.id),
@@ -352,12 +357,15 @@ pub async fn retry_failed(
     id: String,
     ctx: RequestContext,
 ) -> Result<usize, AppError> {
+    let clock = state.clock;
     state
         .in_transaction(move |conn| {
             let sub = managed(conn, &actor, &id)?;
-            let n = db::webhooks::requeue_failed(conn, &sub.id, db::now_micros())?;
+            let now = clock.now_micros();
+            let n = db::webhooks::requeue_failed(conn, &sub.id, now)?;
             audit(
                 conn,
+                now,
                 Some(&actor),
                 Some(&sub.agency_id),
                 ("webhook", &sub.id),
@@ -413,13 +421,14 @@ pub async fn dispatch_once(
     client: &reqwest::Client,
     render: &Render,
 ) -> Result<usize, AppError> {
+    let clock = state.clock;
     let settings = state.settings.webhooks.clone();
     let lease = chrono::Duration::seconds(i64::try_from(settings.lease_secs).unwrap_or(60));
     let limit = settings.batch_size;
     let claimed = state
         .with_conn(move |conn| {
             super::feed::number(conn)?;
-            let now = db::now_micros();
+            let now = clock.now_micros();
             let due = db::webhooks::due(conn, now, limit)?;
             let mut won = Vec::new();
             for d in due {
@@ -445,7 +454,7 @@ pub async fn dispatch_once(
         let client = client.clone();
         let body = render(&ev);
         let settings = settings.clone();
-        async move { send(&client, &settings, &sub, &ev, attempt, body).await }
+        async move { send(&client, &settings, clock, &sub, &ev, attempt, body).await }
     });
     let outcomes = futures_util::future::join_all(sends).await;
     // The outbox rows and the delivery log change together.
@@ -463,13 +472,14 @@ pub async fn dispatch_once(
 async fn send(
     client: &reqwest::Client,
     settings: &WebhookSettings,
+    clock: Clock,
     sub: &SubscriptionRow,
     ev: &FeedRow,
     attempt: i32,
     body: Vec<u8>,
 ) -> db::webhooks::Outcome {
     let started = Instant::now();
-    let timestamp = chrono::Utc::now().timestamp();
+    let timestamp = clock.unix();
     let result = client
         .post(&sub.url)
         .header("Content-Type", "application/json")
@@ -493,7 +503,7 @@ async fn send(
         ),
         Err(e) => (false, None, Some(describe(&e))),
     };
-    let at = db::now_micros();
+    let at = clock.now_micros();
     let retry_at = (!succeeded && attempt < settings.max_attempts).then(|| {
         at + chrono::Duration::from_std(backoff(settings, attempt))
             .unwrap_or_else(|_| chrono::Duration::hours(1))

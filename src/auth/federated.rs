@@ -61,9 +61,10 @@ impl FederatedIssuers {
             validation.set_issuer(&[t.issuer.as_str()]);
             validation.set_audience(&[t.audience.as_str()]);
             validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-            // `nbf` is checked whenever the token carries it.
-            validation.validate_nbf = true;
-            validation.leeway = 30;
+            // `exp`, and `nbf` whenever the token carries it, are checked against the
+            // application's clock in `verify`, not against the system's.
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
             map.insert(
                 t.issuer.clone(),
                 Issuer {
@@ -81,8 +82,13 @@ impl FederatedIssuers {
     }
 
     /// Verifies a token of a trusted issuer (signature with the pinned algorithm, `iss`, `aud`,
-    /// `exp`, `nbf`) and maps its claims.
-    pub fn verify(&self, issuer: &str, token: &str) -> Result<FederatedIdentity, FederatedError> {
+    /// and `exp`, `nbf` at `now_unix`, the application's clock) and maps its claims.
+    pub fn verify(
+        &self,
+        issuer: &str,
+        token: &str,
+        now_unix: i64,
+    ) -> Result<FederatedIdentity, FederatedError> {
         let invalid = |m: &str| FederatedError::Invalid(m.to_string());
         let i = self
             .0
@@ -109,6 +115,26 @@ impl FederatedIssuers {
                 _ => invalid("the access token is not valid"),
             })?
             .claims;
+        let instant = |name: &str| -> Result<Option<i64>, FederatedError> {
+            match claims.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    // Whole seconds; a fractional time counts from its second.
+                    .or_else(|| {
+                        v.as_f64()
+                            .filter(|f| f.is_finite())
+                            .map(|f| f.floor() as i64)
+                    })
+                    .map(Some)
+                    .ok_or_else(|| invalid("the access token is not valid")),
+            }
+        };
+        let exp = instant("exp")?.ok_or_else(|| invalid("the access token is not valid"))?;
+        crate::auth::jwt::check_lifetime(exp, instant("nbf")?, now_unix).map_err(|e| match e {
+            crate::auth::jwt::TokenError::Expired => FederatedError::Expired,
+            _ => invalid("the access token is not valid"),
+        })?;
         map_claims(&i.config, &claims)
     }
 }

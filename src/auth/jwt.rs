@@ -60,8 +60,10 @@ impl TokenKeys {
         validation.set_issuer(&[settings.issuer.as_str()]);
         validation.set_audience(&[settings.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
-        validation.validate_nbf = true;
-        validation.leeway = 30;
+        // `exp` and `nbf` are checked against the application's clock, not the system's
+        // ([`check_lifetime`]): a pinned clock runs ahead of the system.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         Ok(Self {
             encoding,
             decoding,
@@ -119,12 +121,62 @@ impl TokenKeys {
             .map_err(|e| TokenError::Setup(e.to_string()))
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+    /// The claims of a token signed by us, valid at `now_unix` (the application's clock).
+    pub fn verify(&self, token: &str, now_unix: i64) -> Result<Claims, TokenError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid(e.to_string()),
-            })
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        check_lifetime(claims.exp, Some(claims.nbf), now_unix)?;
+        Ok(claims)
+    }
+}
+
+/// Seconds of clock difference tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: i64 = 30;
+
+/// Whether a token with this `exp` (and `nbf`) is valid at `now_unix`, with [`LEEWAY_SECS`]
+/// either way (what `jsonwebtoken` would check against the system's clock).
+pub fn check_lifetime(exp: i64, nbf: Option<i64>, now_unix: i64) -> Result<(), TokenError> {
+    if exp < now_unix.saturating_sub(LEEWAY_SECS) {
+        return Err(TokenError::Expired);
+    }
+    if nbf.is_some_and(|nbf| nbf > now_unix.saturating_add(LEEWAY_SECS)) {
+        return Err(TokenError::Invalid(
+            "the token is not valid yet (nbf)".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        let s = crate::config::Settings::defaults(crate::config::Profile::Test)
+            .unwrap_or_else(|e| panic!("{e}"));
+        TokenKeys::new(&s.auth).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn lifetime_is_checked_against_the_time_given_not_the_system_clock() {
+        let k = keys();
+        // Issued in 2030 (a pinned clock far ahead of any system clock running this test).
+        let issued = 1_909_000_000;
+        let t = k.issue("u1", 0, issued).unwrap_or_else(|e| panic!("{e}"));
+        assert!(k.verify(&t, issued).is_ok());
+        assert!(k.verify(&t, issued + 899).is_ok());
+        assert!(matches!(
+            k.verify(&t, issued + 900 + LEEWAY_SECS + 1),
+            Err(TokenError::Expired)
+        ));
+        assert!(matches!(
+            k.verify(&t, issued - LEEWAY_SECS - 1),
+            Err(TokenError::Invalid(_))
+        ));
+        assert!(
+            k.verify(&t, issued - LEEWAY_SECS).is_ok(),
+            "within the leeway"
+        );
     }
 }

@@ -298,12 +298,8 @@ impl ImmediateTransaction for DbConnection {
     }
 }
 
-/// Current instant at microsecond precision, so both backends store and return the same value.
-pub fn now_micros() -> chrono::NaiveDateTime {
-    truncate_micros(chrono::Utc::now().naive_utc())
-}
-
-/// An instant cut to whole microseconds (what PostgreSQL keeps).
+/// An instant cut to whole microseconds (what PostgreSQL keeps), so both backends store and
+/// return the same value. "Now" comes from the application's clock (`crate::clock::Clock`).
 pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     chrono::DateTime::from_timestamp_micros(t.and_utc().timestamp_micros())
         .map(|d| d.naive_utc())

@@ -43,8 +43,7 @@ async fn wrong_password_and_unknown_user_give_the_same_401(app: TestApp) {
 }
 
 fn claims(app: &TestApp, sub: &str, iss: &str, aud: &str, exp_offset: i64) -> serde_json::Value {
-    let now = chrono::Utc::now().timestamp();
-    let _ = app;
+    let now = app.now().timestamp();
     json!({"sub": sub, "iss": iss, "aud": aud, "iat": now, "nbf": now - 5, "exp": now + exp_offset, "jti": "t", "gen": 0})
 }
 

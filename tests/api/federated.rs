@@ -62,7 +62,8 @@ async fn spawn(db: Db) -> Option<TestApp> {
 }
 
 fn claims(iss: &str, aud: &str, agency: &str, roles: &[&str]) -> Value {
-    let now = chrono::Utc::now().timestamp();
+    // The applications' clock (every pinned clock of the test process agrees), not the system's.
+    let now = crate::helpers::test_clock().now().timestamp();
     json!({
         "iss": iss, "aud": aud, "sub": "p-1024", "name": "李四",
         "iat": now, "nbf": now - 5, "exp": now + 300,
@@ -289,7 +290,7 @@ async fn wrong_issuer_audience_key_algorithm_kid_agency_or_expiry_answer_401(app
     );
 
     let mut expired = claims(RS_ISS, AUD, AGENCY, &roles);
-    let now = chrono::Utc::now().timestamp();
+    let now = app.now().timestamp();
     expired["exp"] = json!(now - 600);
     me(&app, &rs256(&expired, "rsa-private.pem"))
         .await

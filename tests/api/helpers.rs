@@ -3,8 +3,10 @@
 
 use std::sync::OnceLock;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
+use gongkai::clock::Clock;
 use gongkai::config::{Profile, Settings};
 use gongkai::startup::Application;
 use reqwest::{Method, StatusCode};
@@ -24,6 +26,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     pub settings: Settings,
+    /// The application's clock: tests ask it for "today" and "now", never the system.
+    pub clock: Clock,
     admin_token: OnceLock<String>,
     _dir: Option<tempfile::TempDir>,
     pg_schema: Option<(String, String)>,
@@ -55,8 +59,30 @@ fn with_search_path(base: &str, schema: &str) -> String {
     format!("{base}{sep}options=-csearch_path%3D{schema}")
 }
 
+/// The date every test runs on unless `GONGKAI_TEST_TODAY` names another. The suite passes
+/// on any date from 2026-12-01 to 2030-12-31 (`GONGKAI_TEST_TODAY=2030-06-30 cargo test`).
+pub const DEFAULT_TEST_TODAY: &str = "2026-12-15";
+
+/// The pinned date of this test run: `GONGKAI_TEST_TODAY` (YYYY-MM-DD), or
+/// [`DEFAULT_TEST_TODAY`]. A malformed value fails the run rather than be ignored.
+pub fn test_today() -> NaiveDate {
+    let raw = std::env::var("GONGKAI_TEST_TODAY")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_TEST_TODAY.to_string());
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .unwrap_or_else(|e| panic!("GONGKAI_TEST_TODAY={raw:?} is not a date (YYYY-MM-DD): {e}"))
+}
+
+/// The clock of the test settings (the one every `TestApp` runs on), for tests that work on
+/// the database without starting the service.
+pub fn test_clock() -> Clock {
+    Clock::from_settings(&test_settings()).expect("test clock")
+}
+
 pub fn test_settings() -> Settings {
     let mut s = Settings::defaults(Profile::Test).expect("defaults");
+    s.clock.today = test_today().to_string();
     s.server.bind = "127.0.0.1:0".into();
     s.server.workers = 2;
     s.server.shutdown_timeout_secs = 1;
@@ -130,6 +156,7 @@ impl TestApp {
             .await
             .expect("application starts");
         let port = app.port();
+        let clock = app.state.clock;
         let server = app.into_server();
         let handle = server.handle();
         tokio::spawn(server);
@@ -141,11 +168,28 @@ impl TestApp {
                 .expect("client"),
             db,
             settings,
+            clock,
             admin_token: OnceLock::new(),
             _dir: fresh.dir.take(),
             pg_schema: fresh.pg_schema.take(),
             server: handle,
         })
+    }
+
+    /// Today where the agency is, by the application's clock.
+    pub fn today(&self) -> NaiveDate {
+        self.clock.today()
+    }
+
+    /// The current instant, by the application's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The application's current year (the clock's, in the agency's time zone).
+    pub fn year(&self) -> i32 {
+        use chrono::Datelike;
+        self.today().year()
     }
 
     pub fn url(&self, path: &str) -> String {

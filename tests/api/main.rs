@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod bulk;
 mod calendar;
+mod clock;
 mod errors;
 mod federated;
 mod foundation;

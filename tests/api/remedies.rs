@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Duration, FixedOffset, Utc};
+use chrono::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -124,10 +124,9 @@ fn decided(decision_type: &str, decided_on: &str) -> Value {
     json!({"decision_type": decision_type, "decided_on": decided_on})
 }
 
-/// A date after today in Beijing, with a day to spare.
-fn future_date() -> String {
-    let beijing = FixedOffset::east_opt(8 * 3600).expect("offset");
-    (Utc::now().with_timezone(&beijing).date_naive() + Duration::days(2)).to_string()
+/// A date after the service's today, with a day to spare.
+fn future_date(app: &TestApp) -> String {
+    (app.today() + Duration::days(2)).to_string()
 }
 
 /// Records a case; it must be created. Checks ETag, Location and that it reads back the same.
@@ -843,7 +842,7 @@ async fn a_suit_after_review_needs_a_decided_review_of_the_same_agency(app: Test
 async fn bad_cases_answer_problem_json_listing_every_field_and_record_nothing(app: TestApp) {
     let st = staff(&app).await;
     let t = &st.clerk;
-    let future = future_date();
+    let future = future_date(&app);
     let bad =
         |base: &'static str, body: Value, expected: &'static [(&'static str, &'static str)]| {
             (base, body, expected)
@@ -1079,7 +1078,7 @@ async fn a_decision_is_recorded_later_with_if_match_and_a_decided_case_only_thro
         t,
         REVIEWS,
         &id,
-        &decided("revoked", &future_date()),
+        &decided("revoked", &future_date(&app)),
         Some(1),
         (422, "validation_failed"),
     )

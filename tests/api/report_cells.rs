@@ -172,7 +172,7 @@ fn workload(seed: u64) -> (Vec<App>, Vec<Case>) {
 }
 
 fn store(conn: &mut DbConnection, agencies: &[String], apps: &[App], cases: &[Case]) {
-    let now = db::now_micros();
+    let now = crate::helpers::test_clock().now_micros();
     for (i, a) in apps.iter().enumerate() {
         let arrival = a.receipt_date.unwrap_or(day(2024, 6, 1));
         diesel::insert_into(requests::table)
@@ -228,7 +228,7 @@ fn store(conn: &mut DbConnection, agencies: &[String], apps: &[App], cases: &[Ca
 
 /// A root agency and one below it: (ids, paths).
 fn agencies(conn: &mut DbConnection, seed: u64) -> (Vec<String>, Vec<String>) {
-    let now = db::now_micros();
+    let now = crate::helpers::test_clock().now_micros();
     let root = uuid::Uuid::new_v4().to_string();
     let child = uuid::Uuid::new_v4().to_string();
     let root_path = gongkai::domain::agency::root_path(&root);

@@ -184,7 +184,7 @@ fn version_row(agency: &str, year: i32, version: i32, snapshot: String) -> db::r
         year,
         version,
         snapshot,
-        published_at: db::now_micros(),
+        published_at: crate::helpers::test_clock().now_micros(),
         published_by: "admin".into(),
         reopened_at: None,
         reopened_by: None,
@@ -203,7 +203,7 @@ fn draft_row(
         year,
         proactive,
         narrative,
-        updated_at: db::now_micros(),
+        updated_at: crate::helpers::test_clock().now_micros(),
         updated_by: Some("admin".into()),
     }
 }

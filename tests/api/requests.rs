@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -683,7 +683,7 @@ async fn intake_rejects_unknown_codes_and_impossible_dates_listing_every_bad_fie
     let st = staff(&app).await;
     let today = today(&app).await;
     let tomorrow = today.succ_opt().unwrap().to_string();
-    let in_two_days = (Utc::now() + Duration::days(2)).to_rfc3339();
+    let in_two_days = (app.now() + Duration::days(2)).to_rfc3339();
     let morning = "2026-09-02T09:30:00+08:00";
     let with = |channel: &str, arrived: &str, extra: Value| {
         let mut b = application(channel, arrived, person("张三", RID));
@@ -2741,7 +2741,7 @@ async fn list_fixture(app: &TestApp, clerk: &str) -> ListFixture {
         clerk,
         &application(
             "in_person",
-            &(Utc::now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            &(app.now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             person("王五", RID),
         ),
     )
@@ -3099,8 +3099,7 @@ async fn the_dashboard_counts_states_overdue_due_soon_and_late_replies(app: Test
     )
     .await;
     // Consulting and awaiting payment, received today: not overdue.
-    let now =
-        (Utc::now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = (app.now() - Duration::seconds(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let fresh = application("in_person", &now, person("王五", RID));
     let k = intake(&app, &st.clerk, &fresh).await;
     let received = s(&k["receipt_date"]).to_string();
@@ -3134,6 +3133,18 @@ async fn the_dashboard_counts_states_overdue_due_soon_and_late_replies(app: Test
     let soon = soon.expect("a receipt date due within 3 working days");
     let r = intake(&app, &st.clerk, &handed_in(&soon)).await;
     assert_eq!(r["overdue"], false);
+    // Replied late today, so counted in every year the clock may be pinned to.
+    let received = (today - Duration::days(60)).to_string();
+    let late_today = intake(&app, &st.clerk, &handed_in(&received)).await;
+    let late_today = step(
+        &app,
+        &st.clerk,
+        &late_today,
+        "reply",
+        reply_granted(&today.to_string()),
+    )
+    .await;
+    assert_eq!(late_today["late"], true);
 
     let dash = app.get("/api/v1/dashboard", &st.clerk).await;
     assert_eq!(dash.status, StatusCode::OK, "{}", dash.text);
@@ -3146,12 +3157,13 @@ async fn the_dashboard_counts_states_overdue_due_soon_and_late_replies(app: Test
             "awaiting_correction": 1,
             "consulting": 1,
             "awaiting_payment": 1,
-            "closed": 1,
+            "closed": 2,
         })
     );
     assert_eq!(dash.body["overdue"], 1);
     assert_eq!(dash.body["due_within_3_working_days"], 1);
-    let late_this_year = i64::from(today.year() == 2026);
+    // The late reply of 2026-03-01 counts only when today is in 2026.
+    let late_this_year = 1 + i64::from(today.year() == 2026);
     assert_eq!(dash.body["replied_late_this_year"], late_this_year);
     // The list agrees on what is overdue.
     let l = app.get("/api/v1/requests?overdue=true", &st.clerk).await;
@@ -3269,12 +3281,12 @@ async fn public_status_look_ups_are_limited_to_30_a_minute_per_address(app: Test
     let case = s(&r["case_number"]).to_string();
     let code = s(&r["query_code"]).to_string();
     // The limit counts per clock minute: start early in one so that all look-ups share it.
-    let second = Utc::now().timestamp() % 60;
+    let second = app.now().timestamp() % 60;
     if second > 50 {
         let wait = u64::try_from(61 - second).unwrap();
         tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     }
-    let minute = Utc::now().timestamp() / 60;
+    let minute = app.now().timestamp() / 60;
     for i in 1..=30 {
         // Wrong codes count too: guessing is what the limit is for.
         let q = if i % 3 == 0 { "WRONGCODE9" } else { &code };
@@ -3284,7 +3296,7 @@ async fn public_status_look_ups_are_limited_to_30_a_minute_per_address(app: Test
     }
     let p = public_status(&app, &case, &code).await;
     assert_eq!(
-        Utc::now().timestamp() / 60,
+        app.now().timestamp() / 60,
         minute,
         "the look-ups took longer than the test allows"
     );

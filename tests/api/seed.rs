@@ -14,12 +14,16 @@ fn seed_and_check(kind: Db) {
     settings.database.url = fresh.url.clone();
     let database = db::connect(&settings.database, true).expect("connect");
     let mut conn = database.get().expect("conn");
-    gongkai::app::calendar::load_missing(&mut conn, &settings.calendar.dir).expect("calendar");
-    gongkai::app::bootstrap::run(&mut conn, &settings.bootstrap).expect("bootstrap");
+    let clock = gongkai::clock::Clock::from_settings(&settings).expect("clock");
+    gongkai::app::calendar::load_missing(&mut conn, clock.now_micros(), &settings.calendar.dir)
+        .expect("calendar");
+    gongkai::app::bootstrap::run(&mut conn, &clock, &settings.bootstrap).expect("bootstrap");
     let cal = gongkai::app::calendar::CalendarCache::default()
         .current(&mut conn)
         .expect("calendar");
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 29).expect("date");
+    // Applications of 2023–2026 (the years with calendars), seen from the pinned today: with a
+    // later today every one of them has run its course.
+    let today = clock.today();
     let report = run(
         &mut conn,
         &cal,
@@ -29,6 +33,7 @@ fn seed_and_check(kind: Db) {
             years: (2023, 2026),
             rng_seed: 7,
             today,
+            now: clock.now_micros(),
         },
     )
     .expect("seed");
