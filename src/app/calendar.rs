@@ -277,7 +277,17 @@ pub async fn put_year(
             )?;
             let cal = cache.current(conn)?;
             let today = clock.today();
-            let recomputed = super::requests::recompute_open(conn, &cal, today)?;
+            let year_start = NaiveDate::from_ymd_opt(year, 1, 1)
+                .ok_or_else(|| AppError::field("year", "out_of_range", "not a calendar year"))?;
+            let year_end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(year_start);
+            let recomputed = super::requests::retime_touching(
+                conn,
+                &cal,
+                today,
+                (year_start, year_end),
+                clock.now_micros(),
+                &ctx,
+            )?;
             let working_days_per_month =
                 cal.working_days_per_month(year).map_err(calendar_error)?;
             Ok(PutOutcome {

@@ -740,18 +740,50 @@ pub async fn deadline(
         .await
 }
 
-/// Recomputes stored due dates of open applications (after a calendar change).
-pub fn recompute_open(
+/// Re-times every application whose period touches a day of `[from, to]` (a calendar year
+/// that was loaded or changed): due date, its provisional flag and, for closed applications,
+/// whether the reply was late. Each change is saved with a new version and a `retimed` trail
+/// event, so lists, the dashboard and `/deadline` agree. Lateness is no report cell: published
+/// figures do not move. Returns how many changed.
+pub fn retime_touching(
     conn: &mut DbConnection,
     cal: &Calendar,
     today: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    now: NaiveDateTime,
+    ctx: &RequestContext,
 ) -> Result<u64, AppError> {
     let mut changed = 0;
-    for mut app in db::requests::open_with_clock(conn)? {
-        if app.retime(cal, today).map_err(refusal)? {
-            db::requests::set_due_date(conn, &app.id, app.due_date, app.due_provisional)?;
-            changed += 1;
+    for app in db::requests::timed_within(conn, from, to)? {
+        let mut next = app.clone();
+        if !next.retime(cal, today).map_err(refusal)? {
+            continue;
         }
+        next.version += 1;
+        next.updated_at = now;
+        if !db::requests::save(conn, &next, app.version)? {
+            return Err(AppError::Unavailable(
+                "an application changed while the calendar was re-timing it; retry".into(),
+            ));
+        }
+        event(
+            conn,
+            false,
+            &next,
+            None,
+            "retimed",
+            None,
+            Some(app.state()),
+            json!({
+                "calendar_year": from.year(),
+                "due_date_before": app.due_date,
+                "due_date_after": next.due_date,
+                "late_before": app.late(),
+                "late_after": next.late(),
+            }),
+            ctx,
+        )?;
+        changed += 1;
     }
     Ok(changed)
 }

@@ -207,6 +207,7 @@ fn plan(rng: &mut StdRng, wf: &Workflow, cal: &Calendar, today: NaiveDate) -> Ve
             provision: r.provision.then(|| "以电子邮件方式提供".to_string()),
             responsible_agency: None,
             repeats_request_id: None,
+            objection_override: None,
         }),
     });
     steps.retain(|s| s.on <= today);

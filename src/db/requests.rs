@@ -565,30 +565,25 @@ pub(crate) fn rows_by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResul
     Ok(rows)
 }
 
-/// Open applications with a receipt date, for recomputing due dates.
-pub fn open_with_clock(conn: &mut DbConnection) -> Result<Vec<Application>, DbError> {
+/// Applications whose period may touch a day of `[from, to]` (a calendar year that changed):
+/// received by `to`, and open, or closed or due on or after `from`.
+pub fn timed_within(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Application>, DbError> {
     with_documents!()
-        .filter(requests::state.ne(State::Closed.code()))
-        .filter(requests::receipt_date.is_not_null())
+        .filter(requests::receipt_date.le(to))
+        .filter(
+            requests::state
+                .ne(State::Closed.code())
+                .or(requests::closed_on.ge(from))
+                .or(requests::due_date.ge(from)),
+        )
         .load::<Joined>(conn)?
         .into_iter()
         .map(|j| from_row(joined(j)))
         .collect()
-}
-
-pub fn set_due_date(
-    conn: &mut DbConnection,
-    id: &str,
-    due: Option<NaiveDate>,
-    provisional: bool,
-) -> QueryResult<()> {
-    diesel::update(requests::table.find(id))
-        .set((
-            requests::due_date.eq(due),
-            requests::due_provisional.eq(provisional),
-        ))
-        .execute(conn)
-        .map(|_| ())
 }
 
 /// Counts by state in scope.

@@ -1259,6 +1259,7 @@ mod tests {
                 "clock_start.correction_received",
                 "reply_period",
                 "pause.other_agency",
+                "window.consultation",
                 "extension",
                 "due_date"
             ]

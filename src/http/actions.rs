@@ -344,6 +344,22 @@ pub struct ReplyBody {
     pub responsible_agency: Option<String>,
     /// The earlier application this one repeats (`not_processed.repeated`); it must exist.
     pub repeats_request_id: Option<Uuid>,
+    /// Disclosure although a consulted third party objected (art. 32): required for a
+    /// `granted` reply after an objection (else 409 `third_party_objection_unanswered`).
+    pub objection_override: Option<ObjectionOverrideBody>,
+}
+
+/// The public-interest reason for disclosing over a third party's objection, and the written
+/// notice that told the third party (art. 32).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectionOverrideBody {
+    /// Why withholding would seriously harm the public interest.
+    pub public_interest_reason: String,
+    /// The day the written notice went to the third party (by the reply date).
+    pub notice_sent_on: NaiveDate,
+    /// What the notice says will be disclosed.
+    pub disclosed: String,
 }
 
 impl ActionBody for ReplyBody {
@@ -358,6 +374,13 @@ impl ActionBody for ReplyBody {
             self.provision.as_deref(),
             self.responsible_agency.as_deref(),
             self.repeats_request_id.map(|u| u.to_string()),
+            self.objection_override.as_ref().map(|o| {
+                (
+                    o.public_interest_reason.as_str(),
+                    o.notice_sent_on,
+                    o.disclosed.as_str(),
+                )
+            }),
         )
     }
 }
@@ -540,7 +563,7 @@ action_operation!(
     "/requests/{id}/actions/reply",
     ReplyBody,
     "Reply (答复, art. 36) with a disposition of domain.md §6: processing → closed.",
-    "Not allowed now (`invalid_transition`, `disposition_requires_reason`, `disposition_requires_legal_basis`, `disposition_requires_provision`, `disposition_requires_action`, `correction_not_received`)"
+    "Not allowed now (`invalid_transition`, `disposition_requires_reason`, `disposition_requires_legal_basis`, `disposition_requires_provision`, `disposition_requires_action`, `correction_not_received`, `third_party_objection_unanswered`)"
 );
 action_operation!(
     close_uncorrected,

@@ -92,6 +92,22 @@ pub struct ReplyInput {
     /// The id of the earlier application (`not_processed.repeated`); the use case checks that
     /// it exists and may be seen.
     pub repeats_request_id: Option<String>,
+    /// Disclosure over a third party's objection (art. 32): why withholding would seriously
+    /// harm the public interest, and the written notice telling the third party.
+    pub objection_override: Option<ObjectionOverride>,
+}
+
+/// Disclosure although the consulted third party objected (art. 32): allowed only when
+/// withholding would seriously harm the public interest, and the third party is told in writing
+/// what is disclosed and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectionOverride {
+    /// Why withholding would seriously harm the public interest.
+    pub public_interest_reason: String,
+    /// The day the written notice went to the third party.
+    pub notice_sent_on: NaiveDate,
+    /// What the notice says will be disclosed.
+    pub disclosed: String,
 }
 
 /// The name of each step, as in the API paths: `/requests/{id}/actions/{name}`.
@@ -290,8 +306,35 @@ impl Action {
         provision: Option<&str>,
         responsible_agency: Option<&str>,
         repeats_request_id: Option<String>,
+        objection_override: Option<(&str, NaiveDate, &str)>,
     ) -> Result<Action, Vec<FieldError>> {
         let mut e = Errors::new();
+        let objection_override = objection_override.and_then(|(why, sent_on, what)| {
+            let why = e.take(text(
+                "objection_override.public_interest_reason",
+                why,
+                4000,
+                true,
+            ));
+            let what = e.take(text("objection_override.disclosed", what, 4000, true));
+            Some(ObjectionOverride {
+                public_interest_reason: why?,
+                notice_sent_on: sent_on,
+                disclosed: what?,
+            })
+        });
+        if objection_override.is_some()
+            && !matches!(
+                disposition,
+                Disposition::Granted | Disposition::PartiallyGranted
+            )
+        {
+            e.push(FieldError::new(
+                "objection_override",
+                "not_allowed",
+                "only a reply that discloses overrides a third party's objection",
+            ));
+        }
         let reason = e.take(optional_text("reason", reason, 4000, true));
         let legal_basis = e.take(optional_text("legal_basis", legal_basis, 1000, true));
         let provision = e.take(optional_text("provision", provision, 4000, true));
@@ -317,6 +360,7 @@ impl Action {
                     provision,
                     responsible_agency,
                     repeats_request_id,
+                    objection_override,
                 })
             }
             _ => None,
@@ -510,6 +554,7 @@ pub(super) fn close(
         provision: reply.provision,
         responsible_agency: reply.responsible_agency,
         repeats_request_id: reply.repeats_request_id,
+        objection_override: reply.objection_override,
         late: due.is_some_and(|d| on > d),
     });
     Ok(next)
@@ -523,6 +568,7 @@ fn plain_close(disposition: Disposition, reason: Option<String>) -> ReplyInput {
         provision: None,
         responsible_agency: None,
         repeats_request_id: None,
+        objection_override: None,
     }
 }
 
@@ -997,6 +1043,34 @@ fn reply(
             format!("{code} records how and when the information is provided (provision)"),
         ));
     }
+    // Art. 32: a third party objected. Full disclosure needs the public-interest reason and
+    // the written notice to the third party (a partial one is taken to withhold the part it
+    // objected to, unless it says otherwise with the same record).
+    let objected = wf
+        .consultations
+        .iter()
+        .any(|c| c.party == Party::ThirdParty && c.opinion == Some(Opinion::Objection));
+    if let Some(o) = &reply.objection_override {
+        if !objected {
+            return Err(Refusal::Invalid(vec![FieldError::new(
+                "objection_override",
+                "no_objection_recorded",
+                "no consulted third party objected",
+            )]));
+        }
+        if o.notice_sent_on > on {
+            return Err(Refusal::Invalid(vec![FieldError::new(
+                "objection_override.notice_sent_on",
+                "after_on",
+                "the notice to the third party goes out by the reply date",
+            )]));
+        }
+    } else if objected && reply.disposition == Disposition::Granted {
+        return Err(conflict(
+            "third_party_objection_unanswered",
+            "the consulted third party objected: disclosing needs the public-interest reason and the written notice to the third party (objection_override, art. 32)",
+        ));
+    }
     close(wf, on, reply.clone(), ctx.calendar)
 }
 
@@ -1170,6 +1244,7 @@ mod tests {
                 provision: Some("以电子邮件方式提供".into()),
                 responsible_agency: None,
                 repeats_request_id: None,
+                objection_override: None,
             }),
             Action::CloseUncorrected,
             Action::CloseUnpaid,
@@ -1595,6 +1670,7 @@ mod tests {
             Some("邮寄"),
             None,
             Some("0b5c1f4e-0000-4000-8000-000000000000".into()),
+            None,
         );
         assert_eq!(
             r.map_err(|v| v.into_iter().map(|e| (e.field, e.code)).collect::<Vec<_>>()),

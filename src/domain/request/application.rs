@@ -130,13 +130,19 @@ impl Application {
         })
     }
 
-    /// Recomputes the stored due date (after a step, or when the calendar changed). Returns
-    /// whether it changed.
+    /// Recomputes the stored due date and, once closed, the lateness of the reply (after a
+    /// step, or when the calendar changed). Returns whether either changed.
     pub fn retime(&mut self, cal: &Calendar, today: NaiveDate) -> Result<bool, Refusal> {
         let d = self.deadline(cal, today)?;
-        let changed = d.due_date != self.due_date || d.provisional != self.due_provisional;
+        let late = self.workflow.reply.as_ref().map(|_| d.late);
+        let changed = d.due_date != self.due_date
+            || d.provisional != self.due_provisional
+            || late.is_some_and(|l| l != self.late());
         self.due_date = d.due_date;
         self.due_provisional = d.provisional;
+        if let (Some(reply), Some(late)) = (self.workflow.reply.as_mut(), late) {
+            reply.late = late;
+        }
         Ok(changed)
     }
 

@@ -710,6 +710,7 @@ pub fn parse_import(
             provision: provision.flatten(),
             responsible_agency: responsible_agency.flatten(),
             repeats_request_id: None,
+            objection_override: None,
         };
         let mut wf = actions::close(&parsed.workflow, on, reply, cal).map_err(|r| match r {
             Refusal::Invalid(v) => v,

@@ -67,6 +67,9 @@ pub struct ReplyRecord {
     pub responsible_agency: Option<String>,
     /// The earlier application a `not_processed.repeated` reply names.
     pub repeats_request_id: Option<String>,
+    /// Disclosure over a third party's objection: the public-interest reason and the notice.
+    #[serde(default)]
+    pub objection_override: Option<super::actions::ObjectionOverride>,
     /// Replied after the due date.
     #[serde(default)]
     pub late: bool,
