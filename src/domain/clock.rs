@@ -1264,7 +1264,7 @@ mod tests {
                 "due_date"
             ]
         );
-        let ext = &deadline.trace[5];
+        let ext = &deadline.trace[6];
         assert!(ext.detail.contains("张三") && ext.detail.contains("many files"));
         assert_eq!(ext.working_days, Some(10));
         assert!(
