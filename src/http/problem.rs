@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::app::AppError;
 use crate::domain::identity::mask_identity_numbers;
 use crate::domain::validation::FieldError;
+use crate::error_codes::ErrorCode;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -24,7 +25,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong in this occurrence.
     pub detail: String,
-    /// Stable machine-readable code, e.g. `validation_failed`, `extension_already_used`.
+    /// Stable machine-readable code, e.g. `validation_failed`, `extension_already_used`; every
+    /// value is listed in the `ErrorCode` schema and in docs/API.md.
+    #[schema(value_type = ErrorCode)]
     pub code: String,
     /// For validation failures: each bad field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -39,7 +42,9 @@ pub struct ProblemField {
     pub line: Option<u64>,
     /// The field, as a path into the body or the parameter name (`applicant.name`, `page`).
     pub field: String,
-    /// Stable code: `required`, `too_long`, `invalid_format`, `out_of_range`, …
+    /// Stable code: `required`, `too_long`, `invalid_format`, `out_of_range`, … (see the
+    /// `ErrorCode` schema and docs/API.md).
+    #[schema(value_type = ErrorCode)]
     pub code: String,
     /// A message a form can show.
     pub message: String,
@@ -120,6 +125,17 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
+        // The catalogue is the contract: a code missing from it is a bug of ours (the scanner in
+        // tests/architecture.rs should have caught it). Answer it all the same, and say so.
+        for code in std::iter::once(self.code).chain(self.errors.iter().map(|e| e.code.as_str())) {
+            if ErrorCode::parse(code).is_none() {
+                tracing::error!(
+                    code,
+                    bug = true,
+                    "bug: problem code missing from the ErrorCode catalogue"
+                );
+            }
+        }
         Problem {
             type_: format!("urn:gongkai:problem:{}", self.code),
             title: self.title.to_string(),
