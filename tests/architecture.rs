@@ -254,7 +254,7 @@ fn code_helpers(sources: &[(PathBuf, String)]) -> Vec<CodeHelper> {
                         let head = &text[p + 5..];
                         let head = head[..head.find('{').unwrap_or(0)].trim();
                         let head = head.rsplit(" for ").next().unwrap_or(head);
-                        let head = head.trim_start_matches(|c: char| c == '<' || c == '>');
+                        let head = head.trim_start_matches(['<', '>']);
                         head.split(['<', ' ']).next().unwrap_or("").to_string()
                     })
                 })

@@ -42,8 +42,9 @@ impl CalendarCache {
 }
 
 fn parse_row(row: &CalendarYearRow) -> Result<YearSchedule, AppError> {
-    serde_json::from_str(&row.schedule)
-        .map_err(|e| AppError::Internal(format!("stored calendar {} is unreadable: {e}", row.year)))
+    serde_json::from_str(&row.schedule).map_err(|e| {
+        AppError::internal_while(format!("stored calendar {} is unreadable", row.year), e)
+    })
 }
 
 fn load(conn: &mut DbConnection) -> Result<Calendar, AppError> {
@@ -132,7 +133,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<YearSchedule>, CalendarFileError> {
 /// Stores the notices of the folder whose year the database does not have yet. Years already
 /// stored are left alone: the database is the record, changed through the API.
 pub fn load_missing(conn: &mut DbConnection, dir: &Path) -> Result<Vec<i32>, AppError> {
-    let schedules = read_dir(dir).map_err(|e| AppError::Internal(e.to_string()))?;
+    let schedules = read_dir(dir).map_err(AppError::internal)?;
     db::transaction(conn, |conn| {
         let mut loaded = Vec::new();
         for schedule in schedules {
@@ -141,8 +142,7 @@ pub fn load_missing(conn: &mut DbConnection, dir: &Path) -> Result<Vec<i32>, App
             }
             let row = CalendarYearRow {
                 year: schedule.year,
-                schedule: serde_json::to_string(&schedule)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                schedule: serde_json::to_string(&schedule).map_err(AppError::internal)?,
                 source: "file".into(),
                 version: 1,
                 updated_at: db::now_micros(),
@@ -239,8 +239,7 @@ pub async fn put_year(
             let year = schedule.year;
             let before = db::calendar::find(conn, year)?;
             let before_schedule = before.as_ref().map(parse_row).transpose()?;
-            let stored =
-                serde_json::to_string(&schedule).map_err(|e| AppError::Internal(e.to_string()))?;
+            let stored = serde_json::to_string(&schedule).map_err(AppError::internal)?;
             let row = CalendarYearRow {
                 year,
                 schedule: stored,

@@ -76,7 +76,7 @@ pub async fn create(
     let scopes = errors.take(Scopes::parse_list("scopes", &input.scopes));
     errors.into_result()?;
     let (Some(name), Some(scopes)) = (name, scopes) else {
-        return Err(AppError::Internal("validated fields missing".into()));
+        return Err(AppError::bug("validated fields missing"));
     };
     let secret = new_secret();
     let secret_hash = hash_secret(&secret);
@@ -321,7 +321,7 @@ pub async fn token(
             let scopes = Scopes::from_stored(&client.scopes);
             let token = keys
                 .issue_client(&client.id, client.token_generation, &scopes.join(" "), now)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+                .map_err(AppError::internal)?;
             audit(
                 conn,
                 None,

@@ -109,10 +109,8 @@ fn entered(
     match db::reports::find_draft(conn, agency_id, year)? {
         None => Ok((BTreeMap::new(), Narrative::default(), None)),
         Some(d) => {
-            let p = serde_json::from_str(&d.proactive)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let n = serde_json::from_str(&d.narrative)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let p = serde_json::from_str(&d.proactive).map_err(AppError::internal)?;
+            let n = serde_json::from_str(&d.narrative).map_err(AppError::internal)?;
             Ok((p, n, Some(d)))
         }
     }
@@ -197,8 +195,7 @@ fn compute(
 }
 
 fn snapshot(v: &VersionRow) -> Result<Report, AppError> {
-    let mut r: Report =
-        serde_json::from_str(&v.snapshot).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut r: Report = serde_json::from_str(&v.snapshot).map_err(AppError::internal)?;
     r.status = if v.reopened_at.is_none() {
         "published".into()
     } else {
@@ -430,10 +427,8 @@ fn save(
         &DraftRow {
             agency_id: agency_id.to_string(),
             year,
-            proactive: serde_json::to_string(proactive)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
-            narrative: serde_json::to_string(narrative)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
+            proactive: serde_json::to_string(proactive).map_err(AppError::internal)?,
+            narrative: serde_json::to_string(narrative).map_err(AppError::internal)?,
             updated_at: db::now_micros(),
             updated_by: Some(actor.username.clone()),
         },
@@ -502,8 +497,7 @@ pub async fn publish(
                     agency_id: agency.id.clone(),
                     year,
                     version: r.version,
-                    snapshot: serde_json::to_string(&r)
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                    snapshot: serde_json::to_string(&r).map_err(AppError::internal)?,
                     published_at: now,
                     published_by: actor.username.clone(),
                     reopened_at: None,

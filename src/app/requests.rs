@@ -29,10 +29,12 @@ pub struct RequestView {
 }
 
 fn decode(row: RequestRow) -> Result<RequestView, AppError> {
-    let details: IntakeDetails = serde_json::from_str(&row.details)
-        .map_err(|e| AppError::Internal(format!("request {} details unreadable: {e}", row.id)))?;
-    let workflow: Workflow = serde_json::from_str(&row.workflow)
-        .map_err(|e| AppError::Internal(format!("request {} workflow unreadable: {e}", row.id)))?;
+    let details: IntakeDetails = serde_json::from_str(&row.details).map_err(|e| {
+        AppError::internal_while(format!("request {} details unreadable", row.id), e)
+    })?;
+    let workflow: Workflow = serde_json::from_str(&row.workflow).map_err(|e| {
+        AppError::internal_while(format!("request {} workflow unreadable", row.id), e)
+    })?;
     Ok(RequestView {
         row,
         details,
@@ -62,7 +64,7 @@ pub fn decode_row(row: RequestRow) -> Result<RequestView, AppError> {
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
-    serde_json::to_string(v).map_err(|e| AppError::Internal(e.to_string()))
+    serde_json::to_string(v).map_err(AppError::internal)
 }
 
 fn may_write(actor: &Actor) -> Result<(), AppError> {
@@ -95,8 +97,8 @@ pub(crate) fn derive(
     cal: &Calendar,
     today: NaiveDate,
 ) -> Result<Deadline, AppError> {
-    let d = clock::compute(&wf.clock, cal, today)
-        .map_err(|e| AppError::Internal(format!("clock: {e}")))?;
+    let d =
+        clock::compute(&wf.clock, cal, today).map_err(|e| AppError::internal_while("clock", e))?;
     row.state = wf.state.code().to_string();
     row.receipt_date = wf.clock.receipt_date;
     row.due_date = d.due_date;
@@ -745,7 +747,7 @@ pub async fn deadline(
             let cal = cache.current(conn)?;
             let v = decode(row)?;
             let d = clock::compute(&v.workflow.clock, &cal, today)
-                .map_err(|e| AppError::Internal(format!("clock: {e}")))?;
+                .map_err(|e| AppError::internal_while("clock", e))?;
             Ok((v, d))
         })
         .await
@@ -759,10 +761,11 @@ pub fn recompute_open(
 ) -> Result<u64, AppError> {
     let mut changed = 0;
     for (id, workflow, due, provisional) in db::requests::open_with_clock(conn)? {
-        let wf: Workflow = serde_json::from_str(&workflow)
-            .map_err(|e| AppError::Internal(format!("request {id} workflow unreadable: {e}")))?;
+        let wf: Workflow = serde_json::from_str(&workflow).map_err(|e| {
+            AppError::internal_while(format!("request {id} workflow unreadable"), e)
+        })?;
         let d = clock::compute(&wf.clock, cal, today)
-            .map_err(|e| AppError::Internal(format!("clock: {e}")))?;
+            .map_err(|e| AppError::internal_while("clock", e))?;
         if d.due_date != due || d.provisional != provisional {
             db::requests::set_due_date(conn, &id, d.due_date, d.provisional)?;
             changed += 1;

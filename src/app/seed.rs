@@ -441,8 +441,7 @@ pub fn run(
                     Err(_) => break,
                 }
             }
-            let d = clock::compute(&wf.clock, cal, opts.today)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let d = clock::compute(&wf.clock, cal, opts.today).map_err(AppError::internal)?;
             let seq = counters.entry((ai, arrival.year())).or_insert(0);
             *seq += 1;
             let agency = &agencies[ai];
@@ -515,10 +514,8 @@ pub fn run(
                     created_at: created,
                     updated_at: created,
                 },
-                details: serde_json::to_string(&parsed.details)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
-                workflow: serde_json::to_string(&wf)
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                details: serde_json::to_string(&parsed.details).map_err(AppError::internal)?,
+                workflow: serde_json::to_string(&wf).map_err(AppError::internal)?,
             });
         }
         made += n;

@@ -31,8 +31,7 @@ pub async fn create(
         &input.roles,
     )?;
     // Hash outside the transaction: it is slow on purpose and needs no lock.
-    let hash =
-        password::hash(parsed.password.expose()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = password::hash(parsed.password.expose()).map_err(AppError::internal)?;
     state
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
@@ -163,7 +162,7 @@ pub async fn patch(
     };
     errors.into_result()?;
     let hash = match &new_password {
-        Some(p) => Some(password::hash(p.expose()).map_err(|e| AppError::Internal(e.to_string()))?),
+        Some(p) => Some(password::hash(p.expose()).map_err(AppError::internal)?),
         None => None,
     };
     state

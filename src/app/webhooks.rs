@@ -181,7 +181,7 @@ pub async fn create(
     };
     errors.into_result()?;
     let (Some(url), Some(types), Some(secret)) = (url, types, secret) else {
-        return Err(AppError::Internal("validated fields missing".into()));
+        return Err(AppError::bug("validated fields missing"));
     };
     state
         .in_transaction(move |conn| {
