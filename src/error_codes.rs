@@ -184,6 +184,8 @@ error_codes! {
     MissingColumn = "missing_column", "缺少必需的列", "A required column is missing";
     DuplicateColumn = "duplicate_column", "列重复出现", "The column appears twice";
     WrongFieldCount = "wrong_field_count", "该行字段数与表头不符", "The row's field count differs from the header's";
+    StrayQuote = "stray_quote", "未加引号的字段中出现引号", "A quote inside an unquoted field";
+    TextAfterQuote = "text_after_quote", "闭合引号之后还有文字", "Text after a closing quote";
     UnterminatedQuote = "unterminated_quote", "引号字段未闭合", "A quoted field is not closed";
 
     // Working-day calendar (工作日历).
