@@ -30,8 +30,36 @@ pub struct PatchClient {
 }
 
 /// A client with its secret, which is shown this once.
+/// A system client as the app layer hands it out (no secret hash).
+#[derive(Debug, Clone)]
+pub struct ClientView {
+    pub id: String,
+    pub agency_id: String,
+    pub name: String,
+    pub scopes: Scopes,
+    pub disabled: bool,
+    pub version: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl From<ClientRow> for ClientView {
+    fn from(r: ClientRow) -> Self {
+        ClientView {
+            scopes: Scopes::from_stored(&r.scopes),
+            id: r.id,
+            agency_id: r.agency_id,
+            name: r.name,
+            disabled: r.disabled,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 pub struct IssuedSecret {
-    pub client: ClientRow,
+    pub client: ClientView,
     pub secret: String,
 }
 
@@ -106,7 +134,7 @@ pub async fn create(
                 &ctx,
             )?;
             Ok(IssuedSecret {
-                client: row,
+                client: row.into(),
                 secret,
             })
         })
@@ -126,10 +154,11 @@ fn managed(
     Ok((client, agency))
 }
 
-pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<ClientRow, AppError> {
+pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<ClientView, AppError> {
     state
         .with_conn(move |conn| Ok(managed(conn, &actor, &id)?.0))
         .await
+        .map(ClientView::from)
 }
 
 /// The clients of the admin's subtree.
@@ -137,7 +166,7 @@ pub async fn list(
     state: &AppState,
     actor: Actor,
     page: Page,
-) -> Result<Paged<ClientRow>, AppError> {
+) -> Result<Paged<ClientView>, AppError> {
     if actor.client_scopes().is_some() || !actor.has(Role::Admin) {
         return Err(AppError::Forbidden {
             code: "forbidden",
@@ -155,6 +184,7 @@ pub async fn list(
             Ok(Paged { items, page, total })
         })
         .await
+        .map(|p| p.map(ClientView::from))
 }
 
 pub async fn patch(
@@ -163,7 +193,7 @@ pub async fn patch(
     id: String,
     input: PatchClient,
     ctx: RequestContext,
-) -> Result<ClientRow, AppError> {
+) -> Result<ClientView, AppError> {
     let mut errors = Errors::new();
     let name = match &input.name {
         Some(n) => errors.take(validation::text("name", n, 100, false)),
@@ -227,6 +257,7 @@ pub async fn patch(
             Ok(client)
         })
         .await
+        .map(ClientView::from)
 }
 
 /// A new secret; the old one and every token issued with it stop working at once.
@@ -258,7 +289,10 @@ pub async fn rotate_secret(
                 json!({}),
                 &ctx,
             )?;
-            Ok(IssuedSecret { client, secret })
+            Ok(IssuedSecret {
+                client: client.into(),
+                secret,
+            })
         })
         .await
 }

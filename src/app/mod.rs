@@ -306,3 +306,14 @@ pub struct Paged<T> {
     pub page: Page,
     pub total: i64,
 }
+
+impl<T> Paged<T> {
+    /// The same page with each item converted (rows into views).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            page: self.page,
+            total: self.total,
+        }
+    }
+}
