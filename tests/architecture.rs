@@ -44,12 +44,6 @@ const HTTP_FILES_AWAITING_VIEWS: &[(&str, &str)] = &[
     // TODO(lead, issue 11 item 2): the typed Application aggregate replaces RequestRow/EventRow.
     ("requests.rs", "lead: request views"),
     ("bulk.rs", "lead: event_dto takes the request EventRow"),
-    // TODO(errors, issue 11 item 2): a remedy case view and the case-list filter as an app
-    // type, as done for agencies, users, clients, the feed and webhooks.
-    (
-        "remedies.rs",
-        "errors: RemedyRow view and RemedyFilter as an app type",
-    ),
 ];
 
 #[test]
