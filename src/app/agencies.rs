@@ -1,11 +1,40 @@
 //! Agencies: create below one's own, list and read within scope.
 
+use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
 use crate::db::{self, DbConnection, agencies::AgencyRow};
 use crate::domain::access::Actor;
 use crate::domain::agency::{NewAgency, child_path};
+
+/// An agency as the app layer hands it out.
+#[derive(Debug, Clone)]
+pub struct AgencyView {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub region: Option<String>,
+    pub depth: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<AgencyRow> for AgencyView {
+    fn from(r: AgencyRow) -> Self {
+        AgencyView {
+            id: r.id,
+            code: r.code,
+            name: r.name,
+            parent_id: r.parent_id,
+            region: r.region,
+            depth: r.depth,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
 
 pub struct CreateAgency {
     pub code: String,
@@ -40,7 +69,7 @@ pub async fn create(
     actor: Actor,
     input: CreateAgency,
     ctx: RequestContext,
-) -> Result<AgencyRow, AppError> {
+) -> Result<AgencyView, AppError> {
     let clock = state.clock;
     let parsed = NewAgency::parse(&input.code, &input.name, input.region.as_deref())?;
     state
@@ -96,12 +125,14 @@ pub async fn create(
             Ok(row)
         })
         .await
+        .map(AgencyView::from)
 }
 
-pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<AgencyRow, AppError> {
+pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<AgencyView, AppError> {
     state
         .with_conn(move |conn| visible_agency(conn, &actor, &id))
         .await
+        .map(AgencyView::from)
 }
 
 pub struct AgencyQuery {
@@ -114,7 +145,7 @@ pub async fn list(
     state: &AppState,
     actor: Actor,
     query: AgencyQuery,
-) -> Result<Paged<AgencyRow>, AppError> {
+) -> Result<Paged<AgencyView>, AppError> {
     state
         .with_conn(move |conn| {
             let visibility = actor.visibility();
@@ -132,4 +163,5 @@ pub async fn list(
             })
         })
         .await
+        .map(|p| p.map(AgencyView::from))
 }

@@ -174,7 +174,7 @@ pub async fn login(
             clear_login_failures(conn, &throttle)?;
             let token = keys
                 .issue(&user.id, user.token_generation, now)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+                .map_err(AppError::internal)?;
             audit(
                 conn,
                 clock.now_micros(),

@@ -37,7 +37,7 @@ pub fn run(
             .map_err(|e| AppError::Validation(vec![e]))?;
         (settings.admin_password.clone(), None)
     };
-    let hash = password::hash(&password).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = password::hash(&password).map_err(AppError::internal)?;
     db::transaction(conn, |conn| {
         // Checked inside the transaction: two processes starting together create one root.
         if db::agencies::count(conn)? > 0 {
@@ -99,8 +99,7 @@ pub fn create_user_cli(
 ) -> Result<UserRow, AppError> {
     let parsed =
         crate::domain::user::NewUser::parse(username, None, password_plain, &[role.to_string()])?;
-    let hash =
-        password::hash(parsed.password.expose()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = password::hash(parsed.password.expose()).map_err(AppError::internal)?;
     let code =
         AgencyCode::parse("agency", agency_code).map_err(|e| AppError::Validation(vec![e]))?;
     db::transaction(conn, |conn| {

@@ -478,7 +478,7 @@ pub async fn export_page(
                 }
                 for c in db::bulk::remedies_of(conn, &ids)? {
                     if let Some(r) = c.request_id.clone() {
-                        remedies.entry(r).or_default().push(c);
+                        remedies.entry(r).or_default().push(c.into());
                     }
                 }
             }

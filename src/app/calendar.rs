@@ -139,7 +139,7 @@ pub fn load_missing(
     now: chrono::NaiveDateTime,
     dir: &Path,
 ) -> Result<Vec<i32>, AppError> {
-    let schedules = read_dir(dir).map_err(|e| AppError::Internal(e.to_string()))?;
+    let schedules = read_dir(dir).map_err(AppError::internal)?;
     db::transaction(conn, |conn| {
         let mut loaded = Vec::new();
         for schedule in schedules {

@@ -30,8 +30,36 @@ pub struct PatchClient {
 }
 
 /// A client with its secret, which is shown this once.
+/// A system client as the app layer hands it out (no secret hash).
+#[derive(Debug, Clone)]
+pub struct ClientView {
+    pub id: String,
+    pub agency_id: String,
+    pub name: String,
+    pub scopes: Scopes,
+    pub disabled: bool,
+    pub version: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl From<ClientRow> for ClientView {
+    fn from(r: ClientRow) -> Self {
+        ClientView {
+            scopes: Scopes::from_stored(&r.scopes),
+            id: r.id,
+            agency_id: r.agency_id,
+            name: r.name,
+            disabled: r.disabled,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 pub struct IssuedSecret {
-    pub client: ClientRow,
+    pub client: ClientView,
     pub secret: String,
 }
 
@@ -47,12 +75,9 @@ fn hash_secret(secret: &str) -> String {
 }
 
 /// Compares two hashes without an early exit.
+/// Compares secret hashes in constant time (`subtle`).
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
 }
 
 fn may_manage(actor: &Actor, agency: &db::agencies::AgencyRow) -> Result<(), AppError> {
@@ -77,7 +102,7 @@ pub async fn create(
     let scopes = errors.take(Scopes::parse_list("scopes", &input.scopes));
     errors.into_result()?;
     let (Some(name), Some(scopes)) = (name, scopes) else {
-        return Err(AppError::Internal("validated fields missing".into()));
+        return Err(AppError::bug("validated fields missing"));
     };
     let secret = new_secret();
     let secret_hash = hash_secret(&secret);
@@ -111,7 +136,7 @@ pub async fn create(
                 &ctx,
             )?;
             Ok(IssuedSecret {
-                client: row,
+                client: row.into(),
                 secret,
             })
         })
@@ -131,10 +156,11 @@ fn managed(
     Ok((client, agency))
 }
 
-pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<ClientRow, AppError> {
+pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<ClientView, AppError> {
     state
         .with_conn(move |conn| Ok(managed(conn, &actor, &id)?.0))
         .await
+        .map(ClientView::from)
 }
 
 /// The clients of the admin's subtree.
@@ -142,7 +168,7 @@ pub async fn list(
     state: &AppState,
     actor: Actor,
     page: Page,
-) -> Result<Paged<ClientRow>, AppError> {
+) -> Result<Paged<ClientView>, AppError> {
     if actor.client_scopes().is_some() || !actor.has(Role::Admin) {
         return Err(AppError::Forbidden {
             code: "forbidden",
@@ -160,6 +186,7 @@ pub async fn list(
             Ok(Paged { items, page, total })
         })
         .await
+        .map(|p| p.map(ClientView::from))
 }
 
 pub async fn patch(
@@ -168,7 +195,7 @@ pub async fn patch(
     id: String,
     input: PatchClient,
     ctx: RequestContext,
-) -> Result<ClientRow, AppError> {
+) -> Result<ClientView, AppError> {
     let clock = state.clock;
     let mut errors = Errors::new();
     let name = match &input.name {
@@ -234,6 +261,7 @@ pub async fn patch(
             Ok(client)
         })
         .await
+        .map(ClientView::from)
 }
 
 /// A new secret; the old one and every token issued with it stop working at once.
@@ -267,7 +295,10 @@ pub async fn rotate_secret(
                 json!({}),
                 &ctx,
             )?;
-            Ok(IssuedSecret { client, secret })
+            Ok(IssuedSecret {
+                client: client.into(),
+                secret,
+            })
         })
         .await
 }
@@ -329,7 +360,7 @@ pub async fn token(
             let scopes = Scopes::from_stored(&client.scopes);
             let token = keys
                 .issue_client(&client.id, client.token_generation, &scopes.join(" "), now)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+                .map_err(AppError::internal)?;
             audit(
                 conn,
                 clock.now_micros(),

@@ -124,9 +124,41 @@ pub fn number(conn: &mut DbConnection) -> Result<(), AppError> {
     Ok(())
 }
 
+/// One event of the feed as the app layer hands it out.
+#[derive(Debug, Clone)]
+pub struct FeedEventView {
+    /// The cursor position.
+    pub seq: i64,
+    pub id: String,
+    pub occurred_at: chrono::NaiveDateTime,
+    pub agency_id: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub request_id: Option<String>,
+    pub event_type: String,
+    /// The event's data, as stored (JSON text).
+    pub payload: String,
+}
+
+impl From<FeedRow> for FeedEventView {
+    fn from(r: FeedRow) -> Self {
+        FeedEventView {
+            seq: r.seq,
+            id: r.id,
+            occurred_at: r.occurred_at,
+            agency_id: r.agency_id,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            request_id: r.request_id,
+            event_type: r.event_type,
+            payload: r.payload,
+        }
+    }
+}
+
 /// A page of the feed.
 pub struct FeedPage {
-    pub events: Vec<FeedRow>,
+    pub events: Vec<FeedEventView>,
     /// Give as `after` to read on; the same cursor when nothing new has arrived.
     pub next_cursor: i64,
 }
@@ -156,7 +188,7 @@ pub async fn read(
             let events = db::feed::page(conn, &scope, after, limit)?;
             let next_cursor = events.last().map_or(after, |e| e.seq);
             Ok(FeedPage {
-                events,
+                events: events.into_iter().map(FeedEventView::from).collect(),
                 next_cursor,
             })
         })

@@ -81,8 +81,11 @@ pub enum AppError {
     /// Too many failed logins for this account or address (`auth::check_login_throttle`).
     #[error("too many failed login attempts")]
     TooManyLoginAttempts { retry_after_secs: u64 },
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    /// Contention or an unreachable database: the client may retry (503). Keeps its cause.
+    #[error("service unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// A fault of ours. Keeps the whole source chain for the log (rendered once, by
+    /// `http::problem`); the client sees only `internal_error`.
     /// A stored record this release cannot decode (named so that it can be found).
     #[error("stored {entity} {id} cannot be read: {reason}")]
     Unreadable {
@@ -90,8 +93,8 @@ pub enum AppError {
         id: String,
         reason: String,
     },
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
 }
 
 impl AppError {
@@ -105,23 +108,38 @@ impl AppError {
     pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         AppError::Validation(vec![FieldError::new(field, code, message)])
     }
+
+    /// An internal error caused by `source`, kept with its chain.
+    pub fn internal<E>(source: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        AppError::Internal(anyhow::Error::new(source))
+    }
+
+    /// An internal error caused by `source`, with what we were doing.
+    pub fn internal_while<E, C>(context: C, source: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        C: std::fmt::Display + Send + Sync + 'static,
+    {
+        AppError::Internal(anyhow::Error::new(source).context(context))
+    }
+
+    /// An internal error without an underlying error value (a broken invariant of ours).
+    pub fn bug(message: impl std::fmt::Display + std::fmt::Debug + Send + Sync + 'static) -> Self {
+        AppError::Internal(anyhow::Error::msg(message))
+    }
 }
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match &e {
-            // Contention, not a fault: the client may retry (503 with Retry-After).
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                AppError::Unavailable(format!("database: {e}"))
-            }
-            Error::DatabaseError(_, info)
-                if info.message().contains("database is locked")
-                    || info.message().contains("deadlock detected") =>
-            {
-                AppError::Unavailable(format!("database: {e}"))
-            }
-            _ => AppError::Internal(format!("database: {e}")),
+        // Contention, not a fault: the client may retry (503 with Retry-After). Which errors
+        // are contention is decided by `db::contention` (SQLSTATE 40001/40P01/55P03, SQLite
+        // busy/locked); see there for how.
+        match db::contention(&e) {
+            Some(c) => AppError::Unavailable(anyhow::Error::new(e).context(c.to_string())),
+            None => AppError::Internal(anyhow::Error::new(e).context("database")),
         }
     }
 }
@@ -129,12 +147,12 @@ impl From<diesel::result::Error> for AppError {
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Pool(m) | DbError::Connect(m) => AppError::Unavailable(m),
+            DbError::Pool(_) | DbError::Connect(_) => AppError::Unavailable(anyhow::Error::new(e)),
+            DbError::Query(q) => AppError::from(q),
             DbError::Unreadable { entity, id, reason } => {
                 AppError::Unreadable { entity, id, reason }
             }
-            DbError::Query(e) => e.into(),
-            other => AppError::Internal(other.to_string()),
+            other => AppError::Internal(anyhow::Error::new(other)),
         }
     }
 }
@@ -174,7 +192,7 @@ impl AppState {
             f(&mut conn)
         })
         .await
-        .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?
+        .map_err(|e| AppError::internal_while("the blocking task failed", e))?
     }
 
     /// Like [`with_conn`](Self::with_conn), inside one transaction: all or nothing.
@@ -191,7 +209,7 @@ impl AppState {
         self.with_conn(|conn| {
             use diesel::connection::SimpleConnection;
             conn.batch_execute("SELECT 1")
-                .map_err(|e| AppError::Unavailable(e.to_string()))
+                .map_err(|e| AppError::Unavailable(anyhow::Error::new(e).context("ping")))
         })
         .await
     }
@@ -311,4 +329,15 @@ pub struct Paged<T> {
     pub items: Vec<T>,
     pub page: Page,
     pub total: i64,
+}
+
+impl<T> Paged<T> {
+    /// The same page with each item converted (rows into views).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            page: self.page,
+            total: self.total,
+        }
+    }
 }

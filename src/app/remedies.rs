@@ -1,6 +1,7 @@
 //! Review and litigation records: create, read, list, and change (a decided case only through
 //! an explicit correction that the audit log keeps with before and after).
 
+use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::json;
 
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
@@ -8,6 +9,77 @@ use crate::db::{self, DbConnection, remedies::RemedyRow};
 use crate::domain::access::{Actor, Role};
 use crate::domain::remedy::{self, CaseInput, RemedyKind};
 use crate::domain::validation::FieldError;
+
+/// A review or lawsuit record as the app layer hands it out.
+#[derive(Debug, Clone)]
+pub struct RemedyView {
+    pub id: String,
+    pub kind: String,
+    pub agency_id: String,
+    pub request_id: Option<String>,
+    pub applicant_name: String,
+    pub body_name: String,
+    pub filed_on: NaiveDate,
+    pub received_on: Option<NaiveDate>,
+    pub act_known_on: Option<NaiveDate>,
+    pub route: Option<String>,
+    pub review_id: Option<String>,
+    pub instance: Option<String>,
+    pub decision_type: Option<String>,
+    pub decided_on: Option<NaiveDate>,
+    pub outcome: String,
+    pub notes: Option<String>,
+    pub filing_deadline: Option<NaiveDate>,
+    pub filing_rule: Option<String>,
+    pub filed_late: bool,
+    pub version: i32,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<RemedyRow> for RemedyView {
+    fn from(r: RemedyRow) -> Self {
+        RemedyView {
+            id: r.id,
+            kind: r.kind,
+            agency_id: r.agency_id,
+            request_id: r.request_id,
+            applicant_name: r.applicant_name,
+            body_name: r.body_name,
+            filed_on: r.filed_on,
+            received_on: r.received_on,
+            act_known_on: r.act_known_on,
+            route: r.route,
+            review_id: r.review_id,
+            instance: r.instance,
+            decision_type: r.decision_type,
+            decided_on: r.decided_on,
+            outcome: r.outcome,
+            notes: r.notes,
+            filing_deadline: r.filing_deadline,
+            filing_rule: r.filing_rule,
+            filed_late: r.filed_late,
+            version: r.version,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Filters of the case lists (all optional; checked by the caller).
+#[derive(Debug, Clone, Default)]
+pub struct RemedyFilter {
+    pub route: Option<String>,
+    pub outcome: Option<String>,
+    pub pending: Option<bool>,
+    pub filed_from: Option<NaiveDate>,
+    pub filed_to: Option<NaiveDate>,
+    pub decided_from: Option<NaiveDate>,
+    pub decided_to: Option<NaiveDate>,
+    pub request_id: Option<String>,
+}
 
 /// A case as the HTTP layer read it.
 #[derive(Debug, Clone, Default)]
@@ -169,7 +241,7 @@ pub async fn create(
     kind: RemedyKind,
     input: RemedyInput,
     ctx: RequestContext,
-) -> Result<RemedyRow, AppError> {
+) -> Result<RemedyView, AppError> {
     let clock = state.clock;
     may_write(&actor)?;
     let st = state.clone();
@@ -241,6 +313,7 @@ pub async fn create(
             Ok(row)
         })
         .await
+        .map(RemedyView::from)
 }
 
 pub async fn get(
@@ -248,19 +321,30 @@ pub async fn get(
     actor: Actor,
     kind: RemedyKind,
     id: String,
-) -> Result<RemedyRow, AppError> {
+) -> Result<RemedyView, AppError> {
     state
         .with_conn(move |conn| visible(conn, &actor, kind, &id))
         .await
+        .map(RemedyView::from)
 }
 
 pub async fn list(
     state: &AppState,
     actor: Actor,
     kind: RemedyKind,
-    filter: db::remedies::RemedyFilter,
+    filter: RemedyFilter,
     page: Page,
-) -> Result<Paged<RemedyRow>, AppError> {
+) -> Result<Paged<RemedyView>, AppError> {
+    let filter = db::remedies::RemedyFilter {
+        route: filter.route,
+        outcome: filter.outcome,
+        pending: filter.pending,
+        filed_from: filter.filed_from,
+        filed_to: filter.filed_to,
+        decided_from: filter.decided_from,
+        decided_to: filter.decided_to,
+        request_id: filter.request_id,
+    };
     state
         .with_conn(move |conn| {
             let (items, total) = db::remedies::list(
@@ -274,6 +358,7 @@ pub async fn list(
             Ok(Paged { items, page, total })
         })
         .await
+        .map(|p| p.map(RemedyView::from))
 }
 
 /// A change: each `Some` replaces the field (`Some(None)` clears it).
@@ -303,7 +388,7 @@ pub async fn patch(
     p: RemedyPatch,
     if_match: Option<i32>,
     ctx: RequestContext,
-) -> Result<RemedyRow, AppError> {
+) -> Result<RemedyView, AppError> {
     let clock = state.clock;
     may_write(&actor)?;
     let st = state.clone();
@@ -406,6 +491,7 @@ pub async fn patch(
             Ok(row)
         })
         .await
+        .map(RemedyView::from)
 }
 
 /// Suits after a review are measured from its decision: when the decision date changes, their
@@ -481,11 +567,11 @@ pub async fn history(
 }
 
 /// Cases linked to an application.
-/// A review or lawsuit as the use cases hand it out.
-pub type RemedyView = RemedyRow;
-
-pub fn for_request(conn: &mut DbConnection, request_id: &str) -> Result<Vec<RemedyRow>, AppError> {
-    Ok(db::remedies::for_request(conn, request_id)?)
+pub fn for_request(conn: &mut DbConnection, request_id: &str) -> Result<Vec<RemedyView>, AppError> {
+    Ok(db::remedies::for_request(conn, request_id)?
+        .into_iter()
+        .map(RemedyView::from)
+        .collect())
 }
 
 pub fn bad_filter(field: &str, message: &str) -> AppError {

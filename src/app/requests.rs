@@ -762,9 +762,10 @@ pub fn retime_touching(
         next.version += 1;
         next.updated_at = now;
         if !db::requests::save(conn, &next, app.version)? {
-            return Err(AppError::Unavailable(
-                "an application changed while the calendar was re-timing it; retry".into(),
-            ));
+            return Err(AppError::Unavailable(anyhow::anyhow!(
+                "application {} changed while the calendar was re-timing it; retry",
+                app.id
+            )));
         }
         event(
             conn,
@@ -879,10 +880,7 @@ pub async fn public_status(
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 #[cfg(test)]

@@ -1,14 +1,45 @@
 //! Users: admins manage the users of their subtree; everyone reads themselves.
 
+use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::agencies::visible_agency;
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
 use crate::auth::password;
-use crate::db::{self, agencies::AgencyRow, users::UserRow};
+use crate::db::{self, users::UserRow};
 use crate::domain::access::{Actor, Principal, Roles};
 use crate::domain::user::{NewPassword, NewUser};
 use crate::domain::validation::Errors;
+
+/// A user as the app layer hands it out (no password hash).
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub id: String,
+    pub agency_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Roles,
+    pub disabled: bool,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<UserRow> for UserView {
+    fn from(r: UserRow) -> Self {
+        UserView {
+            roles: Roles::from_stored(&r.roles),
+            id: r.id,
+            agency_id: r.agency_id,
+            username: r.username,
+            display_name: r.display_name,
+            disabled: r.disabled,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
 
 pub struct CreateUser {
     pub username: String,
@@ -23,7 +54,7 @@ pub async fn create(
     agency_id: String,
     input: CreateUser,
     ctx: RequestContext,
-) -> Result<UserRow, AppError> {
+) -> Result<UserView, AppError> {
     let clock = state.clock;
     let parsed = NewUser::parse(
         &input.username,
@@ -32,8 +63,7 @@ pub async fn create(
         &input.roles,
     )?;
     // Hash outside the transaction: it is slow on purpose and needs no lock.
-    let hash =
-        password::hash(parsed.password.expose()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = password::hash(parsed.password.expose()).map_err(AppError::internal)?;
     state
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
@@ -78,6 +108,7 @@ pub async fn create(
             Ok(row)
         })
         .await
+        .map(UserView::from)
 }
 
 pub async fn list(
@@ -85,7 +116,7 @@ pub async fn list(
     actor: Actor,
     agency_id: String,
     page: Page,
-) -> Result<Paged<UserRow>, AppError> {
+) -> Result<Paged<UserView>, AppError> {
     state
         .with_conn(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
@@ -95,15 +126,16 @@ pub async fn list(
             Ok(Paged { items, page, total })
         })
         .await
+        .map(|p| p.map(UserView::from))
 }
 
 /// The caller: a user with its row, or a federated person or system client (which have no
 /// users row) as the token described them.
 pub struct MeView {
-    /// The users row, for a user of this service.
-    pub user: Option<UserRow>,
+    /// The user, for a user of this service.
+    pub user: Option<UserView>,
     pub actor: Actor,
-    pub agency: AgencyRow,
+    pub agency: super::agencies::AgencyView,
 }
 
 pub async fn me(state: &AppState, actor: Actor) -> Result<MeView, AppError> {
@@ -119,9 +151,9 @@ pub async fn me(state: &AppState, actor: Actor) -> Result<MeView, AppError> {
             let agency =
                 db::agencies::find(conn, &actor.agency_id)?.ok_or(AppError::NotFound("agency"))?;
             Ok(MeView {
-                user,
+                user: user.map(UserView::from),
                 actor,
-                agency,
+                agency: agency.into(),
             })
         })
         .await
@@ -144,7 +176,7 @@ pub async fn patch(
     user_id: String,
     input: PatchUser,
     ctx: RequestContext,
-) -> Result<UserRow, AppError> {
+) -> Result<UserView, AppError> {
     let clock = state.clock;
     let mut errors = Errors::new();
     let roles = match &input.roles {
@@ -166,7 +198,7 @@ pub async fn patch(
     };
     errors.into_result()?;
     let hash = match &new_password {
-        Some(p) => Some(password::hash(p.expose()).map_err(|e| AppError::Internal(e.to_string()))?),
+        Some(p) => Some(password::hash(p.expose()).map_err(AppError::internal)?),
         None => None,
     };
     state
@@ -240,4 +272,5 @@ pub async fn patch(
             Ok(user)
         })
         .await
+        .map(UserView::from)
 }

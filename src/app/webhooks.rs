@@ -157,7 +157,7 @@ pub async fn create(
     actor: Actor,
     input: CreateSubscription,
     ctx: RequestContext,
-) -> Result<SubscriptionRow, AppError> {
+) -> Result<CreatedWebhook, AppError> {
     let clock = state.clock;
     let allow_http = state.settings.webhooks.allow_http;
     let mut errors = Errors::new();
@@ -183,7 +183,7 @@ pub async fn create(
     };
     errors.into_result()?;
     let (Some(url), Some(types), Some(secret)) = (url, types, secret) else {
-        return Err(AppError::Internal("validated fields missing".into()));
+        return Err(AppError::bug("validated fields missing"));
     };
     state
         .in_transaction(move |conn| {
@@ -217,6 +217,10 @@ pub async fn create(
             Ok(row)
         })
         .await
+        .map(|row| CreatedWebhook {
+            secret: row.secret.clone(),
+            webhook: row.into(),
+        })
 }
 
 fn managed(
@@ -231,9 +235,76 @@ fn managed(
     Ok(sub)
 }
 
+/// A subscription as the app layer hands it out (no secret).
+#[derive(Debug, Clone)]
+pub struct WebhookView {
+    pub id: String,
+    pub agency_id: String,
+    pub url: String,
+    /// Comma-separated patterns, as stored.
+    pub event_types: String,
+    pub enabled: bool,
+    pub version: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl From<SubscriptionRow> for WebhookView {
+    fn from(r: SubscriptionRow) -> Self {
+        WebhookView {
+            id: r.id,
+            agency_id: r.agency_id,
+            url: r.url,
+            event_types: r.event_types,
+            enabled: r.enabled,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A new subscription with its signing secret, shown this once.
+pub struct CreatedWebhook {
+    pub webhook: WebhookView,
+    pub secret: String,
+}
+
+/// One delivery attempt with its event's number (cursor) and type.
+#[derive(Debug, Clone)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub event_seq: Option<i64>,
+    pub event_type: String,
+    pub attempt: i32,
+    pub attempted_at: chrono::NaiveDateTime,
+    pub succeeded: bool,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl From<db::webhooks::LoggedDelivery> for DeliveryView {
+    fn from((r, event_seq, event_type): db::webhooks::LoggedDelivery) -> Self {
+        DeliveryView {
+            id: r.id,
+            event_id: r.event_id,
+            event_seq,
+            event_type,
+            attempt: r.attempt,
+            attempted_at: r.attempted_at,
+            succeeded: r.succeeded,
+            status_code: r.status_code,
+            error: r.error,
+            duration_ms: r.duration_ms,
+        }
+    }
+}
+
 /// A subscription with its outbox counts by status.
 pub struct SubscriptionView {
-    pub row: SubscriptionRow,
+    pub row: WebhookView,
     pub counts: Vec<(String, i64)>,
 }
 
@@ -242,7 +313,10 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<Subscript
         .with_conn(move |conn| {
             let row = managed(conn, &actor, &id)?;
             let counts = db::webhooks::outbox_counts(conn, &row.id)?;
-            Ok(SubscriptionView { row, counts })
+            Ok(SubscriptionView {
+                row: row.into(),
+                counts,
+            })
         })
         .await
 }
@@ -251,7 +325,7 @@ pub async fn list(
     state: &AppState,
     actor: Actor,
     page: Page,
-) -> Result<Paged<SubscriptionRow>, AppError> {
+) -> Result<Paged<WebhookView>, AppError> {
     if actor.client_scopes().is_some() || !actor.has(Role::Admin) {
         return Err(AppError::Forbidden {
             code: "forbidden",
@@ -269,6 +343,7 @@ pub async fn list(
             Ok(Paged { items, page, total })
         })
         .await
+        .map(|p| p.map(WebhookView::from))
 }
 
 pub async fn patch(
@@ -277,7 +352,7 @@ pub async fn patch(
     id: String,
     input: PatchSubscription,
     ctx: RequestContext,
-) -> Result<SubscriptionRow, AppError> {
+) -> Result<WebhookView, AppError> {
     let clock = state.clock;
     let allow_http = state.settings.webhooks.allow_http;
     let mut errors = Errors::new();
@@ -331,6 +406,7 @@ pub async fn patch(
             Ok(sub)
         })
         .await
+        .map(WebhookView::from)
 }
 
 pub async fn deliveries(
@@ -338,7 +414,7 @@ pub async fn deliveries(
     actor: Actor,
     id: String,
     page: Page,
-) -> Result<Paged<db::webhooks::LoggedDelivery>, AppError> {
+) -> Result<Paged<DeliveryView>, AppError> {
     state
         .with_conn(move |conn| {
             let sub = managed(conn, &actor, &id)?;
@@ -347,6 +423,7 @@ pub async fn deliveries(
             Ok(Paged { items, page, total })
         })
         .await
+        .map(|p| p.map(DeliveryView::from))
 }
 
 /// Sends a subscription's given-up deliveries again (after the receiver was fixed), in their
@@ -379,7 +456,7 @@ pub async fn retry_failed(
 }
 
 /// Renders an event as the body of a delivery (the feed's JSON form, from the HTTP layer).
-pub type Render = Arc<dyn Fn(&FeedRow) -> Vec<u8> + Send + Sync>;
+pub type Render = Arc<dyn Fn(&super::feed::FeedEventView) -> Vec<u8> + Send + Sync>;
 
 /// The wait before attempt `attempt + 1`, after `attempt` failures: doubling from the base,
 /// capped.
@@ -452,7 +529,7 @@ pub async fn dispatch_once(
     let n = claimed.len();
     let sends = claimed.into_iter().map(|(sub, ev, attempt)| {
         let client = client.clone();
-        let body = render(&ev);
+        let body = render(&super::feed::FeedEventView::from(ev.clone()));
         let settings = settings.clone();
         async move { send(&client, &settings, clock, &sub, &ev, attempt, body).await }
     });

@@ -140,6 +140,9 @@ impl ConnectionManager {
                 // scans the table. Lists over a million rows need the plan for the real values.
                 conn.batch_execute("SET plan_cache_mode = force_custom_plan")
                     .map_err(|e| DbError::Connect(e.to_string()))?;
+                // Server messages in the C locale where the role may choose (see `contention`).
+                conn.batch_execute(PG_MESSAGES_IN_C_LOCALE)
+                    .map_err(|e| DbError::Connect(e.to_string()))?;
                 Ok(DbConnection::Postgres(conn))
             }
             DbTarget::Sqlite(path) => {
@@ -304,6 +307,101 @@ pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     chrono::DateTime::from_timestamp_micros(t.and_utc().timestamp_micros())
         .map(|d| d.naive_utc())
         .unwrap_or(t)
+}
+
+/// Sets `lc_messages` to `C` for the session when the role may (superusers, or a role granted
+/// `SET` on it); otherwise keeps the server's setting without raising an error.
+pub const PG_MESSAGES_IN_C_LOCALE: &str = "DO $$ BEGIN PERFORM set_config('lc_messages', 'C', false); \
+     EXCEPTION WHEN insufficient_privilege THEN NULL; END $$";
+
+/// Contention: the statement lost a race with another transaction and may succeed when
+/// retried. Not a fault of ours; answered 503 with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contention {
+    /// PostgreSQL SQLSTATE 40001 `serialization_failure`.
+    SerializationFailure,
+    /// PostgreSQL SQLSTATE 40P01 `deadlock_detected`.
+    DeadlockDetected,
+    /// PostgreSQL SQLSTATE 55P03 `lock_not_available` (`NOWAIT`, `lock_timeout`).
+    LockNotAvailable,
+    /// SQLite `SQLITE_BUSY` ("database is locked"), after the busy timeout.
+    SqliteBusy,
+    /// SQLite `SQLITE_LOCKED` ("database table is locked").
+    SqliteLocked,
+}
+
+impl Contention {
+    /// The PostgreSQL SQLSTATE, for the PostgreSQL kinds.
+    pub fn sqlstate(self) -> Option<&'static str> {
+        match self {
+            Contention::SerializationFailure => Some("40001"),
+            Contention::DeadlockDetected => Some("40P01"),
+            Contention::LockNotAvailable => Some("55P03"),
+            Contention::SqliteBusy | Contention::SqliteLocked => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Contention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Contention::SerializationFailure => {
+                f.write_str("contention: SQLSTATE 40001 serialization_failure")
+            }
+            Contention::DeadlockDetected => {
+                f.write_str("contention: SQLSTATE 40P01 deadlock_detected")
+            }
+            Contention::LockNotAvailable => {
+                f.write_str("contention: SQLSTATE 55P03 lock_not_available")
+            }
+            Contention::SqliteBusy => f.write_str("contention: SQLITE_BUSY"),
+            Contention::SqliteLocked => f.write_str("contention: SQLITE_LOCKED"),
+        }
+    }
+}
+
+/// Whether a database error is contention, and which.
+///
+/// How each is recognised, since diesel 2.3 does not hand out the SQLSTATE or the SQLite result
+/// code (its PostgreSQL error information type is private and reads the SQLSTATE only to pick a
+/// `DatabaseErrorKind`; this crate forbids `unsafe`, so libpq cannot be asked directly):
+///
+/// - **40001**: diesel maps exactly this SQLSTATE to `DatabaseErrorKind::SerializationFailure`.
+/// - **40P01, 55P03**: diesel reports them as `Unknown`. PostgreSQL raises each of them with a
+///   fixed primary message (`deadlock detected`; `could not obtain lock on …`, `canceling
+///   statement due to lock timeout`), given in the session's `lc_messages` language. Every
+///   PostgreSQL connection sets `lc_messages = 'C'` when it opens (where the role may; see
+///   [`PG_MESSAGES_IN_C_LOCALE`]), so the messages are the untranslated ones matched here. A
+///   deployment whose role may not set it and whose server speaks another language gets these
+///   two as 500s with the cause logged, never as silent successes. `tests/api/errors.rs`
+///   provokes each of the three on a real server and checks the classification.
+/// - **SQLite**: the message is `sqlite3_errmsg`, which SQLite never translates: `database is
+///   locked` is the fixed text of `SQLITE_BUSY`, `database table is locked` of `SQLITE_LOCKED`.
+pub fn contention(e: &diesel::result::Error) -> Option<Contention> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let Error::DatabaseError(kind, info) = e else {
+        return None;
+    };
+    if matches!(kind, DatabaseErrorKind::SerializationFailure) {
+        return Some(Contention::SerializationFailure);
+    }
+    if !matches!(kind, DatabaseErrorKind::Unknown) {
+        return None;
+    }
+    let message = info.message();
+    if message == "deadlock detected" {
+        Some(Contention::DeadlockDetected)
+    } else if message.starts_with("could not obtain lock on ")
+        || message == "canceling statement due to lock timeout"
+    {
+        Some(Contention::LockNotAvailable)
+    } else if message.starts_with("database is locked") {
+        Some(Contention::SqliteBusy)
+    } else if message.starts_with("database table is locked") {
+        Some(Contention::SqliteLocked)
+    } else {
+        None
+    }
 }
 
 /// Whether a diesel error is a unique-constraint violation.

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::dto::{ListEnvelope, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx};
 use super::problem::ApiError;
+use crate::app::agencies::AgencyView;
 use crate::app::{self, AppState, Page};
-use crate::db::agencies::AgencyRow;
 
 /// An agency (行政机关).
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,8 +29,8 @@ pub struct AgencyDto {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<AgencyRow> for AgencyDto {
-    fn from(r: AgencyRow) -> Self {
+impl From<AgencyView> for AgencyDto {
+    fn from(r: AgencyView) -> Self {
         AgencyDto {
             id: Uuid::parse_str(&r.id).unwrap_or_default(),
             code: r.code,

@@ -385,91 +385,137 @@ struct CsvRecord {
     fields: Vec<String>,
 }
 
-/// Splits CSV text into records. Quoted fields may hold commas, doubled quotes and line
-/// breaks; a malformed record is an error of the line it starts on, and reading goes on with
-/// the next line (an unterminated quote ends the text).
+/// Splits CSV text into records with the `csv` crate (RFC 4180: quoted fields may hold commas,
+/// doubled quotes and line breaks). The crate is lenient where RFC 4180 is not, so each record's
+/// raw text is also checked by [`quote_problem`]: a malformed record is an error of the line it
+/// starts on, and reading goes on with the next record (an unterminated quote ends the text).
 fn csv_records(text: &str) -> Vec<Result<CsvRecord, LineError>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut out = Vec::new();
-    let mut line: u64 = 1;
-    let mut start = 1;
-    let mut fields: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let (mut quoted, mut in_quotes, mut after_quote) = (false, false, false);
-    let mut problem: Option<(&'static str, &'static str)> = None;
-    let mut chars = text.chars().peekable();
-    let mut end_record = |fields: &mut Vec<String>,
-                          field: &mut String,
-                          quoted: bool,
-                          problem: &mut Option<(&'static str, &'static str)>,
-                          start: u64| {
-        let blank = fields.is_empty() && !quoted && field.trim().is_empty();
-        fields.push(std::mem::take(field));
-        let fs = std::mem::take(fields);
-        match problem.take() {
-            Some((code, message)) => out.push(Err(bad(start, "", code, message))),
-            None if blank => {}
+    let mut record = csv::StringRecord::new();
+    loop {
+        let start = reader.position().clone();
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                // The text is UTF-8 and nothing else fails when reading from memory.
+                let line = e.position().map_or(start.line(), csv::Position::line);
+                out.push(Err(bad(line, "", "invalid_utf8", e.to_string())));
+                break;
+            }
+        }
+        let begin = record.position().map_or(start.byte(), csv::Position::byte);
+        let raw = text
+            .get(begin as usize..reader.position().byte() as usize)
+            .unwrap_or("");
+        // The reader's position is taken before it skips empty lines: count them, so the
+        // record is numbered by the physical line it starts on.
+        let record_text = raw.trim_start_matches(['\r', '\n']);
+        let skipped = raw[..raw.len() - record_text.len()].matches('\n').count() as u64;
+        let line = record.position().map_or(start.line(), csv::Position::line) + skipped;
+        let raw = record_text;
+        match quote_problem(raw) {
+            Some(QuoteProblem::Stray) => out.push(Err(bad(
+                line,
+                "",
+                "stray_quote",
+                "a quote inside an unquoted field",
+            ))),
+            Some(QuoteProblem::TextAfter) => out.push(Err(bad(
+                line,
+                "",
+                "text_after_quote",
+                "text after a closing quote",
+            ))),
+            Some(QuoteProblem::Unterminated) => out.push(Err(bad(
+                line,
+                "",
+                "unterminated_quote",
+                "a quoted field is not closed before the end of the body",
+            ))),
+            // A line of blanks is no record.
+            None if record.len() == 1 && record[0].trim().is_empty() && !raw.contains('"') => {}
             None => out.push(Ok(CsvRecord {
-                line: start,
-                fields: fs,
+                line,
+                fields: record.iter().map(str::to_string).collect(),
             })),
         }
-    };
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => {
-                    in_quotes = false;
-                    after_quote = true;
-                }
-                '\n' => {
-                    line += 1;
-                    field.push('\n');
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            ',' => {
-                fields.push(std::mem::take(&mut field));
-                after_quote = false;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                end_record(&mut fields, &mut field, quoted, &mut problem, start);
-                line += 1;
-                start = line;
-                quoted = false;
-                after_quote = false;
-            }
-            '"' if field.is_empty() && !after_quote => {
-                in_quotes = true;
-                quoted = true;
-            }
-            '"' => {
-                problem.get_or_insert(("stray_quote", "a quote inside an unquoted field"));
-            }
-            _ if after_quote => {
-                problem.get_or_insert(("text_after_quote", "text after a closing quote"));
-            }
-            _ => field.push(c),
-        }
-    }
-    if in_quotes {
-        out.push(Err(bad(
-            start,
-            "",
-            "unterminated_quote",
-            "a quoted field is not closed before the end of the body",
-        )));
-    } else {
-        end_record(&mut fields, &mut field, quoted, &mut problem, start);
     }
     out
+}
+
+/// What RFC 4180 forbids and the `csv` crate reads leniently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuoteProblem {
+    /// `x"y`: a quote inside an unquoted field.
+    Stray,
+    /// `"x"y`: text after the closing quote of a field.
+    TextAfter,
+    /// `"x…` to the end of the body.
+    Unterminated,
+}
+
+/// Checks the quoting of one record's raw text (as the `csv` reader delimited it).
+fn quote_problem(raw: &str) -> Option<QuoteProblem> {
+    let mut found = None;
+    for field in raw_fields(raw) {
+        let problem = match field.strip_prefix('"') {
+            None if field.contains('"') => Some(QuoteProblem::Stray),
+            None => None,
+            Some(rest) => {
+                // Inside: doubled quotes; the first single quote closes the field.
+                let mut chars = rest.chars();
+                let mut closed_at = None;
+                let mut i = 0;
+                while let Some(c) = chars.next() {
+                    if c == '"' {
+                        if chars.clone().next() == Some('"') {
+                            chars.next();
+                            i += 2;
+                            continue;
+                        }
+                        closed_at = Some(i);
+                        break;
+                    }
+                    i += c.len_utf8();
+                }
+                match closed_at {
+                    None => Some(QuoteProblem::Unterminated),
+                    Some(at) if !rest[at + 1..].is_empty() => Some(QuoteProblem::TextAfter),
+                    Some(_) => None,
+                }
+            }
+        };
+        // Report the first problem of the record, as a reader going left to right meets it.
+        if found.is_none() {
+            found = problem;
+        }
+    }
+    found
+}
+
+/// Splits a record's raw text at the commas outside quotes, without the line break at its end.
+fn raw_fields(raw: &str) -> Vec<&str> {
+    let raw = raw.strip_suffix('\n').unwrap_or(raw);
+    let raw = raw.strip_suffix('\r').unwrap_or(raw);
+    let mut fields = Vec::new();
+    let (mut begin, mut in_quotes) = (0, false);
+    for (i, c) in raw.char_indices() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            ',' if !in_quotes => {
+                fields.push(&raw[begin..i]);
+                begin = i + 1;
+            }
+            _ => {}
+        }
+    }
+    fields.push(&raw[begin..]);
+    fields
 }
 
 /// Import applications with their history (admins, into agencies they see).
@@ -667,6 +713,19 @@ mod tests {
                 Err((3, "text_after_quote")),
                 row(4, &["3", "4"]),
                 Err((5, "unterminated_quote")),
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_cells_keep_commas_doubled_quotes_and_chinese_text() {
+        let text = "a,b\r\n\"某某\"\"公司\"\"，北京\",\"x,y\"\r\n   \r\n\"\",2\r\n";
+        assert_eq!(
+            records(text),
+            vec![
+                row(1, &["a", "b"]),
+                row(2, &["某某\"公司\"，北京", "x,y"]),
+                row(4, &["", "2"]),
             ]
         );
     }

@@ -9,9 +9,8 @@ use uuid::Uuid;
 use super::dto::{ListEnvelope, PageQuery, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
 use super::problem::ApiError;
+use crate::app::clients::ClientView;
 use crate::app::{self, AppState, Page};
-use crate::db::clients::ClientRow;
-use crate::domain::access::Scopes;
 
 /// A scope a client may hold.
 #[derive(Serialize, ToSchema)]
@@ -49,16 +48,12 @@ pub struct ClientDto {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<ClientRow> for ClientDto {
-    fn from(r: ClientRow) -> Self {
+impl From<ClientView> for ClientDto {
+    fn from(r: ClientView) -> Self {
         ClientDto {
             client_id: Uuid::parse_str(&r.id).unwrap_or_default(),
             agency_id: Uuid::parse_str(&r.agency_id).unwrap_or_default(),
-            scopes: Scopes::from_stored(&r.scopes)
-                .codes()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
+            scopes: r.scopes.codes().into_iter().map(str::to_string).collect(),
             name: r.name,
             disabled: r.disabled,
             version: r.version,

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::dto::instant;
 use super::extract::{ApiQuery, Authenticated};
 use super::problem::ApiError;
+use crate::app::feed::FeedEventView;
 use crate::app::{self, AppError, AppState};
-use crate::db::feed::FeedRow;
 use crate::domain::validation::FieldError;
 
 /// Where to read from.
@@ -51,8 +51,8 @@ pub struct FeedEventDto {
     pub data: Value,
 }
 
-impl From<FeedRow> for FeedEventDto {
-    fn from(r: FeedRow) -> Self {
+impl From<FeedEventView> for FeedEventDto {
+    fn from(r: FeedEventView) -> Self {
         FeedEventDto {
             cursor: r.seq.to_string(),
             id: Uuid::parse_str(&r.id).unwrap_or_default(),
@@ -127,6 +127,6 @@ pub async fn read_feed(
 }
 
 /// A webhook delivery's body: the event as the feed shows it.
-pub fn delivery_body(row: &FeedRow) -> Vec<u8> {
+pub fn delivery_body(row: &FeedEventView) -> Vec<u8> {
     serde_json::to_vec(&FeedEventDto::from(row.clone())).unwrap_or_default()
 }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::app::AppError;
 use crate::domain::identity::mask_identity_numbers;
 use crate::domain::validation::FieldError;
+use crate::error_codes::ErrorCode;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -24,7 +25,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong in this occurrence.
     pub detail: String,
-    /// Stable machine-readable code, e.g. `validation_failed`, `extension_already_used`.
+    /// Stable machine-readable code, e.g. `validation_failed`, `extension_already_used`; every
+    /// value is listed in the `ErrorCode` schema and in docs/API.md.
+    #[schema(value_type = ErrorCode)]
     pub code: String,
     /// For validation failures: each bad field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -39,7 +42,9 @@ pub struct ProblemField {
     pub line: Option<u64>,
     /// The field, as a path into the body or the parameter name (`applicant.name`, `page`).
     pub field: String,
-    /// Stable code: `required`, `too_long`, `invalid_format`, `out_of_range`, …
+    /// Stable code: `required`, `too_long`, `invalid_format`, `out_of_range`, … (see the
+    /// `ErrorCode` schema and docs/API.md).
+    #[schema(value_type = ErrorCode)]
     pub code: String,
     /// A message a form can show.
     pub message: String,
@@ -120,6 +125,17 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
+        // The catalogue is the contract: a code missing from it is a bug of ours (the scanner in
+        // tests/architecture.rs should have caught it). Answer it all the same, and say so.
+        for code in std::iter::once(self.code).chain(self.errors.iter().map(|e| e.code.as_str())) {
+            if ErrorCode::parse(code).is_none() {
+                tracing::error!(
+                    code,
+                    bug = true,
+                    "bug: problem code missing from the ErrorCode catalogue"
+                );
+            }
+        }
         Problem {
             type_: format!("urn:gongkai:problem:{}", self.code),
             title: self.title.to_string(),
@@ -233,7 +249,7 @@ impl From<AppError> for ApiError {
                     .unwrap_or(HeaderValue::from_static("60")),
             ),
             AppError::Unavailable(cause) => {
-                tracing::error!(cause = %mask_identity_numbers(&cause), "service unavailable");
+                tracing::error!(cause = %cause_chain(&cause), "service unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "service_unavailable",
@@ -253,9 +269,120 @@ impl From<AppError> for ApiError {
             }
             AppError::Internal(cause) => {
                 // The cause goes to the log, never to the client.
-                tracing::error!(cause = %mask_identity_numbers(&cause), "internal error");
+                tracing::error!(cause = %cause_chain(&cause), "internal error");
                 ApiError::internal()
             }
         }
+    }
+}
+
+/// The cause of an error for the log: the whole chain on one line (`outer: inner: root`),
+/// identity numbers masked. Logged once, here, where the problem is rendered; the body of a
+/// 5xx says nothing of it.
+fn cause_chain(e: &anyhow::Error) -> String {
+    mask_identity_numbers(&format!("{e:#}")).into_owned()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    /// Runs `f` with a subscriber that writes every event to a buffer; returns the log text.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn body(e: &ApiError) -> String {
+        let bytes = e.error_response().into_body().try_into_bytes().unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn an_internal_error_logs_its_whole_chain_once_and_answers_nothing_of_it() {
+        let root = std::io::Error::other("disk sector 7 unreadable");
+        let err = AppError::internal_while("loading calendar 2027", root);
+        let mut api = None;
+        let log = logged(|| api = Some(ApiError::from(err)));
+        let api = api.unwrap();
+        assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(api.code, "internal_error");
+        assert!(
+            log.contains("loading calendar 2027: disk sector 7 unreadable"),
+            "{log}"
+        );
+        assert_eq!(
+            log.matches("disk sector 7").count(),
+            1,
+            "logged once: {log}"
+        );
+        let body = body(&api);
+        assert!(
+            !body.contains("disk") && !body.contains("calendar"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn contention_answers_503_and_logs_its_cause() {
+        let err = AppError::Unavailable(
+            anyhow::anyhow!("database is locked").context("contention: SQLITE_BUSY"),
+        );
+        let mut api = None;
+        let log = logged(|| api = Some(ApiError::from(err)));
+        let api = api.unwrap();
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            log.contains("contention: SQLITE_BUSY: database is locked"),
+            "{log}"
+        );
+        assert!(!body(&api).contains("locked"));
+    }
+
+    #[test]
+    fn an_identity_number_in_a_cause_is_masked_in_the_log() {
+        let err = AppError::bug("row for 11010519491231002X is broken");
+        let log = logged(|| {
+            let _ = ApiError::from(err);
+        });
+        assert!(!log.contains("11010519491231002X"), "{log}");
+    }
+
+    #[test]
+    fn a_code_missing_from_the_catalogue_is_logged_as_a_bug() {
+        let log = logged(|| {
+            ApiError::bad_request("no_such_code_anywhere", "x").problem();
+        });
+        assert!(
+            log.contains("missing from the ErrorCode catalogue"),
+            "{log}"
+        );
+        assert!(log.contains("no_such_code_anywhere"), "{log}");
+        let log = logged(|| {
+            ApiError::bad_request("invalid_json", "x").problem();
+        });
+        assert!(log.is_empty(), "{log}");
     }
 }

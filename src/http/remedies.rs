@@ -10,9 +10,10 @@ use uuid::Uuid;
 use super::dto::{ListEnvelope, double_option, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
 use super::problem::ApiError;
-use crate::app::remedies::{self as uc, RemedyInput, RemedyPatch, bad_filter};
+use crate::app::remedies::{
+    self as uc, RemedyFilter, RemedyInput, RemedyPatch, RemedyView, bad_filter,
+};
 use crate::app::{AppState, Page};
-use crate::db::remedies::{RemedyFilter, RemedyRow};
 use crate::domain::remedy::{CaseInput, Outcome, RemedyKind, Route};
 
 /// A review or a lawsuit.
@@ -70,7 +71,8 @@ fn uuid(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap_or_default()
 }
 
-pub fn remedy_dto(r: RemedyRow) -> RemedyDto {
+pub fn remedy_dto(r: impl Into<RemedyView>) -> RemedyDto {
+    let r: RemedyView = r.into();
     let review = r.kind == "review";
     RemedyDto {
         id: uuid(&r.id),
@@ -145,7 +147,7 @@ pub struct CreateLitigationDto {
     pub notes: Option<String>,
 }
 
-fn created(row: RemedyRow, base: &str) -> HttpResponse {
+fn created(row: RemedyView, base: &str) -> HttpResponse {
     let dto = remedy_dto(row);
     HttpResponse::Created()
         .insert_header((header::ETAG, format!("\"{}\"", dto.version)))
@@ -153,7 +155,7 @@ fn created(row: RemedyRow, base: &str) -> HttpResponse {
         .json(dto)
 }
 
-fn ok(row: RemedyRow) -> HttpResponse {
+fn ok(row: RemedyView) -> HttpResponse {
     let dto = remedy_dto(row);
     HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", dto.version)))

@@ -31,7 +31,7 @@ pub struct ReportDto(Value);
 fn dto(r: &Report) -> Result<ReportDto, ApiError> {
     serde_json::to_value(r)
         .map(ReportDto)
-        .map_err(|e| AppError::Internal(e.to_string()).into())
+        .map_err(|e| AppError::internal_while("report as JSON", e).into())
 }
 
 type ReportPath = web::Path<(Uuid, i32)>;
@@ -358,7 +358,7 @@ pub async fn export_report(
             .content_type("text/html; charset=utf-8")
             .body(report_export::html(&r)),
         _ => {
-            let bytes = report_export::xlsx(&r).map_err(AppError::Internal)?;
+            let bytes = report_export::xlsx(&r).map_err(AppError::bug)?;
             HttpResponse::Ok()
                 .insert_header(disposition("xlsx"))
                 .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -300,8 +300,7 @@ pub async fn create_request(
     };
     let today = state.today();
     let render = move |v: &RequestView| {
-        serde_json::to_string(&request_dto(v, today, false))
-            .map_err(|e| AppError::Internal(e.to_string()))
+        serde_json::to_string(&request_dto(v, today, false)).map_err(AppError::internal)
     };
     let idem = key.map(|key| uc::Idempotency { key, body_hash });
     let outcome = uc::create(&state, actor, input, idem, render, ctx.0).await?;

@@ -9,9 +9,8 @@ use uuid::Uuid;
 use super::dto::{ListEnvelope, PageQuery, RoleDto, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
 use super::problem::ApiError;
+use crate::app::users::UserView;
 use crate::app::{self, AppState, Page};
-use crate::db::users::UserRow;
-use crate::domain::access::Roles;
 
 /// A user. Never carries the password hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,15 +29,12 @@ pub struct UserDto {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<UserRow> for UserDto {
-    fn from(r: UserRow) -> Self {
+impl From<UserView> for UserDto {
+    fn from(r: UserView) -> Self {
         UserDto {
             id: Uuid::parse_str(&r.id).unwrap_or_default(),
             agency_id: Uuid::parse_str(&r.agency_id).unwrap_or_default(),
-            roles: Roles::from_stored(&r.roles)
-                .iter()
-                .map(RoleDto::from)
-                .collect(),
+            roles: r.roles.iter().map(RoleDto::from).collect(),
             username: r.username,
             display_name: r.display_name,
             disabled: r.disabled,

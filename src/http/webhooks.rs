@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::dto::{ListEnvelope, PageQuery, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
 use super::problem::ApiError;
+use crate::app::webhooks::{DeliveryView, WebhookView};
 use crate::app::{self, AppState, Page};
-use crate::db::webhooks::{DeliveryRow, SubscriptionRow};
 
 /// A webhook subscription. The secret is shown only when created.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,8 +41,8 @@ pub struct OutboxCounts {
     pub failed: i64,
 }
 
-impl From<SubscriptionRow> for WebhookDto {
-    fn from(r: SubscriptionRow) -> Self {
+impl From<WebhookView> for WebhookDto {
+    fn from(r: WebhookView) -> Self {
         WebhookDto {
             id: Uuid::parse_str(&r.id).unwrap_or_default(),
             agency_id: Uuid::parse_str(&r.agency_id).unwrap_or_default(),
@@ -110,10 +110,9 @@ pub async fn create_webhook(
         ctx.0,
     )
     .await?;
-    let secret = row.secret.clone();
     let dto = WebhookWithSecretDto {
-        webhook: WebhookDto::from(row),
-        secret,
+        webhook: WebhookDto::from(row.webhook),
+        secret: row.secret,
     };
     Ok(HttpResponse::Created()
         .insert_header(etag(dto.webhook.version))
@@ -230,13 +229,13 @@ pub struct DeliveryDto {
     pub duration_ms: i64,
 }
 
-impl From<(DeliveryRow, Option<i64>, String)> for DeliveryDto {
-    fn from((r, seq, event_type): (DeliveryRow, Option<i64>, String)) -> Self {
+impl From<DeliveryView> for DeliveryDto {
+    fn from(r: DeliveryView) -> Self {
         DeliveryDto {
             id: Uuid::parse_str(&r.id).unwrap_or_default(),
             event_id: Uuid::parse_str(&r.event_id).unwrap_or_default(),
-            event_cursor: seq.map(|s| s.to_string()).unwrap_or_default(),
-            event_type,
+            event_cursor: r.event_seq.map(|s| s.to_string()).unwrap_or_default(),
+            event_type: r.event_type,
             attempt: r.attempt,
             attempted_at: instant(r.attempted_at),
             succeeded: r.succeeded,

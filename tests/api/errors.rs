@@ -181,3 +181,154 @@ async fn bad_input_of_every_kind_answers_problem_json(app: TestApp) {
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.body["total"], 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Contention is recognised as such (503, retry) on both databases, not as a fault (500).
+// ---------------------------------------------------------------------------------------------
+
+mod contention {
+    use diesel::connection::SimpleConnection;
+    use gongkai::app::AppError;
+    use gongkai::db::{ConnectionManager, Contention, DbConnection, DbTarget, contention};
+    use gongkai::http::problem::ApiError;
+
+    use crate::helpers::{Db, FreshDb};
+
+    fn connect(url: &str, busy_timeout_ms: u32) -> DbConnection {
+        ConnectionManager::new(DbTarget::parse(url).unwrap(), busy_timeout_ms)
+            .connect_once()
+            .unwrap()
+    }
+
+    /// The error is the given contention, becomes `Unavailable`, and answers 503.
+    #[track_caller]
+    fn assert_contention(e: diesel::result::Error, expected: Contention) {
+        assert_eq!(contention(&e), Some(expected), "{e:?}");
+        let app = AppError::from(e);
+        assert!(matches!(app, AppError::Unavailable(_)), "{app:?}");
+        let api = ApiError::from(app);
+        assert_eq!(api.status.as_u16(), 503);
+        assert_eq!(api.code, "service_unavailable");
+    }
+
+    fn pg_table() -> Option<(FreshDb, DbConnection, DbConnection)> {
+        let db = FreshDb::new(Db::Postgres)?;
+        let mut a = connect(&db.url, 0);
+        let b = connect(&db.url, 0);
+        a.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t VALUES (1, 0), (2, 0)")
+            .unwrap();
+        Some((db, a, b))
+    }
+
+    #[test]
+    fn a_postgres_deadlock_is_contention() {
+        let Some((_db, mut a, mut b)) = pg_table() else {
+            return;
+        };
+        a.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 1")
+            .unwrap();
+        b.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 2")
+            .unwrap();
+        // a waits for b's row while b asks for a's: PostgreSQL aborts one of them (40P01).
+        let waiter = std::thread::spawn(move || {
+            let r = a.batch_execute("UPDATE t SET v = v + 1 WHERE id = 2");
+            let _ = a.batch_execute("ROLLBACK");
+            r
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let rb = b.batch_execute("UPDATE t SET v = v + 1 WHERE id = 1");
+        let _ = b.batch_execute("ROLLBACK");
+        let ra = waiter.join().unwrap();
+        let failed: Vec<_> = [ra, rb].into_iter().filter_map(Result::err).collect();
+        assert_eq!(failed.len(), 1, "exactly one side is aborted: {failed:?}");
+        for e in failed {
+            assert_contention(e, Contention::DeadlockDetected);
+        }
+    }
+
+    #[test]
+    fn a_postgres_lock_not_available_is_contention() {
+        let Some((_db, mut a, mut b)) = pg_table() else {
+            return;
+        };
+        a.batch_execute("BEGIN; SELECT v FROM t WHERE id = 1 FOR UPDATE")
+            .unwrap();
+        // NOWAIT on a locked row: 55P03 "could not obtain lock on row in relation …".
+        let e = b
+            .batch_execute("SELECT v FROM t WHERE id = 1 FOR UPDATE NOWAIT")
+            .unwrap_err();
+        assert_contention(e, Contention::LockNotAvailable);
+        // lock_timeout: 55P03 "canceling statement due to lock timeout".
+        let e = b
+            .batch_execute("SET lock_timeout = '50ms'; UPDATE t SET v = 5 WHERE id = 1")
+            .unwrap_err();
+        assert_contention(e, Contention::LockNotAvailable);
+        a.batch_execute("ROLLBACK").unwrap();
+    }
+
+    #[test]
+    fn a_postgres_serialization_failure_is_contention() {
+        let Some((_db, mut a, mut b)) = pg_table() else {
+            return;
+        };
+        a.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT v FROM t")
+            .unwrap();
+        b.batch_execute("UPDATE t SET v = 9 WHERE id = 1").unwrap();
+        // 40001 "could not serialize access due to concurrent update".
+        let e = a
+            .batch_execute("UPDATE t SET v = 5 WHERE id = 1")
+            .unwrap_err();
+        a.batch_execute("ROLLBACK").unwrap();
+        assert_contention(e, Contention::SerializationFailure);
+    }
+
+    #[test]
+    fn other_postgres_errors_are_faults_that_keep_their_cause() {
+        let Some((_db, mut a, _b)) = pg_table() else {
+            return;
+        };
+        let e = a.batch_execute("SELECT no_such_column FROM t").unwrap_err();
+        assert_eq!(contention(&e), None);
+        match AppError::from(e) {
+            AppError::Internal(cause) => {
+                let chain: Vec<String> = cause.chain().map(ToString::to_string).collect();
+                assert_eq!(chain.len(), 2, "{chain:?}");
+                assert!(chain[1].contains("no_such_column"), "{chain:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_role_that_may_not_set_lc_messages_still_connects() {
+        let Some(db) = FreshDb::new(Db::Postgres) else {
+            return;
+        };
+        let mut a = connect(&db.url, 0);
+        // pg_read_all_data is a predefined role without the right to set lc_messages: the
+        // session setup must pass over the refusal (it runs at every new connection).
+        a.batch_execute("SET ROLE pg_read_all_data").unwrap();
+        assert!(
+            a.batch_execute("SELECT set_config('lc_messages', 'C', false)")
+                .is_err(),
+            "the role may not set lc_messages"
+        );
+        a.batch_execute(gongkai::db::PG_MESSAGES_IN_C_LOCALE)
+            .unwrap();
+        a.batch_execute("RESET ROLE").unwrap();
+    }
+
+    #[test]
+    fn sqlite_busy_is_contention() {
+        let db = FreshDb::new(Db::Sqlite).unwrap();
+        let mut a = connect(&db.url, 10);
+        let mut b = connect(&db.url, 10);
+        a.batch_execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY); BEGIN IMMEDIATE; INSERT INTO t VALUES (1)",
+        )
+        .unwrap();
+        let e = b.batch_execute("BEGIN IMMEDIATE").unwrap_err();
+        a.batch_execute("COMMIT").unwrap();
+        assert_contention(e, Contention::SqliteBusy);
+    }
+}

@@ -66,11 +66,11 @@ fn decode<T: serde::de::DeserializeOwned>(record: &str, v: Value) -> Result<T, A
 }
 
 fn encode(v: Value) -> Result<String, AppError> {
-    serde_json::to_string(&v).map_err(|e| AppError::Internal(e.to_string()))
+    serde_json::to_string(&v).map_err(AppError::internal)
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, AppError> {
-    serde_json::to_value(v).map_err(|e| AppError::Internal(e.to_string()))
+    serde_json::to_value(v).map_err(AppError::internal)
 }
 
 /// A published version's snapshot, as stored now.
