@@ -155,6 +155,7 @@ error_codes! {
     ExtensionTooLong = "extension_too_long", "延长不得超过 20 个工作日（第三十三条）", "An extension is at most 20 working days (art. 33)";
     ApproverRequired = "approver_required", "延期须经信息公开工作机构负责人（审批人）同意", "An extension is approved by the head of the disclosure office (approver)";
     DueDatePassed = "due_date_passed", "答复期限已过", "The due date has passed";
+    YearNotOver = "year_not_over", "该年度尚未结束，年度报告须在次年方可发布", "The year is not over; its yearly report can be published from 1 January of the next year";
     PaymentWindowPassed = "payment_window_passed", "申请人的缴费期限已过，只能按逾期未缴费终止", "The applicant's payment period has ended; the application can only be closed as unpaid";
     FeeRulesNotInForce = "fee_rules_not_in_force", "收费办法自2021年1月1日起施行，此前不得收费", "The fee Measures apply from 2021-01-01; no fee before";
     ThirdPartyObjectionUnanswered = "third_party_objection_unanswered", "第三方提出异议，公开须载明公共利益理由并书面告知第三方", "A third party objected: disclosure needs the public-interest reason and the written notice to the third party";

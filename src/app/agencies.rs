@@ -1,5 +1,6 @@
 //! Agencies: create below one's own, list and read within scope.
 
+use crate::domain::report::publication::ReportKind;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
@@ -17,6 +18,8 @@ pub struct AgencyView {
     pub parent_id: Option<String>,
     pub region: Option<String>,
     pub depth: i32,
+    /// Which publication deadline of art. 49 applies to its yearly report.
+    pub report_kind: ReportKind,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -30,6 +33,7 @@ impl From<AgencyRow> for AgencyView {
             parent_id: r.parent_id,
             region: r.region,
             depth: r.depth,
+            report_kind: ReportKind::parse(&r.report_kind).unwrap_or_default(),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -42,6 +46,8 @@ pub struct CreateAgency {
     pub region: Option<String>,
     /// Defaults to the actor's own agency.
     pub parent_id: Option<String>,
+    /// Defaults to `department`.
+    pub report_kind: ReportKind,
 }
 
 /// Loads an agency the actor can see; anything else is "not found".
@@ -102,8 +108,9 @@ pub async fn create(
                 name: parsed.name,
                 parent_id: Some(parent.id.clone()),
                 region: parsed.region,
-                created_at: now,
+                                created_at: now,
                 updated_at: now,
+                report_kind: input.report_kind.code().to_string(),
             };
             db::agencies::insert(conn, &row).map_err(|e| {
                 if db::is_unique_violation(&e) {
@@ -119,7 +126,7 @@ pub async fn create(
                 Some(&row.id),
                 ("agency", &row.id),
                 "agency_created",
-                json!({"code": row.code, "name": row.name, "parent_id": row.parent_id, "region": row.region}),
+                json!({"code": row.code, "name": row.name, "parent_id": row.parent_id, "region": row.region, "report_kind": row.report_kind}),
                 &ctx,
             )?;
             Ok(row)

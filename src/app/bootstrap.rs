@@ -55,6 +55,7 @@ pub fn run(
             depth: 0,
             created_at: now,
             updated_at: now,
+            report_kind: "department".into(),
         };
         db::agencies::insert(conn, &agency)?;
         let user = UserRow {

@@ -1,6 +1,7 @@
 //! The yearly report: computed tables (SQL aggregates), entered parts, checks, publishing and
 //! reopening, drill-down and roll-up.
 
+use crate::domain::report::publication::{self, ReportKind};
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -40,6 +41,11 @@ pub struct Report {
     pub fees: Fees,
     #[serde(default)]
     pub narrative: Narrative,
+    /// The last day to publish (art. 49): 31 January of the next year for a department, 31
+    /// March for a people's government's overall report. Absent in snapshots published before
+    /// it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publication_deadline: Option<NaiveDate>,
     /// Roll-ups only: the agencies summed, and whether each has published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agencies: Option<Vec<RollupAgency>>,
@@ -186,6 +192,10 @@ fn compute(
             amount_collected_yuan: yuan_string(collected),
         },
         narrative,
+        publication_deadline: Some(publication::deadline(
+            year,
+            ReportKind::parse(&agency.report_kind).unwrap_or_default(),
+        )),
         agencies: None,
     })
 }
@@ -452,12 +462,22 @@ pub async fn publish(
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
     let clock = state.clock;
-    check_year(year, state.today())?;
+    let today = state.today();
+    check_year(year, today)?;
     let counting = counting(state);
     state
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
             require_admin(&actor, &agency)?;
+            if !publication::year_is_over(year, today) {
+                return Err(AppError::conflict(
+                    "year_not_over",
+                    format!(
+                        "the {year} report can be published once {year} is over (from {}-01-01); the office keeps working on {year} until then",
+                        year + 1
+                    ),
+                ));
+            }
             if db::reports::is_published(conn, &agency.id, year)? {
                 return Err(AppError::conflict(
                     "already_published",

@@ -2,6 +2,7 @@
 //! new state, the derived fields (due date, lateness) and one event in one transaction, guarded
 //! by the version the client read.
 
+use crate::domain::report::publication::{self, ReportKind};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime};
 use serde_json::{Value, json};
 
@@ -796,7 +797,26 @@ pub struct Dashboard {
     pub overdue: i64,
     pub replied_late_this_year: i64,
     pub today: NaiveDate,
+    /// Last year's reports not yet published in the caller's scope (at most
+    /// [`UNPUBLISHED_LISTED`]), with their deadlines.
+    pub unpublished_reports: Vec<UnpublishedReport>,
+    pub unpublished_reports_total: i64,
 }
+
+/// An agency whose report of last year has no published version.
+pub struct UnpublishedReport {
+    pub agency_id: String,
+    pub agency_code: String,
+    pub agency_name: String,
+    pub year: i32,
+    /// The last day to publish (art. 49).
+    pub deadline: NaiveDate,
+    /// Calendar days left; negative: overdue by that many days.
+    pub days_left: i64,
+}
+
+/// How many unpublished reports the dashboard lists.
+pub const UNPUBLISHED_LISTED: i64 = 200;
 
 pub async fn dashboard(state: &AppState, actor: Actor) -> Result<Dashboard, AppError> {
     let cache = state.calendar.clone();
@@ -807,6 +827,9 @@ pub async fn dashboard(state: &AppState, actor: Actor) -> Result<Dashboard, AppE
             let cal = cache.current(conn)?;
             let until = cal.add_working_days(today, 3).unwrap_or(today);
             let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+            let last_year = today.year() - 1;
+            let (unpublished, unpublished_reports_total) =
+                db::reports::unpublished(conn, &vis, last_year, UNPUBLISHED_LISTED)?;
             Ok(Dashboard {
                 by_state: db::requests::count_by_state(conn, &vis)?,
                 due_within_3_working_days: db::requests::count_due_between(
@@ -817,6 +840,22 @@ pub async fn dashboard(state: &AppState, actor: Actor) -> Result<Dashboard, AppE
                     conn, &vis, year_start, today,
                 )?,
                 today,
+                unpublished_reports: unpublished
+                    .into_iter()
+                    .map(|a| {
+                        let kind = ReportKind::parse(&a.report_kind).unwrap_or_default();
+                        let deadline = publication::deadline(last_year, kind);
+                        UnpublishedReport {
+                            agency_id: a.id,
+                            agency_code: a.code,
+                            agency_name: a.name,
+                            year: last_year,
+                            deadline,
+                            days_left: publication::days_left(today, deadline),
+                        }
+                    })
+                    .collect(),
+                unpublished_reports_total,
             })
         })
         .await

@@ -360,6 +360,7 @@ pub fn run(
                 region: Some("示例市".into()),
                 created_at: now,
                 updated_at: now,
+                report_kind: "department".into(),
             };
             db::agencies::insert(conn, &row)?;
             agencies.push(row);

@@ -19,6 +19,8 @@ pub struct AgencyRow {
     pub depth: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `department` or `government`: which publication deadline of art. 49 applies.
+    pub report_kind: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &AgencyRow) -> QueryResult<()> {

@@ -531,3 +531,38 @@ pub fn published_years(conn: &mut DbConnection, agency_id: &str) -> QueryResult<
         .distinct()
         .load(conn)
 }
+
+/// The agencies in view whose report of `year` has no published version, in tree order (at most
+/// `limit`), with how many there are in all.
+pub fn unpublished(
+    conn: &mut DbConnection,
+    visibility: &crate::domain::access::Visibility,
+    year: i32,
+    limit: i64,
+) -> QueryResult<(Vec<super::agencies::AgencyRow>, i64)> {
+    use super::agencies::AgencyRow;
+    use super::schema::agencies;
+    use crate::domain::access::Visibility;
+    let published = report_versions::table
+        .filter(report_versions::year.eq(year))
+        .filter(report_versions::reopened_at.is_null())
+        .select(report_versions::agency_id);
+    let scoped = || {
+        let q = agencies::table
+            .filter(agencies::id.ne_all(published.clone()))
+            .into_boxed();
+        match visibility {
+            Visibility::Agency(id) => q.filter(agencies::id.eq(id.clone())),
+            Visibility::Subtree(path) => {
+                q.filter(agencies::path.like(like_prefix(path)).escape('\\'))
+            }
+        }
+    };
+    let total = scoped().count().get_result(conn)?;
+    let rows = scoped()
+        .order((agencies::path.asc(), agencies::id.asc()))
+        .limit(limit)
+        .select(AgencyRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}

@@ -11,6 +11,7 @@ diesel::table! {
         depth -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        report_kind -> Text,
     }
 }
 

@@ -4,6 +4,7 @@
 //! `db::reports` and the publish freeze ([`counted_cells`], [`counted_case`]) derive from it.
 
 pub mod cells;
+pub mod publication;
 
 use std::collections::BTreeMap;
 

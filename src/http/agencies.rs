@@ -1,5 +1,6 @@
 //! Agencies: a tree; admins create agencies below their own.
 
+use crate::domain::report::publication::ReportKind;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,9 @@ pub struct AgencyDto {
     pub region: Option<String>,
     /// 0 for the root, 1 below it, …
     pub depth: i32,
+    /// `department` (report due 31 January) or `government` (31 March).
+    #[schema(value_type = super::dto::ReportKindCode)]
+    pub report_kind: ReportKind,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,6 +42,7 @@ impl From<AgencyView> for AgencyDto {
             parent_id: r.parent_id.and_then(|p| Uuid::parse_str(&p).ok()),
             region: r.region,
             depth: r.depth,
+            report_kind: r.report_kind,
             created_at: instant(r.created_at),
             updated_at: instant(r.updated_at),
         }
@@ -54,6 +59,11 @@ pub struct CreateAgencyRequest {
     /// The agency above; defaults to the caller's own. Must be in the caller's subtree.
     pub parent_id: Option<Uuid>,
     pub region: Option<String>,
+    /// Which publication deadline of art. 49 applies to its yearly report: `department`
+    /// (31 January, the default) or `government` (a county-level or higher people's
+    /// government's overall report, 31 March).
+    #[schema(value_type = Option<super::dto::ReportKindCode>)]
+    pub report_kind: Option<ReportKind>,
 }
 
 /// Create an agency below one's own (admins).
@@ -78,6 +88,7 @@ pub async fn create_agency(
             name: b.name,
             region: b.region,
             parent_id: b.parent_id.map(|u| u.to_string()),
+            report_kind: b.report_kind.unwrap_or_default(),
         },
         ctx.0,
     )

@@ -136,6 +136,17 @@ pub enum StateCode {
     Closed,
 }
 
+/// Which publication deadline of art. 49 applies to an agency's yearly report.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ReportKindCode {
+    /// 政府部门: by 31 January of the next year.
+    Department,
+    /// 县级以上人民政府: the overall report by 31 March of the next year.
+    Government,
+}
+
 /// Who is consulted (domain.md §5: art. 32 third party, art. 34 other agency).
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]

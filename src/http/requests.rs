@@ -670,6 +670,26 @@ pub struct DashboardDto {
     pub overdue: i64,
     /// Closed this calendar year after the due date.
     pub replied_late_this_year: i64,
+    /// Agencies in scope whose report of last year is not published (at most 200, in tree
+    /// order), with the statutory deadline (art. 49) and the days left or overdue.
+    pub unpublished_reports: Vec<UnpublishedReportDto>,
+    /// How many agencies in scope have not published last year's report.
+    pub unpublished_reports_total: i64,
+}
+
+/// Last year's report of one agency, not yet published.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnpublishedReportDto {
+    pub agency_id: Uuid,
+    pub agency_code: String,
+    pub agency_name: String,
+    pub year: i32,
+    /// 31 January of the next year for a department, 31 March for a people's government.
+    pub deadline: NaiveDate,
+    /// Calendar days left until the deadline; negative: overdue by that many days.
+    pub days_left: i64,
+    /// Past its deadline.
+    pub overdue: bool,
 }
 
 /// Deadline dashboard.
@@ -694,6 +714,20 @@ pub async fn dashboard(
         due_within_3_working_days: d.due_within_3_working_days,
         overdue: d.overdue,
         replied_late_this_year: d.replied_late_this_year,
+        unpublished_reports: d
+            .unpublished_reports
+            .into_iter()
+            .map(|u| UnpublishedReportDto {
+                agency_id: Uuid::parse_str(&u.agency_id).unwrap_or_default(),
+                agency_code: u.agency_code,
+                agency_name: u.agency_name,
+                year: u.year,
+                deadline: u.deadline,
+                days_left: u.days_left,
+                overdue: u.days_left < 0,
+            })
+            .collect(),
+        unpublished_reports_total: d.unpublished_reports_total,
     }))
 }
 

@@ -252,6 +252,7 @@ fn agencies(conn: &mut DbConnection, seed: u64) -> (Vec<String>, Vec<String>) {
                 depth: i as i32,
                 created_at: now,
                 updated_at: now,
+                report_kind: "department".into(),
             },
         )
         .expect("agency");

@@ -19,6 +19,7 @@ use crate::both_databases;
 use crate::helpers::{Resp, TestApp};
 
 both_databases!(
+    a_report_is_published_only_for_a_year_that_is_over_and_its_deadline_is_tracked,
     an_agency_without_applications_gets_an_all_zero_report_in_the_official_layout,
     applications_count_by_receipt_and_closing_dates_and_the_identities_hold,
     random_workloads_over_three_years_match_the_counting_rules_and_keep_every_identity,
@@ -3080,4 +3081,117 @@ async fn a_back_dated_change_that_would_alter_a_published_later_year_is_refused(
         "changes to a published year's figures were let through: {let_through:?}; \
          rows of the published 2025 report that no longer match the records: {moved:#?}"
     );
+}
+
+/// A report can be published only once its year is over (art. 49–50): the current year's
+/// answers 409 `year_not_over` and the office keeps working on it; last year's can be
+/// published. Each report shows its statutory deadline (departments 31 January, governments
+/// 31 March), and the dashboard lists the agencies in scope whose report of last year is
+/// unpublished, with the days left or overdue.
+async fn a_report_is_published_only_for_a_year_that_is_over_and_its_deadline_is_tracked(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let this_year = app.year();
+    let last_year = this_year - 1;
+    let r = app
+        .post(
+            &format!("{}/publish", report_path(&st.root, this_year)),
+            &st.admin,
+            &json!({}),
+        )
+        .await;
+    r.assert_problem(409, "year_not_over");
+    // The office can still register applications of the current year.
+    let today = app.today().to_string();
+    let intake = app
+        .post(
+            "/api/v1/requests",
+            &st.clerk,
+            &json!({"channel": "in_person", "arrived_at": format!("{today}T09:00:00+08:00"),
+                    "applicant": {"kind": "natural_person", "name": "张三", "phone": "13800000000"},
+                    "description": "本年度预算公开"}),
+        )
+        .await;
+    assert_eq!(intake.status, StatusCode::CREATED, "{}", intake.text);
+
+    // A department and a government below the root; nobody has published last year.
+    let dept = app
+        .post(
+            "/api/v1/agencies",
+            &st.admin,
+            &json!({"code": "DEPT", "name": "某市民政局"}),
+        )
+        .await;
+    assert_eq!(dept.status, StatusCode::CREATED, "{}", dept.text);
+    assert_eq!(dept.body["report_kind"], "department");
+    let gov = app
+        .post(
+            "/api/v1/agencies",
+            &st.admin,
+            &json!({"code": "GOV", "name": "某县人民政府", "report_kind": "government"}),
+        )
+        .await;
+    assert_eq!(gov.status, StatusCode::CREATED, "{}", gov.text);
+    assert_eq!(gov.body["report_kind"], "government");
+    let bad = app
+        .post(
+            "/api/v1/agencies",
+            &st.admin,
+            &json!({"code": "BAD", "name": "某单位", "report_kind": "ministry"}),
+        )
+        .await;
+    bad.assert_problem(422, "validation_failed");
+    let gov_id = gov.body["id"].as_str().expect("id").to_string();
+    let g = report(&app, &st.admin, &gov_id, last_year).await;
+    assert_eq!(g["publication_deadline"], format!("{this_year}-03-31"));
+    let d = report(&app, &st.admin, &st.root, last_year).await;
+    assert_eq!(d["publication_deadline"], format!("{this_year}-01-31"));
+
+    let dash = app.get("/api/v1/dashboard", &st.admin).await;
+    assert_eq!(dash.status, StatusCode::OK, "{}", dash.text);
+    assert_eq!(dash.body["unpublished_reports_total"], 3);
+    let listed = dash.body["unpublished_reports"].as_array().expect("list");
+    let entry = |code: &str| {
+        listed
+            .iter()
+            .find(|u| u["agency_code"] == code)
+            .unwrap_or_else(|| panic!("{code} listed: {listed:?}"))
+            .clone()
+    };
+    let days_to = |deadline: &str| {
+        (chrono::NaiveDate::parse_from_str(deadline, "%Y-%m-%d").expect("date") - app.today())
+            .num_days()
+    };
+    let root_entry = entry("ROOT");
+    assert_eq!(root_entry["year"], last_year);
+    let jan = format!("{this_year}-01-31");
+    assert_eq!(root_entry["deadline"], jan.as_str());
+    assert_eq!(root_entry["days_left"], days_to(&jan));
+    assert_eq!(root_entry["overdue"], days_to(&jan) < 0);
+    let mar = format!("{this_year}-03-31");
+    assert_eq!(entry("GOV")["deadline"], mar.as_str());
+    assert_eq!(entry("GOV")["days_left"], days_to(&mar));
+
+    // Last year's report can be published; it then leaves the list.
+    let p = app
+        .post(
+            &format!("{}/publish", report_path(&st.root, last_year)),
+            &st.admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    let dash = app.get("/api/v1/dashboard", &st.admin).await;
+    assert_eq!(dash.body["unpublished_reports_total"], 2);
+    assert!(
+        dash.body["unpublished_reports"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|u| u["agency_code"] != "ROOT")
+    );
+    // A clerk sees only its own agency.
+    let dash = app.get("/api/v1/dashboard", &st.clerk).await;
+    assert_eq!(dash.body["unpublished_reports_total"], 0);
 }

@@ -40,7 +40,7 @@ both_databases!(
     concurrent_actions_with_one_version_apply_exactly_once,
     the_event_trail_records_every_step_and_is_never_rewritten,
     the_deadline_trace_explains_receipt_correction_pauses_extension_and_due_date,
-    a_calendar_change_recomputes_the_due_dates_of_open_applications_only,
+    a_calendar_change_re_times_every_application_whose_period_it_touches,
     the_list_filters_sorts_and_pages_applications,
     lists_mask_identity_numbers_and_the_detail_shows_them_in_full,
     bad_list_filters_answer_problem_json_naming_the_parameter,
@@ -56,6 +56,7 @@ both_databases!(
     a_repeated_application_names_an_earlier_one_that_exists,
     a_stored_record_that_cannot_be_read_answers_a_problem_naming_it,
     a_longer_period_of_art_35_is_set_only_while_the_reply_period_runs,
+    disclosure_over_a_third_partys_objection_needs_the_public_interest_and_the_notice,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -2610,7 +2611,7 @@ async fn the_deadline_trace_explains_receipt_correction_pauses_extension_and_due
     assert_eq!(f["due_date"], d["deadline"]["due_date"]);
 }
 
-async fn a_calendar_change_recomputes_the_due_dates_of_open_applications_only(app: TestApp) {
+async fn a_calendar_change_re_times_every_application_whose_period_it_touches(app: TestApp) {
     let st = staff(&app).await;
     // A due date in a year without a holiday notice counts weekends only and is provisional.
     let open_2027 = intake(&app, &st.clerk, &handed_in("2026-11-27")).await;
@@ -2635,6 +2636,18 @@ async fn a_calendar_change_recomputes_the_due_dates_of_open_applications_only(ap
     let replied = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
     let replied = step(&app, &st.clerk, &replied, "reply", reply_granted(&due_2026)).await;
     assert_eq!(replied["late"], false);
+    // And one replied a working day after its due date: late, for now.
+    let next_working_day = add_wd(&app, &due_2026, 1).await;
+    let replied_late = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let replied_late = step(
+        &app,
+        &st.clerk,
+        &replied_late,
+        "reply",
+        reply_granted(&next_working_day),
+    )
+    .await;
+    assert_eq!(replied_late["late"], true);
 
     // The 2027 notice arrives: the provisional due date becomes final.
     let notice_2027 = json!({
@@ -2655,9 +2668,15 @@ async fn a_calendar_change_recomputes_the_due_dates_of_open_applications_only(ap
     assert_eq!(now["due_date"], final_due.as_str());
     assert_eq!(now["due_date_provisional"], false);
     assert_eq!(
-        now["version"], open_2027["version"],
-        "a recomputation is no step"
+        version_of(&now),
+        version_of(&open_2027) + 1,
+        "a re-timed application has a new version (its ETag changes)"
     );
+    let trail = events(&app, &id_of(&open_2027)).await;
+    let last = trail.last().expect("event");
+    assert_eq!(last["action"], "retimed");
+    assert_eq!(last["payload"]["due_date_before"], weekends_only.as_str());
+    assert_eq!(last["payload"]["due_date_after"], final_due.as_str());
     let d = deadline(&app, &id_of(&open_2027)).await;
     assert_eq!(d["deadline"]["due_date"], final_due.as_str());
     assert_eq!(d["deadline"]["provisional"], false);
@@ -2676,8 +2695,31 @@ async fn a_calendar_change_recomputes_the_due_dates_of_open_applications_only(ap
         get_request(&app, &id_of(&open_2026)).await["due_date"],
         moved.as_str()
     );
-    // A closed application keeps the record it was closed with.
-    assert_eq!(get_request(&app, &id_of(&replied)).await, replied);
+    // Closed applications are re-timed too: due date and lateness follow the calendar in force
+    // (lateness is no report cell: published figures do not move). The reply on the old due
+    // date stays on time; the one a working day later is no longer late.
+    assert_eq!(moved, next_working_day);
+    let replied_now = get_request(&app, &id_of(&replied)).await;
+    assert_eq!(replied_now["due_date"], moved.as_str());
+    assert_eq!(replied_now["late"], false);
+    let late_now = get_request(&app, &id_of(&replied_late)).await;
+    assert_eq!(late_now["due_date"], moved.as_str());
+    assert_eq!(late_now["late"], false);
+    assert_eq!(late_now["workflow"]["reply"]["late"], false);
+    // The list filter, the dashboard and /deadline agree.
+    let late_list = app
+        .get("/api/v1/requests?late=true&per_page=200", &st.admin)
+        .await;
+    assert!(
+        late_list.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["id"] != late_now["id"])
+    );
+    let d = deadline(&app, &id_of(&replied_late)).await;
+    assert_eq!(d["deadline"]["late"], false);
+    assert_eq!(d["deadline"]["due_date"], moved.as_str());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -4017,4 +4059,91 @@ async fn a_longer_period_of_art_35_is_set_only_while_the_reply_period_runs(app: 
     .await;
     let r = step(&app, &st.approver, &r, "override_deadline", longer(&due0)).await;
     assert_eq!(r["due_date"], "2026-12-31");
+}
+
+/// Art. 32: after a consulted third party objected, a granting reply needs the public-interest
+/// reason and the written notice to the third party; without them 409
+/// `third_party_objection_unanswered`. Withholding on the third party's rights needs neither.
+async fn disclosure_over_a_third_partys_objection_needs_the_public_interest_and_the_notice(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let r = objected(&app, &st.clerk).await;
+    refused(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": "2026-09-15", "disposition": "granted", "provision": "邮寄"}),
+        409,
+        "third_party_objection_unanswered",
+    )
+    .await;
+    let done = step(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": "2026-09-15", "disposition": "granted", "provision": "邮寄",
+               "objection_override": {
+                   "public_interest_reason": "涉及公共安全，不公开将严重损害公共利益",
+                   "notice_sent_on": "2026-09-14",
+                   "disclosed": "项目环境影响评价报告全文"}}),
+    )
+    .await;
+    let o = &done["workflow"]["reply"]["objection_override"];
+    assert_eq!(o["notice_sent_on"], "2026-09-14");
+    assert_eq!(o["disclosed"], "项目环境影响评价报告全文");
+    // Withholding on the third party's rights is the ordinary answer to an objection.
+    let r = objected(&app, &st.clerk).await;
+    let done = step(
+        &app,
+        &st.clerk,
+        &r,
+        "reply",
+        json!({"on": "2026-09-15", "disposition": "denied.third_party_rights",
+               "reason": "涉及第三方商业秘密", "legal_basis": "《条例》第十五条"}),
+    )
+    .await;
+    assert_eq!(done["disposition"], "denied.third_party_rights");
+    // Without an objection there is nothing to override.
+    let plain = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let e = refused(
+        &app,
+        &st.clerk,
+        &plain,
+        "reply",
+        json!({"on": "2026-09-15", "disposition": "granted", "provision": "邮寄",
+               "objection_override": {"public_interest_reason": "x",
+                   "notice_sent_on": "2026-09-14", "disclosed": "y"}}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("objection_override", "no_objection_recorded")])
+    );
+}
+
+/// An application whose consulted third party objected (received 2026-09-03, answered 09-10).
+async fn objected(app: &TestApp, token: &str) -> Value {
+    let r = intake(app, token, &handed_in("2026-09-01")).await;
+    let r = step(
+        app,
+        token,
+        &r,
+        "start_consultation",
+        json!({"on": "2026-09-02", "party": "third_party", "whom": "某某建设有限公司",
+               "received_on": "2026-09-03"}),
+    )
+    .await;
+    step(
+        app,
+        token,
+        &r,
+        "end_consultation",
+        json!({"on": "2026-09-10", "opinion": "objection"}),
+    )
+    .await
 }
