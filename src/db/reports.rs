@@ -549,7 +549,7 @@ pub fn unpublished(
         .select(report_versions::agency_id);
     let scoped = || {
         let q = agencies::table
-            .filter(agencies::id.ne_all(published.clone()))
+            .filter(agencies::id.ne_all(published))
             .into_boxed();
         match visibility {
             Visibility::Agency(id) => q.filter(agencies::id.eq(id.clone())),
