@@ -4,6 +4,7 @@ use crate::domain::report::publication::ReportKind;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
+use super::idempotency::{Answer, Answering};
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
 use crate::db::{self, DbConnection, agencies::AgencyRow};
 use crate::domain::access::Actor;
@@ -75,11 +76,13 @@ pub async fn create(
     actor: Actor,
     input: CreateAgency,
     ctx: RequestContext,
-) -> Result<AgencyView, AppError> {
+    once: Answering<AgencyView>,
+) -> Result<Answer, AppError> {
     let clock = state.clock;
     let parsed = NewAgency::parse(&input.code, &input.name, input.region.as_deref())?;
+    let once = once.through(|row: &AgencyRow| AgencyView::from(row.clone()));
     state
-        .in_transaction(move |conn| {
+        .create_once(actor.user_id.clone(), once, move |conn| {
             let parent_id = input.parent_id.unwrap_or_else(|| actor.agency_id.clone());
             let parent = match db::agencies::find(conn, &parent_id)? {
                 Some(p) if actor.sees(&p.id, &p.path) => p,
@@ -132,7 +135,6 @@ pub async fn create(
             Ok(row)
         })
         .await
-        .map(AgencyView::from)
 }
 
 pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<AgencyView, AppError> {

@@ -9,6 +9,7 @@ use serde_json::json;
 use sha2::Digest;
 
 use super::agencies::visible_agency;
+use super::idempotency::{Answer, Answering};
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
 use crate::db::{self, clients::ClientRow};
 use crate::domain::access::{Actor, Role, Scopes};
@@ -58,6 +59,7 @@ impl From<ClientRow> for ClientView {
     }
 }
 
+#[derive(Clone)]
 pub struct IssuedSecret {
     pub client: ClientView,
     pub secret: String,
@@ -95,7 +97,8 @@ pub async fn create(
     actor: Actor,
     input: CreateClient,
     ctx: RequestContext,
-) -> Result<IssuedSecret, AppError> {
+    once: Answering<IssuedSecret>,
+) -> Result<Answer, AppError> {
     let clock = state.clock;
     let mut errors = Errors::new();
     let name = errors.take(validation::text("name", &input.name, 100, false));
@@ -107,7 +110,7 @@ pub async fn create(
     let secret = new_secret();
     let secret_hash = hash_secret(&secret);
     state
-        .in_transaction(move |conn| {
+        .create_once(actor.user_id.clone(), once, move |conn| {
             let agency = visible_agency(conn, &actor, &input.agency_id)?;
             may_manage(&actor, &agency)?;
             let now = clock.now_micros();

@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod calendar;
 pub mod clients;
 pub mod feed;
+pub mod idempotency;
 pub mod remedies;
 pub mod report_export;
 pub mod reports;

@@ -4,6 +4,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::json;
 
+use super::idempotency::{Answer, Answering};
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
 use crate::db::{self, DbConnection, remedies::RemedyRow};
 use crate::domain::access::{Actor, Role};
@@ -241,12 +242,14 @@ pub async fn create(
     kind: RemedyKind,
     input: RemedyInput,
     ctx: RequestContext,
-) -> Result<RemedyView, AppError> {
+    once: Answering<RemedyView>,
+) -> Result<Answer, AppError> {
     let clock = state.clock;
     may_write(&actor)?;
     let st = state.clone();
+    let once = once.through(|row: &RemedyRow| RemedyView::from(row.clone()));
     state
-        .in_transaction(move |conn| {
+        .create_once(actor.user_id.clone(), once, move |conn| {
             let agency = match &input.agency_id {
                 None => db::agencies::find(conn, &actor.agency_id)?
                     .ok_or(AppError::NotFound("agency"))?,
@@ -313,7 +316,6 @@ pub async fn create(
             Ok(row)
         })
         .await
-        .map(RemedyView::from)
 }
 
 pub async fn get(

@@ -6,6 +6,7 @@ use crate::domain::report::publication::{self, ReportKind};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime};
 use serde_json::{Value, json};
 
+use super::idempotency::{Answer, Answering};
 use super::{AppError, AppState, Page, Paged, RequestContext};
 use crate::db::{self, DbConnection, requests::EventRow};
 use crate::domain::access::{Actor, Role};
@@ -17,7 +18,6 @@ use crate::domain::request::{
     Action, ActionContext, Application, DetailsPatch, IntakeInput, ListFilter, NewRequest,
     PatchError, Refusal, SortKey, State,
 };
-use crate::domain::validation::FieldError;
 
 /// An application as the use cases hand it out: the aggregate, its agency's code, and (detail
 /// reads) the reviews and lawsuits about it.
@@ -233,27 +233,13 @@ pub struct CreateRequest {
     pub intake: IntakeInput,
 }
 
-/// Idempotency: the key, a hash of the body, and how to render the first answer for storage.
-#[derive(Clone)]
-pub struct Idempotency {
-    pub key: String,
-    pub body_hash: String,
-}
-
-/// What intake answers: the stored first answer of a retried key, or the new application.
-pub enum Created {
-    New(Box<RequestView>, String),
-    Replayed { status: u16, body: String },
-}
-
 pub async fn create(
     state: &AppState,
     actor: Actor,
     mut input: CreateRequest,
-    idempotency: Option<Idempotency>,
-    render: impl Fn(&RequestView) -> Result<String, AppError> + Send + 'static,
+    once: Answering<RequestView>,
     ctx: RequestContext,
-) -> Result<Created, AppError> {
+) -> Result<Answer, AppError> {
     may_write(&actor)?;
     let tz = state.tz;
     let now = state.now();
@@ -273,15 +259,8 @@ pub async fn create(
     }
     // Stored at microsecond precision, as both databases keep it, so the answer and the record agree.
     let arrived_at = db::truncate_micros(input.arrived_at.naive_utc());
-    let retry = idempotency.clone();
-    let race_actor = actor.clone();
-    let created = state
-        .in_transaction(move |conn| {
-            if let Some(idem) = &idempotency
-                && let Some(prev) = db::requests::find_idempotency(conn, &actor.user_id, &idem.key)?
-            {
-                return replay(prev, &idem.body_hash);
-            }
+    state
+        .create_once(actor.user_id.clone(), once, move |conn| {
             let agency = match (&agency_id, &agency_code) {
                 (_, Some(code)) => match super::agencies::find_by_code(conn, code)? {
                     Some(a) if actor.may_register_in(&a.id, &a.path) => a,
@@ -350,72 +329,9 @@ pub async fn create(
             )?;
             let mut view = RequestView::new(app);
             view.agency_code = Some(agency.code.clone());
-            let body = render(&view)?;
-            if let Some(idem) = &idempotency {
-                db::requests::insert_idempotency(
-                    conn,
-                    &db::requests::IdempotencyRow {
-                        user_id: actor.user_id.clone(),
-                        idem_key: idem.key.clone(),
-                        body_hash: idem.body_hash.clone(),
-                        response_status: 201,
-                        response_body: body.clone(),
-                        created_at: now_db,
-                    },
-                )
-                .map_err(|e| {
-                    if db::is_unique_violation(&e) {
-                        AppError::conflict(IDEMPOTENCY_RACE, "a retry with this key was just answered")
-                    } else {
-                        e.into()
-                    }
-                })?;
-            }
-            Ok(Created::New(Box::new(view), body))
+            Ok(view)
         })
-        .await;
-    match (created, retry) {
-        // Two retries with one key raced. The loser meets the winner's idempotency row, or,
-        // with an external reference, the winner's application first. When the winner stored
-        // an answer under this key, the loser is a retry and gives that answer; otherwise the
-        // conflict stands (the reference really is another application's).
-        (
-            Err(
-                conflict @ AppError::Conflict {
-                    code: IDEMPOTENCY_RACE | "external_reference_taken",
-                    ..
-                },
-            ),
-            Some(idem),
-        ) => {
-            let user = race_actor.user_id.clone();
-            let key = idem.key.clone();
-            let prev = state
-                .with_conn(move |conn| Ok(db::requests::find_idempotency(conn, &user, &key)?))
-                .await?;
-            match prev {
-                Some(prev) => replay(prev, &idem.body_hash),
-                None => Err(conflict),
-            }
-        }
-        (other, _) => other,
-    }
-}
-
-const IDEMPOTENCY_RACE: &str = "idempotency_race";
-
-fn replay(prev: db::requests::IdempotencyRow, body_hash: &str) -> Result<Created, AppError> {
-    if prev.body_hash != body_hash {
-        return Err(AppError::Validation(vec![FieldError::new(
-            "Idempotency-Key",
-            "idempotency_key_reused",
-            "this key was used with another body",
-        )]));
-    }
-    Ok(Created::Replayed {
-        status: u16::try_from(prev.response_status).unwrap_or(201),
-        body: prev.response_body,
-    })
+        .await
 }
 
 /// An application by the forwarding platform's reference, in an agency given by its code.

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::agencies::visible_agency;
+use super::idempotency::{Answer, Answering};
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
 use crate::auth::password;
 use crate::db::{self, users::UserRow};
@@ -54,7 +55,8 @@ pub async fn create(
     agency_id: String,
     input: CreateUser,
     ctx: RequestContext,
-) -> Result<UserView, AppError> {
+    once: Answering<UserView>,
+) -> Result<Answer, AppError> {
     let clock = state.clock;
     let parsed = NewUser::parse(
         &input.username,
@@ -64,8 +66,9 @@ pub async fn create(
     )?;
     // Hash outside the transaction: it is slow on purpose and needs no lock.
     let hash = password::hash(parsed.password.expose()).map_err(AppError::internal)?;
+    let once = once.through(|row: &UserRow| UserView::from(row.clone()));
     state
-        .in_transaction(move |conn| {
+        .create_once(actor.user_id.clone(), once, move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
             actor.may_administer(&agency.id, &agency.path)?;
             if db::users::find_by_username(conn, parsed.username.as_str())?.is_some() {
@@ -108,7 +111,6 @@ pub async fn create(
             Ok(row)
         })
         .await
-        .map(UserView::from)
 }
 
 pub async fn list(

@@ -16,6 +16,7 @@ use serde_json::json;
 use sha2::Sha256;
 
 use super::agencies::visible_agency;
+use super::idempotency::{Answer, Answering};
 use super::{AppError, AppState, Page, Paged, RequestContext, audit};
 use crate::clock::Clock;
 use crate::config::WebhookSettings;
@@ -157,7 +158,8 @@ pub async fn create(
     actor: Actor,
     input: CreateSubscription,
     ctx: RequestContext,
-) -> Result<CreatedWebhook, AppError> {
+    once: Answering<CreatedWebhook>,
+) -> Result<Answer, AppError> {
     let clock = state.clock;
     let allow_http = state.settings.webhooks.allow_http;
     let mut errors = Errors::new();
@@ -185,8 +187,12 @@ pub async fn create(
     let (Some(url), Some(types), Some(secret)) = (url, types, secret) else {
         return Err(AppError::bug("validated fields missing"));
     };
+    let once = once.through(|row: &SubscriptionRow| CreatedWebhook {
+        secret: row.secret.clone(),
+        webhook: row.clone().into(),
+    });
     state
-        .in_transaction(move |conn| {
+        .create_once(actor.user_id.clone(), once, move |conn| {
             let agency_id = input.agency_id.unwrap_or_else(|| actor.agency_id.clone());
             let agency = visible_agency(conn, &actor, &agency_id)?;
             may_manage(&actor, &agency)?;
@@ -217,10 +223,6 @@ pub async fn create(
             Ok(row)
         })
         .await
-        .map(|row| CreatedWebhook {
-            secret: row.secret.clone(),
-            webhook: row.into(),
-        })
 }
 
 fn managed(

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod calendar;
 pub mod clients;
 pub mod feed;
+pub mod idempotency;
 pub mod remedies;
 pub mod reports;
 pub mod requests;

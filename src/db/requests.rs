@@ -1,11 +1,11 @@
-//! Application rows, their events, case-number counters and idempotency keys.
+//! Application rows, their events and case-number counters.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
 use super::agencies::like_prefix;
-use super::schema::{agencies, idempotency_keys, request_documents, request_events, requests};
+use super::schema::{agencies, request_documents, request_events, requests};
 use super::{DbConnection, DbError, MultiBackend};
 use crate::domain::access::Visibility;
 use crate::domain::request::{Application, ListFilter, SortKey, State};
@@ -365,36 +365,6 @@ pub fn count_same_applicant(
         )
         .count()
         .get_result(conn)
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = idempotency_keys)]
-pub struct IdempotencyRow {
-    pub user_id: String,
-    pub idem_key: String,
-    pub body_hash: String,
-    pub response_status: i32,
-    pub response_body: String,
-    pub created_at: NaiveDateTime,
-}
-
-pub fn find_idempotency(
-    conn: &mut DbConnection,
-    user_id: &str,
-    key: &str,
-) -> QueryResult<Option<IdempotencyRow>> {
-    idempotency_keys::table
-        .find((user_id, key))
-        .select(IdempotencyRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn insert_idempotency(conn: &mut DbConnection, row: &IdempotencyRow) -> QueryResult<()> {
-    diesel::insert_into(idempotency_keys::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
 }
 
 type Boxed<'a> = requests::BoxedQuery<'a, MultiBackend>;

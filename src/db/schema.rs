@@ -136,6 +136,7 @@ diesel::table! {
         response_status -> Integer,
         response_body -> Text,
         created_at -> Timestamp,
+        response_headers -> Text,
     }
 }
 

@@ -8,10 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::{ListEnvelope, instant};
-use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx};
+use super::extract::{ApiQuery, Authenticated, Ctx};
+use super::idempotency::{Creating, IdempotencyKeyHeader, json_answer, respond};
 use super::problem::ApiError;
 use crate::app::agencies::AgencyView;
+use crate::app::idempotency::render;
 use crate::app::{self, AppState, Page};
+use actix_web::http::StatusCode;
 
 /// An agency (行政机关).
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,7 +70,7 @@ pub struct CreateAgencyRequest {
 }
 
 /// Create an agency below one's own (admins).
-#[utoipa::path(tag = "agencies", security(("bearer" = [])), request_body = CreateAgencyRequest, responses(
+#[utoipa::path(tag = "agencies", security(("bearer" = [])), params(IdempotencyKeyHeader), request_body = CreateAgencyRequest, responses(
     (status = 201, description = "Created", body = AgencyDto),
     (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
     (status = 409, description = "Code taken (`agency_code_taken`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -77,10 +80,10 @@ pub async fn create_agency(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     ctx: Ctx,
-    body: ApiJson<CreateAgencyRequest>,
+    body: Creating<CreateAgencyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
-    let row = app::agencies::create(
+    let Creating { body: b, key } = body;
+    let answer = app::agencies::create(
         &state,
         actor,
         app::agencies::CreateAgency {
@@ -91,12 +94,17 @@ pub async fn create_agency(
             report_kind: b.report_kind.unwrap_or_default(),
         },
         ctx.0,
+        render(key, |v: &AgencyView| {
+            let dto = AgencyDto::from(v.clone());
+            json_answer(
+                StatusCode::CREATED,
+                vec![("Location", format!("/api/v1/agencies/{}", dto.id))],
+                &dto,
+            )
+        }),
     )
     .await?;
-    let dto = AgencyDto::from(row);
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/agencies/{}", dto.id)))
-        .json(dto))
+    Ok(respond(answer))
 }
 
 /// Filters of the agency list.

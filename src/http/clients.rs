@@ -8,9 +8,12 @@ use uuid::Uuid;
 
 use super::dto::{ListEnvelope, PageQuery, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
+use super::idempotency::{Creating, IdempotencyKeyHeader, json_answer, respond};
 use super::problem::ApiError;
 use crate::app::clients::ClientView;
+use crate::app::idempotency::render;
 use crate::app::{self, AppState, Page};
+use actix_web::http::StatusCode;
 
 /// A scope a client may hold.
 #[derive(Serialize, ToSchema)]
@@ -68,8 +71,9 @@ impl From<ClientView> for ClientDto {
 pub struct ClientWithSecretDto {
     #[serde(flatten)]
     pub client: ClientDto,
-    /// Keep it safe: it cannot be shown again (rotate it to get a new one).
-    pub client_secret: String,
+    /// Keep it safe: it cannot be shown again (rotate it to get a new one). `null` in an
+    /// answer replayed for an `Idempotency-Key`: the secret is never stored.
+    pub client_secret: Option<String>,
 }
 
 /// A new client.
@@ -85,11 +89,15 @@ pub struct CreateClientRequest {
     pub scopes: Vec<String>,
 }
 
-fn with_secret(issued: app::clients::IssuedSecret) -> HttpResponse {
-    let dto = ClientWithSecretDto {
+fn secret_dto(issued: app::clients::IssuedSecret) -> ClientWithSecretDto {
+    ClientWithSecretDto {
         client: ClientDto::from(issued.client),
-        client_secret: issued.secret,
-    };
+        client_secret: Some(issued.secret),
+    }
+}
+
+fn with_secret(issued: app::clients::IssuedSecret) -> HttpResponse {
+    let dto = secret_dto(issued);
     HttpResponse::Created()
         .insert_header(("ETag", format!("\"{}\"", dto.client.version)))
         .insert_header(("Cache-Control", "no-store"))
@@ -99,7 +107,7 @@ fn with_secret(issued: app::clients::IssuedSecret) -> HttpResponse {
 /// Register a system client (admins, for an agency of their subtree).
 ///
 /// The answer carries `client_secret`, shown only this once.
-#[utoipa::path(tag = "clients", security(("bearer" = [])), request_body = CreateClientRequest,
+#[utoipa::path(tag = "clients", security(("bearer" = [])), params(IdempotencyKeyHeader), request_body = CreateClientRequest,
     responses(
         (status = 201, description = "Registered; the secret is in the answer", body = ClientWithSecretDto),
         (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -109,10 +117,10 @@ pub async fn create_client(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     ctx: Ctx,
-    body: ApiJson<CreateClientRequest>,
+    body: Creating<CreateClientRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
-    let issued = app::clients::create(
+    let Creating { body: b, key } = body;
+    let answer = app::clients::create(
         &state,
         actor,
         app::clients::CreateClient {
@@ -121,9 +129,21 @@ pub async fn create_client(
             scopes: b.scopes,
         },
         ctx.0,
+        render(key, |issued: &app::clients::IssuedSecret| {
+            let dto = secret_dto(issued.clone());
+            json_answer(
+                StatusCode::CREATED,
+                vec![
+                    ("ETag", format!("\"{}\"", dto.client.version)),
+                    ("Cache-Control", "no-store".to_string()),
+                ],
+                &dto,
+            )
+        })
+        .withholding(&["client_secret"]),
     )
     .await?;
-    Ok(with_secret(issued))
+    Ok(respond(answer))
 }
 
 /// The clients of the admin's subtree.

@@ -15,6 +15,7 @@ pub mod dto;
 pub mod extract;
 pub mod feed;
 pub mod health;
+pub mod idempotency;
 pub mod middleware;
 pub mod problem;
 pub mod remedies;

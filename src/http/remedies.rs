@@ -1,6 +1,6 @@
 //! Administrative review (行政复议) and litigation (行政诉讼) records.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,11 +9,13 @@ use uuid::Uuid;
 
 use super::dto::{ListEnvelope, double_option, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
+use super::idempotency::{Creating, IdempotencyKeyHeader, json_answer, respond};
 use super::problem::ApiError;
+use crate::app::idempotency::{Answer, render};
 use crate::app::remedies::{
     self as uc, RemedyFilter, RemedyInput, RemedyPatch, RemedyView, bad_filter,
 };
-use crate::app::{AppState, Page};
+use crate::app::{AppError, AppState, Page};
 use crate::domain::remedy::{CaseInput, Outcome, RemedyKind, Route};
 
 /// A review or a lawsuit.
@@ -147,12 +149,16 @@ pub struct CreateLitigationDto {
     pub notes: Option<String>,
 }
 
-fn created(row: RemedyView, base: &str) -> HttpResponse {
-    let dto = remedy_dto(row);
-    HttpResponse::Created()
-        .insert_header((header::ETAG, format!("\"{}\"", dto.version)))
-        .insert_header((header::LOCATION, format!("/api/v1/{base}/{}", dto.id)))
-        .json(dto)
+fn created(row: &RemedyView, base: &str) -> Result<Answer, AppError> {
+    let dto = remedy_dto(row.clone());
+    json_answer(
+        StatusCode::CREATED,
+        vec![
+            ("ETag", format!("\"{}\"", dto.version)),
+            ("Location", format!("/api/v1/{base}/{}", dto.id)),
+        ],
+        &dto,
+    )
 }
 
 fn ok(row: RemedyView) -> HttpResponse {
@@ -163,7 +169,7 @@ fn ok(row: RemedyView) -> HttpResponse {
 }
 
 /// Record an administrative review in which the agency is respondent.
-#[utoipa::path(tag = "remedies", security(("bearer" = [])), request_body = CreateReviewDto, responses(
+#[utoipa::path(tag = "remedies", security(("bearer" = [])), params(IdempotencyKeyHeader), request_body = CreateReviewDto, responses(
     (status = 201, description = "Recorded", body = RemedyDto),
     (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
 ))]
@@ -172,9 +178,9 @@ pub async fn create_review(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     ctx: Ctx,
-    body: ApiJson<CreateReviewDto>,
+    body: Creating<CreateReviewDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    let Creating { body: b, key } = body;
     let input = RemedyInput {
         agency_id: b.agency_id.map(|u| u.to_string()),
         request_id: b.request_id.map(|u| u.to_string()),
@@ -193,12 +199,20 @@ pub async fn create_review(
             has_review: false,
         },
     };
-    let row = uc::create(&state, actor, RemedyKind::Review, input, ctx.0).await?;
-    Ok(created(row, "reviews"))
+    let answer = uc::create(
+        &state,
+        actor,
+        RemedyKind::Review,
+        input,
+        ctx.0,
+        render(key, |v| created(v, "reviews")),
+    )
+    .await?;
+    Ok(respond(answer))
 }
 
 /// Record a lawsuit in which the agency is defendant.
-#[utoipa::path(tag = "remedies", security(("bearer" = [])), request_body = CreateLitigationDto, responses(
+#[utoipa::path(tag = "remedies", security(("bearer" = [])), params(IdempotencyKeyHeader), request_body = CreateLitigationDto, responses(
     (status = 201, description = "Recorded", body = RemedyDto),
     (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
     (status = 409, description = "The review is not decided (`review_not_decided`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -208,9 +222,9 @@ pub async fn create_litigation(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     ctx: Ctx,
-    body: ApiJson<CreateLitigationDto>,
+    body: Creating<CreateLitigationDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    let Creating { body: b, key } = body;
     let input = RemedyInput {
         agency_id: b.agency_id.map(|u| u.to_string()),
         request_id: b.request_id.map(|u| u.to_string()),
@@ -229,8 +243,16 @@ pub async fn create_litigation(
             has_review: false,
         },
     };
-    let row = uc::create(&state, actor, RemedyKind::Litigation, input, ctx.0).await?;
-    Ok(created(row, "litigations"))
+    let answer = uc::create(
+        &state,
+        actor,
+        RemedyKind::Litigation,
+        input,
+        ctx.0,
+        render(key, |v| created(v, "litigations")),
+    )
+    .await?;
+    Ok(respond(answer))
 }
 
 /// Filters of the case lists.

@@ -1,19 +1,20 @@
 //! Applications (政府信息公开申请): intake, list, detail, actions, trail, deadline, dashboard, and
 //! the applicant's public status look-up.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::{ListEnvelope, instant};
-use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch, from_value};
+use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
+use super::idempotency::{Creating, IdempotencyKeyHeader, json_answer, respond};
 use super::problem::ApiError;
-use crate::app::requests::{self as uc, Created, RequestView};
+use crate::app::idempotency::render;
+use crate::app::requests::{self as uc, RequestView};
 use crate::app::{AppError, AppState, Page};
 use crate::domain::clock::Deadline;
 use crate::domain::identity;
@@ -251,7 +252,7 @@ pub(crate) fn etag(v: &RequestView) -> (header::HeaderName, String) {
 /// application starts in `awaiting_confirmation`. With `Idempotency-Key`, a retry with the same
 /// body returns the first answer; the same key with another body is refused (422).
 #[utoipa::path(tag = "requests", security(("bearer" = [])), request_body = CreateRequestDto,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried intake return the first answer")),
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Registered", body = RequestDto),
         (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -262,24 +263,9 @@ pub async fn create_request(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     ctx: Ctx,
-    req: HttpRequest,
-    body: ApiJson<Value>,
+    body: Creating<CreateRequestDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let raw = body.0;
-    let key = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => match v.to_str().map(str::trim) {
-            Ok(k) if !k.is_empty() && k.len() <= 200 => Some(k.to_string()),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "invalid_idempotency_key",
-                    "Idempotency-Key must be 1 to 200 visible characters",
-                ));
-            }
-        },
-    };
-    let body_hash = hex::encode(sha2::Sha256::digest(raw.to_string().as_bytes()));
-    let dto: CreateRequestDto = from_value(raw)?;
+    let Creating { body: dto, key } = body;
     let input = uc::CreateRequest {
         agency_id: dto.agency_id.map(|u| u.to_string()),
         agency_code: dto.agency_code,
@@ -299,41 +285,18 @@ pub async fn create_request(
         },
     };
     let today = state.today();
-    let render = move |v: &RequestView| {
-        serde_json::to_string(&request_dto(v, today, false)).map_err(AppError::internal)
+    let answer = move |v: &RequestView| {
+        json_answer(
+            StatusCode::CREATED,
+            vec![
+                ("ETag", format!("\"{}\"", v.app.version)),
+                ("Location", format!("/api/v1/requests/{}", v.app.id)),
+            ],
+            &request_dto(v, today, false),
+        )
     };
-    let idem = key.map(|key| uc::Idempotency { key, body_hash });
-    let outcome = uc::create(&state, actor, input, idem, render, ctx.0).await?;
-    Ok(match outcome {
-        Created::New(view, body) => HttpResponse::Created()
-            .insert_header(etag(&view))
-            .insert_header((
-                header::LOCATION,
-                format!("/api/v1/requests/{}", view.app.id),
-            ))
-            .content_type("application/json")
-            .body(body),
-        Created::Replayed { status, body } => {
-            let mut res = HttpResponse::build(
-                actix_web::http::StatusCode::from_u16(status)
-                    .unwrap_or(actix_web::http::StatusCode::CREATED),
-            );
-            res.insert_header(("Idempotent-Replayed", "true"));
-            // The same headers as the first answer.
-            if let Ok(first) = serde_json::from_str::<RequestSummary>(&body) {
-                res.insert_header((header::ETAG, format!("\"{}\"", first.version)));
-                res.insert_header((header::LOCATION, format!("/api/v1/requests/{}", first.id)));
-            }
-            res.content_type("application/json").body(body)
-        }
-    })
-}
-
-/// The id and version of a stored answer.
-#[derive(Deserialize)]
-struct RequestSummary {
-    id: Uuid,
-    version: i32,
+    let answer = uc::create(&state, actor, input, render(key, answer), ctx.0).await?;
+    Ok(respond(answer))
 }
 
 /// Filters, sorting and paging of the application list.

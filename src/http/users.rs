@@ -8,9 +8,12 @@ use uuid::Uuid;
 
 use super::dto::{ListEnvelope, PageQuery, RoleDto, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
+use super::idempotency::{Creating, IdempotencyKeyHeader, json_answer, respond};
 use super::problem::ApiError;
+use crate::app::idempotency::render;
 use crate::app::users::UserView;
 use crate::app::{self, AppState, Page};
+use actix_web::http::StatusCode;
 
 /// A user. Never carries the password hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,7 +68,7 @@ fn role_codes(roles: &[RoleDto]) -> Vec<String> {
 
 /// Create a user in an agency of the caller's subtree (admins).
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = CreateUserRequest,
-    params(("id" = Uuid, Path, description = "Agency id")),
+    params(IdempotencyKeyHeader, ("id" = Uuid, Path, description = "Agency id")),
     responses(
         (status = 201, description = "Created", body = UserDto),
         (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -77,10 +80,10 @@ pub async fn create_user(
     Authenticated(actor): Authenticated,
     ctx: Ctx,
     path: web::Path<Uuid>,
-    body: ApiJson<CreateUserRequest>,
+    body: Creating<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
-    let row = app::users::create(
+    let Creating { body: b, key } = body;
+    let answer = app::users::create(
         &state,
         actor,
         path.into_inner().to_string(),
@@ -91,12 +94,17 @@ pub async fn create_user(
             roles: role_codes(&b.roles),
         },
         ctx.0,
+        render(key, |v: &app::users::UserView| {
+            let dto = UserDto::from(v.clone());
+            json_answer(
+                StatusCode::CREATED,
+                vec![("ETag", format!("\"{}\"", dto.version))],
+                &dto,
+            )
+        }),
     )
     .await?;
-    let dto = UserDto::from(row);
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", format!("\"{}\"", dto.version)))
-        .json(dto))
+    Ok(respond(answer))
 }
 
 /// List the users of an agency (admins and supervisors of its subtree).

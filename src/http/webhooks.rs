@@ -8,9 +8,12 @@ use uuid::Uuid;
 
 use super::dto::{ListEnvelope, PageQuery, instant};
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
+use super::idempotency::{Creating, IdempotencyKeyHeader, json_answer, respond};
 use super::problem::ApiError;
+use crate::app::idempotency::render;
 use crate::app::webhooks::{DeliveryView, WebhookView};
 use crate::app::{self, AppState, Page};
+use actix_web::http::StatusCode;
 
 /// A webhook subscription. The secret is shown only when created.
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,8 +65,9 @@ impl From<WebhookView> for WebhookDto {
 pub struct WebhookWithSecretDto {
     #[serde(flatten)]
     pub webhook: WebhookDto,
-    /// Verify `Gongkai-Signature` with it (HMAC-SHA256, see docs/API.md).
-    pub secret: String,
+    /// Verify `Gongkai-Signature` with it (HMAC-SHA256, see docs/API.md). `null` in an answer
+    /// replayed for an `Idempotency-Key`: a secret is shown once.
+    pub secret: Option<String>,
 }
 
 /// A new subscription.
@@ -85,7 +89,7 @@ fn etag(v: i32) -> (&'static str, String) {
 }
 
 /// Subscribe to events (admins, for an agency of their subtree).
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = CreateWebhookRequest,
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(IdempotencyKeyHeader), request_body = CreateWebhookRequest,
     responses(
         (status = 201, description = "Subscribed; the secret is in the answer", body = WebhookWithSecretDto),
         (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -95,10 +99,10 @@ pub async fn create_webhook(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     ctx: Ctx,
-    body: ApiJson<CreateWebhookRequest>,
+    body: Creating<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
-    let row = app::webhooks::create(
+    let Creating { body: b, key } = body;
+    let answer = app::webhooks::create(
         &state,
         actor,
         app::webhooks::CreateSubscription {
@@ -108,17 +112,25 @@ pub async fn create_webhook(
             secret: b.secret,
         },
         ctx.0,
+        render(key, |row: &app::webhooks::CreatedWebhook| {
+            let dto = WebhookWithSecretDto {
+                webhook: WebhookDto::from(row.webhook.clone()),
+                secret: Some(row.secret.clone()),
+            };
+            json_answer(
+                StatusCode::CREATED,
+                vec![
+                    ("ETag", format!("\"{}\"", dto.webhook.version)),
+                    ("Cache-Control", "no-store".to_string()),
+                    ("Location", format!("/api/v1/webhooks/{}", dto.webhook.id)),
+                ],
+                &dto,
+            )
+        })
+        .withholding(&["secret"]),
     )
     .await?;
-    let dto = WebhookWithSecretDto {
-        webhook: WebhookDto::from(row.webhook),
-        secret: row.secret,
-    };
-    Ok(HttpResponse::Created()
-        .insert_header(etag(dto.webhook.version))
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Location", format!("/api/v1/webhooks/{}", dto.webhook.id)))
-        .json(dto))
+    Ok(respond(answer))
 }
 
 /// The subscriptions of the admin's subtree.

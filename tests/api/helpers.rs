@@ -325,6 +325,32 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The one text column `value` of every row a query answers, read from the test's database
+    /// directly (to show what is stored, not what the API answers).
+    pub fn query_texts(&self, sql: &str) -> Vec<String> {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let url = &self.settings.database.url;
+        let rows: Vec<Row> = match self.db {
+            Db::Sqlite => {
+                let path = url.strip_prefix("sqlite://").unwrap_or(url);
+                let mut c = diesel::SqliteConnection::establish(path).expect("sqlite");
+                diesel::sql_query(sql).load(&mut c).expect("query")
+            }
+            Db::Postgres => {
+                let mut c = diesel::PgConnection::establish(url).expect("postgres");
+                diesel::sql_query(sql).load(&mut c).expect("query")
+            }
+        };
+        rows.into_iter().map(|r| r.value).collect()
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop the server without waiting, then remove the database.

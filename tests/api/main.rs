@@ -13,6 +13,7 @@ mod errors;
 mod federated;
 mod foundation;
 mod hardening;
+mod idempotency;
 mod migrations;
 mod openapi;
 mod platform;
