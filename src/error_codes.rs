@@ -110,6 +110,7 @@ error_codes! {
     UnknownField = "unknown_field", "该字段不属于此请求（例如属于另一种办理步骤）", "The field is not part of this request (for example it belongs to another action)";
     BeforeSending = "before_sending", "收到日期早于发出日期", "The receipt date is before the letter was sent";
     AfterOn = "after_on", "日期晚于本步骤的日期（on）", "The date is after the step's date (on)";
+    BeforeReply = "before_reply", "送达日期早于答复日期", "The service date is before the reply";
     InvalidLength = "invalid_length", "长度有误", "Wrong length";
     InvalidBirthDate = "invalid_birth_date", "身份证号中的出生日期不存在", "The birth date inside the identity number is not a real date";
     InvalidCheckDigit = "invalid_check_digit", "校验码不符（可能输入有误）", "The check character does not match (typing error?)";
@@ -178,6 +179,9 @@ error_codes! {
     NotForLitigation = "not_for_litigation", "诉讼不适用该结果类型", "This outcome does not apply to litigation";
     ReviewNotDecided = "review_not_decided", "复议后起诉须以已决复议为前提", "A suit after review needs a decided review";
     ReviewHasSuits = "review_has_suits", "该复议之后已有诉讼，不能删除其决定", "A suit after this review exists; its decision cannot be removed";
+    BeforeDecision = "before_decision", "送达日期早于复议决定日期", "The service date is before the decision";
+    RequiresDecision = "requires_decision", "须先记录复议决定（decided_on）", "Record the decision (decided_on) first";
+    ReviewFirstRequired = "review_first_required", "（警告）自2024年1月1日起，对不予公开的答复须先申请行政复议，本案为直接起诉", "(Warning) Since 2024-01-01 a refusal to disclose goes to review before a suit; this suit is direct";
     DecidedCaseRequiresCorrection = "decided_case_requires_correction", "已决案件只能通过更正修改（须给出更正理由）", "A decided case changes only through a correction (send correction_reason)";
 
     // Yearly reports (年度报告).

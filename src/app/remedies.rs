@@ -33,6 +33,13 @@ pub struct RemedyView {
     pub filing_deadline: Option<NaiveDate>,
     pub filing_rule: Option<String>,
     pub filed_late: bool,
+    /// The day a review decision was served on the applicant.
+    pub decision_served_on: Option<NaiveDate>,
+    /// Where the filing limit starts, and on what evidence (`remedy::StartBasis`).
+    pub filing_starts_on: Option<NaiveDate>,
+    pub filing_start_basis: Option<String>,
+    /// A direct suit against a refusal replied since 2024-01-01: review comes first.
+    pub review_first_required: bool,
     pub version: i32,
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
@@ -61,6 +68,10 @@ impl From<RemedyRow> for RemedyView {
             filing_deadline: r.filing_deadline,
             filing_rule: r.filing_rule,
             filed_late: r.filed_late,
+            decision_served_on: r.decision_served_on,
+            filing_starts_on: r.filing_starts_on,
+            filing_start_basis: r.filing_start_basis,
+            review_first_required: r.review_first_required,
             version: r.version,
             created_by: r.created_by,
             created_at: r.created_at,
@@ -127,18 +138,19 @@ fn visible(
     }
 }
 
-/// Checks the links of a case and returns the review's decision date (for a suit after review)
-/// and the linked application's closing date (when the applicant learned of the reply).
+/// Checks the links of a case and returns what they say about the act it challenges: the
+/// linked application's reply (date, service, disposition) and, for a suit after review, the
+/// review's decision (date, service).
 fn check_links(
     conn: &mut DbConnection,
     agency_id: &str,
     request_id: Option<&str>,
     review_id: Option<&str>,
-) -> Result<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>), AppError> {
-    let mut closed_on = None;
+) -> Result<remedy::ActFacts, AppError> {
+    let mut facts = remedy::ActFacts::default();
     if let Some(rid) = request_id {
         match db::requests::load(conn, rid)? {
-            Some(r) if r.agency_id == agency_id => closed_on = r.closed_on(),
+            Some(r) if r.agency_id == agency_id => facts = reply_facts(&r),
             _ => {
                 return Err(AppError::field(
                     "request_id",
@@ -148,11 +160,13 @@ fn check_links(
             }
         }
     }
-    let mut review_decided = None;
     if let Some(rv) = review_id {
         match db::remedies::find(conn, rv)? {
             Some(r) if r.kind == "review" && r.agency_id == agency_id => match r.decided_on {
-                Some(d) => review_decided = Some(d),
+                Some(d) => {
+                    facts.review_decided_on = Some(d);
+                    facts.review_decision_served_on = r.decision_served_on;
+                }
                 None => {
                     return Err(AppError::conflict(
                         "review_not_decided",
@@ -169,7 +183,35 @@ fn check_links(
             }
         }
     }
-    Ok((review_decided, closed_on))
+    Ok(facts)
+}
+
+/// What an application's reply says to the filing limits of the cases against it.
+fn reply_facts(app: &crate::domain::request::Application) -> remedy::ActFacts {
+    let reply = app.workflow.reply.as_ref();
+    remedy::ActFacts {
+        reply_on: app.closed_on(),
+        reply_served_on: reply.and_then(|r| r.served_on),
+        reply_disposition: reply.map(|r| r.disposition.code()),
+        ..remedy::ActFacts::default()
+    }
+}
+
+/// The measured limit and the review-first warning of a row, from its case and the facts.
+fn measure(
+    row: &mut RemedyRow,
+    kind: RemedyKind,
+    case: &remedy::Case,
+    facts: &remedy::ActFacts,
+    cal: &crate::domain::calendar::Calendar,
+) {
+    let limit = remedy::filing_limit(kind, case, facts, cal);
+    row.filing_deadline = limit.as_ref().map(|l| l.deadline);
+    row.filing_rule = limit.as_ref().map(|l| l.rule.to_string());
+    row.filing_starts_on = limit.as_ref().map(|l| l.starts_on);
+    row.filing_start_basis = limit.as_ref().map(|l| l.basis.code().to_string());
+    row.filed_late = limit.is_some_and(|l| l.filed_late);
+    row.review_first_required = remedy::review_first_required(kind, case, facts);
 }
 
 fn build_row(
@@ -180,7 +222,7 @@ fn build_row(
     state: &AppState,
     cal: &crate::domain::calendar::Calendar,
 ) -> Result<RemedyRow, AppError> {
-    let (review_decided, closed_on) = check_links(
+    let facts = check_links(
         conn,
         &row.agency_id,
         input.request_id.as_deref(),
@@ -188,13 +230,8 @@ fn build_row(
     )?;
     let mut case_input = input.case.clone();
     case_input.has_review = input.review_id.is_some();
-    if case_input.act_known_on.is_none() && kind == RemedyKind::Review {
-        // Without a date given, the applicant learned of the act when the reply was made.
-        case_input.act_known_on = closed_on.filter(|c| case_input.filed_on.is_none_or(|f| *c <= f));
-    }
     let case =
         remedy::parse_case(kind, &case_input, state.today()).map_err(AppError::Validation)?;
-    let limit = remedy::filing_limit(kind, &case, review_decided, cal);
     row.request_id = input.request_id.clone();
     row.review_id = input.review_id.clone();
     row.applicant_name = case.applicant_name.clone();
@@ -206,11 +243,10 @@ fn build_row(
     row.instance = case.instance.clone();
     row.decision_type = case.decision.map(|d| d.code().to_string());
     row.decided_on = case.decided_on;
+    row.decision_served_on = case.decision_served_on;
     row.outcome = remedy::outcome(case.decision).code().to_string();
     row.notes = case.notes.clone();
-    row.filing_deadline = limit.as_ref().map(|l| l.deadline);
-    row.filing_rule = limit.as_ref().map(|l| l.rule.to_string());
-    row.filed_late = limit.is_some_and(|l| l.filed_late);
+    measure(&mut row, kind, &case, &facts, cal);
     Ok(row)
 }
 
@@ -232,7 +268,8 @@ fn snapshot(r: &RemedyRow) -> serde_json::Value {
         "request_id": r.request_id, "review_id": r.review_id, "applicant_name": r.applicant_name,
         "body_name": r.body_name, "filed_on": r.filed_on, "received_on": r.received_on,
         "act_known_on": r.act_known_on, "route": r.route, "instance": r.instance,
-        "decision_type": r.decision_type, "decided_on": r.decided_on, "outcome": r.outcome, "notes": r.notes,
+        "decision_type": r.decision_type, "decided_on": r.decided_on,
+        "decision_served_on": r.decision_served_on, "outcome": r.outcome, "notes": r.notes,
     })
 }
 
@@ -291,6 +328,10 @@ pub async fn create(
                 filing_deadline: None,
                 filing_rule: None,
                 filed_late: false,
+                decision_served_on: None,
+                filing_starts_on: None,
+                filing_start_basis: None,
+                review_first_required: false,
                 version: 1,
                 created_by: Some(actor.username.clone()),
                 created_at: now,
@@ -377,6 +418,7 @@ pub struct RemedyPatch {
     pub instance: Option<Option<String>>,
     pub decision_type: Option<Option<String>>,
     pub decided_on: Option<Option<chrono::NaiveDate>>,
+    pub decision_served_on: Option<Option<chrono::NaiveDate>>,
     pub notes: Option<Option<String>>,
     /// Required to change a decided case.
     pub correction_reason: Option<String>,
@@ -425,6 +467,7 @@ pub async fn patch(
                     act_known_on: pick_d(&p.act_known_on, current.act_known_on),
                     decision_type: pick(&p.decision_type, &current.decision_type),
                     decided_on: pick_d(&p.decided_on, current.decided_on),
+                    decision_served_on: pick_d(&p.decision_served_on, current.decision_served_on),
                     notes: pick(&p.notes, &current.notes),
                     route: p.route.clone().or_else(|| current.route.clone()),
                     instance: pick(&p.instance, &current.instance),
@@ -445,7 +488,14 @@ pub async fn patch(
                 (counted(&current, y, active), counted(&row, y, active))
             })?;
             let decided = current.decision_type.is_some();
-            let reason = match (&p.correction_reason, decided) {
+            // Recording when a decision was served is not a correction of the decision.
+            let only_served = current.decision_served_on.is_none()
+                && row.decision_served_on.is_some()
+                && snapshot(&RemedyRow {
+                    decision_served_on: None,
+                    ..row.clone()
+                }) == before;
+            let reason = match (&p.correction_reason, decided && !only_served) {
                 (Some(r), _) => Some(
                     crate::domain::validation::text("correction_reason", r, 1000, true)
                         .map_err(|e| AppError::Validation(vec![e]))?,
@@ -479,7 +529,9 @@ pub async fn patch(
                 Some(&actor),
                 Some(&row.agency_id),
                 (kind.code(), &row.id),
-                if decided {
+                if only_served {
+                    "decision_served"
+                } else if decided {
                     "case_corrected"
                 } else {
                     "case_updated"
@@ -487,8 +539,25 @@ pub async fn patch(
                 json!({"before": before, "after": after, "reason": reason}),
                 &ctx,
             )?;
-            if kind == RemedyKind::Review && row.decided_on != current.decided_on {
-                remeasure_suits(conn, &row, &cal, &actor, &ctx)?;
+            if kind == RemedyKind::Review
+                && (row.decided_on, row.decision_served_on)
+                    != (current.decided_on, current.decision_served_on)
+            {
+                let facts = remedy::ActFacts {
+                    review_decided_on: row.decided_on,
+                    review_decision_served_on: row.decision_served_on,
+                    ..remedy::ActFacts::default()
+                };
+                let suits = db::remedies::suits_after(conn, &row.id)?;
+                let cause = json!({"review_id": row.id});
+                remeasure(
+                    conn,
+                    suits,
+                    &facts,
+                    &cal,
+                    (row.updated_at, &actor, &ctx),
+                    &cause,
+                )?;
             }
             Ok(row)
         })
@@ -496,61 +565,85 @@ pub async fn patch(
         .map(RemedyView::from)
 }
 
-/// Suits after a review are measured from its decision: when the decision date changes, their
-/// filing limits move with it (information only; recorded in each suit's history).
-fn remeasure_suits(
+/// Cases whose limit runs from another record's date (a suit after review from the review's
+/// decision and its service, a review or direct suit from the reply's service) are measured
+/// again when that date changes: information only, recorded in each case's history with the
+/// cause. `at` is the instant, the actor and the request of the change that caused it.
+pub(crate) fn remeasure(
     conn: &mut DbConnection,
-    review: &RemedyRow,
+    cases: Vec<RemedyRow>,
+    facts: &remedy::ActFacts,
     cal: &crate::domain::calendar::Calendar,
-    actor: &Actor,
-    ctx: &RequestContext,
+    at: (NaiveDateTime, &Actor, &RequestContext),
+    cause: &serde_json::Value,
 ) -> Result<(), AppError> {
-    for mut suit in db::remedies::suits_after(conn, &review.id)? {
+    let (now, actor, ctx) = at;
+    for mut case_row in cases {
+        let Some(kind) = RemedyKind::parse(&case_row.kind) else {
+            continue;
+        };
         let case = remedy::Case {
-            applicant_name: suit.applicant_name.clone(),
-            body_name: suit.body_name.clone(),
-            filed_on: suit.filed_on,
-            received_on: suit.received_on,
-            act_known_on: suit.act_known_on,
-            decision: suit
+            applicant_name: case_row.applicant_name.clone(),
+            body_name: case_row.body_name.clone(),
+            filed_on: case_row.filed_on,
+            received_on: case_row.received_on,
+            act_known_on: case_row.act_known_on,
+            decision: case_row
                 .decision_type
                 .as_deref()
                 .and_then(remedy::DecisionType::parse),
-            decided_on: suit.decided_on,
-            notes: suit.notes.clone(),
-            route: suit.route.as_deref().and_then(remedy::Route::parse),
-            instance: suit.instance.clone(),
+            decided_on: case_row.decided_on,
+            decision_served_on: case_row.decision_served_on,
+            notes: case_row.notes.clone(),
+            route: case_row.route.as_deref().and_then(remedy::Route::parse),
+            instance: case_row.instance.clone(),
         };
-        let limit = remedy::filing_limit(RemedyKind::Litigation, &case, review.decided_on, cal);
-        let deadline = limit.as_ref().map(|l| l.deadline);
-        let late = limit.as_ref().is_some_and(|l| l.filed_late);
-        if deadline == suit.filing_deadline && late == suit.filed_late {
+        let limit = |r: &RemedyRow| {
+            json!({"filing_starts_on": r.filing_starts_on, "filing_start_basis": r.filing_start_basis,
+                   "filing_deadline": r.filing_deadline, "filed_late": r.filed_late,
+                   "review_first_required": r.review_first_required})
+        };
+        let before = limit(&case_row);
+        measure(&mut case_row, kind, &case, facts, cal);
+        let after = limit(&case_row);
+        if before == after {
             continue;
         }
-        let before =
-            json!({"filing_deadline": suit.filing_deadline, "filed_late": suit.filed_late});
-        let expected = suit.version;
-        suit.filing_deadline = deadline;
-        suit.filing_rule = limit.map(|l| l.rule.to_string());
-        suit.filed_late = late;
-        suit.version += 1;
-        // Part of the change to the review: the same instant.
-        suit.updated_at = review.updated_at;
-        if !db::remedies::update_if_version(conn, &suit, expected)? {
+        let expected = case_row.version;
+        case_row.version += 1;
+        // Part of the change that caused it: the same instant.
+        case_row.updated_at = now;
+        if !db::remedies::update_if_version(conn, &case_row, expected)? {
             return Err(AppError::PreconditionFailed);
         }
         audit(
             conn,
-            review.updated_at,
+            now,
             Some(actor),
-            Some(&suit.agency_id),
-            ("litigation", &suit.id),
+            Some(&case_row.agency_id),
+            (kind.code(), &case_row.id),
             "filing_limit_remeasured",
-            json!({"before": before, "after": {"filing_deadline": deadline, "filed_late": late}, "review_id": review.id}),
+            json!({"before": before, "after": after, "cause": cause}),
             ctx,
         )?;
     }
     Ok(())
+}
+
+/// The reply of an application was served (or its service corrected): the reviews and direct
+/// suits against it that run from the reply are measured again.
+pub(crate) fn remeasure_for_reply(
+    conn: &mut DbConnection,
+    app: &crate::domain::request::Application,
+    cal: &crate::domain::calendar::Calendar,
+    at: (NaiveDateTime, &Actor, &RequestContext),
+) -> Result<(), AppError> {
+    let cases: Vec<RemedyRow> = db::remedies::for_request(conn, &app.id)?
+        .into_iter()
+        .filter(|r| r.review_id.is_none())
+        .collect();
+    let cause = json!({"request_id": app.id});
+    remeasure(conn, cases, &reply_facts(app), cal, at, &cause)
 }
 
 /// The audit trail of one case.

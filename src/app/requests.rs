@@ -551,6 +551,10 @@ pub async fn apply_action(
                 Value::Object(payload),
                 &ctx,
             )?;
+            if matches!(step.action, Action::RecordReplyService { .. }) {
+                // The reviews and direct suits against the reply run from its service.
+                super::remedies::remeasure_for_reply(conn, &next, &cal, (now_db, &actor, &ctx))?;
+            }
             let mut v = RequestView::new(next);
             v.agency_code = Some(code);
             Ok(v)

@@ -208,6 +208,7 @@ fn plan(rng: &mut StdRng, wf: &Workflow, cal: &Calendar, today: NaiveDate) -> Ve
             responsible_agency: None,
             repeats_request_id: None,
             objection_override: None,
+            served_on: None,
         }),
     });
     steps.retain(|s| s.on <= today);
@@ -254,11 +255,17 @@ fn seed_cases(
             act_known_on: (route != Some(Route::AfterReview)).then_some(replied),
             decision,
             decided_on: decision.map(|_| decided),
+            decision_served_on: None,
             notes: None,
             route,
             instance: (kind == RemedyKind::Litigation).then(|| "first".to_string()),
         };
-        let limit = remedy::filing_limit(kind, &case, review.map(|r| r.1), cal);
+        let facts = remedy::ActFacts {
+            reply_on: Some(replied),
+            review_decided_on: review.map(|r| r.1),
+            ..remedy::ActFacts::default()
+        };
+        let limit = remedy::filing_limit(kind, &case, &facts, cal);
         db::remedies::RemedyRow {
             id: uuid::Uuid::new_v4().to_string(),
             kind: kind.code().into(),
@@ -278,7 +285,11 @@ fn seed_cases(
             notes: None,
             filing_deadline: limit.as_ref().map(|l| l.deadline),
             filing_rule: limit.as_ref().map(|l| l.rule.into()),
-            filed_late: limit.is_some_and(|l| l.filed_late),
+            filed_late: limit.as_ref().is_some_and(|l| l.filed_late),
+            decision_served_on: None,
+            filing_starts_on: limit.as_ref().map(|l| l.starts_on),
+            filing_start_basis: limit.as_ref().map(|l| l.basis.code().into()),
+            review_first_required: false,
             version: 1,
             created_by: Some("seed".into()),
             created_at: now,

@@ -35,6 +35,13 @@ pub struct RemedyRow {
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The day the review decision was served on the applicant (reviews).
+    pub decision_served_on: Option<NaiveDate>,
+    /// Where the filing limit starts, and on what evidence (`remedy::StartBasis` codes).
+    pub filing_starts_on: Option<NaiveDate>,
+    pub filing_start_basis: Option<String>,
+    /// A direct suit against a refusal replied since 2024-01-01 (review comes first).
+    pub review_first_required: bool,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RemedyRow) -> QueryResult<()> {

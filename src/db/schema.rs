@@ -196,6 +196,10 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        decision_served_on -> Nullable<Date>,
+        filing_starts_on -> Nullable<Date>,
+        filing_start_basis -> Nullable<Text>,
+        review_first_required -> Bool,
     }
 }
 

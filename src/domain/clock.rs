@@ -264,8 +264,9 @@ pub struct TraceStep {
     pub step: u32,
     /// Stable code: `receipt`, `clock_start.receipt`, `clock_start.correction_received`,
     /// `correction.requested`, `reply_period`, `pause.third_party`, `pause.other_agency`,
-    /// `pause.fee_notice`, `pause.open`, `extension.superseded`, `extension`, `override`,
-    /// `due_date`, `provisional`.
+    /// `pause.fee_notice`, `window.consultation`, `window.payment`, `pause.open`,
+    /// `extension.superseded`, `extension`, `override`, `due_date`, `provisional`; after a
+    /// reply, `remedy.review` and `remedy.litigation` (the applicant's limits).
     pub rule: &'static str,
     /// The date the step starts from or happened on.
     pub date: Option<NaiveDate>,

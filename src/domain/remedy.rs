@@ -20,6 +20,12 @@ impl RemedyKind {
             RemedyKind::Litigation => "litigation",
         }
     }
+
+    pub fn parse(s: &str) -> Option<RemedyKind> {
+        [RemedyKind::Review, RemedyKind::Litigation]
+            .into_iter()
+            .find(|k| k.code() == s)
+    }
 }
 
 /// What the review body or court decided.
@@ -186,6 +192,9 @@ pub struct CaseInput {
     pub act_known_on: Option<NaiveDate>,
     pub decision_type: Option<String>,
     pub decided_on: Option<NaiveDate>,
+    /// The day a review decision was served on the applicant (reviews only): a suit after the
+    /// review has 15 days from it.
+    pub decision_served_on: Option<NaiveDate>,
     pub notes: Option<String>,
     pub route: Option<String>,
     pub instance: Option<String>,
@@ -202,6 +211,7 @@ pub struct Case {
     pub act_known_on: Option<NaiveDate>,
     pub decision: Option<DecisionType>,
     pub decided_on: Option<NaiveDate>,
+    pub decision_served_on: Option<NaiveDate>,
     pub notes: Option<String>,
     pub route: Option<Route>,
     pub instance: Option<String>,
@@ -231,6 +241,7 @@ pub fn parse_case(
         ("received_on", input.received_on),
         ("act_known_on", input.act_known_on),
         ("decided_on", input.decided_on),
+        ("decision_served_on", input.decision_served_on),
     ] {
         if d.is_some_and(|d| d > today) {
             e.push(FieldError::new(
@@ -266,6 +277,26 @@ pub fn parse_case(
             "before_filing",
             "must not be before filed_on",
         ));
+    }
+    if let Some(served) = input.decision_served_on {
+        match (kind, input.decided_on) {
+            (RemedyKind::Litigation, _) => e.push(FieldError::new(
+                "decision_served_on",
+                "not_allowed",
+                "only a review decision's service is recorded (a suit after it runs from it)",
+            )),
+            (RemedyKind::Review, None) => e.push(FieldError::new(
+                "decision_served_on",
+                "requires_decision",
+                "a decision is served after it is made: record decided_on",
+            )),
+            (RemedyKind::Review, Some(decided)) if served < decided => e.push(FieldError::new(
+                "decision_served_on",
+                "before_decision",
+                "must not be before decided_on",
+            )),
+            _ => {}
+        }
     }
     let decision = match input.decision_type.as_deref() {
         None => None,
@@ -386,6 +417,7 @@ pub fn parse_case(
                 act_known_on: input.act_known_on,
                 decision,
                 decided_on: input.decided_on,
+                decision_served_on: input.decision_served_on,
                 notes,
                 route,
                 instance,
@@ -395,9 +427,74 @@ pub fn parse_case(
     }
 }
 
+/// What the records say about the act a case challenges: the reply (and when the applicant
+/// was served it), the review decision (and when it was served).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActFacts {
+    /// The date of the reply the case challenges (the application's closing date).
+    pub reply_on: Option<NaiveDate>,
+    /// The day the applicant was served the reply (送达), when recorded.
+    pub reply_served_on: Option<NaiveDate>,
+    /// The reply's disposition code, for the review-first rule.
+    pub reply_disposition: Option<&'static str>,
+    /// The review decision a suit after review follows.
+    pub review_decided_on: Option<NaiveDate>,
+    /// The day the applicant was served that decision, when recorded.
+    pub review_decision_served_on: Option<NaiveDate>,
+}
+
+/// From what a filing limit is counted, most certain first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartBasis {
+    /// The date the applicant learned of the act, as entered (`act_known_on`).
+    ActKnown,
+    /// The recorded service of the reply.
+    ReplyServed,
+    /// The reply's own date: the applicant cannot have learned of it earlier, but may have
+    /// later (provisional until the service is recorded).
+    ReplyDate,
+    /// The recorded service of the review decision.
+    DecisionServed,
+    /// The review decision's own date (provisional until its service is recorded).
+    DecisionDate,
+}
+
+impl StartBasis {
+    pub fn code(self) -> &'static str {
+        match self {
+            StartBasis::ActKnown => "act_known_on",
+            StartBasis::ReplyServed => "reply_served_on",
+            StartBasis::ReplyDate => "reply_date",
+            StartBasis::DecisionServed => "decision_served_on",
+            StartBasis::DecisionDate => "decision_date",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StartBasis> {
+        [
+            StartBasis::ActKnown,
+            StartBasis::ReplyServed,
+            StartBasis::ReplyDate,
+            StartBasis::DecisionServed,
+            StartBasis::DecisionDate,
+        ]
+        .into_iter()
+        .find(|b| b.code() == s)
+    }
+
+    /// Counted from the act's own date, not from when the applicant learned of it: the
+    /// limit may in truth end later, so `filed_late` is not final.
+    pub fn provisional(self) -> bool {
+        matches!(self, StartBasis::ReplyDate | StartBasis::DecisionDate)
+    }
+}
+
 /// The filing limit a case is measured against, with the rule that fixed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilingLimit {
+    /// The day the period runs from, and on what evidence.
+    pub starts_on: NaiveDate,
+    pub basis: StartBasis,
     pub deadline: NaiveDate,
     /// `review_60_days`, `direct_suit_6_months`, `suit_after_review_15_days`.
     pub rule: &'static str,
@@ -420,31 +517,123 @@ fn period_end(
     cal.add_working_days(raw, 0).ok()
 }
 
-/// The filing limit: review 60 days from learning of the act; a direct suit 6 months from
-/// learning of it; a suit after review 15 days from the review decision. None without the
-/// starting date.
+/// Where the filing period starts. A review (Administrative Reconsideration Law art. 20: 60
+/// days) and a direct suit (Administrative Litigation Law art. 46: 6 months) run from when the
+/// applicant learned of the act: the date entered, else the recorded service of the reply, else
+/// the reply's date (provisional). A suit after review (art. 45: 15 days) runs from receiving
+/// the review decision: its recorded service, else the decision's date (provisional).
+pub fn filing_start(
+    kind: RemedyKind,
+    case: &Case,
+    facts: &ActFacts,
+) -> Option<(NaiveDate, StartBasis)> {
+    match (kind, case.route) {
+        (RemedyKind::Litigation, Some(Route::AfterReview)) => facts
+            .review_decision_served_on
+            .map(|d| (d, StartBasis::DecisionServed))
+            .or(facts
+                .review_decided_on
+                .map(|d| (d, StartBasis::DecisionDate))),
+        // A reply made or served after the filing is not what the case challenges (a case
+        // filed before the reply is about something else, e.g. the agency's silence).
+        _ => case
+            .act_known_on
+            .map(|d| (d, StartBasis::ActKnown))
+            .or_else(|| {
+                let before_filing = |d: &NaiveDate| *d <= case.filed_on;
+                facts
+                    .reply_served_on
+                    .filter(before_filing)
+                    .map(|d| (d, StartBasis::ReplyServed))
+                    .or(facts
+                        .reply_on
+                        .filter(before_filing)
+                        .map(|d| (d, StartBasis::ReplyDate)))
+            }),
+    }
+}
+
+/// The filing limit: review 60 days and a direct suit 6 months from learning of the act; a suit
+/// after review 15 days from receiving the review decision (see [`filing_start`]). None without
+/// a starting date.
 pub fn filing_limit(
     kind: RemedyKind,
     case: &Case,
-    review_decided_on: Option<NaiveDate>,
+    facts: &ActFacts,
     cal: &Calendar,
 ) -> Option<FilingLimit> {
-    let (start, days, months, rule) = match (kind, case.route) {
-        (RemedyKind::Review, _) => (case.act_known_on?, Some(60), None, "review_60_days"),
-        (RemedyKind::Litigation, Some(Route::AfterReview)) => (
-            review_decided_on?,
-            Some(15),
-            None,
-            "suit_after_review_15_days",
-        ),
-        (RemedyKind::Litigation, _) => (case.act_known_on?, None, Some(6), "direct_suit_6_months"),
+    let (starts_on, basis) = filing_start(kind, case, facts)?;
+    let (days, months, rule) = match (kind, case.route) {
+        (RemedyKind::Review, _) => (Some(60), None, "review_60_days"),
+        (RemedyKind::Litigation, Some(Route::AfterReview)) => {
+            (Some(15), None, "suit_after_review_15_days")
+        }
+        (RemedyKind::Litigation, _) => (None, Some(6), "direct_suit_6_months"),
     };
-    let deadline = period_end(cal, start, days, months)?;
+    let deadline = period_end(cal, starts_on, days, months)?;
     Some(FilingLimit {
+        starts_on,
+        basis,
         deadline,
         rule,
         filed_late: case.filed_on > deadline,
     })
+}
+
+/// The applicant's limits once a reply is on record: a review within 60 days and a direct suit
+/// within 6 months of learning of it, counted from the reply's recorded service, else from its
+/// date (provisional). Each with the article that sets it.
+pub fn limits_after_reply(facts: &ActFacts, cal: &Calendar) -> Vec<(FilingLimit, &'static str)> {
+    let probe = |route| Case {
+        applicant_name: String::new(),
+        body_name: String::new(),
+        filed_on: NaiveDate::MAX,
+        received_on: None,
+        act_known_on: None,
+        decision: None,
+        decided_on: None,
+        decision_served_on: None,
+        notes: None,
+        route,
+        instance: None,
+    };
+    [
+        (
+            RemedyKind::Review,
+            None,
+            "《中华人民共和国行政复议法》第二十条",
+        ),
+        (
+            RemedyKind::Litigation,
+            Some(Route::Direct),
+            "《中华人民共和国行政诉讼法》第四十六条",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(kind, route, article)| {
+        filing_limit(kind, &probe(route), facts, cal).map(|l| (l, article))
+    })
+    .collect()
+}
+
+/// Since 2024-01-01 (Administrative Reconsideration Law, 2023 revision, art. 23 para. 1 item 4)
+/// an applicant whose application for government information was refused (不予公开) must apply
+/// for administrative review before suing.
+pub const REVIEW_FIRST_SINCE: NaiveDate = match NaiveDate::from_ymd_opt(2024, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
+/// A direct suit against a refusal to disclose replied on or after [`REVIEW_FIRST_SINCE`]: the
+/// court will likely dismiss it for want of review. A warning, not a refusal: the agency
+/// records the suits it is served, whatever their merit.
+pub fn review_first_required(kind: RemedyKind, case: &Case, facts: &ActFacts) -> bool {
+    kind == RemedyKind::Litigation
+        && case.route == Some(Route::Direct)
+        && facts
+            .reply_disposition
+            .is_some_and(|d| d.starts_with("denied."))
+        && facts.reply_on.is_some_and(|on| on >= REVIEW_FIRST_SINCE)
 }
 
 #[cfg(test)]
@@ -492,6 +681,7 @@ mod tests {
             act_known_on: known.map(d),
             decision: None,
             decided_on: None,
+            decision_served_on: None,
             notes: None,
             route,
             instance: None,
@@ -505,7 +695,7 @@ mod tests {
         let l = filing_limit(
             RemedyKind::Review,
             &case("2026-09-30", Some("2026-08-01"), None),
-            None,
+            &ActFacts::default(),
             &cal,
         );
         assert_eq!(l.as_ref().map(|l| l.deadline), Some(d("2026-09-30")));
@@ -514,7 +704,7 @@ mod tests {
         let l = filing_limit(
             RemedyKind::Review,
             &case("2026-10-05", Some("2026-08-05"), None),
-            None,
+            &ActFacts::default(),
             &cal,
         );
         assert_eq!(
@@ -524,7 +714,7 @@ mod tests {
         let l = filing_limit(
             RemedyKind::Review,
             &case("2026-10-06", Some("2026-08-05"), None),
-            None,
+            &ActFacts::default(),
             &cal,
         );
         assert_eq!(l.map(|l| l.filed_late), Some(true));
@@ -536,7 +726,7 @@ mod tests {
         let l = filing_limit(
             RemedyKind::Litigation,
             &case("2026-06-01", Some("2026-01-15"), Some(Route::Direct)),
-            None,
+            &ActFacts::default(),
             &cal,
         );
         assert_eq!(
@@ -546,7 +736,10 @@ mod tests {
         let l = filing_limit(
             RemedyKind::Litigation,
             &case("2026-06-20", None, Some(Route::AfterReview)),
-            Some(d("2026-06-01")),
+            &ActFacts {
+                review_decided_on: Some(d("2026-06-01")),
+                ..ActFacts::default()
+            },
             &cal,
         );
         assert_eq!(
@@ -557,11 +750,143 @@ mod tests {
             filing_limit(
                 RemedyKind::Review,
                 &case("2026-06-20", None, None),
-                None,
+                &ActFacts::default(),
                 &cal
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_limit_runs_from_the_entered_date_else_the_service_else_the_reply_provisionally() {
+        let cal = Calendar::weekends_only();
+        let facts = ActFacts {
+            reply_on: Some(d("2026-03-02")),
+            reply_served_on: Some(d("2026-03-09")),
+            ..ActFacts::default()
+        };
+        // Served a week after the reply: 60 days from 2026-03-09 is 2026-05-08 (Friday).
+        let l = filing_limit(
+            RemedyKind::Review,
+            &case("2026-05-08", None, None),
+            &facts,
+            &cal,
+        )
+        .expect("limit");
+        assert_eq!(
+            (l.starts_on, l.basis),
+            (d("2026-03-09"), StartBasis::ReplyServed)
+        );
+        assert_eq!((l.deadline, l.filed_late), (d("2026-05-08"), false));
+        assert!(!l.basis.provisional());
+        // Measured from the reply's date the same filing would have been late.
+        let unserved = ActFacts {
+            reply_served_on: None,
+            ..facts
+        };
+        let l = filing_limit(
+            RemedyKind::Review,
+            &case("2026-05-08", None, None),
+            &unserved,
+            &cal,
+        )
+        .expect("limit");
+        assert_eq!(
+            (l.basis, l.deadline, l.filed_late),
+            (StartBasis::ReplyDate, d("2026-05-01"), true)
+        );
+        assert!(
+            l.basis.provisional(),
+            "the reply's date is only a lower bound"
+        );
+        // A date entered by the office wins over both.
+        let l = filing_limit(
+            RemedyKind::Litigation,
+            &case("2026-09-20", Some("2026-03-20"), Some(Route::Direct)),
+            &facts,
+            &cal,
+        )
+        .expect("limit");
+        assert_eq!(
+            (l.starts_on, l.basis),
+            (d("2026-03-20"), StartBasis::ActKnown)
+        );
+        assert_eq!(l.deadline, d("2026-09-21"), "2026-09-20 is a Sunday");
+    }
+
+    #[test]
+    fn a_suit_after_review_runs_from_the_decisions_service_across_the_spring_festival() {
+        let cal = Calendar::new(crate::domain::calendar::tests::real_schedules());
+        // Served 2026-02-02: + 15 days = 2026-02-17, inside the Spring Festival (02-15 to
+        // 02-23): the limit moves to Tuesday 2026-02-24.
+        let facts = ActFacts {
+            review_decided_on: Some(d("2026-01-30")),
+            review_decision_served_on: Some(d("2026-02-02")),
+            ..ActFacts::default()
+        };
+        let suit = case("2026-02-24", None, Some(Route::AfterReview));
+        let l = filing_limit(RemedyKind::Litigation, &suit, &facts, &cal).expect("limit");
+        assert_eq!(
+            (l.starts_on, l.basis),
+            (d("2026-02-02"), StartBasis::DecisionServed)
+        );
+        assert_eq!((l.deadline, l.filed_late), (d("2026-02-24"), false));
+        // From the decision's date: + 15 days = Saturday 2026-02-14, an adjusted working day,
+        // so the limit ends that Saturday and the same suit counts as late, provisionally.
+        let undelivered = ActFacts {
+            review_decision_served_on: None,
+            ..facts
+        };
+        let l = filing_limit(RemedyKind::Litigation, &suit, &undelivered, &cal).expect("limit");
+        assert_eq!(
+            (l.basis, l.deadline, l.filed_late),
+            (StartBasis::DecisionDate, d("2026-02-14"), true)
+        );
+        assert!(l.basis.provisional());
+    }
+
+    #[test]
+    fn a_direct_suit_against_a_refusal_since_2024_should_have_gone_to_review_first() {
+        let refusal = |on: &str, disposition: &'static str| ActFacts {
+            reply_on: Some(d(on)),
+            reply_disposition: Some(disposition),
+            ..ActFacts::default()
+        };
+        let direct = case("2024-03-01", None, Some(Route::Direct));
+        let lit = RemedyKind::Litigation;
+        assert!(review_first_required(
+            lit,
+            &direct,
+            &refusal("2024-01-01", "denied.state_secret")
+        ));
+        assert!(!review_first_required(
+            lit,
+            &direct,
+            &refusal("2023-12-31", "denied.state_secret")
+        ));
+        assert!(!review_first_required(
+            lit,
+            &direct,
+            &refusal("2024-02-01", "granted")
+        ));
+        assert!(!review_first_required(
+            lit,
+            &direct,
+            &refusal("2024-02-01", "partly_granted")
+        ));
+        let after = case("2024-03-01", None, Some(Route::AfterReview));
+        assert!(!review_first_required(
+            lit,
+            &after,
+            &refusal("2024-02-01", "denied.third_party")
+        ));
+        assert!(!review_first_required(
+            RemedyKind::Review,
+            &case("2024-03-01", None, None),
+            &refusal("2024-02-01", "denied.third_party")
+        ));
+        // Without a linked reply nothing is known: no warning.
+        assert!(!review_first_required(lit, &direct, &ActFacts::default()));
     }
 
     #[test]

@@ -347,6 +347,10 @@ pub struct ReplyBody {
     /// Disclosure although a consulted third party objected (art. 32): required for a
     /// `granted` reply after an objection (else 409 `third_party_objection_unanswered`).
     pub objection_override: Option<ObjectionOverrideBody>,
+    /// The day the reply was served on the applicant (送达), when already known (else record
+    /// it later with `record_reply_service`): not before the reply, not in the future. The
+    /// applicant's review and litigation limits run from it.
+    pub served_on: Option<NaiveDate>,
 }
 
 /// The public-interest reason for disclosing over a third party's objection, and the written
@@ -382,6 +386,30 @@ impl ActionBody for ReplyBody {
                 )
             }),
         )
+        .map(|a| a.served_on(self.served_on))
+    }
+}
+
+/// The reply was served on the applicant (送达) on `served_on`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"on": "2026-03-16", "served_on": "2026-03-13"}))]
+pub struct RecordReplyServiceBody {
+    /// The day this is recorded.
+    pub on: NaiveDate,
+    /// The day the applicant received the reply (the post's or e-mail's proof of service): not
+    /// before the reply, not after `on`. A later record corrects an earlier one.
+    pub served_on: NaiveDate,
+}
+
+impl ActionBody for RecordReplyServiceBody {
+    fn on(&self) -> NaiveDate {
+        self.on
+    }
+    fn action(&self) -> Result<Action, Vec<FieldError>> {
+        Ok(Action::RecordReplyService {
+            served_on: self.served_on,
+        })
     }
 }
 
@@ -578,6 +606,13 @@ action_operation!(
     CloseUnpaidBody,
     "Close as unpaid (`other.unpaid`): awaiting_payment → closed.",
     "Not allowed now (`invalid_transition`, `payment_deadline_not_passed`)"
+);
+action_operation!(
+    record_reply_service,
+    "/requests/{id}/actions/record_reply_service",
+    RecordReplyServiceBody,
+    "Record when the reply was served on the applicant (送达): the reviews and direct suits against it are measured from then. Closed applications only.",
+    "Not allowed now (`invalid_transition`)"
 );
 action_operation!(
     withdraw,

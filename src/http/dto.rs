@@ -252,6 +252,37 @@ pub enum OutcomeCode {
     Pending,
 }
 
+/// What a filing limit is counted from (the `*_date` ones are provisional).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum FilingStartBasisCode {
+    ActKnownOn,
+    ReplyServedOn,
+    ReplyDate,
+    DecisionServedOn,
+    DecisionDate,
+}
+
+/// A warning: shown, never a refusal.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Warning {
+    /// A stable code, e.g. `review_first_required`.
+    pub code: String,
+    /// What it means, in Chinese.
+    pub message: String,
+}
+
+impl Warning {
+    /// Administrative Reconsideration Law (2023) art. 23 para. 1 item 4, since 2024-01-01.
+    pub fn review_first_required() -> Warning {
+        Warning {
+            code: "review_first_required".into(),
+            message: "自2024年1月1日起，申请人对行政机关不予公开政府信息不服的，应当先申请行政复议，对复议决定不服的再提起行政诉讼（《中华人民共和国行政复议法》第二十三条第一款第四项）；本案为未经复议直接起诉。".into(),
+        }
+    }
+}
+
 /// The route of a lawsuit.
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]

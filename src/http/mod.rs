@@ -214,6 +214,7 @@ where
                 .service(actions::close_uncorrected)
                 .service(actions::close_unpaid)
                 .service(actions::withdraw)
+                .service(actions::record_reply_service)
                 .service(requests::list_events)
                 .service(requests::get_deadline)
                 .service(requests::dashboard)

@@ -16,7 +16,7 @@ use crate::app::remedies::{
     self as uc, RemedyFilter, RemedyInput, RemedyPatch, RemedyView, bad_filter,
 };
 use crate::app::{AppError, AppState, Page};
-use crate::domain::remedy::{CaseInput, Outcome, RemedyKind, Route};
+use crate::domain::remedy::{CaseInput, Outcome, RemedyKind, Route, StartBasis};
 
 /// A review or a lawsuit.
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,8 +38,11 @@ pub struct RemedyDto {
     pub filed_on: NaiveDate,
     /// When the agency was notified.
     pub received_on: Option<NaiveDate>,
-    /// When the applicant learned of the act (the filing limit runs from it).
+    /// When the applicant learned of the act, as entered (the filing limit runs from it).
     pub act_known_on: Option<NaiveDate>,
+    /// Reviews: the day the decision was served on the applicant (a suit after the review has
+    /// 15 days from it).
+    pub decision_served_on: Option<NaiveDate>,
     /// Lawsuits: `direct` (未经复议直接起诉) or `after_review` (复议后起诉).
     #[schema(value_type = Option<super::dto::RouteCode>)]
     pub route: Option<String>,
@@ -61,8 +64,22 @@ pub struct RemedyDto {
     pub filing_deadline: Option<NaiveDate>,
     /// `review_60_days`, `direct_suit_6_months` or `suit_after_review_15_days`.
     pub filing_rule: Option<String>,
+    /// The day the filing limit runs from.
+    pub filing_starts_on: Option<NaiveDate>,
+    /// What that day is: `act_known_on` (entered), `reply_served_on` (the reply's recorded
+    /// service), `reply_date` (the reply's date: provisional), `decision_served_on` (the review
+    /// decision's recorded service), `decision_date` (its date: provisional).
+    #[schema(value_type = Option<super::dto::FilingStartBasisCode>)]
+    pub filing_start_basis: Option<String>,
     /// Filed after the limit (never a refusal).
     pub filed_late: bool,
+    /// The limit was counted from the act's own date, not from when the applicant learned of
+    /// it: record the service to make `filed_late` final.
+    pub filed_late_provisional: bool,
+    /// Warnings that do not stop recording, e.g. `review_first_required`: a direct suit
+    /// against a refusal to disclose replied since 2024-01-01, which the Administrative
+    /// Reconsideration Law (art. 23) sends to review first.
+    pub warnings: Vec<super::dto::Warning>,
     pub version: i32,
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -87,6 +104,7 @@ pub fn remedy_dto(r: impl Into<RemedyView>) -> RemedyDto {
         filed_on: r.filed_on,
         received_on: r.received_on,
         act_known_on: r.act_known_on,
+        decision_served_on: r.decision_served_on,
         route: r.route,
         review_id: r.review_id.as_deref().map(uuid),
         instance: r.instance,
@@ -97,6 +115,18 @@ pub fn remedy_dto(r: impl Into<RemedyView>) -> RemedyDto {
         filing_deadline: r.filing_deadline,
         filing_rule: r.filing_rule,
         filed_late: r.filed_late,
+        filed_late_provisional: r
+            .filing_start_basis
+            .as_deref()
+            .and_then(StartBasis::parse)
+            .is_some_and(StartBasis::provisional),
+        filing_starts_on: r.filing_starts_on,
+        filing_start_basis: r.filing_start_basis,
+        warnings: if r.review_first_required {
+            vec![super::dto::Warning::review_first_required()]
+        } else {
+            Vec::new()
+        },
         version: r.version,
         created_by: r.created_by,
         created_at: instant(r.created_at),
@@ -116,12 +146,15 @@ pub struct CreateReviewDto {
     pub reviewing_body: String,
     pub filed_on: NaiveDate,
     pub received_on: Option<NaiveDate>,
-    /// Defaults to the linked application's reply date.
+    /// When the applicant learned of the act. Without it the limit runs from the linked
+    /// reply's recorded service, else from the reply's date (provisional).
     pub act_known_on: Option<NaiveDate>,
     /// For a case recorded after the fact.
     #[schema(value_type = Option<super::dto::DecisionTypeCode>)]
     pub decision_type: Option<String>,
     pub decided_on: Option<NaiveDate>,
+    /// The day the decision was served on the applicant (needs `decided_on`).
+    pub decision_served_on: Option<NaiveDate>,
     pub notes: Option<String>,
 }
 
@@ -193,6 +226,7 @@ pub async fn create_review(
             act_known_on: b.act_known_on,
             decision_type: b.decision_type,
             decided_on: b.decided_on,
+            decision_served_on: b.decision_served_on,
             notes: b.notes,
             route: None,
             instance: None,
@@ -237,6 +271,7 @@ pub async fn create_litigation(
             act_known_on: b.act_known_on,
             decision_type: b.decision_type,
             decided_on: b.decided_on,
+            decision_served_on: None,
             notes: b.notes,
             route: Some(b.route),
             instance: b.instance,
@@ -407,6 +442,11 @@ pub struct PatchRemedyDto {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
     pub decided_on: Option<Option<NaiveDate>>,
+    /// Reviews: the day the decision was served. Recording it on a decided review is not a
+    /// correction (no `correction_reason`); changing a recorded one is.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub decision_served_on: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<String>>,
@@ -435,6 +475,7 @@ fn to_patch(b: PatchRemedyDto, kind: RemedyKind) -> Result<RemedyPatch, ApiError
         instance: b.instance,
         decision_type: b.decision_type,
         decided_on: b.decided_on,
+        decision_served_on: b.decision_served_on,
         notes: b.notes,
         correction_reason: b.correction_reason,
     })

@@ -156,6 +156,9 @@ pub struct RequestDto {
     #[schema(value_type = Option<super::dto::DispositionCode>)]
     pub disposition: Option<String>,
     pub closed_on: Option<NaiveDate>,
+    /// The day the reply was served on the applicant (送达), when recorded: the applicant's
+    /// review and litigation limits run from it (`record_reply_service`).
+    pub reply_served_on: Option<NaiveDate>,
     /// The legal record: `clock` (receipt, correction, pauses, extension, override),
     /// `correction_items`, `consultations`, `fee` (amounts in fen), `reply`.
     #[schema(value_type = Object)]
@@ -213,6 +216,7 @@ pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> Requ
         late: r.late(),
         disposition: r.disposition().map(|d| d.code().to_string()),
         closed_on: r.closed_on(),
+        reply_served_on: r.workflow.reply.as_ref().and_then(|x| x.served_on),
         workflow: serde_json::to_value(&r.workflow).unwrap_or(Value::Null),
         version: r.version,
         created_by: r.created_by.clone(),

@@ -30,6 +30,9 @@ both_databases!(
     the_application_detail_shows_its_reviews_and_lawsuits,
     a_review_takes_no_route_instance_or_review_id,
     correcting_a_reviews_decision_date_re_measures_the_suits_after_it,
+    the_replys_service_recorded_later_re_measures_the_cases_against_it,
+    a_suit_after_review_runs_from_the_decisions_service_recorded_without_a_correction,
+    a_direct_suit_against_a_refusal_since_2024_is_recorded_with_a_review_first_warning,
 );
 // ---------------------------------------------------------------------------------------------
 // Fixtures and helpers
@@ -553,10 +556,13 @@ async fn a_review_runs_60_days_from_the_reply_and_a_last_day_in_national_day_mov
     )
     .await;
     assert_eq!(on_time["request_id"], req_id.as_str());
+    assert_eq!(on_time["act_known_on"], Value::Null, "only an entered date");
     assert_eq!(
-        on_time["act_known_on"], "2026-08-03",
-        "defaults to the application's reply date"
+        on_time["filing_starts_on"], "2026-08-03",
+        "without the reply's service, from the reply's date"
     );
+    assert_eq!(on_time["filing_start_basis"], "reply_date");
+    assert_eq!(on_time["filed_late_provisional"], true);
     assert_eq!(on_time["filing_deadline"], next.as_str());
     assert_eq!(on_time["filing_rule"], "review_60_days");
     assert_eq!(on_time["filed_late"], false);
@@ -569,9 +575,10 @@ async fn a_review_runs_60_days_from_the_reply_and_a_last_day_in_national_day_mov
         &with(review("2026-10-09"), json!({"request_id": req_id})),
     )
     .await;
-    assert_eq!(late["act_known_on"], "2026-08-03");
+    assert_eq!(late["filing_starts_on"], "2026-08-03");
     assert_eq!(late["filing_deadline"], "2026-10-08");
     assert_eq!(late["filed_late"], true);
+    assert_eq!(late["filed_late_provisional"], true);
 
     // A date given wins over the reply date. 2026-08-01 + 60 days = 2026-09-30, a Wednesday.
     assert_eq!(add_wd(&app, "2026-09-30", 0).await, "2026-09-30");
@@ -586,6 +593,8 @@ async fn a_review_runs_60_days_from_the_reply_and_a_last_day_in_national_day_mov
     )
     .await;
     assert_eq!(given["act_known_on"], "2026-08-01");
+    assert_eq!(given["filing_start_basis"], "act_known_on");
+    assert_eq!(given["filed_late_provisional"], false);
     assert_eq!(given["filing_deadline"], "2026-09-30");
     assert_eq!(given["filed_late"], false);
     let given_late = record(
@@ -1782,5 +1791,343 @@ async fn correcting_a_reviews_decision_date_re_measures_the_suits_after_it(app: 
     assert_eq!(
         trail.last().map(|e| e["action"].clone()),
         Some(json!("filing_limit_remeasured"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits that run from a service date (issue 12 item 3) and the review-first rule (item 10)
+// ---------------------------------------------------------------------------------------------
+
+/// Posts an action on an application with its current version; answers the response.
+async fn act(app: &TestApp, token: &str, request: &Value, action: &str, body: &Value) -> Resp {
+    Resp::from(
+        app.request(
+            Method::POST,
+            &format!("/api/v1/requests/{}/actions/{action}", id_of(request)),
+            Some(token),
+        )
+        .header("If-Match", format!("\"{}\"", version_of(request)))
+        .json(body)
+        .send()
+        .await
+        .expect("send"),
+    )
+    .await
+}
+
+async fn trace_step(app: &TestApp, token: &str, request_id: &str, rule: &str) -> Value {
+    let r = app
+        .get(&format!("/api/v1/requests/{request_id}/deadline"), token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["deadline"]["trace"]
+        .as_array()
+        .expect("trace")
+        .iter()
+        .find(|t| t["rule"] == rule)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {rule} in the trace: {}", r.text))
+}
+
+async fn the_replys_service_recorded_later_re_measures_the_cases_against_it(app: TestApp) {
+    let st = staff(&app).await;
+    let req = intake(&app, &st.clerk, "2026-07-20").await;
+    let req = reply(&app, &st.clerk, &req, "2026-08-03").await;
+    let req_id = id_of(&req);
+    assert_eq!(req["reply_served_on"], Value::Null);
+    // Before the service is recorded the trace counts from the reply's date, provisionally.
+    let step = trace_step(&app, &st.clerk, &req_id, "remedy.review").await;
+    assert_eq!(step["date"], "2026-08-03");
+    assert_eq!(step["until"], "2026-10-08", "10-02 falls in National Day");
+    assert!(s(&step["detail"]).contains("暂定"), "{step}");
+
+    // Filed 2026-10-09: late by the reply's date (limit 10-08), provisionally.
+    let review = record(
+        &app,
+        &st.clerk,
+        REVIEWS,
+        &with(review("2026-10-09"), json!({"request_id": req_id})),
+    )
+    .await;
+    assert_eq!(
+        (
+            review["filed_late"].clone(),
+            review["filed_late_provisional"].clone()
+        ),
+        (json!(true), json!(true))
+    );
+    let suit = record(
+        &app,
+        &st.clerk,
+        SUITS,
+        &with(direct_suit("2026-10-09"), json!({"request_id": req_id})),
+    )
+    .await;
+    assert_eq!(suit["filing_deadline"], "2027-02-03");
+    assert_eq!(suit["filed_late"], false);
+
+    // Refusals first: a service before the reply, after the day of recording, on an open case.
+    let r = act(
+        &app,
+        &st.clerk,
+        &req,
+        "record_reply_service",
+        &json!({"on": "2026-10-12", "served_on": "2026-08-02"}),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["code"], "before_reply", "{}", r.text);
+    let r = act(
+        &app,
+        &st.clerk,
+        &req,
+        "record_reply_service",
+        &json!({"on": "2026-08-05", "served_on": "2026-08-10"}),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["code"], "after_on", "{}", r.text);
+    let open = intake(&app, &st.clerk, "2026-07-21").await;
+    act(
+        &app,
+        &st.clerk,
+        &open,
+        "record_reply_service",
+        &json!({"on": "2026-08-05", "served_on": "2026-08-04"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    assert_eq!(
+        version_of(&get_case(&app, REVIEWS, &id_of(&review)).await),
+        1,
+        "nothing re-measured"
+    );
+
+    // Served on 2026-08-10: 60 days later is Friday 2026-10-09, so the review was on time.
+    let r = act(
+        &app,
+        &st.clerk,
+        &req,
+        "record_reply_service",
+        &json!({"on": "2026-10-12", "served_on": "2026-08-10"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["reply_served_on"], "2026-08-10");
+    assert_eq!(r.body["state"], "closed");
+    let now = get_case(&app, REVIEWS, &id_of(&review)).await;
+    assert_eq!(now["filing_starts_on"], "2026-08-10");
+    assert_eq!(now["filing_start_basis"], "reply_served_on");
+    assert_eq!(now["filing_deadline"], "2026-10-09");
+    assert_eq!(now["filed_late"], false);
+    assert_eq!(now["filed_late_provisional"], false);
+    assert_eq!(version_of(&now), 2);
+    let h = history(&app, REVIEWS, &id_of(&review)).await;
+    let last = h.last().expect("history");
+    assert_eq!(last["action"], "filing_limit_remeasured", "{last}");
+    assert_eq!(
+        last["payload"]["cause"]["request_id"],
+        req_id.as_str(),
+        "{last}"
+    );
+    let suit_now = get_case(&app, SUITS, &id_of(&suit)).await;
+    assert_eq!(suit_now["filing_deadline"], "2027-02-10");
+    assert_eq!(suit_now["filing_start_basis"], "reply_served_on");
+    // The trace now counts from the service.
+    let step = trace_step(&app, &st.clerk, &req_id, "remedy.review").await;
+    assert_eq!(
+        (step["date"].clone(), step["until"].clone()),
+        (json!("2026-08-10"), json!("2026-10-09"))
+    );
+    assert_eq!(step["article"], "《中华人民共和国行政复议法》第二十条");
+    let step = trace_step(&app, &st.clerk, &req_id, "remedy.litigation").await;
+    assert_eq!(step["until"], "2027-02-10");
+
+    // A reply that states its service at once: checked the same way.
+    let other = intake(&app, &st.clerk, "2026-07-22").await;
+    let body = json!({"on": "2026-08-04", "disposition": "granted", "provision": "以电子邮件方式提供", "served_on": "2026-08-03"});
+    let r = act(&app, &st.clerk, &other, "reply", &body).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "served_on");
+    let body = json!({"on": "2026-08-04", "disposition": "granted", "provision": "以电子邮件方式提供", "served_on": "2026-08-06"});
+    let r = act(&app, &st.clerk, &other, "reply", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["reply_served_on"], "2026-08-06");
+}
+
+async fn a_suit_after_review_runs_from_the_decisions_service_recorded_without_a_correction(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let rv = record(
+        &app,
+        &st.clerk,
+        REVIEWS,
+        &with(review("2026-09-01"), decided("upheld", "2026-09-20")),
+    )
+    .await;
+    let rv_id = id_of(&rv);
+    // From the decision's date: 09-20 + 15 days = 10-05, in National Day: 10-08. Filed 10-09.
+    let suit = record(&app, &st.clerk, SUITS, &suit_after(&rv_id, "2026-10-09")).await;
+    assert_eq!(suit["filing_deadline"], "2026-10-08");
+    assert_eq!(suit["filing_start_basis"], "decision_date");
+    assert_eq!(
+        (
+            suit["filed_late"].clone(),
+            suit["filed_late_provisional"].clone()
+        ),
+        (json!(true), json!(true))
+    );
+
+    // The decision's service is not a correction of the decision: no reason needed.
+    let bad = json!({"decision_served_on": "2026-09-19"});
+    refused_patch(
+        &app,
+        &st.clerk,
+        REVIEWS,
+        &rv_id,
+        &bad,
+        Some(version_of(&rv)),
+        (422, "validation_failed"),
+    )
+    .await;
+    // Served 09-25: + 15 days = Saturday 2026-10-10, an adjusted working day: the limit ends
+    // that Saturday, and the suit of 10-09 was on time.
+    assert_eq!(add_wd(&app, "2026-10-10", 0).await, "2026-10-10");
+    let served = patched(
+        &app,
+        &st.clerk,
+        REVIEWS,
+        &rv,
+        &json!({"decision_served_on": "2026-09-25"}),
+    )
+    .await;
+    assert_eq!(served["decision_served_on"], "2026-09-25");
+    let h = history(&app, REVIEWS, &rv_id).await;
+    assert_eq!(h.last().expect("history")["action"], "decision_served");
+    let now = get_case(&app, SUITS, &id_of(&suit)).await;
+    assert_eq!(now["filing_starts_on"], "2026-09-25");
+    assert_eq!(now["filing_start_basis"], "decision_served_on");
+    assert_eq!(now["filing_deadline"], "2026-10-10");
+    assert_eq!(
+        (
+            now["filed_late"].clone(),
+            now["filed_late_provisional"].clone()
+        ),
+        (json!(false), json!(false))
+    );
+    // Changing a recorded service is a correction of a decided case.
+    refused_patch(
+        &app,
+        &st.clerk,
+        REVIEWS,
+        &rv_id,
+        &json!({"decision_served_on": "2026-09-21"}),
+        Some(version_of(&served)),
+        (409, "decided_case_requires_correction"),
+    )
+    .await;
+    // A lawsuit has no decision service to record here, and an undecided review none yet.
+    let r = app
+        .post(
+            SUITS,
+            &st.clerk,
+            &with(
+                direct_suit("2026-10-09"),
+                json!({"decision_served_on": "2026-10-01"}),
+            ),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    let r = app
+        .post(
+            REVIEWS,
+            &st.clerk,
+            &with(
+                review("2026-09-01"),
+                json!({"decision_served_on": "2026-10-01"}),
+            ),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert!(r.text.contains("requires_decision"), "{}", r.text);
+}
+
+async fn a_direct_suit_against_a_refusal_since_2024_is_recorded_with_a_review_first_warning(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let refuse = |on: &str| json!({"on": on, "disposition": "denied.state_secret", "reason": "属于国家秘密", "legal_basis": "《条例》第十四条"});
+    let refused = intake(&app, &st.clerk, "2026-03-02").await;
+    let refused = act(&app, &st.clerk, &refused, "reply", &refuse("2026-03-10")).await;
+    assert_eq!(refused.status, StatusCode::OK, "{}", refused.text);
+    let refused_id = id_of(&refused.body);
+    let direct = record(
+        &app,
+        &st.clerk,
+        SUITS,
+        &with(direct_suit("2026-04-01"), json!({"request_id": refused_id})),
+    )
+    .await;
+    let warnings = direct["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{direct}");
+    assert_eq!(warnings[0]["code"], "review_first_required");
+    assert!(
+        s(&warnings[0]["message"]).contains("行政复议法"),
+        "{direct}"
+    );
+    // Recorded all the same, and counted (a warning is never a refusal).
+    assert_eq!(
+        get_case(&app, SUITS, &id_of(&direct)).await["warnings"][0]["code"],
+        "review_first_required"
+    );
+    // The trace tells the office the applicant must apply for review first.
+    let step = trace_step(&app, &st.clerk, &refused_id, "remedy.litigation").await;
+    assert_eq!(step["until"], Value::Null, "{step}");
+    assert_eq!(step["article"], "《中华人民共和国行政复议法》第二十三条");
+
+    // A suit after review, a suit against a grant, a refusal of 2023: no warning.
+    let rv = record(&app, &st.clerk, REVIEWS, &with(review("2026-03-20"), json!({"request_id": refused_id, "decision_type": "upheld", "decided_on": "2026-04-10"}))).await;
+    let after = record(
+        &app,
+        &st.clerk,
+        SUITS,
+        &with(
+            suit_after(&id_of(&rv), "2026-04-20"),
+            json!({"request_id": refused_id}),
+        ),
+    )
+    .await;
+    assert_eq!(after["warnings"], json!([]));
+    let granted = intake(&app, &st.clerk, "2026-03-03").await;
+    let granted = reply(&app, &st.clerk, &granted, "2026-03-11").await;
+    let g = record(
+        &app,
+        &st.clerk,
+        SUITS,
+        &with(
+            direct_suit("2026-04-01"),
+            json!({"request_id": id_of(&granted)}),
+        ),
+    )
+    .await;
+    assert_eq!(g["warnings"], json!([]));
+    let old = intake(&app, &st.clerk, "2023-11-01").await;
+    let old = act(&app, &st.clerk, &old, "reply", &refuse("2023-11-20")).await;
+    assert_eq!(old.status, StatusCode::OK, "{}", old.text);
+    let o = record(
+        &app,
+        &st.clerk,
+        SUITS,
+        &with(
+            direct_suit("2023-12-20"),
+            json!({"request_id": id_of(&old.body)}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        o["warnings"],
+        json!([]),
+        "before 2024 a direct suit was open"
     );
 }

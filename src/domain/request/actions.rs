@@ -37,6 +37,10 @@ pub enum Action {
         whom: String,
         received_on: Option<NaiveDate>,
     },
+    /// The reply was served on the applicant on this day (送达), recorded after the reply.
+    RecordReplyService {
+        served_on: NaiveDate,
+    },
     /// The consulted party received the letter on this day: its 15 working days run from it.
     RecordConsultationReceipt {
         received_on: NaiveDate,
@@ -95,6 +99,8 @@ pub struct ReplyInput {
     /// Disclosure over a third party's objection (art. 32): why withholding would seriously
     /// harm the public interest, and the written notice telling the third party.
     pub objection_override: Option<ObjectionOverride>,
+    /// The day the reply was served on the applicant, when known at recording.
+    pub served_on: Option<NaiveDate>,
 }
 
 /// Disclosure although the consulted third party objected (art. 32): allowed only when
@@ -111,7 +117,7 @@ pub struct ObjectionOverride {
 }
 
 /// The name of each step, as in the API paths: `/requests/{id}/actions/{name}`.
-pub const ACTIONS: [&str; 16] = [
+pub const ACTIONS: [&str; 17] = [
     "confirm_receipt",
     "request_correction",
     "receive_correction",
@@ -128,6 +134,7 @@ pub const ACTIONS: [&str; 16] = [
     "close_uncorrected",
     "close_unpaid",
     "withdraw",
+    "record_reply_service",
 ];
 
 fn collect<T>(e: Errors, v: Option<T>) -> Result<T, Vec<FieldError>> {
@@ -361,6 +368,7 @@ impl Action {
                     responsible_agency,
                     repeats_request_id,
                     objection_override,
+                    served_on: None,
                 })
             }
             _ => None,
@@ -372,6 +380,17 @@ impl Action {
         let mut e = Errors::new();
         let reason = e.take(optional_text("reason", reason, 4000, true));
         collect(e, reason.map(|reason| Action::Withdraw { reason }))
+    }
+
+    /// A reply with the day it was served on the applicant, when known at recording.
+    pub fn served_on(self, served_on: Option<NaiveDate>) -> Action {
+        match self {
+            Action::Reply(mut r) => {
+                r.served_on = served_on;
+                Action::Reply(r)
+            }
+            other => other,
+        }
     }
 
     pub fn name(&self) -> &'static str {
@@ -392,6 +411,7 @@ impl Action {
             Action::CloseUncorrected => "close_uncorrected",
             Action::CloseUnpaid => "close_unpaid",
             Action::Withdraw { .. } => "withdraw",
+            Action::RecordReplyService { .. } => "record_reply_service",
         }
     }
 
@@ -415,6 +435,7 @@ impl Action {
             Action::Extend { .. } | Action::OverrideDeadline { .. } => {
                 &[Processing, Consulting, AwaitingPayment]
             }
+            Action::RecordReplyService { .. } => &[Closed],
             Action::Withdraw { .. } => &[
                 AwaitingConfirmation,
                 Processing,
@@ -520,6 +541,39 @@ fn record_receipt(
     Ok(next)
 }
 
+/// The reply was served on the applicant on `served_on` (recorded on `on`): not before the
+/// reply, not after the day it is recorded. A later record corrects an earlier one (the trail
+/// keeps both).
+fn record_reply_service(
+    wf: &Workflow,
+    on: NaiveDate,
+    served_on: NaiveDate,
+) -> Result<Workflow, Refusal> {
+    let mut next = wf.clone();
+    let reply = next
+        .reply
+        .as_mut()
+        .ok_or_else(|| conflict("invalid_transition", "no reply has been recorded"))?;
+    let mut e = Errors::new();
+    if served_on < reply.on {
+        e.push(FieldError::new(
+            "served_on",
+            "before_reply",
+            format!("the reply is dated {}", reply.on),
+        ));
+    }
+    if served_on > on {
+        e.push(FieldError::new(
+            "served_on",
+            "after_on",
+            "must not be after the day it is recorded (on)",
+        ));
+    }
+    e.into_result().map_err(Refusal::Invalid)?;
+    reply.served_on = Some(served_on);
+    Ok(next)
+}
+
 /// The due date the clock gives now, if it runs.
 pub fn current_due_date(wf: &Workflow, cal: &Calendar) -> Result<Option<NaiveDate>, Refusal> {
     clock::due_date(&wf.clock, cal).map_err(|e| conflict("clock_inconsistent", e.to_string()))
@@ -556,6 +610,7 @@ pub(super) fn close(
         repeats_request_id: reply.repeats_request_id,
         objection_override: reply.objection_override,
         late: due.is_some_and(|d| on > d),
+        served_on: reply.served_on,
     });
     Ok(next)
 }
@@ -569,6 +624,7 @@ fn plain_close(disposition: Disposition, reason: Option<String>) -> ReplyInput {
         responsible_agency: None,
         repeats_request_id: None,
         objection_override: None,
+        served_on: None,
     }
 }
 
@@ -637,6 +693,7 @@ pub fn apply(
         Action::CloseUncorrected => close_uncorrected(wf, on, ctx),
         Action::CloseUnpaid => close_unpaid(wf, on, ctx),
         Action::Withdraw { reason } => withdraw(wf, on, reason.clone(), ctx),
+        Action::RecordReplyService { served_on } => record_reply_service(wf, on, *served_on),
     }?;
     next.last_step_on = on;
     Ok(next)
@@ -1071,6 +1128,24 @@ fn reply(
             "the consulted third party objected: disclosing needs the public-interest reason and the written notice to the third party (objection_override, art. 32)",
         ));
     }
+    if let Some(served) = reply.served_on {
+        let mut e = Errors::new();
+        if served < on {
+            e.push(FieldError::new(
+                "served_on",
+                "before_reply",
+                "must not be before the reply (on)",
+            ));
+        }
+        if served > ctx.today {
+            e.push(FieldError::new(
+                "served_on",
+                "in_future",
+                "must not be in the future",
+            ));
+        }
+        e.into_result().map_err(Refusal::Invalid)?;
+    }
     close(wf, on, reply.clone(), ctx.calendar)
 }
 
@@ -1245,10 +1320,14 @@ mod tests {
                 responsible_agency: None,
                 repeats_request_id: None,
                 objection_override: None,
+                served_on: None,
             }),
             Action::CloseUncorrected,
             Action::CloseUnpaid,
             Action::Withdraw { reason: None },
+            Action::RecordReplyService {
+                served_on: d("2025-03-05"),
+            },
         ]
     }
 
@@ -1284,6 +1363,7 @@ mod tests {
                 matches!(state, Processing | Consulting | AwaitingPayment)
             }
             "withdraw" => state != Closed,
+            "record_reply_service" => state == Closed,
             _ => false,
         };
         if allowed {

@@ -124,10 +124,15 @@ impl Application {
 
     /// The deadline the clock gives now, with its trace.
     pub fn deadline(&self, cal: &Calendar, today: NaiveDate) -> Result<Deadline, Refusal> {
-        clock::compute(&self.workflow.clock, cal, today).map_err(|e| Refusal::Conflict {
-            code: "clock_inconsistent",
-            message: e.to_string(),
-        })
+        let mut d =
+            clock::compute(&self.workflow.clock, cal, today).map_err(|e| Refusal::Conflict {
+                code: "clock_inconsistent",
+                message: e.to_string(),
+            })?;
+        if let Some(reply) = &self.workflow.reply {
+            remedy_steps(&mut d, reply, cal);
+        }
+        Ok(d)
     }
 
     /// Recomputes the stored due date and, once closed, the lateness of the reply (after a
@@ -229,5 +234,81 @@ impl SortKey {
 
     pub fn parse(s: &str) -> Option<SortKey> {
         SortKey::ALL.into_iter().find(|k| k.code() == s)
+    }
+}
+
+/// The applicant's review and litigation limits after the reply, in the trace: counted from the
+/// reply's recorded service, else from its date (provisional).
+fn remedy_steps(d: &mut Deadline, reply: &super::workflow::ReplyRecord, cal: &Calendar) {
+    use crate::domain::remedy::{self, ActFacts};
+    let facts = ActFacts {
+        reply_on: Some(reply.on),
+        reply_served_on: reply.served_on,
+        reply_disposition: Some(reply.disposition.code()),
+        ..ActFacts::default()
+    };
+    let basis = match reply.served_on {
+        Some(s) => format!("答复于{s}送达 / the reply was served on {s}"),
+        None => format!(
+            "送达日期未记录，暂按答复日期{}计算，结果为暂定 / service not recorded: counted from the reply's date, {}, provisionally",
+            reply.on, reply.on
+        ),
+    };
+    let review_first = remedy::review_first_required(
+        remedy::RemedyKind::Litigation,
+        &remedy::Case {
+            applicant_name: String::new(),
+            body_name: String::new(),
+            filed_on: reply.on,
+            received_on: None,
+            act_known_on: None,
+            decision: None,
+            decided_on: None,
+            decision_served_on: None,
+            notes: None,
+            route: Some(remedy::Route::Direct),
+            instance: None,
+        },
+        &facts,
+    );
+    for (l, article) in remedy::limits_after_reply(&facts, cal) {
+        let (rule, what) = if l.rule == "review_60_days" {
+            (
+                "remedy.review",
+                "申请人可自知道该答复之日起60日内申请行政复议 / the applicant may apply for administrative review within 60 days of learning of the reply".to_string(),
+            )
+        } else if review_first {
+            (
+                "remedy.litigation",
+                "对不予公开的答复须先申请行政复议（《行政复议法》第二十三条），不得直接起诉 / a refusal to disclose goes to review before a suit (Administrative Reconsideration Law art. 23)".to_string(),
+            )
+        } else {
+            (
+                "remedy.litigation",
+                "申请人可自知道该答复之日起6个月内提起行政诉讼 / the applicant may sue within 6 months of learning of the reply".to_string(),
+            )
+        };
+        let no_direct_suit = rule == "remedy.litigation" && review_first;
+        let step = u32::try_from(d.trace.len() + 1).unwrap_or(u32::MAX);
+        d.trace.push(clock::TraceStep {
+            step,
+            rule,
+            date: Some(l.starts_on),
+            until: (!no_direct_suit).then_some(l.deadline),
+            working_days: None,
+            detail: if no_direct_suit {
+                what
+            } else {
+                format!(
+                    "{what}；{basis}；期限至{} / the limit ends on {}",
+                    l.deadline, l.deadline
+                )
+            },
+            article: Some(if no_direct_suit {
+                "《中华人民共和国行政复议法》第二十三条"
+            } else {
+                article
+            }),
+        });
     }
 }

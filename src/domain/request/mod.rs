@@ -711,6 +711,7 @@ pub fn parse_import(
             responsible_agency: responsible_agency.flatten(),
             repeats_request_id: None,
             objection_override: None,
+            served_on: None,
         };
         let mut wf = actions::close(&parsed.workflow, on, reply, cal).map_err(|r| match r {
             Refusal::Invalid(v) => v,

@@ -73,6 +73,10 @@ pub struct ReplyRecord {
     /// Replied after the due date.
     #[serde(default)]
     pub late: bool,
+    /// The day the reply was served on the applicant (送达): the applicant's review and
+    /// litigation limits run from it. Recorded with the reply or later.
+    #[serde(default)]
+    pub served_on: Option<NaiveDate>,
 }
 
 /// The legal state of one application: everything the guards and the clock need.
