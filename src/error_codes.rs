@@ -110,6 +110,7 @@ error_codes! {
     UnknownField = "unknown_field", "该字段不属于此请求（例如属于另一种办理步骤）", "The field is not part of this request (for example it belongs to another action)";
     BeforeSending = "before_sending", "收到日期早于发出日期", "The receipt date is before the letter was sent";
     AfterOn = "after_on", "日期晚于本步骤的日期（on）", "The date is after the step's date (on)";
+    InvalidNumberPattern = "invalid_number_pattern", "发文字号格式有误：须含〔{year}〕和 {seq} 各一次", "The document-number pattern needs 〔{year}〕 and {seq} once each";
     BeforeReply = "before_reply", "送达日期早于答复日期", "The service date is before the reply";
     InvalidLength = "invalid_length", "长度有误", "Wrong length";
     InvalidBirthDate = "invalid_birth_date", "身份证号中的出生日期不存在", "The birth date inside the identity number is not a real date";

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod clients;
 pub mod feed;
 pub mod idempotency;
+pub mod letterheads;
 pub mod remedies;
 pub mod report_export;
 pub mod reports;

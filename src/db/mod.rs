@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod clients;
 pub mod feed;
 pub mod idempotency;
+pub mod letterheads;
 pub mod remedies;
 pub mod reports;
 pub mod requests;

@@ -140,10 +140,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    letterheads (agency_id) {
+        agency_id -> Text,
+        fields -> Text,
+        version -> Integer,
+        updated_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(requests -> agencies (agency_id));
 diesel::joinable!(request_events -> requests (request_id));
 diesel::joinable!(request_documents -> requests (request_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    letterheads,
     agencies,
     users,
     audit_log,

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod disposition;
 pub mod fees;
 pub mod identity;
+pub mod letterhead;
 pub mod remedy;
 pub mod report;
 pub mod request;

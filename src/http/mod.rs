@@ -16,6 +16,7 @@ pub mod extract;
 pub mod feed;
 pub mod health;
 pub mod idempotency;
+pub mod letterheads;
 pub mod middleware;
 pub mod problem;
 pub mod remedies;
@@ -184,6 +185,8 @@ where
                 .service(agencies::create_agency)
                 .service(agencies::list_agencies)
                 .service(agencies::get_agency)
+                .service(letterheads::get_letterhead)
+                .service(letterheads::put_letterhead)
                 .service(users::create_user)
                 .service(users::list_users)
                 .service(users::patch_user)

@@ -14,6 +14,7 @@ mod federated;
 mod foundation;
 mod hardening;
 mod idempotency;
+mod letterheads;
 mod migrations;
 mod openapi;
 mod platform;
