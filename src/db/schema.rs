@@ -206,6 +206,7 @@ diesel::table! {
         narrative -> Text,
         updated_at -> Timestamp,
         updated_by -> Nullable<Text>,
+        revision -> Integer,
     }
 }
 
