@@ -26,6 +26,8 @@ both_databases!(
     table_4_counts_cases_received_in_the_year_with_their_outcome_as_of_31_december,
     entered_figures_and_narrative_are_validated_and_appear_in_the_report,
     report_writes_need_the_current_etag,
+    a_narrative_that_disagrees_with_table_3_or_leaves_a_section_empty_is_not_published,
+    table_2_continuity_with_the_published_year_before_is_a_warning_that_does_not_block,
     publishing_freezes_the_report_and_guards_the_year_until_it_is_reopened,
     a_cell_lists_exactly_the_records_it_counts,
     exports_render_the_report_as_json_csv_html_and_xlsx,
@@ -2283,6 +2285,287 @@ async fn report_writes_need_the_current_etag(app: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_ne!(r.header("etag"), Some(published.as_str()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5b. The narrative against the tables, its completeness, table 二's continuity
+// ---------------------------------------------------------------------------------------------
+
+/// `count` applications received on 2025-03-03 by bulk import, the first `granted` of them
+/// answered on 2025-03-10, the others still open.
+async fn imported(app: &TestApp, token: &str, count: usize, granted: usize) {
+    let lines: String = (0..count)
+        .map(|i| {
+            let mut l = json!({
+                "channel": "in_person",
+                "arrived_at": "2025-03-03T09:30:00+08:00",
+                "receipt_date": "2025-03-03",
+                "applicant": applicant("natural_person"),
+                "description": "申请公开本机关行政许可决定清单",
+                "external_reference": format!("N-{i}"),
+            });
+            if i < granted {
+                l["disposition"] = json!("granted");
+                l["replied_on"] = json!("2025-03-10");
+            }
+            format!("{l}\n")
+        })
+        .collect();
+    let r = Resp::from(
+        app.request(Method::POST, "/api/v1/import/requests", Some(token))
+            .header("content-type", "application/x-ndjson")
+            .body(lines)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "import: {}", r.text);
+}
+
+/// The failed checks' codes.
+fn failed_checks(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["holds"] == false)
+        .map(|c| s(&c["code"]).to_string())
+        .collect()
+}
+
+async fn a_narrative_that_disagrees_with_table_3_or_leaves_a_section_empty_is_not_published(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let (c, admin) = (&st.clerk, &st.admin);
+    let path = report_path(&st.root, 2025);
+    imported(&app, admin, 281, 275).await;
+    let t = table3(&report(&app, c, &st.root, 2025).await);
+    assert_eq!(t["new"]["total"], 281);
+    assert_eq!(t["granted"]["total"], 275);
+    assert_eq!(t["carried_out"]["total"], 6);
+
+    // The generated draft states the table's figures; entered as it is, every check holds.
+    let draft = app.get(&format!("{path}/narrative/draft"), c).await;
+    assert_eq!(draft.status, StatusCode::OK, "{}", draft.text);
+    let draft = draft.body;
+    let text = s(&draft["applications_text"]).to_string();
+    assert!(text.contains("新收政府信息公开申请281件"), "{text}");
+    assert!(text.contains("予以公开275件"), "{text}");
+    assert!(text.contains("结转下年度继续办理6件"), "{text}");
+    assert!(
+        s(&draft["other_matters"]).contains("未收取信息处理费"),
+        "no fees, said explicitly: {}",
+        draft["other_matters"]
+    );
+    let r = put_narrative(&app, c, &path, &draft).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_checks_hold(&r.body);
+    let narrative_checks: BTreeSet<String> = r.body["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| s(&c["code"]).to_string())
+        .filter(|c| c.starts_with("narrative."))
+        .collect();
+    for code in [
+        "narrative.applications.new",
+        "narrative.applications.carried_in",
+        "narrative.applications.total",
+        "narrative.applications.granted",
+        "narrative.applications.partially_granted",
+        "narrative.applications.denied",
+        "narrative.applications.carried_out",
+        "narrative.remedies.review",
+        "narrative.remedies.litigation",
+        "narrative.fees.notices",
+        "narrative.fees.collected",
+    ] {
+        assert!(
+            narrative_checks.contains(code),
+            "{code}: {narrative_checks:?}"
+        );
+    }
+    // The skeletons of 一 and 五 are not a report yet.
+    let r = app.publish_report(&path, admin).await;
+    r.assert_problem(409, "narrative_incomplete");
+    let detail = s(&r.body["detail"]).to_string();
+    assert!(detail.contains("一、总体情况"), "{detail}");
+    assert!(detail.contains("五、存在的主要问题及改进情况"), "{detail}");
+    assert!(!detail.contains("三、"), "{detail}");
+
+    // 286 new applications where table 三 says 281: a failed check naming both, and no
+    // publishing.
+    let wrong = text.replace("新收政府信息公开申请281件", "新收政府信息公开申请286件");
+    let r = patch_narrative(
+        &app,
+        c,
+        &path,
+        &json!({"applications_text": wrong, "overview": "2025年，本机关依法做好政府信息公开工作。",
+                "problems_and_improvements": "个别答复说理不够充分，将加强培训。"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(failed_checks(&r.body), vec!["narrative.applications.new"]);
+    let check = r.body["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["code"] == "narrative.applications.new")
+        .cloned()
+        .expect("check");
+    assert_eq!(check["severity"], "error");
+    let detail = s(&check["detail"]);
+    assert!(
+        detail.contains("286件") && detail.contains("281件"),
+        "{detail}"
+    );
+    let r = app.publish_report(&path, admin).await;
+    r.assert_problem(409, "checks_failed");
+    assert!(
+        s(&r.body["detail"]).contains("narrative.applications.new"),
+        "{}",
+        r.body["detail"]
+    );
+    // The same in Chinese numerals, and a statement that there were none, are read too.
+    for (said, fails) in [
+        ("本年度新收政府信息公开申请二百八十六件。", true),
+        ("本年度新收政府信息公开申请二百八十一件。", false),
+        ("本年度未收到政府信息公开申请。", true),
+    ] {
+        let r = patch_narrative(&app, c, &path, &json!({"applications_text": said})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            failed_checks(&r.body) == vec!["narrative.applications.new"],
+            fails,
+            "{said}: {:?}",
+            failed_checks(&r.body)
+        );
+    }
+
+    // An empty section, or "无" where the format needs content, cannot be published either.
+    let r = patch_narrative(
+        &app,
+        c,
+        &path,
+        &json!({"applications_text": text, "remedies_text": "  ", "problems_and_improvements": "无。"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_checks_hold(&r.body);
+    let r = app.publish_report(&path, admin).await;
+    r.assert_problem(409, "narrative_incomplete");
+    let detail = s(&r.body["detail"]).to_string();
+    assert!(
+        detail.contains("四、政府信息公开行政复议、行政诉讼情况（未填写）"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("五、存在的主要问题及改进情况（本部分不能只写“无”）"),
+        "{detail}"
+    );
+    assert!(!detail.contains("一、"), "{detail}");
+    assert_eq!(report(&app, c, &st.root, 2025).await["status"], "draft");
+    // Table 四 is all zero: "无" is enough there; 六 may say "无" in a year without fees.
+    let r = patch_narrative(
+        &app,
+        c,
+        &path,
+        &json!({"remedies_text": "无", "other_matters": "无。",
+                "problems_and_improvements": "个别答复说理不够充分，将加强培训。"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.publish_report(&path, admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["narrative"]["applications_text"], text.as_str());
+    assert_checks_hold(&r.body);
+}
+
+async fn table_2_continuity_with_the_published_year_before_is_a_warning_that_does_not_block(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let (c, admin) = (&st.clerk, &st.admin);
+    let (p2024, p2025) = (report_path(&st.root, 2024), report_path(&st.root, 2025));
+    let rows = |made: i64, abolished: i64, in_force: i64| {
+        json!({"rows": {
+            "rules": {"made": made, "abolished": abolished, "in_force": in_force},
+            "normative_documents": {"made": 0, "abolished": 0, "in_force": 12},
+            "licensing": {"decisions": 0},
+            "punishment": {"decisions": 0},
+            "coercion": {"decisions": 0},
+            "fees": {"amount_wan_yuan": 0},
+        }})
+    };
+    let r = put_proactive(&app, c, &p2024, &rows(2, 0, 40)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = put_proactive(&app, c, &p2025, &rows(3, 1, 45)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // 2024 is not published: nothing to compare with.
+    let codes = |r: &Value| -> Vec<String> {
+        r["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .map(|c| s(&c["code"]).to_string())
+            .filter(|c| c.starts_with("proactive."))
+            .collect()
+    };
+    assert!(codes(&r.body).is_empty(), "{:?}", codes(&r.body));
+
+    app.complete_narrative(&p2024, c).await;
+    let r = app.publish_report(&p2024, admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Against the published 2024: rules 40 + 3 − 1 = 42, not 45; normative documents hold.
+    let r = report(&app, c, &st.root, 2025).await;
+    assert_eq!(
+        codes(&r),
+        vec![
+            "proactive.rules.in_force",
+            "proactive.normative_documents.in_force"
+        ]
+    );
+    let checks = r["checks"].as_array().expect("checks");
+    let rules = checks
+        .iter()
+        .find(|c| c["code"] == "proactive.rules.in_force")
+        .expect("check");
+    assert_eq!(rules["holds"], false);
+    assert_eq!(rules["severity"], "warning");
+    assert!(s(&rules["detail"]).contains("= 42"), "{}", rules["detail"]);
+    for check in checks {
+        let code = s(&check["code"]);
+        let severity = if code.starts_with("proactive.") {
+            "warning"
+        } else {
+            "error"
+        };
+        assert_eq!(check["severity"], severity, "{code}");
+        assert_eq!(check["holds"], code != "proactive.rules.in_force", "{code}");
+    }
+    // A warning is shown but does not block publishing.
+    app.complete_narrative(&p2025, c).await;
+    let r = app.publish_report(&p2025, admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(failed_checks(&r.body), vec!["proactive.rules.in_force"]);
+    // Consistent figures hold.
+    let r = reopen(&app, admin, &p2025, &json!({"reason": "更正现行有效件数"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = patch_proactive(
+        &app,
+        c,
+        &p2025,
+        &json!({"rows": {"rules": {"in_force": 42}}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        failed_checks(&r.body).is_empty(),
+        "{:?}",
+        failed_checks(&r.body)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
