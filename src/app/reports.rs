@@ -328,7 +328,8 @@ fn current(
 
 /// A generated draft of the narrative from the report's own figures (domain
 /// `narrative::draft`): the sentences of 二, 三, 四 and 六 that the agreement check reads,
-/// skeletons for 一 and 五. Of the live draft, or of the published version when published.
+/// skeletons for 一 and 五. Counted live (a published year's figures cannot move, so it says
+/// what the published tables say).
 pub async fn narrative_draft(
     state: &AppState,
     actor: Actor,
