@@ -301,8 +301,9 @@ fn current(
     counting: RemedyCounting,
 ) -> Result<Report, AppError> {
     let versions = db::reports::versions(conn, &agency.id, year)?;
-    let (p, n, draft) = entered(conn, &agency.id, year)?;
-    let revision = draft.map_or(0, |d| d.revision);
+    // Only the revision of the draft row for a snapshot: a published report is served even
+    // when its draft documents could not be decoded.
+    let revision = db::reports::find_draft(conn, &agency.id, year)?.map_or(0, |d| d.revision);
     let mut r = if let Some(n) = version {
         let v = versions
             .iter()
@@ -312,6 +313,7 @@ fn current(
     } else if let Some(v) = versions.last().filter(|v| v.reopened_at.is_none()) {
         snapshot(v)?
     } else {
+        let (p, n, _) = entered(conn, &agency.id, year)?;
         compute(
             conn,
             agency,
