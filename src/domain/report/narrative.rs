@@ -294,8 +294,29 @@ struct Statement {
 fn is_clause_end(c: char) -> bool {
     matches!(
         c,
-        '，' | '。' | '；' | '！' | '？' | '：' | ';' | '\n' | '\r'
+        '，' | '。' | '；' | '！' | '？' | '：' | ';' | '!' | '?' | ':' | '\n' | '\r'
     )
+}
+
+/// The clauses of a text. Text copied off web pages often has ASCII commas for Chinese ones;
+/// a comma between two digits is a thousands separator (1,200元) and stays.
+fn clauses(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = vec![String::new()];
+    for (i, &c) in chars.iter().enumerate() {
+        let digit_around = |j: Option<usize>| {
+            j.and_then(|j| chars.get(j))
+                .is_some_and(char::is_ascii_digit)
+        };
+        let ascii_comma_between_words =
+            c == ',' && !(digit_around(i.checked_sub(1)) && digit_around(Some(i + 1)));
+        if is_clause_end(c) || ascii_comma_between_words {
+            out.push(String::new());
+        } else if let Some(last) = out.last_mut() {
+            last.push(c);
+        }
+    }
+    out
 }
 
 fn negates(text: &str) -> bool {
@@ -309,7 +330,7 @@ fn statements(section: usize, text: &str) -> Vec<Statement> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for clause in text.split(is_clause_end) {
+    for clause in clauses(text) {
         let chars: Vec<char> = clause.chars().collect();
         // The clause as tokens: known words and figures with a unit, in order.
         enum Tok {
@@ -831,6 +852,35 @@ mod tests {
         assert_eq!(
             failed(&with(3, "本年度未发生行政复议、行政诉讼。"), &f),
             vec!["narrative.remedies.review", "narrative.remedies.litigation"]
+        );
+    }
+
+    #[test]
+    fn a_real_report_copied_off_its_web_page_reads_with_ascii_commas() {
+        // domain.md §11: the 定西市民政局 2021 report, an agency without applications or cases.
+        let remedies = "未发生涉及政府信息公开行政复议案件,未发生涉及政府信息公开行政诉讼案件。";
+        assert_eq!(
+            read(3, remedies),
+            vec![(Key::Reviews, 0), (Key::Lawsuits, 0)]
+        );
+        let n = Narrative {
+            overview: "2021年,在市委市政府的领导下,定西市民政局认真贯彻《中华人民共和国政府信息公开条例》精神。".into(),
+            proactive_text: "2021年,主动公开政府信息情况见下表。".into(),
+            applications_text: "2021年,本局新收政府信息公开申请0件,上年结转0件,结转下年度继续办理0件。".into(),
+            remedies_text: remedies.into(),
+            problems_and_improvements: "仍然存在信息公开不够及时、少数信息公开意识不强等问题。".into(),
+            other_matters: "(无)".into(),
+        };
+        let zero = Figures::default();
+        let checks = agreement_checks(&n, &zero);
+        assert_eq!(checks.len(), 5, "{checks:?}");
+        assert!(checks.iter().all(|c| c.holds));
+        assert!(incomplete_sections(&n, &zero).is_empty());
+        // A thousands separator is not a clause end.
+        assert_eq!(read(2, "收到申请1,024件"), vec![(Key::New, 1024)]);
+        assert_eq!(
+            read(2, "收到申请5件,上年结转2件"),
+            vec![(Key::New, 5), (Key::CarriedIn, 2)]
         );
     }
 
