@@ -338,8 +338,9 @@ fn statements(section: usize, text: &str) -> Vec<Statement> {
             Figure(i64, Unit),
         }
         let mut toks: Vec<Tok> = Vec::new();
-        // The clause's text outside known words, for the negation rule.
-        let mut plain = String::new();
+        // The clause's text before its first keyword, outside known words: a negation there
+        // (未收到…, 没有结转…) is about the keywords; one after them (收到的申请均未超期) is not.
+        let mut before_key = String::new();
         let mut i = 0;
         'scan: while i < chars.len() {
             for (w, kind) in table {
@@ -355,14 +356,16 @@ fn statements(section: usize, text: &str) -> Vec<Statement> {
                 i += used;
                 continue;
             }
-            plain.push(chars[i]);
+            if !toks.iter().any(|t| matches!(t, Tok::Word(Word::Key(_)))) {
+                before_key.push(chars[i]);
+            }
             i += 1;
         }
         let has_figure = toks.iter().any(|t| matches!(t, Tok::Figure(..)));
         let has_breakdown = toks.iter().any(|t| matches!(t, Tok::Word(Word::Breakdown)));
         let clause_text = clause.trim().to_string();
         if !has_figure {
-            if !has_breakdown && negates(&plain) {
+            if !has_breakdown && negates(&before_key) {
                 for t in &toks {
                     if let Tok::Word(Word::Key(key)) = t {
                         out.push(Statement {
@@ -376,14 +379,25 @@ fn statements(section: usize, text: &str) -> Vec<Statement> {
             }
             continue;
         }
+        // The keyword owning the next figure; two different ones before it (新收和上年结转的申请
+        // 共N件) make the figure a sum of both, which is not read.
         let mut owner: Option<Key> = None;
+        let mut ambiguous = false;
         for t in &toks {
             match t {
-                Tok::Word(Word::Key(k)) => owner = Some(*k),
-                Tok::Word(Word::Breakdown) => owner = None,
+                Tok::Word(Word::Key(k)) => {
+                    ambiguous |= owner.is_some_and(|o| o != *k);
+                    owner = Some(*k);
+                }
+                Tok::Word(Word::Breakdown) => {
+                    owner = None;
+                    ambiguous = false;
+                }
                 Tok::Word(Word::Skip) => {}
                 Tok::Figure(n, unit) => {
-                    if let Some(key) = owner.take() {
+                    let owned = owner.take().filter(|_| !ambiguous);
+                    ambiguous = false;
+                    if let Some(key) = owned {
                         let fits = match unit {
                             Unit::Count => !key.money(),
                             Unit::Yuan | Unit::WanYuan => key.money(),
@@ -686,7 +700,7 @@ pub fn draft(year: i32, f: &Figures, proactive: &[(String, Vec<(String, String)>
     );
     let other_matters = if f.has_fees() {
         format!(
-            "{year}年，本机关发出信息处理费收费通知{}件，收费金额{}元，实际收取信息处理费{}元。",
+            "{year}年，本机关发出收费通知{}件，收费金额{}元，实际收取信息处理费{}元。",
             f.fee_notices,
             yuan(f.fees_charged_fen),
             yuan(f.fees_collected_fen)
@@ -825,6 +839,11 @@ mod tests {
         );
         assert_eq!(read(2, "2021年收到"), vec![]);
         assert_eq!(read(2, "在20个工作日内办结"), vec![]);
+        // A figure after two different keywords is their sum: not read.
+        assert_eq!(read(2, "新收和上年结转的申请共286件"), vec![]);
+        assert_eq!(read(5, "信息处理费收费通知3件"), vec![]);
+        // A negation after the keyword is about something else.
+        assert_eq!(read(2, "收到的申请均未超期办结"), vec![]);
         assert_eq!(
             read(3, "行政复议3件，其中结果维持2件，尚未审结1件"),
             vec![(Key::Reviews, 3)]
