@@ -462,10 +462,13 @@ fn validate_entry(year: i32, entry: &Entry) -> Result<(), AppError> {
     let format = Format::for_year(year);
     match entry {
         Entry::ProactivePut(values) => {
-            report::proactive_table(format, values).map_err(AppError::Validation)?;
-            let missing = report::missing_cells(format, values);
-            if !missing.is_empty() {
-                return Err(AppError::Validation(missing));
+            // Bad cells and missing ones, all named at once.
+            let mut errors = report::proactive_table(format, values)
+                .err()
+                .unwrap_or_default();
+            errors.extend(report::missing_cells(format, values));
+            if !errors.is_empty() {
+                return Err(AppError::Validation(errors));
             }
         }
         Entry::ProactivePatch(values) => {

@@ -2006,6 +2006,20 @@ async fn entered_figures_and_narrative_are_validated_and_appear_in_the_report(ap
         )
     );
     assert_eq!(table2(&report(&app, c, &st.root, 2025).await), t);
+    // A bad cell and a missing row are named together.
+    let mut bad_and_short = figures.clone();
+    bad_and_short["rows"]["rules"]["made"] = json!(-1);
+    bad_and_short["rows"]
+        .as_object_mut()
+        .expect("rows")
+        .remove("coercion");
+    let r = put_proactive(&app, c, &path, &bad_and_short).await;
+    r.assert_problem(422, "validation_failed");
+    let fields: BTreeSet<String> = r.field_errors().into_iter().collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from(["rows.rules.made".to_string(), "rows.coercion".to_string()])
+    );
     // A PATCH changes the cells sent and keeps the others; a decimal amount as a number, with
     // up to 4 decimals.
     let r = patch_proactive(
