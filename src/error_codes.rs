@@ -190,6 +190,7 @@ error_codes! {
     AlreadyPublished = "already_published", "报告已公布；须重新开放后再公布新版本", "The report is published; reopen it to publish a new version";
     NotPublished = "not_published", "只有已公布的报告才能重新开放", "Only a published report can be reopened";
     ChecksFailed = "checks_failed", "报告校验未通过，不能公布", "The report's checks fail; it cannot be published";
+    NarrativeIncomplete = "narrative_incomplete", "报告正文不完整（有部分未填写、仍为待填写或不应只写“无”），不能公布", "A section of the narrative is empty, still a placeholder, or only \"无\" where content is needed; the report cannot be published";
 
     // Bulk import (批量导入).
     EmptyImport = "empty_import", "导入内容中没有申请", "The import holds no application";

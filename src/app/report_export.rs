@@ -100,7 +100,11 @@ pub fn proactive_grid(r: &Report) -> Grid {
             } else {
                 1
             };
-            let v = pr.values.get(&c.code).cloned().unwrap_or_default();
+            let v = pr
+                .values
+                .get(&c.code)
+                .map(ToString::to_string)
+                .unwrap_or_default();
             g.num(row, 1 + j as u16, span, &v);
         }
         row += 1;
@@ -298,21 +302,23 @@ pub fn html(r: &Report) -> String {
         SECTIONS[0],
         paragraphs(&r.narrative.overview)
     ));
-    out.push_str(&format!(
-        "<h2>{}</h2>\n{}",
-        SECTIONS[1],
-        html_table(&proactive_grid(r))
-    ));
-    out.push_str(&format!(
-        "<h2>{}</h2>\n{}",
-        SECTIONS[2],
-        html_table(&applications_grid(r))
-    ));
-    out.push_str(&format!(
-        "<h2>{}</h2>\n{}",
-        SECTIONS[3],
-        html_table(&remedies_grid(r))
-    ));
+    // Sections 二, 三 and 四: the paragraph (when written), then the table.
+    for (heading, text, grid) in [
+        (SECTIONS[1], &r.narrative.proactive_text, proactive_grid(r)),
+        (
+            SECTIONS[2],
+            &r.narrative.applications_text,
+            applications_grid(r),
+        ),
+        (SECTIONS[3], &r.narrative.remedies_text, remedies_grid(r)),
+    ] {
+        let text = if text.trim().is_empty() {
+            String::new()
+        } else {
+            format!("{}\n", paragraphs(text))
+        };
+        out.push_str(&format!("<h2>{heading}</h2>\n{text}{}", html_table(&grid)));
+    }
     out.push_str(&format!(
         "<h2>{}</h2>\n{}\n",
         SECTIONS[4],

@@ -14,8 +14,9 @@ use crate::db::reports::{DraftRow, RemedyCounting, ReportScope, VersionRow};
 use crate::db::{self, DbConnection, agencies::AgencyRow};
 use crate::domain::access::{Actor, Role};
 use crate::domain::fees::yuan_string;
+use crate::domain::report::narrative::{self, Figures};
 use crate::domain::report::{
-    self, ApplicationsTable, Check, Format, Narrative, ProactiveRow, RemediesTable,
+    self, ApplicationsTable, Check, Format, Narrative, ProactiveRow, RemediesTable, Severity,
 };
 
 pub mod stored;
@@ -49,6 +50,12 @@ pub struct Report {
     /// Roll-ups only: the agencies summed, and whether each has published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agencies: Option<Vec<RollupAgency>>,
+    /// The report's revision (its ETag, not in the body): bumped by every write of the report.
+    #[serde(skip)]
+    pub revision: i32,
+    /// The figures the narrative states, as counted (live reports only).
+    #[serde(skip)]
+    pub figures: Figures,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,29 +153,37 @@ fn compute(
     )?);
     // The year before: as published when it was (catches records changed after publication),
     // else as counted now.
-    let published_previous = match scope {
+    let previous_report = match scope {
         ReportScope::Agency(id) if year > MIN_YEAR => db::reports::versions(conn, id, year - 1)?
             .into_iter()
             .rev()
             .find(|v| v.reopened_at.is_none())
             .map(|v| snapshot(&v))
-            .transpose()?
-            .and_then(|r| {
-                r.tables
-                    .applications
-                    .rows
-                    .into_iter()
-                    .find(|row| row.code == "carried_out")
-            })
-            .map(|row| row.values),
+            .transpose()?,
         _ => None,
     };
+    let published_previous = previous_report.as_ref().and_then(|r| {
+        r.tables
+            .applications
+            .rows
+            .iter()
+            .find(|row| row.code == "carried_out")
+            .map(|row| row.values.clone())
+    });
     let previous = published_previous
         .or_else(|| (year > MIN_YEAR).then(|| counts.previous_carried_out.clone()));
-    let checks = report::checks(format, &applications, &remedies, previous.as_ref());
+    let mut checks = report::checks(format, &applications, &remedies, previous.as_ref());
     let proactive =
         report::proactive_table(format, proactive_values).map_err(AppError::Validation)?;
+    checks.extend(report::continuity_checks(
+        &proactive,
+        previous_report
+            .as_ref()
+            .map(|r| r.tables.proactive.rows.as_slice()),
+    ));
     let (notices, charged, collected) = db::reports::fee_totals(conn, scope, start, end)?;
+    let figures = figures(&applications, &remedies, (notices, charged, collected));
+    checks.extend(narrative::agreement_checks(&narrative, &figures));
     let versions = db::reports::versions(conn, &agency.id, year)?;
     Ok(Report {
         agency_id: agency.id.clone(),
@@ -197,7 +212,55 @@ fn compute(
             ReportKind::parse(&agency.report_kind).unwrap_or_default(),
         )),
         agencies: None,
+        revision: 0,
+        figures,
     })
+}
+
+/// The figures of tables 三 and 四 and the fee facts that the narrative states.
+fn figures(
+    applications: &ApplicationsTable,
+    remedies: &RemediesTable,
+    (notices, charged, collected): (i64, i64, i64),
+) -> Figures {
+    let total_of = |pred: &dyn Fn(&str) -> bool| -> i64 {
+        applications
+            .rows
+            .iter()
+            .filter(|r| pred(&r.code))
+            .map(|r| r.values.get("total").copied().unwrap_or(0))
+            .sum()
+    };
+    let remedy = |g: &str| {
+        remedies
+            .get(g)
+            .and_then(|o| o.get("total"))
+            .copied()
+            .unwrap_or(0)
+    };
+    let (direct, after) = (
+        remedy("litigation_direct"),
+        remedy("litigation_after_review"),
+    );
+    Figures {
+        new: total_of(&|c| c == "new"),
+        carried_in: total_of(&|c| c == "carried_in"),
+        total: total_of(&|c| c == "total"),
+        carried_out: total_of(&|c| c == "carried_out"),
+        granted: total_of(&|c| c == "granted"),
+        partly_granted: total_of(&|c| c == "partially_granted"),
+        denied: total_of(&|c| c.starts_with("denied.")),
+        unavailable: total_of(&|c| c.starts_with("unavailable.")),
+        not_processed: total_of(&|c| c.starts_with("not_processed.")),
+        other: total_of(&|c| c == "other" || c.starts_with("other.")),
+        reviews: remedy("review"),
+        lawsuits: direct + after,
+        lawsuits_direct: direct,
+        lawsuits_after_review: after,
+        fee_notices: notices,
+        fees_charged_fen: charged,
+        fees_collected_fen: collected,
+    }
 }
 
 fn snapshot(v: &VersionRow) -> Result<Report, AppError> {
@@ -238,26 +301,78 @@ fn current(
     counting: RemedyCounting,
 ) -> Result<Report, AppError> {
     let versions = db::reports::versions(conn, &agency.id, year)?;
-    if let Some(n) = version {
+    // Only the revision of the draft row for a snapshot: a published report is served even
+    // when its draft documents could not be decoded.
+    let revision = db::reports::find_draft(conn, &agency.id, year)?.map_or(0, |d| d.revision);
+    let mut r = if let Some(n) = version {
         let v = versions
             .iter()
             .find(|v| v.version == n)
             .ok_or(AppError::NotFound("report version"))?;
-        return snapshot(v);
-    }
-    if let Some(v) = versions.last().filter(|v| v.reopened_at.is_none()) {
-        return snapshot(v);
-    }
-    let (p, n, _) = entered(conn, &agency.id, year)?;
-    compute(
-        conn,
-        agency,
-        &ReportScope::Agency(agency.id.clone()),
-        year,
-        counting,
-        &p,
-        n,
-    )
+        snapshot(v)?
+    } else if let Some(v) = versions.last().filter(|v| v.reopened_at.is_none()) {
+        snapshot(v)?
+    } else {
+        let (p, n, _) = entered(conn, &agency.id, year)?;
+        compute(
+            conn,
+            agency,
+            &ReportScope::Agency(agency.id.clone()),
+            year,
+            counting,
+            &p,
+            n,
+        )?
+    };
+    r.revision = revision;
+    Ok(r)
+}
+
+/// A generated draft of the narrative from the report's own figures (domain
+/// `narrative::draft`): the sentences of 二, 三, 四 and 六 that the agreement check reads,
+/// skeletons for 一 and 五. Counted live (a published year's figures cannot move, so it says
+/// what the published tables say).
+pub async fn narrative_draft(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    year: i32,
+) -> Result<Narrative, AppError> {
+    check_year(year, state.today())?;
+    let counting = counting(state);
+    state
+        .with_conn(move |conn| {
+            let agency = visible_agency(conn, &actor, &agency_id)?;
+            let (p, n, _) = entered(conn, &agency.id, year)?;
+            let r = compute(
+                conn,
+                &agency,
+                &ReportScope::Agency(agency.id.clone()),
+                year,
+                counting,
+                &p,
+                n,
+            )?;
+            let proactive: Vec<(String, Vec<(String, String)>)> = r
+                .tables
+                .proactive
+                .rows
+                .iter()
+                .map(|row| {
+                    let cols = row
+                        .columns
+                        .iter()
+                        .map(|c| {
+                            let v = row.values.get(&c.code).copied().unwrap_or_default();
+                            (c.label.clone(), v.to_string())
+                        })
+                        .collect();
+                    (row.label.clone(), cols)
+                })
+                .collect();
+            Ok(narrative::draft(year, &r.figures, &proactive))
+        })
+        .await
 }
 
 fn may_edit(actor: &Actor, agency: &AgencyRow) -> Result<(), AppError> {
@@ -322,91 +437,132 @@ pub fn figures_unchanged_in<T: PartialEq>(
     Ok(())
 }
 
-/// A change of the entered parts.
-enum Entry {
-    Proactive(Entered),
-    Narrative(Narrative),
+/// A change of the entered parts: a `PUT` replaces, a `PATCH` merges what was sent.
+pub enum Entry {
+    /// Table 二, every row and column of the format.
+    ProactivePut(Entered),
+    /// Table 二 cells to change; the others are kept.
+    ProactivePatch(Entered),
+    /// All six sections.
+    NarrativePut(Narrative),
+    /// The sections sent (field name → text); the others are kept.
+    NarrativePatch(BTreeMap<String, String>),
 }
 
-pub async fn put_proactive(
-    state: &AppState,
-    actor: Actor,
-    agency_id: String,
-    year: i32,
-    values: Entered,
-    ctx: RequestContext,
-) -> Result<Report, AppError> {
-    check_year(year, state.today())?;
-    report::proactive_table(Format::for_year(year), &values).map_err(AppError::Validation)?;
-    enter(state, actor, agency_id, year, Entry::Proactive(values), ctx).await
+fn validate_narrative_text(
+    field: &str,
+    v: &str,
+) -> Result<(), crate::domain::validation::FieldError> {
+    crate::domain::validation::optional_text(field, Some(v), 50_000, true).map(|_| ())
 }
 
-pub async fn put_narrative(
-    state: &AppState,
-    actor: Actor,
-    agency_id: String,
-    year: i32,
-    narrative: Narrative,
-    ctx: RequestContext,
-) -> Result<Report, AppError> {
-    check_year(year, state.today())?;
-    let mut errors = crate::domain::validation::Errors::new();
-    for (field, v) in [
-        ("overview", &narrative.overview),
-        (
-            "problems_and_improvements",
-            &narrative.problems_and_improvements,
-        ),
-        ("other_matters", &narrative.other_matters),
-    ] {
-        if let Err(e) = crate::domain::validation::optional_text(field, Some(v), 50_000, true) {
-            errors.push(e);
+/// Checks what can be checked before the transaction: the values and, for a `PUT`, that
+/// nothing is missing.
+fn validate_entry(year: i32, entry: &Entry) -> Result<(), AppError> {
+    let format = Format::for_year(year);
+    match entry {
+        Entry::ProactivePut(values) => {
+            // Bad cells and missing ones, all named at once.
+            let mut errors = report::proactive_table(format, values)
+                .err()
+                .unwrap_or_default();
+            errors.extend(report::missing_cells(format, values));
+            if !errors.is_empty() {
+                return Err(AppError::Validation(errors));
+            }
+        }
+        Entry::ProactivePatch(values) => {
+            report::proactive_table(format, values).map_err(AppError::Validation)?;
+        }
+        Entry::NarrativePut(n) => {
+            let mut errors = crate::domain::validation::Errors::new();
+            for (field, v) in narrative::FIELDS.iter().zip(n.sections()) {
+                if let Err(e) = validate_narrative_text(field, v) {
+                    errors.push(e);
+                }
+            }
+            errors.into_result()?;
+        }
+        Entry::NarrativePatch(fields) => {
+            let mut errors = crate::domain::validation::Errors::new();
+            for (field, v) in fields {
+                if !narrative::FIELDS.contains(&field.as_str()) {
+                    errors.push(crate::domain::validation::FieldError::new(
+                        field.clone(),
+                        "unknown_field",
+                        format!("unknown field `{field}`, not a section of the narrative"),
+                    ));
+                } else if let Err(e) = validate_narrative_text(field, v) {
+                    errors.push(e);
+                }
+            }
+            errors.into_result()?;
         }
     }
-    errors.into_result()?;
-    enter(
-        state,
-        actor,
-        agency_id,
-        year,
-        Entry::Narrative(narrative),
-        ctx,
-    )
-    .await
+    Ok(())
 }
 
-/// Stores a change of the entered parts (refused once published) with its audit event, and
-/// answers the report as it now stands.
-async fn enter(
+/// Enters table 二 or the narrative (`PUT` or `PATCH`), with `If-Match` the report's revision.
+pub async fn enter(
     state: &AppState,
     actor: Actor,
     agency_id: String,
     year: i32,
     entry: Entry,
+    if_match: Option<i32>,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
+    check_year(year, state.today())?;
+    validate_entry(year, &entry)?;
     let clock = state.clock;
     let counting = counting(state);
     state
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
             may_edit(&actor, &agency)?;
+            let (mut proactive, mut narrative, draft) = entered(conn, &agency.id, year)?;
+            let revision = precondition(if_match, draft.as_ref())?;
             refuse_published(conn, &agency.id, year)?;
-            let (mut proactive, mut narrative, _) = entered(conn, &agency.id, year)?;
             let (action, change) = match entry {
-                Entry::Proactive(values) => {
+                Entry::ProactivePut(values) => {
                     let change = json!({"before": proactive, "after": values});
                     proactive = values;
                     ("proactive_entered", change)
                 }
-                Entry::Narrative(n) => {
+                Entry::ProactivePatch(values) => {
+                    let before = proactive.clone();
+                    for (row, cols) in values {
+                        proactive.entry(row).or_default().extend(cols);
+                    }
+                    let change = json!({"before": before, "after": proactive});
+                    ("proactive_entered", change)
+                }
+                Entry::NarrativePut(n) => {
                     let change = json!({"before": narrative, "after": n});
                     narrative = n;
                     ("narrative_entered", change)
                 }
+                Entry::NarrativePatch(fields) => {
+                    let before = narrative.clone();
+                    for (field, v) in fields {
+                        if let Some(t) = narrative.field_mut(&field) {
+                            *t = v;
+                        }
+                    }
+                    let change = json!({"before": before, "after": narrative});
+                    ("narrative_entered", change)
+                }
             };
             let now = clock.now_micros();
-            save(conn, now, &agency.id, year, &proactive, &narrative, &actor)?;
+            save(
+                conn,
+                now,
+                &agency.id,
+                year,
+                (&proactive, &narrative),
+                &actor,
+                revision + 1,
+            )?;
             let entity = format!("{}:{year}", agency.id);
             audit(
                 conn,
@@ -419,21 +575,34 @@ async fn enter(
                 &ctx,
             )?;
             let scope = ReportScope::Agency(agency.id.clone());
-            compute(conn, &agency, &scope, year, counting, &proactive, narrative)
+            let mut r = compute(conn, &agency, &scope, year, counting, &proactive, narrative)?;
+            r.revision = revision + 1;
+            Ok(r)
         })
         .await
 }
 
+/// The report's revision when `If-Match` names it: 428 without one, 412 for another.
+fn precondition(if_match: Option<i32>, draft: Option<&DraftRow>) -> Result<i32, AppError> {
+    let expected = if_match.ok_or(AppError::PreconditionRequired)?;
+    let current = draft.map_or(0, |d| d.revision);
+    if expected != current {
+        return Err(AppError::PreconditionFailed);
+    }
+    Ok(current)
+}
+
+/// Stores the entered parts as `revision`, if nobody wrote since (else 412).
 fn save(
     conn: &mut DbConnection,
     now: chrono::NaiveDateTime,
     agency_id: &str,
     year: i32,
-    proactive: &BTreeMap<String, BTreeMap<String, String>>,
-    narrative: &Narrative,
+    (proactive, narrative): (&Entered, &Narrative),
     actor: &Actor,
+    revision: i32,
 ) -> Result<(), AppError> {
-    db::reports::save_draft(
+    let saved = db::reports::save_draft(
         conn,
         &DraftRow {
             agency_id: agency_id.to_string(),
@@ -442,8 +611,12 @@ fn save(
             narrative: stored::encode_narrative(narrative)?,
             updated_at: now,
             updated_by: Some(actor.username.clone()),
+            revision,
         },
     )?;
+    if !saved {
+        return Err(AppError::PreconditionFailed);
+    }
     Ok(())
 }
 
@@ -453,12 +626,14 @@ fn require_admin(actor: &Actor, agency: &AgencyRow) -> Result<(), AppError> {
         .map_err(AppError::from)
 }
 
-/// Freezes the report as a new version (admins). Refused while a check fails.
+/// Freezes the report as a new version (admins). Refused while a check of severity `error`
+/// fails, and while a section of the narrative is incomplete.
 pub async fn publish(
     state: &AppState,
     actor: Actor,
     agency_id: String,
     year: i32,
+    if_match: Option<i32>,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
     let clock = state.clock;
@@ -469,6 +644,8 @@ pub async fn publish(
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
             require_admin(&actor, &agency)?;
+            let (p, n, draft) = entered(conn, &agency.id, year)?;
+            let revision = precondition(if_match, draft.as_ref())?;
             if !publication::year_is_over(year, today) {
                 return Err(AppError::conflict(
                     "year_not_over",
@@ -484,7 +661,6 @@ pub async fn publish(
                     "this report is published; reopen it to publish a new version",
                 ));
             }
-            let (p, n, _) = entered(conn, &agency.id, year)?;
             let mut r = compute(
                 conn,
                 &agency,
@@ -492,12 +668,12 @@ pub async fn publish(
                 year,
                 counting,
                 &p,
-                n,
+                n.clone(),
             )?;
             let failed: Vec<&str> = r
                 .checks
                 .iter()
-                .filter(|c| !c.holds)
+                .filter(|c| !c.holds && c.severity == Severity::Error)
                 .map(|c| c.code.as_str())
                 .collect();
             if !failed.is_empty() {
@@ -506,7 +682,17 @@ pub async fn publish(
                     format!("checks fail: {}", failed.join(", ")),
                 ));
             }
+            let incomplete = narrative::incomplete_sections(&r.narrative, &r.figures);
+            if !incomplete.is_empty() {
+                let sections: Vec<String> = incomplete.into_iter().map(|(_, s)| s).collect();
+                return Err(AppError::conflict(
+                    "narrative_incomplete",
+                    format!("报告正文不完整，不能公布：{}", sections.join("；")),
+                ));
+            }
             let now = clock.now_micros();
+            save(conn, now, &agency.id, year, (&p, &n), &actor, revision + 1)?;
+            r.revision = revision + 1;
             r.status = "published".into();
             r.published_at = Some(
                 now.and_utc()
@@ -549,6 +735,7 @@ pub async fn reopen(
     agency_id: String,
     year: i32,
     reason: String,
+    if_match: Option<i32>,
     ctx: RequestContext,
 ) -> Result<Report, AppError> {
     let clock = state.clock;
@@ -560,6 +747,8 @@ pub async fn reopen(
         .in_transaction(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
             require_admin(&actor, &agency)?;
+            let (p, n, draft) = entered(conn, &agency.id, year)?;
+            let revision = precondition(if_match, draft.as_ref())?;
             let versions = db::reports::versions(conn, &agency.id, year)?;
             let Some(last) = versions.last().filter(|v| v.reopened_at.is_none()) else {
                 return Err(AppError::conflict(
@@ -579,6 +768,7 @@ pub async fn reopen(
             )? {
                 return Err(AppError::PreconditionFailed);
             }
+            save(conn, now, &agency.id, year, (&p, &n), &actor, revision + 1)?;
             audit(
                 conn,
                 now,
@@ -724,7 +914,7 @@ pub async fn rollup(
                             .entry(row.code.clone())
                             .or_default()
                             .entry(col)
-                            .or_insert(0) += scaled(&v);
+                            .or_insert(0) += v.scaled();
                     }
                 }
                 included.push(RollupAgency {
@@ -736,7 +926,13 @@ pub async fn rollup(
             }
             let summed: BTreeMap<String, BTreeMap<String, String>> = sums
                 .into_iter()
-                .map(|(r, cols)| (r, cols.into_iter().map(|(c, v)| (c, unscaled(v))).collect()))
+                .map(|(r, cols)| {
+                    let cols = cols
+                        .into_iter()
+                        .map(|(c, v)| (c, report::Figure::from_scaled(v).to_string()))
+                        .collect();
+                    (r, cols)
+                })
                 .collect();
             let mut r = compute(
                 conn,
@@ -754,29 +950,17 @@ pub async fn rollup(
         .await
 }
 
-fn scaled(v: &str) -> i128 {
-    let neg = v.starts_with('-');
-    let body = v.trim_start_matches('-');
-    let (i, f) = body.split_once('.').unwrap_or((body, ""));
-    let frac = format!("{f:0<4}");
-    let n = i.parse::<i128>().unwrap_or(0) * 10_000 + frac[..4].parse::<i128>().unwrap_or(0);
-    if neg { -n } else { n }
-}
-
-fn unscaled(v: i128) -> String {
-    let sign = if v < 0 { "-" } else { "" };
-    let a = v.abs();
-    let (i, f) = (a / 10_000, a % 10_000);
-    if f == 0 {
-        format!("{sign}{i}")
-    } else {
-        format!("{sign}{i}.{}", format!("{f:04}").trim_end_matches('0'))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::domain::report::Figure;
+
+    fn scaled(v: &str) -> i128 {
+        Figure::parse(v).map(Figure::scaled).unwrap_or_default()
+    }
+
+    fn unscaled(v: i128) -> String {
+        Figure::from_scaled(v).to_string()
+    }
 
     #[test]
     fn decimal_sums_are_exact() {

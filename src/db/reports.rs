@@ -426,6 +426,8 @@ pub struct DraftRow {
     pub narrative: String,
     pub updated_at: NaiveDateTime,
     pub updated_by: Option<String>,
+    /// Bumped by every write of the report; the report's ETag.
+    pub revision: i32,
 }
 
 pub fn find_draft(
@@ -440,16 +442,31 @@ pub fn find_draft(
         .optional()
 }
 
-pub fn save_draft(conn: &mut DbConnection, row: &DraftRow) -> QueryResult<()> {
-    let n = diesel::update(report_drafts::table.find((&row.agency_id, row.year)))
-        .set(row)
-        .execute(conn)?;
-    if n == 0 {
-        diesel::insert_into(report_drafts::table)
-            .values(row)
-            .execute(conn)?;
+/// Writes the draft if its stored revision is still `row.revision - 1` (no row counts as
+/// revision 0). False when another write came first.
+pub fn save_draft(conn: &mut DbConnection, row: &DraftRow) -> QueryResult<bool> {
+    let n = diesel::update(
+        report_drafts::table
+            .find((&row.agency_id, row.year))
+            .filter(report_drafts::revision.eq(row.revision - 1)),
+    )
+    .set(row)
+    .execute(conn)?;
+    if n == 1 {
+        return Ok(true);
     }
-    Ok(())
+    if row.revision != 1 || find_draft(conn, &row.agency_id, row.year)?.is_some() {
+        return Ok(false);
+    }
+    match diesel::insert_into(report_drafts::table)
+        .values(row)
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        // A concurrent first write inserted it.
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

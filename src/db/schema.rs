@@ -222,6 +222,7 @@ diesel::table! {
         narrative -> Text,
         updated_at -> Timestamp,
         updated_by -> Nullable<Text>,
+        revision -> Integer,
     }
 }
 

@@ -4,7 +4,10 @@
 //! `db::reports` and the publish freeze ([`counted_cells`], [`counted_case`]) derive from it.
 
 pub mod cells;
+pub mod narrative;
 pub mod publication;
+
+pub use narrative::Narrative;
 
 use std::collections::BTreeMap;
 
@@ -339,15 +342,119 @@ pub fn proactive_layout(format: Format) -> Vec<LayoutRow> {
     }
 }
 
-/// An entered row of table 二 (values as decimal strings: integers, or up to 4 decimals for
-/// amounts in 万元; `change` may be negative).
+/// A figure of table 二: an exact decimal (counts are integers; amounts in 万元 have up to 4
+/// decimals; `change` of the 2019 format may be negative), held as ten-thousandths and written
+/// in JSON as a number. It reads a number or a decimal string (snapshots published before
+/// figures were numbers hold strings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Figure(i128);
+
+const FIGURE_SCALE: i128 = 10_000;
+
+impl Figure {
+    /// A decimal with at most 4 decimals, optionally negative.
+    pub fn parse(v: &str) -> Option<Figure> {
+        let v = v.trim();
+        let (neg, body) = match v.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, v),
+        };
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        if int.is_empty()
+            || int.len() > 20
+            || frac.len() > 4
+            || (body.contains('.') && frac.is_empty())
+            || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let n = int.parse::<i128>().ok()? * FIGURE_SCALE
+            + format!("{frac:0<4}").parse::<i128>().ok()?;
+        Some(Figure(if neg { -n } else { n }))
+    }
+
+    /// The value in ten-thousandths (exact sums).
+    pub fn scaled(self) -> i128 {
+        self.0
+    }
+
+    pub fn from_scaled(n: i128) -> Figure {
+        Figure(n)
+    }
+
+    /// The value when it is a whole number.
+    pub fn whole(self) -> Option<i64> {
+        (self.0 % FIGURE_SCALE == 0)
+            .then(|| i64::try_from(self.0 / FIGURE_SCALE).ok())
+            .flatten()
+    }
+}
+
+impl std::fmt::Display for Figure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let a = self.0.unsigned_abs();
+        let (i, r) = (a / FIGURE_SCALE as u128, a % FIGURE_SCALE as u128);
+        if r == 0 {
+            write!(f, "{sign}{i}")
+        } else {
+            let frac = format!("{r:04}");
+            write!(f, "{sign}{i}.{}", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+impl Serialize for Figure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.whole() {
+            Some(n) => s.serialize_i64(n),
+            // The shortest decimal that reads back as this double is the figure itself: amounts
+            // are entered with at most 15 significant digits.
+            None => match self.to_string().parse::<f64>() {
+                Ok(x) => s.serialize_f64(x),
+                Err(_) => s.serialize_str(&self.to_string()),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Figure {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Figure, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Figure;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number or a decimal string")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Figure, E> {
+                Ok(Figure(i128::from(v) * FIGURE_SCALE))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Figure, E> {
+                Ok(Figure(i128::from(v) * FIGURE_SCALE))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Figure, E> {
+                Figure::parse(&v.to_string()).ok_or_else(|| {
+                    E::custom(format!("{v} is not a decimal with at most 4 decimals"))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Figure, E> {
+                Figure::parse(v).ok_or_else(|| {
+                    E::custom(format!("{v:?} is not a decimal with at most 4 decimals"))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An entered row of table 二, its values as [`Figure`]s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProactiveRow {
     pub block: String,
     pub code: String,
     pub label: String,
     pub columns: Vec<ProactiveColumn>,
-    pub values: BTreeMap<String, String>,
+    pub values: BTreeMap<String, Figure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,7 +475,7 @@ fn valid_number(v: &str, decimal: bool, signed: bool) -> bool {
         None => (body, None),
     };
     !int.is_empty()
-        && int.len() <= 15
+        && int.len() + frac.map_or(0, str::len) <= 15
         && int.chars().all(|c| c.is_ascii_digit())
         && frac
             .is_none_or(|f| !f.is_empty() && f.len() <= 4 && f.chars().all(|c| c.is_ascii_digit()))
@@ -428,8 +535,8 @@ pub fn proactive_table(
                     let v = entered
                         .get(code)
                         .and_then(|r| r.get(*c))
-                        .map(|s| s.trim().to_string());
-                    (c.to_string(), v.unwrap_or_else(|| "0".to_string()))
+                        .and_then(|s| Figure::parse(s));
+                    (c.to_string(), v.unwrap_or_default())
                 })
                 .collect(),
             columns: cols
@@ -443,11 +550,55 @@ pub fn proactive_table(
         .collect())
 }
 
-/// One identity of §9 and whether it holds.
+/// What a replacement of table 二 lacks: every row of the format (`rows.<row>`) and every
+/// column of a row sent (`rows.<row>.<column>`), code `required`.
+pub fn missing_cells(
+    format: Format,
+    entered: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Vec<super::validation::FieldError> {
+    let mut out = Vec::new();
+    for (_, code, _, cols) in proactive_layout(format) {
+        match entered.get(code) {
+            None => out.push(super::validation::FieldError::new(
+                format!("rows.{code}"),
+                "required",
+                "a replacement of table 二 needs every row of the format (PATCH changes some)",
+            )),
+            Some(row) => {
+                for (col, _, _) in cols {
+                    if !row.contains_key(col) {
+                        out.push(super::validation::FieldError::new(
+                            format!("rows.{code}.{col}"),
+                            "required",
+                            "a replacement of table 二 needs every column of the row",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a failed check blocks publishing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Blocks publishing (every identity of §9, the narrative's agreement with the tables).
+    #[default]
+    Error,
+    /// Shown, does not block (table 二's continuity with the year before).
+    Warning,
+}
+
+/// One identity of §9 (or another check of the report) and whether it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     pub code: String,
     pub holds: bool,
+    /// Absent in snapshots published before severities existed: those were all errors.
+    #[serde(default)]
+    pub severity: Severity,
     pub detail: String,
 }
 
@@ -480,6 +631,7 @@ pub fn checks(
         out.push(Check {
             code: format!("balance.{col}"),
             holds: l == r,
+            severity: Severity::Error,
             detail: format!(
                 "new {} + carried_in {} = {l}; total {} + carried_out {} = {r}",
                 get(&new, col),
@@ -495,6 +647,7 @@ pub fn checks(
         out.push(Check {
             code: format!("total_is_sum_of_results.{col}"),
             holds: sum == get(&total, col),
+            severity: Severity::Error,
             detail: format!("sum of the result rows {sum}; total {}", get(&total, col)),
         });
     }
@@ -515,6 +668,7 @@ pub fn checks(
     out.push(Check {
         code: "total_column_is_sum_of_columns".into(),
         holds: columns_ok,
+        severity: Severity::Error,
         detail: if columns_ok {
             "every row's 总计 equals the sum of its six columns".into()
         } else {
@@ -524,6 +678,7 @@ pub fn checks(
     out.push(Check {
         code: "non_negative".into(),
         holds: non_negative && remedies.values().all(|g| g.values().all(|v| *v >= 0)),
+        severity: Severity::Error,
         detail: "every cell is a non-negative integer".into(),
     });
     if let Some(prev) = previous_carried_out {
@@ -531,6 +686,7 @@ pub fn checks(
             out.push(Check {
                 code: format!("carried_in_matches_last_year.{col}"),
                 holds: get(prev, col) == get(&cin, col),
+                severity: Severity::Error,
                 detail: format!(
                     "carried_out last year {}; carried_in this year {}",
                     get(prev, col),
@@ -549,22 +705,48 @@ pub fn checks(
         out.push(Check {
             code: format!("remedies.{group}.total"),
             holds: sum == get(&g, "total"),
+            severity: Severity::Error,
             detail: format!("four outcomes {sum}; total {}", get(&g, "total")),
         });
     }
     out
 }
 
-/// Narrative sections 一, 五, 六 (a missing one reads as empty).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Narrative {
-    /// 一、总体情况
-    pub overview: String,
-    /// 五、存在的主要问题及改进情况
-    pub problems_and_improvements: String,
-    /// 六、其他需要报告的事项
-    pub other_matters: String,
+/// Table 二's continuity (a warning, shown but not blocking): for each row with a `in_force`
+/// column, this year's figure should be last year's published one plus those made, less
+/// those abolished. Nothing is emitted without a published previous year in the same layout.
+pub fn continuity_checks(this: &[ProactiveRow], previous: Option<&[ProactiveRow]>) -> Vec<Check> {
+    let Some(previous) = previous else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for row in this {
+        let (Some(in_force), Some(made), Some(abolished)) = (
+            row.values.get("in_force"),
+            row.values.get("made"),
+            row.values.get("abolished"),
+        ) else {
+            continue;
+        };
+        let Some(before) = previous
+            .iter()
+            .find(|p| p.code == row.code)
+            .and_then(|p| p.values.get("in_force"))
+        else {
+            continue;
+        };
+        let expected = Figure::from_scaled(before.scaled() + made.scaled() - abolished.scaled());
+        out.push(Check {
+            code: format!("proactive.{}.in_force", row.code),
+            holds: expected == *in_force,
+            severity: Severity::Warning,
+            detail: format!(
+                "{}：上年公布的现行有效件数{before} + 本年制发{made} − 本年废止{abolished} = {expected}；本年现行有效件数{in_force}",
+                row.label
+            ),
+        });
+    }
+    out
 }
 
 pub const SECTIONS: [&str; 6] = [
@@ -782,6 +964,96 @@ mod tests {
     }
 
     #[test]
+    fn figures_are_exact_decimals_written_as_json_numbers_and_read_from_strings_too() {
+        let f = |v: &str| Figure::parse(v).unwrap_or_else(|| panic!("{v}"));
+        assert_eq!(serde_json::to_string(&f("42")).ok(), Some("42".into()));
+        assert_eq!(serde_json::to_string(&f("12.5")).ok(), Some("12.5".into()));
+        assert_eq!(
+            serde_json::to_string(&f("0.0125")).ok(),
+            Some("0.0125".into())
+        );
+        assert_eq!(serde_json::to_string(&f("-4")).ok(), Some("-4".into()));
+        assert_eq!(
+            serde_json::to_string(&f("12345678901.2345")).ok(),
+            Some("12345678901.2345".into())
+        );
+        for text in [
+            "42",
+            "12.5",
+            "0.0125",
+            "\"103.25\"",
+            "-4",
+            "12345678901.2345",
+        ] {
+            let read: Option<Figure> = serde_json::from_str(text).ok();
+            assert_eq!(read, Figure::parse(text.trim_matches('"')), "{text}");
+        }
+        assert!(serde_json::from_str::<Figure>("1.23456").is_err());
+        assert!(serde_json::from_str::<Figure>("true").is_err());
+        assert_eq!(f("12.50"), f("12.5"));
+        assert_eq!(f("3").whole(), Some(3));
+        assert_eq!(f("0.5").whole(), None);
+        assert_eq!(Figure::parse("1."), None);
+        assert_eq!(Figure::parse("1.23456"), None);
+    }
+
+    #[test]
+    fn table_2_continuity_is_a_warning_against_the_published_year_before() {
+        let table = |rules: [&str; 3]| {
+            let mut e = BTreeMap::new();
+            e.insert(
+                "rules".to_string(),
+                BTreeMap::from([
+                    ("made".to_string(), rules[0].to_string()),
+                    ("abolished".to_string(), rules[1].to_string()),
+                    ("in_force".to_string(), rules[2].to_string()),
+                ]),
+            );
+            proactive_table(Format::F2021, &e).unwrap_or_default()
+        };
+        let last = table(["2", "0", "40"]);
+        assert!(continuity_checks(&table(["3", "1", "42"]), None).is_empty());
+        let ok = continuity_checks(&table(["3", "1", "42"]), Some(&last));
+        assert_eq!(ok.len(), 2, "rules and normative_documents");
+        assert!(
+            ok.iter()
+                .all(|c| c.holds && c.severity == Severity::Warning)
+        );
+        let off = continuity_checks(&table(["3", "1", "45"]), Some(&last));
+        assert_eq!(off[0].code, "proactive.rules.in_force");
+        assert!(!off[0].holds);
+        assert!(off[0].detail.contains("= 42"), "{}", off[0].detail);
+        // The 2019 format has no in_force column: nothing to compare.
+        let trial = proactive_table(Format::Trial2019, &BTreeMap::new()).unwrap_or_default();
+        assert!(continuity_checks(&table(["3", "1", "45"]), Some(&trial)).is_empty());
+    }
+
+    #[test]
+    fn a_replacement_of_table_2_must_name_every_row_and_column() {
+        let mut e = BTreeMap::new();
+        e.insert(
+            "rules".to_string(),
+            BTreeMap::from([("made".to_string(), "3".to_string())]),
+        );
+        let missing: Vec<String> = missing_cells(Format::F2021, &e)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            missing,
+            vec![
+                "rows.rules.abolished",
+                "rows.rules.in_force",
+                "rows.normative_documents",
+                "rows.licensing",
+                "rows.punishment",
+                "rows.coercion",
+                "rows.fees"
+            ]
+        );
+    }
+
+    #[test]
     fn proactive_values_are_checked_per_format() {
         let mut e = BTreeMap::new();
         e.insert(
@@ -794,8 +1066,9 @@ mod tests {
         );
         let t = proactive_table(Format::F2021, &e).unwrap_or_default();
         assert_eq!(t.len(), 6);
-        assert_eq!(t[0].values["made"], "3");
-        assert_eq!(t[0].values["abolished"], "0");
+        assert_eq!(t[0].values["made"].to_string(), "3");
+        assert_eq!(t[0].values["abolished"].to_string(), "0");
+        assert_eq!(t[5].values["amount_wan_yuan"].to_string(), "12.5");
         let mut bad = BTreeMap::new();
         bad.insert(
             "rules".to_string(),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, put, web};
+use actix_web::{HttpResponse, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::instant;
-use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx};
+use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
 use super::problem::ApiError;
-use crate::app::reports::{self as uc, CellItems, Report};
+use crate::app::reports::{self as uc, CellItems, Entry, Report};
 use crate::app::{AppError, AppState, Page, report_export};
 use crate::domain::report::Narrative;
 
@@ -22,8 +22,13 @@ use crate::domain::report::Narrative;
 /// `code`, `label`, `columns`, `values`; `applications` — table 三 with `columns`, `note` and
 /// `rows` of `code`, `label`, merged `groups`, `values` per column; `remedies` — table 四:
 /// `review`, `litigation_direct`, `litigation_after_review`, each `upheld`, `corrected`,
-/// `other`, `pending`, `total`), `checks` (`code`, `holds`, `detail`), `fees` (`notices`,
-/// `amount_charged_yuan`, `amount_collected_yuan`), `narrative`.
+/// `other`, `pending`, `total`), `checks` (`code`, `holds`, `severity` — `error` blocks
+/// publishing, `warning` does not — and `detail`), `fees` (`notices`, `amount_charged_yuan`,
+/// `amount_collected_yuan`), `narrative` (the six sections: `overview`, `proactive_text`,
+/// `applications_text`, `remedies_text`, `problems_and_improvements`, `other_matters`).
+/// Table 二's values are JSON numbers: counts integers, `amount_wan_yuan` a decimal number.
+/// The `ETag` header carries the report's revision; every write of the report takes it as
+/// `If-Match`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(value_type = Object)]
 pub struct ReportDto(Value);
@@ -32,6 +37,13 @@ fn dto(r: &Report) -> Result<ReportDto, ApiError> {
     serde_json::to_value(r)
         .map(ReportDto)
         .map_err(|e| AppError::internal_while("report as JSON", e).into())
+}
+
+/// The report with its revision as `ETag`.
+fn with_etag(r: &Report) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{}\"", r.revision)))
+        .json(dto(r)?))
 }
 
 type ReportPath = web::Path<(Uuid, i32)>;
@@ -45,40 +57,76 @@ pub struct VersionQuery {
     pub version: Option<i32>,
 }
 
-/// The report of an agency and year: computed tables, entered parts, checks.
+/// The report of an agency and year: computed tables, entered parts, checks (with `ETag`).
 ///
 /// Years from 2021 use the 2021 format, 2019 and 2020 the 2019 trial format.
 #[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year, 2019 to this year"), VersionQuery),
-    responses((status = 200, description = "The report", body = ReportDto)))]
+    responses((status = 200, description = "The report; `ETag` is its revision", body = ReportDto)))]
 #[get("/agencies/{id}/reports/{year}")]
 pub async fn get_report(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     path: ReportPath,
     query: ApiQuery<VersionQuery>,
-) -> Result<web::Json<ReportDto>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, year) = path.into_inner();
     let r = uc::get(&state, actor, id.to_string(), year, query.0.version).await?;
-    Ok(web::Json(dto(&r)?))
+    with_etag(&r)
 }
 
-/// Table 二's entered figures: `{"rows": {"rules": {"made": 3, …}, "fees": {"amount_wan_yuan": "12.5"}}}`.
+/// Table 二's entered figures: `{"rows": {"rules": {"made": 3, "abolished": 1, "in_force": 42}, …, "fees": {"amount_wan_yuan": 12.5}}}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProactiveDto {
-    /// Row code → column code → value (integer, or a decimal string for amounts in 万元).
+    /// Row code → column code → value (an integer; amounts in 万元 a decimal number with at
+    /// most 4 decimals, or a decimal string).
     #[schema(value_type = Object)]
     pub rows: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
-/// Enter table 二 (replaces the entered figures; absent cells are 0).
+impl ProactiveDto {
+    fn values(self) -> Result<uc::Entered, ApiError> {
+        let mut values = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (row, cols) in self.rows {
+            let mut out = BTreeMap::new();
+            for (col, v) in cols {
+                match v {
+                    Value::Number(n) => {
+                        out.insert(col, n.to_string());
+                    }
+                    Value::String(s) => {
+                        out.insert(col, s);
+                    }
+                    _ => errors.push(crate::domain::validation::FieldError::new(
+                        format!("rows.{row}.{col}"),
+                        "invalid_number",
+                        "a number or a decimal string",
+                    )),
+                }
+            }
+            values.insert(row, out);
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors).into());
+        }
+        Ok(values)
+    }
+}
+
+/// Replace table 2 (`If-Match`: the report's `ETag`). Every row of the format with every
+/// column is required (a missing one is a 422 `required` naming it); `PATCH` changes some.
 #[utoipa::path(tag = "reports", security(("bearer" = [])), request_body = ProactiveDto,
-    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year")),
+    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
+        ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "The report with the new figures", body = ReportDto),
+        (status = 200, description = "The report with the new figures (and its new `ETag`)", body = ReportDto),
         (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Published (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad or missing cell (`validation_failed`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[put("/agencies/{id}/reports/{year}/proactive")]
 pub async fn put_proactive(
@@ -86,59 +134,128 @@ pub async fn put_proactive(
     Authenticated(actor): Authenticated,
     ctx: Ctx,
     path: ReportPath,
+    if_match: IfMatch,
     body: ApiJson<ProactiveDto>,
-) -> Result<web::Json<ReportDto>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, year) = path.into_inner();
-    let mut values = BTreeMap::new();
-    let mut errors = Vec::new();
-    for (row, cols) in body.0.rows {
-        let mut out = BTreeMap::new();
-        for (col, v) in cols {
-            match v {
-                Value::Number(n) => {
-                    out.insert(col, n.to_string());
-                }
-                Value::String(s) => {
-                    out.insert(col, s);
-                }
-                _ => errors.push(crate::domain::validation::FieldError::new(
-                    format!("rows.{row}.{col}"),
-                    "invalid_number",
-                    "a number or a decimal string",
-                )),
-            }
-        }
-        values.insert(row, out);
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors).into());
-    }
-    let r = uc::put_proactive(&state, actor, id.to_string(), year, values, ctx.0).await?;
-    Ok(web::Json(dto(&r)?))
+    let entry = Entry::ProactivePut(body.0.values()?);
+    let r = uc::enter(
+        &state,
+        actor,
+        id.to_string(),
+        year,
+        entry,
+        if_match.0,
+        ctx.0,
+    )
+    .await?;
+    with_etag(&r)
 }
 
-/// The narrative sections.
+/// Change some cells of table 二 (`If-Match`: the report's `ETag`); the cells not sent keep
+/// their values.
+#[utoipa::path(tag = "reports", security(("bearer" = [])), request_body = ProactiveDto,
+    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
+        ("If-Match" = String, Header, description = "The report's ETag")),
+    responses(
+        (status = 200, description = "The report with the new figures (and its new `ETag`)", body = ReportDto),
+        (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Published (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[patch("/agencies/{id}/reports/{year}/proactive")]
+pub async fn patch_proactive(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: ReportPath,
+    if_match: IfMatch,
+    body: ApiJson<ProactiveDto>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, year) = path.into_inner();
+    let entry = Entry::ProactivePatch(body.0.values()?);
+    let r = uc::enter(
+        &state,
+        actor,
+        id.to_string(),
+        year,
+        entry,
+        if_match.0,
+        ctx.0,
+    )
+    .await?;
+    with_etag(&r)
+}
+
+/// The six sections of the narrative, every one required (send `""` for a section not yet
+/// written; publishing needs them all).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NarrativeDto {
     /// 一、总体情况
-    #[serde(default)]
     pub overview: String,
+    /// 二、主动公开政府信息情况 (the paragraph before table 二)
+    pub proactive_text: String,
+    /// 三、收到和处理政府信息公开申请情况 (the paragraph before table 三; the figures it states
+    /// are checked against the table)
+    pub applications_text: String,
+    /// 四、政府信息公开行政复议、行政诉讼情况 (the paragraph before table 四; checked)
+    pub remedies_text: String,
     /// 五、存在的主要问题及改进情况
-    #[serde(default)]
     pub problems_and_improvements: String,
-    /// 六、其他需要报告的事项 (the fee facts are added from the records)
-    #[serde(default)]
+    /// 六、其他需要报告的事项, including the fee facts (checked)
     pub other_matters: String,
 }
 
-/// Enter the narrative (sections 一, 五, 六).
+/// Some sections of the narrative: those sent (not null) change, the others are kept.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NarrativePatchDto {
+    /// 一、总体情况
+    pub overview: Option<String>,
+    /// 二、主动公开政府信息情况
+    pub proactive_text: Option<String>,
+    /// 三、收到和处理政府信息公开申请情况
+    pub applications_text: Option<String>,
+    /// 四、政府信息公开行政复议、行政诉讼情况
+    pub remedies_text: Option<String>,
+    /// 五、存在的主要问题及改进情况
+    pub problems_and_improvements: Option<String>,
+    /// 六、其他需要报告的事项
+    pub other_matters: Option<String>,
+}
+
+/// A narrative as generated or stored: the six sections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NarrativeView {
+    /// 一、总体情况
+    pub overview: String,
+    /// 二、主动公开政府信息情况
+    pub proactive_text: String,
+    /// 三、收到和处理政府信息公开申请情况
+    pub applications_text: String,
+    /// 四、政府信息公开行政复议、行政诉讼情况
+    pub remedies_text: String,
+    /// 五、存在的主要问题及改进情况
+    pub problems_and_improvements: String,
+    /// 六、其他需要报告的事项
+    pub other_matters: String,
+}
+
+/// Replace the narrative (`If-Match`: the report's `ETag`): all six sections are required,
+/// every missing one is named (422 `required`). What 三, 四 and 六 state about the tables is
+/// checked (`narrative.*` checks).
 #[utoipa::path(tag = "reports", security(("bearer" = [])), request_body = NarrativeDto,
-    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year")),
+    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
+        ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "The report", body = ReportDto),
+        (status = 200, description = "The report (and its new `ETag`)", body = ReportDto),
         (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Published (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or bad section (`validation_failed`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[put("/agencies/{id}/reports/{year}/narrative")]
 pub async fn put_narrative(
@@ -146,27 +263,120 @@ pub async fn put_narrative(
     Authenticated(actor): Authenticated,
     ctx: Ctx,
     path: ReportPath,
+    if_match: IfMatch,
     body: ApiJson<NarrativeDto>,
-) -> Result<web::Json<ReportDto>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, year) = path.into_inner();
     let b = body.0;
     let n = Narrative {
         overview: b.overview,
+        proactive_text: b.proactive_text,
+        applications_text: b.applications_text,
+        remedies_text: b.remedies_text,
         problems_and_improvements: b.problems_and_improvements,
         other_matters: b.other_matters,
     };
-    let r = uc::put_narrative(&state, actor, id.to_string(), year, n, ctx.0).await?;
-    Ok(web::Json(dto(&r)?))
+    let entry = Entry::NarrativePut(n);
+    let r = uc::enter(
+        &state,
+        actor,
+        id.to_string(),
+        year,
+        entry,
+        if_match.0,
+        ctx.0,
+    )
+    .await?;
+    with_etag(&r)
 }
 
-/// Publish: freezes the whole report as a new version (admins). Refused while a check fails.
-/// Afterwards changes to that year's figures answer 409 `period_published` until reopened.
+/// Change some sections of the narrative (`If-Match`: the report's `ETag`); the sections not
+/// sent (or sent as null) are kept, `""` empties one.
+#[utoipa::path(tag = "reports", security(("bearer" = [])), request_body = NarrativePatchDto,
+    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
+        ("If-Match" = String, Header, description = "The report's ETag")),
+    responses(
+        (status = 200, description = "The report (and its new `ETag`)", body = ReportDto),
+        (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Published (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[patch("/agencies/{id}/reports/{year}/narrative")]
+pub async fn patch_narrative(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: ReportPath,
+    if_match: IfMatch,
+    body: ApiJson<NarrativePatchDto>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, year) = path.into_inner();
+    let b = body.0;
+    let fields: BTreeMap<String, String> = [
+        ("overview", b.overview),
+        ("proactive_text", b.proactive_text),
+        ("applications_text", b.applications_text),
+        ("remedies_text", b.remedies_text),
+        ("problems_and_improvements", b.problems_and_improvements),
+        ("other_matters", b.other_matters),
+    ]
+    .into_iter()
+    .filter_map(|(f, v)| v.map(|v| (f.to_string(), v)))
+    .collect();
+    let entry = Entry::NarrativePatch(fields);
+    let r = uc::enter(
+        &state,
+        actor,
+        id.to_string(),
+        year,
+        entry,
+        if_match.0,
+        ctx.0,
+    )
+    .await?;
+    with_etag(&r)
+}
+
+/// A draft of the narrative generated from the report's own figures: the sentences of 二, 三,
+/// 四 and 六 (the fee facts; "未收取信息处理费" when there were none) that the agreement checks
+/// accept, and skeletons of 一 and 五 marked 【待填写】, which publishing refuses until
+/// replaced. Nothing is stored: edit it and send it with `PUT …/narrative`.
 #[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year")),
+    responses((status = 200, description = "The generated narrative", body = NarrativeView)))]
+#[get("/agencies/{id}/reports/{year}/narrative/draft")]
+pub async fn narrative_draft(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: ReportPath,
+) -> Result<web::Json<NarrativeView>, ApiError> {
+    let (id, year) = path.into_inner();
+    let n = uc::narrative_draft(&state, actor, id.to_string(), year).await?;
+    Ok(web::Json(NarrativeView {
+        overview: n.overview,
+        proactive_text: n.proactive_text,
+        applications_text: n.applications_text,
+        remedies_text: n.remedies_text,
+        problems_and_improvements: n.problems_and_improvements,
+        other_matters: n.other_matters,
+    }))
+}
+
+/// Publish: freezes the whole report as a new version (admins; `If-Match`: the report's
+/// `ETag`). Refused while a check of severity `error` fails (`checks_failed`; warnings do not
+/// block) or a section of the narrative is empty, still holds the draft's 【待填写】, or says
+/// only "无" where the format needs content (`narrative_incomplete`, naming the sections).
+/// Afterwards changes to that year's figures answer 409 `period_published` until reopened.
+#[utoipa::path(tag = "reports", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
+        ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "Published", body = ReportDto),
+        (status = 200, description = "Published (with the new `ETag`)", body = ReportDto),
         (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already published (`already_published`) or a check fails (`checks_failed`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already published (`already_published`), the year is not over (`year_not_over`), a check fails (`checks_failed`) or the narrative is incomplete (`narrative_incomplete`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[post("/agencies/{id}/reports/{year}/publish")]
 pub async fn publish_report(
@@ -174,10 +384,11 @@ pub async fn publish_report(
     Authenticated(actor): Authenticated,
     ctx: Ctx,
     path: ReportPath,
-) -> Result<web::Json<ReportDto>, ApiError> {
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
     let (id, year) = path.into_inner();
-    let r = uc::publish(&state, actor, id.to_string(), year, ctx.0).await?;
-    Ok(web::Json(dto(&r)?))
+    let r = uc::publish(&state, actor, id.to_string(), year, if_match.0, ctx.0).await?;
+    with_etag(&r)
 }
 
 /// Why a published report is reopened.
@@ -187,13 +398,17 @@ pub struct ReopenDto {
     pub reason: String,
 }
 
-/// Reopen a published report (admins, with a reason); the next publication is a new version.
+/// Reopen a published report (admins, with a reason; `If-Match`: the report's `ETag`); the
+/// next publication is a new version.
 #[utoipa::path(tag = "reports", security(("bearer" = [])), request_body = ReopenDto,
-    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year")),
+    params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
+        ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "Reopened: the live draft", body = ReportDto),
+        (status = 200, description = "Reopened: the live draft (with the new `ETag`)", body = ReportDto),
         (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not published (`not_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[post("/agencies/{id}/reports/{year}/reopen")]
 pub async fn reopen_report(
@@ -201,11 +416,21 @@ pub async fn reopen_report(
     Authenticated(actor): Authenticated,
     ctx: Ctx,
     path: ReportPath,
+    if_match: IfMatch,
     body: ApiJson<ReopenDto>,
-) -> Result<web::Json<ReportDto>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, year) = path.into_inner();
-    let r = uc::reopen(&state, actor, id.to_string(), year, body.0.reason, ctx.0).await?;
-    Ok(web::Json(dto(&r)?))
+    let r = uc::reopen(
+        &state,
+        actor,
+        id.to_string(),
+        year,
+        body.0.reason,
+        if_match.0,
+        ctx.0,
+    )
+    .await?;
+    with_etag(&r)
 }
 
 /// A published version.

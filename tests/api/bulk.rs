@@ -541,13 +541,9 @@ async fn imported_closed_applications_count_in_the_yearly_report_and_published_y
     );
 
     // Publish 2024; an import that would add to its figures is an error of that line.
-    let r = app
-        .post(
-            &format!("/api/v1/agencies/{root}/reports/2024/publish"),
-            &admin,
-            &json!({}),
-        )
-        .await;
+    let report = format!("/api/v1/agencies/{root}/reports/2024");
+    app.complete_narrative(&report, &admin).await;
+    let r = app.publish_report(&report, &admin).await;
     assert!(r.status.is_success(), "{}", r.text);
     let r = import(
         &app,

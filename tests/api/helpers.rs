@@ -255,6 +255,77 @@ impl TestApp {
         Resp::from(rb.send().await.expect("send")).await
     }
 
+    /// Sends a body with `If-Match` when one is given.
+    pub async fn send_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Resp {
+        let mut rb = self.request(method, path, Some(token)).json(body);
+        if let Some(v) = if_match {
+            rb = rb.header("If-Match", v);
+        }
+        Resp::from(rb.send().await.expect("send")).await
+    }
+
+    /// The `ETag` of a yearly report (`report` is its path), read as `token`.
+    pub async fn report_etag(&self, report: &str, token: &str) -> Option<String> {
+        self.get(report, token)
+            .await
+            .header("etag")
+            .map(str::to_string)
+    }
+
+    /// A write of a yearly report (`report` is its path, `suffix` e.g. `/narrative`) with
+    /// `If-Match` the report's current `ETag`, as a client that read it first would send.
+    pub async fn report_write(
+        &self,
+        method: Method,
+        report: &str,
+        suffix: &str,
+        token: &str,
+        body: &Value,
+    ) -> Resp {
+        let etag = self.report_etag(report, token).await;
+        self.send_if_match(
+            method,
+            &format!("{report}{suffix}"),
+            token,
+            body,
+            etag.as_deref(),
+        )
+        .await
+    }
+
+    /// Enters the generated draft of the narrative with 一 and 五 written: the report can then
+    /// be published as far as its narrative goes.
+    pub async fn complete_narrative(&self, report: &str, token: &str) -> Value {
+        let r = self.get(&format!("{report}/narrative/draft"), token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let mut n = r.body;
+        for field in ["overview", "problems_and_improvements"] {
+            let text = n[field]
+                .as_str()
+                .unwrap_or_default()
+                .replace("【待填写】", "");
+            n[field] = Value::String(text);
+        }
+        let r = self
+            .report_write(Method::PUT, report, "/narrative", token, &n)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        n
+    }
+
+    /// Publishes a yearly report with `If-Match` its current `ETag`.
+    pub async fn publish_report(&self, report: &str, token: &str) -> Resp {
+        self.report_write(Method::POST, report, "/publish", token, &json!({}))
+            .await
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> Resp {
         Resp::from(
             self.client

@@ -1043,13 +1043,9 @@ async fn the_feed_shows_every_step_in_order_pages_alike_and_keeps_to_the_callers
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "lawsuit: {}", r.text);
     let suit_id = s(&r.body["id"]).to_string();
-    let r = app
-        .post(
-            &format!("/api/v1/agencies/{root}/reports/2025/publish"),
-            &admin,
-            &json!({}),
-        )
-        .await;
+    let report = format!("/api/v1/agencies/{root}/reports/2025");
+    app.complete_narrative(&report, &admin).await;
+    let r = app.publish_report(&report, &admin).await;
     assert_eq!(r.status, StatusCode::OK, "publish: {}", r.text);
 
     let events = read_feed(&app, &clerk, 1000).await;
@@ -1104,6 +1100,7 @@ async fn the_feed_shows_every_step_in_order_pages_alike_and_keeps_to_the_callers
             "application.withdraw",
             "review.case_recorded",
             "litigation.case_recorded",
+            "report.narrative_entered",
             "report.report_published",
         ]
     );

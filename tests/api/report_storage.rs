@@ -1,15 +1,17 @@
 //! Stored report documents survive upgrades (issue 11, item 3): checked-in fixtures of the
 //! format written before versions existed (format 1, `tests/fixtures/reports/*.format1.json`,
-//! dumped from the code of that time) decode and are served unchanged; current writes carry
-//! `"format": 2`; an unknown extra field or a missing optional one still loads; a record that
-//! cannot be read answers 500 `stored_record_unreadable` naming it, never a bare 500.
+//! dumped from the code of that time) decode and are served with nothing lost, upgraded as
+//! `app/reports/stored.rs` documents (table 二's values as numbers, the narrative's added
+//! sections empty, every check an error); current writes carry the current format; an unknown
+//! extra field or a missing optional one still loads; a record that cannot be read answers 500
+//! `stored_record_unreadable` naming it, never a bare 500.
 
 use std::path::PathBuf;
 
 use gongkai::app::AppError;
 use gongkai::app::reports::stored;
 use gongkai::db;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_databases;
@@ -44,6 +46,33 @@ fn row<'a>(report: &'a Value, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row {code}"))
 }
 
+/// A report stored in format 1 or 2 as the current format reads it: table 二's decimal strings
+/// as numbers, the narrative's three added sections empty, every check an error.
+fn upgraded(mut v: Value) -> Value {
+    if let Some(rows) = v["tables"]["proactive"]["rows"].as_array_mut() {
+        for row in rows {
+            if let Some(values) = row["values"].as_object_mut() {
+                for x in values.values_mut() {
+                    if let Some(text) = x.as_str() {
+                        *x = serde_json::from_str(text).expect("a decimal");
+                    }
+                }
+            }
+        }
+    }
+    if let Some(n) = v["narrative"].as_object_mut() {
+        for section in ["proactive_text", "applications_text", "remedies_text"] {
+            n.entry(section).or_insert(json!(""));
+        }
+    }
+    if let Some(checks) = v["checks"].as_array_mut() {
+        for c in checks {
+            c["severity"] = json!("error");
+        }
+    }
+    v
+}
+
 fn unreadable_code(e: AppError) -> &'static str {
     match e {
         AppError::Unreadable { .. } => "stored_record_unreadable",
@@ -62,15 +91,15 @@ fn format_1_snapshots_decode_to_what_they_say_and_re_encode_in_the_current_forma
         assert_eq!(r.year, year);
         assert_eq!(r.version, 1);
         assert_eq!(r.published_by.as_deref(), Some("admin"));
-        // Nothing lost: the decoded report is the stored document, field for field.
+        // Nothing lost: the decoded report is the stored document, field for field, upgraded.
         let v = value(&r);
-        assert_eq!(v, parsed(&text), "{name}");
+        assert_eq!(v, upgraded(parsed(&text)), "{name}");
         assert_eq!(v["format"], table_format);
         assert!(r.checks.iter().all(|c| c.holds));
-        // Written again, it is format 2 and reads back the same.
+        // Written again, it is in the current format and reads back the same.
         let again = stored::encode_snapshot(&r).expect("encodes");
         let envelope = parsed(&again);
-        assert_eq!(envelope["format"], json!(2));
+        assert_eq!(envelope["format"], json!(stored::FORMAT));
         assert_eq!(envelope["report"], v);
         assert_eq!(
             value(&stored::decode_snapshot(name, &again).expect("decodes")),
@@ -93,7 +122,7 @@ fn format_1_snapshots_decode_to_what_they_say_and_re_encode_in_the_current_forma
     assert_eq!(row(&r, "other")["values"]["natural_person"], 1);
     assert_eq!(
         r["tables"]["proactive"]["rows"][7]["values"]["amount_wan_yuan"],
-        "103.25"
+        json!(103.25)
     );
 }
 
@@ -105,15 +134,16 @@ fn format_1_drafts_decode_and_re_encode_in_the_current_format() {
     assert_eq!(p["punishment"]["decisions"], "2");
     assert_eq!(p.len(), 2);
     let again = stored::encode_proactive(&p).expect("encodes");
-    assert_eq!(parsed(&again)["format"], json!(2));
+    assert_eq!(parsed(&again)["format"], json!(stored::FORMAT));
     assert_eq!(stored::decode_proactive("p", &again).expect("decodes"), p);
 
     let n = stored::decode_narrative("n", &fixture("draft_narrative_2024.format1.json"))
         .expect("decodes");
     assert_eq!(n.problems_and_improvements, "个别答复不够及时。");
     assert!(n.overview.starts_with("2024年"));
+    assert_eq!(n.applications_text, "", "a section added since reads empty");
     let again = stored::encode_narrative(&n).expect("encodes");
-    assert_eq!(parsed(&again)["format"], json!(2));
+    assert_eq!(parsed(&again)["format"], json!(stored::FORMAT));
     assert_eq!(stored::decode_narrative("n", &again).expect("decodes"), n);
 }
 
@@ -158,6 +188,7 @@ fn a_record_with_an_unknown_extra_field_or_a_missing_optional_one_still_loads() 
 #[test]
 fn a_record_that_cannot_be_read_is_refused_with_its_own_code() {
     for text in [
+        r#"{"format": 4, "report": {}}"#,
         r#"{"format": 3, "report": {}}"#,
         r#"{"format": 2, "report": {"year": "last"}}"#,
         r#"{"format": 2}"#,
@@ -205,6 +236,7 @@ fn draft_row(
         narrative,
         updated_at: crate::helpers::test_clock().now_micros(),
         updated_by: Some("admin".into()),
+        revision: 1,
     }
 }
 
@@ -212,25 +244,28 @@ async fn current_writes_carry_the_format_and_old_records_are_served_unchanged(ap
     let admin = app.admin_token().await;
     let root = app.root_agency_id().await;
     let path = format!("/api/v1/agencies/{root}/reports/2024");
+    app.complete_narrative(&path, &admin).await;
     let r = app
-        .put(
-            &format!("{path}/narrative"),
+        .report_write(
+            Method::PATCH,
+            &path,
+            "/narrative",
             &admin,
             &json!({"overview": "概述"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = app
-        .put(
-            &format!("{path}/proactive"),
+        .report_write(
+            Method::PATCH,
+            &path,
+            "/proactive",
             &admin,
             &json!({"rows": {"rules": {"made": 3}}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = app
-        .post(&format!("{path}/publish"), &admin, &json!({}))
-        .await;
+    let r = app.publish_report(&path, &admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let published = r.body;
     {
@@ -238,19 +273,19 @@ async fn current_writes_carry_the_format_and_old_records_are_served_unchanged(ap
         let d = db::reports::find_draft(&mut c, &root, 2024)
             .expect("query")
             .expect("draft");
-        assert_eq!(parsed(&d.narrative)["format"], json!(2));
+        assert_eq!(parsed(&d.narrative)["format"], json!(stored::FORMAT));
         assert_eq!(parsed(&d.narrative)["overview"], "概述");
-        assert_eq!(parsed(&d.proactive)["format"], json!(2));
+        assert_eq!(parsed(&d.proactive)["format"], json!(stored::FORMAT));
         assert_eq!(parsed(&d.proactive)["rows"]["rules"]["made"], "3");
         let v = db::reports::versions(&mut c, &root, 2024).expect("versions");
         let stored_snapshot = parsed(&v[0].snapshot);
-        assert_eq!(stored_snapshot["format"], json!(2));
+        assert_eq!(stored_snapshot["format"], json!(stored::FORMAT));
         assert_eq!(stored_snapshot["report"], published);
     }
     assert_eq!(
         app.get(&path, &admin).await.body,
         published,
-        "the format 2 snapshot is served as published"
+        "the current format's snapshot is served as published"
     );
 
     // Records of format 1, as the service stored them before: served as they were.
@@ -283,7 +318,11 @@ async fn current_writes_carry_the_format_and_old_records_are_served_unchanged(ap
             .get(&format!("/api/v1/agencies/{old}/reports/{year}"), &admin)
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        assert_eq!(r.body, parsed(&fixture(name)), "{name} served unchanged");
+        assert_eq!(
+            r.body,
+            upgraded(parsed(&fixture(name))),
+            "{name} served with nothing lost"
+        );
     }
     let r = app
         .get(&format!("/api/v1/agencies/{old}/reports/2024"), &admin)
@@ -301,22 +340,28 @@ async fn current_writes_carry_the_format_and_old_records_are_served_unchanged(ap
         .iter()
         .find(|r| r["code"] == "normative_documents")
         .expect("row");
-    assert_eq!(nd["values"]["in_force"], "30");
+    assert_eq!(nd["values"]["in_force"], json!(30));
     // Entering more rewrites the draft in the current format, keeping the old values.
     let r = app
-        .put(
-            &format!("/api/v1/agencies/{old}/reports/2024/narrative"),
+        .report_write(
+            Method::PATCH,
+            &format!("/api/v1/agencies/{old}/reports/2024"),
+            "/narrative",
             &admin,
             &json!({"overview": "新概述"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["narrative"]["problems_and_improvements"],
+        "个别答复不够及时。"
+    );
     let mut c = conn(&app);
     let d = db::reports::find_draft(&mut c, &old, 2024)
         .expect("query")
         .expect("draft");
-    assert_eq!(parsed(&d.narrative)["format"], json!(2));
-    assert_eq!(parsed(&d.proactive)["format"], json!(2));
+    assert_eq!(parsed(&d.narrative)["format"], json!(stored::FORMAT));
+    assert_eq!(parsed(&d.proactive)["format"], json!(stored::FORMAT));
     assert_eq!(parsed(&d.proactive)["rows"]["punishment"]["decisions"], "2");
 }
 
@@ -325,7 +370,7 @@ async fn an_unreadable_stored_record_answers_a_clear_problem_naming_it(app: Test
     let agency = app.create_agency("BAD1", None).await;
     {
         let mut c = conn(&app);
-        let newer = json!({"format": 3, "report": {"shape": "unknown"}}).to_string();
+        let newer = json!({"format": 4, "report": {"shape": "unknown"}}).to_string();
         db::reports::insert_version(&mut c, &version_row(&agency, 2025, 1, newer)).expect("insert");
         db::reports::save_draft(
             &mut c,

@@ -25,6 +25,9 @@ both_databases!(
     random_workloads_over_three_years_match_the_counting_rules_and_keep_every_identity,
     table_4_counts_cases_received_in_the_year_with_their_outcome_as_of_31_december,
     entered_figures_and_narrative_are_validated_and_appear_in_the_report,
+    report_writes_need_the_current_etag,
+    a_narrative_that_disagrees_with_table_3_or_leaves_a_section_empty_is_not_published,
+    table_2_continuity_with_the_published_year_before_is_a_warning_that_does_not_block,
     publishing_freezes_the_report_and_guards_the_year_until_it_is_reopened,
     a_cell_lists_exactly_the_records_it_counts,
     exports_render_the_report_as_json_csv_html_and_xlsx,
@@ -459,6 +462,31 @@ async fn report(app: &TestApp, token: &str, agency: &str, year: i32) -> Value {
 }
 
 /// A GET answered with raw bytes (exports).
+async fn put_proactive(app: &TestApp, token: &str, path: &str, body: &Value) -> Resp {
+    app.report_write(Method::PUT, path, "/proactive", token, body)
+        .await
+}
+
+async fn patch_proactive(app: &TestApp, token: &str, path: &str, body: &Value) -> Resp {
+    app.report_write(Method::PATCH, path, "/proactive", token, body)
+        .await
+}
+
+async fn put_narrative(app: &TestApp, token: &str, path: &str, body: &Value) -> Resp {
+    app.report_write(Method::PUT, path, "/narrative", token, body)
+        .await
+}
+
+async fn patch_narrative(app: &TestApp, token: &str, path: &str, body: &Value) -> Resp {
+    app.report_write(Method::PATCH, path, "/narrative", token, body)
+        .await
+}
+
+async fn reopen(app: &TestApp, token: &str, path: &str, body: &Value) -> Resp {
+    app.report_write(Method::POST, path, "/reopen", token, body)
+        .await
+}
+
 async fn raw_get(
     app: &TestApp,
     path: &str,
@@ -504,17 +532,25 @@ fn table4(report: &Value) -> Table {
     serde_json::from_value(report["tables"]["remedies"].clone()).expect("table 四")
 }
 
-/// Table 二 as row code → column → value.
+/// Table 二 as row code → column → value (as text), each value checked to be a JSON number
+/// (an integer but for amounts).
 fn table2(report: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
     report["tables"]["proactive"]["rows"]
         .as_array()
         .expect("rows")
         .iter()
         .map(|r| {
-            (
-                s(&r["code"]).to_string(),
-                serde_json::from_value(r["values"].clone()).expect("values"),
-            )
+            let values = r["values"]
+                .as_object()
+                .expect("values")
+                .iter()
+                .map(|(col, v)| {
+                    assert!(v.is_number(), "{col}: {v} is not a number");
+                    assert!(col == "amount_wan_yuan" || v.is_i64(), "{col}: {v}");
+                    (col.clone(), v.to_string())
+                })
+                .collect();
+            (s(&r["code"]).to_string(), values)
         })
         .collect()
 }
@@ -760,7 +796,7 @@ async fn an_agency_without_applications_gets_an_all_zero_report_in_the_official_
         // Table 四: three groups of five, all zero.
         assert_eq!(table4(&r), expected_table4(&BTreeMap::new()));
 
-        // Table 二: the rows and columns of the format, every value "0".
+        // Table 二: the rows and columns of the format, every value the number 0.
         let rows2 = r["tables"]["proactive"]["rows"].as_array().expect("rows");
         let layout2 = table2_layout(year);
         assert_eq!(rows2.len(), layout2.len(), "{year}");
@@ -779,12 +815,12 @@ async fn an_agency_without_applications_gets_an_all_zero_report_in_the_official_
                 .map(|(c, l)| (c.to_string(), l.to_string()))
                 .collect();
             assert_eq!(got_cols, want, "{year} {code}");
-            let zeros: BTreeMap<String, String> = cols
+            let zeros: BTreeMap<String, Value> = cols
                 .iter()
-                .map(|(c, _)| (c.to_string(), "0".into()))
+                .map(|(c, _)| (c.to_string(), json!(0)))
                 .collect();
             assert_eq!(
-                serde_json::from_value::<BTreeMap<String, String>>(row["values"].clone())
+                serde_json::from_value::<BTreeMap<String, Value>>(row["values"].clone())
                     .expect("values"),
                 zeros
             );
@@ -814,7 +850,8 @@ async fn an_agency_without_applications_gets_an_all_zero_report_in_the_official_
         );
         assert_eq!(
             r["narrative"],
-            json!({"overview": "", "problems_and_improvements": "", "other_matters": ""})
+            json!({"overview": "", "proactive_text": "", "applications_text": "",
+                   "remedies_text": "", "problems_and_improvements": "", "other_matters": ""})
         );
     }
     // Table 二 differs by format.
@@ -1912,12 +1949,16 @@ async fn entered_figures_and_narrative_are_validated_and_appear_in_the_report(ap
     let st = staff(&app).await;
     let c = &st.clerk;
     let path = report_path(&st.root, 2025);
+    // A replacement names every row and column of the format.
     let figures = json!({"rows": {
         "rules": {"made": 3, "abolished": 1, "in_force": 42},
+        "normative_documents": {"made": 0, "abolished": 0, "in_force": 0},
         "licensing": {"decisions": 1024},
+        "punishment": {"decisions": 0},
+        "coercion": {"decisions": 0},
         "fees": {"amount_wan_yuan": "12.5"},
     }});
-    let r = app.put(&format!("{path}/proactive"), c, &figures).await;
+    let r = put_proactive(&app, c, &path, &figures).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let t = table2(&r.body);
     assert_eq!(t["rules"]["made"], "3");
@@ -1927,25 +1968,73 @@ async fn entered_figures_and_narrative_are_validated_and_appear_in_the_report(ap
     assert_eq!(t["fees"]["amount_wan_yuan"], "12.5");
     assert_eq!(t["normative_documents"]["made"], "0");
     assert_eq!(t["punishment"]["decisions"], "0");
+    // Numbers in the JSON: counts integers, the amount a decimal number.
+    let fees_row = &r.body["tables"]["proactive"]["rows"][5];
+    assert_eq!(fees_row["values"]["amount_wan_yuan"], json!(12.5));
+    assert_eq!(
+        r.body["tables"]["proactive"]["rows"][0]["values"]["made"],
+        json!(3)
+    );
     assert_eq!(table2(&report(&app, c, &st.root, 2025).await), t);
     // Another year is untouched.
     assert_eq!(
         table2(&report(&app, c, &st.root, 2024).await)["rules"]["made"],
         "0"
     );
-    // A decimal amount as a number, with up to 4 decimals.
-    let r = app
-        .put(
-            &format!("{path}/proactive"),
-            c,
-            &json!({"rows": {"fees": {"amount_wan_yuan": 0.0125}, "rules": {"made": 3}}}),
+    // A PUT without every row and column names each missing one; nothing is cleared.
+    let r = put_proactive(
+        &app,
+        c,
+        &path,
+        &json!({"rows": {"fees": {"amount_wan_yuan": 0.0125}, "rules": {"made": 3}}}),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    let missing: BTreeSet<String> = r.field_errors().into_iter().collect();
+    assert_eq!(
+        missing,
+        BTreeSet::from(
+            [
+                "rows.rules.abolished",
+                "rows.rules.in_force",
+                "rows.normative_documents",
+                "rows.licensing",
+                "rows.punishment",
+                "rows.coercion",
+            ]
+            .map(String::from)
         )
-        .await;
+    );
+    assert_eq!(table2(&report(&app, c, &st.root, 2025).await), t);
+    // A bad cell and a missing row are named together.
+    let mut bad_and_short = figures.clone();
+    bad_and_short["rows"]["rules"]["made"] = json!(-1);
+    bad_and_short["rows"]
+        .as_object_mut()
+        .expect("rows")
+        .remove("coercion");
+    let r = put_proactive(&app, c, &path, &bad_and_short).await;
+    r.assert_problem(422, "validation_failed");
+    let fields: BTreeSet<String> = r.field_errors().into_iter().collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from(["rows.rules.made".to_string(), "rows.coercion".to_string()])
+    );
+    // A PATCH changes the cells sent and keeps the others; a decimal amount as a number, with
+    // up to 4 decimals.
+    let r = patch_proactive(
+        &app,
+        c,
+        &path,
+        &json!({"rows": {"fees": {"amount_wan_yuan": 0.0125}, "rules": {"made": 4}}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let t = table2(&r.body);
     assert_eq!(t["fees"]["amount_wan_yuan"], "0.0125");
-    // The figures are replaced as a whole.
-    assert_eq!(t["licensing"]["decisions"], "0");
+    assert_eq!(t["rules"]["made"], "4");
+    assert_eq!(t["rules"]["in_force"], "42");
+    assert_eq!(t["licensing"]["decisions"], "1024");
 
     let before = report(&app, c, &st.root, 2025).await;
     let bad: [(Value, &str); 7] = [
@@ -1961,20 +2050,18 @@ async fn entered_figures_and_narrative_are_validated_and_appear_in_the_report(ap
         (json!({"rules": {"made": true}}), "rows.rules.made"),
     ];
     for (rows, field) in bad {
-        let r = app
-            .put(&format!("{path}/proactive"), c, &json!({"rows": rows}))
-            .await;
+        let r = patch_proactive(&app, c, &path, &json!({"rows": rows})).await;
         r.assert_problem(422, "validation_failed");
         assert_eq!(r.field_errors(), vec![field.to_string()], "{rows}");
     }
     // Every bad cell is named at once.
-    let r = app
-        .put(
-            &format!("{path}/proactive"),
-            c,
-            &json!({"rows": {"rules": {"made": "-3", "abolished": "x"}, "other_services": {}}}),
-        )
-        .await;
+    let r = patch_proactive(
+        &app,
+        c,
+        &path,
+        &json!({"rows": {"rules": {"made": "-3", "abolished": "x"}, "other_services": {}}}),
+    )
+    .await;
     r.assert_problem(422, "validation_failed");
     let fields: BTreeSet<String> = r.field_errors().into_iter().collect();
     assert_eq!(
@@ -1992,93 +2079,507 @@ async fn entered_figures_and_narrative_are_validated_and_appear_in_the_report(ap
     );
 
     // The 2019 format has its own rows; `change` may be negative there.
-    let r = app
-        .put(
-            &format!("{}/proactive", report_path(&st.root, 2020)),
-            c,
-            &json!({"rows": {"licensing": {"previous_year_items": 12, "change": -4, "decisions": 30},
-                             "procurement": {"items": 2, "amount_wan_yuan": "30.75"}}}),
-        )
-        .await;
+    let path2020 = report_path(&st.root, 2020);
+    let r = patch_proactive(
+        &app,
+        c,
+        &path2020,
+        &json!({"rows": {"licensing": {"previous_year_items": 12, "change": -4, "decisions": 30},
+                         "procurement": {"items": 2, "amount_wan_yuan": "30.75"}}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let t = table2(&r.body);
     assert_eq!(t["licensing"]["change"], "-4");
     assert_eq!(t["procurement"]["amount_wan_yuan"], "30.75");
-    let r = app
-        .put(
-            &format!("{}/proactive", report_path(&st.root, 2020)),
-            c,
-            &json!({"rows": {"rules": {"made": -4}}}),
-        )
-        .await;
+    let r = patch_proactive(
+        &app,
+        c,
+        &path2020,
+        &json!({"rows": {"rules": {"made": -4}}}),
+    )
+    .await;
     r.assert_problem(422, "validation_failed");
     assert_eq!(r.field_errors(), vec!["rows.rules.made".to_string()]);
 
-    // The narrative: sections 一, 五, 六.
+    // The narrative: six sections, all required by a PUT.
     let narrative = json!({
         "overview": "本机关认真贯彻落实《条例》。\n全年主动公开政府信息120条。",
+        "proactive_text": "本年度制发规章4件。",
+        "applications_text": "本年度未收到政府信息公开申请。",
+        "remedies_text": "本年度未发生政府信息公开行政复议、行政诉讼。",
         "problems_and_improvements": "公开内容不够全面。",
         "other_matters": "无。",
     });
-    let r = app.put(&format!("{path}/narrative"), c, &narrative).await;
+    let r = put_narrative(&app, c, &path, &narrative).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["narrative"], narrative);
     let now = report(&app, c, &st.root, 2025).await;
     assert_eq!(now["narrative"], narrative);
     // Entering one part keeps the other.
     assert_eq!(table2(&now)["fees"]["amount_wan_yuan"], "0.0125");
-    let r = app
-        .put(
-            &format!("{path}/proactive"),
-            c,
-            &json!({"rows": {"coercion": {"decisions": 5}}}),
-        )
-        .await;
+    let r = patch_proactive(
+        &app,
+        c,
+        &path,
+        &json!({"rows": {"coercion": {"decisions": 5}}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["narrative"], narrative);
-    // Absent sections are empty; a NUL or an unknown field is refused.
-    let r = app
-        .put(
-            &format!("{path}/narrative"),
-            c,
-            &json!({"overview": "概述"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // A PUT missing sections names every one and clears nothing.
+    let r = put_narrative(&app, c, &path, &json!({"overview": "概述"})).await;
+    r.assert_problem(422, "validation_failed");
+    let missing: BTreeSet<String> = r.field_errors().into_iter().collect();
     assert_eq!(
-        r.body["narrative"],
-        json!({"overview": "概述", "problems_and_improvements": "", "other_matters": ""})
-    );
-    let r = app
-        .put(
-            &format!("{path}/narrative"),
-            c,
-            &json!({"overview": "a\u{0}b"}),
+        missing,
+        BTreeSet::from(
+            [
+                "proactive_text",
+                "applications_text",
+                "remedies_text",
+                "problems_and_improvements",
+                "other_matters",
+            ]
+            .map(String::from)
         )
-        .await;
+    );
+    assert_eq!(
+        report(&app, c, &st.root, 2025).await["narrative"],
+        narrative
+    );
+    // A PATCH changes the sections sent; null or absent keeps one, "" empties it.
+    let r = patch_narrative(
+        &app,
+        c,
+        &path,
+        &json!({"overview": "概述", "remedies_text": null, "other_matters": ""}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let mut expected = narrative.clone();
+    expected["overview"] = json!("概述");
+    expected["other_matters"] = json!("");
+    assert_eq!(r.body["narrative"], expected);
+    // A NUL or an unknown field is refused.
+    let r = patch_narrative(&app, c, &path, &json!({"overview": "a\u{0}b"})).await;
     r.assert_problem(422, "validation_failed");
     assert_eq!(r.field_errors(), vec!["overview".to_string()]);
-    let r = app
-        .put(&format!("{path}/narrative"), c, &json!({"summary": "x"}))
-        .await;
+    let r = patch_narrative(&app, c, &path, &json!({"summary": "x"})).await;
     r.assert_problem(422, "validation_failed");
+    let mut with_foreign = narrative.clone();
+    with_foreign["summary"] = json!("x");
+    let r = put_narrative(&app, c, &path, &with_foreign).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.field_errors(), vec!["summary".to_string()]);
 
     // Who may enter: the agency's clerks, approvers and admins; not a supervisor only.
     let (_, supervisor) = app
         .create_user(&st.root, "supervisor1", &["supervisor"])
         .await;
-    let r = app
-        .put(&format!("{path}/narrative"), &supervisor, &narrative)
-        .await;
+    let r = put_narrative(&app, &supervisor, &path, &narrative).await;
     r.assert_problem(403, "forbidden");
     let other = app.create_agency("OTHER", None).await;
     let (_, other_clerk) = app.create_user(&other, "other.clerk", &["clerk"]).await;
-    let r = app
-        .put(&format!("{path}/proactive"), &other_clerk, &figures)
-        .await;
+    let r = put_proactive(&app, &other_clerk, &path, &figures).await;
     r.assert_problem(404, "not_found");
     let r = app.get(&path, &other_clerk).await;
     r.assert_problem(404, "not_found");
+}
+
+/// Every row and column of table 二 of the 2021 format, all zero.
+fn full_table2() -> Value {
+    json!({"rows": {
+        "rules": {"made": 0, "abolished": 0, "in_force": 0},
+        "normative_documents": {"made": 0, "abolished": 0, "in_force": 0},
+        "licensing": {"decisions": 0},
+        "punishment": {"decisions": 0},
+        "coercion": {"decisions": 0},
+        "fees": {"amount_wan_yuan": 0},
+    }})
+}
+
+/// Every write of the report takes `If-Match` with its `ETag`, which each write changes: a
+/// missing one answers 428, a stale one 412, and nothing changes.
+async fn report_writes_need_the_current_etag(app: TestApp) {
+    let st = staff(&app).await;
+    let (c, admin) = (&st.clerk, &st.admin);
+    let path = report_path(&st.root, 2025);
+    let first = app.report_etag(&path, c).await.expect("ETag on GET");
+    let narrative = app.get(&format!("{path}/narrative/draft"), c).await.body;
+    let patch = json!({"rows": {"rules": {"made": 1}}});
+    // Without If-Match: 428 on each of the writes.
+    for (method, suffix, body) in [
+        (Method::PUT, "/narrative", &narrative),
+        (Method::PATCH, "/narrative", &json!({"overview": "x"})),
+        (Method::PATCH, "/proactive", &patch),
+        (Method::PUT, "/proactive", &full_table2()),
+        (Method::POST, "/publish", &json!({})),
+        (Method::POST, "/reopen", &json!({"reason": "x"})),
+    ] {
+        let token = if suffix == "/publish" || suffix == "/reopen" {
+            admin
+        } else {
+            c
+        };
+        let r = app
+            .send_if_match(method, &format!("{path}{suffix}"), token, body, None)
+            .await;
+        r.assert_problem(428, "if_match_required");
+    }
+    assert_eq!(
+        app.report_etag(&path, c).await.as_deref(),
+        Some(first.as_str())
+    );
+    // A write with the current ETag answers the next one, which the GET shows too.
+    let r = app
+        .send_if_match(
+            Method::PATCH,
+            &format!("{path}/proactive"),
+            c,
+            &patch,
+            Some(&first),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let second = r.header("etag").expect("ETag on write").to_string();
+    assert_ne!(second, first);
+    assert_eq!(
+        app.report_etag(&path, c).await.as_deref(),
+        Some(second.as_str())
+    );
+    // The first ETag is stale now: 412 on every write, and nothing changes.
+    let before = report(&app, c, &st.root, 2025).await;
+    for (method, suffix, body) in [
+        (Method::PUT, "/narrative", &narrative),
+        (Method::PATCH, "/narrative", &json!({"overview": "x"})),
+        (
+            Method::PATCH,
+            "/proactive",
+            &json!({"rows": {"rules": {"made": 9}}}),
+        ),
+        (Method::POST, "/publish", &json!({})),
+    ] {
+        let token = if suffix == "/publish" { admin } else { c };
+        let r = app
+            .send_if_match(
+                method,
+                &format!("{path}{suffix}"),
+                token,
+                body,
+                Some(&first),
+            )
+            .await;
+        r.assert_problem(412, "version_mismatch");
+    }
+    assert_eq!(report(&app, c, &st.root, 2025).await, before);
+    // Publishing and reopening change it too.
+    app.complete_narrative(&path, c).await;
+    let r = app.publish_report(&path, admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let published = r.header("etag").expect("ETag").to_string();
+    let r = app
+        .send_if_match(
+            Method::POST,
+            &format!("{path}/reopen"),
+            admin,
+            &json!({"reason": "补录"}),
+            Some(&second),
+        )
+        .await;
+    r.assert_problem(412, "version_mismatch");
+    let r = app
+        .send_if_match(
+            Method::POST,
+            &format!("{path}/reopen"),
+            admin,
+            &json!({"reason": "补录"}),
+            Some(&published),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_ne!(r.header("etag"), Some(published.as_str()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5b. The narrative against the tables, its completeness, table 二's continuity
+// ---------------------------------------------------------------------------------------------
+
+/// `count` applications received on 2025-03-03 by bulk import, the first `granted` of them
+/// answered on 2025-03-10, the others still open.
+async fn imported(app: &TestApp, token: &str, count: usize, granted: usize) {
+    let lines: String = (0..count)
+        .map(|i| {
+            let mut l = json!({
+                "channel": "in_person",
+                "arrived_at": "2025-03-03T09:30:00+08:00",
+                "receipt_date": "2025-03-03",
+                "applicant": applicant("natural_person"),
+                "description": "申请公开本机关行政许可决定清单",
+                "external_reference": format!("N-{i}"),
+            });
+            if i < granted {
+                l["disposition"] = json!("granted");
+                l["replied_on"] = json!("2025-03-10");
+            }
+            format!("{l}\n")
+        })
+        .collect();
+    let r = Resp::from(
+        app.request(Method::POST, "/api/v1/import/requests", Some(token))
+            .header("content-type", "application/x-ndjson")
+            .body(lines)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "import: {}", r.text);
+}
+
+/// The failed checks' codes.
+fn failed_checks(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["holds"] == false)
+        .map(|c| s(&c["code"]).to_string())
+        .collect()
+}
+
+async fn a_narrative_that_disagrees_with_table_3_or_leaves_a_section_empty_is_not_published(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let (c, admin) = (&st.clerk, &st.admin);
+    let path = report_path(&st.root, 2025);
+    imported(&app, admin, 281, 275).await;
+    let t = table3(&report(&app, c, &st.root, 2025).await);
+    assert_eq!(t["new"]["total"], 281);
+    assert_eq!(t["granted"]["total"], 275);
+    assert_eq!(t["carried_out"]["total"], 6);
+
+    // The generated draft states the table's figures; entered as it is, every check holds.
+    let draft = app.get(&format!("{path}/narrative/draft"), c).await;
+    assert_eq!(draft.status, StatusCode::OK, "{}", draft.text);
+    let draft = draft.body;
+    let text = s(&draft["applications_text"]).to_string();
+    assert!(text.contains("新收政府信息公开申请281件"), "{text}");
+    assert!(text.contains("予以公开275件"), "{text}");
+    assert!(text.contains("结转下年度继续办理6件"), "{text}");
+    assert!(
+        s(&draft["other_matters"]).contains("未收取信息处理费"),
+        "no fees, said explicitly: {}",
+        draft["other_matters"]
+    );
+    let r = put_narrative(&app, c, &path, &draft).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_checks_hold(&r.body);
+    let narrative_checks: BTreeSet<String> = r.body["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| s(&c["code"]).to_string())
+        .filter(|c| c.starts_with("narrative."))
+        .collect();
+    for code in [
+        "narrative.applications.new",
+        "narrative.applications.carried_in",
+        "narrative.applications.total",
+        "narrative.applications.granted",
+        "narrative.applications.partially_granted",
+        "narrative.applications.denied",
+        "narrative.applications.carried_out",
+        "narrative.remedies.review",
+        "narrative.remedies.litigation",
+        "narrative.fees.notices",
+        "narrative.fees.collected",
+    ] {
+        assert!(
+            narrative_checks.contains(code),
+            "{code}: {narrative_checks:?}"
+        );
+    }
+    // The skeletons of 一 and 五 are not a report yet.
+    let r = app.publish_report(&path, admin).await;
+    r.assert_problem(409, "narrative_incomplete");
+    let detail = s(&r.body["detail"]).to_string();
+    assert!(detail.contains("一、总体情况"), "{detail}");
+    assert!(detail.contains("五、存在的主要问题及改进情况"), "{detail}");
+    assert!(!detail.contains("三、"), "{detail}");
+
+    // 286 new applications where table 三 says 281: a failed check naming both, and no
+    // publishing.
+    let wrong = text.replace("新收政府信息公开申请281件", "新收政府信息公开申请286件");
+    let r = patch_narrative(
+        &app,
+        c,
+        &path,
+        &json!({"applications_text": wrong, "overview": "2025年，本机关依法做好政府信息公开工作。",
+                "problems_and_improvements": "个别答复说理不够充分，将加强培训。"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(failed_checks(&r.body), vec!["narrative.applications.new"]);
+    let check = r.body["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["code"] == "narrative.applications.new")
+        .cloned()
+        .expect("check");
+    assert_eq!(check["severity"], "error");
+    let detail = s(&check["detail"]);
+    assert!(
+        detail.contains("286件") && detail.contains("281件"),
+        "{detail}"
+    );
+    let r = app.publish_report(&path, admin).await;
+    r.assert_problem(409, "checks_failed");
+    assert!(
+        s(&r.body["detail"]).contains("narrative.applications.new"),
+        "{}",
+        r.body["detail"]
+    );
+    // The same in Chinese numerals, and a statement that there were none, are read too.
+    for (said, fails) in [
+        ("本年度新收政府信息公开申请二百八十六件。", true),
+        ("本年度新收政府信息公开申请二百八十一件。", false),
+        ("本年度未收到政府信息公开申请。", true),
+    ] {
+        let r = patch_narrative(&app, c, &path, &json!({"applications_text": said})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(
+            failed_checks(&r.body) == vec!["narrative.applications.new"],
+            fails,
+            "{said}: {:?}",
+            failed_checks(&r.body)
+        );
+    }
+
+    // An empty section, or "无" where the format needs content, cannot be published either.
+    let r = patch_narrative(
+        &app,
+        c,
+        &path,
+        &json!({"applications_text": text, "remedies_text": "  ", "problems_and_improvements": "无。"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_checks_hold(&r.body);
+    let r = app.publish_report(&path, admin).await;
+    r.assert_problem(409, "narrative_incomplete");
+    let detail = s(&r.body["detail"]).to_string();
+    assert!(
+        detail.contains("四、政府信息公开行政复议、行政诉讼情况（未填写）"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("五、存在的主要问题及改进情况（本部分不能只写“无”）"),
+        "{detail}"
+    );
+    assert!(!detail.contains("一、"), "{detail}");
+    assert_eq!(report(&app, c, &st.root, 2025).await["status"], "draft");
+    // Table 四 is all zero: "无" is enough there; 六 may say "无" in a year without fees.
+    let r = patch_narrative(
+        &app,
+        c,
+        &path,
+        &json!({"remedies_text": "无", "other_matters": "无。",
+                "problems_and_improvements": "个别答复说理不够充分，将加强培训。"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.publish_report(&path, admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["narrative"]["applications_text"], text.as_str());
+    assert_checks_hold(&r.body);
+}
+
+async fn table_2_continuity_with_the_published_year_before_is_a_warning_that_does_not_block(
+    app: TestApp,
+) {
+    let st = staff(&app).await;
+    let (c, admin) = (&st.clerk, &st.admin);
+    let (p2024, p2025) = (report_path(&st.root, 2024), report_path(&st.root, 2025));
+    let rows = |made: i64, abolished: i64, in_force: i64| {
+        json!({"rows": {
+            "rules": {"made": made, "abolished": abolished, "in_force": in_force},
+            "normative_documents": {"made": 0, "abolished": 0, "in_force": 12},
+            "licensing": {"decisions": 0},
+            "punishment": {"decisions": 0},
+            "coercion": {"decisions": 0},
+            "fees": {"amount_wan_yuan": 0},
+        }})
+    };
+    let r = put_proactive(&app, c, &p2024, &rows(2, 0, 40)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = put_proactive(&app, c, &p2025, &rows(3, 1, 45)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // 2024 is not published: nothing to compare with.
+    let codes = |r: &Value| -> Vec<String> {
+        r["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .map(|c| s(&c["code"]).to_string())
+            .filter(|c| c.starts_with("proactive."))
+            .collect()
+    };
+    assert!(codes(&r.body).is_empty(), "{:?}", codes(&r.body));
+
+    app.complete_narrative(&p2024, c).await;
+    let r = app.publish_report(&p2024, admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Against the published 2024: rules 40 + 3 − 1 = 42, not 45; normative documents hold.
+    let r = report(&app, c, &st.root, 2025).await;
+    assert_eq!(
+        codes(&r),
+        vec![
+            "proactive.rules.in_force",
+            "proactive.normative_documents.in_force"
+        ]
+    );
+    let checks = r["checks"].as_array().expect("checks");
+    let rules = checks
+        .iter()
+        .find(|c| c["code"] == "proactive.rules.in_force")
+        .expect("check");
+    assert_eq!(rules["holds"], false);
+    assert_eq!(rules["severity"], "warning");
+    assert!(s(&rules["detail"]).contains("= 42"), "{}", rules["detail"]);
+    for check in checks {
+        let code = s(&check["code"]);
+        let severity = if code.starts_with("proactive.") {
+            "warning"
+        } else {
+            "error"
+        };
+        assert_eq!(check["severity"], severity, "{code}");
+        assert_eq!(check["holds"], code != "proactive.rules.in_force", "{code}");
+    }
+    // A warning is shown but does not block publishing.
+    app.complete_narrative(&p2025, c).await;
+    let r = app.publish_report(&p2025, admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(failed_checks(&r.body), vec!["proactive.rules.in_force"]);
+    // Consistent figures hold.
+    let r = reopen(&app, admin, &p2025, &json!({"reason": "更正现行有效件数"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = patch_proactive(
+        &app,
+        c,
+        &p2025,
+        &json!({"rows": {"rules": {"in_force": 42}}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        failed_checks(&r.body).is_empty(),
+        "{:?}",
+        failed_checks(&r.body)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2099,22 +2600,15 @@ async fn publishing_freezes_the_report_and_guards_the_year_until_it_is_reopened(
     )
     .await;
     let open = handled(&app, c, None, "commercial_enterprise", "2025-10-09", None).await;
-    let r = app
-        .put(
-            &format!("{path}/narrative"),
-            c,
-            &json!({"overview": "2025年概述"}),
-        )
-        .await;
+    app.complete_narrative(&path, c).await;
+    let r = patch_narrative(&app, c, &path, &json!({"overview": "2025年概述"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
-    let r = app.post(&format!("{path}/publish"), c, &json!({})).await;
+    let r = app.publish_report(&path, c).await;
     r.assert_problem(403, "forbidden");
     assert_eq!(report(&app, c, &st.root, 2025).await["status"], "draft");
 
-    let r = app
-        .post(&format!("{path}/publish"), admin, &json!({}))
-        .await;
+    let r = app.publish_report(&path, admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let v1 = r.body;
     assert_eq!(v1["status"], "published");
@@ -2144,21 +2638,9 @@ async fn publishing_freezes_the_report_and_guards_the_year_until_it_is_reopened(
         )
         .await;
     r.assert_problem(409, "period_published");
-    let r = app
-        .put(
-            &format!("{path}/proactive"),
-            c,
-            &json!({"rows": {"rules": {"made": 3}}}),
-        )
-        .await;
+    let r = patch_proactive(&app, c, &path, &json!({"rows": {"rules": {"made": 3}}})).await;
     r.assert_problem(409, "period_published");
-    let r = app
-        .put(
-            &format!("{path}/narrative"),
-            c,
-            &json!({"overview": "改写"}),
-        )
-        .await;
+    let r = patch_narrative(&app, c, &path, &json!({"overview": "改写"})).await;
     r.assert_problem(409, "period_published");
     let r = app.post(REVIEWS, c, &review("2025-05-01")).await;
     r.assert_problem(409, "period_published");
@@ -2171,9 +2653,7 @@ async fn publishing_freezes_the_report_and_guards_the_year_until_it_is_reopened(
         )
         .await;
     r.assert_problem(409, "period_published");
-    let r = app
-        .post(&format!("{path}/publish"), admin, &json!({}))
-        .await;
+    let r = app.publish_report(&path, admin).await;
     r.assert_problem(409, "already_published");
     assert_eq!(report(&app, c, &st.root, 2025).await, v1);
 
@@ -2187,36 +2667,28 @@ async fn publishing_freezes_the_report_and_guards_the_year_until_it_is_reopened(
     assert_checks_hold(&r2026);
 
     // Reopening: admins only, with a reason.
-    let r = app.post(&format!("{path}/reopen"), admin, &json!({})).await;
+    let r = reopen(&app, admin, &path, &json!({})).await;
     r.assert_problem(422, "validation_failed");
     assert_eq!(r.field_errors(), vec!["reason".to_string()]);
-    let r = app
-        .post(&format!("{path}/reopen"), admin, &json!({"reason": "  "}))
-        .await;
+    let r = reopen(&app, admin, &path, &json!({"reason": "  "})).await;
     r.assert_problem(422, "validation_failed");
     assert_eq!(r.field_errors(), vec!["reason".to_string()]);
-    let r = app
-        .post(&format!("{path}/reopen"), c, &json!({"reason": "补录"}))
-        .await;
+    let r = reopen(&app, c, &path, &json!({"reason": "补录"})).await;
     r.assert_problem(403, "forbidden");
-    let r = app
-        .post(
-            &format!("{}/reopen", report_path(&st.root, 2024)),
-            admin,
-            &json!({"reason": "补录"}),
-        )
-        .await;
+    let r = reopen(
+        &app,
+        admin,
+        &report_path(&st.root, 2024),
+        &json!({"reason": "补录"}),
+    )
+    .await;
     r.assert_problem(409, "not_published");
     let reason = "补录一件漏登的申请";
-    let r = app
-        .post(&format!("{path}/reopen"), admin, &json!({"reason": reason}))
-        .await;
+    let r = reopen(&app, admin, &path, &json!({"reason": reason})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["status"], "draft");
     assert_eq!(r.body["version"], 2);
-    let r = app
-        .post(&format!("{path}/reopen"), admin, &json!({"reason": reason}))
-        .await;
+    let r = reopen(&app, admin, &path, &json!({"reason": reason})).await;
     r.assert_problem(409, "not_published");
 
     // The year is open again.
@@ -2224,10 +2696,27 @@ async fn publishing_freezes_the_report_and_guards_the_year_until_it_is_reopened(
     let draft = report(&app, c, &st.root, 2025).await;
     assert_eq!(draft["status"], "draft");
     assert_eq!(table3(&draft)["new"]["total"], 3);
+    // The narrative still says 2 new applications: a check fails and publishing is refused.
+    let failed: Vec<&str> = draft["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["holds"] == false)
+        .map(|c| s(&c["code"]))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            "narrative.applications.new",
+            "narrative.applications.carried_out"
+        ]
+    );
+    app.publish_report(&path, admin)
+        .await
+        .assert_problem(409, "checks_failed");
+    app.complete_narrative(&path, c).await;
 
-    let r = app
-        .post(&format!("{path}/publish"), admin, &json!({}))
-        .await;
+    let r = app.publish_report(&path, admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let v2 = r.body;
     assert_eq!(v2["status"], "published");
@@ -2536,21 +3025,22 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
         &with(review("2025-05-01"), decided("revoked", "2025-06-01")),
     )
     .await;
-    let r = app
-        .put(
-            &format!("{path}/proactive"),
-            c,
-            &json!({"rows": {"rules": {"made": 3}, "fees": {"amount_wan_yuan": "12.5"}}}),
-        )
-        .await;
+    let r = patch_proactive(
+        &app,
+        c,
+        &path,
+        &json!({"rows": {"rules": {"made": 3}, "fees": {"amount_wan_yuan": "12.5"}}}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = app
-        .put(
-            &format!("{path}/narrative"),
-            c,
-            &json!({"overview": "第一段 <b>加粗</b> & 其他\n第二段", "other_matters": "无"}),
-        )
-        .await;
+    app.complete_narrative(&path, c).await;
+    let r = patch_narrative(
+        &app,
+        c,
+        &path,
+        &json!({"overview": "第一段 <b>加粗</b> & 其他\n第二段", "other_matters": "无"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let live = report(&app, c, &st.root, 2025).await;
     let code = s(&live["agency_code"]).to_string();
@@ -2675,6 +3165,18 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
     assert!(html.contains("<p>第一段 &lt;b&gt;加粗&lt;/b&gt; &amp; 其他</p>"));
     assert!(html.contains("<p>第二段</p>"));
     assert!(!html.contains("<b>"));
+    // The paragraphs of 二, 三 and 四 come before their tables.
+    for (field, section) in [
+        ("proactive_text", "二、主动公开政府信息情况"),
+        ("applications_text", "三、收到和处理政府信息公开申请情况"),
+        ("remedies_text", "四、政府信息公开行政复议、行政诉讼情况"),
+    ] {
+        let p = format!(
+            "<h2>{section}</h2>\n<p>{}</p>\n<table>",
+            s(&live["narrative"][field])
+        );
+        assert!(html.contains(&p), "{p}");
+    }
 
     // XLSX: a ZIP package with the workbook and three sheets.
     let (status, headers, body) = raw_get(&app, &format!("{path}/export?format=xlsx"), c).await;
@@ -2758,9 +3260,7 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 
     // A published version exports as published; an old one by number.
-    let r = app
-        .post(&format!("{path}/publish"), &st.admin, &json!({}))
-        .await;
+    let r = app.publish_report(&path, &st.admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let v1 = r.body;
     let (_, _, body) = raw_get(&app, &format!("{path}/export?format=json&version=1"), c).await;
@@ -2872,22 +3372,17 @@ async fn a_rollup_sums_the_agencies_below_and_says_which_have_published(app: Tes
         (&city, json!({"licensing": {"decisions": 7}})),
         (&unrelated, json!({"licensing": {"decisions": 1000}})),
     ] {
-        let r = app
-            .put(
-                &format!("{}/proactive", report_path(agency, 2025)),
-                admin,
-                &json!({ "rows": rows }),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    }
-    let r = app
-        .post(
-            &format!("{}/publish", report_path(&d1, 2025)),
+        let r = patch_proactive(
+            &app,
             admin,
-            &json!({}),
+            &report_path(agency, 2025),
+            &json!({ "rows": rows }),
         )
         .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    app.complete_narrative(&report_path(&d1, 2025), admin).await;
+    let r = app.publish_report(&report_path(&d1, 2025), admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
     let r = app
@@ -3019,9 +3514,8 @@ async fn a_back_dated_change_that_would_alter_a_published_later_year_is_refused(
     let open = handled(&app, c, None, "natural_person", "2024-11-04", None).await;
     let other = handled(&app, c, None, "natural_person", "2024-10-08", None).await;
     let path = report_path(&st.root, 2025);
-    let r = app
-        .post(&format!("{path}/publish"), &st.admin, &json!({}))
-        .await;
+    app.complete_narrative(&path, c).await;
+    let r = app.publish_report(&path, &st.admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let published = r.body;
     let t = table3(&published);
@@ -3062,13 +3556,7 @@ async fn a_back_dated_change_that_would_alter_a_published_later_year_is_refused(
     }
 
     // What was let through moved the live figures behind the published report.
-    let r = app
-        .post(
-            &format!("{path}/reopen"),
-            &st.admin,
-            &json!({"reason": "核对"}),
-        )
-        .await;
+    let r = reopen(&app, &st.admin, &path, &json!({"reason": "核对"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let live = table3(&r.body);
     let moved: Vec<String> = live
@@ -3095,11 +3583,7 @@ async fn a_report_is_published_only_for_a_year_that_is_over_and_its_deadline_is_
     let this_year = app.year();
     let last_year = this_year - 1;
     let r = app
-        .post(
-            &format!("{}/publish", report_path(&st.root, this_year)),
-            &st.admin,
-            &json!({}),
-        )
+        .publish_report(&report_path(&st.root, this_year), &st.admin)
         .await;
     r.assert_problem(409, "year_not_over");
     // The office can still register applications of the current year.
@@ -3174,12 +3658,10 @@ async fn a_report_is_published_only_for_a_year_that_is_over_and_its_deadline_is_
     assert_eq!(entry("GOV")["days_left"], days_to(&mar));
 
     // Last year's report can be published; it then leaves the list.
+    app.complete_narrative(&report_path(&st.root, last_year), &st.admin)
+        .await;
     let p = app
-        .post(
-            &format!("{}/publish", report_path(&st.root, last_year)),
-            &st.admin,
-            &json!({}),
-        )
+        .publish_report(&report_path(&st.root, last_year), &st.admin)
         .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
     let dash = app.get("/api/v1/dashboard", &st.admin).await;

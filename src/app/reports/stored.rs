@@ -7,11 +7,17 @@
 //! existed. Current writes emit [`FORMAT`]. Reading accepts every earlier format: fields added
 //! since have defaults, and an old shape is upgraded explicitly here.
 //!
-//! | document | format 1 (no `format`) | format 2 |
-//! | --- | --- | --- |
-//! | version snapshot | the report itself (its `"format"` is the table format `"2019"`/`"2021"`, a string) | `{"format": 2, "report": {…}}` |
-//! | table 二 draft | `{row: {column: value}}` | `{"format": 2, "rows": {row: {column: value}}}` |
-//! | narrative draft | `{"overview": …, …}` | the same with `"format": 2` |
+//! | document | format 1 (no `format`) | format 2 | format 3 |
+//! | --- | --- | --- | --- |
+//! | version snapshot | the report itself (its `"format"` is the table format `"2019"`/`"2021"`, a string) | `{"format": 2, "report": {…}}` | the same envelope; table 二's values are JSON numbers, checks carry `severity`, the narrative has six sections |
+//! | table 二 draft | `{row: {column: value}}` | `{"format": 2, "rows": {row: {column: value}}}` | the same with `"format": 3` |
+//! | narrative draft | `{"overview": …, …}` | the same with `"format": 2` | six sections (`proactive_text`, `applications_text`, `remedies_text` added) |
+//!
+//! Format 3 reads formats 1 and 2 without an explicit upgrade: table 二's values read from a
+//! decimal string or a number, a check without `severity` is an error (every check was), and
+//! a narrative without the three added sections has them empty. The number was bumped all the
+//! same so that a service of format 2 refuses a format-3 record instead of dropping the new
+//! sections on its next write.
 //!
 //! A snapshot needs the envelope because its report already has a `format` field (the table
 //! format, a string), and table 二's rows are keyed by row code.
@@ -28,7 +34,7 @@ use super::{AppError, Entered, Report};
 use crate::domain::report::Narrative;
 
 /// The format current writes emit.
-pub const FORMAT: u64 = 2;
+pub const FORMAT: u64 = 3;
 
 fn unreadable(record: &str, cause: impl std::fmt::Display) -> AppError {
     AppError::Unreadable {
@@ -126,7 +132,7 @@ pub fn encode_narrative(n: &Narrative) -> Result<String, AppError> {
     encode(v)
 }
 
-/// A stored narrative of any format (the same fields in both; missing ones are empty).
+/// A stored narrative of any format (missing sections are empty).
 pub fn decode_narrative(record: &str, text: &str) -> Result<Narrative, AppError> {
     let mut m = object(record, text)?;
     known(record, &m)?;

@@ -1,0 +1,1 @@
+ALTER TABLE report_drafts DROP COLUMN revision;
