@@ -185,6 +185,26 @@ error_codes! {
     ReviewFirstRequired = "review_first_required", "（警告）自2024年1月1日起，对不予公开的答复须先申请行政复议，本案为直接起诉", "(Warning) Since 2024-01-01 a refusal to disclose goes to review before a suit; this suit is direct";
     DecidedCaseRequiresCorrection = "decided_case_requires_correction", "已决案件只能通过更正修改（须给出更正理由）", "A decided case changes only through a correction (send correction_reason)";
 
+    // Notices (告知书) and the findings of their check.
+    NoticeHasErrors = "notice_has_errors", "告知书存在须更正的问题（见 findings），不能提交、批准或签发", "The notice has error findings: it cannot be submitted, approved or issued";
+    ApprovalRequired = "approval_required", "此类告知书须经审批后签发", "This type of notice must be approved before it is issued";
+    LetterheadIncomplete = "letterhead_incomplete", "（告知书检查）信笺缺少发文所需的项目", "(Notice check) The letterhead lacks what a letter needs";
+    ApplicantMismatch = "applicant_mismatch", "（告知书检查）告知书未写明本案申请人", "(Notice check) The letter does not name the case's applicant";
+    CaseNumberMismatch = "case_number_mismatch", "（告知书检查）告知书未写明本案申请编号", "(Notice check) The letter does not carry the case number";
+    IdentityNumberInFull = "identity_number_in_full", "（告知书检查）告知书中出现完整的身份证件号码", "(Notice check) An identity number is printed in full";
+    ArticleMissing = "article_missing", "（告知书检查）未引用该答复类型所依据的条款", "(Notice check) The article the disposition rests on is not cited";
+    ReasonMissing = "reason_missing", "（告知书检查）未说明理由", "(Notice check) No reason is given";
+    ProvisionMissing = "provision_missing", "（告知书检查）未说明提供信息的方式和时间或获取途径", "(Notice check) How and when the information is provided is not said";
+    ResponsibleAgencyMissing = "responsible_agency_missing", "（告知书检查，警告）未告知负责该政府信息的机关及其联系方式", "(Notice check, warning) The responsible agency and its contact are not named";
+    RemedyClauseMissing = "remedy_clause_missing", "（告知书检查）缺少救济途径告知", "(Notice check) The remedy clause is missing";
+    ReviewBodyMissing = "review_body_missing", "（告知书检查）救济告知未写明信笺中的行政复议机关", "(Notice check) The remedy clause does not name the letterhead's review body";
+    CourtMissing = "court_missing", "（告知书检查）救济告知未写明信笺中的管辖法院", "(Notice check) The remedy clause does not name the letterhead's court";
+    RemedyPeriodMissing = "remedy_period_missing", "（告知书检查）救济告知未写明六十日或六个月的期限", "(Notice check) The remedy clause lacks the 60 days or the 6 months";
+    DirectSuitOffered = "direct_suit_offered", "（告知书检查）对2024年1月1日以后不予公开的答复告知了直接起诉（应先复议）", "(Notice check) A refusal since 2024-01-01 offers a direct suit (review comes first)";
+    ReplyAfterDueDate = "reply_after_due_date", "（告知书检查，警告）告知书日期晚于答复期限", "(Notice check, warning) The letter is dated after the due date";
+    PeriodMissing = "period_missing", "（告知书检查）未写明法定期限（15个或20个工作日）", "(Notice check) The statutory period (15 or 20 working days) is not stated";
+    ConsequenceMissing = "consequence_missing", "（告知书检查）未告知逾期的后果（视为放弃申请）", "(Notice check) The consequence of missing the period is not stated";
+
     // Yearly reports (年度报告).
     PeriodPublished = "period_published", "该年度报告已公布，须先由管理员重新开放", "The year's report is published; an admin must reopen it first";
     AlreadyPublished = "already_published", "报告已公布；须重新开放后再公布新版本", "The report is published; reopen it to publish a new version";

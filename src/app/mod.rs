@@ -11,6 +11,7 @@ pub mod clients;
 pub mod feed;
 pub mod idempotency;
 pub mod letterheads;
+pub mod notices;
 pub mod remedies;
 pub mod report_export;
 pub mod reports;

@@ -487,6 +487,27 @@ fn check_repeats(
     }
 }
 
+/// What applying a step needs besides the connection: the calendar, today, the delivery
+/// allowance and the instant of the change.
+#[derive(Clone)]
+pub(crate) struct StepEnv {
+    pub calendar: super::calendar::CalendarCache,
+    pub today: NaiveDate,
+    pub delivery_allowance: u32,
+    pub now: NaiveDateTime,
+}
+
+impl StepEnv {
+    pub(crate) fn of(state: &AppState) -> StepEnv {
+        StepEnv {
+            calendar: state.calendar.clone(),
+            today: state.today(),
+            delivery_allowance: state.settings.domain.delivery_allowance_working_days,
+            now: state.now_micros(),
+        }
+    }
+}
+
 /// Applies one statutory step.
 pub async fn apply_action(
     state: &AppState,
@@ -497,69 +518,102 @@ pub async fn apply_action(
     ctx: RequestContext,
 ) -> Result<RequestView, AppError> {
     may_write(&actor)?;
-    let cache = state.calendar.clone();
-    let today = state.today();
-    let delivery_allowance = state.settings.domain.delivery_allowance_working_days;
-    let now_db = state.now_micros();
+    let env = StepEnv::of(state);
     state
         .in_transaction(move |conn| {
-            let (app, code) = visible(conn, &actor, &id)?;
-            let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-            if expected != app.version {
-                return Err(AppError::PreconditionFailed);
-            }
-            check_repeats(conn, &actor, &app, &step.action)?;
-            let cal = cache.current(conn)?;
-            let nth = if matches!(step.action, Action::IssueFeeNotice { .. }) {
-                nth_in_month(conn, &app)?
-            } else {
-                1
-            };
-            let ctx_domain = ActionContext {
-                today,
-                calendar: &cal,
-                actor_is_approver: actor.has(Role::Approver),
-                actor_name: &actor.username,
-                nth_in_month: nth,
-                delivery_allowance,
-            };
-            let next = app
-                .act(step.on, &step.action, &ctx_domain, now_db)
-                .map_err(refusal)?;
-            // A step that would move a published year's figures waits for a reopening.
-            super::reports::ensure_figures_unchanged(conn, &next.agency_id, |y| {
-                (
-                    report::counted_cells(&counted(&app), y),
-                    report::counted_cells(&counted(&next), y),
-                )
-            })?;
-            if !db::requests::save(conn, &next, expected)? {
-                return Err(AppError::PreconditionFailed);
-            }
-            let mut payload = step.fields;
-            payload.insert("on".into(), json!(step.on));
-            payload.insert("due_date_before".into(), json!(app.due_date));
-            payload.insert("due_date_after".into(), json!(next.due_date));
-            event(
+            act_in(
                 conn,
-                false,
-                &next,
-                Some(&actor),
-                step.action.name(),
-                Some(step.on),
-                Some(app.state()),
-                Value::Object(payload),
+                &actor,
+                &id,
+                step,
+                Expected::IfMatch(if_match),
+                &env,
                 &ctx,
-            )?;
-            if matches!(step.action, Action::RecordReplyService { .. }) {
-                // The reviews and direct suits against the reply run from its service.
-                super::remedies::remeasure_for_reply(conn, &next, &cal, (now_db, &actor, &ctx))?;
-            }
-            let mut v = RequestView::new(next);
-            v.agency_code = Some(code);
-            Ok(v)
+            )
         })
         .await
+}
+
+/// Which version of the application a step expects.
+pub(crate) enum Expected {
+    /// The `If-Match` the caller sent (required).
+    IfMatch(Option<i32>),
+    /// The current one: the step is performed by another record (an issued notice) whose own
+    /// version was checked.
+    Current,
+}
+
+/// Applies one statutory step inside the caller's transaction: the step, the stored
+/// application and its trail event, and what the step moves elsewhere (the limits of the
+/// cases against a reply).
+pub(crate) fn act_in(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+    step: Step,
+    expected: Expected,
+    env: &StepEnv,
+    ctx: &RequestContext,
+) -> Result<RequestView, AppError> {
+    may_write(actor)?;
+    let (app, code) = visible(conn, actor, id)?;
+    let expected = match expected {
+        Expected::IfMatch(v) => v.ok_or(AppError::PreconditionRequired)?,
+        Expected::Current => app.version,
+    };
+    if expected != app.version {
+        return Err(AppError::PreconditionFailed);
+    }
+    check_repeats(conn, actor, &app, &step.action)?;
+    let cal = env.calendar.current(conn)?;
+    let nth = if matches!(step.action, Action::IssueFeeNotice { .. }) {
+        nth_in_month(conn, &app)?
+    } else {
+        1
+    };
+    let ctx_domain = ActionContext {
+        today: env.today,
+        calendar: &cal,
+        actor_is_approver: actor.has(Role::Approver),
+        actor_name: &actor.username,
+        nth_in_month: nth,
+        delivery_allowance: env.delivery_allowance,
+    };
+    let next = app
+        .act(step.on, &step.action, &ctx_domain, env.now)
+        .map_err(refusal)?;
+    // A step that would move a published year's figures waits for a reopening.
+    super::reports::ensure_figures_unchanged(conn, &next.agency_id, |y| {
+        (
+            report::counted_cells(&counted(&app), y),
+            report::counted_cells(&counted(&next), y),
+        )
+    })?;
+    if !db::requests::save(conn, &next, expected)? {
+        return Err(AppError::PreconditionFailed);
+    }
+    let mut payload = step.fields;
+    payload.insert("on".into(), json!(step.on));
+    payload.insert("due_date_before".into(), json!(app.due_date));
+    payload.insert("due_date_after".into(), json!(next.due_date));
+    event(
+        conn,
+        false,
+        &next,
+        Some(actor),
+        step.action.name(),
+        Some(step.on),
+        Some(app.state()),
+        Value::Object(payload),
+        ctx,
+    )?;
+    if matches!(step.action, Action::RecordReplyService { .. }) {
+        // The reviews and direct suits against the reply run from its service.
+        super::remedies::remeasure_for_reply(conn, &next, &cal, (env.now, actor, ctx))?;
+    }
+    let mut v = RequestView::new(next);
+    v.agency_code = Some(code);
+    Ok(v)
 }
 
 /// Corrects intake details of an open application.

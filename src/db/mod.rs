@@ -9,6 +9,7 @@ pub mod clients;
 pub mod feed;
 pub mod idempotency;
 pub mod letterheads;
+pub mod notices;
 pub mod remedies;
 pub mod reports;
 pub mod requests;

@@ -150,10 +150,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notices (id) {
+        id -> Text,
+        request_id -> Text,
+        agency_id -> Text,
+        kind -> Text,
+        state -> Text,
+        fields -> Text,
+        paragraphs -> Text,
+        approvals -> Text,
+        number -> Nullable<Text>,
+        issued_on -> Nullable<Date>,
+        issued_text -> Nullable<Text>,
+        text_sha256 -> Nullable<Text>,
+        version -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    document_numbers (agency_id, year, pattern) {
+        agency_id -> Text,
+        year -> Integer,
+        pattern -> Text,
+        last_seq -> Integer,
+    }
+}
+
 diesel::joinable!(requests -> agencies (agency_id));
 diesel::joinable!(request_events -> requests (request_id));
 diesel::joinable!(request_documents -> requests (request_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    notices,
+    document_numbers,
     letterheads,
     agencies,
     users,

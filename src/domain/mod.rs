@@ -10,6 +10,7 @@ pub mod disposition;
 pub mod fees;
 pub mod identity;
 pub mod letterhead;
+pub mod notice;
 pub mod remedy;
 pub mod report;
 pub mod request;

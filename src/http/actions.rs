@@ -621,3 +621,85 @@ action_operation!(
     "Record the applicant's withdrawal (`other.other`): any open state → closed.",
     "Not allowed now (`invalid_transition`)"
 );
+
+/// The fields of a notice that performs no act of its own: its date.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"on": "2026-03-02"}))]
+pub struct NoticeDateBody {
+    /// The notice's date.
+    pub on: NaiveDate,
+}
+
+/// The fields of the art. 32 notice to a third party whose objection is overridden.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"on": "2026-03-10", "third_party": "某某建设有限公司", "disclosed": "项目环境影响评价批复文件", "public_interest_reason": "该项目涉及周边居民的环境权益，不公开将对公共利益造成重大影响。"}))]
+pub struct ObjectionNoticeBody {
+    pub on: NaiveDate,
+    /// The third party who objected.
+    pub third_party: String,
+    /// What will be disclosed.
+    pub disclosed: String,
+    /// Why withholding would seriously harm the public interest.
+    pub public_interest_reason: String,
+}
+
+fn typed<B: serde::de::DeserializeOwned + ActionBody>(
+    v: &serde_json::Value,
+) -> Result<crate::app::notices::ParsedFields, Vec<FieldError>> {
+    let body: B = super::extract::deserialize_listing_fields(v.clone())?;
+    Ok(crate::app::notices::ParsedFields {
+        on: body.on(),
+        action: Some(body.action()?),
+        objection: None,
+    })
+}
+
+/// A notice's `fields`, read with the body type of the act it performs (the same fields, the
+/// same errors as the action's own operation).
+pub(crate) fn parse_notice_fields(
+    kind: crate::domain::notice::NoticeType,
+    v: &serde_json::Value,
+) -> Result<crate::app::notices::ParsedFields, Vec<FieldError>> {
+    use crate::domain::notice::NoticeType as T;
+    use crate::domain::validation::text;
+    match kind {
+        T::Correction => typed::<RequestCorrectionBody>(v),
+        T::Extension => typed::<ExtendBody>(v),
+        T::Consultation => typed::<StartConsultationBody>(v),
+        T::Fee => typed::<IssueFeeNoticeBody>(v),
+        T::DelayedReply => typed::<OverrideDeadlineBody>(v),
+        T::Reply => typed::<ReplyBody>(v),
+        T::Receipt | T::Closure => {
+            let b: NoticeDateBody = super::extract::deserialize_listing_fields(v.clone())?;
+            Ok(crate::app::notices::ParsedFields {
+                on: b.on,
+                action: None,
+                objection: None,
+            })
+        }
+        T::ObjectionOverride => {
+            let b: ObjectionNoticeBody = super::extract::deserialize_listing_fields(v.clone())?;
+            let mut e = crate::domain::validation::Errors::new();
+            let third_party = e.take(text("third_party", &b.third_party, 200, false));
+            let disclosed = e.take(text("disclosed", &b.disclosed, 4000, true));
+            let reason = e.take(text(
+                "public_interest_reason",
+                &b.public_interest_reason,
+                4000,
+                true,
+            ));
+            e.into_result()?;
+            Ok(crate::app::notices::ParsedFields {
+                on: b.on,
+                action: None,
+                objection: Some(crate::domain::notice::ObjectionFacts {
+                    third_party: third_party.unwrap_or_default(),
+                    disclosed: disclosed.unwrap_or_default(),
+                    public_interest_reason: reason.unwrap_or_default(),
+                }),
+            })
+        }
+    }
+}

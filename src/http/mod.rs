@@ -18,6 +18,7 @@ pub mod health;
 pub mod idempotency;
 pub mod letterheads;
 pub mod middleware;
+pub mod notices;
 pub mod problem;
 pub mod remedies;
 pub mod reports;
@@ -218,6 +219,14 @@ where
                 .service(actions::close_unpaid)
                 .service(actions::withdraw)
                 .service(actions::record_reply_service)
+                .service(notices::create_notice)
+                .service(notices::list_notices)
+                .service(notices::get_notice)
+                .service(notices::patch_notice)
+                .service(notices::submit_notice)
+                .service(notices::approve_notice)
+                .service(notices::return_notice)
+                .service(notices::issue_notice)
                 .service(requests::list_events)
                 .service(requests::get_deadline)
                 .service(requests::dashboard)

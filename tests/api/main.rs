@@ -16,6 +16,7 @@ mod hardening;
 mod idempotency;
 mod letterheads;
 mod migrations;
+mod notices;
 mod openapi;
 mod platform;
 mod records;

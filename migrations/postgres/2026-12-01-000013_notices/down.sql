@@ -1,0 +1,2 @@
+DROP TABLE document_numbers;
+DROP TABLE notices;

@@ -1,0 +1,627 @@
+//! Notices (issue 13): drafted from the case and the letterhead, checked on every read and
+//! write, submitted, approved or returned, and issued — issuing numbers the letter, freezes its
+//! text (SHA-256 on record) and performs the act of §5 in the same transaction.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::requests::{Expected, Step, StepEnv, act_in};
+use super::{AppError, AppState, RequestContext, audit};
+use crate::db::{self, DbConnection, notices::NoticeRow};
+use crate::domain::access::{Actor, Role};
+use crate::domain::letterhead::NumberPattern;
+use crate::domain::notice::{self, CaseFacts, Finding, Letter, NoticeType, ObjectionFacts};
+use crate::domain::request::{Action, Application, State};
+use crate::domain::validation::FieldError;
+
+/// What the HTTP layer reads from a notice's `fields`: its date and the act it performs, typed
+/// by the action's own body (`None` for notices that perform no act, and for closures, whose
+/// act follows the application's state).
+pub struct ParsedFields {
+    pub on: NaiveDate,
+    pub action: Option<Action>,
+    /// For the third-party notice of an overridden objection.
+    pub objection: Option<ObjectionFacts>,
+}
+
+/// Parses a notice type's fields (given by the HTTP layer, which owns the typed bodies).
+pub type FieldParser = fn(NoticeType, &Value) -> Result<ParsedFields, Vec<FieldError>>;
+
+/// One approval step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Approval {
+    /// `submitted`, `approved` or `returned`.
+    pub decision: String,
+    pub by: String,
+    pub at: NaiveDateTime,
+    /// The approver's opinion, or the comments of a return.
+    pub opinion: Option<String>,
+}
+
+/// A notice as the app layer hands it out.
+#[derive(Debug, Clone)]
+pub struct NoticeView {
+    pub id: String,
+    pub request_id: String,
+    pub agency_id: String,
+    pub kind: NoticeType,
+    /// `draft`, `submitted`, `approved`, `issued`.
+    pub state: String,
+    pub on: NaiveDate,
+    pub fields: Value,
+    pub paragraphs: BTreeMap<String, String>,
+    /// The letter as it stands (for an issued notice: as issued).
+    pub letter: Letter,
+    /// The whole text; for an issued notice the frozen one.
+    pub text: String,
+    pub findings: Vec<Finding>,
+    pub needs_approval: bool,
+    pub approvals: Vec<Approval>,
+    pub number: Option<String>,
+    pub issued_on: Option<NaiveDate>,
+    pub text_sha256: Option<String>,
+    pub version: i32,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+fn bad(field: &str, code: &'static str, message: &str) -> AppError {
+    AppError::field(field, code, message.to_string())
+}
+
+fn unreadable(row: &NoticeRow, e: impl std::fmt::Display) -> AppError {
+    AppError::Unreadable {
+        entity: "notice",
+        id: row.id.clone(),
+        reason: e.to_string(),
+    }
+}
+
+/// The application behind a notice, if the actor may see it (else 404 for the notice).
+fn visible_request(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    request_id: &str,
+) -> Result<(Application, db::agencies::AgencyRow), AppError> {
+    let app = db::requests::load(conn, request_id)?.ok_or(AppError::NotFound("application"))?;
+    let agency =
+        db::agencies::find(conn, &app.agency_id)?.ok_or(AppError::NotFound("application"))?;
+    if actor.sees(&agency.id, &agency.path) {
+        Ok((app, agency))
+    } else {
+        Err(AppError::NotFound("application"))
+    }
+}
+
+fn facts(
+    app: &Application,
+    kind: NoticeType,
+    action: Option<&Action>,
+    parsed: &ParsedFields,
+    cal: &crate::domain::calendar::Calendar,
+) -> CaseFacts {
+    let extended_due_date = match (kind, action, app.due_date) {
+        (NoticeType::Extension, Some(Action::Extend { days, .. }), Some(due)) => {
+            cal.add_working_days(due, *days).ok()
+        }
+        _ => None,
+    };
+    CaseFacts {
+        case_number: app.case_number.clone(),
+        query_code: app.query_code.clone(),
+        applicant_name: app.details.applicant.name.clone(),
+        applicant_id_number: app.details.applicant.id_document_number.clone(),
+        description: app.details.description.clone(),
+        arrival_date: Some(app.arrival_date),
+        receipt_date: app.receipt_date(),
+        due_date: app.due_date,
+        extended_due_date,
+        closing_unpaid: app.state() == State::AwaitingPayment,
+        objection: parsed.objection.clone(),
+    }
+}
+
+/// The act a closure performs: it follows the window that ran out.
+fn closure_action(app: &Application) -> Option<Action> {
+    match app.state() {
+        State::AwaitingCorrection => Some(Action::CloseUncorrected),
+        State::AwaitingPayment => Some(Action::CloseUnpaid),
+        _ => None,
+    }
+}
+
+/// Composes and checks the notice from its row and the case as it stands.
+fn view(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &NoticeRow,
+    app: &Application,
+    agency: &db::agencies::AgencyRow,
+    parse: FieldParser,
+) -> Result<NoticeView, AppError> {
+    let kind =
+        NoticeType::parse(&row.kind).ok_or_else(|| unreadable(row, "unknown notice type"))?;
+    let fields: Value = serde_json::from_str(&row.fields).map_err(|e| unreadable(row, e))?;
+    let paragraphs: BTreeMap<String, String> =
+        serde_json::from_str(&row.paragraphs).map_err(|e| unreadable(row, e))?;
+    let approvals: Vec<Approval> =
+        serde_json::from_str(&row.approvals).map_err(|e| unreadable(row, e))?;
+    let parsed =
+        parse(kind, &fields).map_err(|e| unreadable(row, format!("{} field errors", e.len())))?;
+    let action = match kind {
+        NoticeType::Closure => closure_action(app),
+        _ => parsed.action.clone(),
+    };
+    let cal = state.calendar.current(conn)?;
+    let lh = super::letterheads::resolve(conn, agency)?;
+    let case = facts(app, kind, action.as_ref(), &parsed, &cal);
+    let mut letter = notice::compose(
+        kind,
+        parsed.on,
+        &case,
+        &lh.effective.fields,
+        action.as_ref(),
+        &paragraphs,
+    );
+    if let Some(n) = &row.number {
+        letter.number = n.clone();
+    }
+    let findings = if row.state == "issued" {
+        Vec::new()
+    } else {
+        notice::lint(
+            kind,
+            &letter,
+            &case,
+            &lh.effective.fields,
+            &lh.effective.missing,
+            action.as_ref(),
+        )
+    };
+    let text = row.issued_text.clone().unwrap_or_else(|| letter.text());
+    Ok(NoticeView {
+        id: row.id.clone(),
+        request_id: row.request_id.clone(),
+        agency_id: row.agency_id.clone(),
+        kind,
+        state: row.state.clone(),
+        on: parsed.on,
+        fields,
+        paragraphs,
+        letter,
+        text,
+        findings,
+        needs_approval: kind.needs_approval_by_default(),
+        approvals,
+        number: row.number.clone(),
+        issued_on: row.issued_on,
+        text_sha256: row.text_sha256.clone(),
+        version: row.version,
+        created_by: row.created_by.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn check_paragraphs(kind: NoticeType, p: &BTreeMap<String, String>) -> Result<(), AppError> {
+    let keys = notice::section_keys(kind);
+    let errors: Vec<FieldError> = p
+        .iter()
+        .filter_map(|(k, v)| {
+            if !keys.contains(&k.as_str()) {
+                Some(FieldError::new(
+                    format!("paragraphs.{k}"),
+                    "unknown_field",
+                    format!("{} 没有此段落；可用：{}", kind.title(), keys.join("、")),
+                ))
+            } else if v.chars().count() > 4000 {
+                Some(FieldError::new(
+                    format!("paragraphs.{k}"),
+                    "too_long",
+                    "至多4000字",
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+fn may_write(actor: &Actor) -> Result<(), AppError> {
+    if actor.has(Role::Clerk) || actor.has(Role::Approver) || actor.has(Role::Admin) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            code: "forbidden",
+            detail: "notices are drafted by clerks, approvers and admins".into(),
+        })
+    }
+}
+
+/// A new draft of `kind` for the application.
+/// A new notice as the HTTP layer read it.
+pub struct NewNotice {
+    pub kind: NoticeType,
+    pub fields: Value,
+    pub paragraphs: BTreeMap<String, String>,
+}
+
+pub async fn create(
+    state: &AppState,
+    actor: Actor,
+    request_id: String,
+    new: NewNotice,
+    parse: FieldParser,
+    ctx: RequestContext,
+) -> Result<NoticeView, AppError> {
+    let NewNotice {
+        kind,
+        fields,
+        paragraphs,
+    } = new;
+    may_write(&actor)?;
+    parse(kind, &fields).map_err(|errors| {
+        AppError::Validation(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    e.field = format!("fields.{}", e.field);
+                    e
+                })
+                .collect(),
+        )
+    })?;
+    check_paragraphs(kind, &paragraphs)?;
+    let st = state.clone();
+    let now = state.now_micros();
+    state
+        .in_transaction(move |conn| {
+            let (app, agency) = visible_request(conn, &actor, &request_id)?;
+            let row = NoticeRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                request_id: app.id.clone(),
+                agency_id: app.agency_id.clone(),
+                kind: kind.code().to_string(),
+                state: "draft".into(),
+                fields: fields.to_string(),
+                paragraphs: serde_json::to_string(&paragraphs).map_err(AppError::internal)?,
+                approvals: "[]".into(),
+                number: None,
+                issued_on: None,
+                issued_text: None,
+                text_sha256: None,
+                version: 1,
+                created_by: Some(actor.username.clone()),
+                created_at: now,
+                updated_at: now,
+            };
+            db::notices::insert(conn, &row)?;
+            audit(
+                conn,
+                now,
+                Some(&actor),
+                Some(&row.agency_id),
+                ("notice", &row.id),
+                "notice_drafted",
+                json!({"request_id": row.request_id, "type": row.kind, "fields": fields}),
+                &ctx,
+            )?;
+            view(conn, &st, &row, &app, &agency, parse)
+        })
+        .await
+}
+
+fn load(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<(NoticeRow, Application, db::agencies::AgencyRow), AppError> {
+    let row = db::notices::find(conn, id)?.ok_or(AppError::NotFound("notice"))?;
+    match visible_request(conn, actor, &row.request_id) {
+        Ok((app, agency)) => Ok((row, app, agency)),
+        Err(AppError::NotFound(_)) => Err(AppError::NotFound("notice")),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn get(
+    state: &AppState,
+    actor: Actor,
+    id: String,
+    parse: FieldParser,
+) -> Result<NoticeView, AppError> {
+    let st = state.clone();
+    state
+        .with_conn(move |conn| {
+            let (row, app, agency) = load(conn, &actor, &id)?;
+            view(conn, &st, &row, &app, &agency, parse)
+        })
+        .await
+}
+
+/// The notices of an application, oldest first.
+pub async fn of_request(
+    state: &AppState,
+    actor: Actor,
+    request_id: String,
+    parse: FieldParser,
+) -> Result<Vec<NoticeView>, AppError> {
+    let st = state.clone();
+    state
+        .with_conn(move |conn| {
+            let (app, agency) = visible_request(conn, &actor, &request_id)?;
+            db::notices::of_request(conn, &app.id)?
+                .iter()
+                .map(|row| view(conn, &st, row, &app, &agency, parse))
+                .collect()
+        })
+        .await
+}
+
+/// A change of a notice: its fields and paragraphs (PATCH), or a step of its approval.
+pub enum Change {
+    Edit {
+        fields: Option<Value>,
+        paragraphs: Option<BTreeMap<String, String>>,
+    },
+    Submit,
+    Approve {
+        opinion: Option<String>,
+    },
+    Return {
+        comments: String,
+    },
+    Issue,
+}
+
+impl Change {
+    fn audit_action(&self) -> &'static str {
+        match self {
+            Change::Edit { .. } => "notice_edited",
+            Change::Submit => "notice_submitted",
+            Change::Approve { .. } => "notice_approved",
+            Change::Return { .. } => "notice_returned",
+            Change::Issue => "notice_issued",
+        }
+    }
+}
+
+fn not_now(state: &str, what: &str) -> AppError {
+    AppError::conflict(
+        "invalid_transition",
+        format!("a notice in state {state} cannot be {what}"),
+    )
+}
+
+fn blocked(v: &NoticeView) -> AppError {
+    let codes: Vec<&str> = v
+        .findings
+        .iter()
+        .filter(|f| f.severity == notice::Severity::Error)
+        .map(|f| f.code)
+        .collect();
+    AppError::conflict(
+        "notice_has_errors",
+        format!(
+            "告知书存在须更正的问题（{}），不能提交、批准或签发",
+            codes.join("、")
+        ),
+    )
+}
+
+/// Applies a change with `If-Match`; each is an audit event, issuing also the act of §5.
+pub async fn change(
+    state: &AppState,
+    actor: Actor,
+    id: String,
+    change: Change,
+    if_match: Option<i32>,
+    parse: FieldParser,
+    ctx: RequestContext,
+) -> Result<NoticeView, AppError> {
+    may_write(&actor)?;
+    let st = state.clone();
+    let env = StepEnv::of(state);
+    state
+        .in_transaction(move |conn| {
+            let (mut row, app, agency) = load(conn, &actor, &id)?;
+            let expected = if_match.ok_or(AppError::PreconditionRequired)?;
+            if expected != row.version {
+                return Err(AppError::PreconditionFailed);
+            }
+            let current = view(conn, &st, &row, &app, &agency, parse)?;
+            let mut approvals = current.approvals.clone();
+            let now = env.now;
+            let mut payload = json!({});
+            match &change {
+                Change::Edit { fields, paragraphs } => {
+                    if row.state != "draft" {
+                        return Err(not_now(&row.state, "edited (return it to draft first)"));
+                    }
+                    if let Some(f) = fields {
+                        parse(current.kind, f).map_err(|errors| {
+                            AppError::Validation(
+                                errors
+                                    .into_iter()
+                                    .map(|mut e| {
+                                        e.field = format!("fields.{}", e.field);
+                                        e
+                                    })
+                                    .collect(),
+                            )
+                        })?;
+                        row.fields = f.to_string();
+                    }
+                    if let Some(p) = paragraphs {
+                        check_paragraphs(current.kind, p)?;
+                        row.paragraphs = serde_json::to_string(p).map_err(AppError::internal)?;
+                    }
+                    payload = json!({"fields": fields, "paragraphs": paragraphs});
+                }
+                Change::Submit => {
+                    if row.state != "draft" {
+                        return Err(not_now(&row.state, "submitted"));
+                    }
+                    if notice::blocks(&current.findings) {
+                        return Err(blocked(&current));
+                    }
+                    row.state = "submitted".into();
+                    approvals.push(Approval {
+                        decision: "submitted".into(),
+                        by: actor.username.clone(),
+                        at: now,
+                        opinion: None,
+                    });
+                }
+                Change::Approve { opinion } => {
+                    if !actor.has(Role::Approver) {
+                        return Err(AppError::Forbidden {
+                            code: "forbidden",
+                            detail: "approving a notice needs the approver role".into(),
+                        });
+                    }
+                    if row.state != "submitted" {
+                        return Err(not_now(&row.state, "approved (submit it first)"));
+                    }
+                    if notice::blocks(&current.findings) {
+                        return Err(blocked(&current));
+                    }
+                    row.state = "approved".into();
+                    approvals.push(Approval {
+                        decision: "approved".into(),
+                        by: actor.username.clone(),
+                        at: now,
+                        opinion: opinion.clone(),
+                    });
+                    payload = json!({"opinion": opinion});
+                }
+                Change::Return { comments } => {
+                    if !actor.has(Role::Approver) {
+                        return Err(AppError::Forbidden {
+                            code: "forbidden",
+                            detail: "returning a notice needs the approver role".into(),
+                        });
+                    }
+                    if row.state != "submitted" && row.state != "approved" {
+                        return Err(not_now(&row.state, "returned"));
+                    }
+                    let comments =
+                        crate::domain::validation::text("comments", comments, 4000, true)
+                            .map_err(|e| AppError::Validation(vec![e]))?;
+                    row.state = "draft".into();
+                    approvals.push(Approval {
+                        decision: "returned".into(),
+                        by: actor.username.clone(),
+                        at: now,
+                        opinion: Some(comments.clone()),
+                    });
+                    payload = json!({"comments": comments});
+                }
+                Change::Issue => {
+                    let ready = match row.state.as_str() {
+                        "approved" => true,
+                        "draft" | "submitted" => !current.needs_approval,
+                        _ => false,
+                    };
+                    if !ready {
+                        return Err(if row.state == "issued" {
+                            not_now(&row.state, "issued again")
+                        } else {
+                            AppError::conflict(
+                                "approval_required",
+                                format!("{}须经审批后签发", current.kind.title()),
+                            )
+                        });
+                    }
+                    if notice::blocks(&current.findings) {
+                        return Err(blocked(&current));
+                    }
+                    let lh = super::letterheads::resolve(conn, &agency)?;
+                    let pattern = lh
+                        .effective
+                        .fields
+                        .number_pattern
+                        .as_deref()
+                        .and_then(|p| NumberPattern::parse(p).ok())
+                        .ok_or_else(|| {
+                            bad(
+                                "letterhead.number_pattern",
+                                "letterhead_incomplete",
+                                "信笺未设发文字号格式",
+                            )
+                        })?;
+                    let year = current.on.year();
+                    let seq = db::notices::next_number(conn, &agency.id, year, pattern.as_str())?;
+                    let number = pattern.format(year, u32::try_from(seq).unwrap_or_default());
+                    // The act of §5 the notice performs, on the notice's date.
+                    let action = match current.kind {
+                        NoticeType::Closure => closure_action(&app),
+                        _ => parse(current.kind, &current.fields)
+                            .ok()
+                            .and_then(|p| p.action),
+                    };
+                    if let Some(action) = action {
+                        let mut fields = match &current.fields {
+                            Value::Object(m) => m.clone(),
+                            _ => serde_json::Map::new(),
+                        };
+                        fields.insert("notice_id".into(), json!(row.id));
+                        fields.insert("notice_number".into(), json!(number));
+                        act_in(
+                            conn,
+                            &actor,
+                            &app.id,
+                            Step {
+                                on: current.on,
+                                action,
+                                fields,
+                            },
+                            Expected::Current,
+                            &env,
+                            &ctx,
+                        )?;
+                    }
+                    let mut letter = current.letter.clone();
+                    letter.number = number.clone();
+                    let text = letter.text();
+                    row.text_sha256 = Some(hex::encode(sha2::Sha256::digest(text.as_bytes())));
+                    row.issued_text = Some(text);
+                    row.number = Some(number.clone());
+                    row.issued_on = Some(current.on);
+                    row.state = "issued".into();
+                    payload = json!({"number": number, "text_sha256": row.text_sha256});
+                }
+            }
+            row.approvals = serde_json::to_string(&approvals).map_err(AppError::internal)?;
+            row.version += 1;
+            row.updated_at = now;
+            if !db::notices::update_if_version(conn, &row, expected)? {
+                return Err(AppError::PreconditionFailed);
+            }
+            audit(
+                conn,
+                now,
+                Some(&actor),
+                Some(&row.agency_id),
+                ("notice", &row.id),
+                change.audit_action(),
+                payload,
+                &ctx,
+            )?;
+            // The application may have moved (issuing performs its act).
+            let app = db::requests::load(conn, &row.request_id)?
+                .ok_or(AppError::NotFound("application"))?;
+            view(conn, &st, &row, &app, &agency, parse)
+        })
+        .await
+}

@@ -1,0 +1,447 @@
+//! Notices (告知书): drafted from the case, checked against the law, approved, issued.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::dto::{double_option, instant};
+use super::extract::{ApiJson, Authenticated, Ctx, IfMatch};
+use super::problem::ApiError;
+use crate::app::notices::{self as uc, Change, NoticeView};
+use crate::app::{AppError, AppState};
+use crate::domain::notice::{Finding, NoticeType};
+
+/// The kinds of notice.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum NoticeTypeCode {
+    Receipt,
+    Correction,
+    Extension,
+    Consultation,
+    ObjectionOverride,
+    Fee,
+    DelayedReply,
+    Reply,
+    Closure,
+}
+
+/// One section of the letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SectionDto {
+    /// `recipient`, `opening`, `details`, `items`, `consequence`, `decision`, `basis`,
+    /// `provision`, `contact`, `period`, `payment`, `remedy`, `office`.
+    pub key: String,
+    pub text: String,
+    /// The office's own text (from `paragraphs`).
+    pub edited: bool,
+}
+
+/// What the check found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingDto {
+    /// A finding code (docs/API.md, "Notices").
+    pub code: String,
+    /// `error` (blocks submitting, approving and issuing) or `warning`.
+    pub severity: String,
+    /// Where: `fields.…`, `paragraphs.…`, `letterhead.…` or `text`.
+    pub field: String,
+    /// In Chinese.
+    pub message: String,
+}
+
+impl From<&Finding> for FindingDto {
+    fn from(f: &Finding) -> Self {
+        FindingDto {
+            code: f.code.to_string(),
+            severity: match f.severity {
+                crate::domain::notice::Severity::Error => "error".into(),
+                crate::domain::notice::Severity::Warning => "warning".into(),
+            },
+            field: f.field.clone(),
+            message: f.message.clone(),
+        }
+    }
+}
+
+/// One step of the approval record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalDto {
+    /// `submitted`, `approved` or `returned`.
+    pub decision: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub opinion: Option<String>,
+}
+
+/// A notice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeDto {
+    pub id: Uuid,
+    pub request_id: Uuid,
+    pub agency_id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(value_type = NoticeTypeCode)]
+    pub kind: String,
+    /// `draft`, `submitted`, `approved` or `issued`.
+    pub state: String,
+    /// The notice's date (its act's date).
+    pub on: NaiveDate,
+    /// The fields of the act it performs, as sent (the body of the matching action).
+    #[schema(value_type = Object)]
+    pub fields: Value,
+    /// The office's own text for sections, by key.
+    pub paragraphs: BTreeMap<String, String>,
+    pub title: String,
+    /// 发文字号, once issued.
+    pub number: Option<String>,
+    pub sections: Vec<SectionDto>,
+    /// The whole letter as printed; once issued, the frozen text.
+    pub text: String,
+    /// The check's findings (none once issued).
+    pub findings: Vec<FindingDto>,
+    /// This type must be approved before it is issued.
+    pub needs_approval: bool,
+    pub approvals: Vec<ApprovalDto>,
+    pub issued_on: Option<NaiveDate>,
+    /// SHA-256 (hex) of the issued text.
+    pub text_sha256: Option<String>,
+    /// Send as `If-Match` (also the `ETag`).
+    pub version: i32,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn dto(v: NoticeView) -> NoticeDto {
+    NoticeDto {
+        id: Uuid::parse_str(&v.id).unwrap_or_default(),
+        request_id: Uuid::parse_str(&v.request_id).unwrap_or_default(),
+        agency_id: Uuid::parse_str(&v.agency_id).unwrap_or_default(),
+        kind: v.kind.code().to_string(),
+        state: v.state,
+        on: v.on,
+        fields: v.fields,
+        paragraphs: v.paragraphs,
+        title: v.letter.title.clone(),
+        number: v.number,
+        sections: v
+            .letter
+            .sections
+            .iter()
+            .map(|s| SectionDto {
+                key: s.key.to_string(),
+                text: s.text.clone(),
+                edited: s.edited,
+            })
+            .collect(),
+        text: v.text,
+        findings: v.findings.iter().map(FindingDto::from).collect(),
+        needs_approval: v.needs_approval,
+        approvals: v
+            .approvals
+            .into_iter()
+            .map(|a| ApprovalDto {
+                decision: a.decision,
+                by: a.by,
+                at: instant(a.at),
+                opinion: a.opinion,
+            })
+            .collect(),
+        issued_on: v.issued_on,
+        text_sha256: v.text_sha256,
+        version: v.version,
+        created_by: v.created_by,
+        created_at: instant(v.created_at),
+        updated_at: instant(v.updated_at),
+    }
+}
+
+fn ok(v: NoticeView) -> HttpResponse {
+    let d = dto(v);
+    HttpResponse::Ok()
+        .insert_header(("ETag", format!("\"{}\"", d.version)))
+        .json(d)
+}
+
+const PARSE: uc::FieldParser = super::actions::parse_notice_fields;
+
+/// A new notice.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"type": "reply", "fields": {"on": "2026-03-10", "disposition": "denied.state_secret", "reason": "您申请的信息经依法确定为国家秘密。", "legal_basis": "《中华人民共和国政府信息公开条例》第十四条"}}))]
+pub struct CreateNoticeDto {
+    #[serde(rename = "type")]
+    #[schema(value_type = NoticeTypeCode)]
+    pub kind: String,
+    /// The body of the act the notice performs — `reply`: `ReplyBody`; `correction`:
+    /// `RequestCorrectionBody`; `extension`: `ExtendBody`; `consultation`:
+    /// `StartConsultationBody`; `fee`: `IssueFeeNoticeBody`; `delayed_reply`:
+    /// `OverrideDeadlineBody`; `objection_override`: `ObjectionNoticeBody`; `receipt` and
+    /// `closure`: `NoticeDateBody`.
+    #[schema(value_type = Object)]
+    pub fields: Value,
+    /// The office's own text for sections, by key.
+    #[serde(default)]
+    pub paragraphs: BTreeMap<String, String>,
+}
+
+/// Draft a notice from the case and the letterhead, with the text the law requires; the
+/// answer shows the letter and what the check found.
+#[utoipa::path(tag = "notices", security(("bearer" = [])), request_body = CreateNoticeDto,
+    params(("id" = Uuid, Path, description = "Application id")),
+    responses(
+        (status = 201, description = "Drafted", body = NoticeDto),
+        (status = 404, description = "No such application in your scope", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong (`fields.…`, `paragraphs.…`, `type`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/requests/{id}/notices")]
+pub async fn create_notice(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    body: ApiJson<CreateNoticeDto>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let kind = NoticeType::parse(&b.kind).ok_or_else(|| {
+        AppError::field("type", "unknown_code", "receipt, correction, extension, consultation, objection_override, fee, delayed_reply, reply or closure")
+    })?;
+    let new = uc::NewNotice {
+        kind,
+        fields: b.fields,
+        paragraphs: b.paragraphs,
+    };
+    let v = uc::create(
+        &state,
+        actor,
+        path.into_inner().to_string(),
+        new,
+        PARSE,
+        ctx.0,
+    )
+    .await?;
+    let d = dto(v);
+    Ok(HttpResponse::Created()
+        .insert_header(("ETag", format!("\"{}\"", d.version)))
+        .insert_header(("Location", format!("/api/v1/notices/{}", d.id)))
+        .json(d))
+}
+
+/// The notices of an application, oldest first.
+#[utoipa::path(tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Application id")),
+    responses((status = 200, description = "Notices", body = Vec<NoticeDto>)))]
+#[get("/requests/{id}/notices")]
+pub async fn list_notices(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<Vec<NoticeDto>>, ApiError> {
+    let v = uc::of_request(&state, actor, path.into_inner().to_string(), PARSE).await?;
+    Ok(web::Json(v.into_iter().map(dto).collect()))
+}
+
+/// A notice: its fields, the letter, the findings, the state and the approvals.
+#[utoipa::path(tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Notice id")),
+    responses(
+        (status = 200, description = "The notice", body = NoticeDto),
+        (status = 404, description = "No such notice in your scope", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/notices/{id}")]
+pub async fn get_notice(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(ok(uc::get(
+        &state,
+        actor,
+        path.into_inner().to_string(),
+        PARSE,
+    )
+    .await?))
+}
+
+/// A change of a draft's fields or paragraphs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchNoticeDto {
+    /// The act's fields, whole (as on creation).
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<Value>,
+    /// The office's own sections, whole (`{}` returns every section to the law's text).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub paragraphs: Option<Option<BTreeMap<String, String>>>,
+}
+
+type Answer = Result<HttpResponse, ApiError>;
+
+async fn step(
+    state: web::Data<AppState>,
+    actor: crate::domain::access::Actor,
+    ctx: Ctx,
+    id: Uuid,
+    change: Change,
+    if_match: IfMatch,
+) -> Answer {
+    Ok(ok(uc::change(
+        &state,
+        actor,
+        id.to_string(),
+        change,
+        if_match.0,
+        PARSE,
+        ctx.0,
+    )
+    .await?))
+}
+
+/// Change a draft (`If-Match`): the letter is composed and checked again.
+#[utoipa::path(tag = "notices", security(("bearer" = [])), request_body = PatchNoticeDto,
+    params(("id" = Uuid, Path, description = "Notice id"), ("If-Match" = String, Header, description = "The version read")),
+    responses(
+        (status = 200, description = "Changed", body = NoticeDto),
+        (status = 409, description = "Not a draft (`invalid_transition`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale version (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[patch("/notices/{id}")]
+pub async fn patch_notice(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ApiJson<PatchNoticeDto>,
+) -> Answer {
+    let b = body.0;
+    let change = Change::Edit {
+        fields: b.fields,
+        paragraphs: b.paragraphs.map(Option::unwrap_or_default),
+    };
+    step(state, actor, ctx, path.into_inner(), change, if_match).await
+}
+
+/// Submit a draft for approval (`If-Match`); refused while an error finding stands.
+#[utoipa::path(tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Notice id"), ("If-Match" = String, Header, description = "The version read")),
+    responses(
+        (status = 200, description = "Submitted", body = NoticeDto),
+        (status = 409, description = "Not a draft (`invalid_transition`); an error finding (`notice_has_errors`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/notices/{id}/submit")]
+pub async fn submit_notice(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Answer {
+    step(
+        state,
+        actor,
+        ctx,
+        path.into_inner(),
+        Change::Submit,
+        if_match,
+    )
+    .await
+}
+
+/// An approver's opinion.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveDto {
+    pub opinion: Option<String>,
+}
+
+/// Approve a submitted notice (approvers, `If-Match`); refused while an error finding stands.
+#[utoipa::path(tag = "notices", security(("bearer" = [])), request_body = ApproveDto,
+    params(("id" = Uuid, Path, description = "Notice id"), ("If-Match" = String, Header, description = "The version read")),
+    responses(
+        (status = 200, description = "Approved", body = NoticeDto),
+        (status = 403, description = "Not an approver (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not submitted (`invalid_transition`); an error finding (`notice_has_errors`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/notices/{id}/approve")]
+pub async fn approve_notice(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ApiJson<ApproveDto>,
+) -> Answer {
+    let change = Change::Approve {
+        opinion: body.0.opinion,
+    };
+    step(state, actor, ctx, path.into_inner(), change, if_match).await
+}
+
+/// Why a notice goes back to its drafter.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnDto {
+    pub comments: String,
+}
+
+/// Return a submitted or approved notice to draft, with comments (approvers, `If-Match`).
+#[utoipa::path(tag = "notices", security(("bearer" = [])), request_body = ReturnDto,
+    params(("id" = Uuid, Path, description = "Notice id"), ("If-Match" = String, Header, description = "The version read")),
+    responses(
+        (status = 200, description = "Returned to draft", body = NoticeDto),
+        (status = 403, description = "Not an approver (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not submitted or approved (`invalid_transition`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/notices/{id}/return")]
+pub async fn return_notice(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ApiJson<ReturnDto>,
+) -> Answer {
+    let change = Change::Return {
+        comments: body.0.comments,
+    };
+    step(state, actor, ctx, path.into_inner(), change, if_match).await
+}
+
+/// Issue the notice (`If-Match`): approved ones, or drafts of types that need no approval
+/// (`receipt`, `correction`, `consultation`, `closure`). Issuing numbers it (gapless per agency,
+/// year and pattern), freezes its text (SHA-256 on record) and performs its act on the notice's
+/// date in the same transaction — a correction notice moves the application to
+/// `awaiting_correction`, a reply closes it.
+#[utoipa::path(tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Notice id"), ("If-Match" = String, Header, description = "The version read")),
+    responses(
+        (status = 200, description = "Issued", body = NoticeDto),
+        (status = 409, description = "Needs approval (`approval_required`); an error finding (`notice_has_errors`); the act is not allowed now (its own code)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/notices/{id}/issue")]
+pub async fn issue_notice(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Answer {
+    step(
+        state,
+        actor,
+        ctx,
+        path.into_inner(),
+        Change::Issue,
+        if_match,
+    )
+    .await
+}
