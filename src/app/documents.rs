@@ -410,21 +410,24 @@ pub async fn create(
         return Err(AppError::Validation(errors.into_vec()));
     };
     // The version it replaces, checked before the blob is kept so that a refusal leaves no
-    // orphan (the transaction checks again).
-    let (a, r, s) = (
-        actor.clone(),
-        request_id.clone(),
-        checked.supersedes.clone(),
-    );
-    state
-        .with_conn(move |conn| {
-            visible_request(conn, &a, &r)?;
-            match s {
-                Some(old) => superseded_version(conn, &r, &old).map(|_| ()),
-                None => Ok(()),
-            }
-        })
-        .await?;
+    // orphan (the transaction checks again). Not for a keyed request: a retry of an upload
+    // that superseded a document must reach its stored answer, not meet its own successor.
+    if once.key.is_none() {
+        let (a, r, s) = (
+            actor.clone(),
+            request_id.clone(),
+            checked.supersedes.clone(),
+        );
+        state
+            .with_conn(move |conn| {
+                visible_request(conn, &a, &r)?;
+                match s {
+                    Some(old) => superseded_version(conn, &r, &old).map(|_| ()),
+                    None => Ok(()),
+                }
+            })
+            .await?;
+    }
     let sha256 = staged.sha256.clone();
     let size = i64::try_from(staged.size).map_err(AppError::internal)?;
     let store: BlobStore = state.documents.clone();

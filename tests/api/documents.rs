@@ -939,5 +939,31 @@ async fn a_retried_upload_with_the_same_idempotency_key_keeps_one_document(app: 
     // The same key with another file is another request.
     let other = Resp::from(send(png()).await.unwrap()).await;
     other.assert_problem(422, "validation_failed");
+    assert_eq!(
+        error_fields(&other),
+        vec![(
+            "Idempotency-Key".to_string(),
+            "idempotency_key_reused".to_string()
+        )]
+    );
     assert_eq!(list(&app, &clerk, &id).await["total"], 1);
+    // A retried new version answers its first answer, not "already superseded" by itself.
+    let v1 = first.body["id"].as_str().unwrap().to_string();
+    let send_v2 = || {
+        app.client
+            .post(app.url(&format!("/api/v1/requests/{id}/documents")))
+            .bearer_auth(&clerk)
+            .header("Idempotency-Key", "upload-2")
+            .multipart(form(
+                Some(file("b.png", png())),
+                &[("kind", "envelope"), ("supersedes", &v1)],
+            ))
+            .send()
+    };
+    let v2 = Resp::from(send_v2().await.unwrap()).await;
+    assert_eq!(v2.status, StatusCode::CREATED, "{}", v2.text);
+    let again = Resp::from(send_v2().await.unwrap()).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.body, v2.body);
+    assert_eq!(list(&app, &clerk, &id).await["total"], 2);
 }
