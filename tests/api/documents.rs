@@ -25,6 +25,7 @@ both_databases!(
     a_blob_altered_or_lost_on_disk_is_refused_on_download_and_repaired_by_uploading_it_again,
     two_server_processes_list_and_download_what_the_other_received,
     a_retried_upload_with_the_same_idempotency_key_keeps_one_document,
+    a_published_year_does_not_freeze_the_documents_of_its_applications,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -127,14 +128,19 @@ async fn clerk_and_application(app: &TestApp) -> (String, String) {
 }
 
 async fn application(app: &TestApp, token: &str) -> String {
+    application_of(app, token, "2026-09-01").await
+}
+
+/// A letter signed for on `date`.
+async fn application_of(app: &TestApp, token: &str, date: &str) -> String {
     let r = app
         .post(
             "/api/v1/requests",
             token,
             &json!({
                 "channel": "letter",
-                "arrived_at": "2026-09-01T09:30:00+08:00",
-                "signed_for_on": "2026-09-01",
+                "arrived_at": format!("{date}T09:30:00+08:00"),
+                "signed_for_on": date,
                 "applicant": {
                     "kind": "natural_person",
                     "name": "张三",
@@ -966,4 +972,62 @@ async fn a_retried_upload_with_the_same_idempotency_key_keeps_one_document(app: 
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
     assert_eq!(again.body, v2.body);
     assert_eq!(list(&app, &clerk, &id).await["total"], 2);
+}
+
+async fn a_published_year_does_not_freeze_the_documents_of_its_applications(app: TestApp) {
+    let root = app.root_agency_id().await;
+    let (_, clerk) = app.create_user(&root, "doc_clerk", &["clerk"]).await;
+    let id = application_of(&app, &clerk, "2025-03-03").await;
+    let before = uploaded(
+        &app,
+        &clerk,
+        &id,
+        file("信封.jpg", jpeg()),
+        &[("kind", "envelope")],
+    )
+    .await;
+    let r = app
+        .post(
+            &format!("/api/v1/agencies/{root}/reports/2025/publish"),
+            &app.admin_token().await,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "publish: {}", r.text);
+    // The year's figures are frozen (a new application of 2025 is refused) …
+    let r = app
+        .post(
+            "/api/v1/requests",
+            &clerk,
+            &json!({
+                "channel": "in_person",
+                "arrived_at": "2025-06-02T09:30:00+08:00",
+                "applicant": {"kind": "natural_person", "name": "李四", "phone": "010-65123456"},
+                "description": "申请公开某文件",
+            }),
+        )
+        .await;
+    r.assert_problem(409, "period_published");
+    // … its applications' papers are not: a new document and a new version are kept.
+    uploaded(
+        &app,
+        &clerk,
+        &id,
+        file("送达回证.pdf", pdf()),
+        &[("kind", "proof_of_service")],
+    )
+    .await;
+    let v2 = uploaded(
+        &app,
+        &clerk,
+        &id,
+        file("信封（清晰）.png", png()),
+        &[
+            ("kind", "envelope"),
+            ("supersedes", before["id"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(v2["version"], 2);
+    assert_eq!(list(&app, &clerk, &id).await["total"], 3);
 }
