@@ -55,6 +55,7 @@ pub struct Settings {
     pub bootstrap: BootstrapSettings,
     pub domain: DomainSettings,
     pub calendar: CalendarSettings,
+    pub documents: DocumentsSettings,
     pub report: ReportSettings,
     pub webhooks: WebhookSettings,
     pub log: LogSettings,
@@ -216,6 +217,17 @@ fn default_delivery_allowance() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct CalendarSettings {
     pub dir: PathBuf,
+}
+
+/// Where uploaded documents are kept, and how large one may be.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentsSettings {
+    /// The folder of document contents, named by SHA-256; created at start. Every process
+    /// serving the API must see the same folder (one host, or a shared volume).
+    pub dir: PathBuf,
+    /// Largest document accepted, in bytes (413 `payload_too_large` beyond).
+    pub max_bytes: u64,
 }
 
 /// How review and litigation cases are assigned to a report year.
@@ -402,6 +414,11 @@ impl Settings {
                 "server.import_body_limit_bytes must be positive".into(),
             ));
         }
+        if self.documents.max_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "documents.max_bytes must be positive".into(),
+            ));
+        }
         if self.database.pool_max_size == 0 {
             return Err(ConfigError::Invalid(
                 "database.pool_max_size must be positive".into(),
@@ -509,6 +526,7 @@ mod tests {
         assert!(s.validate().is_ok());
         assert_eq!(s.server.body_limit_bytes, 1024 * 1024);
         assert_eq!(s.server.import_body_limit_bytes, 64 * 1024 * 1024);
+        assert_eq!(s.documents.max_bytes, 20 * 1024 * 1024);
     }
 
     #[test]

@@ -174,6 +174,11 @@ error_codes! {
     DispositionRequiresLegalBasis = "disposition_requires_legal_basis", "该答复类型须写明法律依据", "This disposition needs the legal basis";
     DispositionRequiresProvision = "disposition_requires_provision", "该答复类型须写明提供方式和日期", "This disposition records how and when the information is provided";
 
+    // Documents on file (申请材料).
+    UnsupportedDocumentType = "unsupported_document_type", "只接受 PDF、JPEG、PNG、OFD、DOCX 文件（按文件内容识别）", "Only PDF, JPEG, PNG, OFD and DOCX files are kept (recognised by their content)";
+    UnknownDocument = "unknown_document", "本申请没有此材料", "No document of this application has this id";
+    DocumentAlreadySuperseded = "document_already_superseded", "该材料已有新版本，只能替换最新版本", "The document already has a later version; supersede the latest one";
+
     // Administrative review and litigation (复议、诉讼).
     BeforeFiling = "before_filing", "日期不能早于立案日期", "The date must not be before the filing date";
     AfterFiling = "after_filing", "日期不能晚于立案日期", "The date must not be after the filing date";

@@ -54,6 +54,13 @@ impl Application {
         let federation =
             crate::auth::federated::FederatedIssuers::load(&settings.auth.trusted_issuers)
                 .map_err(|e| StartupError::Other(format!("auth.trusted_issuers: {e}")))?;
+        let documents =
+            crate::blobstore::BlobStore::open(&settings.documents.dir).map_err(|e| {
+                StartupError::Other(format!(
+                    "documents.dir {}: {e}",
+                    settings.documents.dir.display()
+                ))
+            })?;
         let state = AppState {
             db: database,
             tokens,
@@ -62,6 +69,7 @@ impl Application {
             tz,
             calendar: crate::app::calendar::CalendarCache::default(),
             clock,
+            documents,
         };
         initialise(&state).await?;
 

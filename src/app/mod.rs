@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod bulk;
 pub mod calendar;
 pub mod clients;
+pub mod documents;
 pub mod feed;
 pub mod idempotency;
 pub mod letterheads;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub calendar: calendar::CalendarCache,
     /// The one source of "now" and "today" (`clock.today` pins the date outside production).
     pub clock: Clock,
+    /// The folder of uploaded documents (`documents.dir`).
+    pub documents: crate::blobstore::BlobStore,
 }
 
 /// Who is asking and under which request id, for the audit log.

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bulk;
 pub mod calendar;
 pub mod clients;
+pub mod documents;
 pub mod feed;
 pub mod idempotency;
 pub mod letterheads;

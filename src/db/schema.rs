@@ -358,3 +358,21 @@ diesel::joinable!(api_clients -> agencies (agency_id));
 diesel::joinable!(feed_events -> agencies (agency_id));
 diesel::joinable!(webhook_subscriptions -> agencies (agency_id));
 diesel::joinable!(webhook_outbox -> webhook_subscriptions (subscription_id));
+
+diesel::table! {
+    request_files (id) {
+        id -> Text,
+        request_id -> Text,
+        agency_id -> Text,
+        kind -> Text,
+        name -> Text,
+        media_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        note -> Nullable<Text>,
+        supersedes -> Nullable<Text>,
+        version -> Integer,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}

@@ -7,6 +7,7 @@ pub mod agency;
 pub mod calendar;
 pub mod clock;
 pub mod disposition;
+pub mod document;
 pub mod fees;
 pub mod identity;
 pub mod letterhead;

@@ -62,7 +62,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Creating<T> {
     }
 }
 
-fn header_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn header_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     match req.headers().get("Idempotency-Key") {
         None => Ok(None),
         Some(v) => match v.to_str().map(str::trim) {
@@ -77,7 +77,7 @@ fn header_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 
 /// SHA-256 of the method, the path and the body without its secrets. serde_json's maps are
 /// ordered, so the same JSON in another key order is the same request.
-fn fingerprint(target: &str, body: &Value) -> String {
+pub(crate) fn fingerprint(target: &str, body: &Value) -> String {
     let mut body = body.clone();
     if let Value::Object(map) = &mut body {
         for f in SECRET_FIELDS {

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bulk;
 pub mod calendar;
 pub mod clients;
+pub mod documents;
 pub mod dto;
 pub mod extract;
 pub mod feed;
@@ -58,6 +59,7 @@ use crate::app::AppState;
         (name = "clients", description = "System clients of provincial platforms: scopes, secrets, the client credentials grant"),
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
+        (name = "documents", description = "Documents on file: an application's papers (letter, envelope, identity copies, correction material, proofs of service, the signed reply), uploaded, versioned, downloaded byte for byte"),
         (name = "bulk", description = "Bulk import (NDJSON, CSV) and the streamed NDJSON export of applications"),
         (name = "remedies", description = "Administrative review and litigation records"),
         (name = "reports", description = "The yearly report: tables computed from the records, publishing, drill-down, exports, roll-ups"),
@@ -227,6 +229,10 @@ where
                 .service(notices::approve_notice)
                 .service(notices::return_notice)
                 .service(notices::issue_notice)
+                .service(documents::upload_document)
+                .service(documents::list_documents)
+                .service(documents::get_document)
+                .service(documents::download_document)
                 .service(requests::list_events)
                 .service(requests::get_deadline)
                 .service(requests::dashboard)

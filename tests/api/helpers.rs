@@ -30,6 +30,8 @@ pub struct TestApp {
     pub clock: Clock,
     admin_token: OnceLock<String>,
     _dir: Option<tempfile::TempDir>,
+    /// The documents folder of this application (`settings.documents.dir`).
+    _documents: tempfile::TempDir,
     pg_schema: Option<(String, String)>,
     server: actix_web::dev::ServerHandle,
 }
@@ -89,6 +91,9 @@ pub fn test_settings() -> Settings {
     s.bootstrap.admin_password = ADMIN_PASSWORD.into();
     s.database.pool_max_size = 4;
     s.calendar.dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/calendar");
+    // Never the working tree's data/ folder; `TestApp` gives each application a folder of its
+    // own, this one serves tests that start the service by hand.
+    s.documents.dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("documents");
     s
 }
 
@@ -151,6 +156,8 @@ impl TestApp {
         let mut fresh = FreshDb::new(db)?;
         let mut settings = test_settings();
         settings.database.url = fresh.url.clone();
+        let documents = tempfile::tempdir().expect("documents folder");
+        settings.documents.dir = documents.path().to_path_buf();
         tweak(&mut settings);
         let app = Application::build(settings.clone())
             .await
@@ -171,6 +178,7 @@ impl TestApp {
             clock,
             admin_token: OnceLock::new(),
             _dir: fresh.dir.take(),
+            _documents: documents,
             pg_schema: fresh.pg_schema.take(),
             server: handle,
         })

@@ -9,6 +9,7 @@ mod auth;
 mod bulk;
 mod calendar;
 mod clock;
+mod documents;
 mod errors;
 mod federated;
 mod foundation;
