@@ -192,6 +192,9 @@ error_codes! {
 
     // Notices (告知书) and the findings of their check.
     NoticeHasErrors = "notice_has_errors", "告知书存在须更正的问题（见 findings），不能提交、批准或签发", "The notice has error findings: it cannot be submitted, approved or issued";
+    NoticeAlreadyServed = "notice_already_served", "该告知书已经送达", "The notice has been served already";
+    BeforeIssue = "before_issue", "送达日期早于告知书签发日期", "The date is before the notice was issued";
+    AnnouncementPeriodRunning = "announcement_period_running", "公告送达的30日尚未届满", "The 30 days of service by announcement have not passed";
     ApprovalRequired = "approval_required", "此类告知书须经审批后签发", "This type of notice must be approved before it is issued";
     LetterheadIncomplete = "letterhead_incomplete", "（告知书检查）信笺缺少发文所需的项目", "(Notice check) The letterhead lacks what a letter needs";
     ApplicantMismatch = "applicant_mismatch", "（告知书检查）告知书未写明本案申请人", "(Notice check) The letter does not name the case's applicant";

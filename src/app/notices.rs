@@ -14,7 +14,9 @@ use super::{AppError, AppState, RequestContext, audit};
 use crate::db::{self, DbConnection, notices::NoticeRow};
 use crate::domain::access::{Actor, Role};
 use crate::domain::letterhead::NumberPattern;
-use crate::domain::notice::{self, CaseFacts, Finding, Letter, NoticeType, ObjectionFacts};
+use crate::domain::notice::{
+    self, CaseFacts, Finding, Letter, NoticeType, ObjectionFacts, ServiceAttempt, ServiceInput,
+};
 use crate::domain::request::{Action, Application, State};
 use crate::domain::validation::FieldError;
 
@@ -61,6 +63,10 @@ pub struct NoticeView {
     pub findings: Vec<Finding>,
     pub needs_approval: bool,
     pub approvals: Vec<Approval>,
+    /// Service attempts, in the order recorded.
+    pub service: Vec<ServiceAttempt>,
+    /// The day it was served: the first attempt that reached its recipient.
+    pub served_on: Option<NaiveDate>,
     pub number: Option<String>,
     pub issued_on: Option<NaiveDate>,
     pub text_sha256: Option<String>,
@@ -151,6 +157,9 @@ fn view(
         serde_json::from_str(&row.paragraphs).map_err(|e| unreadable(row, e))?;
     let approvals: Vec<Approval> =
         serde_json::from_str(&row.approvals).map_err(|e| unreadable(row, e))?;
+    let service: Vec<ServiceAttempt> =
+        serde_json::from_str(&row.service).map_err(|e| unreadable(row, e))?;
+    let served_on = service.iter().find_map(|a| a.served_on);
     let parsed =
         parse(kind, &fields).map_err(|e| unreadable(row, format!("{} field errors", e.len())))?;
     let action = match kind {
@@ -198,6 +207,8 @@ fn view(
         findings,
         needs_approval: kind.needs_approval_by_default(),
         approvals,
+        service,
+        served_on,
         number: row.number.clone(),
         issued_on: row.issued_on,
         text_sha256: row.text_sha256.clone(),
@@ -296,6 +307,7 @@ pub async fn create(
                 fields: fields.to_string(),
                 paragraphs: serde_json::to_string(&paragraphs).map_err(AppError::internal)?,
                 approvals: "[]".into(),
+                service: "[]".into(),
                 number: None,
                 issued_on: None,
                 issued_text: None,
@@ -382,6 +394,8 @@ pub enum Change {
         comments: String,
     },
     Issue,
+    /// A service attempt (送达) of an issued notice.
+    Serve(ServiceInput),
 }
 
 impl Change {
@@ -392,6 +406,7 @@ impl Change {
             Change::Approve { .. } => "notice_approved",
             Change::Return { .. } => "notice_returned",
             Change::Issue => "notice_issued",
+            Change::Serve(_) => "notice_service_recorded",
         }
     }
 }
@@ -601,6 +616,44 @@ pub async fn change(
                     row.state = "issued".into();
                     payload = json!({"number": number, "text_sha256": row.text_sha256});
                 }
+                Change::Serve(input) => {
+                    let issued_on = match (row.state.as_str(), current.issued_on) {
+                        ("issued", Some(d)) => d,
+                        _ => return Err(not_now(&row.state, "served before it is issued")),
+                    };
+                    if current.served_on.is_some() {
+                        return Err(AppError::conflict(
+                            "notice_already_served",
+                            format!(
+                                "该告知书已于{}送达",
+                                current
+                                    .served_on
+                                    .map(notice::chinese_date)
+                                    .unwrap_or_default()
+                            ),
+                        ));
+                    }
+                    let checked = notice::check_attempt(input, issued_on, env.today)
+                        .map_err(AppError::Validation)?;
+                    let attempt = ServiceAttempt {
+                        method: checked.method,
+                        sent_on: checked.sent_on,
+                        served_on: checked.served_on,
+                        returned_on: checked.returned_on,
+                        tracking_number: checked.tracking_number,
+                        signed_by: checked.signed_by,
+                        note: checked.note,
+                        recorded_by: actor.username.clone(),
+                        recorded_at: now,
+                    };
+                    if let Some(served) = attempt.served_on {
+                        serve_case(conn, &actor, &app, current.kind, served, &row, &env, &ctx)?;
+                    }
+                    payload = serde_json::to_value(&attempt).map_err(AppError::internal)?;
+                    let mut service = current.service.clone();
+                    service.push(attempt);
+                    row.service = serde_json::to_string(&service).map_err(AppError::internal)?;
+                }
             }
             row.approvals = serde_json::to_string(&approvals).map_err(AppError::internal)?;
             row.version += 1;
@@ -624,4 +677,51 @@ pub async fn change(
             view(conn, &st, &row, &app, &agency, parse)
         })
         .await
+}
+
+/// A served notice starts the other side's clock: the consulted party's 15 working days, the
+/// applicant's 20 working days to pay, the applicant's review and litigation limits. The
+/// application records the receipt — while it still waits for it (a consultation already
+/// answered, or a fee already paid, has no window left to start).
+#[allow(clippy::too_many_arguments)]
+fn serve_case(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    app: &Application,
+    kind: NoticeType,
+    served: NaiveDate,
+    row: &NoticeRow,
+    env: &StepEnv,
+    ctx: &RequestContext,
+) -> Result<(), AppError> {
+    let action = match (kind, app.state()) {
+        (NoticeType::Consultation, State::Consulting) => Action::RecordConsultationReceipt {
+            received_on: served,
+        },
+        (NoticeType::Fee, State::AwaitingPayment) => Action::RecordFeeNoticeReceipt {
+            received_on: served,
+        },
+        (NoticeType::Reply | NoticeType::Closure, State::Closed) => {
+            Action::RecordReplyService { served_on: served }
+        }
+        _ => return Ok(()),
+    };
+    let mut fields = serde_json::Map::new();
+    fields.insert("notice_id".into(), json!(row.id));
+    fields.insert("notice_number".into(), json!(row.number));
+    fields.insert("served_on".into(), json!(served));
+    act_in(
+        conn,
+        actor,
+        &app.id,
+        Step {
+            on: env.today.max(served),
+            action,
+            fields,
+        },
+        Expected::Current,
+        env,
+        ctx,
+    )
+    .map(|_| ())
 }

@@ -24,6 +24,8 @@ pub struct NoticeRow {
     pub paragraphs: String,
     /// The approval record (JSON array).
     pub approvals: String,
+    /// Service attempts (JSON array).
+    pub service: String,
     pub number: Option<String>,
     pub issued_on: Option<NaiveDate>,
     pub issued_text: Option<String>,

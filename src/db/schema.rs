@@ -160,6 +160,7 @@ diesel::table! {
         fields -> Text,
         paragraphs -> Text,
         approvals -> Text,
+        service -> Text,
         number -> Nullable<Text>,
         issued_on -> Nullable<Date>,
         issued_text -> Nullable<Text>,

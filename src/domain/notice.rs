@@ -16,6 +16,7 @@ use super::fees::FeeBasis;
 use super::letterhead::Letterhead;
 use super::remedy::REVIEW_FIRST_SINCE;
 use super::request::{Action, Party, ReplyInput};
+use super::validation::FieldError;
 
 /// The kinds of notice (domain.md §12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -871,6 +872,160 @@ pub fn lint(
 /// Whether any finding blocks approval.
 pub fn blocks(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity == Severity::Error)
+}
+
+/// How a notice was served (送达, domain.md §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceMethod {
+    /// 直接送达: the date of the recipient's signature.
+    InPerson,
+    /// 邮寄送达 (registered mail or EMS, with its number): the date on the return receipt.
+    Post,
+    /// 电子送达: the day the message reaches the recipient's system.
+    Email,
+    /// Through the online portal: the day the applicant first opens it.
+    Online,
+    Fax,
+    /// 公告送达: served 30 days after publication.
+    Announcement,
+}
+
+/// Days after publication when an announcement counts as served.
+pub const ANNOUNCEMENT_DAYS: u64 = 30;
+
+/// One attempt to serve a notice: served, returned undelivered, or still under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ServiceAttempt {
+    pub method: ServiceMethod,
+    pub sent_on: NaiveDate,
+    pub served_on: Option<NaiveDate>,
+    /// Returned undelivered (not served: serve again).
+    pub returned_on: Option<NaiveDate>,
+    /// The registered-mail or EMS number (post).
+    pub tracking_number: Option<String>,
+    /// Who signed for it (in person).
+    pub signed_by: Option<String>,
+    pub note: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: chrono::NaiveDateTime,
+}
+
+/// An attempt as entered, before its checks.
+#[derive(Debug, Clone)]
+pub struct ServiceInput {
+    pub method: ServiceMethod,
+    pub sent_on: NaiveDate,
+    pub served_on: Option<NaiveDate>,
+    pub returned_on: Option<NaiveDate>,
+    pub tracking_number: Option<String>,
+    pub signed_by: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Checks an attempt against the notice and the law's rules of service: sent on or after the
+/// issue and not in the future, served or returned (not both) on or after sending, a tracking
+/// number for post, the signer for in-person service; an announcement is served 30 days after
+/// publication (recorded once they have passed).
+pub fn check_attempt(
+    input: &ServiceInput,
+    issued_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<ServiceInput, Vec<FieldError>> {
+    use super::validation::{Errors, optional_text};
+    let mut e = Errors::new();
+    let mut out = input.clone();
+    if input.sent_on < issued_on {
+        e.push(FieldError::new(
+            "sent_on",
+            "before_issue",
+            format!("告知书于{}签发", chinese_date(issued_on)),
+        ));
+    }
+    for (field, d) in [
+        ("sent_on", Some(input.sent_on)),
+        ("served_on", input.served_on),
+        ("returned_on", input.returned_on),
+    ] {
+        if d.is_some_and(|d| d > today) {
+            e.push(FieldError::new(
+                field,
+                "in_future",
+                "must not be in the future",
+            ));
+        }
+        if field != "sent_on" && d.is_some_and(|d| d < input.sent_on) {
+            e.push(FieldError::new(
+                field,
+                "before_sending",
+                "must not be before sent_on",
+            ));
+        }
+    }
+    if input.served_on.is_some() && input.returned_on.is_some() {
+        e.push(FieldError::new(
+            "returned_on",
+            "conflicting_fields",
+            "an attempt is served or returned, not both",
+        ));
+    }
+    out.tracking_number = e
+        .take(optional_text(
+            "tracking_number",
+            input.tracking_number.as_deref(),
+            40,
+            false,
+        ))
+        .flatten();
+    out.signed_by = e
+        .take(optional_text(
+            "signed_by",
+            input.signed_by.as_deref(),
+            100,
+            false,
+        ))
+        .flatten();
+    out.note = e
+        .take(optional_text("note", input.note.as_deref(), 1000, true))
+        .flatten();
+    match input.method {
+        ServiceMethod::Post if out.tracking_number.is_none() => {
+            e.push(FieldError::new(
+                "tracking_number",
+                "required",
+                "邮寄送达须记录挂号信或EMS单号",
+            ));
+        }
+        ServiceMethod::InPerson if input.served_on.is_some() && out.signed_by.is_none() => {
+            e.push(FieldError::new(
+                "signed_by",
+                "required",
+                "直接送达须记录签收人",
+            ));
+        }
+        ServiceMethod::Announcement => {
+            if input.served_on.is_some() {
+                e.push(FieldError::new(
+                    "served_on",
+                    "not_allowed",
+                    "公告送达自发出公告之日起经过30日视为送达，不另填送达日期",
+                ));
+            }
+            let deemed = input
+                .sent_on
+                .checked_add_days(chrono::Days::new(ANNOUNCEMENT_DAYS));
+            match deemed {
+                Some(d) if d <= today => out.served_on = Some(d),
+                _ => e.push(FieldError::new(
+                    "sent_on",
+                    "announcement_period_running",
+                    "公告期30日尚未届满，届满后再记录",
+                )),
+            }
+        }
+        _ => {}
+    }
+    e.into_result().map(|()| out)
 }
 
 #[cfg(test)]

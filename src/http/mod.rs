@@ -229,6 +229,7 @@ where
                 .service(notices::approve_notice)
                 .service(notices::return_notice)
                 .service(notices::issue_notice)
+                .service(notices::serve_notice)
                 .service(documents::upload_document)
                 .service(documents::list_documents)
                 .service(documents::get_document)

@@ -80,6 +80,21 @@ pub struct ApprovalDto {
     pub opinion: Option<String>,
 }
 
+/// One service attempt as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceAttemptDto {
+    #[schema(value_type = ServiceMethodCode)]
+    pub method: String,
+    pub sent_on: NaiveDate,
+    pub served_on: Option<NaiveDate>,
+    pub returned_on: Option<NaiveDate>,
+    pub tracking_number: Option<String>,
+    pub signed_by: Option<String>,
+    pub note: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// A notice.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NoticeDto {
@@ -109,6 +124,10 @@ pub struct NoticeDto {
     /// This type must be approved before it is issued.
     pub needs_approval: bool,
     pub approvals: Vec<ApprovalDto>,
+    /// Service attempts (送达), in the order recorded.
+    pub service: Vec<ServiceAttemptDto>,
+    /// The day it was served (the first attempt that reached its recipient).
+    pub served_on: Option<NaiveDate>,
     pub issued_on: Option<NaiveDate>,
     /// SHA-256 (hex) of the issued text.
     pub text_sha256: Option<String>,
@@ -154,6 +173,25 @@ fn dto(v: NoticeView) -> NoticeDto {
                 opinion: a.opinion,
             })
             .collect(),
+        service: v
+            .service
+            .into_iter()
+            .map(|a| ServiceAttemptDto {
+                method: serde_json::to_value(a.method)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                sent_on: a.sent_on,
+                served_on: a.served_on,
+                returned_on: a.returned_on,
+                tracking_number: a.tracking_number,
+                signed_by: a.signed_by,
+                note: a.note,
+                recorded_by: a.recorded_by,
+                recorded_at: instant(a.recorded_at),
+            })
+            .collect(),
+        served_on: v.served_on,
         issued_on: v.issued_on,
         text_sha256: v.text_sha256,
         version: v.version,
@@ -444,4 +482,71 @@ pub async fn issue_notice(
         if_match,
     )
     .await
+}
+
+/// How a notice was served.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ServiceMethodCode {
+    InPerson,
+    Post,
+    Email,
+    Online,
+    Fax,
+    Announcement,
+}
+
+/// One attempt to serve an issued notice.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"method": "post", "sent_on": "2026-03-10", "served_on": "2026-03-13", "tracking_number": "1151234567890"}))]
+pub struct ServiceDto {
+    /// `in_person` (with `signed_by`), `post` (with `tracking_number`), `email`, `online`,
+    /// `fax`, `announcement` (served 30 days after `sent_on`, the publication; record it once
+    /// they have passed, without `served_on`).
+    #[schema(value_type = ServiceMethodCode)]
+    pub method: crate::domain::notice::ServiceMethod,
+    pub sent_on: NaiveDate,
+    /// The day it reached the recipient (the signature, the return receipt, the message's
+    /// arrival); absent while under way.
+    pub served_on: Option<NaiveDate>,
+    /// Returned undelivered: not served; record another attempt.
+    pub returned_on: Option<NaiveDate>,
+    pub tracking_number: Option<String>,
+    pub signed_by: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Record a service attempt (送达) of an issued notice (`If-Match`). The first served attempt
+/// starts the other side's clock on the application: a consultation's 15 working days
+/// (`record_consultation_receipt`), a fee notice's 20 (`record_fee_notice_receipt`), a reply's
+/// or closure's review and litigation limits (`record_reply_service`).
+#[utoipa::path(tag = "notices", security(("bearer" = [])), request_body = ServiceDto,
+    params(("id" = Uuid, Path, description = "Notice id"), ("If-Match" = String, Header, description = "The version read")),
+    responses(
+        (status = 200, description = "Recorded", body = NoticeDto),
+        (status = 409, description = "Not issued (`invalid_transition`); already served (`notice_already_served`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong (`before_issue`, `before_sending`, `in_future`, `required`, `announcement_period_running`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/notices/{id}/service")]
+pub async fn serve_notice(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ApiJson<ServiceDto>,
+) -> Answer {
+    let b = body.0;
+    let change = Change::Serve(crate::domain::notice::ServiceInput {
+        method: b.method,
+        sent_on: b.sent_on,
+        served_on: b.served_on,
+        returned_on: b.returned_on,
+        tracking_number: b.tracking_number,
+        signed_by: b.signed_by,
+        note: b.note,
+    });
+    step(state, actor, ctx, path.into_inner(), change, if_match).await
 }

@@ -986,13 +986,10 @@ async fn a_published_year_does_not_freeze_the_documents_of_its_applications(app:
         &[("kind", "envelope")],
     )
     .await;
-    let r = app
-        .post(
-            &format!("/api/v1/agencies/{root}/reports/2025/publish"),
-            &app.admin_token().await,
-            &json!({}),
-        )
-        .await;
+    let report = format!("/api/v1/agencies/{root}/reports/2025");
+    let admin = app.admin_token().await;
+    app.complete_narrative(&report, &admin).await;
+    let r = app.publish_report(&report, &admin).await;
     assert_eq!(r.status, StatusCode::OK, "publish: {}", r.text);
     // The year's figures are frozen (a new application of 2025 is refused) …
     let r = app

@@ -16,6 +16,7 @@ both_databases!(
     the_check_finds_a_missing_letterhead_an_identity_number_and_a_missing_period,
     document_numbers_are_gapless_when_two_processes_issue_at_once,
     notices_keep_to_the_callers_scope_and_approval_to_approvers,
+    a_served_consultation_starts_its_15_days_and_a_served_reply_the_applicants_limits,
 );
 
 const RID: &str = "110101199003071233";
@@ -578,4 +579,131 @@ async fn notices_keep_to_the_callers_scope_and_approval_to_approvers(app: TestAp
         )
         .await;
     assert_eq!(list.body.as_array().map(Vec::len), Some(1));
+}
+
+async fn serve(app: &TestApp, token: &str, notice: &Value, body: &Value) -> Resp {
+    step(app, token, notice, "service", Some(body)).await
+}
+
+async fn a_served_consultation_starts_its_15_days_and_a_served_reply_the_applicants_limits(
+    app: TestApp,
+) {
+    let o = office(&app, true).await;
+    let req = intake(&app, &o.clerk, "2026-03-02").await;
+    let c = draft(&app, &o.clerk, &req, &json!({"type": "consultation", "fields": {"on": "2026-03-03", "party": "third_party", "whom": "某某建设有限公司"}})).await;
+    serve(
+        &app,
+        &o.clerk,
+        &c,
+        &json!({"method": "email", "sent_on": "2026-03-03", "served_on": "2026-03-03"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    let c = step(&app, &o.clerk, &c, "issue", None).await.body;
+    assert_eq!(c["state"], "issued", "{c}");
+    // Post needs its number; a date before sending is refused.
+    let r = serve(
+        &app,
+        &o.clerk,
+        &c,
+        &json!({"method": "post", "sent_on": "2026-03-03", "served_on": "2026-03-09"}),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "tracking_number");
+    let r = serve(&app, &o.clerk, &c, &json!({"method": "post", "sent_on": "2026-03-03", "served_on": "2026-03-02", "tracking_number": "1151234567890"})).await;
+    r.assert_problem(422, "validation_failed");
+    // Returned undelivered first: not served, the window still provisional.
+    let c = serve(&app, &o.clerk, &c, &json!({"method": "post", "sent_on": "2026-03-03", "returned_on": "2026-03-06", "tracking_number": "1151234567890"})).await.body;
+    assert_eq!(c["served_on"], Value::Null, "{c}");
+    let a = app
+        .get(&format!("/api/v1/requests/{}", id_of(&req)), &o.clerk)
+        .await
+        .body;
+    assert_eq!(
+        a["workflow"]["clock"]["pauses"][0]["received_on"],
+        Value::Null
+    );
+    // Served on the second attempt: the 15 working days run from 2026-03-09.
+    let r = serve(&app, &o.clerk, &c, &json!({"method": "post", "sent_on": "2026-03-06", "served_on": "2026-03-09", "tracking_number": "1151234567891"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["served_on"], "2026-03-09");
+    assert_eq!(r.body["service"].as_array().map(Vec::len), Some(2));
+    let a = app
+        .get(&format!("/api/v1/requests/{}", id_of(&req)), &o.clerk)
+        .await
+        .body;
+    assert_eq!(
+        a["workflow"]["clock"]["pauses"][0]["received_on"], "2026-03-09",
+        "{}",
+        a["workflow"]
+    );
+    let d = app
+        .get(
+            &format!("/api/v1/requests/{}/deadline", id_of(&req)),
+            &o.clerk,
+        )
+        .await
+        .body;
+    let window = d["deadline"]["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["rule"] == "window.consultation")
+        .cloned()
+        .expect("window");
+    assert_eq!(window["date"], "2026-03-09", "{window}");
+    serve(
+        &app,
+        &o.clerk,
+        &r.body,
+        &json!({"method": "email", "sent_on": "2026-03-06", "served_on": "2026-03-06"}),
+    )
+    .await
+    .assert_problem(409, "notice_already_served");
+
+    // A reply signed for in person: the applicant's limits run from the signature.
+    let other = intake(&app, &o.clerk, "2026-03-03").await;
+    let n = draft(&app, &o.clerk, &other, &json!({"type": "reply", "fields": {"on": "2026-03-10", "disposition": "granted", "provision": "当场提供纸质件"}})).await;
+    let n = step(&app, &o.clerk, &n, "submit", None).await.body;
+    let n = step(&app, &o.approver, &n, "approve", Some(&json!({})))
+        .await
+        .body;
+    let n = step(&app, &o.clerk, &n, "issue", None).await.body;
+    let r = serve(
+        &app,
+        &o.clerk,
+        &n,
+        &json!({"method": "in_person", "sent_on": "2026-03-12", "served_on": "2026-03-12"}),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "signed_by");
+    let r = serve(&app, &o.clerk, &n, &json!({"method": "in_person", "sent_on": "2026-03-12", "served_on": "2026-03-12", "signed_by": "张三"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let a = app
+        .get(&format!("/api/v1/requests/{}", id_of(&other)), &o.clerk)
+        .await
+        .body;
+    assert_eq!(a["reply_served_on"], "2026-03-12");
+
+    // By announcement: served 30 days after publication.
+    let third = intake(&app, &o.clerk, "2026-03-04").await;
+    let n = draft(
+        &app,
+        &o.clerk,
+        &third,
+        &json!({"type": "receipt", "fields": {"on": "2026-03-04"}}),
+    )
+    .await;
+    let n = step(&app, &o.clerk, &n, "issue", None).await.body;
+    let r = serve(
+        &app,
+        &o.clerk,
+        &n,
+        &json!({"method": "announcement", "sent_on": "2026-04-01"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["served_on"], "2026-05-01");
 }

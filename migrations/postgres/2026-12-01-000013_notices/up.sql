@@ -10,6 +10,8 @@ CREATE TABLE notices (
     fields TEXT NOT NULL,
     paragraphs TEXT NOT NULL,
     approvals TEXT NOT NULL,
+    -- Service attempts (送达), a JSON array.
+    service TEXT NOT NULL DEFAULT '[]',
     number TEXT,
     issued_on DATE,
     issued_text TEXT,
