@@ -411,6 +411,26 @@ impl Change {
     }
 }
 
+fn approval(decision: &str, actor: &Actor, at: NaiveDateTime, opinion: Option<String>) -> Approval {
+    Approval {
+        decision: decision.to_string(),
+        by: actor.username.clone(),
+        at,
+        opinion,
+    }
+}
+
+fn require_approver(actor: &Actor, what: &str) -> Result<(), AppError> {
+    if actor.has(Role::Approver) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            code: "forbidden",
+            detail: format!("{what} a notice needs the approver role"),
+        })
+    }
+}
+
 fn not_now(state: &str, what: &str) -> AppError {
     AppError::conflict(
         "invalid_transition",
@@ -491,20 +511,10 @@ pub async fn change(
                         return Err(blocked(&current));
                     }
                     row.state = "submitted".into();
-                    approvals.push(Approval {
-                        decision: "submitted".into(),
-                        by: actor.username.clone(),
-                        at: now,
-                        opinion: None,
-                    });
+                    approvals.push(approval("submitted", &actor, now, None));
                 }
                 Change::Approve { opinion } => {
-                    if !actor.has(Role::Approver) {
-                        return Err(AppError::Forbidden {
-                            code: "forbidden",
-                            detail: "approving a notice needs the approver role".into(),
-                        });
-                    }
+                    require_approver(&actor, "approving")?;
                     if row.state != "submitted" {
                         return Err(not_now(&row.state, "approved (submit it first)"));
                     }
@@ -512,21 +522,11 @@ pub async fn change(
                         return Err(blocked(&current));
                     }
                     row.state = "approved".into();
-                    approvals.push(Approval {
-                        decision: "approved".into(),
-                        by: actor.username.clone(),
-                        at: now,
-                        opinion: opinion.clone(),
-                    });
+                    approvals.push(approval("approved", &actor, now, opinion.clone()));
                     payload = json!({"opinion": opinion});
                 }
                 Change::Return { comments } => {
-                    if !actor.has(Role::Approver) {
-                        return Err(AppError::Forbidden {
-                            code: "forbidden",
-                            detail: "returning a notice needs the approver role".into(),
-                        });
-                    }
+                    require_approver(&actor, "returning")?;
                     if row.state != "submitted" && row.state != "approved" {
                         return Err(not_now(&row.state, "returned"));
                     }
@@ -534,12 +534,7 @@ pub async fn change(
                         crate::domain::validation::text("comments", comments, 4000, true)
                             .map_err(|e| AppError::Validation(vec![e]))?;
                     row.state = "draft".into();
-                    approvals.push(Approval {
-                        decision: "returned".into(),
-                        by: actor.username.clone(),
-                        at: now,
-                        opinion: Some(comments.clone()),
-                    });
+                    approvals.push(approval("returned", &actor, now, Some(comments.clone())));
                     payload = json!({"comments": comments});
                 }
                 Change::Issue => {

@@ -955,14 +955,7 @@ fn extend(
     reason: &str,
     ctx: &ActionContext<'_>,
 ) -> Result<Workflow, Refusal> {
-    if !ctx.actor_is_approver {
-        return Err(Refusal::Forbidden {
-            code: "approver_required",
-            message:
-                "an extension is approved by the head of the disclosure office (role approver)"
-                    .into(),
-        });
-    }
+    approved_in_time(wf, on, ctx, "an extension is approved")?;
     if wf.clock.extension.is_some() {
         return Err(conflict(
             "extension_already_used",
@@ -979,14 +972,6 @@ fn extend(
             ),
         ));
     }
-    if let Some(due) = current_due_date(wf, ctx.calendar)?
-        && on > due
-    {
-        return Err(conflict(
-            "due_date_passed",
-            format!("an extension must be approved before the due date ({due}) passes"),
-        ));
-    }
     let mut next = wf.clone();
     next.clock.extension = Some(Extension {
         days,
@@ -997,6 +982,33 @@ fn extend(
     Ok(next)
 }
 
+/// The guards an extension (art. 33) and a longer period (art. 35) share: the head of the
+/// disclosure office decides (role approver), while the reply period still runs. Answers the
+/// due date as it stands.
+fn approved_in_time(
+    wf: &Workflow,
+    on: NaiveDate,
+    ctx: &ActionContext<'_>,
+    what: &str,
+) -> Result<Option<NaiveDate>, Refusal> {
+    if !ctx.actor_is_approver {
+        return Err(Refusal::Forbidden {
+            code: "approver_required",
+            message: format!("{what} by the head of the disclosure office (role approver)"),
+        });
+    }
+    let due = current_due_date(wf, ctx.calendar)?;
+    if let Some(due) = due
+        && on > due
+    {
+        return Err(conflict(
+            "due_date_passed",
+            format!("{what} before the due date ({due}) passes"),
+        ));
+    }
+    Ok(due)
+}
+
 /// Art. 35: a longer reply period for numerous applications, set by the office head.
 fn override_deadline(
     wf: &Workflow,
@@ -1005,31 +1017,13 @@ fn override_deadline(
     reason: &str,
     ctx: &ActionContext<'_>,
 ) -> Result<Workflow, Refusal> {
-    if !ctx.actor_is_approver {
-        return Err(Refusal::Forbidden {
-            code: "approver_required",
-            message:
-                "a longer reply period is set by the head of the disclosure office (role approver)"
-                    .into(),
-        });
-    }
+    // Set while the reply period still runs (art. 35; domain.md §4): never after the due date,
+    // where it would erase the lateness of a reply already late.
+    let current = approved_in_time(wf, on, ctx, "a longer reply period (art. 35) is set")?;
     if wf.clock.deadline_override.is_some() {
         return Err(conflict(
             "deadline_already_overridden",
             "the reply period was already set by the office",
-        ));
-    }
-    let current = current_due_date(wf, ctx.calendar)?;
-    // Set while the reply period still runs (art. 35; domain.md §4): never after the due date,
-    // where it would erase the lateness of a reply already late.
-    if let Some(due) = current
-        && on > due
-    {
-        return Err(conflict(
-            "due_date_passed",
-            format!(
-                "a longer reply period must be set before the due date ({due}) passes (art. 35)"
-            ),
         ));
     }
     if current.is_some_and(|c| due_date <= c) {
