@@ -192,6 +192,7 @@ error_codes! {
 
     // Notices (告知书) and the findings of their check.
     NoticeHasErrors = "notice_has_errors", "告知书存在须更正的问题（见 findings），不能提交、批准或签发", "The notice has error findings: it cannot be submitted, approved or issued";
+    ActWithoutNotice = "act_without_notice", "（警告）该办理步骤未经告知书记录", "(Warning) This step was recorded without an issued notice";
     NoticeAlreadyServed = "notice_already_served", "该告知书已经送达", "The notice has been served already";
     BeforeIssue = "before_issue", "送达日期早于告知书签发日期", "The date is before the notice was issued";
     AnnouncementPeriodRunning = "announcement_period_running", "公告送达的30日尚未届满", "The 30 days of service by announcement have not passed";

@@ -720,3 +720,144 @@ fn serve_case(
     )
     .map(|_| ())
 }
+
+/// The applicant, acting online through the public look-up: the author of the service the
+/// first download records (not a login; it only ever records that service).
+fn applicant_online(agency: &db::agencies::AgencyRow) -> Actor {
+    Actor {
+        user_id: "applicant:online".into(),
+        username: "申请人（在线）".into(),
+        agency_id: agency.id.clone(),
+        agency_path: agency.path.clone(),
+        roles: crate::domain::access::Roles::from_roles(&[Role::Clerk]),
+        principal: crate::domain::access::Principal::User,
+    }
+}
+
+/// The issued notices of an application, for its applicant (case number and query code),
+/// limited per address like the status look-up.
+pub async fn public_list(
+    state: &AppState,
+    client: String,
+    case_number: String,
+    query_code: String,
+    parse: FieldParser,
+) -> Result<Vec<NoticeView>, AppError> {
+    super::requests::public_rate_limit(state, client).await?;
+    let st = state.clone();
+    state
+        .with_conn(move |conn| {
+            let app = super::requests::public_application(conn, &case_number, &query_code)?;
+            let agency = db::agencies::find(conn, &app.agency_id)?
+                .ok_or(AppError::NotFound("application"))?;
+            db::notices::of_request(conn, &app.id)?
+                .iter()
+                .filter(|r| r.state == "issued" && r.kind != NoticeType::ObjectionOverride.code())
+                .map(|row| view(conn, &st, row, &app, &agency, parse))
+                .collect()
+        })
+        .await
+}
+
+/// One issued notice of the application, for its applicant to download. The first download is
+/// its service (`online`, served that day), which starts the applicant's clock as any service
+/// does; later downloads record nothing. Notices to others (the third-party notice) are not
+/// the applicant's.
+pub async fn public_download(
+    state: &AppState,
+    client: String,
+    case_number: String,
+    query_code: String,
+    id: String,
+    parse: FieldParser,
+) -> Result<NoticeView, AppError> {
+    super::requests::public_rate_limit(state, client).await?;
+    // Two first downloads at once: the one that loses the version race finds the notice
+    // served by the other and answers it.
+    match first_download(state, &case_number, &query_code, &id, parse).await {
+        Err(AppError::PreconditionFailed) => {
+            first_download(state, &case_number, &query_code, &id, parse).await
+        }
+        other => other,
+    }
+}
+
+async fn first_download(
+    state: &AppState,
+    case_number: &str,
+    query_code: &str,
+    id: &str,
+    parse: FieldParser,
+) -> Result<NoticeView, AppError> {
+    let (case_number, query_code, id) = (
+        case_number.to_string(),
+        query_code.to_string(),
+        id.to_string(),
+    );
+    let st = state.clone();
+    let env = StepEnv::of(state);
+    state
+        .in_transaction(move |conn| {
+            let app = super::requests::public_application(conn, &case_number, &query_code)?;
+            let agency = db::agencies::find(conn, &app.agency_id)?
+                .ok_or(AppError::NotFound("application"))?;
+            let mut row = db::notices::find(conn, &id)?
+                .filter(|r| {
+                    r.request_id == app.id
+                        && r.state == "issued"
+                        && r.kind != NoticeType::ObjectionOverride.code()
+                })
+                .ok_or(AppError::NotFound("notice"))?;
+            let current = view(conn, &st, &row, &app, &agency, parse)?;
+            if current.served_on.is_some() {
+                return Ok(current);
+            }
+            let actor = applicant_online(&agency);
+            let attempt = ServiceAttempt {
+                method: notice::ServiceMethod::Online,
+                sent_on: current.issued_on.unwrap_or(env.today),
+                served_on: Some(env.today),
+                returned_on: None,
+                tracking_number: None,
+                signed_by: None,
+                note: Some("申请人在线查阅下载".into()),
+                recorded_by: actor.username.clone(),
+                recorded_at: env.now,
+            };
+            let ctx = RequestContext::default();
+            serve_case(
+                conn,
+                &actor,
+                &app,
+                current.kind,
+                env.today,
+                &row,
+                &env,
+                &ctx,
+            )?;
+            let mut service = current.service.clone();
+            let payload = serde_json::to_value(&attempt).map_err(AppError::internal)?;
+            service.push(attempt);
+            let expected = row.version;
+            row.service = serde_json::to_string(&service).map_err(AppError::internal)?;
+            row.version += 1;
+            row.updated_at = env.now;
+            if !db::notices::update_if_version(conn, &row, expected)? {
+                return Err(AppError::PreconditionFailed);
+            }
+            audit(
+                conn,
+                env.now,
+                Some(&actor),
+                Some(&row.agency_id),
+                ("notice", &row.id),
+                "notice_service_recorded",
+                payload,
+                &ctx,
+            )?;
+            let app = db::requests::load(conn, &row.request_id)?
+                .ok_or(AppError::NotFound("application"))?;
+            view(conn, &st, &row, &app, &agency, parse)
+        })
+        .await
+}

@@ -27,6 +27,9 @@ pub struct RequestView {
     pub agency_code: Option<String>,
     /// Reviews and lawsuits about this application (filled by the detail read).
     pub remedies: Vec<super::remedies::RemedyView>,
+    /// Acts of §5 that a notice should have performed but were recorded without one (filled
+    /// by the detail read): `(action, date)`.
+    pub acts_without_notice: Vec<(String, Option<NaiveDate>)>,
 }
 
 impl RequestView {
@@ -35,6 +38,7 @@ impl RequestView {
             app,
             agency_code: None,
             remedies: Vec::new(),
+            acts_without_notice: Vec::new(),
         }
     }
 }
@@ -366,14 +370,41 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestVi
     state
         .with_conn(move |conn| {
             let (app, code) = visible(conn, &actor, &id)?;
-            let remedies = super::remedies::for_request(conn, &app.id)?;
             let mut v = RequestView::new(app);
             v.agency_code = Some(code);
-            v.remedies = remedies;
+            detail(conn, &mut v)?;
             Ok(v)
         })
         .await
 }
+
+/// Fills what only the detail shows: the cases about the application and the acts recorded
+/// without a notice. Every answer that shows the detail fills it, so that an answer and a
+/// later read agree.
+pub(crate) fn detail(conn: &mut DbConnection, v: &mut RequestView) -> Result<(), AppError> {
+    v.remedies = super::remedies::for_request(conn, &v.app.id)?;
+    v.acts_without_notice = db::requests::events(conn, &v.app.id)?
+        .into_iter()
+        .filter(|e| {
+            ACTS_WITH_NOTICES.contains(&e.action.as_str()) && !e.payload.contains("\"notice_id\"")
+        })
+        .map(|e| (e.action, e.on_date))
+        .collect();
+    Ok(())
+}
+
+/// The acts of §5 the law performs by a written notice (issue 13): recorded without an issued
+/// notice, the detail shows a warning (the office may have written the letter elsewhere).
+pub const ACTS_WITH_NOTICES: [&str; 8] = [
+    "request_correction",
+    "extend",
+    "start_consultation",
+    "issue_fee_notice",
+    "override_deadline",
+    "reply",
+    "close_uncorrected",
+    "close_unpaid",
+];
 
 pub struct ListQuery {
     pub filter: ListFilter,
@@ -613,6 +644,7 @@ pub(crate) fn act_in(
     }
     let mut v = RequestView::new(next);
     v.agency_code = Some(code);
+    detail(conn, &mut v)?;
     Ok(v)
 }
 
@@ -675,6 +707,7 @@ pub async fn patch(
             )?;
             let mut v = RequestView::new(next);
             v.agency_code = Some(code);
+            detail(conn, &mut v)?;
             Ok(v)
         })
         .await
@@ -853,6 +886,24 @@ pub async fn public_status(
     case_number: String,
     query_code: String,
 ) -> Result<PublicStatus, AppError> {
+    public_rate_limit(state, client).await?;
+    state
+        .with_conn(move |conn| {
+            let r = public_application(conn, &case_number, &query_code)?;
+            Ok(PublicStatus {
+                state: r.state().code().to_string(),
+                receipt_date: r.receipt_date(),
+                due_date: r.due_date,
+                replied_on: r.closed_on(),
+                case_number: r.case_number,
+            })
+        })
+        .await
+}
+
+/// Counts a public look-up of this client address against the limit shared by every process
+/// (the status and the applicant's notices alike).
+pub(crate) async fn public_rate_limit(state: &AppState, client: String) -> Result<(), AppError> {
     let wall = state.clock;
     state
         .in_transaction(move |conn| {
@@ -866,30 +917,27 @@ pub async fn public_status(
             }
             Ok(())
         })
-        .await?;
-    state
-        .with_conn(move |conn| {
-            let row = db::requests::find_by_case_number(conn, case_number.trim())?;
-            match row {
-                // Compared in full either way; a wrong pair and an unknown case look the same.
-                Some(r)
-                    if constant_time_eq(
-                        r.query_code.as_bytes(),
-                        query_code.trim().to_ascii_uppercase().as_bytes(),
-                    ) =>
-                {
-                    Ok(PublicStatus {
-                        state: r.state().code().to_string(),
-                        receipt_date: r.receipt_date(),
-                        due_date: r.due_date,
-                        replied_on: r.closed_on(),
-                        case_number: r.case_number,
-                    })
-                }
-                _ => Err(AppError::NotFound("application")),
-            }
-        })
         .await
+}
+
+/// The application of a case number and query code; a wrong pair and an unknown case look the
+/// same (404), and the code is compared in constant time.
+pub(crate) fn public_application(
+    conn: &mut DbConnection,
+    case_number: &str,
+    query_code: &str,
+) -> Result<Application, AppError> {
+    match db::requests::find_by_case_number(conn, case_number.trim())? {
+        Some(r)
+            if constant_time_eq(
+                r.query_code.as_bytes(),
+                query_code.trim().to_ascii_uppercase().as_bytes(),
+            ) =>
+        {
+            Ok(r)
+        }
+        _ => Err(AppError::NotFound("application")),
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

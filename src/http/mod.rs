@@ -230,6 +230,7 @@ where
                 .service(notices::return_notice)
                 .service(notices::issue_notice)
                 .service(notices::serve_notice)
+                .service(notices::public_notices)
                 .service(documents::upload_document)
                 .service(documents::list_documents)
                 .service(documents::get_document)

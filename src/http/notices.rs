@@ -550,3 +550,56 @@ pub async fn serve_notice(
     });
     step(state, actor, ctx, path.into_inner(), change, if_match).await
 }
+
+/// The applicant's look-up of their notices.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PublicNoticesQuery {
+    pub case_number: String,
+    pub query_code: String,
+}
+
+/// An issued notice as its applicant sees it in the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicNoticeDto {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(value_type = NoticeTypeCode)]
+    pub kind: String,
+    pub title: String,
+    pub number: Option<String>,
+    pub issued_on: Option<NaiveDate>,
+    /// The day it was served (for an online download: the first download).
+    pub served_on: Option<NaiveDate>,
+}
+
+/// The issued notices of an application, for its applicant, without login (case number and
+/// query code; a wrong pair answers 404; limited per address with the status look-up).
+#[utoipa::path(tag = "public", params(PublicNoticesQuery), responses(
+    (status = 200, description = "The issued notices", body = Vec<PublicNoticeDto>),
+    (status = 404, description = "No application with this case number and query code (`not_found`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many look-ups from this address (`too_many_requests`)", body = super::problem::Problem, content_type = "application/problem+json"),
+))]
+#[get("/public/notices")]
+pub async fn public_notices(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    query: super::extract::ApiQuery<PublicNoticesQuery>,
+) -> Result<web::Json<Vec<PublicNoticeDto>>, ApiError> {
+    let client = super::extract::client_addr(&req, state.settings.server.trust_forwarded_for);
+    let q = query.0;
+    let list = uc::public_list(&state, client, q.case_number, q.query_code, PARSE).await?;
+    Ok(web::Json(
+        list.into_iter()
+            .map(|v| PublicNoticeDto {
+                id: Uuid::parse_str(&v.id).unwrap_or_default(),
+                kind: v.kind.code().to_string(),
+                title: v.letter.title.clone(),
+                number: v.number,
+                issued_on: v.issued_on,
+                served_on: v.served_on,
+            })
+            .collect(),
+    ))
+}

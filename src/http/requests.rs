@@ -174,6 +174,10 @@ pub struct RequestDto {
     /// Detail view only: lawsuits about this application.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub litigations: Option<Vec<super::remedies::RemedyDto>>,
+    /// Detail view only: warnings, e.g. `act_without_notice` for a step of §5 recorded through
+    /// its action without an issued notice (the law's acts are written notices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<super::dto::Warning>>,
 }
 
 pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
@@ -228,6 +232,21 @@ pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> Requ
                 .filter(|c| c.kind == "review")
                 .cloned()
                 .map(super::remedies::remedy_dto)
+                .collect()
+        }),
+        warnings: (!mask).then(|| {
+            v.acts_without_notice
+                .iter()
+                .map(|(action, on)| super::dto::Warning {
+                    code: "act_without_notice".into(),
+                    message: format!(
+                        "{}{}未经告知书记录（{}）：请确认书面告知已送达申请人或相关方",
+                        on.map(crate::domain::notice::chinese_date)
+                            .unwrap_or_default(),
+                        action_label(action),
+                        action
+                    ),
+                })
                 .collect()
         }),
         litigations: (!mask).then(|| {
@@ -740,4 +759,18 @@ pub async fn public_status(
         due_date: s.due_date,
         replied_on: s.replied_on,
     }))
+}
+
+/// The Chinese name of an act, for people.
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "request_correction" => "补正告知",
+        "extend" => "延期答复",
+        "start_consultation" => "征求意见",
+        "issue_fee_notice" => "收费通知",
+        "override_deadline" => "延迟答复",
+        "reply" => "答复",
+        "close_uncorrected" | "close_unpaid" => "视为放弃申请",
+        _ => "办理步骤",
+    }
 }
