@@ -19,6 +19,7 @@ pub mod health;
 pub mod idempotency;
 pub mod letterheads;
 pub mod middleware;
+pub mod notice_render;
 pub mod notices;
 pub mod problem;
 pub mod remedies;
@@ -229,6 +230,7 @@ where
                 .service(notices::approve_notice)
                 .service(notices::return_notice)
                 .service(notices::issue_notice)
+                .service(notice_render::render_notice)
                 .service(documents::upload_document)
                 .service(documents::list_documents)
                 .service(documents::get_document)
