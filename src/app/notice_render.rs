@@ -120,7 +120,13 @@ impl Page {
         };
         format!("{}（{tail}）", self.title)
             .chars()
-            .map(|c| if matches!(c, '/' | '\\') || c.is_control() { '_' } else { c })
+            .map(|c| {
+                if matches!(c, '/' | '\\') || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
             .collect()
     }
 }
@@ -142,7 +148,10 @@ fn exact_lines() -> LineSpacing {
 }
 
 fn body_run(text: &str) -> Run {
-    Run::new().add_text(text).size(BODY_SIZE).fonts(body_fonts())
+    Run::new()
+        .add_text(text)
+        .size(BODY_SIZE)
+        .fonts(body_fonts())
 }
 
 fn line(text: &str) -> Paragraph {
@@ -269,7 +278,8 @@ p.recipient { text-indent: 0 }
 /// The notice as a standalone HTML page for the print preview: no script, no external
 /// resource, every text escaped (the office's paragraphs are its own words).
 pub fn html(p: &Page) -> String {
-    let mut out = String::from("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let mut out =
+        String::from("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str(&format!("<title>{}</title>\n", esc(&p.file_stem())));
     out.push_str("<style>\n");
     out.push_str(STYLE);
@@ -318,7 +328,10 @@ mod tests {
         );
         assert_eq!(p.signature, "定西市民政局");
         assert_eq!(p.date, "2026年3月4日");
-        assert_eq!(p.file_stem(), "政府信息公开申请补正告知书（定民依公开〔2026〕1号）");
+        assert_eq!(
+            p.file_stem(),
+            "政府信息公开申请补正告知书（定民依公开〔2026〕1号）"
+        );
     }
 
     #[test]

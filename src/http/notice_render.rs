@@ -33,17 +33,25 @@ pub struct RenderQuery {
     pub format: RenderFormat,
 }
 
+/// A Word document's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct WordDocument(Vec<u8>);
+
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 /// The print preview's own policy: its inline style, and nothing else (no script, no image, no
 /// font or other resource from anywhere).
 const HTML_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// The notice as an official document, in the layout of GB/T 9704-2012 《党政机关公文格式》:
-/// A4, margins top 37 mm, bottom 35 mm, left 28 mm, right 26 mm; the title in 小标宋 二号
-/// (22 pt) centred, the document number centred under it, the body in 仿宋 三号 (16 pt) with a
-/// fixed line pitch of 28.95 pt (22 lines to the page) and a first-line indent of two
-/// characters; the agency's name and the date in Chinese right-aligned at the end.
+/// The notice as an official document (GB/T 9704-2012): a Word document or a print preview.
+///
+/// The layout of 《党政机关公文格式》: A4, margins top 37 mm, bottom 35 mm, left 28 mm, right
+/// 26 mm; the title in 小标宋 二号 (22 pt) centred, the document number centred under it, the
+/// body in 仿宋 三号 (16 pt) with a fixed line pitch of 28.95 pt (22 lines to the page) and a
+/// first-line indent of two characters; the agency's name and the date in Chinese
+/// right-aligned at the end.
 ///
 /// `format=docx` answers an editable Word document as an attachment (`filename*` carries the
 /// title and the number); `format=html` a standalone page for the print preview (`@page` A4 with
@@ -55,7 +63,7 @@ const HTML_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-anc
     params(("id" = Uuid, Path, description = "Notice id"), RenderQuery),
     responses(
         (status = 200, description = "The notice as a Word document or an HTML page", content(
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+            (WordDocument = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
             (String = "text/html"),
         ), headers(("Content-Disposition" = String, description = "DOCX only: attachment; filename=\"…\"; filename*=UTF-8''<title（number）>.docx"))),
         (status = 400, description = "No or an unknown `format` (`invalid_query`)", body = super::problem::Problem, content_type = "application/problem+json"),

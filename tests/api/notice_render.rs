@@ -163,7 +163,12 @@ fn part<'a>(parts: &'a [(String, String)], name: &str) -> &'a str {
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, s)| s.as_str())
-        .unwrap_or_else(|| panic!("no {name} in {:?}", parts.iter().map(|p| &p.0).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} in {:?}",
+                parts.iter().map(|p| &p.0).collect::<Vec<_>>()
+            )
+        })
 }
 
 /// The value of `attr` on the first `<tag …>` in `xml`.
@@ -240,7 +245,12 @@ async fn an_issued_correction_notice_renders_as_a_word_document_on_a4_with_the_g
 
     // The draft: the number's placeholder, and the 草稿 mark in the page header.
     let d = render(&app, &o.clerk, &n, "docx").await;
-    assert_eq!(d.status, StatusCode::OK, "{}", String::from_utf8_lossy(&d.bytes));
+    assert_eq!(
+        d.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&d.bytes)
+    );
     assert_eq!(d.content_type, DOCX);
     let draft = parts(&d.bytes);
     let headers: String = draft
@@ -248,7 +258,10 @@ async fn an_issued_correction_notice_renders_as_a_word_document_on_a4_with_the_g
         .filter(|(name, _)| name.starts_with("word/header"))
         .map(|(_, x)| x.as_str())
         .collect();
-    assert!(headers.contains("草稿"), "the draft mark is in the header: {headers}");
+    assert!(
+        headers.contains("草稿"),
+        "the draft mark is in the header: {headers}"
+    );
     assert!(part(&draft, "word/document.xml").contains("（文号于签发时编定）"));
     assert!(
         d.disposition
@@ -266,7 +279,12 @@ async fn an_issued_correction_notice_renders_as_a_word_document_on_a4_with_the_g
     assert_eq!(n["number"], "定民依公开〔2026〕1号");
 
     let r = render(&app, &o.clerk, &n, "docx").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.bytes)
+    );
     assert_eq!(r.content_type, DOCX);
     let disposition = r.disposition.clone().unwrap_or_default();
     assert!(
@@ -281,7 +299,11 @@ async fn an_issued_correction_notice_renders_as_a_word_document_on_a4_with_the_g
     let doc = part(&issued, "word/document.xml");
 
     // The page: A4 and the GB/T 9704 margins, in twips.
-    assert_eq!(attr(doc, "w:pgSz", "w:w").as_deref(), Some("11906"), "{doc}");
+    assert_eq!(
+        attr(doc, "w:pgSz", "w:w").as_deref(),
+        Some("11906"),
+        "{doc}"
+    );
     assert_eq!(attr(doc, "w:pgSz", "w:h").as_deref(), Some("16838"));
     assert_eq!(attr(doc, "w:pgMar", "w:top").as_deref(), Some("2098"));
     assert_eq!(attr(doc, "w:pgMar", "w:bottom").as_deref(), Some("1984"));
@@ -303,12 +325,19 @@ async fn an_issued_correction_notice_renders_as_a_word_document_on_a4_with_the_g
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)
         .collect();
-    assert_eq!(texts, frozen, "the DOCX shows the issued text word for word");
+    assert_eq!(
+        texts, frozen,
+        "the DOCX shows the issued text word for word"
+    );
     assert_eq!(texts[0], "政府信息公开申请补正告知书");
     assert_eq!(texts[1], "定民依公开〔2026〕1号");
     assert!(texts.iter().any(|t| t == "1. 写明所需信息的文号或者名称"));
     assert!(texts.iter().any(|t| t == "2. 写明所需信息的年份"));
-    assert!(texts.iter().any(|t| t.contains("请于2026年3月18日前提交补正材料")));
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("请于2026年3月18日前提交补正材料"))
+    );
     assert_eq!(texts[texts.len() - 2], "定西市民政局");
     assert_eq!(texts[texts.len() - 1], "2026年3月4日");
 
@@ -396,7 +425,10 @@ async fn rendering_keeps_to_the_callers_scope_and_knows_its_formats(app: TestApp
         .assert_problem(404, "not_found");
     }
     app.get(
-        &format!("/api/v1/notices/{}/render?format=docx", uuid::Uuid::new_v4()),
+        &format!(
+            "/api/v1/notices/{}/render?format=docx",
+            uuid::Uuid::new_v4()
+        ),
         &o.clerk,
     )
     .await
