@@ -11,8 +11,8 @@
 //! draft as an issued letter.
 
 use docx_rs::{
-    AlignmentType, DocGrid, DocGridType, Docx, Header, LineSpacing, LineSpacingType, PageMargin,
-    Paragraph, Run, RunFonts, SpecialIndentType,
+    AlignmentType, DocGrid, DocGridType, Docx, FieldCharType, Footer, Header, InstrPAGE, InstrText,
+    LineSpacing, LineSpacingType, PageMargin, Paragraph, Run, RunFonts, SpecialIndentType,
 };
 
 use super::notices::NoticeView;
@@ -27,15 +27,23 @@ pub const MARGIN_LEFT: i32 = 1587;
 pub const MARGIN_RIGHT: i32 = 1474;
 /// Where the header (the draft mark) sits: 15 mm from the top edge, inside the top margin.
 const HEADER_FROM_TOP: i32 = 850;
-const FOOTER_FROM_BOTTOM: i32 = 992;
+/// The page number's line sits 7 mm below the type area (GB/T 9704 7.5): its foot about 23 mm
+/// from the bottom edge.
+const FOOTER_FROM_BOTTOM: i32 = 1304;
+/// 四号 (14 pt), the page number's size, in half-points.
+const PAGE_NUMBER_SIZE: usize = 28;
+const PAGE_NUMBER_FONT: &str = "宋体";
 /// The line pitch: the type area's 225 mm (12756 twips) over 22 lines, 579 twips (28.95 pt).
 pub const LINE_PITCH: i32 = 579;
 const GRID_PITCH: usize = LINE_PITCH as usize;
 /// 二号 (22 pt) and 三号 (16 pt) in half-points, as DOCX counts sizes.
 pub const TITLE_SIZE: usize = 44;
 pub const BODY_SIZE: usize = 32;
-/// Two characters of 三号 (2 × 16 pt) in twips: the first-line indent of body paragraphs.
-const TWO_CHARS: i32 = 640;
+/// One character of 三号 (16 pt) in twips; body paragraphs are indented two.
+const ONE_CHAR: i32 = 320;
+const TWO_CHARS: i32 = 2 * ONE_CHAR;
+/// The date ends four characters in from the right margin (GB/T 9704 7.3.5.1).
+const DATE_FROM_RIGHT: i32 = 4 * ONE_CHAR;
 
 /// The title face and the body face of the standard; the names Chinese Word installations know.
 pub const TITLE_FONT: &str = "方正小标宋简体";
@@ -186,6 +194,7 @@ pub fn docx(p: &Page) -> Result<Vec<u8>, String> {
             .grid_type(DocGridType::Lines)
             .line_pitch(GRID_PITCH),
     );
+    doc = doc.footer(page_number_footer());
     if p.draft {
         doc = doc.header(
             Header::new().add_paragraph(
@@ -229,20 +238,62 @@ pub fn docx(p: &Page) -> Result<Vec<u8>, String> {
             None,
         ));
     }
-    // Room for the seal, then the agency's name and the date, right-aligned, two characters in
-    // from the right margin.
+    // Room for the seal, then the agency's name centred over the date, the date four
+    // characters in from the right margin (GB/T 9704 7.3.5.1), both right-aligned.
     doc = doc.add_paragraph(empty_line()).add_paragraph(empty_line());
-    for s in [&p.signature, &p.date] {
+    let (name_right, date_right) = signature_indents(&p.signature, &p.date);
+    for (s, right) in [(&p.signature, name_right), (&p.date, date_right)] {
         doc = doc.add_paragraph(line(s).align(AlignmentType::Right).indent(
             None,
             None,
-            Some(TWO_CHARS),
+            Some(right),
             None,
         ));
     }
     let mut out = std::io::Cursor::new(Vec::new());
     doc.build().pack(&mut out).map_err(|e| e.to_string())?;
     Ok(out.into_inner())
+}
+
+/// Width in characters of 三号: Chinese characters and full-width forms one, others half.
+fn width_in_chars(s: &str) -> i32 {
+    let halves: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    i32::try_from(halves.div_ceil(2)).unwrap_or(i32::MAX)
+}
+
+/// The right indents (twips) of the agency's name and of the date: the date four characters
+/// in, the name centred over it (flush with the date's end if the name is the longer).
+fn signature_indents(name: &str, date: &str) -> (i32, i32) {
+    let half_difference = (width_in_chars(date) - width_in_chars(name)).max(0) * ONE_CHAR / 2;
+    (DATE_FROM_RIGHT + half_difference, DATE_FROM_RIGHT)
+}
+
+/// 「— 1 —」 centred under the type area, 宋体 四号 (GB/T 9704 7.5 puts it at the outer side,
+/// one character in, on printed pairs of pages; a letter is mostly one sheet).
+fn page_number_footer() -> Footer {
+    let fonts = || {
+        RunFonts::new()
+            .east_asia(PAGE_NUMBER_FONT)
+            .ascii(PAGE_NUMBER_FONT)
+            .hi_ansi(PAGE_NUMBER_FONT)
+    };
+    let text = |t: &str| Run::new().add_text(t).size(PAGE_NUMBER_SIZE).fonts(fonts());
+    Footer::new().add_paragraph(
+        Paragraph::new()
+            .align(AlignmentType::Center)
+            .add_run(text("— "))
+            .add_run(
+                Run::new()
+                    .size(PAGE_NUMBER_SIZE)
+                    .fonts(fonts())
+                    .add_field_char(FieldCharType::Begin, false)
+                    .add_instr_text(InstrText::PAGE(InstrPAGE::new()))
+                    .add_field_char(FieldCharType::Separate, false)
+                    .add_text("1")
+                    .add_field_char(FieldCharType::End, false),
+            )
+            .add_run(text(" —")),
+    )
 }
 
 fn esc(s: &str) -> String {
@@ -262,15 +313,16 @@ fn esc(s: &str) -> String {
 
 /// The page's style: GB/T 9704 on paper (`@page`), and the same sheet on screen.
 const STYLE: &str = r#"@page { size: A4; margin: 37mm 26mm 35mm 28mm }
+@page { @bottom-center { content: "— " counter(page) " —"; font-family: "SimSun", "宋体", serif; font-size: 14pt; vertical-align: top; padding-top: 7mm } }
 html { background: #e8e8e8 }
 body { margin: 0; color: #000; font-family: "FangSong", "仿宋", "仿宋_GB2312", "STFangsong", serif; font-size: 16pt; line-height: 28.95pt }
 .sheet { box-sizing: content-box; width: 156mm; min-height: 225mm; padding: 37mm 26mm 35mm 28mm; margin: 8mm auto; background: #fff; box-shadow: 0 0 2mm rgba(0,0,0,.3) }
 h1 { margin: 0; font-family: "方正小标宋简体", "FZXiaoBiaoSong-B05S", "小标宋", "SimSun", "宋体", "Songti SC", serif; font-size: 22pt; font-weight: normal; line-height: 28.95pt; text-align: center }
-p { margin: 0; text-indent: 2em; white-space: pre-wrap; word-break: break-all }
+p { margin: 0; text-indent: 2em; white-space: pre-wrap; text-align: justify }
 p.number { text-indent: 0; text-align: center; margin-bottom: 28.95pt }
 p.recipient { text-indent: 0 }
-.signature { margin-top: 57.9pt; text-align: right; padding-right: 2em }
-.signature p { text-indent: 0 }
+.signature { display: table; margin: 57.9pt 4em 0 auto; text-align: center }
+.signature p { text-indent: 0; white-space: nowrap; text-align: center }
 .draft { margin: 0 0 28.95pt; padding: 2mm; border: 1mm solid #c00000; color: #c00000; font-weight: bold; text-align: center; text-indent: 0 }
 @media print { html { background: none } .sheet { width: auto; min-height: 0; padding: 0; margin: 0; box-shadow: none } }
 "#;
@@ -355,6 +407,29 @@ mod tests {
         assert!(h.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"));
         assert!(h.contains("草稿"));
         assert!(!html(&Page { draft: false, ..p }).contains("草稿"));
+    }
+
+    #[test]
+    fn the_name_is_centred_over_the_date_which_ends_four_characters_in() {
+        // 2026年3月4日: six digits at half a character each, three Chinese: 6 characters.
+        assert_eq!(width_in_chars("2026年3月4日"), 6);
+        assert_eq!(width_in_chars("定西市民政局"), 6);
+        assert_eq!(
+            signature_indents("定西市民政局", "2026年3月4日"),
+            (1280, 1280)
+        );
+        assert_eq!(
+            signature_indents("定西市民政局", "2026年12月31日"),
+            (1280 + 160, 1280)
+        );
+        assert_eq!(
+            signature_indents("定西市", "2026年12月31日"),
+            (1280 + 640, 1280)
+        );
+        assert_eq!(
+            signature_indents("定西市人民政府办公室信息公开科", "2026年3月4日"),
+            (1280, 1280)
+        );
     }
 
     #[test]

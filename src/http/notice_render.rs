@@ -50,8 +50,9 @@ const HTML_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-anc
 /// The layout of 《党政机关公文格式》: A4, margins top 37 mm, bottom 35 mm, left 28 mm, right
 /// 26 mm; the title in 小标宋 二号 (22 pt) centred, the document number centred under it, the
 /// body in 仿宋 三号 (16 pt) with a fixed line pitch of 28.95 pt (22 lines to the page) and a
-/// first-line indent of two characters; the agency's name and the date in Chinese
-/// right-aligned at the end.
+/// first-line indent of two characters; at the end the agency's name centred over the date in
+/// Chinese, the date four characters in from the right margin; the page number 「— 1 —」 under
+/// the type area.
 ///
 /// `format=docx` answers an editable Word document as an attachment (`filename*` carries the
 /// title and the number); `format=html` a standalone page for the print preview (`@page` A4 with

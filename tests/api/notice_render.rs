@@ -341,6 +341,17 @@ async fn an_issued_correction_notice_renders_as_a_word_document_on_a4_with_the_g
     assert_eq!(texts[texts.len() - 2], "定西市民政局");
     assert_eq!(texts[texts.len() - 1], "2026年3月4日");
 
+    // The page number under the type area: 「— N —」, a PAGE field.
+    let footers: String = issued
+        .iter()
+        .filter(|(name, _)| name.starts_with("word/footer"))
+        .map(|(_, x)| x.as_str())
+        .collect();
+    assert!(
+        footers.contains(">PAGE<") && footers.contains("— "),
+        "{footers}"
+    );
+
     // Issued: no draft mark anywhere, no placeholder.
     assert!(
         issued.iter().all(|(_, x)| !x.contains("草稿")),
