@@ -12,6 +12,7 @@ pub mod documents;
 pub mod feed;
 pub mod idempotency;
 pub mod letterheads;
+pub mod notice_render;
 pub mod notices;
 pub mod remedies;
 pub mod report_export;

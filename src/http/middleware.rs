@@ -157,10 +157,14 @@ fn apply_security_headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
+    // A page a handler renders (a notice's print preview) brings its own policy for its inline
+    // style; every other answer gets the API's.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
+    }
     if policy.hsts {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,

@@ -19,6 +19,7 @@ pub mod health;
 pub mod idempotency;
 pub mod letterheads;
 pub mod middleware;
+pub mod notice_render;
 pub mod notices;
 pub mod problem;
 pub mod remedies;
@@ -231,6 +232,8 @@ where
                 .service(notices::issue_notice)
                 .service(notices::serve_notice)
                 .service(notices::public_notices)
+                .service(notice_render::render_notice)
+                .service(notice_render::public_notice)
                 .service(documents::upload_document)
                 .service(documents::list_documents)
                 .service(documents::get_document)

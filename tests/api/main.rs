@@ -17,6 +17,7 @@ mod hardening;
 mod idempotency;
 mod letterheads;
 mod migrations;
+mod notice_render;
 mod notices;
 mod openapi;
 mod platform;

@@ -17,6 +17,7 @@ both_databases!(
     document_numbers_are_gapless_when_two_processes_issue_at_once,
     notices_keep_to_the_callers_scope_and_approval_to_approvers,
     a_served_consultation_starts_its_15_days_and_a_served_reply_the_applicants_limits,
+    the_applicant_downloads_the_issued_reply_which_is_then_served_online_that_day,
 );
 
 const RID: &str = "110101199003071233";
@@ -706,4 +707,115 @@ async fn a_served_consultation_starts_its_15_days_and_a_served_reply_the_applica
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["served_on"], "2026-05-01");
+}
+
+async fn public(app: &TestApp, path: &str) -> reqwest::Response {
+    app.request(Method::GET, path, None)
+        .send()
+        .await
+        .expect("send")
+}
+
+async fn the_applicant_downloads_the_issued_reply_which_is_then_served_online_that_day(
+    app: TestApp,
+) {
+    let o = office(&app, true).await;
+    let req = intake(&app, &o.clerk, "2026-03-02").await;
+    let n = draft(&app, &o.clerk, &req, &json!({"type": "reply", "fields": {"on": "2026-03-10", "disposition": "granted", "provision": "以电子邮件方式提供"}})).await;
+    let n = step(&app, &o.clerk, &n, "submit", None).await.body;
+    let n = step(&app, &o.approver, &n, "approve", Some(&json!({})))
+        .await
+        .body;
+    let n = step(&app, &o.clerk, &n, "issue", None).await.body;
+    let other = intake(&app, &o.clerk, "2026-03-03").await;
+    let unissued = draft(
+        &app,
+        &o.clerk,
+        &other,
+        &json!({"type": "receipt", "fields": {"on": "2026-03-03"}}),
+    )
+    .await;
+    let (case, code) = (
+        req["case_number"].as_str().unwrap(),
+        req["query_code"].as_str().unwrap(),
+    );
+    let q = format!("case_number={case}&query_code={code}");
+
+    let r = Resp::from(public(&app, &format!("/api/v1/public/notices?{q}")).await).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let list = r.body.as_array().expect("list");
+    assert_eq!(list.len(), 1, "{}", r.text);
+    assert_eq!(list[0]["id"], n["id"]);
+    assert_eq!(list[0]["number"], "定民依公开〔2026〕1号");
+    assert_eq!(list[0]["served_on"], Value::Null);
+    let wrong = format!("case_number={case}&query_code=WRONG00000");
+    Resp::from(public(&app, &format!("/api/v1/public/notices?{wrong}")).await)
+        .await
+        .assert_problem(404, "not_found");
+    let r = Resp::from(
+        public(
+            &app,
+            &format!("/api/v1/public/notices/{}?{wrong}&format=docx", id_of(&n)),
+        )
+        .await,
+    )
+    .await;
+    r.assert_problem(404, "not_found");
+    // Another application's notice, with this pair: 404, nothing served.
+    let r = Resp::from(
+        public(
+            &app,
+            &format!(
+                "/api/v1/public/notices/{}?{q}&format=html",
+                id_of(&unissued)
+            ),
+        )
+        .await,
+    )
+    .await;
+    r.assert_problem(404, "not_found");
+
+    let r = public(
+        &app,
+        &format!("/api/v1/public/notices/{}?{q}&format=docx", id_of(&n)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    );
+    let bytes = r.bytes().await.expect("body");
+    assert_eq!(&bytes[..2], b"PK", "a DOCX is a ZIP");
+    let today = app.today().to_string();
+    let n2 = app
+        .get(&format!("/api/v1/notices/{}", id_of(&n)), &o.clerk)
+        .await
+        .body;
+    assert_eq!(n2["served_on"], today.as_str());
+    assert_eq!(n2["service"][0]["method"], "online");
+    let a = app
+        .get(&format!("/api/v1/requests/{}", id_of(&req)), &o.clerk)
+        .await
+        .body;
+    assert_eq!(
+        a["reply_served_on"],
+        today.as_str(),
+        "the applicant's limits run from the download"
+    );
+    // Later downloads record nothing more.
+    let r = public(
+        &app,
+        &format!("/api/v1/public/notices/{}?{q}&format=html", id_of(&n)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let n3 = app
+        .get(&format!("/api/v1/notices/{}", id_of(&n)), &o.clerk)
+        .await
+        .body;
+    assert_eq!(n3["service"].as_array().map(Vec::len), Some(1));
+    assert_eq!(n3["version"], n2["version"]);
 }
