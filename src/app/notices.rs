@@ -861,3 +861,57 @@ async fn first_download(
         })
         .await
 }
+
+/// The issued notices in the deadline trace: each letter by its number, with the day it was
+/// issued and the day it was served (the day the other side's time runs from).
+pub(crate) fn trace_notices(
+    conn: &mut DbConnection,
+    request_id: &str,
+    d: &mut crate::domain::clock::Deadline,
+) -> Result<(), AppError> {
+    for row in db::notices::of_request(conn, request_id)?
+        .into_iter()
+        .filter(|r| r.state == "issued")
+    {
+        let Some(kind) = NoticeType::parse(&row.kind) else {
+            continue;
+        };
+        let service: Vec<ServiceAttempt> =
+            serde_json::from_str(&row.service).map_err(|e| unreadable(&row, e))?;
+        let served = service
+            .iter()
+            .find_map(|a| a.served_on.map(|s| (s, a.method)));
+        let number = row.number.clone().unwrap_or_default();
+        let issued = row.issued_on.map(notice::chinese_date).unwrap_or_default();
+        let detail = match served {
+            Some((s, method)) => format!(
+                "{number}《{}》{issued}签发，{}送达（{}）/ notice {number} issued, served on {s}",
+                kind.title(),
+                notice::chinese_date(s),
+                serde_json::to_value(method)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ),
+            None => format!(
+                "{number}《{}》{issued}签发，尚未记录送达 / notice {number} issued, service not recorded",
+                kind.title()
+            ),
+        };
+        let step = u32::try_from(d.trace.len() + 1).unwrap_or(u32::MAX);
+        d.trace.push(crate::domain::clock::TraceStep {
+            step,
+            rule: if served.is_some() {
+                "notice.served"
+            } else {
+                "notice.issued"
+            },
+            date: row.issued_on,
+            until: served.map(|(s, _)| s),
+            working_days: None,
+            detail,
+            article: None,
+        });
+    }
+    Ok(())
+}

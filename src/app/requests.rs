@@ -740,7 +740,8 @@ pub async fn deadline(
         .with_conn(move |conn| {
             let (app, code) = visible(conn, &actor, &id)?;
             let cal = cache.current(conn)?;
-            let d = app.deadline(&cal, today).map_err(refusal)?;
+            let mut d = app.deadline(&cal, today).map_err(refusal)?;
+            super::notices::trace_notices(conn, &app.id, &mut d)?;
             let mut v = RequestView::new(app);
             v.agency_code = Some(code);
             Ok((v, d))

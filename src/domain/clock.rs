@@ -266,7 +266,8 @@ pub struct TraceStep {
     /// `correction.requested`, `reply_period`, `pause.third_party`, `pause.other_agency`,
     /// `pause.fee_notice`, `window.consultation`, `window.payment`, `pause.open`,
     /// `extension.superseded`, `extension`, `override`, `due_date`, `provisional`; after a
-    /// reply, `remedy.review` and `remedy.litigation` (the applicant's limits).
+    /// reply, `remedy.review` and `remedy.litigation` (the applicant's limits); each issued
+    /// notice as `notice.issued` or `notice.served` (with its number and service date).
     pub rule: &'static str,
     /// The date the step starts from or happened on.
     pub date: Option<NaiveDate>,

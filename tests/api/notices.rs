@@ -654,6 +654,23 @@ async fn a_served_consultation_starts_its_15_days_and_a_served_reply_the_applica
         .cloned()
         .expect("window");
     assert_eq!(window["date"], "2026-03-09", "{window}");
+    // The trace names the letter and its service.
+    let letter = d["deadline"]["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["rule"] == "notice.served")
+        .cloned()
+        .expect("notice step");
+    assert_eq!(letter["date"], "2026-03-03");
+    assert_eq!(letter["until"], "2026-03-09");
+    assert!(
+        letter["detail"]
+            .as_str()
+            .unwrap()
+            .contains("定民依公开〔2026〕1号"),
+        "{letter}"
+    );
     serve(
         &app,
         &o.clerk,
