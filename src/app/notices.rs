@@ -205,7 +205,7 @@ fn view(
         letter,
         text,
         findings,
-        needs_approval: kind.needs_approval_by_default(),
+        needs_approval: resolve_settings(conn, agency)?.effective.contains(&kind),
         approvals,
         service,
         served_on,
@@ -914,4 +914,155 @@ pub(crate) fn trace_notices(
         });
     }
     Ok(())
+}
+
+/// Which notice types need approval before issue, as an agency sees it.
+#[derive(Debug, Clone)]
+pub struct NoticeSettingsView {
+    pub agency_id: String,
+    /// The version of the agency's own setting (0 while it has none).
+    pub version: i32,
+    /// The agency's own list (`None`: inherited).
+    pub own: Option<Vec<NoticeType>>,
+    /// What applies: its own, else the nearest agency above with one, else the defaults.
+    pub effective: Vec<NoticeType>,
+    /// The agency above whose list applies (`None`: its own, or the defaults).
+    pub inherited_from: Option<String>,
+    pub updated_by: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// The row's list; `None` when the agency cleared its own (it inherits again).
+fn decode_types(row: &db::notices::NoticeSettingsRow) -> Result<Option<Vec<NoticeType>>, AppError> {
+    let codes: Option<Vec<String>> =
+        serde_json::from_str(&row.approval_required).map_err(|e| AppError::Unreadable {
+            entity: "notice settings",
+            id: row.agency_id.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(codes.map(|c| c.iter().filter_map(|c| NoticeType::parse(c)).collect()))
+}
+
+/// The setting of an agency with the chain above it resolved.
+pub fn resolve_settings(
+    conn: &mut DbConnection,
+    agency: &db::agencies::AgencyRow,
+) -> Result<NoticeSettingsView, AppError> {
+    let chain: Vec<String> = agency
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .rev()
+        .map(str::to_string)
+        .collect();
+    let rows = db::notices::settings_of(conn, &chain)?;
+    let mut view = NoticeSettingsView {
+        agency_id: agency.id.clone(),
+        version: 0,
+        own: None,
+        effective: NoticeType::ALL
+            .into_iter()
+            .filter(|t| t.needs_approval_by_default())
+            .collect(),
+        inherited_from: None,
+        updated_by: None,
+        updated_at: None,
+    };
+    if let Some(own) = rows.iter().find(|r| r.agency_id == agency.id) {
+        view.version = own.version;
+        view.updated_by = own.updated_by.clone();
+        view.updated_at = Some(own.updated_at);
+        if let Some(types) = decode_types(own)? {
+            view.own = Some(types.clone());
+            view.effective = types;
+            return Ok(view);
+        }
+    }
+    for id in chain.iter().skip(1) {
+        if let Some(row) = rows.iter().find(|r| &r.agency_id == id)
+            && let Some(types) = decode_types(row)?
+        {
+            view.effective = types;
+            view.inherited_from = Some(row.agency_id.clone());
+            break;
+        }
+    }
+    Ok(view)
+}
+
+pub async fn get_settings(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+) -> Result<NoticeSettingsView, AppError> {
+    state
+        .with_conn(move |conn| {
+            let agency = super::agencies::visible_agency(conn, &actor, &agency_id)?;
+            resolve_settings(conn, &agency)
+        })
+        .await
+}
+
+/// Sets (a list) or clears (`None`: inherit again) the agency's own setting; admins of the
+/// agency or above, with `If-Match` (`"0"` before the first).
+pub async fn put_settings(
+    state: &AppState,
+    actor: Actor,
+    agency_id: String,
+    approval_required: Option<Vec<NoticeType>>,
+    if_match: Option<i32>,
+    ctx: RequestContext,
+) -> Result<NoticeSettingsView, AppError> {
+    let now = state.now_micros();
+    state
+        .in_transaction(move |conn| {
+            let agency = super::agencies::visible_agency(conn, &actor, &agency_id)?;
+            actor.may_administer(&agency.id, &agency.path)?;
+            let expected = if_match.ok_or(AppError::PreconditionRequired)?;
+            let current = resolve_settings(conn, &agency)?;
+            if expected != current.version {
+                return Err(AppError::PreconditionFailed);
+            }
+            let codes: Option<Vec<&str>> = approval_required.as_ref().map(|l| {
+                let mut c: Vec<&str> = l.iter().map(|t| t.code()).collect();
+                c.sort_unstable();
+                c.dedup();
+                c
+            });
+            let row = db::notices::NoticeSettingsRow {
+                agency_id: agency.id.clone(),
+                // `null` in the column's JSON: inherit again (the row keeps its version).
+                approval_required: serde_json::to_string(&codes).map_err(AppError::internal)?,
+                version: current.version + 1,
+                updated_by: Some(actor.username.clone()),
+                updated_at: now,
+            };
+            if current.version == 0 {
+                db::notices::insert_settings(conn, &row).map_err(|e| {
+                    if db::is_unique_violation(&e) {
+                        AppError::PreconditionFailed
+                    } else {
+                        e.into()
+                    }
+                })?;
+            } else if !db::notices::update_settings_if_version(conn, &row, expected)? {
+                return Err(AppError::PreconditionFailed);
+            }
+            let before: Option<Vec<&str>> = current
+                .own
+                .as_ref()
+                .map(|l| l.iter().map(|t| t.code()).collect());
+            audit(
+                conn,
+                now,
+                Some(&actor),
+                Some(&agency.id),
+                ("agency", &agency.id),
+                "notice_settings_changed",
+                json!({"before": before, "after": codes, "version": row.version}),
+                &ctx,
+            )?;
+            resolve_settings(conn, &agency)
+        })
+        .await
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
 use super::DbConnection;
-use super::schema::notices;
+use super::schema::{notice_settings, notices};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = notices)]
@@ -99,4 +99,46 @@ pub fn next_number(
     .bind::<Text, _>(pattern)
     .get_result(conn)?;
     Ok(row.last_seq)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = notice_settings)]
+pub struct NoticeSettingsRow {
+    pub agency_id: String,
+    /// JSON array of notice type codes.
+    pub approval_required: String,
+    pub version: i32,
+    pub updated_by: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The settings rows of these agencies (those that have one).
+pub fn settings_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<NoticeSettingsRow>> {
+    notice_settings::table
+        .filter(notice_settings::agency_id.eq_any(ids))
+        .select(NoticeSettingsRow::as_select())
+        .load(conn)
+}
+
+pub fn insert_settings(conn: &mut DbConnection, row: &NoticeSettingsRow) -> QueryResult<()> {
+    diesel::insert_into(notice_settings::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Writes the row if its stored version is still `expected`.
+pub fn update_settings_if_version(
+    conn: &mut DbConnection,
+    row: &NoticeSettingsRow,
+    expected: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        notice_settings::table
+            .filter(notice_settings::agency_id.eq(&row.agency_id))
+            .filter(notice_settings::version.eq(expected)),
+    )
+    .set(row)
+    .execute(conn)?;
+    Ok(n == 1)
 }

@@ -181,10 +181,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notice_settings (agency_id) {
+        agency_id -> Text,
+        approval_required -> Text,
+        version -> Integer,
+        updated_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(requests -> agencies (agency_id));
 diesel::joinable!(request_events -> requests (request_id));
 diesel::joinable!(request_documents -> requests (request_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    notice_settings,
     notices,
     document_numbers,
     letterheads,

@@ -232,6 +232,8 @@ where
                 .service(notices::issue_notice)
                 .service(notices::serve_notice)
                 .service(notices::public_notices)
+                .service(notices::get_notice_settings)
+                .service(notices::put_notice_settings)
                 .service(notice_render::render_notice)
                 .service(notice_render::public_notice)
                 .service(documents::upload_document)

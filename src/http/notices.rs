@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpResponse, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -602,4 +602,126 @@ pub async fn public_notices(
             })
             .collect(),
     ))
+}
+
+/// Which notice types need approval before issue, for an agency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeSettingsDto {
+    pub agency_id: Uuid,
+    /// The version of the agency's own setting (0 while it has none); also the `ETag`.
+    pub version: i32,
+    /// The agency's own list (`null`: inherited).
+    #[schema(value_type = Option<Vec<NoticeTypeCode>>)]
+    pub approval_required: Option<Vec<String>>,
+    /// What applies: its own, else the nearest agency above that sets one, else the defaults
+    /// (`reply`, `extension`, `delayed_reply`, `fee`, `objection_override`).
+    #[schema(value_type = Vec<NoticeTypeCode>)]
+    pub effective: Vec<String>,
+    /// The agency above whose list applies (`null`: its own, or the defaults).
+    pub inherited_from: Option<Uuid>,
+    pub updated_by: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn settings_answer(v: uc::NoticeSettingsView) -> HttpResponse {
+    let codes = |l: &[NoticeType]| l.iter().map(|t| t.code().to_string()).collect::<Vec<_>>();
+    let d = NoticeSettingsDto {
+        agency_id: Uuid::parse_str(&v.agency_id).unwrap_or_default(),
+        version: v.version,
+        approval_required: v.own.as_deref().map(codes),
+        effective: codes(&v.effective),
+        inherited_from: v
+            .inherited_from
+            .as_deref()
+            .and_then(|i| Uuid::parse_str(i).ok()),
+        updated_by: v.updated_by,
+        updated_at: v.updated_at.map(instant),
+    };
+    HttpResponse::Ok()
+        .insert_header(("ETag", format!("\"{}\"", d.version)))
+        .json(d)
+}
+
+fn present_list<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Vec<String>>, D::Error> {
+    Option::<Vec<String>>::deserialize(de)
+}
+
+/// The agency's own setting: a list of types, or `null` to inherit again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"approval_required": ["reply", "extension", "delayed_reply", "fee", "objection_override", "correction"]}))]
+pub struct PutNoticeSettingsDto {
+    #[serde(deserialize_with = "present_list")]
+    #[schema(value_type = Option<Vec<NoticeTypeCode>>, required = true)]
+    pub approval_required: Option<Vec<String>>,
+}
+
+/// Which notice types an agency must approve before issue (inherited down the tree).
+#[utoipa::path(tag = "notices", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Agency id")),
+    responses(
+        (status = 200, description = "The setting", body = NoticeSettingsDto),
+        (status = 404, description = "No such agency in your scope", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/agencies/{id}/notice-settings")]
+pub async fn get_notice_settings(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+) -> Answer {
+    Ok(settings_answer(
+        uc::get_settings(&state, actor, path.into_inner().to_string()).await?,
+    ))
+}
+
+/// Set which notice types the agency must approve before issue (admins of the agency or above,
+/// `If-Match`: `"0"` before the first); `null` inherits again. Each change is audited.
+#[utoipa::path(tag = "notices", security(("bearer" = [])), request_body = PutNoticeSettingsDto,
+    params(("id" = Uuid, Path, description = "Agency id"), ("If-Match" = String, Header, description = "The version read, e.g. \"0\"")),
+    responses(
+        (status = 200, description = "The setting", body = NoticeSettingsDto),
+        (status = 403, description = "Not an admin of the agency (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale version (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown type (`unknown_code`) or the field missing (`required`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[put("/agencies/{id}/notice-settings")]
+pub async fn put_notice_settings(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    ctx: Ctx,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ApiJson<PutNoticeSettingsDto>,
+) -> Answer {
+    let list = match body.0.approval_required {
+        None => None,
+        Some(codes) => {
+            let mut types = Vec::new();
+            let mut errors = Vec::new();
+            for (i, c) in codes.iter().enumerate() {
+                match NoticeType::parse(c) {
+                    Some(t) => types.push(t),
+                    None => errors.push(crate::domain::validation::FieldError::new(
+                        format!("approval_required[{i}]"),
+                        "unknown_code",
+                        "不是告知书类型（receipt, correction, extension, consultation, objection_override, fee, delayed_reply, reply, closure）",
+                    )),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(AppError::Validation(errors).into());
+            }
+            Some(types)
+        }
+    };
+    let v = uc::put_settings(
+        &state,
+        actor,
+        path.into_inner().to_string(),
+        list,
+        if_match.0,
+        ctx.0,
+    )
+    .await?;
+    Ok(settings_answer(v))
 }

@@ -18,6 +18,7 @@ both_databases!(
     notices_keep_to_the_callers_scope_and_approval_to_approvers,
     a_served_consultation_starts_its_15_days_and_a_served_reply_the_applicants_limits,
     the_applicant_downloads_the_issued_reply_which_is_then_served_online_that_day,
+    which_types_need_approval_is_set_per_agency_and_inherited_down_the_tree,
 );
 
 const RID: &str = "110101199003071233";
@@ -835,4 +836,81 @@ async fn the_applicant_downloads_the_issued_reply_which_is_then_served_online_th
         .body;
     assert_eq!(n3["service"].as_array().map(Vec::len), Some(1));
     assert_eq!(n3["version"], n2["version"]);
+}
+
+async fn which_types_need_approval_is_set_per_agency_and_inherited_down_the_tree(app: TestApp) {
+    let o = office(&app, true).await;
+    let admin = app.admin_token().await;
+    let dept = app.create_agency("DEPT", Some(&o.root)).await;
+    let settings = |a: &str| format!("/api/v1/agencies/{a}/notice-settings");
+    let r = app.get(&settings(&o.root), &o.clerk).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["version"], 0);
+    assert_eq!(r.body["approval_required"], Value::Null);
+    assert_eq!(
+        r.body["effective"],
+        json!([
+            "extension",
+            "objection_override",
+            "fee",
+            "delayed_reply",
+            "reply"
+        ])
+    );
+    let put = |a: String, body: Value, v: &'static str| {
+        let rb = app
+            .request(Method::PUT, &settings(&a), Some(&admin))
+            .header("If-Match", v)
+            .json(&body);
+        async move { Resp::from(rb.send().await.expect("send")).await }
+    };
+    // The city makes corrections need approval too; an unknown type is refused.
+    let r = put(
+        o.root.clone(),
+        json!({"approval_required": ["reply", "memo"]}),
+        "\"0\"",
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "approval_required[1]");
+    put(o.root.clone(), json!({}), "\"0\"")
+        .await
+        .assert_problem(422, "validation_failed");
+    let r = put(
+        o.root.clone(),
+        json!({"approval_required": ["reply", "correction"]}),
+        "\"0\"",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["effective"], json!(["correction", "reply"]));
+    // A clerk may not change it; the department inherits it.
+    let r = app
+        .request(Method::PUT, &settings(&o.root), Some(&o.clerk))
+        .header("If-Match", "\"1\"")
+        .json(&json!({"approval_required": []}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app.get(&settings(&dept), &admin).await;
+    assert_eq!(r.body["effective"], json!(["correction", "reply"]));
+    assert_eq!(r.body["inherited_from"], o.root.as_str());
+    // So a correction notice now waits for approval.
+    let req = intake(&app, &o.clerk, "2026-03-02").await;
+    let n = draft(&app, &o.clerk, &req, &json!({"type": "correction", "fields": {"on": "2026-03-04", "items": ["写明文号"], "reply_by": "2026-03-18"}})).await;
+    assert_eq!(n["needs_approval"], true);
+    step(&app, &o.clerk, &n, "issue", None)
+        .await
+        .assert_problem(409, "approval_required");
+    // null inherits again (the defaults).
+    let r = put(o.root.clone(), json!({"approval_required": null}), "\"1\"").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["approval_required"], Value::Null);
+    assert_eq!(r.body["version"], 2);
+    let n = app
+        .get(&format!("/api/v1/notices/{}", id_of(&n)), &o.clerk)
+        .await
+        .body;
+    assert_eq!(n["needs_approval"], false);
 }

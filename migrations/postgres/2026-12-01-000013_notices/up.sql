@@ -32,3 +32,13 @@ CREATE TABLE document_numbers (
     last_seq INTEGER NOT NULL,
     PRIMARY KEY (agency_id, year, pattern)
 );
+
+-- Which notice types need approval before issue, per agency (inherited down the tree; without
+-- one anywhere above, the defaults: reply, extension, delayed_reply, fee, objection_override).
+CREATE TABLE notice_settings (
+    agency_id TEXT PRIMARY KEY REFERENCES agencies (id),
+    approval_required TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_by TEXT,
+    updated_at TIMESTAMP NOT NULL
+);

@@ -1,2 +1,3 @@
+DROP TABLE notice_settings;
 DROP TABLE document_numbers;
 DROP TABLE notices;
