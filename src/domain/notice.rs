@@ -1183,4 +1183,213 @@ mod tests {
             vec!["reply_after_due_date"]
         );
     }
+
+    fn lint_of(
+        kind: NoticeType,
+        action: Option<&Action>,
+        f: &CaseFacts,
+        paragraphs: &[(&str, &str)],
+    ) -> Vec<&'static str> {
+        let p = paragraphs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        let letter = compose(kind, d("2026-03-10"), f, &letterhead(), action, &p);
+        lint(kind, &letter, f, &letterhead(), &[], action)
+            .iter()
+            .map(|x| x.code)
+            .collect()
+    }
+
+    #[test]
+    fn every_type_composes_a_letter_the_check_passes() {
+        let objection = CaseFacts {
+            objection: Some(ObjectionFacts {
+                third_party: "某某建设有限公司".into(),
+                disclosed: "环评批复".into(),
+                public_interest_reason: "涉及周边居民环境权益。".into(),
+            }),
+            extended_due_date: Some(d("2026-04-28")),
+            ..facts()
+        };
+        let granted = Action::Reply(ReplyInput {
+            provision: Some("以电子邮件方式提供".into()),
+            ..match reply(Disposition::Granted, None) {
+                Action::Reply(r) => r,
+                _ => unreachable!(),
+            }
+        });
+        let cases: Vec<(NoticeType, Option<Action>, &str)> = vec![
+            (NoticeType::Receipt, None, "查询码"),
+            (
+                NoticeType::Correction,
+                Some(Action::RequestCorrection {
+                    items: vec!["写明文号".into()],
+                    reply_by: d("2026-03-20"),
+                }),
+                "视为放弃申请",
+            ),
+            (
+                NoticeType::Extension,
+                Some(Action::Extend {
+                    days: 20,
+                    reason: "需要调取档案".into(),
+                }),
+                "2026年4月28日",
+            ),
+            (
+                NoticeType::Consultation,
+                Some(Action::StartConsultation {
+                    party: Party::ThirdParty,
+                    whom: "某某建设有限公司".into(),
+                    received_on: None,
+                }),
+                "15个工作日",
+            ),
+            (NoticeType::ObjectionOverride, None, "涉及周边居民环境权益"),
+            (
+                NoticeType::Fee,
+                Some(Action::IssueFeeNotice {
+                    basis: FeeBasis::PerPiece,
+                    amount_fen: 10_000,
+                    pages: None,
+                    received_on: None,
+                }),
+                "100.00元",
+            ),
+            (
+                NoticeType::DelayedReply,
+                Some(Action::OverrideDeadline {
+                    due_date: d("2026-05-29"),
+                    reason: "申请数量众多。".into(),
+                }),
+                "第三十五条",
+            ),
+            (
+                NoticeType::Reply,
+                Some(granted),
+                "六个月内向定西市安定区人民法院",
+            ),
+            (NoticeType::Closure, None, "视为放弃申请"),
+        ];
+        for (kind, action, says) in cases {
+            let letter = compose(
+                kind,
+                d("2026-03-10"),
+                &objection,
+                &letterhead(),
+                action.as_ref(),
+                &BTreeMap::new(),
+            );
+            assert_eq!(letter.title, kind.title());
+            assert!(
+                letter.text().contains(says),
+                "{}: {}",
+                kind.code(),
+                letter.text()
+            );
+            let found = lint(
+                kind,
+                &letter,
+                &objection,
+                &letterhead(),
+                &[],
+                action.as_ref(),
+            );
+            assert!(found.is_empty(), "{}: {found:?}", kind.code());
+        }
+    }
+
+    #[test]
+    fn each_finding_is_raised_where_the_letter_falls_short() {
+        let f = facts();
+        let no_reason = Action::Reply(ReplyInput {
+            reason: None,
+            ..match reply(Disposition::DeniedStateSecret, Some("第十四条")) {
+                Action::Reply(r) => r,
+                _ => unreachable!(),
+            }
+        });
+        assert_eq!(
+            lint_of(NoticeType::Reply, Some(&no_reason), &f, &[]),
+            vec!["reason_missing"]
+        );
+        let no_provision = reply(Disposition::Granted, None);
+        assert_eq!(
+            lint_of(NoticeType::Reply, Some(&no_provision), &f, &[]),
+            vec!["provision_missing"]
+        );
+        let not_held = Action::Reply(ReplyInput {
+            legal_basis: Some("《条例》第三十六条第（五）项".into()),
+            ..match reply(Disposition::UnavailableNotHeld, None) {
+                Action::Reply(r) => r,
+                _ => unreachable!(),
+            }
+        });
+        assert_eq!(
+            lint_of(NoticeType::Reply, Some(&not_held), &f, &[]),
+            vec!["responsible_agency_missing"]
+        );
+        let secret = reply(Disposition::DeniedStateSecret, Some("第十四条"));
+        assert_eq!(
+            lint_of(NoticeType::Reply, Some(&secret), &f, &[("remedy", " ")]),
+            vec!["remedy_clause_missing"]
+        );
+        assert_eq!(
+            lint_of(
+                NoticeType::Reply,
+                Some(&secret),
+                &f,
+                &[
+                    ("recipient", "申请人："),
+                    ("opening", "本机关收到您的申请。")
+                ]
+            ),
+            vec!["applicant_mismatch", "case_number_mismatch"]
+        );
+        let fee = Action::IssueFeeNotice {
+            basis: FeeBasis::PerPiece,
+            amount_fen: 10_000,
+            pages: None,
+            received_on: None,
+        };
+        assert_eq!(
+            lint_of(
+                NoticeType::Fee,
+                Some(&fee),
+                &f,
+                &[("payment", "请于20个工作日内缴纳。")]
+            ),
+            vec!["consequence_missing"]
+        );
+        let correction = Action::RequestCorrection {
+            items: vec!["写明文号".into()],
+            reply_by: d("2026-03-20"),
+        };
+        assert_eq!(
+            lint_of(
+                NoticeType::Correction,
+                Some(&correction),
+                &f,
+                &[("consequence", "请按期补正。")]
+            ),
+            vec!["consequence_missing"]
+        );
+        // A third party's letter does not name the applicant: no applicant_mismatch there.
+        let consult = Action::StartConsultation {
+            party: Party::OtherAgency,
+            whom: "市财政局".into(),
+            received_on: None,
+        };
+        assert!(lint_of(NoticeType::Consultation, Some(&consult), &f, &[]).is_empty());
+        // Every code the check can raise is in the documented list.
+        for code in [
+            "reason_missing",
+            "provision_missing",
+            "remedy_clause_missing",
+            "applicant_mismatch",
+        ] {
+            assert!(FINDINGS.iter().any(|(c, _, _)| *c == code), "{code}");
+        }
+    }
 }

@@ -53,7 +53,8 @@ async fn every_creating_post_answers_a_retry_with_its_first_answer_and_creates_o
     let admin = app.admin_token().await;
     let clerk = clerk(&app).await;
     let root = app.root_agency_id().await;
-    let filed = format!("{}-03-02", app.year());
+    // Filed today by the application's clock: never in the future, always in its year.
+    let filed = app.today().to_string();
     let cases: Vec<(&str, String, &str, Value, String)> = vec![
         (
             "reviews",
@@ -160,7 +161,7 @@ async fn a_review_posted_twice_with_one_key_is_recorded_once_and_counted_once_in
 ) {
     let clerk = clerk(&app).await;
     let year = app.year();
-    let body = review(&format!("{year}-03-02"));
+    let body = review(&app.today().to_string());
     for _ in 0..2 {
         let r = post_with_key(&app, "/api/v1/reviews", &clerk, "review-0001", &body).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -188,7 +189,7 @@ async fn concurrent_retries_on_two_server_processes_record_one_review(app: TestA
     let server = second.into_server();
     let handle = server.handle();
     tokio::spawn(server);
-    let body = review(&format!("{}-03-02", app.year()));
+    let body = review(&app.today().to_string());
     let mut tasks = Vec::new();
     for i in 0..8 {
         let base = if i % 2 == 0 {
@@ -226,7 +227,7 @@ async fn a_key_belongs_to_its_user_and_a_reused_key_with_another_body_is_refused
     let root = app.root_agency_id().await;
     let one = app.create_user(&root, "clerk1", &["clerk"]).await.1;
     let two = app.create_user(&root, "clerk2", &["clerk"]).await.1;
-    let body = review(&format!("{}-03-02", app.year()));
+    let body = review(&app.today().to_string());
     let a = post_with_key(&app, "/api/v1/reviews", &one, "shared-key", &body).await;
     let b = post_with_key(&app, "/api/v1/reviews", &two, "shared-key", &body).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
