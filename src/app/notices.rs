@@ -734,6 +734,13 @@ fn applicant_online(agency: &db::agencies::AgencyRow) -> Actor {
     }
 }
 
+/// Whether a notice is addressed to the applicant: the letters to a consulted third party or
+/// agency, and the third-party notice of an overridden objection, are not theirs to download
+/// (they name the third party and what it said).
+fn for_the_applicant(kind: &str) -> bool {
+    kind != NoticeType::ObjectionOverride.code() && kind != NoticeType::Consultation.code()
+}
+
 /// The issued notices of an application, for its applicant (case number and query code),
 /// limited per address like the status look-up.
 pub async fn public_list(
@@ -752,7 +759,7 @@ pub async fn public_list(
                 .ok_or(AppError::NotFound("application"))?;
             db::notices::of_request(conn, &app.id)?
                 .iter()
-                .filter(|r| r.state == "issued" && r.kind != NoticeType::ObjectionOverride.code())
+                .filter(|r| r.state == "issued" && for_the_applicant(&r.kind))
                 .map(|row| view(conn, &st, row, &app, &agency, parse))
                 .collect()
         })
@@ -803,9 +810,7 @@ async fn first_download(
                 .ok_or(AppError::NotFound("application"))?;
             let mut row = db::notices::find(conn, &id)?
                 .filter(|r| {
-                    r.request_id == app.id
-                        && r.state == "issued"
-                        && r.kind != NoticeType::ObjectionOverride.code()
+                    r.request_id == app.id && r.state == "issued" && for_the_applicant(&r.kind)
                 })
                 .ok_or(AppError::NotFound("notice"))?;
             let current = view(conn, &st, &row, &app, &agency, parse)?;

@@ -672,6 +672,23 @@ async fn a_served_consultation_starts_its_15_days_and_a_served_reply_the_applica
             .contains("定民依公开〔2026〕1号"),
         "{letter}"
     );
+    // The letter to the third party is not the applicant's to download.
+    let q = format!(
+        "case_number={}&query_code={}",
+        req["case_number"].as_str().unwrap(),
+        req["query_code"].as_str().unwrap()
+    );
+    let mine = Resp::from(public(&app, &format!("/api/v1/public/notices?{q}")).await).await;
+    assert_eq!(mine.body, json!([]), "{}", mine.text);
+    let r2 = Resp::from(
+        public(
+            &app,
+            &format!("/api/v1/public/notices/{}?{q}&format=html", id_of(&c)),
+        )
+        .await,
+    )
+    .await;
+    r2.assert_problem(404, "not_found");
     serve(
         &app,
         &o.clerk,
