@@ -77,6 +77,7 @@ error_codes! {
     TokenExpired = "token_expired", "访问令牌已过期，请重新登录", "The access token has expired; log in again";
     InvalidCredentials = "invalid_credentials", "用户名或密码错误", "Unknown user name or wrong password";
     TooManyLoginAttempts = "too_many_login_attempts", "登录失败次数过多，请稍后重试", "Too many failed logins; retry later";
+    InvalidRequest = "invalid_request", "令牌请求有误（如客户端凭据以两种方式发送）", "A malformed token request (e.g. client credentials sent two ways)";
     InvalidClient = "invalid_client", "客户端不存在、密钥错误或已停用", "Unknown client, wrong secret or disabled client";
     UnsupportedGrantType = "unsupported_grant_type", "不支持的授权类型", "The grant type is not supported";
     NoMappedRole = "no_mapped_role", "身份令牌中的角色均未映射到本服务的角色", "None of the identity token's roles maps to a role of this service";

@@ -49,7 +49,10 @@ pub struct TokenResponse {
 /// credentials grant: the token is limited to the client's scopes and its agency's subtree; an
 /// unknown client, a wrong secret and a disabled client all answer 401 `invalid_client`, and
 /// failures are throttled per client id and address the same way.
-#[utoipa::path(tag = "auth", request_body = TokenRequest, responses(
+#[utoipa::path(tag = "auth", request_body(content(
+        (TokenRequest = "application/json"),
+        (TokenRequest = "application/x-www-form-urlencoded"),
+    )), responses(
     (status = 200, description = "Logged in", body = TokenResponse),
     (status = 400, description = "Unsupported grant type (`unsupported_grant_type`)", body = super::problem::Problem, content_type = "application/problem+json"),
     (status = 401, description = "Wrong user name or password (`invalid_credentials`), wrong client or secret (`invalid_client`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -60,9 +63,19 @@ pub async fn issue_token(
     state: web::Data<AppState>,
     http: HttpRequest,
     ctx: Ctx,
-    body: ApiJson<TokenRequest>,
+    body: TokenBody,
 ) -> Result<HttpResponse, ApiError> {
-    let req = body.0;
+    let mut req = body.0;
+    if let Some((id, secret)) = basic_credentials(&http)? {
+        if req.client_id.is_some() || req.client_secret.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "客户端凭据只能用一种方式发送：HTTP Basic 或请求体（send the client credentials one way: HTTP Basic or the body）",
+            ));
+        }
+        req.client_id = Some(id);
+        req.client_secret = Some(secret);
+    }
     match req.grant_type.as_str() {
         "password" => {
             let (Some(username), Some(password)) = (req.username, req.password) else {
@@ -101,6 +114,78 @@ pub async fn issue_token(
             ),
         )),
     }
+}
+
+/// The token request's body: JSON, or `application/x-www-form-urlencoded` as RFC 6749 sends it
+/// (what standard OAuth2 libraries do).
+pub struct TokenBody(pub TokenRequest);
+
+impl actix_web::FromRequest for TokenBody {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::HttpMessage;
+        let form = matches!(req.mime_type(), Ok(Some(m)) if m.essence_str() == "application/x-www-form-urlencoded");
+        if !form {
+            let json = ApiJson::<TokenRequest>::from_request(req, payload);
+            return Box::pin(async move { json.await.map(|j| TokenBody(j.0)) });
+        }
+        let limit = req
+            .app_data::<super::extract::BodyLimit>()
+            .map_or(1024 * 1024, |l| l.0);
+        let http = req.clone();
+        let body = web::Payload::from_request(req, payload);
+        Box::pin(async move {
+            let payload = body.await.map_err(|e| {
+                ApiError::bad_request("invalid_body", format!("the body could not be read: {e}"))
+            })?;
+            let bytes = super::extract::read_body_limited(&http, payload, limit).await?;
+            serde_urlencoded::from_bytes::<TokenRequest>(&bytes)
+                .map(TokenBody)
+                .map_err(|e| {
+                    ApiError::bad_request(
+                        "invalid_body",
+                        format!("表单格式有误（the form is not a token request）: {e}"),
+                    )
+                })
+        })
+    }
+}
+
+/// Client credentials sent as `Authorization: Basic` (RFC 6749 §2.3.1: the id and secret are
+/// form-encoded, joined by a colon, in base64). None without that header.
+fn basic_credentials(http: &HttpRequest) -> Result<Option<(String, String)>, ApiError> {
+    use base64::Engine;
+    let Some(value) = http.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let Some(encoded) = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Basic ")
+            .or_else(|| v.strip_prefix("basic "))
+            .map(str::trim)
+    }) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "HTTP Basic 客户端凭据格式有误（malformed Basic client credentials）",
+        )
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+    let unform = |s: &str| -> String {
+        form_urlencoded::parse(format!("v={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unform(id), unform(secret))))
 }
 
 /// A token answer; never cached.

@@ -15,6 +15,7 @@ both_databases!(
     tampered_none_expired_and_foreign_tokens_answer_401,
     missing_or_malformed_authorization_answers_401,
     unsupported_grant_types_are_refused,
+    the_token_endpoint_takes_an_rfc_6749_form_and_client_credentials_by_http_basic,
 );
 
 async fn a_password_login_issues_a_bearer_token(app: TestApp) {
@@ -171,4 +172,126 @@ async fn unsupported_grant_types_are_refused(app: TestApp) {
     crate::helpers::Resp::from(r)
         .await
         .assert_problem(422, "validation_failed");
+}
+
+/// What standard OAuth2 libraries send: a form-encoded body (RFC 6749 §4.3, §4.4) and the
+/// client's credentials by HTTP Basic (§2.3.1, each part form-encoded before base64).
+async fn the_token_endpoint_takes_an_rfc_6749_form_and_client_credentials_by_http_basic(
+    app: TestApp,
+) {
+    use crate::helpers::Resp;
+    let form = |body: &str| {
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+    };
+    let pw = url_encode(ADMIN_PASSWORD);
+    let r = Resp::from(
+        form(&format!("grant_type=password&username=admin&password={pw}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["token_type"], "Bearer");
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/v1/me", &token).await.status, StatusCode::OK);
+    let r = Resp::from(
+        form("grant_type=password&username=admin&password=wrong")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(401, "invalid_credentials");
+
+    // A client, authenticated by HTTP Basic.
+    let root = app.root_agency_id().await;
+    let c = app
+        .post(
+            "/api/v1/clients",
+            &app.admin_token().await,
+            &json!({"name": "省平台", "agency_id": root, "scopes": ["requests:read"]}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+    let (id, secret) = (
+        c.body["client_id"].as_str().unwrap(),
+        c.body["client_secret"].as_str().unwrap(),
+    );
+    let basic = |id: &str, secret: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                url_encode(id),
+                url_encode(secret)
+            ))
+        )
+    };
+    let r = Resp::from(
+        form("grant_type=client_credentials")
+            .header("Authorization", basic(id, secret))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = Resp::from(
+        form("grant_type=client_credentials")
+            .header("Authorization", basic(id, "wrong"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(401, "invalid_client");
+    // Both ways at once is refused; so is a malformed Basic header.
+    let r = Resp::from(
+        form(&format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={}",
+            url_encode(secret)
+        ))
+        .header("Authorization", basic(id, secret))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    r.assert_problem(400, "invalid_request");
+    let r = Resp::from(
+        form("grant_type=client_credentials")
+            .header("Authorization", "Basic !!!")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(401, "invalid_client");
+    // Another content type is still a 415.
+    let r = Resp::from(
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            .header("Content-Type", "text/plain")
+            .body("grant_type=password")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(415, "unsupported_media_type");
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
