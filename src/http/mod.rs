@@ -447,12 +447,13 @@ pub const CORS_ALLOWED_HEADERS: [&str; 5] = [
     "x-request-id",
 ];
 /// Response headers a browser app may read cross-origin.
-pub const CORS_EXPOSED_HEADERS: [&str; 5] = [
+pub const CORS_EXPOSED_HEADERS: [&str; 6] = [
     "etag",
     "location",
     "retry-after",
     "x-request-id",
     "content-disposition",
+    "idempotent-replayed",
 ];
 
 /// CORS for the listed origins only (validated at start, `config::check_origin`). Another

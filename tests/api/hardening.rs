@@ -268,6 +268,7 @@ async fn a_listed_origin_gets_preflights_and_cors_headers(app: TestApp) {
         "retry-after",
         "x-request-id",
         "content-disposition",
+        "idempotent-replayed",
     ] {
         assert!(exposed.contains(&h.to_string()), "{h} not in {exposed:?}");
     }
