@@ -132,22 +132,33 @@ fn facts(
     }
 }
 
-/// The act a closure performs: it follows the window that ran out.
-fn closure_action(app: &Application) -> Option<Action> {
-    match app.state() {
-        State::AwaitingCorrection => Some(Action::CloseUncorrected),
-        State::AwaitingPayment => Some(Action::CloseUnpaid),
-        _ => None,
+/// What every notice of an agency shares when composed: the calendar, the effective letterhead
+/// and which types need approval — resolved once for a list, not once per notice.
+struct Shared {
+    cal: crate::domain::calendar::Calendar,
+    letterhead: super::letterheads::LetterheadView,
+    approval_required: Vec<NoticeType>,
+}
+
+impl Shared {
+    fn of(
+        conn: &mut DbConnection,
+        state: &AppState,
+        agency: &db::agencies::AgencyRow,
+    ) -> Result<Shared, AppError> {
+        Ok(Shared {
+            cal: state.calendar.current(conn)?,
+            letterhead: super::letterheads::resolve(conn, agency)?,
+            approval_required: resolve_settings(conn, agency)?.effective,
+        })
     }
 }
 
 /// Composes and checks the notice from its row and the case as it stands.
 fn view(
-    conn: &mut DbConnection,
-    state: &AppState,
+    shared: &Shared,
     row: &NoticeRow,
     app: &Application,
-    agency: &db::agencies::AgencyRow,
     parse: FieldParser,
 ) -> Result<NoticeView, AppError> {
     let kind =
@@ -163,12 +174,11 @@ fn view(
     let parsed =
         parse(kind, &fields).map_err(|e| unreadable(row, format!("{} field errors", e.len())))?;
     let action = match kind {
-        NoticeType::Closure => closure_action(app),
+        NoticeType::Closure => NoticeType::closure_act(app.state()),
         _ => parsed.action.clone(),
     };
-    let cal = state.calendar.current(conn)?;
-    let lh = super::letterheads::resolve(conn, agency)?;
-    let case = facts(app, kind, action.as_ref(), &parsed, &cal);
+    let lh = &shared.letterhead;
+    let case = facts(app, kind, action.as_ref(), &parsed, &shared.cal);
     let mut letter = notice::compose(
         kind,
         parsed.on,
@@ -205,7 +215,7 @@ fn view(
         letter,
         text,
         findings,
-        needs_approval: resolve_settings(conn, agency)?.effective.contains(&kind),
+        needs_approval: shared.approval_required.contains(&kind),
         approvals,
         service,
         served_on,
@@ -328,7 +338,7 @@ pub async fn create(
                 json!({"request_id": row.request_id, "type": row.kind, "fields": fields}),
                 &ctx,
             )?;
-            view(conn, &st, &row, &app, &agency, parse)
+            view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)
         })
         .await
 }
@@ -356,7 +366,7 @@ pub async fn get(
     state
         .with_conn(move |conn| {
             let (row, app, agency) = load(conn, &actor, &id)?;
-            view(conn, &st, &row, &app, &agency, parse)
+            view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)
         })
         .await
 }
@@ -372,9 +382,10 @@ pub async fn of_request(
     state
         .with_conn(move |conn| {
             let (app, agency) = visible_request(conn, &actor, &request_id)?;
+            let shared = Shared::of(conn, &st, &agency)?;
             db::notices::of_request(conn, &app.id)?
                 .iter()
-                .map(|row| view(conn, &st, row, &app, &agency, parse))
+                .map(|row| view(&shared, row, &app, parse))
                 .collect()
         })
         .await
@@ -474,7 +485,7 @@ pub async fn change(
             if expected != row.version {
                 return Err(AppError::PreconditionFailed);
             }
-            let current = view(conn, &st, &row, &app, &agency, parse)?;
+            let current = view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)?;
             let mut approvals = current.approvals.clone();
             let now = env.now;
             let mut payload = json!({});
@@ -575,7 +586,7 @@ pub async fn change(
                     let number = pattern.format(year, u32::try_from(seq).unwrap_or_default());
                     // The act of §5 the notice performs, on the notice's date.
                     let action = match current.kind {
-                        NoticeType::Closure => closure_action(&app),
+                        NoticeType::Closure => NoticeType::closure_act(app.state()),
                         _ => parse(current.kind, &current.fields)
                             .ok()
                             .and_then(|p| p.action),
@@ -669,7 +680,7 @@ pub async fn change(
             // The application may have moved (issuing performs its act).
             let app = db::requests::load(conn, &row.request_id)?
                 .ok_or(AppError::NotFound("application"))?;
-            view(conn, &st, &row, &app, &agency, parse)
+            view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)
         })
         .await
 }
@@ -689,17 +700,8 @@ fn serve_case(
     env: &StepEnv,
     ctx: &RequestContext,
 ) -> Result<(), AppError> {
-    let action = match (kind, app.state()) {
-        (NoticeType::Consultation, State::Consulting) => Action::RecordConsultationReceipt {
-            received_on: served,
-        },
-        (NoticeType::Fee, State::AwaitingPayment) => Action::RecordFeeNoticeReceipt {
-            received_on: served,
-        },
-        (NoticeType::Reply | NoticeType::Closure, State::Closed) => {
-            Action::RecordReplyService { served_on: served }
-        }
-        _ => return Ok(()),
+    let Some(action) = kind.receipt_act(app.state(), served) else {
+        return Ok(());
     };
     let mut fields = serde_json::Map::new();
     fields.insert("notice_id".into(), json!(row.id));
@@ -734,11 +736,8 @@ fn applicant_online(agency: &db::agencies::AgencyRow) -> Actor {
     }
 }
 
-/// Whether a notice is addressed to the applicant: the letters to a consulted third party or
-/// agency, and the third-party notice of an overridden objection, are not theirs to download
-/// (they name the third party and what it said).
 fn for_the_applicant(kind: &str) -> bool {
-    kind != NoticeType::ObjectionOverride.code() && kind != NoticeType::Consultation.code()
+    NoticeType::parse(kind).is_some_and(NoticeType::addressed_to_applicant)
 }
 
 /// The issued notices of an application, for its applicant (case number and query code),
@@ -757,10 +756,11 @@ pub async fn public_list(
             let app = super::requests::public_application(conn, &case_number, &query_code)?;
             let agency = db::agencies::find(conn, &app.agency_id)?
                 .ok_or(AppError::NotFound("application"))?;
+            let shared = Shared::of(conn, &st, &agency)?;
             db::notices::of_request(conn, &app.id)?
                 .iter()
                 .filter(|r| r.state == "issued" && for_the_applicant(&r.kind))
-                .map(|row| view(conn, &st, row, &app, &agency, parse))
+                .map(|row| view(&shared, row, &app, parse))
                 .collect()
         })
         .await
@@ -813,7 +813,7 @@ async fn first_download(
                     r.request_id == app.id && r.state == "issued" && for_the_applicant(&r.kind)
                 })
                 .ok_or(AppError::NotFound("notice"))?;
-            let current = view(conn, &st, &row, &app, &agency, parse)?;
+            let current = view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)?;
             if current.served_on.is_some() {
                 return Ok(current);
             }
@@ -862,7 +862,7 @@ async fn first_download(
             )?;
             let app = db::requests::load(conn, &row.request_id)?
                 .ok_or(AppError::NotFound("application"))?;
-            view(conn, &st, &row, &app, &agency, parse)
+            view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)
         })
         .await
 }

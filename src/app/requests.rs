@@ -386,25 +386,16 @@ pub(crate) fn detail(conn: &mut DbConnection, v: &mut RequestView) -> Result<(),
     v.acts_without_notice = db::requests::events(conn, &v.app.id)?
         .into_iter()
         .filter(|e| {
-            ACTS_WITH_NOTICES.contains(&e.action.as_str()) && !e.payload.contains("\"notice_id\"")
+            crate::domain::notice::NoticeType::performs(&e.action)
+                && serde_json::from_str::<Value>(&e.payload)
+                    .ok()
+                    .and_then(|p| p.get("notice_id").cloned())
+                    .is_none()
         })
         .map(|e| (e.action, e.on_date))
         .collect();
     Ok(())
 }
-
-/// The acts of §5 the law performs by a written notice (issue 13): recorded without an issued
-/// notice, the detail shows a warning (the office may have written the letter elsewhere).
-pub const ACTS_WITH_NOTICES: [&str; 8] = [
-    "request_correction",
-    "extend",
-    "start_consultation",
-    "issue_fee_notice",
-    "override_deadline",
-    "reply",
-    "close_uncorrected",
-    "close_unpaid",
-];
 
 pub struct ListQuery {
     pub filter: ListFilter,

@@ -15,7 +15,7 @@ use super::disposition::Disposition;
 use super::fees::FeeBasis;
 use super::letterhead::Letterhead;
 use super::remedy::REVIEW_FIRST_SINCE;
-use super::request::{Action, Party, ReplyInput};
+use super::request::{Action, Party, ReplyInput, State};
 use super::validation::FieldError;
 
 /// The kinds of notice (domain.md §12).
@@ -102,6 +102,15 @@ impl NoticeType {
         }
     }
 
+    /// Whether the act of §5 named `action` is one a notice performs (the law's acts are
+    /// written notices); recorded without one, the application warns.
+    pub fn performs(action: &str) -> bool {
+        NoticeType::ALL
+            .into_iter()
+            .filter_map(NoticeType::action)
+            .any(|a| a.split('|').any(|one| one == action))
+    }
+
     /// Whether, by default, an approver must approve it before it is issued.
     pub fn needs_approval_by_default(self) -> bool {
         matches!(
@@ -111,6 +120,47 @@ impl NoticeType {
                 | NoticeType::DelayedReply
                 | NoticeType::Fee
                 | NoticeType::ObjectionOverride
+        )
+    }
+
+    /// The act a closure performs: it follows the window that ran out (art. 30: uncorrected;
+    /// fee Measures: unpaid). None while neither window runs.
+    pub fn closure_act(state: State) -> Option<Action> {
+        match state {
+            State::AwaitingCorrection => Some(Action::CloseUncorrected),
+            State::AwaitingPayment => Some(Action::CloseUnpaid),
+            _ => None,
+        }
+    }
+
+    /// What the service of this notice on `served` records on the application in `state`: the
+    /// consulted party's receipt (its 15 working days), the applicant's receipt of a fee notice
+    /// (20 working days to pay), the service of a reply or closure (the remedy limits). None
+    /// where no window waits for it any more (an answered consultation, a paid fee).
+    pub fn receipt_act(self, state: State, served: NaiveDate) -> Option<Action> {
+        match (self, state) {
+            (NoticeType::Consultation, State::Consulting) => {
+                Some(Action::RecordConsultationReceipt {
+                    received_on: served,
+                })
+            }
+            (NoticeType::Fee, State::AwaitingPayment) => Some(Action::RecordFeeNoticeReceipt {
+                received_on: served,
+            }),
+            (NoticeType::Reply | NoticeType::Closure, State::Closed) => {
+                Some(Action::RecordReplyService { served_on: served })
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the letter is the applicant's: the letters to a consulted third party or agency,
+    /// and the third-party notice of an overridden objection, name the third party and what it
+    /// said, and are not theirs to download.
+    pub fn addressed_to_applicant(self) -> bool {
+        !matches!(
+            self,
+            NoticeType::Consultation | NoticeType::ObjectionOverride
         )
     }
 
@@ -1096,6 +1146,30 @@ mod tests {
         .iter()
         .map(|f| f.code)
         .collect()
+    }
+
+    #[test]
+    fn the_acts_a_notice_performs_are_those_of_its_types() {
+        for a in [
+            "request_correction",
+            "extend",
+            "start_consultation",
+            "issue_fee_notice",
+            "override_deadline",
+            "reply",
+            "close_uncorrected",
+            "close_unpaid",
+        ] {
+            assert!(NoticeType::performs(a), "{a}");
+        }
+        for a in [
+            "confirm_receipt",
+            "withdraw",
+            "record_payment",
+            "record_reply_service",
+        ] {
+            assert!(!NoticeType::performs(a), "{a}");
+        }
     }
 
     #[test]

@@ -321,6 +321,11 @@ async fn issuing_a_correction_notice_moves_the_application_and_a_closure_closes_
         .await
         .body;
     assert_eq!(a["state"], "awaiting_correction");
+    assert_eq!(
+        a["warnings"],
+        json!([]),
+        "the act was performed by its notice"
+    );
     let events = app
         .get(
             &format!("/api/v1/requests/{}/events", id_of(&req)),
@@ -373,6 +378,32 @@ async fn issuing_a_correction_notice_moves_the_application_and_a_closure_closes_
         .await
         .body;
     assert_eq!(a["disposition"], "other.uncorrected");
+    // An act recorded through its action, without a notice, is flagged on the detail.
+    let bare = intake(&app, &o.clerk, "2026-03-05").await;
+    let r = app
+        .request(
+            Method::POST,
+            &format!(
+                "/api/v1/requests/{}/actions/request_correction",
+                id_of(&bare)
+            ),
+            Some(&o.clerk),
+        )
+        .header("If-Match", format!("\"{}\"", bare["version"]))
+        .json(&json!({"on": "2026-03-06", "items": ["写明文号"], "reply_by": "2026-03-20"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let b = app
+        .get(&format!("/api/v1/requests/{}", id_of(&bare)), &o.clerk)
+        .await
+        .body;
+    assert_eq!(
+        b["warnings"][0]["code"], "act_without_notice",
+        "{}",
+        b["warnings"]
+    );
 }
 
 async fn the_check_finds_a_missing_letterhead_an_identity_number_and_a_missing_period(
