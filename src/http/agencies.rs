@@ -24,8 +24,10 @@ pub struct AgencyDto {
     pub code: String,
     pub name: String,
     /// The agency above; null for the root.
+    #[schema(required)]
     pub parent_id: Option<Uuid>,
     /// Administrative region, free text.
+    #[schema(required)]
     pub region: Option<String>,
     /// 0 for the root, 1 below it, …
     pub depth: i32,

@@ -17,7 +17,9 @@ pub struct AuditEntryDto {
     pub occurred_at: DateTime<Utc>,
     /// The user, or `system`.
     pub actor: String,
+    #[schema(required)]
     pub actor_user_id: Option<String>,
+    #[schema(required)]
     pub agency_id: Option<String>,
     /// `user`, `agency`, `calendar_year`, `review`, `litigation`, `report`.
     pub entity_type: String,
@@ -26,9 +28,10 @@ pub struct AuditEntryDto {
     /// `token_issued`, `login_failed`.
     pub action: String,
     /// What changed (before and after where there was a before).
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::payloads::AuditPayloadSchema)]
     pub payload: serde_json::Value,
     /// The `X-Request-Id` of the request that made the change.
+    #[schema(required)]
     pub request_id: Option<String>,
 }
 

@@ -39,9 +39,12 @@ pub struct CalendarYearDto {
     /// Changes with every replacement; 0 when nothing is stored.
     pub version: i32,
     /// `file` (loaded from config/calendar) or `api`; null when nothing is stored.
+    #[schema(required, value_type = Option<super::dto::CalendarSourceCode>)]
     pub source: Option<String>,
+    #[schema(required)]
     pub updated_at: Option<DateTime<Utc>>,
     /// Who last replaced it through the API.
+    #[schema(required)]
     pub updated_by: Option<String>,
 }
 

@@ -73,6 +73,7 @@ pub struct ClientWithSecretDto {
     pub client: ClientDto,
     /// Keep it safe: it cannot be shown again (rotate it to get a new one). `null` in an
     /// answer replayed for an `Idempotency-Key`: the secret is never stored.
+    #[schema(required)]
     pub client_secret: Option<String>,
 }
 

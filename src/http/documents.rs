@@ -81,10 +81,13 @@ pub struct DocumentDto {
     pub size: i64,
     /// SHA-256 of the content, lowercase hex; the download's `ETag`.
     pub sha256: String,
+    #[schema(required)]
     pub note: Option<String>,
     /// The earlier document this one replaces.
+    #[schema(required)]
     pub supersedes: Option<Uuid>,
     /// The later document that replaced this one; null for the current version.
+    #[schema(required)]
     pub superseded_by: Option<Uuid>,
     /// 1 for a first upload, one more than the document it supersedes otherwise.
     pub version: i32,

@@ -291,3 +291,207 @@ pub enum RouteCode {
     Direct,
     AfterReview,
 }
+
+/// The kind of identity document (身份证明文件).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum IdDocumentTypeCode {
+    /// 居民身份证 (checked against GB 11643).
+    ResidentIdCard,
+    Passport,
+    Other,
+}
+
+/// The form in which the information is wanted (获取信息的方式).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RequestedFormCode {
+    Paper,
+    Electronic,
+    Inspection,
+    Other,
+}
+
+/// How the reply is to be delivered.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DeliveryCode {
+    Post,
+    Email,
+    Collect,
+    Online,
+    Fax,
+    Other,
+}
+
+/// Review (行政复议) or litigation (行政诉讼).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RemedyKindCode {
+    Review,
+    Litigation,
+}
+
+/// A court instance: first instance, second instance, retrial.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum InstanceCode {
+    First,
+    Second,
+    Retrial,
+}
+
+/// What kind of record a feed event is about.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum FeedEntityCode {
+    Application,
+    Review,
+    Litigation,
+    Report,
+}
+
+/// How severe a finding or check is: `error` blocks, `warning` does not.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SeverityCode {
+    Error,
+    Warning,
+}
+
+/// Where a calendar year's notice came from.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum CalendarSourceCode {
+    /// Loaded from config/calendar.
+    File,
+    /// Entered through the API.
+    Api,
+}
+
+/// What a review's or lawsuit's history entry records.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RemedyHistoryActionCode {
+    CaseRecorded,
+    CaseUpdated,
+    CaseCorrected,
+    DecisionServed,
+    FilingLimitRemeasured,
+}
+
+/// A feed event's type: `<entity_type>.<action>`. Webhook subscriptions take these, `*`, or
+/// `<entity_type>.*`.
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::enum_variant_names)]
+pub enum FeedEventTypeCode {
+    #[serde(rename = "application.intake")]
+    ApplicationIntake,
+    #[serde(rename = "application.import")]
+    ApplicationImport,
+    #[serde(rename = "application.intake_corrected")]
+    ApplicationIntakeCorrected,
+    #[serde(rename = "application.retimed")]
+    ApplicationRetimed,
+    #[serde(rename = "application.confirm_receipt")]
+    ApplicationConfirmReceipt,
+    #[serde(rename = "application.request_correction")]
+    ApplicationRequestCorrection,
+    #[serde(rename = "application.receive_correction")]
+    ApplicationReceiveCorrection,
+    #[serde(rename = "application.start_consultation")]
+    ApplicationStartConsultation,
+    #[serde(rename = "application.record_consultation_receipt")]
+    ApplicationRecordConsultationReceipt,
+    #[serde(rename = "application.end_consultation")]
+    ApplicationEndConsultation,
+    #[serde(rename = "application.issue_fee_notice")]
+    ApplicationIssueFeeNotice,
+    #[serde(rename = "application.record_fee_notice_receipt")]
+    ApplicationRecordFeeNoticeReceipt,
+    #[serde(rename = "application.record_payment")]
+    ApplicationRecordPayment,
+    #[serde(rename = "application.waive_fee")]
+    ApplicationWaiveFee,
+    #[serde(rename = "application.extend")]
+    ApplicationExtend,
+    #[serde(rename = "application.override_deadline")]
+    ApplicationOverrideDeadline,
+    #[serde(rename = "application.reply")]
+    ApplicationReply,
+    #[serde(rename = "application.close_uncorrected")]
+    ApplicationCloseUncorrected,
+    #[serde(rename = "application.close_unpaid")]
+    ApplicationCloseUnpaid,
+    #[serde(rename = "application.withdraw")]
+    ApplicationWithdraw,
+    #[serde(rename = "application.record_reply_service")]
+    ApplicationRecordReplyService,
+    #[serde(rename = "review.case_recorded")]
+    ReviewCaseRecorded,
+    #[serde(rename = "review.case_updated")]
+    ReviewCaseUpdated,
+    #[serde(rename = "review.case_corrected")]
+    ReviewCaseCorrected,
+    #[serde(rename = "review.decision_served")]
+    ReviewDecisionServed,
+    #[serde(rename = "review.filing_limit_remeasured")]
+    ReviewFilingLimitRemeasured,
+    #[serde(rename = "litigation.case_recorded")]
+    LitigationCaseRecorded,
+    #[serde(rename = "litigation.case_updated")]
+    LitigationCaseUpdated,
+    #[serde(rename = "litigation.case_corrected")]
+    LitigationCaseCorrected,
+    #[serde(rename = "litigation.decision_served")]
+    LitigationDecisionServed,
+    #[serde(rename = "litigation.filing_limit_remeasured")]
+    LitigationFilingLimitRemeasured,
+    #[serde(rename = "report.proactive_entered")]
+    ReportProactiveEntered,
+    #[serde(rename = "report.narrative_entered")]
+    ReportNarrativeEntered,
+    #[serde(rename = "report.report_published")]
+    ReportReportPublished,
+    #[serde(rename = "report.report_reopened")]
+    ReportReportReopened,
+}
+
+/// A step of an application's trail: registration, a correction of its details, a calendar
+/// change that re-timed it, or a statutory step (the action names of
+/// `/requests/{id}/actions/{action}`).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TrailActionCode {
+    Intake,
+    Import,
+    IntakeCorrected,
+    Retimed,
+    ConfirmReceipt,
+    RequestCorrection,
+    ReceiveCorrection,
+    StartConsultation,
+    RecordConsultationReceipt,
+    EndConsultation,
+    IssueFeeNotice,
+    RecordFeeNoticeReceipt,
+    RecordPayment,
+    WaiveFee,
+    Extend,
+    OverrideDeadline,
+    Reply,
+    CloseUncorrected,
+    CloseUnpaid,
+    Withdraw,
+    RecordReplyService,
+}

@@ -36,18 +36,21 @@ pub struct FeedEventDto {
     /// `<entity_type>.<action>`, e.g. `application.intake`, `application.reply`,
     /// `review.case_recorded`, `report.report_published`.
     #[serde(rename = "type")]
+    #[schema(value_type = super::dto::FeedEventTypeCode)]
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
     pub agency_id: Uuid,
     /// `application`, `review`, `litigation` or `report`.
+    #[schema(value_type = super::dto::FeedEntityCode)]
     pub entity_type: String,
     /// The application's, review's or lawsuit's id; for reports `<agency id>:<year>`.
     pub entity_id: String,
     /// The application the event belongs to, when there is one.
+    #[schema(required)]
     pub request_id: Option<Uuid>,
     /// What changed: for applications the case number, external reference, state, dates and
     /// the step's details; for the others the record as stored.
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::payloads::FeedEventDataSchema)]
     pub data: Value,
 }
 

@@ -120,7 +120,9 @@ pub struct LetterheadDto {
     /// Fields a letter needs that no agency in the chain sets (`official_name`, `seal_name`,
     /// `number_pattern`, `review_body`, `court`).
     pub missing: Vec<String>,
+    #[schema(required)]
     pub updated_by: Option<String>,
+    #[schema(required)]
     pub updated_at: Option<DateTime<Utc>>,
 }
 

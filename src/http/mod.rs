@@ -21,6 +21,7 @@ pub mod letterheads;
 pub mod middleware;
 pub mod notice_render;
 pub mod notices;
+pub mod payloads;
 pub mod problem;
 pub mod remedies;
 pub mod reports;
@@ -170,6 +171,153 @@ fn add_common_errors(doc: &mut OpenApiDoc) {
     }
 }
 
+/// Makes each list envelope (`ListEnvelope_<Item>`) reference its item schema instead of
+/// repeating it inline (utoipa inlines a generic's argument), so that a generated client has one
+/// type per resource.
+fn reference_list_items(doc: &mut OpenApiDoc) {
+    use openapi::schema::{ArrayBuilder, Schema};
+    use openapi::{Ref, RefOr};
+
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let names: Vec<String> = components.schemas.keys().cloned().collect();
+    for name in names {
+        let Some(item) = name.strip_prefix("ListEnvelope_") else {
+            continue;
+        };
+        if !components.schemas.contains_key(item) {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(envelope))) = components.schemas.get_mut(&name)
+            && let Some(items) = envelope.properties.get_mut("items")
+        {
+            *items = RefOr::T(Schema::Array(
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name(item))
+                    .description(Some("The items of this page."))
+                    .build(),
+            ));
+        }
+    }
+}
+
+/// Resources whose answers carry their version as `ETag` (send it back as `If-Match`).
+const VERSIONED: [&str; 8] = [
+    "RequestDto",
+    "ClientDto",
+    "ClientWithSecretDto",
+    "LetterheadDto",
+    "NoticeSettingsDto",
+    "NoticeDto",
+    "RemedyDto",
+    "ReportDto",
+];
+
+/// Declares the response headers the service sends, on every operation that sends them:
+/// `X-Request-Id` on every answer, `Location` on 201, `ETag` on answers carrying a versioned
+/// resource, `Idempotent-Replayed` on creating POSTs that take an `Idempotency-Key`,
+/// `Retry-After` on 429 and 503. Headers always sent are marked `required` (the API tests check
+/// every answer against this).
+fn declare_headers(doc: &mut OpenApiDoc) {
+    use openapi::RefOr;
+    use openapi::extensions::ExtensionsBuilder;
+    use openapi::header::HeaderBuilder;
+    use openapi::schema::{ObjectBuilder, Type};
+
+    let header = |description: &str, required: bool, format: Option<&str>| {
+        let mut schema = ObjectBuilder::new().schema_type(Type::String);
+        if let Some(f) = format {
+            schema = schema.format(Some(openapi::SchemaFormat::Custom(f.to_string())));
+        }
+        let mut h = HeaderBuilder::new()
+            .schema(Some(schema.build()))
+            .description(Some(description))
+            .build();
+        if required {
+            h.extensions = Some(ExtensionsBuilder::new().add("required", true).build());
+        }
+        RefOr::T(h)
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        let exported = path.ends_with("/export") || path.ends_with("/rollup");
+        for op in ops.into_iter().flatten() {
+            let idempotent = op.parameters.as_ref().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| matches!(p, RefOr::T(p) if p.name == "Idempotency-Key"))
+            });
+            for (status, response) in op.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let headers = &mut response.headers;
+                headers.insert(
+                    "X-Request-Id".into(),
+                    header(
+                        "The request's id (the caller's `X-Request-Id` when it is sane, else a new UUID); every log line of the request carries it",
+                        true,
+                        None,
+                    ),
+                );
+                let success = status == "200" || status == "201";
+                if status == "201" {
+                    headers.insert(
+                        "Location".into(),
+                        header("The created resource's path", true, Some("uri-reference")),
+                    );
+                }
+                if success && idempotent {
+                    headers.insert(
+                        "Idempotent-Replayed".into(),
+                        header(
+                            "`true` when this is the stored first answer to an earlier request with the same `Idempotency-Key`",
+                            false,
+                            None,
+                        ),
+                    );
+                }
+                let versioned = response.content.get("application/json").is_some_and(|c| {
+                    matches!(c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r))
+                        if VERSIONED.iter().any(|v| r.ref_location.ends_with(&format!("/{v}")))))
+                });
+                if success && versioned && !exported {
+                    headers.insert(
+                        "ETag".into(),
+                        header(
+                            "The resource's version (a report's revision) in quotes, e.g. `\"3\"`: send it as `If-Match` to change the resource",
+                            true,
+                            None,
+                        ),
+                    );
+                }
+                if status == "429" {
+                    headers.insert(
+                        "Retry-After".into(),
+                        header("Seconds to wait before trying again", true, None),
+                    );
+                }
+                if status == "503" {
+                    headers.insert(
+                        "Retry-After".into(),
+                        header(
+                            "Seconds to wait before trying again, when known",
+                            false,
+                            None,
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Registers every API route. The same function feeds the router and the OpenAPI document.
 fn register<T>(app: utoipa_actix_web::UtoipaApp<T>) -> utoipa_actix_web::UtoipaApp<T>
 where
@@ -288,6 +436,8 @@ pub fn openapi() -> OpenApiDoc {
 
 fn finish_doc(mut doc: OpenApiDoc) -> OpenApiDoc {
     add_common_errors(&mut doc);
+    declare_headers(&mut doc);
+    reference_list_items(&mut doc);
     doc
 }
 

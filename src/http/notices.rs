@@ -16,6 +16,47 @@ use crate::app::notices::{self as uc, Change, NoticeView};
 use crate::app::{AppError, AppState};
 use crate::domain::notice::{Finding, NoticeType};
 
+/// Where a notice stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum NoticeStateCode {
+    Draft,
+    Submitted,
+    Approved,
+    Issued,
+}
+
+/// A step of a notice's approval record.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum NoticeDecisionCode {
+    Submitted,
+    Approved,
+    Returned,
+}
+
+/// A section of a letter.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SectionKeyCode {
+    Recipient,
+    Opening,
+    Details,
+    Items,
+    Consequence,
+    Decision,
+    Basis,
+    Provision,
+    Contact,
+    Period,
+    Payment,
+    Remedy,
+    Office,
+}
+
 /// The kinds of notice.
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
@@ -37,6 +78,7 @@ pub enum NoticeTypeCode {
 pub struct SectionDto {
     /// `recipient`, `opening`, `details`, `items`, `consequence`, `decision`, `basis`,
     /// `provision`, `contact`, `period`, `payment`, `remedy`, `office`.
+    #[schema(value_type = SectionKeyCode)]
     pub key: String,
     pub text: String,
     /// The office's own text (from `paragraphs`).
@@ -49,6 +91,7 @@ pub struct FindingDto {
     /// A finding code (docs/API.md, "Notices").
     pub code: String,
     /// `error` (blocks submitting, approving and issuing) or `warning`.
+    #[schema(value_type = super::dto::SeverityCode)]
     pub severity: String,
     /// Where: `fields.…`, `paragraphs.…`, `letterhead.…` or `text`.
     pub field: String,
@@ -74,9 +117,11 @@ impl From<&Finding> for FindingDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApprovalDto {
     /// `submitted`, `approved` or `returned`.
+    #[schema(value_type = NoticeDecisionCode)]
     pub decision: String,
     pub by: String,
     pub at: DateTime<Utc>,
+    #[schema(required)]
     pub opinion: Option<String>,
 }
 
@@ -86,10 +131,15 @@ pub struct ServiceAttemptDto {
     #[schema(value_type = ServiceMethodCode)]
     pub method: String,
     pub sent_on: NaiveDate,
+    #[schema(required)]
     pub served_on: Option<NaiveDate>,
+    #[schema(required)]
     pub returned_on: Option<NaiveDate>,
+    #[schema(required)]
     pub tracking_number: Option<String>,
+    #[schema(required)]
     pub signed_by: Option<String>,
+    #[schema(required)]
     pub note: Option<String>,
     pub recorded_by: String,
     pub recorded_at: DateTime<Utc>,
@@ -105,16 +155,18 @@ pub struct NoticeDto {
     #[schema(value_type = NoticeTypeCode)]
     pub kind: String,
     /// `draft`, `submitted`, `approved` or `issued`.
+    #[schema(value_type = NoticeStateCode)]
     pub state: String,
     /// The notice's date (its act's date).
     pub on: NaiveDate,
     /// The fields of the act it performs, as sent (the body of the matching action).
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::payloads::NoticeFieldsSchema)]
     pub fields: Value,
     /// The office's own text for sections, by key.
     pub paragraphs: BTreeMap<String, String>,
     pub title: String,
     /// 发文字号, once issued.
+    #[schema(required)]
     pub number: Option<String>,
     pub sections: Vec<SectionDto>,
     /// The whole letter as printed; once issued, the frozen text.
@@ -127,12 +179,16 @@ pub struct NoticeDto {
     /// Service attempts (送达), in the order recorded.
     pub service: Vec<ServiceAttemptDto>,
     /// The day it was served (the first attempt that reached its recipient).
+    #[schema(required)]
     pub served_on: Option<NaiveDate>,
+    #[schema(required)]
     pub issued_on: Option<NaiveDate>,
     /// SHA-256 (hex) of the issued text.
+    #[schema(required)]
     pub text_sha256: Option<String>,
     /// Send as `If-Match` (also the `ETag`).
     pub version: i32,
+    #[schema(required)]
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -223,7 +279,7 @@ pub struct CreateNoticeDto {
     /// `StartConsultationBody`; `fee`: `IssueFeeNoticeBody`; `delayed_reply`:
     /// `OverrideDeadlineBody`; `objection_override`: `ObjectionNoticeBody`; `receipt` and
     /// `closure`: `NoticeDateBody`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::payloads::NoticeFieldsSchema)]
     pub fields: Value,
     /// The office's own text for sections, by key.
     #[serde(default)]
@@ -568,9 +624,12 @@ pub struct PublicNoticeDto {
     #[schema(value_type = NoticeTypeCode)]
     pub kind: String,
     pub title: String,
+    #[schema(required)]
     pub number: Option<String>,
+    #[schema(required)]
     pub issued_on: Option<NaiveDate>,
     /// The day it was served (for an online download: the first download).
+    #[schema(required)]
     pub served_on: Option<NaiveDate>,
 }
 
@@ -611,15 +670,18 @@ pub struct NoticeSettingsDto {
     /// The version of the agency's own setting (0 while it has none); also the `ETag`.
     pub version: i32,
     /// The agency's own list (`null`: inherited).
-    #[schema(value_type = Option<Vec<NoticeTypeCode>>)]
+    #[schema(required, value_type = Option<Vec<NoticeTypeCode>>)]
     pub approval_required: Option<Vec<String>>,
     /// What applies: its own, else the nearest agency above that sets one, else the defaults
     /// (`reply`, `extension`, `delayed_reply`, `fee`, `objection_override`).
     #[schema(value_type = Vec<NoticeTypeCode>)]
     pub effective: Vec<String>,
     /// The agency above whose list applies (`null`: its own, or the defaults).
+    #[schema(required)]
     pub inherited_from: Option<Uuid>,
+    #[schema(required)]
     pub updated_by: Option<String>,
+    #[schema(required)]
     pub updated_at: Option<DateTime<Utc>>,
 }
 

@@ -23,10 +23,12 @@ use crate::domain::remedy::{CaseInput, Outcome, RemedyKind, Route, StartBasis};
 pub struct RemedyDto {
     pub id: Uuid,
     /// `review` or `litigation`.
+    #[schema(value_type = super::dto::RemedyKindCode)]
     pub kind: String,
     /// The respondent / defendant agency.
     pub agency_id: Uuid,
     /// The application it concerns, when on record.
+    #[schema(required)]
     pub request_id: Option<Uuid>,
     pub applicant_name: String,
     /// Reviews: the reviewing body (复议机关).
@@ -37,39 +39,49 @@ pub struct RemedyDto {
     pub court: Option<String>,
     pub filed_on: NaiveDate,
     /// When the agency was notified.
+    #[schema(required)]
     pub received_on: Option<NaiveDate>,
     /// When the applicant learned of the act, as entered (the filing limit runs from it).
+    #[schema(required)]
     pub act_known_on: Option<NaiveDate>,
     /// Reviews: the day the decision was served on the applicant (a suit after the review has
     /// 15 days from it).
+    #[schema(required)]
     pub decision_served_on: Option<NaiveDate>,
     /// Lawsuits: `direct` (未经复议直接起诉) or `after_review` (复议后起诉).
-    #[schema(value_type = Option<super::dto::RouteCode>)]
+    #[schema(required, value_type = Option<super::dto::RouteCode>)]
     pub route: Option<String>,
     /// Lawsuits after review: the review.
+    #[schema(required)]
     pub review_id: Option<Uuid>,
     /// Lawsuits: instance of the latest decision, `first`, `second` or `retrial`.
+    #[schema(required, value_type = Option<super::dto::InstanceCode>)]
     pub instance: Option<String>,
     /// `upheld` (reviews only), `claim_rejected`, `revoked`, `varied`, `confirmed_unlawful`,
     /// `confirmed_void`, `ordered_to_act`, `application_rejected`, `withdrawn`, `terminated`,
     /// `mediated`; null while pending.
-    #[schema(value_type = Option<super::dto::DecisionTypeCode>)]
+    #[schema(required, value_type = Option<super::dto::DecisionTypeCode>)]
     pub decision_type: Option<String>,
+    #[schema(required)]
     pub decided_on: Option<NaiveDate>,
     /// Derived: `upheld` (结果维持), `corrected` (结果纠正), `other` (其他结果), `pending` (尚未审结).
     #[schema(value_type = super::dto::OutcomeCode)]
     pub outcome: String,
+    #[schema(required)]
     pub notes: Option<String>,
     /// The filing limit the case was measured against (information only).
+    #[schema(required)]
     pub filing_deadline: Option<NaiveDate>,
     /// `review_60_days`, `direct_suit_6_months` or `suit_after_review_15_days`.
+    #[schema(required)]
     pub filing_rule: Option<String>,
     /// The day the filing limit runs from.
+    #[schema(required)]
     pub filing_starts_on: Option<NaiveDate>,
     /// What that day is: `act_known_on` (entered), `reply_served_on` (the reply's recorded
     /// service), `reply_date` (the reply's date: provisional), `decision_served_on` (the review
     /// decision's recorded service), `decision_date` (its date: provisional).
-    #[schema(value_type = Option<super::dto::FilingStartBasisCode>)]
+    #[schema(required, value_type = Option<super::dto::FilingStartBasisCode>)]
     pub filing_start_basis: Option<String>,
     /// Filed after the limit (never a refusal).
     pub filed_late: bool,
@@ -81,6 +93,7 @@ pub struct RemedyDto {
     /// Reconsideration Law (art. 23) sends to review first.
     pub warnings: Vec<super::dto::Warning>,
     pub version: i32,
+    #[schema(required)]
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -172,6 +185,7 @@ pub struct CreateLitigationDto {
     /// Required for `after_review`: a decided review of the same agency.
     pub review_id: Option<Uuid>,
     /// `first`, `second` or `retrial`.
+    #[schema(value_type = Option<super::dto::InstanceCode>)]
     pub instance: Option<String>,
     pub filed_on: NaiveDate,
     pub received_on: Option<NaiveDate>,
@@ -550,10 +564,12 @@ pub async fn patch_litigation(
 pub struct RemedyHistoryDto {
     pub occurred_at: DateTime<Utc>,
     pub actor: String,
-    /// `case_recorded`, `case_updated` or `case_corrected`.
+    /// `case_recorded`, `case_updated`, `case_corrected`, `decision_served` or
+    /// `filing_limit_remeasured`.
+    #[schema(value_type = super::dto::RemedyHistoryActionCode)]
     pub action: String,
     /// Before and after (and the correction reason).
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::payloads::RemedyHistoryPayloadSchema)]
     pub payload: serde_json::Value,
 }
 

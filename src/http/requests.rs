@@ -29,6 +29,7 @@ use crate::domain::request::{
 pub struct IdDocumentDto {
     /// `resident_id_card` (checked against GB 11643), `passport` or `other`.
     #[serde(rename = "type")]
+    #[schema(value_type = super::dto::IdDocumentTypeCode)]
     pub doc_type: String,
     pub number: String,
 }
@@ -90,8 +91,10 @@ pub struct CreateRequestDto {
     #[serde(default)]
     pub document_numbers: Vec<String>,
     /// `paper`, `electronic`, `inspection` or `other`.
+    #[schema(value_type = Option<super::dto::RequestedFormCode>)]
     pub requested_form: Option<String>,
     /// `post`, `email`, `collect`, `online`, `fax` or `other`.
+    #[schema(value_type = Option<super::dto::DeliveryCode>)]
     pub delivery: Option<String>,
     /// The forwarding platform's own reference; unique per agency.
     pub external_reference: Option<String>,
@@ -108,13 +111,20 @@ pub struct ApplicantView {
     #[schema(value_type = super::dto::ApplicantKindCode)]
     pub kind: String,
     pub name: String,
+    #[schema(required)]
     pub id_document_type: Option<String>,
     /// Full in the detail view, masked (`110101********1233`) in lists.
+    #[schema(required)]
     pub id_document_number: Option<String>,
+    #[schema(required)]
     pub credit_code: Option<String>,
+    #[schema(required)]
     pub contact_person: Option<String>,
+    #[schema(required)]
     pub phone: Option<String>,
+    #[schema(required)]
     pub email: Option<String>,
+    #[schema(required)]
     pub address: Option<String>,
 }
 
@@ -130,21 +140,28 @@ pub struct RequestDto {
     #[schema(value_type = super::dto::ChannelCode)]
     pub channel: String,
     pub arrived_at: DateTime<Utc>,
+    #[schema(required)]
     pub signed_for_on: Option<NaiveDate>,
+    #[schema(required)]
     pub confirmed_on: Option<NaiveDate>,
     pub applicant: ApplicantView,
     pub description: String,
     pub document_numbers: Vec<String>,
+    #[schema(required, value_type = Option<super::dto::RequestedFormCode>)]
     pub requested_form: Option<String>,
+    #[schema(required, value_type = Option<super::dto::DeliveryCode>)]
     pub delivery: Option<String>,
+    #[schema(required)]
     pub external_reference: Option<String>,
     /// `awaiting_confirmation`, `processing`, `awaiting_correction`, `consulting`,
     /// `awaiting_payment` or `closed`.
     #[schema(value_type = super::dto::StateCode)]
     pub state: String,
     /// 收到申请之日; null while awaiting confirmation.
+    #[schema(required)]
     pub receipt_date: Option<NaiveDate>,
     /// 答复期限届满日. While paused, the latest it can be.
+    #[schema(required)]
     pub due_date: Option<NaiveDate>,
     /// The due date relies on a year with no loaded calendar.
     pub due_date_provisional: bool,
@@ -153,18 +170,21 @@ pub struct RequestDto {
     /// Replied after the due date.
     pub late: bool,
     /// The disposition code when closed.
-    #[schema(value_type = Option<super::dto::DispositionCode>)]
+    #[schema(required, value_type = Option<super::dto::DispositionCode>)]
     pub disposition: Option<String>,
+    #[schema(required)]
     pub closed_on: Option<NaiveDate>,
     /// The day the reply was served on the applicant (送达), when recorded: the applicant's
     /// review and litigation limits run from it (`record_reply_service`).
+    #[schema(required)]
     pub reply_served_on: Option<NaiveDate>,
     /// The legal record: `clock` (receipt, correction, pauses, extension, override),
     /// `correction_items`, `consultations`, `fee` (amounts in fen), `reply`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::payloads::WorkflowSchema)]
     pub workflow: Value,
     /// Send as `If-Match` (also the `ETag`).
     pub version: i32,
+    #[schema(required)]
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -509,10 +529,10 @@ pub struct PatchRequestDto {
     pub description: Option<String>,
     pub document_numbers: Option<Vec<String>>,
     #[serde(default, deserialize_with = "super::dto::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<super::dto::RequestedFormCode>)]
     pub requested_form: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::dto::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<super::dto::DeliveryCode>)]
     pub delivery: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::dto::double_option")]
     #[schema(value_type = Option<String>)]
@@ -567,16 +587,21 @@ pub struct EventDto {
     /// 1, 2, 3 … per application.
     pub seq: i32,
     pub occurred_at: DateTime<Utc>,
+    #[schema(required)]
     pub actor_user_id: Option<Uuid>,
     /// The user name, or `system`.
     pub actor: String,
-    /// `intake`, `intake_corrected`, or an action name.
+    /// `intake`, `import`, `intake_corrected`, `retimed`, or an action name.
+    #[schema(value_type = super::dto::TrailActionCode)]
     pub action: String,
     /// The date of the step.
+    #[schema(required)]
     pub on: Option<NaiveDate>,
+    #[schema(required, value_type = Option<super::dto::StateCode>)]
     pub state_before: Option<String>,
+    #[schema(value_type = super::dto::StateCode)]
     pub state_after: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::payloads::StepPayloadSchema)]
     pub payload: Value,
 }
 
@@ -620,7 +645,7 @@ pub struct DeadlineDto {
     /// provisional, working days remaining (negative: overdue), late, the correction, payment
     /// and consultation windows, and `trace`: every rule applied, each with `rule`, dates,
     /// `working_days`, `detail` and the `article`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::payloads::DeadlineSchema)]
     pub deadline: Value,
 }
 
@@ -732,8 +757,11 @@ pub struct PublicStatusDto {
     pub case_number: String,
     #[schema(value_type = super::dto::StateCode)]
     pub state: String,
+    #[schema(required)]
     pub receipt_date: Option<NaiveDate>,
+    #[schema(required)]
     pub due_date: Option<NaiveDate>,
+    #[schema(required)]
     pub replied_on: Option<NaiveDate>,
 }
 

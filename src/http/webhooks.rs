@@ -67,6 +67,7 @@ pub struct WebhookWithSecretDto {
     pub webhook: WebhookDto,
     /// Verify `Gongkai-Signature` with it (HMAC-SHA256, see docs/API.md). `null` in an answer
     /// replayed for an `Idempotency-Key`: a secret is shown once.
+    #[schema(required)]
     pub secret: Option<String>,
 }
 
@@ -236,7 +237,9 @@ pub struct DeliveryDto {
     /// A 2xx answer.
     pub succeeded: bool,
     /// The receiver's HTTP status, when it answered.
+    #[schema(required)]
     pub status_code: Option<i32>,
+    #[schema(required)]
     pub error: Option<String>,
     pub duration_ms: i64,
 }

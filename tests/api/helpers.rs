@@ -218,35 +218,28 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
-        Resp::from(
-            self.request(Method::GET, path, Some(token))
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
+        self.send(self.request(Method::GET, path, Some(token)))
+            .await
+    }
+
+    /// Sends a request and checks the answer against the OpenAPI document (`contract.rs`).
+    pub async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
+        let req = rb.build().expect("request");
+        let method = req.method().clone();
+        let path = req.url().path().to_string();
+        let r = Resp::from(self.client.execute(req).await.expect("send")).await;
+        super::contract::check(&method, &path, r.status.as_u16(), &r.headers, &r.text);
+        r
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
-        Resp::from(
-            self.request(Method::POST, path, Some(token))
-                .json(body)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
+        self.send(self.request(Method::POST, path, Some(token)).json(body))
+            .await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: &Value) -> Resp {
-        Resp::from(
-            self.request(Method::PUT, path, Some(token))
-                .json(body)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
+        self.send(self.request(Method::PUT, path, Some(token)).json(body))
+            .await
     }
 
     pub async fn patch(
@@ -260,7 +253,7 @@ impl TestApp {
         if let Some(v) = if_match {
             rb = rb.header("If-Match", format!("\"{v}\""));
         }
-        Resp::from(rb.send().await.expect("send")).await
+        self.send(rb).await
     }
 
     /// Sends a body with `If-Match` when one is given.
@@ -276,7 +269,7 @@ impl TestApp {
         if let Some(v) = if_match {
             rb = rb.header("If-Match", v);
         }
-        Resp::from(rb.send().await.expect("send")).await
+        self.send(rb).await
     }
 
     /// The `ETag` of a yearly report (`report` is its path), read as `token`.

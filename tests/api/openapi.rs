@@ -16,10 +16,13 @@ async fn the_checked_in_document_is_byte_for_byte_what_is_served() {
     assert_eq!(r.status(), StatusCode::OK);
     let served = r.text().await.unwrap();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
+    if std::env::var("GONGKAI_UPDATE_DOCS").as_deref() == Ok("1") {
+        std::fs::write(&path, &served).unwrap();
+    }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         served == checked_in,
-        "openapi/openapi.json is out of date; regenerate it with `cargo run -q -- openapi > openapi/openapi.json`"
+        "openapi/openapi.json is out of date; regenerate it with `cargo run -q -- openapi > openapi/openapi.json` (or run this test with GONGKAI_UPDATE_DOCS=1)"
     );
     let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -96,4 +99,75 @@ async fn the_docs_page_is_served_from_the_binary() {
         .await
         .unwrap();
     assert!(init.contains("/openapi.json"));
+}
+
+/// Every place in the document where a generated client would get an object it knows nothing
+/// about: `type: object` with neither properties, nor a map's value type, nor a composition.
+fn untyped_objects(v: &serde_json::Value, at: &str, found: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let is_object = m.get("type").is_some_and(|t| {
+                t == "object"
+                    || t.as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == "object"))
+            });
+            let typed = [
+                "properties",
+                "additionalProperties",
+                "oneOf",
+                "anyOf",
+                "allOf",
+                "$ref",
+            ]
+            .iter()
+            .any(|k| m.contains_key(*k));
+            if is_object && !typed {
+                found.push(at.to_string());
+            }
+            for (k, x) in m {
+                untyped_objects(x, &format!("{at}/{k}"), found);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                untyped_objects(x, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn no_payload_is_an_untyped_object_and_every_response_declares_the_request_id() {
+    let doc: serde_json::Value = serde_json::from_str(&gongkai::http::openapi_json()).unwrap();
+    let mut found = Vec::new();
+    untyped_objects(&doc, "", &mut found);
+    assert!(found.is_empty(), "untyped objects: {found:#?}");
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, r) in op["responses"].as_object().unwrap() {
+                if r.get("headers")
+                    .and_then(|h| h.get("X-Request-Id"))
+                    .is_none()
+                {
+                    missing.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "responses without X-Request-Id: {missing:#?}"
+    );
+    // A list envelope references its item schema instead of repeating it.
+    for (name, s) in doc["components"]["schemas"].as_object().unwrap() {
+        if let Some(item) = name.strip_prefix("ListEnvelope_") {
+            assert_eq!(
+                s["properties"]["items"]["items"]["$ref"],
+                format!("#/components/schemas/{item}"),
+                "{name}"
+            );
+        }
+    }
 }
