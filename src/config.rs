@@ -103,6 +103,12 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: u64,
+    /// How long a refresh token of the password grant may wait for its use (each use gives a
+    /// new one with a fresh lifetime).
+    pub refresh_token_ttl_secs: u64,
+    /// The absolute limit of a login's refresh tokens: however often they are used, the user
+    /// logs in again this long after the login.
+    pub refresh_family_ttl_secs: u64,
     /// Failed password logins per user name, and per client address, within the window
     /// before further attempts answer 429.
     pub login_max_failures: u32,
@@ -173,6 +179,8 @@ impl std::fmt::Debug for AuthSettings {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("refresh_family_ttl_secs", &self.refresh_family_ttl_secs)
             .field("login_max_failures", &self.login_max_failures)
             .field("login_window_secs", &self.login_window_secs)
             .field("trusted_issuers", &self.trusted_issuers)
@@ -375,6 +383,12 @@ impl Settings {
         if self.auth.access_token_ttl_secs == 0 {
             return Err(ConfigError::Invalid(
                 "auth.access_token_ttl_secs must be positive".into(),
+            ));
+        }
+        if self.auth.refresh_token_ttl_secs == 0 || self.auth.refresh_family_ttl_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.refresh_token_ttl_secs and auth.refresh_family_ttl_secs must be positive"
+                    .into(),
             ));
         }
         let w = &self.webhooks;

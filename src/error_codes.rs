@@ -79,7 +79,10 @@ error_codes! {
     TooManyLoginAttempts = "too_many_login_attempts", "登录失败次数过多，请稍后重试", "Too many failed logins; retry later";
     InvalidRequest = "invalid_request", "令牌请求有误（如客户端凭据以两种方式发送）", "A malformed token request (e.g. client credentials sent two ways)";
     InvalidClient = "invalid_client", "客户端不存在、密钥错误或已停用", "Unknown client, wrong secret or disabled client";
+    InvalidGrant = "invalid_grant", "刷新令牌无效、已过期、已使用或已撤销，请重新登录", "The refresh token is invalid, expired, used up or revoked; log in again";
+    UnauthorizedClient = "unauthorized_client", "客户端凭据只能用于 client_credentials 授权", "Client credentials go with the client_credentials grant only";
     UnsupportedGrantType = "unsupported_grant_type", "不支持的授权类型", "The grant type is not supported";
+    InvalidScope = "invalid_scope", "请求的权限范围未知或超出该客户端的权限范围", "The scope asked for is unknown or not granted to the client";
     NoMappedRole = "no_mapped_role", "身份令牌中的角色均未映射到本服务的角色", "None of the identity token's roles maps to a role of this service";
     Forbidden = "forbidden", "无权执行此操作（缺少所需角色）", "Not allowed (a required role is missing)";
     InsufficientScope = "insufficient_scope", "客户端令牌缺少所需权限范围", "The client's token lacks the required scope";

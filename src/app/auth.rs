@@ -13,12 +13,17 @@ use crate::domain::user::Username;
 pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: u64,
+    /// Password and refresh grants: the refresh token (see `refresh_tokens`).
+    pub refresh_token: Option<String>,
+    /// Client credentials grant: the scopes granted, space-separated.
+    pub scope: Option<String>,
 }
 
+/// RFC 6749 §5.2 `invalid_grant` (400) on the token endpoint.
 fn bad_credentials() -> AppError {
-    AppError::Unauthorized {
+    AppError::BadRequest {
         code: "invalid_credentials",
-        detail: "unknown user name or wrong password".into(),
+        detail: "用户名或密码错误（unknown user name or wrong password）".into(),
     }
 }
 
@@ -127,7 +132,7 @@ pub fn clear_login_failures(conn: &mut DbConnection, key: &ThrottleKey) -> Resul
 }
 
 /// Password grant. An unknown user, a wrong password and a disabled user all answer the same
-/// 401, after the same amount of hashing work. Failures are counted per user name and per
+/// `invalid_credentials`, after the same amount of hashing work. Failures are counted per user name and per
 /// client address (`client_addr`); past the limit the grant answers 429 without looking at the
 /// password.
 pub async fn login(
@@ -171,23 +176,32 @@ pub async fn login(
                 )?;
                 return Err(bad_credentials());
             }
-            clear_login_failures(conn, &throttle)?;
             let token = keys
                 .issue(&user.id, user.token_generation, now)
                 .map_err(AppError::internal)?;
-            audit(
-                conn,
-                clock.now_micros(),
-                None,
-                Some(&user.agency_id),
-                ("user", &user.id),
-                "token_issued",
-                json!({"username": user.username, "grant_type": "password"}),
-                &ctx,
-            )?;
-            Ok(IssuedToken {
-                access_token: token,
-                expires_in: keys.ttl_secs,
+            // The refresh token's family and the audit event together; a failed login above
+            // stays counted (no transaction around it).
+            db::transaction(conn, |conn| {
+                clear_login_failures(conn, &throttle)?;
+                let at = clock.now_micros();
+                let (refresh, family) =
+                    super::refresh_tokens::start_family(conn, auth, &user.id, at)?;
+                audit(
+                    conn,
+                    at,
+                    None,
+                    Some(&user.agency_id),
+                    ("user", &user.id),
+                    "token_issued",
+                    json!({"username": user.username, "grant_type": "password", "family": family}),
+                    &ctx,
+                )?;
+                Ok(IssuedToken {
+                    access_token: token,
+                    expires_in: keys.ttl_secs,
+                    refresh_token: Some(refresh),
+                    scope: None,
+                })
             })
         })
         .await

@@ -309,18 +309,22 @@ pub async fn rotate_secret(
 fn bad_client() -> AppError {
     AppError::Unauthorized {
         code: "invalid_client",
-        detail: "unknown client, wrong secret or disabled client".into(),
+        detail: "客户端不存在、密钥错误或已停用（unknown client, wrong secret or disabled client）"
+            .into(),
     }
 }
 
 /// The client credentials grant. An unknown client, a wrong secret and a disabled client all
 /// answer the same 401; each outcome is in the audit log. Failures are counted per client id
 /// and per address like password logins; past the limit the grant answers 429 without looking
-/// at the secret.
+/// at the secret. `scope` (RFC 6749 §3.3, space-separated) asks for part of the client's
+/// scopes; a scope the client does not have answers 400 `invalid_scope`. No refresh token
+/// (RFC 6749 §4.4.3): the client asks again with its secret.
 pub async fn token(
     state: &AppState,
     client_id: String,
     secret: String,
+    scope: Option<String>,
     client_addr: String,
     ctx: RequestContext,
 ) -> Result<super::auth::IssuedToken, AppError> {
@@ -360,7 +364,7 @@ pub async fn token(
                 return Err(bad_client());
             }
             clear_login_failures(conn, &throttle)?;
-            let scopes = Scopes::from_stored(&client.scopes);
+            let scopes = requested_scopes(Scopes::from_stored(&client.scopes), scope.as_deref())?;
             let token = keys
                 .issue_client(&client.id, client.token_generation, &scopes.join(" "), now)
                 .map_err(AppError::internal)?;
@@ -377,9 +381,30 @@ pub async fn token(
             Ok(super::auth::IssuedToken {
                 access_token: token,
                 expires_in: keys.ttl_secs,
+                refresh_token: None,
+                scope: Some(scopes.join(" ")),
             })
         })
         .await
+}
+
+/// The scopes a token is asked for: all of the client's without `scope`, else exactly those
+/// named, each of which the client must have.
+fn requested_scopes(granted: Scopes, requested: Option<&str>) -> Result<Scopes, AppError> {
+    let Some(requested) = requested.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(granted);
+    };
+    let codes: Vec<String> = requested.split_whitespace().map(str::to_string).collect();
+    match Scopes::parse_list("scope", &codes) {
+        Ok(asked) if asked.intersect(granted) == asked => Ok(asked),
+        _ => Err(AppError::BadRequest {
+            code: "invalid_scope",
+            detail: format!(
+                "请求的权限范围超出该客户端的权限范围（the scope asked for is unknown or not granted to this client; granted: {}）",
+                granted.join(" ")
+            ),
+        }),
+    }
 }
 
 /// Turns a verified client token back into an actor: a disabled client, or a token older

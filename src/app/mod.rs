@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod letterheads;
 pub mod notice_render;
 pub mod notices;
+pub mod refresh_tokens;
 pub mod remedies;
 pub mod report_export;
 pub mod reports;

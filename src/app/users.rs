@@ -171,7 +171,8 @@ pub struct PatchUser {
 }
 
 /// Changes roles, the disabled flag, the display name or the password. Disabling a user or
-/// changing its password revokes the tokens issued before.
+/// changing its password revokes the tokens issued before: access tokens by the user's token
+/// generation, refresh tokens by revoking every live login (family) of the user.
 pub async fn patch(
     state: &AppState,
     actor: Actor,
@@ -224,6 +225,8 @@ pub async fn patch(
             }
             let mut changes = serde_json::Map::new();
             let mut revoke = false;
+            // Why the user's logins (refresh tokens) end, when they do.
+            let mut end_logins = None;
             if let Some(r) = roles {
                 changes.insert(
                     "roles".into(),
@@ -240,6 +243,9 @@ pub async fn patch(
                 );
                 user.disabled = d;
                 revoke |= d;
+                if d {
+                    end_logins = Some(super::refresh_tokens::REVOKED_USER_DISABLED);
+                }
             }
             if let Some(name) = display_name {
                 changes.insert(
@@ -252,6 +258,7 @@ pub async fn patch(
                 changes.insert("password".into(), json!("changed"));
                 user.password_hash = h;
                 revoke = true;
+                end_logins.get_or_insert(super::refresh_tokens::REVOKED_PASSWORD_CHANGED);
             }
             if revoke {
                 user.token_generation += 1;
@@ -260,6 +267,11 @@ pub async fn patch(
             user.updated_at = clock.now_micros();
             if !db::users::update_if_version(conn, &user, expected)? {
                 return Err(AppError::PreconditionFailed);
+            }
+            if let Some(reason) = end_logins {
+                let ended =
+                    super::refresh_tokens::revoke_user(conn, &user.id, clock.now_micros(), reason)?;
+                changes.insert("logins_ended".into(), json!(ended));
             }
             audit(
                 conn,

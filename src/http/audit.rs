@@ -25,7 +25,7 @@ pub struct AuditEntryDto {
     pub entity_type: String,
     pub entity_id: String,
     /// e.g. `user_created`, `calendar_replaced`, `case_corrected`, `report_published`,
-    /// `token_issued`, `login_failed`.
+    /// `token_issued`, `token_refreshed`, `refresh_token_reused`, `logout`, `login_failed`.
     pub action: String,
     /// What changed (before and after where there was a before).
     #[schema(value_type = super::payloads::AuditPayloadSchema)]

@@ -182,8 +182,8 @@ fn ensure_problem(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     ServiceResponse::new(req, problem_response(response))
 }
 
-/// An error response as problem+json: kept when it already is, rebuilt otherwise (keeping
-/// `Allow` and the CORS headers).
+/// An error response as problem+json: kept when it already is (or is an OAuth error of the
+/// token endpoints), rebuilt otherwise (keeping `Allow` and the CORS headers).
 fn problem_response(res: HttpResponse) -> HttpResponse {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -194,7 +194,13 @@ fn problem_response(res: HttpResponse) -> HttpResponse {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    if is_problem {
+    // The token and logout endpoints answer RFC 6749 errors (`oauth::TokenError`) on purpose.
+    if is_problem
+        || res
+            .extensions()
+            .get::<super::oauth::OAuthErrorBody>()
+            .is_some()
+    {
         return res;
     }
     let code = match status.as_u16() {

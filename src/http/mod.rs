@@ -21,6 +21,7 @@ pub mod letterheads;
 pub mod middleware;
 pub mod notice_render;
 pub mod notices;
+pub mod oauth;
 pub mod payloads;
 pub mod problem;
 pub mod remedies;
@@ -92,6 +93,10 @@ impl Modify for SecurityAndErrors {
     }
 }
 
+/// The endpoints that answer errors in the RFC 6749 shape (`oauth::TokenError`), not as
+/// problem+json.
+pub const OAUTH_PATHS: [&str; 2] = ["/api/v1/auth/token", "/api/v1/auth/logout"];
+
 /// Fills in the common error responses of each operation (called after the routes are known).
 fn add_common_errors(doc: &mut OpenApiDoc) {
     use openapi::content::ContentBuilder;
@@ -112,6 +117,10 @@ fn add_common_errors(doc: &mut OpenApiDoc) {
         )
     };
     for (path, item) in doc.paths.paths.iter_mut() {
+        // Their errors are RFC 6749 `application/json`, each declared by the operation.
+        if OAUTH_PATHS.contains(&path.as_str()) {
+            continue;
+        }
         let has_path_param = path.contains('{');
         let ops = [
             item.get.as_mut(),
@@ -328,6 +337,7 @@ where
         .service(
             scope::scope("/api/v1")
                 .service(auth::issue_token)
+                .service(auth::logout)
                 .service(auth::me)
                 .service(clients::create_client)
                 .service(clients::list_clients)

@@ -1,4 +1,4 @@
-//! Tokens: what is accepted and what answers 401.
+//! Tokens: what is accepted and what answers 401; the token endpoint's RFC 6749 errors.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,11 +11,13 @@ use crate::helpers::{ADMIN_PASSWORD, TestApp};
 
 both_databases!(
     a_password_login_issues_a_bearer_token,
-    wrong_password_and_unknown_user_give_the_same_401,
+    wrong_password_and_unknown_user_give_the_same_invalid_grant,
     tampered_none_expired_and_foreign_tokens_answer_401,
     missing_or_malformed_authorization_answers_401,
     unsupported_grant_types_are_refused,
     the_token_endpoint_takes_an_rfc_6749_form_and_client_credentials_by_http_basic,
+    a_client_gets_no_refresh_token_and_may_ask_for_part_of_its_scopes,
+    client_credentials_with_a_users_grant_are_an_unauthorized_client,
 );
 
 async fn a_password_login_issues_a_bearer_token(app: TestApp) {
@@ -27,6 +29,13 @@ async fn a_password_login_issues_a_bearer_token(app: TestApp) {
         app.settings.auth.access_token_ttl_secs
     );
     assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("pragma"), Some("no-cache"));
+    let refresh = r.body["refresh_token"].as_str().unwrap();
+    assert!(
+        refresh.starts_with("gkr_") && refresh.len() == 68,
+        "{refresh}"
+    );
+    assert!(r.body.get("scope").is_none(), "{}", r.text);
     // User names are case-insensitive.
     assert_eq!(
         app.login("ADMIN", ADMIN_PASSWORD).await.status,
@@ -34,13 +43,24 @@ async fn a_password_login_issues_a_bearer_token(app: TestApp) {
     );
 }
 
-async fn wrong_password_and_unknown_user_give_the_same_401(app: TestApp) {
+/// RFC 6749 §5.2: a wrong resource owner password is `invalid_grant` (400); `code` stays
+/// gongkai's `invalid_credentials`.
+async fn wrong_password_and_unknown_user_give_the_same_invalid_grant(app: TestApp) {
     let wrong = app.login("admin", "not the password").await;
     let unknown = app.login("nobody", "not the password").await;
-    wrong.assert_problem(401, "invalid_credentials");
-    unknown.assert_problem(401, "invalid_credentials");
+    wrong.assert_oauth_error(400, "invalid_grant", "invalid_credentials");
+    unknown.assert_oauth_error(400, "invalid_grant", "invalid_credentials");
     assert_eq!(wrong.body, unknown.body);
-    assert!(wrong.header("www-authenticate").is_some());
+    assert_eq!(
+        wrong.body["error_description"],
+        "用户名或密码错误（unknown user name or wrong password）"
+    );
+    assert_eq!(
+        wrong.body["type"],
+        "urn:gongkai:problem:invalid_credentials"
+    );
+    // Not a 401: no challenge.
+    assert_eq!(wrong.header("www-authenticate"), None);
 }
 
 fn claims(app: &TestApp, sub: &str, iss: &str, aud: &str, exp_offset: i64) -> serde_json::Value {
@@ -159,9 +179,11 @@ async fn unsupported_grant_types_are_refused(app: TestApp) {
         .send()
         .await
         .unwrap();
-    crate::helpers::Resp::from(r)
-        .await
-        .assert_problem(400, "unsupported_grant_type");
+    crate::helpers::Resp::from(r).await.assert_oauth_error(
+        400,
+        "unsupported_grant_type",
+        "unsupported_grant_type",
+    );
     let r = app
         .client
         .post(app.url("/api/v1/auth/token"))
@@ -169,9 +191,21 @@ async fn unsupported_grant_types_are_refused(app: TestApp) {
         .send()
         .await
         .unwrap();
+    let r = crate::helpers::Resp::from(r).await;
+    r.assert_oauth_error(400, "invalid_request", "validation_failed");
+    assert_eq!(r.field_errors(), ["username"]);
+    // Malformed JSON is an invalid_request too.
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .header("Content-Type", "application/json")
+        .body("{\"grant_type\":")
+        .send()
+        .await
+        .unwrap();
     crate::helpers::Resp::from(r)
         .await
-        .assert_problem(422, "validation_failed");
+        .assert_oauth_error(400, "invalid_request", "invalid_json");
 }
 
 /// What standard OAuth2 libraries send: a form-encoded body (RFC 6749 §4.3, §4.4) and the
@@ -205,7 +239,7 @@ async fn the_token_endpoint_takes_an_rfc_6749_form_and_client_credentials_by_htt
             .unwrap(),
     )
     .await;
-    r.assert_problem(401, "invalid_credentials");
+    r.assert_oauth_error(400, "invalid_grant", "invalid_credentials");
 
     // A client, authenticated by HTTP Basic.
     let root = app.root_agency_id().await;
@@ -248,7 +282,27 @@ async fn the_token_endpoint_takes_an_rfc_6749_form_and_client_credentials_by_htt
             .unwrap(),
     )
     .await;
-    r.assert_problem(401, "invalid_client");
+    r.assert_oauth_error(401, "invalid_client", "invalid_client");
+    // RFC 6749 §5.2: Basic was used, so the 401 challenges with Basic.
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"gongkai\"")
+    );
+    // So does a refusal of credentials sent in the body.
+    let r = Resp::from(
+        form(&format!(
+            "grant_type=client_credentials&client_id={id}&client_secret=wrong"
+        ))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    r.assert_oauth_error(401, "invalid_client", "invalid_client");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"gongkai\"")
+    );
     // Both ways at once is refused; so is a malformed Basic header.
     let r = Resp::from(
         form(&format!(
@@ -261,7 +315,7 @@ async fn the_token_endpoint_takes_an_rfc_6749_form_and_client_credentials_by_htt
         .unwrap(),
     )
     .await;
-    r.assert_problem(400, "invalid_request");
+    r.assert_oauth_error(400, "invalid_request", "invalid_request");
     let r = Resp::from(
         form("grant_type=client_credentials")
             .header("Authorization", "Basic !!!")
@@ -270,7 +324,7 @@ async fn the_token_endpoint_takes_an_rfc_6749_form_and_client_credentials_by_htt
             .unwrap(),
     )
     .await;
-    r.assert_problem(401, "invalid_client");
+    r.assert_oauth_error(401, "invalid_client", "invalid_client");
     // Another content type is still a 415.
     let r = Resp::from(
         app.client
@@ -282,7 +336,129 @@ async fn the_token_endpoint_takes_an_rfc_6749_form_and_client_credentials_by_htt
             .unwrap(),
     )
     .await;
-    r.assert_problem(415, "unsupported_media_type");
+    r.assert_oauth_error(415, "invalid_request", "unsupported_media_type");
+    // The method not served on the path is still a problem (the route table's 405).
+    let r = Resp::from(
+        app.client
+            .get(app.url("/api/v1/auth/token"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(405, "method_not_allowed");
+}
+
+async fn create_client(app: &TestApp, scopes: &[&str]) -> (String, String) {
+    let root = app.root_agency_id().await;
+    let c = app
+        .post(
+            "/api/v1/clients",
+            &app.admin_token().await,
+            &json!({"name": "省平台", "agency_id": root, "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+    (
+        c.body["client_id"].as_str().unwrap().to_string(),
+        c.body["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn client_grant(app: &TestApp, body: serde_json::Value) -> crate::helpers::Resp {
+    crate::helpers::Resp::from(
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// RFC 6749 §4.4.3: no refresh token for the client credentials grant. §3.3: `scope` asks for
+/// part of what the client may have; the answer says what was granted.
+async fn a_client_gets_no_refresh_token_and_may_ask_for_part_of_its_scopes(app: TestApp) {
+    let (id, secret) = create_client(&app, &["requests:read", "feed:read"]).await;
+    let r = client_grant(
+        &app,
+        json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body.get("refresh_token").is_none(), "{}", r.text);
+    assert_eq!(r.body["scope"], "requests:read feed:read");
+
+    let r = client_grant(
+        &app,
+        json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "scope": "feed:read"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["scope"], "feed:read");
+    let narrow = r.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.get("/api/v1/feed", &narrow).await.status,
+        StatusCode::OK
+    );
+    app.get("/api/v1/requests", &narrow)
+        .await
+        .assert_problem(403, "insufficient_scope");
+
+    // A scope the client lacks, or none that exists.
+    for scope in ["reports:read", "feed:read admin"] {
+        let r = client_grant(
+            &app,
+            json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "scope": scope}),
+        )
+        .await;
+        r.assert_oauth_error(400, "invalid_scope", "invalid_scope");
+    }
+    // The refresh grant is for users' tokens only: a client cannot refresh.
+    let r = client_grant(
+        &app,
+        json!({"grant_type": "refresh_token", "refresh_token": narrow}),
+    )
+    .await;
+    r.assert_oauth_error(400, "invalid_grant", "invalid_grant");
+}
+
+/// Client credentials belong to the client credentials grant (RFC 6749 §5.2
+/// `unauthorized_client`); a public client's bare `client_id` is ignored, as OAuth2 libraries
+/// send it.
+async fn client_credentials_with_a_users_grant_are_an_unauthorized_client(app: TestApp) {
+    let (id, secret) = create_client(&app, &["requests:read"]).await;
+    let r = client_grant(
+        &app,
+        json!({"grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD, "client_id": id, "client_secret": secret}),
+    )
+    .await;
+    r.assert_oauth_error(400, "unauthorized_client", "unauthorized_client");
+    let r = crate::helpers::Resp::from(
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            .header(
+                "Authorization",
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+                ),
+            )
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=refresh_token&refresh_token=gkr_x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_oauth_error(400, "unauthorized_client", "unauthorized_client");
+    let r = client_grant(
+        &app,
+        json!({"grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD, "client_id": "gongkai-spa"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
 fn url_encode(s: &str) -> String {

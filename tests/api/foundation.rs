@@ -326,10 +326,10 @@ async fn disabling_a_user_revokes_its_tokens_and_login(app: TestApp) {
         .await
         .assert_problem(401, "invalid_token");
     let login = app.login("soon.gone", PASSWORD).await;
-    login.assert_problem(401, "invalid_credentials");
+    login.assert_oauth_error(400, "invalid_grant", "invalid_credentials");
     // Same answer as an unknown user.
     let unknown = app.login("nobody.here", PASSWORD).await;
-    unknown.assert_problem(401, "invalid_credentials");
+    unknown.assert_oauth_error(400, "invalid_grant", "invalid_credentials");
     assert_eq!(login.body["detail"], unknown.body["detail"]);
     // Re-enabled: the old token stays dead, a new login works.
     let r = app
@@ -364,9 +364,11 @@ async fn changing_a_password_revokes_older_tokens(app: TestApp) {
     app.get("/api/v1/me", &old)
         .await
         .assert_problem(401, "invalid_token");
-    app.login("li.si", PASSWORD)
-        .await
-        .assert_problem(401, "invalid_credentials");
+    app.login("li.si", PASSWORD).await.assert_oauth_error(
+        400,
+        "invalid_grant",
+        "invalid_credentials",
+    );
     let new = app.token("li.si", "a brand new password").await;
     assert_eq!(app.get("/api/v1/me", &new).await.status, StatusCode::OK);
 }

@@ -76,7 +76,7 @@ async fn login_from(app: &TestApp, addr: &str, username: &str, password: &str) -
 }
 
 fn assert_throttled(r: &Resp, window: u64) {
-    r.assert_problem(429, "too_many_login_attempts");
+    r.assert_oauth_error(429, "temporarily_unavailable", "too_many_login_attempts");
     let retry: u64 = r
         .header("retry-after")
         .and_then(|v| v.parse().ok())
@@ -94,7 +94,7 @@ async fn failures_for_one_user_name_throttle_it_even_with_the_right_password(app
     for n in 0..max {
         login_from(&app, &format!("10.0.0.{n}"), "Admin", "wrong password")
             .await
-            .assert_problem(401, "invalid_credentials");
+            .assert_oauth_error(400, "invalid_grant", "invalid_credentials");
     }
     // The right password does not get through, from a fresh address either.
     let r = login_from(&app, "10.0.1.1", "admin", ADMIN_PASSWORD).await;
@@ -126,7 +126,7 @@ async fn failures_from_one_address_throttle_every_name_from_it(app: TestApp) {
     for n in 0..max {
         login_from(&app, "192.0.2.7", &format!("nobody{n}"), "wrong password")
             .await
-            .assert_problem(401, "invalid_credentials");
+            .assert_oauth_error(400, "invalid_grant", "invalid_credentials");
     }
     let r = login_from(&app, "192.0.2.7", "admin", ADMIN_PASSWORD).await;
     assert_throttled(&r, app.settings.auth.login_window_secs);
@@ -142,7 +142,7 @@ async fn a_successful_login_forgets_the_user_names_failures(app: TestApp) {
             addr += 1;
             login_from(&app, &format!("10.9.0.{addr}"), "admin", "wrong password")
                 .await
-                .assert_problem(401, "invalid_credentials");
+                .assert_oauth_error(400, "invalid_grant", "invalid_credentials");
         }
         addr += 1;
         let ok = login_from(&app, &format!("10.9.0.{addr}"), "admin", ADMIN_PASSWORD).await;
@@ -153,7 +153,7 @@ async fn a_successful_login_forgets_the_user_names_failures(app: TestApp) {
         addr += 1;
         login_from(&app, &format!("10.9.0.{addr}"), "admin", "wrong password")
             .await
-            .assert_problem(401, "invalid_credentials");
+            .assert_oauth_error(400, "invalid_grant", "invalid_credentials");
     }
     addr += 1;
     let r = login_from(&app, &format!("10.9.0.{addr}"), "admin", ADMIN_PASSWORD).await;
@@ -173,7 +173,7 @@ async fn the_limit_holds_across_server_processes(app: TestApp) {
     for n in 0..app.settings.auth.login_max_failures {
         login_from(&app, &format!("10.7.0.{n}"), "admin", "wrong password")
             .await
-            .assert_problem(401, "invalid_credentials");
+            .assert_oauth_error(400, "invalid_grant", "invalid_credentials");
     }
     let r = Resp::from(
         app.client

@@ -482,6 +482,40 @@ impl Resp {
         );
     }
 
+    /// An error of the token or logout endpoint: RFC 6749 §5.2 `application/json` with `error`
+    /// and a Chinese-first `error_description`, and the problem fields beside (`code`).
+    pub fn assert_oauth_error(&self, status: u16, error: &str, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "content type; body: {}",
+            self.text
+        );
+        assert_eq!(self.body["error"], error, "error; body: {}", self.text);
+        assert_eq!(self.body["code"], code, "code; body: {}", self.text);
+        assert_eq!(
+            self.body["status"], status,
+            "status field; body: {}",
+            self.text
+        );
+        let description = self.body["error_description"].as_str().unwrap_or_default();
+        assert!(
+            description
+                .chars()
+                .next()
+                .is_some_and(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "error_description is Chinese first: {}",
+            self.text
+        );
+        assert!(
+            self.body["type"].is_string()
+                && self.body["title"].is_string()
+                && self.body["detail"].is_string()
+        );
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+    }
+
     pub fn field_errors(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()

@@ -23,6 +23,7 @@ mod notices;
 mod openapi;
 mod platform;
 mod records;
+mod refresh_tokens;
 mod remedies;
 mod report_cells;
 mod report_storage;

@@ -47,7 +47,23 @@ async fn every_operation_documents_its_error_responses() {
             if secured {
                 assert!(responses.contains_key("401"), "{method} {path} lacks 401");
             }
-            if op.get("requestBody").is_some() {
+            if gongkai::http::OAUTH_PATHS.contains(&path.as_str()) {
+                // RFC 6749 errors: application/json with `error`, no 422 (a missing
+                // parameter is a 400 `invalid_request`).
+                for s in ["400", "413", "415", "500", "503"] {
+                    let content = &responses[s]["content"];
+                    assert_eq!(
+                        content["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/OAuthError",
+                        "{method} {path} {s}"
+                    );
+                    assert!(content.get("application/problem+json").is_none());
+                }
+                assert!(
+                    !responses.contains_key("422"),
+                    "{method} {path} declares 422"
+                );
+            } else if op.get("requestBody").is_some() {
                 for s in ["400", "413", "415", "422"] {
                     assert!(responses.contains_key(s), "{method} {path} lacks {s}");
                 }
@@ -59,6 +75,26 @@ async fn every_operation_documents_its_error_responses() {
         }
     }
     assert!(operations >= 10);
+    // The token endpoint declares its RFC 6749 errors and their headers.
+    let token = &doc["paths"]["/api/v1/auth/token"]["post"]["responses"];
+    assert!(token["401"]["headers"].get("WWW-Authenticate").is_some());
+    assert!(token["429"]["headers"].get("Retry-After").is_some());
+    let schema = &doc["components"]["schemas"]["OAuthError"];
+    assert!(schema.to_string().contains("error_description"), "{schema}");
+    let codes = &doc["components"]["schemas"]["OAuthErrorCode"]["enum"];
+    for code in [
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    ] {
+        assert!(
+            codes.as_array().unwrap().iter().any(|c| c == code),
+            "{code} in {codes}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -632,10 +632,10 @@ async fn client_secrets_are_shown_once_and_disabling_rotating_or_narrowing_revok
     // throttled after 5 in a window, so this test makes 4 in all.)
     grant(&app, &id, "gks_wrong")
         .await
-        .assert_problem(401, "invalid_client");
+        .assert_oauth_error(401, "invalid_client", "invalid_client");
     grant(&app, &uuid::Uuid::new_v4().to_string(), &secret)
         .await
-        .assert_problem(401, "invalid_client");
+        .assert_oauth_error(401, "invalid_client", "invalid_client");
 
     let t1 = client_token(&app, &c).await;
     let r = app.get("/api/v1/requests", &t1).await;
@@ -713,7 +713,7 @@ async fn client_secrets_are_shown_once_and_disabling_rotating_or_narrowing_revok
         .assert_problem(401, "invalid_token");
     grant(&app, &id, &secret)
         .await
-        .assert_problem(401, "invalid_client");
+        .assert_oauth_error(401, "invalid_client", "invalid_client");
     let c = Client {
         id: id.clone(),
         secret: new_secret,
@@ -741,7 +741,7 @@ async fn client_secrets_are_shown_once_and_disabling_rotating_or_narrowing_revok
         .assert_problem(401, "invalid_token");
     grant(&app, &c.id, &c.secret)
         .await
-        .assert_problem(401, "invalid_client");
+        .assert_oauth_error(401, "invalid_client", "invalid_client");
     let r = app
         .patch(
             &format!("/api/v1/clients/{id}"),
