@@ -70,7 +70,10 @@ pub async fn issue_token(
         if req.client_id.is_some() || req.client_secret.is_some() {
             return Err(ApiError::bad_request(
                 "invalid_request",
-                "客户端凭据只能用一种方式发送：HTTP Basic 或请求体（send the client credentials one way: HTTP Basic or the body）",
+                crate::text!(
+                    "客户端凭据只能用一种方式发送：HTTP Basic 或请求体",
+                    "send the client credentials one way: HTTP Basic or the body"
+                ),
             ));
         }
         req.client_id = Some(id);
@@ -83,7 +86,10 @@ pub async fn issue_token(
                     crate::domain::validation::FieldError::new(
                         "username",
                         "required",
-                        "username and password are required for grant_type password",
+                        crate::text!(
+                            "grant_type 为 password 时须提供 username 和 password",
+                            "username and password are required for grant_type password"
+                        ),
                     ),
                 ])));
             };
@@ -98,7 +104,10 @@ pub async fn issue_token(
                     crate::domain::validation::FieldError::new(
                         "client_id",
                         "required",
-                        "client_id and client_secret are required for grant_type client_credentials",
+                        crate::text!(
+                            "grant_type 为 client_credentials 时须提供 client_id 和 client_secret",
+                            "client_id and client_secret are required for grant_type client_credentials"
+                        ),
                     ),
                 ])));
             };
@@ -109,7 +118,8 @@ pub async fn issue_token(
         }
         other => Err(ApiError::bad_request(
             "unsupported_grant_type",
-            format!(
+            crate::text!(
+                "不支持 grant_type {other:?}；请用 \"password\" 或 \"client_credentials\"",
                 "grant_type {other:?} is not supported; use \"password\" or \"client_credentials\""
             ),
         )),
@@ -138,7 +148,10 @@ impl actix_web::FromRequest for TokenBody {
         let body = web::Payload::from_request(req, payload);
         Box::pin(async move {
             let payload = body.await.map_err(|e| {
-                ApiError::bad_request("invalid_body", format!("the body could not be read: {e}"))
+                ApiError::bad_request(
+                    "invalid_body",
+                    crate::text!("无法读取请求体：{e}", "the body could not be read: {e}"),
+                )
             })?;
             let bytes = super::extract::read_body_limited(&http, payload, limit).await?;
             serde_urlencoded::from_bytes::<TokenRequest>(&bytes)
@@ -146,7 +159,10 @@ impl actix_web::FromRequest for TokenBody {
                 .map_err(|e| {
                     ApiError::bad_request(
                         "invalid_body",
-                        format!("表单格式有误（the form is not a token request）: {e}"),
+                        crate::text!(
+                            "表单格式有误，不是令牌请求",
+                            "the form is not a token request: {e}"
+                        ),
                     )
                 })
         })
@@ -171,7 +187,10 @@ fn basic_credentials(http: &HttpRequest) -> Result<Option<(String, String)>, Api
         ApiError::new(
             actix_web::http::StatusCode::UNAUTHORIZED,
             "invalid_client",
-            "HTTP Basic 客户端凭据格式有误（malformed Basic client credentials）",
+            crate::text!(
+                "HTTP Basic 客户端凭据格式有误",
+                "malformed Basic client credentials"
+            ),
         )
     };
     let decoded = base64::engine::general_purpose::STANDARD
