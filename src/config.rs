@@ -60,6 +60,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub log: LogSettings,
     pub clock: ClockSettings,
+    pub i18n: I18nSettings,
     /// Which profile these settings were loaded for (not a file key).
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -297,6 +298,33 @@ impl ClockSettings {
                     "clock.today: {t:?} is not a date; expected YYYY-MM-DD, e.g. 2027-02-01"
                 ))
             })
+    }
+}
+
+/// The languages people read answers in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct I18nSettings {
+    /// The language of messages (problem titles, details, field messages) when a request's
+    /// `Accept-Language` prefers neither Chinese nor English, or is absent.
+    pub default_language: LanguageSetting,
+}
+
+/// A language the service answers in, by its tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LanguageSetting {
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    #[serde(rename = "en")]
+    En,
+}
+
+impl LanguageSetting {
+    pub fn language(self) -> crate::domain::text::Language {
+        match self {
+            LanguageSetting::ZhCn => crate::domain::text::Language::Chinese,
+            LanguageSetting::En => crate::domain::text::Language::English,
+        }
     }
 }
 
@@ -639,6 +667,23 @@ algorithm = "RS256"
         assert!(load(&format!("{pem}jwks_file = \"j.json\"\n{roles}")).is_err());
         assert!(load(&format!("{pem}role_map = {{ x = \"boss\" }}\n")).is_err());
         assert!(load(pem).is_err(), "empty role map");
+    }
+
+    #[test]
+    fn the_default_language_is_chinese_and_takes_zh_cn_or_en_only() {
+        let s = Settings::defaults(Profile::Test).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.i18n.default_language, LanguageSetting::ZhCn);
+        let load = |v: &str| -> Result<LanguageSetting, String> {
+            Figment::from(Toml::string(DEFAULT_TOML))
+                .merge(Toml::string(&format!("[i18n]\ndefault_language = \"{v}\"")))
+                .extract::<Settings>()
+                .map(|s| s.i18n.default_language)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(load("en"), Ok(LanguageSetting::En));
+        assert_eq!(load("zh-CN"), Ok(LanguageSetting::ZhCn));
+        let e = load("fr").err().unwrap_or_default();
+        assert!(e.contains("default_language"), "{e}");
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn visible_agency(
 ) -> Result<AgencyRow, AppError> {
     match db::agencies::find(conn, id)? {
         Some(a) if actor.sees(&a.id, &a.path) => Ok(a),
-        _ => Err(AppError::NotFound("agency")),
+        _ => Err(AppError::NotFound(crate::text!("机关", "agency"))),
     }
 }
 
@@ -90,7 +90,7 @@ pub async fn create(
                     return Err(AppError::field(
                         "parent_id",
                         "unknown_agency",
-                        "no such agency in your scope",
+                        crate::text!("您的权限范围内没有此机关", "no such agency in your scope"),
                     ));
                 }
             };
@@ -98,7 +98,11 @@ pub async fn create(
             if db::agencies::find_by_code(conn, parsed.code.as_str())?.is_some() {
                 return Err(AppError::conflict(
                     "agency_code_taken",
-                    format!("an agency with code {} exists", parsed.code.as_str()),
+                    crate::text!(
+                        "机关代码 {} 已存在",
+                        "an agency with code {} exists",
+                        parsed.code.as_str()
+                    ),
                 ));
             }
             let id = uuid::Uuid::new_v4().to_string();
@@ -117,7 +121,10 @@ pub async fn create(
             };
             db::agencies::insert(conn, &row).map_err(|e| {
                 if db::is_unique_violation(&e) {
-                    AppError::conflict("agency_code_taken", "an agency with this code exists")
+                    AppError::conflict(
+                        "agency_code_taken",
+                        crate::text!("该机关代码已存在", "an agency with this code exists"),
+                    )
                 } else {
                     e.into()
                 }

@@ -16,7 +16,7 @@ pub async fn list(
     if !actor.has(Role::Admin) {
         return Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "the audit log is for admins".into(),
+            detail: crate::text!("审计日志仅供管理员查看", "the audit log is for admins"),
         });
     }
     state

@@ -23,7 +23,7 @@ pub struct IssuedToken {
 fn bad_credentials() -> AppError {
     AppError::BadRequest {
         code: "invalid_credentials",
-        detail: "用户名或密码错误（unknown user name or wrong password）".into(),
+        detail: crate::text!("用户名或密码错误", "unknown user name or wrong password"),
     }
 }
 
@@ -207,10 +207,10 @@ pub async fn login(
         .await
 }
 
-fn token_refused(detail: &str) -> AppError {
+fn token_refused(detail: crate::domain::text::Text) -> AppError {
     AppError::Unauthorized {
         code: "invalid_token",
-        detail: detail.into(),
+        detail,
     }
 }
 
@@ -243,7 +243,10 @@ async fn authenticate_user(state: &AppState, token: String) -> Result<Actor, App
         .verify(&token, state.clock.unix())
         .map_err(|e| match e {
             crate::auth::jwt::TokenError::Expired => token_expired(),
-            _ => token_refused("the access token is not valid"),
+            _ => token_refused(crate::text!(
+                "访问令牌无效",
+                "the access token is not valid"
+            )),
         })?;
     state
         .with_conn(move |conn| {
@@ -260,13 +263,22 @@ async fn authenticate_user(state: &AppState, token: String) -> Result<Actor, App
             }
             let found = db::users::find_with_agency_path(conn, &claims.sub)?;
             let Some((user, agency_path)) = found else {
-                return Err(token_refused("the access token's user no longer exists"));
+                return Err(token_refused(crate::text!(
+                    "该访问令牌的用户已不存在",
+                    "the access token's user no longer exists"
+                )));
             };
             if user.disabled {
-                return Err(token_refused("the user is disabled"));
+                return Err(token_refused(crate::text!(
+                    "该用户已停用",
+                    "the user is disabled"
+                )));
             }
             if user.token_generation != claims.generation {
-                return Err(token_refused("the access token was revoked; log in again"));
+                return Err(token_refused(crate::text!(
+                    "该访问令牌已被撤销，请重新登录",
+                    "the access token was revoked; log in again"
+                )));
             }
             Ok(Actor {
                 user_id: user.id,
@@ -283,7 +295,10 @@ async fn authenticate_user(state: &AppState, token: String) -> Result<Actor, App
 fn token_expired() -> AppError {
     AppError::Unauthorized {
         code: "token_expired",
-        detail: "the access token has expired; log in again".into(),
+        detail: crate::text!(
+            "访问令牌已过期，请重新登录",
+            "the access token has expired; log in again"
+        ),
     }
 }
 
@@ -301,14 +316,18 @@ async fn authenticate_federated(
         .verify(issuer, token, state.clock.unix())
         .map_err(|e| match e {
             FederatedError::Expired => token_expired(),
-            FederatedError::Invalid(detail) => token_refused(&detail),
+            // The verifier's reasons are English only: a Chinese answer says what the code means.
+            FederatedError::Invalid(detail) => {
+                token_refused(crate::domain::text::Text::english(detail))
+            }
         })?;
     let agency_code = identity.agency_code.clone();
     let agency = state
         .with_conn(move |conn| super::agencies::find_by_code(conn, &agency_code))
         .await?;
     let Some(agency) = agency else {
-        return Err(token_refused(&format!(
+        return Err(token_refused(crate::text!(
+            "令牌中的机关代码 {:?} 不是本服务的机关",
             "the token's agency code {:?} is not an agency of this service",
             identity.agency_code
         )));
@@ -316,7 +335,10 @@ async fn authenticate_federated(
     if identity.roles.to_vec().is_empty() {
         return Err(AppError::Forbidden {
             code: "no_mapped_role",
-            detail: "none of the token's roles is mapped to a role of this service".into(),
+            detail: crate::text!(
+                "令牌中的角色均未映射到本服务的角色",
+                "none of the token's roles is mapped to a role of this service"
+            ),
         });
     }
     Ok(Actor {

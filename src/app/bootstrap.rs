@@ -104,12 +104,12 @@ pub fn create_user_cli(
     let code =
         AgencyCode::parse("agency", agency_code).map_err(|e| AppError::Validation(vec![e]))?;
     db::transaction(conn, |conn| {
-        let agency =
-            db::agencies::find_by_code(conn, code.as_str())?.ok_or(AppError::NotFound("agency"))?;
+        let agency = db::agencies::find_by_code(conn, code.as_str())?
+            .ok_or(AppError::NotFound(crate::text!("机关", "agency")))?;
         if db::users::find_by_username(conn, parsed.username.as_str())?.is_some() {
             return Err(AppError::conflict(
                 "username_taken",
-                "the user name is taken",
+                crate::text!("用户名已被占用", "the user name is taken"),
             ));
         }
         let now = clock.now_micros();

@@ -64,12 +64,20 @@ pub fn may_import(actor: &Actor) -> Result<(), AppError> {
     } else {
         Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "importing applications needs the role admin".into(),
+            detail: crate::text!(
+                "导入申请须具有管理员（admin）角色",
+                "importing applications needs the role admin"
+            ),
         })
     }
 }
 
-fn line_error(line: u64, field: &str, code: &'static str, message: impl Into<String>) -> LineError {
+fn line_error(
+    line: u64,
+    field: &str,
+    code: &'static str,
+    message: crate::domain::text::Text,
+) -> LineError {
     LineError {
         line,
         error: FieldError::new(field, code, message),
@@ -143,7 +151,10 @@ fn agency_of(
                 n,
                 "agency_code",
                 "not_allowed",
-                "give agency_id or agency_code, not both",
+                crate::text!(
+                    "agency_id 与 agency_code 只能给出其一",
+                    "give agency_id or agency_code, not both"
+                ),
             )));
         }
         (Some(id), None) => (lookups.by_id(conn, id)?, "agency_id"),
@@ -156,7 +167,10 @@ fn agency_of(
             n,
             field,
             "unknown_agency",
-            "no such agency in which you may register applications",
+            crate::text!(
+                "没有您可在其中登记申请的此机关",
+                "no such agency in which you may register applications"
+            ),
         )),
     })
 }
@@ -174,14 +188,17 @@ pub async fn import(
         return Err(AppError::field(
             "body",
             "empty_import",
-            "the body holds no application",
+            crate::text!("请求体中没有申请", "the body holds no application"),
         ));
     }
     if lines.len() > MAX_IMPORT_LINES {
         return Err(AppError::field(
             "body",
             "too_many_lines",
-            format!("at most {MAX_IMPORT_LINES} applications per import"),
+            crate::text!(
+                "一次至多导入 {MAX_IMPORT_LINES} 件申请",
+                "at most {MAX_IMPORT_LINES} applications per import"
+            ),
         ));
     }
     let tz = state.tz;
@@ -226,7 +243,10 @@ pub async fn import(
                                 n,
                                 "external_reference",
                                 "duplicate_in_import",
-                                format!("line {first} has the same external reference for this agency"),
+                                crate::text!(
+                                    "第 {first} 行已有本机关的相同外部编号",
+                                    "line {first} has the same external reference for this agency"
+                                ),
                             ));
                             continue;
                         }
@@ -283,7 +303,10 @@ pub async fn import(
                             *line,
                             "external_reference",
                             "external_reference_taken",
-                            format!("this agency already has an application with external reference {taken}"),
+                            crate::text!(
+                                "本机关已有外部编号为 {taken} 的申请",
+                                "this agency already has an application with external reference {taken}"
+                            ),
                         ));
                     }
                 }
@@ -321,7 +344,10 @@ pub async fn import(
                 if db::is_unique_violation(&e) {
                     AppError::conflict(
                         "external_reference_taken",
-                        "an external reference of this import was just taken by another application; nothing was imported",
+                        crate::text!(
+                            "本次导入的某一外部编号刚被另一申请占用，未导入任何申请",
+                            "an external reference of this import was just taken by another application; nothing was imported"
+                        ),
                     )
                 } else {
                     e.into()
@@ -402,7 +428,10 @@ pub async fn export_plan(
     {
         return Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "exporting applications needs the role clerk, supervisor or admin, or a client with requests:read".into(),
+            detail: crate::text!(
+                "导出申请须具有经办人、监督人员或管理员角色，或为具有 requests:read 权限的客户端",
+                "exporting applications needs the role clerk, supervisor or admin, or a client with requests:read"
+            ),
         });
     }
     let this_year = state.today().year();
@@ -410,7 +439,10 @@ pub async fn export_plan(
         return Err(AppError::field(
             "year",
             "out_of_range",
-            format!("must be between 1990 and {this_year}"),
+            crate::text!(
+                "须在 1990 至 {this_year} 之间",
+                "must be between 1990 and {this_year}"
+            ),
         ));
     }
     state
@@ -418,7 +450,7 @@ pub async fn export_plan(
             let agencies = match agency_id {
                 Some(id) => match db::agencies::find(conn, &id)? {
                     Some(a) if actor.sees(&a.id, &a.path) => vec![a.id],
-                    _ => return Err(AppError::NotFound("agency")),
+                    _ => return Err(AppError::NotFound(crate::text!("机关", "agency"))),
                 },
                 None => match db::requests::resolve(conn, &actor.visibility())? {
                     db::requests::Scope::All => db::bulk::all_agency_ids(conn)?,

@@ -96,7 +96,7 @@ pub fn parse_file(name: &str, text: &str) -> Result<YearSchedule, CalendarFileEr
     if let Err(violations) = schedule.validate() {
         let msgs: Vec<String> = violations
             .iter()
-            .map(|v| format!("{}: {}", v.field, v.message))
+            .map(|v| format!("{}: {}", v.field, v.message.en()))
             .collect();
         return Err(invalid(msgs.join("; ")));
     }
@@ -175,7 +175,10 @@ pub fn check_year(year: i32) -> Result<(), AppError> {
     if (MIN_NOTICE_YEAR..=MAX_NOTICE_YEAR).contains(&year) {
         Ok(())
     } else {
-        Err(AppError::NotFound("calendar year"))
+        Err(AppError::NotFound(crate::text!(
+            "日历年度",
+            "calendar year"
+        )))
     }
 }
 
@@ -229,7 +232,10 @@ pub async fn put_year(
     if !actor.has(Role::Admin) || !actor.is_at_root() {
         return Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "only admins of the root agency change the calendar".into(),
+            detail: crate::text!(
+                "只有根机关的管理员才能修改工作日历",
+                "only admins of the root agency change the calendar"
+            ),
         });
     }
     schedule.validate().map_err(|violations| {
@@ -277,8 +283,13 @@ pub async fn put_year(
             )?;
             let cal = cache.current(conn)?;
             let today = clock.today();
-            let year_start = NaiveDate::from_ymd_opt(year, 1, 1)
-                .ok_or_else(|| AppError::field("year", "out_of_range", "not a calendar year"))?;
+            let year_start = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| {
+                AppError::field(
+                    "year",
+                    "out_of_range",
+                    crate::text!("不是日历年份", "not a calendar year"),
+                )
+            })?;
             let year_end = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(year_start);
             let recomputed = super::requests::retime_touching(
                 conn,
@@ -315,7 +326,7 @@ pub fn calendar_error(e: CalendarError) -> AppError {
             CalendarError::ReversedRange { .. } => "from_after_to",
             _ => "out_of_range",
         },
-        e.to_string(),
+        e.text(),
     )])
 }
 

@@ -86,7 +86,7 @@ fn may_manage(actor: &Actor, agency: &db::agencies::AgencyRow) -> Result<(), App
     if actor.client_scopes().is_some() {
         return Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "clients cannot manage clients".into(),
+            detail: crate::text!("系统客户端不能管理客户端", "clients cannot manage clients"),
         });
     }
     Ok(actor.may_administer(&agency.id, &agency.path)?)
@@ -152,9 +152,10 @@ fn managed(
     actor: &Actor,
     id: &str,
 ) -> Result<(ClientRow, db::agencies::AgencyRow), AppError> {
-    let client = db::clients::find(conn, id)?.ok_or(AppError::NotFound("client"))?;
-    let agency =
-        visible_agency(conn, actor, &client.agency_id).map_err(|_| AppError::NotFound("client"))?;
+    let client =
+        db::clients::find(conn, id)?.ok_or(AppError::NotFound(crate::text!("客户端", "client")))?;
+    let agency = visible_agency(conn, actor, &client.agency_id)
+        .map_err(|_| AppError::NotFound(crate::text!("客户端", "client")))?;
     may_manage(actor, &agency)?;
     Ok((client, agency))
 }
@@ -175,7 +176,10 @@ pub async fn list(
     if actor.client_scopes().is_some() || !actor.has(Role::Admin) {
         return Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "listing clients needs the role admin".into(),
+            detail: crate::text!(
+                "查看客户端列表须具有管理员（admin）角色",
+                "listing clients needs the role admin"
+            ),
         });
     }
     state
@@ -309,8 +313,10 @@ pub async fn rotate_secret(
 fn bad_client() -> AppError {
     AppError::Unauthorized {
         code: "invalid_client",
-        detail: "客户端不存在、密钥错误或已停用（unknown client, wrong secret or disabled client）"
-            .into(),
+        detail: crate::text!(
+            "客户端不存在、密钥错误或已停用",
+            "unknown client, wrong secret or disabled client"
+        ),
     }
 }
 
@@ -415,18 +421,27 @@ pub fn actor_for_token(
     generation: i32,
     token_scope: Option<&str>,
 ) -> Result<Actor, AppError> {
-    let refused = |detail: &str| AppError::Unauthorized {
+    let refused = |detail: crate::domain::text::Text| AppError::Unauthorized {
         code: "invalid_token",
-        detail: detail.into(),
+        detail,
     };
     let Some((client, path)) = db::clients::find_with_agency_path(conn, client_id)? else {
-        return Err(refused("the access token's client no longer exists"));
+        return Err(refused(crate::text!(
+            "该访问令牌的客户端已不存在",
+            "the access token's client no longer exists"
+        )));
     };
     if client.disabled {
-        return Err(refused("the client is disabled"));
+        return Err(refused(crate::text!(
+            "该客户端已停用",
+            "the client is disabled"
+        )));
     }
     if client.token_generation != generation {
-        return Err(refused("the access token was revoked; ask for a new one"));
+        return Err(refused(crate::text!(
+            "该访问令牌已被撤销，请重新申请",
+            "the access token was revoked; ask for a new one"
+        )));
     }
     let scopes = Scopes::from_stored(&client.scopes)
         .intersect(Scopes::from_stored(token_scope.unwrap_or_default()));

@@ -85,7 +85,10 @@ fn may_write(actor: &Actor) -> Result<(), AppError> {
     } else {
         Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "上传申请材料需要经办人、审批人或管理员角色（uploading documents needs the role clerk, approver or admin）".into(),
+            detail: crate::text!(
+                "上传申请材料需要经办人、审批人或管理员角色",
+                "uploading documents needs the role clerk, approver or admin"
+            ),
         })
     }
 }
@@ -96,13 +99,14 @@ fn visible_request(
     actor: &Actor,
     request_id: &str,
 ) -> Result<String, AppError> {
-    let agency_id =
-        db::requests::agency_of(conn, request_id)?.ok_or(AppError::NotFound("application"))?;
-    let agency = db::agencies::find(conn, &agency_id)?.ok_or(AppError::NotFound("application"))?;
+    let agency_id = db::requests::agency_of(conn, request_id)?
+        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
+    let agency = db::agencies::find(conn, &agency_id)?
+        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
     if actor.sees(&agency.id, &agency.path) {
         Ok(agency.id)
     } else {
-        Err(AppError::NotFound("application"))
+        Err(AppError::NotFound(crate::text!("申请", "application")))
     }
 }
 
@@ -111,12 +115,14 @@ fn visible_document(
     actor: &Actor,
     id: &str,
 ) -> Result<DocumentRow, AppError> {
-    let row = db::documents::find(conn, id)?.ok_or(AppError::NotFound("document"))?;
-    let agency = db::agencies::find(conn, &row.agency_id)?.ok_or(AppError::NotFound("document"))?;
+    let row = db::documents::find(conn, id)?
+        .ok_or(AppError::NotFound(crate::text!("材料", "document")))?;
+    let agency = db::agencies::find(conn, &row.agency_id)?
+        .ok_or(AppError::NotFound(crate::text!("材料", "document")))?;
     if actor.sees(&agency.id, &agency.path) {
         Ok(row)
     } else {
-        Err(AppError::NotFound("document"))
+        Err(AppError::NotFound(crate::text!("材料", "document")))
     }
 }
 
@@ -249,15 +255,19 @@ fn file_name(given: Option<&str>, kind: DocumentKind, t: FileType) -> Result<Str
         return Err(FieldError::new(
             "file",
             "invalid_characters",
-            "文件名含有控制字符（the file name contains control characters）",
+            crate::text!(
+                "文件名含有控制字符",
+                "the file name contains control characters"
+            ),
         ));
     }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(FieldError::new(
             "file",
             "too_long",
-            format!(
-                "文件名最多 {MAX_NAME_CHARS} 个字符（the file name has at most {MAX_NAME_CHARS} characters）"
+            crate::text!(
+                "文件名最多 {MAX_NAME_CHARS} 个字符",
+                "the file name has at most {MAX_NAME_CHARS} characters"
             ),
         ));
     }
@@ -277,7 +287,7 @@ fn check_fields(input: &UploadInput) -> (Option<Checked>, Errors) {
             errors.push(FieldError::new(
                 "kind",
                 "required",
-                "请选择材料类型（kind is required）",
+                crate::text!("请选择材料类型", "kind is required"),
             ));
             None
         }
@@ -287,8 +297,9 @@ fn check_fields(input: &UploadInput) -> (Option<Checked>, Errors) {
                 errors.push(FieldError::new(
                     "kind",
                     "unknown_code",
-                    format!(
-                        "未知的材料类型（unknown kind {k:?}; one of {}）",
+                    crate::text!(
+                        "未知的材料类型 {k:?}；须为以下之一：{}",
+                        "unknown kind {k:?}; one of {}",
                         DocumentKind::ALL.map(DocumentKind::code).join(", ")
                     ),
                 ));
@@ -306,7 +317,10 @@ fn check_fields(input: &UploadInput) -> (Option<Checked>, Errors) {
             errors.push(FieldError::new(
                 "note",
                 "too_long",
-                format!("备注最多 {MAX_NOTE_CHARS} 个字符（at most {MAX_NOTE_CHARS} characters）"),
+                crate::text!(
+                    "备注最多 {MAX_NOTE_CHARS} 个字符",
+                    "at most {MAX_NOTE_CHARS} characters"
+                ),
             ));
         } else if n
             .chars()
@@ -315,7 +329,7 @@ fn check_fields(input: &UploadInput) -> (Option<Checked>, Errors) {
             errors.push(FieldError::new(
                 "note",
                 "invalid_characters",
-                "备注含有控制字符（the note contains control characters）",
+                crate::text!("备注含有控制字符", "the note contains control characters"),
             ));
         }
     }
@@ -330,7 +344,10 @@ fn check_fields(input: &UploadInput) -> (Option<Checked>, Errors) {
         errors.push(FieldError::new(
             "supersedes",
             "invalid_format",
-            "须为本申请某一材料的 id（must be the id of a document of this application）",
+            crate::text!(
+                "须为本申请某一材料的 id",
+                "must be the id of a document of this application"
+            ),
         ));
     }
     let checked = kind.map(|kind| Checked {
@@ -344,7 +361,10 @@ fn check_fields(input: &UploadInput) -> (Option<Checked>, Errors) {
 fn already_superseded() -> AppError {
     AppError::conflict(
         "document_already_superseded",
-        "该材料已有新版本，请以最新版本为替换对象（this document already has a later version; supersede the latest one）",
+        crate::text!(
+            "该材料已有新版本，请以最新版本为替换对象",
+            "this document already has a later version; supersede the latest one"
+        ),
     )
 }
 
@@ -366,7 +386,10 @@ fn superseded_version(
         _ => Err(AppError::field(
             "supersedes",
             "unknown_document",
-            "本申请没有此材料（no document of this application has this id）",
+            crate::text!(
+                "本申请没有此材料",
+                "no document of this application has this id"
+            ),
         )),
     }
 }
@@ -397,7 +420,10 @@ pub async fn create(
         errors.push(FieldError::new(
             "file",
             "unsupported_document_type",
-            "只接受 PDF、JPEG、PNG、OFD 和 DOCX 文件（按内容识别）；only PDF, JPEG, PNG, OFD and DOCX files are kept, recognised by their content",
+            crate::text!(
+                "只接受 PDF、JPEG、PNG、OFD 和 DOCX 文件（按内容识别）",
+                "only PDF, JPEG, PNG, OFD and DOCX files are kept, recognised by their content"
+            ),
         ));
     }
     let name = match (&checked, file_type) {
@@ -501,7 +527,7 @@ pub async fn list(
         return Err(AppError::field(
             "kind",
             "unknown_code",
-            format!("未知的材料类型（unknown kind {k:?}）"),
+            crate::text!("未知的材料类型 {k:?}", "unknown kind {k:?}"),
         ));
     }
     state

@@ -181,7 +181,10 @@ pub async fn read(
                 return Err(AppError::field(
                     "after",
                     "unknown_cursor",
-                    "this cursor is ahead of the feed: it was not given by this service",
+                    crate::text!(
+                        "此游标超前于订阅源：并非本服务给出",
+                        "this cursor is ahead of the feed: it was not given by this service"
+                    ),
                 ));
             }
             let scope = db::requests::resolve(conn, &actor.visibility())?;

@@ -131,7 +131,13 @@ impl AppState {
                     };
                     db::idempotency::insert(conn, &row).map_err(|e| {
                         if db::is_unique_violation(&e) {
-                            AppError::conflict(RACE, "a request with this key was just answered")
+                            AppError::conflict(
+                                RACE,
+                                crate::text!(
+                                    "使用此键的请求刚刚已被应答",
+                                    "a request with this key was just answered"
+                                ),
+                            )
                         } else {
                             e.into()
                         }
@@ -162,7 +168,10 @@ fn replay(prev: IdempotencyRow, fingerprint: &str) -> Result<Answer, AppError> {
         return Err(AppError::Validation(vec![FieldError::new(
             "Idempotency-Key",
             "idempotency_key_reused",
-            "此 Idempotency-Key 已用于另一请求（this key was used with another request）",
+            crate::text!(
+                "此 Idempotency-Key 已用于另一请求",
+                "this key was used with another request"
+            ),
         )]));
     }
     let headers: Vec<(String, String)> = serde_json::from_str(&prev.response_headers)

@@ -32,7 +32,9 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, Database, DbConnection, DbError};
 use crate::domain::access::Denied;
+use crate::domain::text::Text;
 use crate::domain::validation::FieldError;
+use crate::text;
 
 /// Everything a use case needs, shared by all workers.
 #[derive(Clone)]
@@ -61,8 +63,9 @@ pub struct RequestContext {
 /// a stable code.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The thing not found, named in both languages (`text!("申请", "application")`).
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Text),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     /// A bulk import with bad lines: each problem with its line; nothing was written.
@@ -73,13 +76,13 @@ pub enum AppError {
         total: usize,
     },
     #[error("{detail}")]
-    Unauthorized { code: &'static str, detail: String },
+    Unauthorized { code: &'static str, detail: Text },
     #[error("{detail}")]
-    Forbidden { code: &'static str, detail: String },
+    Forbidden { code: &'static str, detail: Text },
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: &'static str, detail: Text },
     #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String },
+    BadRequest { code: &'static str, detail: Text },
     #[error("the If-Match header is required for this change")]
     PreconditionRequired,
     #[error("the record has changed since it was read")]
@@ -106,14 +109,15 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        AppError::Conflict {
-            code,
-            detail: detail.into(),
-        }
+    pub fn conflict(code: &'static str, detail: Text) -> Self {
+        AppError::Conflict { code, detail }
     }
 
-    pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: &'static str, detail: Text) -> Self {
+        AppError::Forbidden { code, detail }
+    }
+
+    pub fn field(field: &str, code: &'static str, message: Text) -> Self {
         AppError::Validation(vec![FieldError::new(field, code, message)])
     }
 
@@ -168,14 +172,23 @@ impl From<DbError> for AppError {
 impl From<Denied> for AppError {
     fn from(d: Denied) -> Self {
         match d {
-            Denied::OutOfScope => AppError::NotFound("record"),
-            Denied::MissingRole(role) => AppError::Forbidden {
-                code: "forbidden",
-                detail: format!("this action needs the role {role}"),
-            },
+            Denied::OutOfScope => AppError::NotFound(text!("记录", "record")),
+            Denied::MissingRole(role) => {
+                let zh = crate::domain::access::Role::parse(role).map_or(role, |r| r.name_zh());
+                AppError::Forbidden {
+                    code: "forbidden",
+                    detail: text!(
+                        "此操作须具有{zh}（{role}）角色",
+                        "this action needs the role {role}"
+                    ),
+                }
+            }
             Denied::MissingScope(scope) => AppError::Forbidden {
                 code: "insufficient_scope",
-                detail: format!("this client's token lacks the scope {scope}"),
+                detail: text!(
+                    "该客户端的令牌缺少权限范围 {scope}",
+                    "this client's token lacks the scope {scope}"
+                ),
             },
         }
     }
@@ -306,18 +319,10 @@ impl Page {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(Self::DEFAULT_PER_PAGE);
         if !(1..=1_000_000).contains(&page) {
-            errors.push(FieldError::new(
-                "page",
-                "out_of_range",
-                "must be between 1 and 1000000",
-            ));
+            errors.push(FieldError::not_between("page", 1, 1_000_000));
         }
         if !(1..=Self::MAX_PER_PAGE).contains(&per_page) {
-            errors.push(FieldError::new(
-                "per_page",
-                "out_of_range",
-                format!("must be between 1 and {}", Self::MAX_PER_PAGE),
-            ));
+            errors.push(FieldError::not_between("per_page", 1, Self::MAX_PER_PAGE));
         }
         if errors.is_empty() {
             Ok(Page { page, per_page })

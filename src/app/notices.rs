@@ -76,8 +76,8 @@ pub struct NoticeView {
     pub updated_at: NaiveDateTime,
 }
 
-fn bad(field: &str, code: &'static str, message: &str) -> AppError {
-    AppError::field(field, code, message.to_string())
+fn bad(field: &str, code: &'static str, message: crate::domain::text::Text) -> AppError {
+    AppError::field(field, code, message)
 }
 
 fn unreadable(row: &NoticeRow, e: impl std::fmt::Display) -> AppError {
@@ -94,13 +94,14 @@ fn visible_request(
     actor: &Actor,
     request_id: &str,
 ) -> Result<(Application, db::agencies::AgencyRow), AppError> {
-    let app = db::requests::load(conn, request_id)?.ok_or(AppError::NotFound("application"))?;
-    let agency =
-        db::agencies::find(conn, &app.agency_id)?.ok_or(AppError::NotFound("application"))?;
+    let app = db::requests::load(conn, request_id)?
+        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
+    let agency = db::agencies::find(conn, &app.agency_id)?
+        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
     if actor.sees(&agency.id, &agency.path) {
         Ok((app, agency))
     } else {
-        Err(AppError::NotFound("application"))
+        Err(AppError::NotFound(crate::text!("申请", "application")))
     }
 }
 
@@ -238,13 +239,20 @@ fn check_paragraphs(kind: NoticeType, p: &BTreeMap<String, String>) -> Result<()
                 Some(FieldError::new(
                     format!("paragraphs.{k}"),
                     "unknown_field",
-                    format!("{} 没有此段落；可用：{}", kind.title(), keys.join("、")),
+                    crate::domain::text::Text::new(
+                        format!("{} 没有此段落；可用：{}", kind.title(), keys.join("、")),
+                        format!(
+                            "{} has no such paragraph; available: {}",
+                            kind.code(),
+                            keys.join(", ")
+                        ),
+                    ),
                 ))
             } else if v.chars().count() > 4000 {
                 Some(FieldError::new(
                     format!("paragraphs.{k}"),
                     "too_long",
-                    "至多4000字",
+                    crate::text!("至多4000字", "at most 4000 characters"),
                 ))
             } else {
                 None
@@ -264,7 +272,10 @@ fn may_write(actor: &Actor) -> Result<(), AppError> {
     } else {
         Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "notices are drafted by clerks, approvers and admins".into(),
+            detail: crate::text!(
+                "告知书由经办人、审批人和管理员起草",
+                "notices are drafted by clerks, approvers and admins"
+            ),
         })
     }
 }
@@ -348,10 +359,11 @@ fn load(
     actor: &Actor,
     id: &str,
 ) -> Result<(NoticeRow, Application, db::agencies::AgencyRow), AppError> {
-    let row = db::notices::find(conn, id)?.ok_or(AppError::NotFound("notice"))?;
+    let row =
+        db::notices::find(conn, id)?.ok_or(AppError::NotFound(crate::text!("告知书", "notice")))?;
     match visible_request(conn, actor, &row.request_id) {
         Ok((app, agency)) => Ok((row, app, agency)),
-        Err(AppError::NotFound(_)) => Err(AppError::NotFound("notice")),
+        Err(AppError::NotFound(_)) => Err(AppError::NotFound(crate::text!("告知书", "notice"))),
         Err(e) => Err(e),
     }
 }
@@ -431,21 +443,27 @@ fn approval(decision: &str, actor: &Actor, at: NaiveDateTime, opinion: Option<St
     }
 }
 
-fn require_approver(actor: &Actor, what: &str) -> Result<(), AppError> {
+fn require_approver(actor: &Actor, (what_zh, what): (&str, &str)) -> Result<(), AppError> {
     if actor.has(Role::Approver) {
         Ok(())
     } else {
         Err(AppError::Forbidden {
             code: "forbidden",
-            detail: format!("{what} a notice needs the approver role"),
+            detail: crate::text!(
+                "{what_zh}告知书须具有审批人（approver）角色",
+                "{what} a notice needs the approver role"
+            ),
         })
     }
 }
 
-fn not_now(state: &str, what: &str) -> AppError {
+fn not_now(state: &str, (what_zh, what): (&str, &str)) -> AppError {
     AppError::conflict(
         "invalid_transition",
-        format!("a notice in state {state} cannot be {what}"),
+        crate::text!(
+            "处于 {state} 状态的告知书不能{what_zh}",
+            "a notice in state {state} cannot be {what}"
+        ),
     )
 }
 
@@ -458,9 +476,15 @@ fn blocked(v: &NoticeView) -> AppError {
         .collect();
     AppError::conflict(
         "notice_has_errors",
-        format!(
-            "告知书存在须更正的问题（{}），不能提交、批准或签发",
-            codes.join("、")
+        crate::domain::text::Text::new(
+            format!(
+                "告知书存在须更正的问题（{}），不能提交、批准或签发",
+                codes.join("、")
+            ),
+            format!(
+                "the notice has findings to correct ({}): it cannot be submitted, approved or issued",
+                codes.join(", ")
+            ),
         ),
     )
 }
@@ -492,7 +516,10 @@ pub async fn change(
             match &change {
                 Change::Edit { fields, paragraphs } => {
                     if row.state != "draft" {
-                        return Err(not_now(&row.state, "edited (return it to draft first)"));
+                        return Err(not_now(
+                            &row.state,
+                            ("修改（请先退回草稿）", "edited (return it to draft first)"),
+                        ));
                     }
                     if let Some(f) = fields {
                         parse(current.kind, f).map_err(|errors| {
@@ -516,7 +543,7 @@ pub async fn change(
                 }
                 Change::Submit => {
                     if row.state != "draft" {
-                        return Err(not_now(&row.state, "submitted"));
+                        return Err(not_now(&row.state, ("提交", "submitted")));
                     }
                     if notice::blocks(&current.findings) {
                         return Err(blocked(&current));
@@ -525,9 +552,12 @@ pub async fn change(
                     approvals.push(approval("submitted", &actor, now, None));
                 }
                 Change::Approve { opinion } => {
-                    require_approver(&actor, "approving")?;
+                    require_approver(&actor, ("批准", "approving"))?;
                     if row.state != "submitted" {
-                        return Err(not_now(&row.state, "approved (submit it first)"));
+                        return Err(not_now(
+                            &row.state,
+                            ("批准（请先提交）", "approved (submit it first)"),
+                        ));
                     }
                     if notice::blocks(&current.findings) {
                         return Err(blocked(&current));
@@ -537,9 +567,9 @@ pub async fn change(
                     payload = json!({"opinion": opinion});
                 }
                 Change::Return { comments } => {
-                    require_approver(&actor, "returning")?;
+                    require_approver(&actor, ("退回", "returning"))?;
                     if row.state != "submitted" && row.state != "approved" {
-                        return Err(not_now(&row.state, "returned"));
+                        return Err(not_now(&row.state, ("退回", "returned")));
                     }
                     let comments =
                         crate::domain::validation::text("comments", comments, 4000, true)
@@ -556,11 +586,17 @@ pub async fn change(
                     };
                     if !ready {
                         return Err(if row.state == "issued" {
-                            not_now(&row.state, "issued again")
+                            not_now(&row.state, ("再次签发", "issued again"))
                         } else {
                             AppError::conflict(
                                 "approval_required",
-                                format!("{}须经审批后签发", current.kind.title()),
+                                crate::domain::text::Text::new(
+                                    format!("{}须经审批后签发", current.kind.title()),
+                                    format!(
+                                        "a {} notice must be approved before it is issued",
+                                        current.kind.code()
+                                    ),
+                                ),
                             )
                         });
                     }
@@ -578,7 +614,10 @@ pub async fn change(
                             bad(
                                 "letterhead.number_pattern",
                                 "letterhead_incomplete",
-                                "信笺未设发文字号格式",
+                                crate::text!(
+                                    "信笺未设发文字号格式",
+                                    "the letterhead has no document-number pattern"
+                                ),
                             )
                         })?;
                     let year = current.on.year();
@@ -625,17 +664,28 @@ pub async fn change(
                 Change::Serve(input) => {
                     let issued_on = match (row.state.as_str(), current.issued_on) {
                         ("issued", Some(d)) => d,
-                        _ => return Err(not_now(&row.state, "served before it is issued")),
+                        _ => {
+                            return Err(not_now(
+                                &row.state,
+                                ("在签发前送达", "served before it is issued"),
+                            ));
+                        }
                     };
                     if current.served_on.is_some() {
                         return Err(AppError::conflict(
                             "notice_already_served",
-                            format!(
-                                "该告知书已于{}送达",
-                                current
-                                    .served_on
-                                    .map(notice::chinese_date)
-                                    .unwrap_or_default()
+                            crate::domain::text::Text::new(
+                                format!(
+                                    "该告知书已于{}送达",
+                                    current
+                                        .served_on
+                                        .map(notice::chinese_date)
+                                        .unwrap_or_default()
+                                ),
+                                format!(
+                                    "the notice was served on {}",
+                                    current.served_on.map(|d| d.to_string()).unwrap_or_default()
+                                ),
                             ),
                         ));
                     }
@@ -679,7 +729,7 @@ pub async fn change(
             )?;
             // The application may have moved (issuing performs its act).
             let app = db::requests::load(conn, &row.request_id)?
-                .ok_or(AppError::NotFound("application"))?;
+                .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
             view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)
         })
         .await
@@ -755,7 +805,7 @@ pub async fn public_list(
         .with_conn(move |conn| {
             let app = super::requests::public_application(conn, &case_number, &query_code)?;
             let agency = db::agencies::find(conn, &app.agency_id)?
-                .ok_or(AppError::NotFound("application"))?;
+                .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
             let shared = Shared::of(conn, &st, &agency)?;
             db::notices::of_request(conn, &app.id)?
                 .iter()
@@ -807,12 +857,12 @@ async fn first_download(
         .in_transaction(move |conn| {
             let app = super::requests::public_application(conn, &case_number, &query_code)?;
             let agency = db::agencies::find(conn, &app.agency_id)?
-                .ok_or(AppError::NotFound("application"))?;
+                .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
             let mut row = db::notices::find(conn, &id)?
                 .filter(|r| {
                     r.request_id == app.id && r.state == "issued" && for_the_applicant(&r.kind)
                 })
-                .ok_or(AppError::NotFound("notice"))?;
+                .ok_or(AppError::NotFound(crate::text!("告知书", "notice")))?;
             let current = view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)?;
             if current.served_on.is_some() {
                 return Ok(current);
@@ -861,7 +911,7 @@ async fn first_download(
                 &ctx,
             )?;
             let app = db::requests::load(conn, &row.request_id)?
-                .ok_or(AppError::NotFound("application"))?;
+                .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
             view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)
         })
         .await
@@ -888,35 +938,45 @@ pub(crate) fn trace_notices(
             .find_map(|a| a.served_on.map(|s| (s, a.method)));
         let number = row.number.clone().unwrap_or_default();
         let issued = row.issued_on.map(notice::chinese_date).unwrap_or_default();
+        let issued_en = row.issued_on.map(|d| d.to_string()).unwrap_or_default();
         let detail = match served {
-            Some((s, method)) => format!(
-                "{number}《{}》{issued}签发，{}送达（{}）/ notice {number} issued, served on {s}",
-                kind.title(),
-                notice::chinese_date(s),
-                serde_json::to_value(method)
+            Some((s, method)) => {
+                let method = serde_json::to_value(method)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ),
-            None => format!(
-                "{number}《{}》{issued}签发，尚未记录送达 / notice {number} issued, service not recorded",
-                kind.title()
+                    .unwrap_or_default();
+                crate::domain::text::Text::new(
+                    format!(
+                        "{number}《{}》{issued}签发，{}送达（{method}）",
+                        kind.title(),
+                        notice::chinese_date(s),
+                    ),
+                    format!(
+                        "notice {number} ({}) issued on {issued_en}, served on {s} ({method})",
+                        kind.code()
+                    ),
+                )
+            }
+            None => crate::domain::text::Text::new(
+                format!("{number}《{}》{issued}签发，尚未记录送达", kind.title()),
+                format!(
+                    "notice {number} ({}) issued on {issued_en}, service not recorded",
+                    kind.code()
+                ),
             ),
         };
         let step = u32::try_from(d.trace.len() + 1).unwrap_or(u32::MAX);
-        d.trace.push(crate::domain::clock::TraceStep {
+        d.trace.push(crate::domain::clock::TraceStep::new(
             step,
-            rule: if served.is_some() {
+            if served.is_some() {
                 "notice.served"
             } else {
                 "notice.issued"
             },
-            date: row.issued_on,
-            until: served.map(|(s, _)| s),
-            working_days: None,
+            (row.issued_on, served.map(|(s, _)| s), None),
             detail,
-            article: None,
-        });
+            None,
+        ));
     }
     Ok(())
 }

@@ -108,15 +108,18 @@ fn may_write(actor: &Actor) -> Result<(), AppError> {
     } else {
         Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "recording cases needs the role clerk, approver or admin".into(),
+            detail: crate::text!(
+                "记录复议、诉讼案件须具有经办人（clerk）、审批人（approver）或管理员（admin）角色",
+                "recording cases needs the role clerk, approver or admin"
+            ),
         })
     }
 }
 
-fn what(kind: RemedyKind) -> &'static str {
+fn what(kind: RemedyKind) -> crate::domain::text::Text {
     match kind {
-        RemedyKind::Review => "review",
-        RemedyKind::Litigation => "litigation",
+        RemedyKind::Review => crate::text!("行政复议", "review"),
+        RemedyKind::Litigation => crate::text!("行政诉讼", "litigation"),
     }
 }
 
@@ -155,7 +158,10 @@ fn check_links(
                 return Err(AppError::field(
                     "request_id",
                     "unknown_request",
-                    "no application of this agency has this id",
+                    crate::text!(
+                        "本机关没有此 id 的申请",
+                        "no application of this agency has this id"
+                    ),
                 ));
             }
         }
@@ -170,7 +176,10 @@ fn check_links(
                 None => {
                     return Err(AppError::conflict(
                         "review_not_decided",
-                        "a suit after review needs a decided review",
+                        crate::text!(
+                            "经复议后起诉须以已作出决定的复议为前提",
+                            "a suit after review needs a decided review"
+                        ),
                     ));
                 }
             },
@@ -178,7 +187,10 @@ fn check_links(
                 return Err(AppError::field(
                     "review_id",
                     "unknown_review",
-                    "no review of this agency has this id",
+                    crate::text!(
+                        "本机关没有此 id 的行政复议",
+                        "no review of this agency has this id"
+                    ),
                 ));
             }
         }
@@ -289,7 +301,7 @@ pub async fn create(
         .create_once(actor.user_id.clone(), once, move |conn| {
             let agency = match &input.agency_id {
                 None => db::agencies::find(conn, &actor.agency_id)?
-                    .ok_or(AppError::NotFound("agency"))?,
+                    .ok_or(AppError::NotFound(crate::text!("机关", "agency")))?,
                 Some(id) => match db::agencies::find(conn, id)? {
                     Some(a)
                         if a.id == actor.agency_id
@@ -301,7 +313,10 @@ pub async fn create(
                         return Err(AppError::field(
                             "agency_id",
                             "unknown_agency",
-                            "no such agency in your scope",
+                            crate::text!(
+                                "您的权限范围内没有此机关",
+                                "no such agency in your scope"
+                            ),
                         ));
                     }
                 },
@@ -503,7 +518,10 @@ pub async fn patch(
                 (None, true) => {
                     return Err(AppError::conflict(
                         "decided_case_requires_correction",
-                        "a decided case changes only through a correction: send correction_reason",
+                        crate::text!(
+                            "已决案件只能通过更正修改：请填写更正理由（correction_reason）",
+                            "a decided case changes only through a correction: send correction_reason"
+                        ),
                     ));
                 }
                 (None, false) => None,
@@ -515,7 +533,10 @@ pub async fn patch(
             {
                 return Err(AppError::conflict(
                     "review_has_suits",
-                    "a suit after this review exists; its decision cannot be removed",
+                    crate::text!(
+                        "该复议之后已有诉讼，不能删除其决定",
+                        "a suit after this review exists; its decision cannot be removed"
+                    ),
                 ));
             }
             row.version += 1;
@@ -669,6 +690,6 @@ pub fn for_request(conn: &mut DbConnection, request_id: &str) -> Result<Vec<Reme
         .collect())
 }
 
-pub fn bad_filter(field: &str, message: &str) -> AppError {
+pub fn bad_filter(field: &str, message: crate::domain::text::Text) -> AppError {
     AppError::Validation(vec![FieldError::new(field, "invalid_value", message)])
 }

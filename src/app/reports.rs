@@ -98,14 +98,14 @@ fn year_bounds(year: i32) -> Result<(NaiveDate, NaiveDate), AppError> {
         NaiveDate::from_ymd_opt(year, 12, 31),
     ) {
         (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(AppError::NotFound("report year")),
+        _ => Err(AppError::NotFound(crate::text!("年度报告", "report year"))),
     }
 }
 
 pub fn check_year(year: i32, today: NaiveDate) -> Result<(), AppError> {
     use chrono::Datelike;
     if year < MIN_YEAR || year > today.year() {
-        return Err(AppError::NotFound("report year"));
+        return Err(AppError::NotFound(crate::text!("年度报告", "report year")));
     }
     Ok(())
 }
@@ -308,7 +308,10 @@ fn current(
         let v = versions
             .iter()
             .find(|v| v.version == n)
-            .ok_or(AppError::NotFound("report version"))?;
+            .ok_or(AppError::NotFound(crate::text!(
+                "报告版本",
+                "report version"
+            )))?;
         snapshot(v)?
     } else if let Some(v) = versions.last().filter(|v| v.reopened_at.is_none()) {
         snapshot(v)?
@@ -377,7 +380,7 @@ pub async fn narrative_draft(
 
 fn may_edit(actor: &Actor, agency: &AgencyRow) -> Result<(), AppError> {
     if !actor.sees(&agency.id, &agency.path) {
-        return Err(AppError::NotFound("agency"));
+        return Err(AppError::NotFound(crate::text!("机关", "agency")));
     }
     if actor.has(Role::Admin)
         || (agency.id == actor.agency_id && (actor.has(Role::Clerk) || actor.has(Role::Approver)))
@@ -386,8 +389,10 @@ fn may_edit(actor: &Actor, agency: &AgencyRow) -> Result<(), AppError> {
     } else {
         Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "entering report figures needs the role clerk, approver or admin of the agency"
-                .into(),
+            detail: crate::text!(
+                "填报年度报告数据须具有本机关的经办人（clerk）、审批人（approver）或管理员（admin）角色",
+                "entering report figures needs the role clerk, approver or admin of the agency"
+            ),
         })
     }
 }
@@ -396,7 +401,10 @@ fn refuse_published(conn: &mut DbConnection, agency_id: &str, year: i32) -> Resu
     if db::reports::is_published(conn, agency_id, year)? {
         return Err(AppError::conflict(
             "period_published",
-            format!("the {year} report of this agency is published; an admin must reopen it first"),
+            crate::text!(
+                "本机关 {year} 年度报告已公布，须先由管理员重新开放",
+                "the {year} report of this agency is published; an admin must reopen it first"
+            ),
         ));
     }
     Ok(())
@@ -428,7 +436,8 @@ pub fn figures_unchanged_in<T: PartialEq>(
         if before != after {
             return Err(AppError::conflict(
                 "period_published",
-                format!(
+                crate::text!(
+                    "这将改变本机关已公布的 {year} 年度报告，须先由管理员重新开放",
                     "this would change the published {year} report of this agency; an admin must reopen it first"
                 ),
             ));
@@ -490,7 +499,10 @@ fn validate_entry(year: i32, entry: &Entry) -> Result<(), AppError> {
                     errors.push(crate::domain::validation::FieldError::new(
                         field.clone(),
                         "unknown_field",
-                        format!("unknown field `{field}`, not a section of the narrative"),
+                        crate::text!(
+                            "未知字段 `{field}`，不是报告正文的部分",
+                            "unknown field `{field}`, not a section of the narrative"
+                        ),
                     ));
                 } else if let Err(e) = validate_narrative_text(field, v) {
                     errors.push(e);
@@ -649,7 +661,8 @@ pub async fn publish(
             if !publication::year_is_over(year, today) {
                 return Err(AppError::conflict(
                     "year_not_over",
-                    format!(
+                    crate::text!(
+                        "{year} 年度报告须在 {year} 年结束后（{}-01-01 起）才能公布",
                         "the {year} report can be published once {year} is over (from {}-01-01); the office keeps working on {year} until then",
                         year + 1
                     ),
@@ -658,7 +671,10 @@ pub async fn publish(
             if db::reports::is_published(conn, &agency.id, year)? {
                 return Err(AppError::conflict(
                     "already_published",
-                    "this report is published; reopen it to publish a new version",
+                    crate::text!(
+                        "该报告已公布；须重新开放后再公布新版本",
+                        "this report is published; reopen it to publish a new version"
+                    ),
                 ));
             }
             let mut r = compute(
@@ -679,15 +695,29 @@ pub async fn publish(
             if !failed.is_empty() {
                 return Err(AppError::conflict(
                     "checks_failed",
-                    format!("checks fail: {}", failed.join(", ")),
+                    crate::text!(
+                        "报告校验未通过：{}",
+                        "checks fail: {}",
+                        failed.join(", ")
+                    ),
                 ));
             }
             let incomplete = narrative::incomplete_sections(&r.narrative, &r.figures);
             if !incomplete.is_empty() {
-                let sections: Vec<String> = incomplete.into_iter().map(|(_, s)| s).collect();
+                let sections: Vec<String> = incomplete.iter().map(|(_, s)| s.clone()).collect();
+                let fields: Vec<&str> = incomplete
+                    .iter()
+                    .filter_map(|(i, _)| narrative::FIELDS.get(*i).copied())
+                    .collect();
                 return Err(AppError::conflict(
                     "narrative_incomplete",
-                    format!("报告正文不完整，不能公布：{}", sections.join("；")),
+                    crate::domain::text::Text::new(
+                        format!("报告正文不完整，不能公布：{}", sections.join("；")),
+                        format!(
+                            "the narrative is incomplete; the report cannot be published: {}",
+                            fields.join(", ")
+                        ),
+                    ),
                 ));
             }
             let now = clock.now_micros();
@@ -753,7 +783,10 @@ pub async fn reopen(
             let Some(last) = versions.last().filter(|v| v.reopened_at.is_none()) else {
                 return Err(AppError::conflict(
                     "not_published",
-                    "only a published report can be reopened",
+                    crate::text!(
+                        "只有已公布的报告才能重新开放",
+                        "only a published report can be reopened"
+                    ),
                 ));
             };
             let now = clock.now_micros();
@@ -819,13 +852,16 @@ pub async fn cell(
     state
         .with_conn(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
-            let y =
-                report::cells::YearBounds::new(year).ok_or(AppError::NotFound("report year"))?;
+            let y = report::cells::YearBounds::new(year)
+                .ok_or(AppError::NotFound(crate::text!("年度报告", "report year")))?;
             let scope = ReportScope::Agency(agency.id.clone());
             if report::REMEDY_GROUPS.iter().any(|(g, _)| *g == row) {
                 let cell = report::cells::remedies(counting)
                     .cell(&row, &column)
-                    .ok_or(AppError::NotFound("report column"))?;
+                    .ok_or(AppError::NotFound(crate::text!(
+                        "报告的列",
+                        "report column"
+                    )))?;
                 let (ids, total) = db::reports::remedy_cell(
                     conn,
                     &scope,
@@ -843,14 +879,17 @@ pub async fn cell(
                 .iter()
                 .any(|r| r.code == row)
             {
-                return Err(AppError::NotFound("report row"));
+                return Err(AppError::NotFound(crate::text!("报告的行", "report row")));
             }
             if !report::APPLICATION_COLUMNS.contains(&column.as_str()) {
-                return Err(AppError::NotFound("report column"));
+                return Err(AppError::NotFound(crate::text!(
+                    "报告的列",
+                    "report column"
+                )));
             }
             let cell = report::cells::applications()
                 .cell(&row, &column)
-                .ok_or(AppError::NotFound("report row"))?;
+                .ok_or(AppError::NotFound(crate::text!("报告的行", "report row")))?;
             let (ids, total) = db::reports::application_cell(
                 conn,
                 &scope,
@@ -887,8 +926,10 @@ pub async fn rollup(
             {
                 return Err(AppError::Forbidden {
                     code: "forbidden",
-                    detail: "roll-ups are for admins, supervisors and clients with reports:read"
-                        .into(),
+                    detail: crate::text!(
+                        "汇总报告仅供管理员、监督人员和具有 reports:read 权限的客户端查看",
+                        "roll-ups are for admins, supervisors and clients with reports:read"
+                    ),
                 });
             }
             let vis = crate::domain::access::Visibility::Subtree(agency.path.clone());

@@ -99,9 +99,26 @@ fn may_write(actor: &Actor) -> Result<(), AppError> {
     } else {
         Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "handling applications needs the role clerk, approver or admin".into(),
+            detail: crate::text!(
+                "办理申请须具有经办人（clerk）、审批人（approver）或管理员（admin）角色",
+                "handling applications needs the role clerk, approver or admin"
+            ),
         })
     }
+}
+
+fn no_agency() -> crate::domain::text::Text {
+    crate::text!(
+        "没有您可在其中登记申请的此机关",
+        "no such agency in which you may register applications"
+    )
+}
+
+fn reference_taken() -> crate::domain::text::Text {
+    crate::text!(
+        "本机关已有此外部编号的申请",
+        "this external reference is taken in this agency"
+    )
 }
 
 /// Loads an application the actor can see, with its agency's code; anything else is "not
@@ -111,13 +128,14 @@ fn visible(
     actor: &Actor,
     id: &str,
 ) -> Result<(Application, String), AppError> {
-    let app = db::requests::load(conn, id)?.ok_or(AppError::NotFound("application"))?;
-    let agency =
-        db::agencies::find(conn, &app.agency_id)?.ok_or(AppError::NotFound("application"))?;
+    let app = db::requests::load(conn, id)?
+        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
+    let agency = db::agencies::find(conn, &app.agency_id)?
+        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
     if actor.sees(&agency.id, &agency.path) {
         Ok((app, agency.code))
     } else {
-        Err(AppError::NotFound("application"))
+        Err(AppError::NotFound(crate::text!("申请", "application")))
     }
 }
 
@@ -258,7 +276,10 @@ pub async fn create(
         return Err(AppError::field(
             "agency_code",
             "conflicting_fields",
-            "give agency_id or agency_code, not both",
+            crate::text!(
+                "agency_id 与 agency_code 只能给出其一",
+                "give agency_id or agency_code, not both"
+            ),
         ));
     }
     // Stored at microsecond precision, as both databases keep it, so the answer and the record agree.
@@ -268,14 +289,14 @@ pub async fn create(
             let agency = match (&agency_id, &agency_code) {
                 (_, Some(code)) => match super::agencies::find_by_code(conn, code)? {
                     Some(a) if actor.may_register_in(&a.id, &a.path) => a,
-                    _ => return Err(AppError::field("agency_code", "unknown_agency", "no such agency in which you may register applications")),
+                    _ => return Err(AppError::field("agency_code", "unknown_agency", no_agency())),
                 },
-                (None, None) => db::agencies::find(conn, &actor.agency_id)?.ok_or(AppError::NotFound("agency"))?,
+                (None, None) => db::agencies::find(conn, &actor.agency_id)?.ok_or(AppError::NotFound(crate::text!("机关", "agency")))?,
                 (Some(id), None) => {
                     let a = db::agencies::find(conn, id)?;
                     match a {
                         Some(a) if actor.may_register_in(&a.id, &a.path) => a,
-                        _ => return Err(AppError::field("agency_id", "unknown_agency", "no such agency in which you may register applications")),
+                        _ => return Err(AppError::field("agency_id", "unknown_agency", no_agency())),
                     }
                 }
             };
@@ -284,7 +305,10 @@ pub async fn create(
             {
                 return Err(AppError::conflict(
                     "external_reference_taken",
-                    format!("this agency already has an application with external reference {ext}"),
+                    crate::text!(
+                        "本机关已有外部编号为 {ext} 的申请",
+                        "this agency already has an application with external reference {ext}"
+                    ),
                 ));
             }
             let year = parsed.arrival_date.year();
@@ -315,7 +339,7 @@ pub async fn create(
             })?;
             db::requests::insert(conn, &app).map_err(|e| {
                 if db::is_unique_violation(&e) {
-                    AppError::conflict("external_reference_taken", "this external reference is taken in this agency")
+                    AppError::conflict("external_reference_taken", reference_taken())
                 } else {
                     e.into()
                 }
@@ -349,14 +373,14 @@ pub async fn get_by_reference(
         .with_conn(move |conn| {
             let agency = match super::agencies::find_by_code(conn, &agency_code)? {
                 Some(a) if actor.sees(&a.id, &a.path) => a,
-                _ => return Err(AppError::NotFound("application")),
+                _ => return Err(AppError::NotFound(crate::text!("申请", "application"))),
             };
             let app = db::requests::find_by_external_reference(
                 conn,
                 &agency.id,
                 external_reference.trim(),
             )?
-            .ok_or(AppError::NotFound("application"))?;
+            .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
             let remedies = super::remedies::for_request(conn, &app.id)?;
             let mut v = RequestView::new(app);
             v.agency_code = Some(agency.code);
@@ -490,14 +514,17 @@ fn check_repeats(
         AppError::field(
             "repeats_request_id",
             "unknown_request",
-            "no earlier application with this id that you may see",
+            crate::text!(
+                "没有您可查看的、具有此 id 的在先申请",
+                "no earlier application with this id that you may see"
+            ),
         )
     };
     if earlier == &app.id {
         return Err(AppError::field(
             "repeats_request_id",
             "same_request",
-            "an application cannot repeat itself",
+            crate::text!("申请不能重复其自身", "an application cannot repeat itself"),
         ));
     }
     let agency_id = db::requests::agency_of(conn, earlier)?.ok_or_else(unknown)?;
@@ -661,7 +688,10 @@ pub async fn patch(
                 .map_err(|e| match e {
                     PatchError::Closed => AppError::conflict(
                         "application_closed",
-                        "a closed application's intake details are part of the record",
+                        crate::text!(
+                            "已办结申请的登记信息已归档，不能修改",
+                            "a closed application's intake details are part of the record"
+                        ),
                     ),
                     PatchError::Invalid(errors) => AppError::Validation(errors),
                 })?;
@@ -671,7 +701,7 @@ pub async fn patch(
             {
                 return Err(AppError::conflict(
                     "external_reference_taken",
-                    "this external reference is taken in this agency",
+                    reference_taken(),
                 ));
             }
             let next = app.correct_details(details, now_db);
@@ -928,7 +958,7 @@ pub(crate) fn public_application(
         {
             Ok(r)
         }
-        _ => Err(AppError::NotFound("application")),
+        _ => Err(AppError::NotFound(crate::text!("申请", "application"))),
     }
 }
 

@@ -352,9 +352,10 @@ pub fn run(
     .0
     .into_iter()
     .find(|a| a.parent_id.is_none())
-    .ok_or(AppError::NotFound(
-        "root agency (start the service once first)",
-    ))?;
+    .ok_or(AppError::NotFound(crate::text!(
+        "根机关（请先启动一次服务）",
+        "root agency (start the service once first)"
+    )))?;
     let run_tag = format!("{:04X}", rng.random_range(0..0xFFFF));
     let mut agencies: Vec<AgencyRow> = Vec::new();
     db::transaction(conn, |conn| {

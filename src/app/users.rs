@@ -74,7 +74,11 @@ pub async fn create(
             if db::users::find_by_username(conn, parsed.username.as_str())?.is_some() {
                 return Err(AppError::conflict(
                     "username_taken",
-                    format!("the user name {} is taken", parsed.username.as_str()),
+                    crate::text!(
+                        "用户名 {} 已被占用",
+                        "the user name {} is taken",
+                        parsed.username.as_str()
+                    ),
                 ));
             }
             let now = clock.now_micros();
@@ -93,7 +97,10 @@ pub async fn create(
             };
             db::users::insert(conn, &row).map_err(|e| {
                 if db::is_unique_violation(&e) {
-                    AppError::conflict("username_taken", "the user name is taken")
+                    AppError::conflict(
+                        "username_taken",
+                        crate::text!("用户名已被占用", "the user name is taken"),
+                    )
                 } else {
                     e.into()
                 }
@@ -145,13 +152,14 @@ pub async fn me(state: &AppState, actor: Actor) -> Result<MeView, AppError> {
         .with_conn(move |conn| {
             // Only a user has a row; a federated person's or client's id names none.
             let user = match actor.principal {
-                Principal::User => {
-                    Some(db::users::find(conn, &actor.user_id)?.ok_or(AppError::NotFound("user"))?)
-                }
+                Principal::User => Some(
+                    db::users::find(conn, &actor.user_id)?
+                        .ok_or(AppError::NotFound(crate::text!("用户", "user")))?,
+                ),
                 Principal::Client { .. } | Principal::Federated { .. } => None,
             };
-            let agency =
-                db::agencies::find(conn, &actor.agency_id)?.ok_or(AppError::NotFound("agency"))?;
+            let agency = db::agencies::find(conn, &actor.agency_id)?
+                .ok_or(AppError::NotFound(crate::text!("机关", "agency")))?;
             Ok(MeView {
                 user: user.map(UserView::from),
                 actor,
@@ -206,9 +214,10 @@ pub async fn patch(
     };
     state
         .in_transaction(move |conn| {
-            let mut user = db::users::find(conn, &user_id)?.ok_or(AppError::NotFound("user"))?;
+            let mut user = db::users::find(conn, &user_id)?
+                .ok_or(AppError::NotFound(crate::text!("用户", "user")))?;
             let agency = visible_agency(conn, &actor, &user.agency_id)
-                .map_err(|_| AppError::NotFound("user"))?;
+                .map_err(|_| AppError::NotFound(crate::text!("用户", "user")))?;
             actor.may_administer(&agency.id, &agency.path)?;
             let expected = input.if_match.ok_or(AppError::PreconditionRequired)?;
             if expected != user.version {
@@ -220,7 +229,10 @@ pub async fn patch(
             {
                 return Err(AppError::conflict(
                     "cannot_lock_out_self",
-                    "an admin cannot disable itself or remove its own admin role",
+                    crate::text!(
+                        "管理员不能停用自己或撤销自己的管理员角色",
+                        "an admin cannot disable itself or remove its own admin role"
+                    ),
                 ));
             }
             let mut changes = serde_json::Map::new();

@@ -34,7 +34,10 @@ fn parse_event_types(types: &[String]) -> Result<String, FieldError> {
         return Err(FieldError::new(
             "event_types",
             "required",
-            "give at least one event type, or \"*\" for all",
+            crate::text!(
+                "至少给出一种事件类型，或用 \"*\" 表示全部",
+                "give at least one event type, or \"*\" for all"
+            ),
         ));
     }
     let mut out: Vec<String> = Vec::new();
@@ -52,7 +55,8 @@ fn parse_event_types(types: &[String]) -> Result<String, FieldError> {
             return Err(FieldError::new(
                 "event_types",
                 "unknown_event_type",
-                format!(
+                crate::text!(
+                    "{t:?} 不是事件类型；请用 \"*\"、\"<entity>.*\" 或 \"<entity>.<action>\"，entity 为 application、review、litigation 或 report",
                     "{t:?} is not an event type; use \"*\", \"<entity>.*\" or \"<entity>.<action>\" with entity application, review, litigation or report"
                 ),
             ));
@@ -66,8 +70,13 @@ fn parse_event_types(types: &[String]) -> Result<String, FieldError> {
 
 fn parse_url(url: &str, allow_http: bool) -> Result<String, FieldError> {
     let url = url.trim();
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| FieldError::new("url", "invalid_url", format!("not a URL: {e}")))?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        FieldError::new(
+            "url",
+            "invalid_url",
+            crate::text!("不是合法的 URL：{e}", "not a URL: {e}"),
+        )
+    })?;
     match parsed.scheme() {
         "https" => {}
         "http" if allow_http => {}
@@ -75,14 +84,17 @@ fn parse_url(url: &str, allow_http: bool) -> Result<String, FieldError> {
             return Err(FieldError::new(
                 "url",
                 "https_required",
-                "receivers must use https:// (plain http is allowed only when webhooks.allow_http is on)",
+                crate::text!(
+                    "接收地址须使用 https://（仅在开启 webhooks.allow_http 时允许 http）",
+                    "receivers must use https:// (plain http is allowed only when webhooks.allow_http is on)"
+                ),
             ));
         }
         _ => {
             return Err(FieldError::new(
                 "url",
                 "invalid_url",
-                "the URL must be https://",
+                crate::text!("URL 须为 https://", "the URL must be https://"),
             ));
         }
     }
@@ -90,14 +102,20 @@ fn parse_url(url: &str, allow_http: bool) -> Result<String, FieldError> {
         return Err(FieldError::new(
             "url",
             "invalid_url",
-            "the URL needs a host and at most 2000 characters",
+            crate::text!(
+                "URL 须含主机名，且不超过 2000 个字符",
+                "the URL needs a host and at most 2000 characters"
+            ),
         ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(FieldError::new(
             "url",
             "invalid_url",
-            "credentials in the URL are not allowed; the signature authenticates deliveries",
+            crate::text!(
+                "URL 中不得含有用户名或密码；推送以签名验证",
+                "credentials in the URL are not allowed; the signature authenticates deliveries"
+            ),
         ));
     }
     Ok(parsed.to_string())
@@ -147,7 +165,10 @@ fn may_manage(actor: &Actor, agency: &db::agencies::AgencyRow) -> Result<(), App
     if actor.client_scopes().is_some() {
         return Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "clients cannot manage webhooks".into(),
+            detail: crate::text!(
+                "系统客户端不能管理推送订阅",
+                "clients cannot manage webhooks"
+            ),
         });
     }
     Ok(actor.may_administer(&agency.id, &agency.path)?)
@@ -173,7 +194,7 @@ pub async fn create(
                 errors.push(FieldError::new(
                     "secret",
                     "too_short",
-                    "at least 16 characters",
+                    crate::text!("至少 16 个字符", "at least 16 characters"),
                 ));
                 None
             }
@@ -230,9 +251,12 @@ fn managed(
     actor: &Actor,
     id: &str,
 ) -> Result<SubscriptionRow, AppError> {
-    let sub = db::webhooks::find(conn, id)?.ok_or(AppError::NotFound("webhook"))?;
-    let agency =
-        visible_agency(conn, actor, &sub.agency_id).map_err(|_| AppError::NotFound("webhook"))?;
+    let sub = db::webhooks::find(conn, id)?.ok_or(AppError::NotFound(crate::text!(
+        "推送订阅（webhook）",
+        "webhook"
+    )))?;
+    let agency = visible_agency(conn, actor, &sub.agency_id)
+        .map_err(|_| AppError::NotFound(crate::text!("推送订阅（webhook）", "webhook")))?;
     may_manage(actor, &agency)?;
     Ok(sub)
 }
@@ -331,7 +355,7 @@ pub async fn list(
     if actor.client_scopes().is_some() || !actor.has(Role::Admin) {
         return Err(AppError::Forbidden {
             code: "forbidden",
-            detail: "webhooks are managed by admins".into(),
+            detail: crate::text!("推送订阅由管理员管理", "webhooks are managed by admins"),
         });
     }
     state

@@ -33,6 +33,16 @@ impl Role {
     pub fn parse(code: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.code() == code)
     }
+
+    /// The role's Chinese name.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Role::Clerk => "经办人",
+            Role::Approver => "审批人",
+            Role::Admin => "管理员",
+            Role::Supervisor => "监督人员",
+        }
+    }
 }
 
 /// A non-empty set of roles.
@@ -67,7 +77,7 @@ impl Roles {
             return Err(FieldError::new(
                 field,
                 "required",
-                "at least one role is required",
+                crate::text!("至少须有一个角色", "at least one role is required"),
             ));
         }
         let mut bits = 0u8;
@@ -76,7 +86,10 @@ impl Roles {
                 FieldError::new(
                     field,
                     "unknown_role",
-                    format!("unknown role {code:?}; expected clerk, approver, admin or supervisor"),
+                    crate::text!(
+                        "未知角色 {code:?}；须为 clerk（经办人）、approver（审批人）、admin（管理员）或 supervisor（监督人员）",
+                        "unknown role {code:?}; expected clerk, approver, admin or supervisor"
+                    ),
                 )
             })?;
             bits |= Self::bit(role);
@@ -178,7 +191,7 @@ impl Scopes {
             return Err(FieldError::new(
                 field,
                 "required",
-                "at least one scope is required",
+                crate::text!("至少须有一个权限范围", "at least one scope is required"),
             ));
         }
         let mut bits = 0u8;
@@ -187,7 +200,8 @@ impl Scopes {
                 FieldError::new(
                     field,
                     "unknown_scope",
-                    format!(
+                    crate::text!(
+                        "未知权限范围 {code:?}；须为 requests:create、requests:read、reports:read 或 feed:read",
                         "unknown scope {code:?}; expected requests:create, requests:read, reports:read or feed:read"
                     ),
                 )

@@ -19,14 +19,10 @@ impl AgencyCode {
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let v = Self::canonical(raw);
         if v.is_empty() {
-            return Err(FieldError::new(field, "required", "must not be empty"));
+            return Err(FieldError::required(field));
         }
         if v.len() > Self::MAX_LEN {
-            return Err(FieldError::new(
-                field,
-                "too_long",
-                format!("must be at most {} characters", Self::MAX_LEN),
-            ));
+            return Err(FieldError::too_long(field, Self::MAX_LEN));
         }
         if !v
             .chars()
@@ -35,7 +31,10 @@ impl AgencyCode {
             return Err(FieldError::new(
                 field,
                 "invalid_format",
-                "may contain only letters A-Z, digits, '-' and '_'",
+                crate::text!(
+                    "只能包含大写字母 A-Z、数字、- 和 _",
+                    "may contain only letters A-Z, digits, '-' and '_'"
+                ),
             ));
         }
         Ok(AgencyCode(v))

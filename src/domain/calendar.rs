@@ -85,6 +85,30 @@ pub enum CalendarError {
     },
 }
 
+impl CalendarError {
+    /// The explanation in both languages, for a field message.
+    pub fn text(&self) -> crate::domain::text::Text {
+        match *self {
+            CalendarError::OutOfRange { date } => crate::text!(
+                "日期 {date} 超出日历支持的范围（1950-01-01 至 2199-12-31）",
+                "date {date} is outside the supported calendar range 1950-01-01..=2199-12-31"
+            ),
+            CalendarError::YearOutOfRange { year } => crate::text!(
+                "年份 {year} 超出日历支持的范围（1950 至 2199）",
+                "year {year} is outside the supported calendar range 1950..=2199"
+            ),
+            CalendarError::ReversedRange { from, to } => crate::text!(
+                "日期区间颠倒：{from} 晚于 {to}",
+                "reversed date range: {from} is after {to}"
+            ),
+            CalendarError::ResultOutOfRange { from, working_days } => crate::text!(
+                "{from} 之后 {working_days} 个工作日超出日历支持的范围（最后一日为 2199-12-31）",
+                "{working_days} working days after {from} fall beyond the supported calendar range (last date 2199-12-31)"
+            ),
+        }
+    }
+}
+
 /// One holiday range of a notice (放假), both ends included; it includes the weekend days
 /// inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,18 +139,18 @@ pub struct YearSchedule {
 }
 
 /// One rule of [`YearSchedule::validate`] that a schedule breaks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleViolation {
     /// Path of the offending value, e.g. `holidays[2].end` or `workdays[0]`.
     pub field: String,
     /// Stable machine code, e.g. `range_reversed`.
     pub code: &'static str,
-    /// Human-readable explanation.
-    pub message: String,
+    /// Human-readable explanation, in both languages.
+    pub message: crate::domain::text::Text,
 }
 
 impl ScheduleViolation {
-    fn new(field: String, code: &'static str, message: String) -> Self {
+    fn new(field: String, code: &'static str, message: crate::domain::text::Text) -> Self {
         Self {
             field,
             code,
@@ -159,7 +183,8 @@ impl YearSchedule {
             out.push(ScheduleViolation::new(
                 "year".into(),
                 "year_out_of_range",
-                format!(
+                crate::text!(
+                    "年份 {} 超出支持的范围（{MIN_NOTICE_YEAR} 至 {MAX_NOTICE_YEAR}）",
                     "year {} is outside the supported range {MIN_NOTICE_YEAR}..={MAX_NOTICE_YEAR}",
                     self.year
                 ),
@@ -172,11 +197,11 @@ impl YearSchedule {
         };
         let outside = |date: NaiveDate| bounds.is_some_and(|(a, b)| date < a || date > b);
         let outside_message = |date: NaiveDate| {
-            format!(
-                "{date} does not belong to the notice for {}: its dates run from {}-12-01 to {}-12-31",
+            crate::text!(
+                "{date} 不属于 {0} 年的通知：其日期自 {1}-12-01 至 {0}-12-31",
+                "{date} does not belong to the notice for {0}: its dates run from {1}-12-01 to {0}-12-31",
                 self.year,
-                self.year - 1,
-                self.year
+                self.year - 1
             )
         };
 
@@ -186,13 +211,19 @@ impl YearSchedule {
                 out.push(ScheduleViolation::new(
                     format!("holidays[{i}].name"),
                     "name_required",
-                    "a holiday range needs the name the notice gives it".into(),
+                    crate::text!(
+                        "假期区间须填写通知中的名称",
+                        "a holiday range needs the name the notice gives it"
+                    ),
                 ));
             } else if name.chars().count() > MAX_HOLIDAY_NAME_CHARS {
                 out.push(ScheduleViolation::new(
                     format!("holidays[{i}].name"),
                     "name_too_long",
-                    format!("a holiday name has at most {MAX_HOLIDAY_NAME_CHARS} characters"),
+                    crate::text!(
+                        "假期名称不得超过 {MAX_HOLIDAY_NAME_CHARS} 个字符",
+                        "a holiday name has at most {MAX_HOLIDAY_NAME_CHARS} characters"
+                    ),
                 ));
             }
             for (part, date) in [("start", h.start), ("end", h.end)] {
@@ -208,7 +239,12 @@ impl YearSchedule {
                 out.push(ScheduleViolation::new(
                     format!("holidays[{i}].end"),
                     "range_reversed",
-                    format!("the range ends ({}) before it starts ({})", h.end, h.start),
+                    crate::text!(
+                        "区间的结束日期（{}）早于开始日期（{}）",
+                        "the range ends ({}) before it starts ({})",
+                        h.end,
+                        h.start
+                    ),
                 ));
             } else {
                 let days = (h.end - h.start).num_days() + 1;
@@ -216,7 +252,8 @@ impl YearSchedule {
                     out.push(ScheduleViolation::new(
                         format!("holidays[{i}].end"),
                         "range_too_long",
-                        format!(
+                        crate::text!(
+                            "该区间共 {days} 天；假期区间最长 {MAX_HOLIDAY_RANGE_DAYS} 天",
                             "the range lasts {days} days; a holiday range lasts at most {MAX_HOLIDAY_RANGE_DAYS}"
                         ),
                     ));
@@ -228,18 +265,23 @@ impl YearSchedule {
                     out.push(ScheduleViolation::new(
                         format!("holidays[{i}].start"),
                         "ranges_unordered",
-                        format!(
+                        crate::text!(
+                            "假期区间须按开始日期排序：{} 排在 {} 之后",
                             "holiday ranges must be sorted by start: {} comes after {}",
-                            h.start, prev.start
+                            h.start,
+                            prev.start
                         ),
                     ));
                 } else if prev.start <= prev.end && h.start <= prev.end {
                     out.push(ScheduleViolation::new(
                         format!("holidays[{i}].start"),
                         "ranges_overlap",
-                        format!(
+                        crate::text!(
+                            "自 {} 开始的区间与前一区间（{} 至 {}）重叠",
                             "the range starting {} overlaps the previous one ({}..={})",
-                            h.start, prev.start, prev.end
+                            h.start,
+                            prev.start,
+                            prev.end
                         ),
                     ));
                 }
@@ -259,9 +301,16 @@ impl YearSchedule {
                 out.push(ScheduleViolation::new(
                     field.clone(),
                     "workday_not_weekend",
-                    format!(
-                        "{date} is a {}; an adjusted working day (调休上班) is a Saturday or Sunday",
-                        date.weekday()
+                    crate::domain::text::Text::new(
+                        format!(
+                            "{date} 是星期{}；调休上班日须为星期六或星期日",
+                            ["一", "二", "三", "四", "五", "六", "日"]
+                                [date.weekday().num_days_from_monday() as usize]
+                        ),
+                        format!(
+                            "{date} is a {}; an adjusted working day (调休上班) is a Saturday or Sunday",
+                            date.weekday()
+                        ),
                     ),
                 ));
             }
@@ -269,7 +318,7 @@ impl YearSchedule {
                 out.push(ScheduleViolation::new(
                     field.clone(),
                     "duplicate_workday",
-                    format!("{date} is listed more than once"),
+                    crate::text!("{date} 重复列出", "{date} is listed more than once"),
                 ));
             }
             if let Some(h) = self
@@ -280,7 +329,8 @@ impl YearSchedule {
                 out.push(ScheduleViolation::new(
                     field,
                     "date_both_holiday_and_workday",
-                    format!(
+                    crate::text!(
+                        "{date} 既是调休上班日，又在假期“{}”之内",
                         "{date} is both a working day and inside the holiday {}",
                         h.name
                     ),
@@ -1143,7 +1193,7 @@ pub(crate) mod tests {
         );
         let violations = s.validate().unwrap_err();
         assert!(violations.len() >= 6, "{violations:?}");
-        assert!(violations.iter().all(|v| !v.message.is_empty()));
+        assert!(violations.iter().all(|v| !v.message.en().is_empty()));
     }
 
     #[test]

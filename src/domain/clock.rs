@@ -14,6 +14,8 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::calendar::{Calendar, CalendarError};
+use super::text::Text;
+use crate::text;
 
 /// Reply period (答复期限): 20 working days from receipt (《条例》第三十三条第一款).
 pub const REPLY_PERIOD_WORKING_DAYS: u32 = 20;
@@ -275,10 +277,40 @@ pub struct TraceStep {
     pub until: Option<NaiveDate>,
     /// Working days the step adds (or removes, for pauses: the days not counted).
     pub working_days: Option<i64>,
-    /// A sentence in Chinese, then English.
+    /// The sentence in Chinese (the same as `detail_zh`; kept for clients of the combined
+    /// field).
     pub detail: String,
+    /// The sentence in Chinese.
+    pub detail_zh: String,
+    /// The sentence in English.
+    pub detail_en: String,
     /// The legal basis, e.g. 《条例》第三十三条第一款.
     pub article: Option<&'static str>,
+}
+
+impl TraceStep {
+    /// A step explained in both languages; `detail` is the Chinese.
+    pub fn new(
+        step: u32,
+        rule: &'static str,
+        (date, until, working_days): (Option<NaiveDate>, Option<NaiveDate>, Option<i64>),
+        detail: Text,
+        article: Option<&'static str>,
+    ) -> Self {
+        let detail_en = detail.en().to_string();
+        let detail_zh = detail.zh().unwrap_or(detail.en()).to_string();
+        TraceStep {
+            step,
+            rule,
+            date,
+            until,
+            working_days,
+            detail: detail_zh.clone(),
+            detail_zh,
+            detail_en,
+            article,
+        }
+    }
 }
 
 /// The computed deadline of one application, with its explanation.
@@ -631,19 +663,17 @@ impl Trace {
         date: Option<NaiveDate>,
         until: Option<NaiveDate>,
         working_days: Option<i64>,
-        detail: String,
+        detail: Text,
         article: Option<&'static str>,
     ) {
         let step = u32::try_from(self.0.len() + 1).unwrap_or(u32::MAX);
-        self.0.push(TraceStep {
+        self.0.push(TraceStep::new(
             step,
             rule,
-            date,
-            until,
-            working_days,
+            (date, until, working_days),
             detail,
             article,
-        });
+        ));
     }
 }
 
@@ -734,8 +764,10 @@ pub fn compute(
             None,
             None,
             None,
-            "尚未确认收到申请，答复期限尚未起算 / receipt not yet confirmed: the clock has not started"
-                .into(),
+            text!(
+                "尚未确认收到申请，答复期限尚未起算",
+                "receipt not yet confirmed: the clock has not started"
+            ),
             Some("《条例》第三十一条"),
         );
         return Ok(Deadline {
@@ -767,30 +799,41 @@ pub fn compute(
         Some(receipt),
         None,
         None,
-        format!("{receipt} 收到申请之日 / application received on {receipt}"),
+        text!(
+            "{receipt} 收到申请之日",
+            "application received on {receipt}"
+        ),
         Some("《条例》第三十一条"),
     );
     if let Some(c) = &facts.correction {
-        let timing = match correction_window_end {
-            Some(end) if c.requested_on > end => format!(
-                "（晚于收到申请后7个工作日即{end}） / (later than 7 working days after receipt, {end})"
+        let (timing_zh, timing_en) = match correction_window_end {
+            Some(end) if c.requested_on > end => (
+                format!("（晚于收到申请后7个工作日即{end}）"),
+                format!(" (later than 7 working days after receipt, {end})"),
             ),
-            _ => String::new(),
+            _ => (String::new(), String::new()),
         };
-        let answer = match c.received_on {
-            Some(r) => format!("，{r}收到补正 / corrected application received on {r}"),
-            None => {
-                "，尚未收到补正，答复期限暂不计算 / awaiting the correction: no clock runs".into()
-            }
+        let (answer_zh, answer_en) = match c.received_on {
+            Some(r) => (
+                format!("，{r}收到补正"),
+                format!("; corrected application received on {r}"),
+            ),
+            None => (
+                "，尚未收到补正，答复期限暂不计算".to_string(),
+                "; awaiting the correction: no clock runs".to_string(),
+            ),
         };
+        let (on, by) = (c.requested_on, c.reply_by);
         trace.push(
             "correction.requested",
             Some(c.requested_on),
             Some(c.reply_by),
             None,
-            format!(
-                "{} 一次性告知补正，补正期限至{}{timing}{answer} / correction requested on {}, to be answered by {}",
-                c.requested_on, c.reply_by, c.requested_on, c.reply_by
+            Text::new(
+                format!("{on} 一次性告知补正，补正期限至{by}{timing_zh}{answer_zh}"),
+                format!(
+                    "correction requested on {on}, to be answered by {by}{timing_en}{answer_en}"
+                ),
             ),
             Some("《条例》第三十条"),
         );
@@ -805,8 +848,9 @@ pub fn compute(
                 Some(start),
                 None,
                 None,
-                format!(
-                    "答复期限自收到申请之日（{start}）起算，次日为第1个工作日 / the clock starts on the receipt date {start}; day 1 is the next working day"
+                text!(
+                    "答复期限自收到申请之日（{start}）起算，次日为第1个工作日",
+                    "the clock starts on the receipt date {start}; day 1 is the next working day"
                 ),
                 Some("《条例》第三十三条第一款"),
             ),
@@ -815,8 +859,9 @@ pub fn compute(
                 Some(start),
                 None,
                 None,
-                format!(
-                    "答复期限自收到补正申请之日（{start}）重新起算 / the clock restarts from the receipt of the corrected application on {start}"
+                text!(
+                    "答复期限自收到补正申请之日（{start}）重新起算",
+                    "the clock restarts from the receipt of the corrected application on {start}"
                 ),
                 Some("《条例》第三十条"),
             ),
@@ -824,21 +869,28 @@ pub fn compute(
         let regime = Regime::of(facts);
         let days = regime.reply_period();
         let plain_end = cal.add_working_days(start, days)?;
-        let law = match regime {
-            Regime::Revised2019 => String::new(),
-            Regime::Original2008 => format!(
-                "；于{}（2019年修订条例施行之日）前收到，适用2008年条例 / received before {} (the 2019 revision's entry into force): the 2008 Regulation applies",
-                regulation_2019_in_force(),
-                regulation_2019_in_force()
-            ),
+        let (law_zh, law_en) = match regime {
+            Regime::Revised2019 => (String::new(), String::new()),
+            Regime::Original2008 => {
+                let d = regulation_2019_in_force();
+                (
+                    format!("；于{d}（2019年修订条例施行之日）前收到，适用2008年条例"),
+                    format!(
+                        "; received before {d} (the 2019 revision's entry into force): the 2008 Regulation applies"
+                    ),
+                )
+            }
         };
         trace.push(
             "reply_period",
             Some(start),
             Some(plain_end),
             Some(i64::from(days)),
-            format!(
-                "答复期限为{days}个工作日（不计暂停与延期时至{plain_end}）{law} / reply period of {days} working days ({plain_end} without pauses or extension)"
+            Text::new(
+                format!("答复期限为{days}个工作日（不计暂停与延期时至{plain_end}）{law_zh}"),
+                format!(
+                    "reply period of {days} working days ({plain_end} without pauses or extension){law_en}"
+                ),
             ),
             Some(regime.article()),
         );
@@ -884,28 +936,48 @@ pub fn compute(
                         PauseKind::OtherAgencyConsultation => "《条例》第三十四条",
                         _ => "《条例》第三十二条",
                     },
-                    "被征求意见方收到后15个工作日内提出意见 / the consulted party answers within 15 working days of receiving the letter",
+                    (
+                        "被征求意见方收到后15个工作日内提出意见",
+                        "the consulted party answers within 15 working days of receiving the letter",
+                    ),
                 )
             } else {
                 (
                     "window.payment",
                     "《政府信息公开信息处理费管理办法》第十条",
-                    "申请人自收到收费通知次日起20个工作日内缴费 / the applicant pays within 20 working days from the day after receiving the notice",
+                    (
+                        "申请人自收到收费通知次日起20个工作日内缴费",
+                        "the applicant pays within 20 working days from the day after receiving the notice",
+                    ),
                 )
             };
             let basis = match p.received_on {
-                Some(r) => format!("{r}收到 / received on {r}"),
-                None => format!(
-                    "收到日期未记录，按发出后{n}个工作日送达推定，结果为暂定 / receipt not recorded: delivery assumed {n} working days after sending, so the window is provisional",
-                    n = p.delivery_allowance
-                ),
+                Some(r) => text!("{r}收到", "received on {r}"),
+                None => {
+                    let n = p.delivery_allowance;
+                    text!(
+                        "收到日期未记录，按发出后{n}个工作日送达推定，结果为暂定",
+                        "receipt not recorded: delivery assumed {n} working days after sending, so the window is provisional"
+                    )
+                }
             };
             trace.push(
                 rule,
                 Some(p.received_on.unwrap_or(p.started_on)),
                 Some(window_end),
                 Some(i64::from(p.kind.window())),
-                format!("{whose}；{basis}；期限至{window_end} / the window ends on {window_end}"),
+                Text::new(
+                    format!(
+                        "{}；{}；期限至{window_end}",
+                        whose.0,
+                        basis.zh().unwrap_or_default()
+                    ),
+                    format!(
+                        "{}; {}; the window ends on {window_end}",
+                        whose.1,
+                        basis.en()
+                    ),
+                ),
                 Some(article),
             );
             if p.ended_on.is_none() {
@@ -914,9 +986,9 @@ pub fn compute(
                     Some(p.started_on),
                     until,
                     None,
-                    format!(
-                        "暂停尚未结束，按最迟结束日{}计算，届满日为最迟可能日期 / the pause is still open: it is assumed to last until its latest possible end, {}, so the due date is the latest possible one",
-                        until.map_or_else(String::new, |d| d.to_string()),
+                    text!(
+                        "暂停尚未结束，按最迟结束日{}计算，届满日为最迟可能日期",
+                        "the pause is still open: it is assumed to last until its latest possible end, {}, so the due date is the latest possible one",
                         until.map_or_else(String::new, |d| d.to_string()),
                     ),
                     None,
@@ -930,9 +1002,11 @@ pub fn compute(
                 Some(e.approved_on),
                 None,
                 Some(0),
-                format!(
-                    "{}批准的{}个工作日延期在补正之前，补正后答复期限重新起算，该延期不再适用 / the extension of {} working days approved on {} preceded the correction: the restarted period does not carry it",
-                    e.approved_on, e.days, e.days, e.approved_on
+                text!(
+                    "{0}批准的{1}个工作日延期在补正之前，补正后答复期限重新起算，该延期不再适用",
+                    "the extension of {1} working days approved on {0} preceded the correction: the restarted period does not carry it",
+                    e.approved_on,
+                    e.days
                 ),
                 Some("《条例》第三十条"),
             );
@@ -943,15 +1017,12 @@ pub fn compute(
                 Some(e.approved_on),
                 None,
                 Some(i64::from(e.days)),
-                format!(
-                    "{}经{}批准延长{}个工作日，理由：{} / extended by {} working days, approved by {} on {}: {}",
+                text!(
+                    "{0}经{1}批准延长{2}个工作日，理由：{3}",
+                    "extended by {2} working days, approved by {1} on {0}: {3}",
                     e.approved_on,
                     e.approved_by,
                     e.days,
-                    e.reason,
-                    e.days,
-                    e.approved_by,
-                    e.approved_on,
                     e.reason
                 ),
                 Some(Regime::of(facts).article()),
@@ -967,9 +1038,12 @@ pub fn compute(
                 Some(o.set_on),
                 Some(o.due_date),
                 None,
-                format!(
-                    "{}另行确定答复期限至{}（按规则计算为{computed}），理由：{} / on {} the office set the due date to {} (computed: {computed}): {}",
-                    o.set_on, o.due_date, o.reason, o.set_on, o.due_date, o.reason
+                text!(
+                    "{0}另行确定答复期限至{1}（按规则计算为{computed}），理由：{2}",
+                    "on {0} the office set the due date to {1} (computed: {computed}): {2}",
+                    o.set_on,
+                    o.due_date,
+                    o.reason
                 ),
                 Some("《条例》第三十五条"),
             );
@@ -989,8 +1063,9 @@ pub fn compute(
             Some(due),
             None,
             counted,
-            format!(
-                "答复期限届满日为{due}（不计暂停的{paused_working_days}个工作日） / the reply is due by {due} ({paused_working_days} paused working days not counted since {start})"
+            text!(
+                "答复期限届满日为{due}（不计暂停的{paused_working_days}个工作日）",
+                "the reply is due by {due} ({paused_working_days} paused working days not counted since {start})"
             ),
             None,
         );
@@ -1003,10 +1078,13 @@ pub fn compute(
             Some(d),
             None,
             None,
-            format!(
-                "{year}年节假日安排尚未载入，按仅周末休息计算，结果为暂定 / no holiday notice for {year} is loaded: counted with weekends only, so the result is provisional",
-                year = d.year()
-            ),
+            {
+                let year = d.year();
+                text!(
+                    "{year}年节假日安排尚未载入，按仅周末休息计算，结果为暂定",
+                    "no holiday notice for {year} is loaded: counted with weekends only, so the result is provisional"
+                )
+            },
             None,
         );
     }
@@ -1054,52 +1132,68 @@ fn pause_detail(
     effect: Option<(Window, u32)>,
     start: NaiveDate,
     due: NaiveDate,
-) -> String {
+) -> Text {
     let s = p.started_on;
     let what = match p.kind {
         PauseKind::ThirdPartyConsultation => {
-            format!("{s} 书面征求第三方意见 / third-party consultation sent on {s}")
+            text!(
+                "{s} 书面征求第三方意见",
+                "third-party consultation sent on {s}"
+            )
         }
         PauseKind::OtherAgencyConsultation => {
-            format!("{s} 征求其他机关意见 / other agencies consulted on {s}")
+            text!("{s} 征求其他机关意见", "other agencies consulted on {s}")
         }
-        PauseKind::FeeNotice => format!("{s} 发出收费通知 / fee notice sent on {s}"),
+        PauseKind::FeeNotice => text!("{s} 发出收费通知", "fee notice sent on {s}"),
     };
+    let (what_zh, what_en) = (what.zh().unwrap_or_default(), what.en());
     let Some(w) = window else {
-        return format!(
-            "{what}；在答复期限起算（{start}）前已结束，不影响期限 / it ended before the clock start ({start}) and does not affect the period"
+        return text!(
+            "{what_zh}；在答复期限起算（{start}）前已结束，不影响期限",
+            "{what_en}; it ended before the clock start ({start}) and does not affect the period"
         );
     };
+    let (from, to) = (w.from, w.to);
     let end = match (w.end, p.kind) {
         (PauseEnd::Recorded, PauseKind::FeeNotice) => {
-            format!("{} 缴费或免收 / paid or waived on {}", w.to, w.to)
+            text!("{to} 缴费或免收", "paid or waived on {to}")
         }
-        (PauseEnd::Recorded, _) => format!("{} 收到意见 / answered on {}", w.to, w.to),
-        (PauseEnd::WindowExpired, _) => format!(
-            "{}为{CONSULTATION_WINDOW}个工作日期满之日，此后不再暂停 / the {CONSULTATION_WINDOW}-working-day window ended on {}",
-            w.to, w.to
+        (PauseEnd::Recorded, _) => text!("{to} 收到意见", "answered on {to}"),
+        (PauseEnd::WindowExpired, _) => text!(
+            "{to}为{CONSULTATION_WINDOW}个工作日期满之日，此后不再暂停",
+            "the {CONSULTATION_WINDOW}-working-day window ended on {to}"
         ),
-        (PauseEnd::OpenLatest, PauseKind::FeeNotice) => format!(
-            "尚未缴费，缴费期限至{} / not yet paid; payment is due by {}",
-            w.to, w.to
+        (PauseEnd::OpenLatest, PauseKind::FeeNotice) => text!(
+            "尚未缴费，缴费期限至{to}",
+            "not yet paid; payment is due by {to}"
         ),
-        (PauseEnd::OpenLatest, _) => format!(
-            "尚未答复，答复期限至{} / no answer yet; the window ends on {}",
-            w.to, w.to
+        (PauseEnd::OpenLatest, _) => text!(
+            "尚未答复，答复期限至{to}",
+            "no answer yet; the window ends on {to}"
         ),
     };
     let effect = match effect {
-        Some((_, n)) => format!(
-            "{}至{}之间的{n}个工作日不计入答复期限 / the {n} working days after {} up to {} are not counted",
-            w.from, w.to, w.from, w.to
+        Some((_, n)) => text!(
+            "{from}至{to}之间的{n}个工作日不计入答复期限",
+            "the {n} working days after {from} up to {to} are not counted"
         ),
-        None if w.from >= due => format!(
-            "开始时答复期限已届满（{due}），不影响期限 / it began when the period had already run out ({due}) and does not affect it"
+        None if w.from >= due => text!(
+            "开始时答复期限已届满（{due}），不影响期限",
+            "it began when the period had already run out ({due}) and does not affect it"
         ),
-        None => "该期间已被另一暂停覆盖，不重复扣除 / the period is already covered by another pause and is not removed twice"
-            .into(),
+        None => text!(
+            "该期间已被另一暂停覆盖，不重复扣除",
+            "the period is already covered by another pause and is not removed twice"
+        ),
     };
-    format!("{what}；{end}；{effect}")
+    Text::new(
+        format!(
+            "{what_zh}；{}；{}",
+            end.zh().unwrap_or_default(),
+            effect.zh().unwrap_or_default()
+        ),
+        format!("{what_en}; {}; {}", end.en(), effect.en()),
+    )
 }
 
 #[cfg(test)]
@@ -1267,7 +1361,8 @@ mod tests {
             ]
         );
         let ext = &deadline.trace[6];
-        assert!(ext.detail.contains("张三") && ext.detail.contains("many files"));
+        assert!(ext.detail_zh.contains("张三") && ext.detail_en.contains("many files"));
+        assert_eq!(ext.detail, ext.detail_zh);
         assert_eq!(ext.working_days, Some(10));
         assert!(
             deadline
@@ -1329,6 +1424,25 @@ mod tests {
     }
 
     #[test]
+    fn every_step_explains_itself_in_chinese_and_in_english() {
+        let deadline = compute(&typical(), real_calendar(), d("2024-12-31")).unwrap();
+        assert!(deadline.trace.len() > 3);
+        let cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        for s in &deadline.trace {
+            assert!(cjk(&s.detail_zh), "{s:?}");
+            // English (names and reasons entered in Chinese stay as entered).
+            let latin = s
+                .detail_en
+                .chars()
+                .filter(char::is_ascii_alphabetic)
+                .count();
+            let han = s.detail_en.chars().filter(|c| cjk(&c.to_string())).count();
+            assert!(latin > 10 && latin > han, "{s:?}");
+            assert_eq!(s.detail, s.detail_zh, "{s:?}");
+        }
+    }
+
+    #[test]
     fn an_outstanding_correction_stops_the_clock_but_gives_its_reply_by_date() {
         let mut facts = typical();
         if let Some(c) = facts.correction.as_mut() {
@@ -1343,7 +1457,12 @@ mod tests {
         // 09-02 + 7: 03, 04, 05, 06, 09, 10, 11.
         assert_eq!(deadline.correction_window_end, Some(d("2024-09-11")));
         assert_eq!(due_date(&facts, real_calendar()), Ok(None));
-        assert!(deadline.trace[1].detail.contains("awaiting the correction"));
+        assert!(
+            deadline.trace[1]
+                .detail_en
+                .contains("awaiting the correction")
+        );
+        assert!(deadline.trace[1].detail_zh.contains("尚未收到补正"));
     }
 
     #[test]
@@ -1377,7 +1496,7 @@ mod tests {
             .iter()
             .find(|s| s.rule == "pause.open")
             .unwrap();
-        assert!(open.detail.contains("latest possible"));
+        assert!(open.detail_en.contains("latest possible"));
     }
 
     #[test]
@@ -1416,7 +1535,7 @@ mod tests {
         ));
         let deadline = compute(&facts, real_calendar(), d("2024-03-06")).unwrap();
         assert_eq!(deadline.paused_working_days, 15);
-        assert!(deadline.trace[3].detail.contains("window ended"));
+        assert!(deadline.trace[3].detail_en.contains("window ended"));
     }
 
     #[test]
@@ -1477,7 +1596,7 @@ mod tests {
             deadline
                 .trace
                 .iter()
-                .any(|s| s.detail.contains("before the clock start"))
+                .any(|s| s.detail_en.contains("before the clock start"))
         );
     }
 
@@ -1496,7 +1615,7 @@ mod tests {
             deadline
                 .trace
                 .iter()
-                .any(|s| s.detail.contains("already run out"))
+                .any(|s| s.detail_en.contains("already run out"))
         );
     }
 
@@ -1516,7 +1635,9 @@ mod tests {
             .iter()
             .find(|s| s.rule == "override")
             .unwrap();
-        assert!(step.detail.contains("2024-03-29") && step.detail.contains("150 applications"));
+        assert!(
+            step.detail_en.contains("2024-03-29") && step.detail_en.contains("150 applications")
+        );
         assert_eq!(step.article, Some("《条例》第三十五条"));
         assert_eq!(due(&facts), d("2024-06-28"));
     }

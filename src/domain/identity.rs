@@ -22,13 +22,23 @@ impl IdProblem {
         }
     }
 
-    pub fn message(self) -> &'static str {
-        match self {
-            IdProblem::Length => "must be 18 characters",
-            IdProblem::Characters => "contains characters that are not allowed",
-            IdProblem::BirthDate => "the birth date inside the number is not a real date",
-            IdProblem::CheckCharacter => "the check character does not match (typing error?)",
-        }
+    pub fn message(self) -> super::text::Text {
+        let (zh, en) = match self {
+            IdProblem::Length => ("须为 18 位", "must be 18 characters"),
+            IdProblem::Characters => (
+                "含有不允许的字符",
+                "contains characters that are not allowed",
+            ),
+            IdProblem::BirthDate => (
+                "号码中的出生日期不存在",
+                "the birth date inside the number is not a real date",
+            ),
+            IdProblem::CheckCharacter => (
+                "校验码不符（可能输入有误）",
+                "the check character does not match (typing error?)",
+            ),
+        };
+        super::text::Text::new(zh, en)
     }
 }
 

@@ -116,7 +116,7 @@ impl Letterhead {
             e.push(FieldError::new(
                 "postcode",
                 "invalid_format",
-                "邮政编码为6位数字",
+                crate::text!("邮政编码为6位数字", "a postcode is 6 digits"),
             ));
         }
         if let Some(t) = &out.telephone
@@ -127,7 +127,10 @@ impl Letterhead {
             e.push(FieldError::new(
                 "telephone",
                 "invalid_format",
-                "电话号码只能包含数字和 - + ( ) 转",
+                crate::text!(
+                    "电话号码只能包含数字和 - + ( ) 转",
+                    "a telephone number contains digits and - + ( ) 转 only"
+                ),
             ));
         }
         if let Some(p) = &out.number_pattern
@@ -182,20 +185,33 @@ pub fn effective(chain: &[(String, Letterhead)]) -> Effective {
 pub struct NumberPattern(String);
 
 impl NumberPattern {
-    pub fn parse(p: &str) -> Result<NumberPattern, String> {
+    pub fn parse(p: &str) -> Result<NumberPattern, crate::domain::text::Text> {
+        use crate::domain::text::Text;
         let count = |needle: &str| p.matches(needle).count();
         if count("{year}") != 1 || count("{seq}") != 1 {
-            return Err("须各含一次 {year} 和 {seq}，例如 定民依公开〔{year}〕{seq}号（{year} and {seq} exactly once each）".into());
+            return Err(Text::new(
+                "须各含一次 {year} 和 {seq}，例如 定民依公开〔{year}〕{seq}号",
+                "{year} and {seq} exactly once each, e.g. 定民依公开〔{year}〕{seq}号",
+            ));
         }
         if !p.contains("〔{year}〕") {
-            return Err("年份须用六角括号〔〕括入：〔{year}〕（GB/T 9704-2012）".into());
+            return Err(Text::new(
+                "年份须用六角括号〔〕括入：〔{year}〕（GB/T 9704-2012）",
+                "the year goes inside 〔〕: 〔{year}〕 (GB/T 9704-2012)",
+            ));
         }
         let rest = p.replace("{year}", "").replace("{seq}", "");
         if rest.contains('{') || rest.contains('}') {
-            return Err("只能使用 {year} 和 {seq} 两个占位符（only {year} and {seq}）".into());
+            return Err(Text::new(
+                "只能使用 {year} 和 {seq} 两个占位符",
+                "only the placeholders {year} and {seq}",
+            ));
         }
         if p.find("{seq}") < p.find("{year}") {
-            return Err("序号须在年份之后（the number comes after the year）".into());
+            return Err(Text::new(
+                "序号须在年份之后",
+                "the number comes after the year",
+            ));
         }
         Ok(NumberPattern(p.to_string()))
     }

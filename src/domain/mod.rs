@@ -16,5 +16,6 @@ pub mod remedy;
 pub mod report;
 pub mod request;
 pub mod stored;
+pub mod text;
 pub mod user;
 pub mod validation;

@@ -989,7 +989,10 @@ pub fn check_attempt(
         e.push(FieldError::new(
             "sent_on",
             "before_issue",
-            format!("告知书于{}签发", chinese_date(issued_on)),
+            crate::domain::text::Text::new(
+                format!("告知书于{}签发", chinese_date(issued_on)),
+                format!("the notice was issued on {issued_on}"),
+            ),
         ));
     }
     for (field, d) in [
@@ -1001,14 +1004,14 @@ pub fn check_attempt(
             e.push(FieldError::new(
                 field,
                 "in_future",
-                "must not be in the future",
+                crate::text!("不能晚于今天", "must not be in the future"),
             ));
         }
         if field != "sent_on" && d.is_some_and(|d| d < input.sent_on) {
             e.push(FieldError::new(
                 field,
                 "before_sending",
-                "must not be before sent_on",
+                crate::text!("不能早于发出日期（sent_on）", "must not be before sent_on"),
             ));
         }
     }
@@ -1016,7 +1019,10 @@ pub fn check_attempt(
         e.push(FieldError::new(
             "returned_on",
             "conflicting_fields",
-            "an attempt is served or returned, not both",
+            crate::text!(
+                "一次送达只能是已送达或被退回，不能两者兼有",
+                "an attempt is served or returned, not both"
+            ),
         ));
     }
     out.tracking_number = e
@@ -1043,14 +1049,20 @@ pub fn check_attempt(
             e.push(FieldError::new(
                 "tracking_number",
                 "required",
-                "邮寄送达须记录挂号信或EMS单号",
+                crate::text!(
+                    "邮寄送达须记录挂号信或EMS单号",
+                    "service by post records the registered-mail or EMS number"
+                ),
             ));
         }
         ServiceMethod::InPerson if input.served_on.is_some() && out.signed_by.is_none() => {
             e.push(FieldError::new(
                 "signed_by",
                 "required",
-                "直接送达须记录签收人",
+                crate::text!(
+                    "直接送达须记录签收人",
+                    "service in person records who signed for it"
+                ),
             ));
         }
         ServiceMethod::Announcement => {
@@ -1058,7 +1070,10 @@ pub fn check_attempt(
                 e.push(FieldError::new(
                     "served_on",
                     "not_allowed",
-                    "公告送达自发出公告之日起经过30日视为送达，不另填送达日期",
+                    crate::text!(
+                        "公告送达自发出公告之日起经过30日视为送达，不另填送达日期",
+                        "service by announcement is deemed done 30 days after the announcement; no service date is entered"
+                    ),
                 ));
             }
             let deemed = input
@@ -1069,7 +1084,10 @@ pub fn check_attempt(
                 _ => e.push(FieldError::new(
                     "sent_on",
                     "announcement_period_running",
-                    "公告期30日尚未届满，届满后再记录",
+                    crate::text!(
+                        "公告期30日尚未届满，届满后再记录",
+                        "the 30 days of the announcement have not passed; record it after they have"
+                    ),
                 )),
             }
         }

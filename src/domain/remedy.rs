@@ -6,6 +6,7 @@ use chrono::{Months, NaiveDate};
 
 use super::calendar::Calendar;
 use super::validation::{Errors, FieldError, optional_text, text};
+use crate::text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemedyKind {
@@ -234,7 +235,11 @@ pub fn parse_case(
     let notes = e.take(optional_text("notes", input.notes.as_deref(), 4000, true));
     let filed_on = input.filed_on;
     if filed_on.is_none() {
-        e.push(FieldError::new("filed_on", "required", "is required"));
+        e.push(FieldError::new(
+            "filed_on",
+            "required",
+            text!("必填", "is required"),
+        ));
     }
     for (field, d) in [
         ("filed_on", input.filed_on),
@@ -247,7 +252,7 @@ pub fn parse_case(
             e.push(FieldError::new(
                 field,
                 "in_future",
-                "must not be in the future",
+                text!("不能晚于今天", "must not be in the future"),
             ));
         }
     }
@@ -257,7 +262,10 @@ pub fn parse_case(
         e.push(FieldError::new(
             "received_on",
             "before_filing",
-            "must not be before filed_on",
+            text!(
+                "不能早于立案日期（filed_on）",
+                "must not be before filed_on"
+            ),
         ));
     }
     if let (Some(f), Some(k)) = (filed_on, input.act_known_on)
@@ -266,7 +274,7 @@ pub fn parse_case(
         e.push(FieldError::new(
             "act_known_on",
             "after_filing",
-            "must not be after filed_on",
+            text!("不能晚于立案日期（filed_on）", "must not be after filed_on"),
         ));
     }
     if let (Some(f), Some(d)) = (filed_on, input.decided_on)
@@ -275,7 +283,10 @@ pub fn parse_case(
         e.push(FieldError::new(
             "decided_on",
             "before_filing",
-            "must not be before filed_on",
+            text!(
+                "不能早于立案日期（filed_on）",
+                "must not be before filed_on"
+            ),
         ));
     }
     if let Some(served) = input.decision_served_on {
@@ -283,17 +294,26 @@ pub fn parse_case(
             (RemedyKind::Litigation, _) => e.push(FieldError::new(
                 "decision_served_on",
                 "not_allowed",
-                "only a review decision's service is recorded (a suit after it runs from it)",
+                text!(
+                    "只记录行政复议决定的送达（复议后的起诉期限自送达起算）",
+                    "only a review decision's service is recorded (a suit after it runs from it)"
+                ),
             )),
             (RemedyKind::Review, None) => e.push(FieldError::new(
                 "decision_served_on",
                 "requires_decision",
-                "a decision is served after it is made: record decided_on",
+                text!(
+                    "复议决定作出后才能送达：请先记录 decided_on",
+                    "a decision is served after it is made: record decided_on"
+                ),
             )),
             (RemedyKind::Review, Some(decided)) if served < decided => e.push(FieldError::new(
                 "decision_served_on",
                 "before_decision",
-                "must not be before decided_on",
+                text!(
+                    "不能早于复议决定日期（decided_on）",
+                    "must not be before decided_on"
+                ),
             )),
             _ => {}
         }
@@ -306,7 +326,10 @@ pub fn parse_case(
                 e.push(FieldError::new(
                     "decision_type",
                     "not_for_litigation",
-                    "a court does not uphold (维持); use claim_rejected",
+                    text!(
+                        "法院判决不使用“维持”；请用 claim_rejected（驳回诉讼请求）",
+                        "a court does not uphold (维持); use claim_rejected"
+                    ),
                 ));
                 None
             }
@@ -314,7 +337,10 @@ pub fn parse_case(
                 e.push(FieldError::new(
                     "decision_type",
                     "unknown_code",
-                    "is not a decision type of domain.md §8",
+                    text!(
+                        "不是规定的结果类型",
+                        "is not a decision type of domain.md §8"
+                    ),
                 ));
                 None
             }
@@ -328,7 +354,10 @@ pub fn parse_case(
                 "decision_type"
             },
             "required_together",
-            "decision_type and decided_on go together",
+            text!(
+                "decision_type 与 decided_on 须同时填写",
+                "decision_type and decided_on go together"
+            ),
         ));
     }
     let (route, instance) = match kind {
@@ -337,21 +366,27 @@ pub fn parse_case(
                 e.push(FieldError::new(
                     "route",
                     "not_allowed",
-                    "only lawsuits have a route",
+                    text!("只有行政诉讼才有 route", "only lawsuits have a route"),
                 ));
             }
             if input.instance.is_some() {
                 e.push(FieldError::new(
                     "instance",
                     "not_allowed",
-                    "only lawsuits have an instance",
+                    text!(
+                        "只有行政诉讼才有审级（instance）",
+                        "only lawsuits have an instance"
+                    ),
                 ));
             }
             if input.has_review {
                 e.push(FieldError::new(
                     "review_id",
                     "not_allowed",
-                    "only a suit after review names a review",
+                    text!(
+                        "只有经复议后提起的诉讼才填写复议（review_id）",
+                        "only a suit after review names a review"
+                    ),
                 ));
             }
             (None, None)
@@ -362,7 +397,10 @@ pub fn parse_case(
                     e.push(FieldError::new(
                         "route",
                         "required",
-                        "direct or after_review",
+                        text!(
+                            "须为 direct（直接起诉）或 after_review（经复议后起诉）",
+                            "direct or after_review"
+                        ),
                     ));
                     None
                 }
@@ -370,7 +408,10 @@ pub fn parse_case(
                     e.push(FieldError::new(
                         "route",
                         "unknown_code",
-                        "must be direct or after_review",
+                        text!(
+                            "须为 direct（直接起诉）或 after_review（经复议后起诉）",
+                            "must be direct or after_review"
+                        ),
                     ));
                     None
                 }),
@@ -380,14 +421,20 @@ pub fn parse_case(
                     e.push(FieldError::new(
                         "review_id",
                         "required",
-                        "a suit after review names its review",
+                        text!(
+                            "经复议后提起的诉讼须填写所经的复议（review_id）",
+                            "a suit after review names its review"
+                        ),
                     ));
                 }
                 Some(Route::Direct) if input.has_review => {
                     e.push(FieldError::new(
                         "review_id",
                         "not_allowed",
-                        "a direct suit has no review",
+                        text!(
+                            "直接起诉没有复议（review_id）",
+                            "a direct suit has no review"
+                        ),
                     ));
                 }
                 _ => {}
@@ -399,7 +446,10 @@ pub fn parse_case(
                     e.push(FieldError::new(
                         "instance",
                         "unknown_code",
-                        "must be first, second or retrial",
+                        text!(
+                            "须为 first（一审）、second（二审）或 retrial（再审）",
+                            "must be first, second or retrial"
+                        ),
                     ));
                     None
                 }

@@ -493,7 +493,11 @@ pub fn proactive_table(
             errors.push(super::validation::FieldError::new(
                 format!("rows.{row}"),
                 "unknown_row",
-                format!("table 二 of the {} format has no row {row}", format.code()),
+                crate::text!(
+                    "{} 格式的表二没有 {row} 行",
+                    "table 二 of the {} format has no row {row}",
+                    format.code()
+                ),
             ));
             continue;
         };
@@ -502,7 +506,7 @@ pub fn proactive_table(
                 None => errors.push(super::validation::FieldError::new(
                     format!("rows.{row}.{col}"),
                     "unknown_column",
-                    "this row has no such column",
+                    crate::text!("该行没有此列", "this row has no such column"),
                 )),
                 Some((_, _, decimal)) => {
                     if !valid_number(v.trim(), *decimal, *col == "change") {
@@ -510,9 +514,12 @@ pub fn proactive_table(
                             format!("rows.{row}.{col}"),
                             "invalid_number",
                             if *decimal {
-                                "a non-negative decimal with at most 4 decimals"
+                                crate::text!(
+                                    "须为非负数，至多 4 位小数",
+                                    "a non-negative decimal with at most 4 decimals"
+                                )
                             } else {
-                                "a non-negative integer"
+                                crate::text!("须为非负整数", "a non-negative integer")
                             },
                         ));
                     }
@@ -562,7 +569,10 @@ pub fn missing_cells(
             None => out.push(super::validation::FieldError::new(
                 format!("rows.{code}"),
                 "required",
-                "a replacement of table 二 needs every row of the format (PATCH changes some)",
+                crate::text!(
+                    "整体替换表二须给出该格式的每一行（修改部分行请用 PATCH）",
+                    "a replacement of table 二 needs every row of the format (PATCH changes some)"
+                ),
             )),
             Some(row) => {
                 for (col, _, _) in cols {
@@ -570,7 +580,10 @@ pub fn missing_cells(
                         out.push(super::validation::FieldError::new(
                             format!("rows.{code}.{col}"),
                             "required",
-                            "a replacement of table 二 needs every column of the row",
+                            crate::text!(
+                                "整体替换表二须给出该行的每一列",
+                                "a replacement of table 二 needs every column of the row"
+                            ),
                         ));
                     }
                 }

@@ -2,6 +2,7 @@
 
 use super::access::Roles;
 use super::validation::{Errors, FieldError, optional_text};
+use crate::text;
 
 /// A login name: 3–64 characters of `a-z 0-9 . _ - @`, stored lower-case so `Admin` and
 /// `admin` are one user.
@@ -15,7 +16,7 @@ impl Username {
             return Err(FieldError::new(
                 field,
                 "invalid_length",
-                "must be 3 to 64 characters",
+                text!("须为 3 至 64 个字符", "must be 3 to 64 characters"),
             ));
         }
         if !v
@@ -25,7 +26,10 @@ impl Username {
             return Err(FieldError::new(
                 field,
                 "invalid_format",
-                "may contain only letters, digits, '.', '-', '_' and '@'",
+                text!(
+                    "只能包含字母、数字和 . - _ @",
+                    "may contain only letters, digits, '.', '-', '_' and '@'"
+                ),
             ));
         }
         Ok(Username(v))
@@ -60,21 +64,21 @@ impl NewPassword {
             return Err(FieldError::new(
                 field,
                 "too_short",
-                format!("must be at least {} characters", Self::MIN_CHARS),
+                text!(
+                    "至少 {} 个字符",
+                    "must be at least {} characters",
+                    Self::MIN_CHARS
+                ),
             ));
         }
         if n > Self::MAX_CHARS {
-            return Err(FieldError::new(
-                field,
-                "too_long",
-                format!("must be at most {} characters", Self::MAX_CHARS),
-            ));
+            return Err(FieldError::too_long(field, Self::MAX_CHARS));
         }
         if raw.contains('\0') {
             return Err(FieldError::new(
                 field,
                 "invalid_characters",
-                "must not contain NUL",
+                text!("不得含有 NUL 字符", "must not contain NUL"),
             ));
         }
         let mut chars = raw.chars();
@@ -84,7 +88,7 @@ impl NewPassword {
             return Err(FieldError::new(
                 field,
                 "too_weak",
-                "must not repeat one character",
+                text!("不能由同一个字符重复组成", "must not repeat one character"),
             ));
         }
         Ok(NewPassword(raw.to_string()))

@@ -1,22 +1,68 @@
 //! Field-level validation errors, shared by every domain type that parses input.
 
-use serde::Serialize;
+use super::text::Text;
+use crate::text;
 
-/// One bad field: where, a stable code, and a message a form can show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One bad field: where, a stable code, and a message a form can show (in both languages).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
     pub code: &'static str,
-    pub message: String,
+    pub message: Text,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, code: &'static str, message: Text) -> Self {
         Self {
             field: field.into(),
             code,
-            message: message.into(),
+            message,
         }
+    }
+
+    /// `required`: the field is missing or empty.
+    pub fn required(field: impl Into<String>) -> Self {
+        Self::new(field, "required", text!("不能为空", "must not be empty"))
+    }
+
+    /// `too_long`: more than `max` characters.
+    pub fn too_long(field: impl Into<String>, max: usize) -> Self {
+        Self::new(
+            field,
+            "too_long",
+            text!("不得超过 {max} 个字符", "must be at most {max} characters"),
+        )
+    }
+
+    /// `out_of_range`: a number outside `lo..=hi`.
+    pub fn not_between(
+        field: impl Into<String>,
+        lo: impl std::fmt::Display,
+        hi: impl std::fmt::Display,
+    ) -> Self {
+        Self::new(
+            field,
+            "out_of_range",
+            text!("须在 {lo} 至 {hi} 之间", "must be between {lo} and {hi}"),
+        )
+    }
+
+    /// `in_future`: a date after today.
+    pub fn in_future(field: impl Into<String>) -> Self {
+        Self::new(
+            field,
+            "in_future",
+            text!("不能晚于今天", "must not be in the future"),
+        )
+    }
+
+    /// `invalid_characters`: control characters.
+    pub fn control_characters(field: impl Into<String>) -> Self {
+        Self::new(
+            field,
+            "invalid_characters",
+            text!("不得含有控制字符", "must not contain control characters"),
+        )
     }
 }
 
@@ -71,7 +117,7 @@ pub fn text(
 ) -> Result<String, FieldError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(FieldError::new(field, "required", "must not be empty"));
+        return Err(FieldError::required(field));
     }
     check_chars(field, v, max_chars, multiline)?;
     Ok(v.to_string())
@@ -95,20 +141,12 @@ pub fn optional_text(
 
 fn check_chars(field: &str, v: &str, max_chars: usize, multiline: bool) -> Result<(), FieldError> {
     if v.chars().count() > max_chars {
-        return Err(FieldError::new(
-            field,
-            "too_long",
-            format!("must be at most {max_chars} characters"),
-        ));
+        return Err(FieldError::too_long(field, max_chars));
     }
     if v.chars()
         .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
     {
-        return Err(FieldError::new(
-            field,
-            "invalid_characters",
-            "must not contain control characters",
-        ));
+        return Err(FieldError::control_characters(field));
     }
     Ok(())
 }

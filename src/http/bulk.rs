@@ -126,12 +126,20 @@ fn format_of(req: &HttpRequest) -> Result<Format, ApiError> {
         _ => Err(ApiError::new(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send the body as application/x-ndjson or text/csv",
+            crate::text!(
+                "请以 application/x-ndjson 或 text/csv 发送请求体",
+                "send the body as application/x-ndjson or text/csv"
+            ),
         )),
     }
 }
 
-fn bad(line: u64, field: &str, code: &'static str, message: impl Into<String>) -> LineError {
+fn bad(
+    line: u64,
+    field: &str,
+    code: &'static str,
+    message: crate::domain::text::Text,
+) -> LineError {
     LineError {
         line,
         error: FieldError::new(field, code, message),
@@ -142,7 +150,11 @@ fn too_many_lines() -> ApiError {
     AppError::field(
         "body",
         "too_many_lines",
-        format!("at most {} applications per import", uc::MAX_IMPORT_LINES),
+        crate::text!(
+            "一次至多导入 {} 件申请",
+            "at most {} applications per import",
+            uc::MAX_IMPORT_LINES
+        ),
     )
     .into()
 }
@@ -188,7 +200,10 @@ fn ndjson_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
                     n,
                     "",
                     "invalid_json",
-                    format!("the line is not JSON: {e}"),
+                    crate::domain::text::Text::new(
+                        format!("该行不是合法的 JSON（第 {} 列）", e.column()),
+                        format!("the line is not JSON: {e}"),
+                    ),
                 )));
                 continue;
             }
@@ -198,7 +213,7 @@ fn ndjson_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
                 n,
                 "",
                 "not_an_object",
-                "each line must be a JSON object",
+                crate::text!("每行须为一个 JSON 对象", "each line must be a JSON object"),
             )));
             continue;
         }
@@ -303,7 +318,12 @@ fn csv_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
                 .count() as u64
                 + 1;
             return Err(AppError::ImportRejected {
-                errors: vec![bad(line, "", "invalid_utf8", "the body must be UTF-8")],
+                errors: vec![bad(
+                    line,
+                    "",
+                    "invalid_utf8",
+                    crate::text!("请求体须为 UTF-8 编码", "the body must be UTF-8"),
+                )],
                 total: 1,
             }
             .into());
@@ -330,14 +350,17 @@ fn csv_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
                 header.line,
                 c,
                 "unknown_column",
-                "no such column (see docs/API.md)",
+                crate::text!(
+                    "没有此列（见 docs/API.md）",
+                    "no such column (see docs/API.md)"
+                ),
             ));
         } else if columns[..i].contains(c) {
             errors.push(bad(
                 header.line,
                 c,
                 "duplicate_column",
-                "the column appears twice",
+                crate::text!("该列重复出现", "the column appears twice"),
             ));
         }
     }
@@ -347,7 +370,7 @@ fn csv_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
                 header.line,
                 required,
                 "missing_column",
-                "this column is required",
+                crate::text!("缺少此必需的列", "this column is required"),
             ));
         }
     }
@@ -366,7 +389,8 @@ fn csv_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
                 r.line,
                 "",
                 "wrong_field_count",
-                format!(
+                crate::text!(
+                    "该行有 {} 个字段，表头有 {} 个",
                     "the row has {} fields, the header {}",
                     r.fields.len(),
                     columns.len()
@@ -404,7 +428,12 @@ fn csv_records(text: &str) -> Vec<Result<CsvRecord, LineError>> {
             Err(e) => {
                 // The text is UTF-8 and nothing else fails when reading from memory.
                 let line = e.position().map_or(start.line(), csv::Position::line);
-                out.push(Err(bad(line, "", "invalid_utf8", e.to_string())));
+                out.push(Err(bad(
+                    line,
+                    "",
+                    "invalid_utf8",
+                    crate::domain::text::Text::new("请求体须为 UTF-8 编码", e.to_string()),
+                )));
                 break;
             }
         }
@@ -423,19 +452,25 @@ fn csv_records(text: &str) -> Vec<Result<CsvRecord, LineError>> {
                 line,
                 "",
                 "stray_quote",
-                "a quote inside an unquoted field",
+                crate::text!(
+                    "未加引号的字段中出现引号",
+                    "a quote inside an unquoted field"
+                ),
             ))),
             Some(QuoteProblem::TextAfter) => out.push(Err(bad(
                 line,
                 "",
                 "text_after_quote",
-                "text after a closing quote",
+                crate::text!("闭合引号之后还有文字", "text after a closing quote"),
             ))),
             Some(QuoteProblem::Unterminated) => out.push(Err(bad(
                 line,
                 "",
                 "unterminated_quote",
-                "a quoted field is not closed before the end of the body",
+                crate::text!(
+                    "引号字段直到请求体结束仍未闭合",
+                    "a quoted field is not closed before the end of the body"
+                ),
             ))),
             // A line of blanks is no record.
             None if record.len() == 1 && record[0].trim().is_empty() && !raw.contains('"') => {}

@@ -136,9 +136,12 @@ pub async fn put_calendar_year(
     let year = path.into_inner();
     let b = body.0;
     if b.year.is_some_and(|y| y != year) {
-        return Err(
-            AppError::field("year", "year_mismatch", "must equal the year in the path").into(),
-        );
+        return Err(AppError::field(
+            "year",
+            "year_mismatch",
+            crate::text!("须与路径中的年份一致", "must equal the year in the path"),
+        )
+        .into());
     }
     let schedule = YearSchedule {
         year,
@@ -202,11 +205,9 @@ pub async fn add_working_days(
         .ok()
         .filter(|d| i64::from(*d) <= MAX_DAYS)
         .ok_or_else(|| {
-            AppError::field(
-                "days",
-                "out_of_range",
-                format!("must be between 0 and {MAX_DAYS}"),
-            )
+            AppError::Validation(vec![crate::domain::validation::FieldError::not_between(
+                "days", 0, MAX_DAYS,
+            )])
         })?;
     let r = app::calendar::add_working_days(&state, q.from, days).await?;
     Ok(web::Json(WorkingDateDto {

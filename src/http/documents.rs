@@ -14,10 +14,12 @@ use uuid::Uuid;
 use super::dto::{ListEnvelope, instant};
 use super::extract::{ApiQuery, Authenticated, Ctx};
 use super::idempotency::{IdempotencyKeyHeader, fingerprint, header_key, json_answer, respond};
-use super::problem::{ApiError, ProblemField};
+use super::problem::ApiError;
 use crate::app::documents::{self as uc, DocumentView, UploadInput};
 use crate::app::idempotency::{Key, render};
 use crate::app::{AppError, AppState, Page};
+use crate::domain::text::Text;
+use crate::domain::validation::FieldError;
 
 /// What a document is (stable codes).
 #[derive(ToSchema)]
@@ -128,33 +130,21 @@ const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
 /// Longest text field read (`kind`, `note`, `supersedes`), in bytes.
 const MAX_TEXT_FIELD_BYTES: usize = 16 * 1024;
 
-fn unprocessable(errors: Vec<ProblemField>) -> ApiError {
-    let detail = errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        detail,
-    )
-    .with_errors(errors)
+fn unprocessable(errors: Vec<FieldError>) -> ApiError {
+    ApiError::invalid_fields(errors)
 }
 
-fn field_error(field: &str, code: &'static str, message: impl Into<String>) -> ProblemField {
-    ProblemField {
-        line: None,
-        field: field.to_string(),
-        code: code.into(),
-        message: message.into(),
-    }
+fn field_error(field: &str, code: &'static str, message: Text) -> FieldError {
+    FieldError::new(field, code, message)
 }
 
 fn bad_multipart(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(
         "invalid_body",
-        format!("multipart/form-data 请求体无法解析（the multipart body could not be read: {e}）"),
+        crate::text!(
+            "multipart/form-data 请求体无法解析：{e}",
+            "the multipart body could not be read: {e}"
+        ),
     )
 }
 
@@ -162,8 +152,9 @@ fn too_large(max: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!(
-            "文件超过 {max} 字节的上限（the file is larger than {max} bytes）；nothing was kept"
+        crate::text!(
+            "文件超过 {max} 字节的上限，未保存任何内容",
+            "the file is larger than {max} bytes; nothing was kept"
         ),
     )
 }
@@ -182,7 +173,7 @@ async fn drain(field: &mut Field, budget: &mut u64) -> Result<bool, ApiError> {
 }
 
 /// A short text field, as UTF-8.
-async fn text(field: &mut Field, name: &str) -> Result<Result<String, ProblemField>, ApiError> {
+async fn text(field: &mut Field, name: &str) -> Result<Result<String, FieldError>, ApiError> {
     let mut buf = Vec::new();
     let mut too_long = false;
     while let Some(chunk) = field.next().await {
@@ -197,11 +188,19 @@ async fn text(field: &mut Field, name: &str) -> Result<Result<String, ProblemFie
         return Ok(Err(field_error(
             name,
             "too_long",
-            format!("at most {MAX_TEXT_FIELD_BYTES} bytes"),
+            crate::text!(
+                "至多 {MAX_TEXT_FIELD_BYTES} 字节",
+                "at most {MAX_TEXT_FIELD_BYTES} bytes"
+            ),
         )));
     }
-    Ok(String::from_utf8(buf)
-        .map_err(|_| field_error(name, "invalid_utf8", "须为 UTF-8（must be UTF-8）")))
+    Ok(String::from_utf8(buf).map_err(|_| {
+        field_error(
+            name,
+            "invalid_utf8",
+            crate::text!("须为 UTF-8", "must be UTF-8"),
+        )
+    }))
 }
 
 /// The part's file name: `filename*` (RFC 5987, UTF-8) or `filename` (browsers send UTF-8).
@@ -252,7 +251,10 @@ pub async fn upload_document(
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "请以 multipart/form-data 上传（send the document as multipart/form-data）",
+            crate::text!(
+                "请以 multipart/form-data 上传",
+                "send the document as multipart/form-data"
+            ),
         ));
     }
     // Scope and role before a byte of the body is read.
@@ -269,7 +271,7 @@ pub async fn upload_document(
     let mut form = Multipart::new(req.headers(), payload);
     let mut input = UploadInput::default();
     let mut received = None;
-    let mut errors: Vec<ProblemField> = Vec::new();
+    let mut errors: Vec<FieldError> = Vec::new();
     let mut over_limit = false;
     // What may still be read (and thrown away) after the file went over the limit, so that
     // the client gets its 413 instead of a reset connection.
@@ -325,10 +327,11 @@ pub async fn upload_document(
                 let code = if known { "too_many" } else { "unknown_field" };
                 if !errors.iter().any(|e| e.field == name && e.code == code) {
                     let message = if known {
-                        "此字段只能出现一次（this field may appear once）".to_string()
+                        crate::text!("此字段只能出现一次", "this field may appear once")
                     } else {
-                        format!(
-                            "未知字段（unknown field `{name}`; send file, kind, note, supersedes）"
+                        crate::text!(
+                            "未知字段 `{name}`；可用字段：file、kind、note、supersedes",
+                            "unknown field `{name}`; send file, kind, note, supersedes"
                         )
                     };
                     errors.push(field_error(&name, code, message));
@@ -343,14 +346,14 @@ pub async fn upload_document(
         errors.push(field_error(
             "file",
             "required",
-            "请附上文件（the `file` part is required）",
+            crate::text!("请附上文件", "the `file` part is required"),
         ));
     }
     if input.kind.is_none() && !errors.iter().any(|e| e.field == "kind") {
         errors.push(field_error(
             "kind",
             "required",
-            "请选择材料类型（the `kind` field is required）",
+            crate::text!("请选择材料类型", "the `kind` field is required"),
         ));
     }
     let Some(received) = received.filter(|_| errors.is_empty()) else {

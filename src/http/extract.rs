@@ -7,9 +7,12 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use super::problem::{ApiError, ProblemField};
+use super::problem::ApiError;
 use crate::app::{AppState, RequestContext};
 use crate::domain::access::{Actor, Scope, Scopes};
+use crate::domain::text::Text;
+use crate::domain::validation::FieldError;
+use crate::text;
 
 /// The largest body accepted, from settings.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +44,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 return Err(ApiError::new(
                     actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
-                    "send the body as application/json",
+                    text!(
+                        "请以 application/json 发送请求体",
+                        "send the body as application/json"
+                    ),
                 ));
             }
             if declared_len.is_some_and(|n| n > limit) {
@@ -52,7 +58,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 let chunk = chunk.map_err(|e| {
                     ApiError::bad_request(
                         "invalid_body",
-                        format!("the body could not be read: {e}"),
+                        text!("无法读取请求体：{e}", "the body could not be read: {e}"),
                     )
                 })?;
                 if body.len() + chunk.len() > limit {
@@ -83,7 +89,10 @@ pub async fn read_body_limited(
     let mut body = web::BytesMut::with_capacity(declared_len.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("the body could not be read: {e}"))
+            ApiError::bad_request(
+                "invalid_body",
+                text!("无法读取请求体：{e}", "the body could not be read: {e}"),
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(limit));
@@ -97,7 +106,10 @@ fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!("the body is larger than {limit} bytes"),
+        text!(
+            "请求体超过 {limit} 字节",
+            "the body is larger than {limit} bytes"
+        ),
     )
 }
 
@@ -116,27 +128,36 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_json",
-            "the body is empty; send a JSON object",
+            text!(
+                "请求体为空，请发送一个 JSON 对象",
+                "the body is empty; send a JSON object"
+            ),
         ));
     }
     // Syntax first, so a malformed body is a 400 and a well-formed one of the wrong shape a 422.
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+        ApiError::bad_request(
+            "invalid_json",
+            Text::new(
+                format!(
+                    "请求体不是合法的 JSON（第 {} 行第 {} 列）",
+                    e.line(),
+                    e.column()
+                ),
+                format!("the body is not valid JSON: {e}"),
+            ),
+        )
     })?;
     // Every body of this API is an object; serde would also fill a struct from an array in
     // field order, which nobody means.
     if !value.is_object() {
+        let must = || text!("请求体须为 JSON 对象", "the body must be a JSON object");
         return Err(ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
-            "the body must be a JSON object",
+            must(),
         )
-        .with_errors(vec![ProblemField {
-            line: None,
-            field: String::new(),
-            code: "not_an_object".into(),
-            message: "the body must be a JSON object".into(),
-        }]));
+        .with_errors(vec![FieldError::new("", "not_an_object", must())]));
     }
     from_value(value)
 }
@@ -144,23 +165,39 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// Converts parsed JSON into `T`, naming the bad fields (422).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     deserialize_listing_fields(value).map_err(|errors| {
-        let detail = errors
-            .iter()
-            .map(|e| {
-                if e.field.is_empty() {
-                    e.message.clone()
-                } else {
-                    format!("{}: {}", e.field, e.message)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
+        // Every field named in the detail, in each language (a text without Chinese gives the
+        // meaning of its code).
+        let join = |zh: bool| {
+            errors
+                .iter()
+                .map(|e| {
+                    let m = if zh {
+                        e.message.zh().map_or_else(
+                            || {
+                                crate::error_codes::ErrorCode::parse(e.code)
+                                    .map_or("取值有误", |c| c.meaning_zh())
+                                    .to_string()
+                            },
+                            str::to_string,
+                        )
+                    } else {
+                        e.message.en().to_string()
+                    };
+                    match (e.field.is_empty(), zh) {
+                        (true, _) => m,
+                        (false, true) => format!("{}：{m}", e.field),
+                        (false, false) => format!("{}: {m}", e.field),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(if zh { "；" } else { "; " })
+        };
         ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
-            detail,
+            Text::new(join(true), join(false)),
         )
-        .with_errors(errors.into_iter().map(ProblemField::from).collect())
+        .with_errors(errors)
     })
 }
 
@@ -188,7 +225,7 @@ pub fn deserialize_listing_fields<T: DeserializeOwned>(
                     crate::domain::validation::FieldError::new(
                         f,
                         "required",
-                        format!("missing field `{f}`"),
+                        text!("缺少必填字段 `{f}`", "missing field `{f}`"),
                     )
                 })
                 .collect()
@@ -201,7 +238,10 @@ pub fn deserialize_listing_fields<T: DeserializeOwned>(
                     crate::domain::validation::FieldError::new(
                         k.clone(),
                         "unknown_field",
-                        format!("unknown field `{k}`, not part of this request"),
+                        text!(
+                            "未知字段 `{k}`，不属于此请求",
+                            "unknown field `{k}`, not part of this request"
+                        ),
                     )
                 })
                 .collect()
@@ -245,8 +285,67 @@ pub fn deserialize_naming_field<T: DeserializeOwned>(
                 format!("{field}.{m}")
             };
         }
-        crate::domain::validation::FieldError::new(field, code, message)
+        crate::domain::validation::FieldError::new(field, code, serde_text(&message))
     })
+}
+
+/// A serde message in both languages: the shapes serde and our own parsers write are
+/// translated (missing and unknown fields, unknown codes, numbers, dates); anything else keeps
+/// only its English (a Chinese answer then gives the meaning of the code).
+pub fn serde_text(message: &str) -> Text {
+    let quoted = |rest: &str| rest.split('`').next().unwrap_or("").to_string();
+    let expected = message
+        .split_once("expected ")
+        .map(|(_, e)| e.to_string())
+        .filter(|e| e.contains('`'));
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let f = quoted(rest);
+        return Text::new(format!("缺少必填字段 `{f}`"), message.to_string());
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let f = quoted(rest);
+        return Text::new(
+            match &expected {
+                Some(e) => format!(
+                    "未知字段 `{f}`；可用字段：{}",
+                    e.trim_start_matches("one of ")
+                ),
+                None => format!("未知字段 `{f}`"),
+            },
+            message.to_string(),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let v = quoted(rest);
+        return Text::new(
+            match &expected {
+                Some(e) => format!(
+                    "未知代码 `{v}`；可选值：{}",
+                    e.trim_start_matches("one of ")
+                ),
+                None => format!("未知代码 `{v}`"),
+            },
+            message.to_string(),
+        );
+    }
+    if message.contains("invalid digit") || message.contains("cannot parse integer") {
+        return Text::new("须为整数", message.to_string());
+    }
+    if message.starts_with("invalid type:") || message.starts_with("invalid value:") {
+        return Text::new("取值类型或格式有误", message.to_string());
+    }
+    if message.contains("premature end of input")
+        || message.contains("input contains invalid characters")
+        || message.contains("trailing input")
+        || message.contains("input is out of range")
+        || message.contains("input is not enough for unique date and time")
+    {
+        return Text::new(
+            "日期或时间格式有误（日期为 YYYY-MM-DD，时间为 RFC 3339）",
+            message.to_string(),
+        );
+    }
+    Text::english(message.to_string())
 }
 
 /// What serde knows of a body type: its field names, and which of them are required.
@@ -388,13 +487,19 @@ impl FromRequest for Authenticated {
                 None => {
                     return Err(ApiError::unauthorized(
                         "missing_token",
-                        "send Authorization: Bearer <access token>",
+                        text!(
+                            "请发送 Authorization: Bearer <访问令牌>",
+                            "send Authorization: Bearer <access token>"
+                        ),
                     ));
                 }
                 Some(Err(_)) => {
                     return Err(ApiError::unauthorized(
                         "invalid_token",
-                        "the Authorization header is not valid",
+                        text!(
+                            "Authorization 请求头无效",
+                            "the Authorization header is not valid"
+                        ),
                     ));
                 }
                 Some(Ok(v)) => match v.split_once(' ') {
@@ -406,7 +511,10 @@ impl FromRequest for Authenticated {
                     _ => {
                         return Err(ApiError::unauthorized(
                             "invalid_token",
-                            "the Authorization header must be `Bearer <access token>`",
+                            text!(
+                                "Authorization 请求头须为 `Bearer <访问令牌>`",
+                                "the Authorization header must be `Bearer <access token>`"
+                            ),
                         ));
                     }
                 },
@@ -484,12 +592,19 @@ fn client_may_call(scopes: Scopes, method: &Method, pattern: Option<&str>) -> Re
         None => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "client_not_allowed",
-            "system clients may not call this operation; it is for users",
+            text!(
+                "系统客户端不能调用此操作，仅供用户使用",
+                "system clients may not call this operation; it is for users"
+            ),
         )),
         Some((_, _, Some(scope))) if !scopes.contains(*scope) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
-            format!("this client's token lacks the scope {}", scope.code()),
+            text!(
+                "该客户端的令牌缺少权限范围 {}",
+                "this client's token lacks the scope {}",
+                scope.code()
+            ),
         )),
         Some(_) => Ok(()),
     }
@@ -531,7 +646,10 @@ impl FromRequest for IfMatch {
                     Some(n) => Ok(IfMatch(Some(n))),
                     None => Err(ApiError::bad_request(
                         "invalid_if_match",
-                        "If-Match must be the ETag you read, e.g. \"3\"",
+                        text!(
+                            "If-Match 须为所读取的 ETag，例如 \"3\"",
+                            "If-Match must be the ETag you read, e.g. \"3\""
+                        ),
                     )),
                 }
             }
@@ -564,21 +682,16 @@ pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
             field
         };
         let message = if raw.contains("invalid digit") || raw.contains("cannot parse integer") {
-            "must be an integer".to_string()
+            text!("须为整数", "must be an integer")
         } else {
-            raw
+            serde_text(&raw)
         };
-        let detail = if field.is_empty() {
-            format!("invalid query parameters: {message}")
-        } else {
-            format!("query parameter {field}: {message}")
-        };
-        ApiError::bad_request("invalid_query", detail).with_errors(vec![ProblemField {
-            line: None,
+        let detail = query_detail(&field, &message);
+        ApiError::bad_request("invalid_query", detail).with_errors(vec![FieldError::new(
             field,
-            code: "invalid_value".into(),
+            "invalid_value",
             message,
-        }])
+        )])
     })
 }
 
@@ -591,23 +704,37 @@ pub fn query_error(
     err: actix_web::error::QueryPayloadError,
     _req: &HttpRequest,
 ) -> actix_web::Error {
-    let message = err.to_string();
-    ApiError::bad_request(
-        "invalid_query",
-        format!("invalid query parameters: {message}"),
-    )
-    .with_errors(vec![ProblemField {
-        line: None,
-        field: field_from_message(&message),
-        code: "invalid_value".into(),
-        message,
-    }])
-    .into()
+    let raw = err.to_string();
+    let field = field_from_message(&raw);
+    let message = serde_text(&raw);
+    ApiError::bad_request("invalid_query", query_detail("", &message))
+        .with_errors(vec![FieldError::new(field, "invalid_value", message)])
+        .into()
+}
+
+/// The detail of a bad query: the parameter, when known, and what is wrong with it.
+fn query_detail(field: &str, message: &Text) -> Text {
+    let zh = message.zh().unwrap_or("取值有误");
+    if field.is_empty() {
+        Text::new(
+            format!("查询参数有误：{zh}"),
+            format!("invalid query parameters: {}", message.en()),
+        )
+    } else {
+        Text::new(
+            format!("查询参数 {field}：{zh}"),
+            format!("query parameter {field}: {}", message.en()),
+        )
+    }
 }
 
 /// Path failures (e.g. an id that is not a UUID): 404, there is no such resource.
 pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::not_found(format!("no such resource: {err}")).into()
+    ApiError::not_found(text!(
+        "没有此资源（路径参数有误）",
+        "no such resource: {err}"
+    ))
+    .into()
 }
 
 fn field_from_message(m: &str) -> String {

@@ -89,7 +89,7 @@ fn cursor(after: Option<&str>) -> Result<i64, AppError> {
                 AppError::Validation(vec![FieldError::new(
                     "after",
                     "invalid_cursor",
-                    "not a cursor given by this feed",
+                    crate::text!("不是本订阅源给出的游标", "not a cursor given by this feed"),
                 )])
             }),
     }
@@ -115,11 +115,11 @@ pub async fn read_feed(
     let after = cursor(q.after.as_deref())?;
     let limit = q.limit.unwrap_or(app::feed::DEFAULT_LIMIT);
     if !(1..=app::feed::MAX_LIMIT).contains(&limit) {
-        return Err(AppError::field(
+        return Err(AppError::Validation(vec![FieldError::not_between(
             "limit",
-            "out_of_range",
-            format!("must be between 1 and {}", app::feed::MAX_LIMIT),
-        )
+            1,
+            app::feed::MAX_LIMIT,
+        )])
         .into());
     }
     let page = app::feed::read(&state, actor, after, limit).await?;

@@ -69,7 +69,10 @@ pub(crate) fn header_key(req: &HttpRequest) -> Result<Option<String>, ApiError> 
             Ok(k) if !k.is_empty() && k.len() <= 200 => Ok(Some(k.to_string())),
             _ => Err(ApiError::bad_request(
                 "invalid_idempotency_key",
-                "Idempotency-Key 须为 1 至 200 个可见字符（1 to 200 visible characters）",
+                crate::text!(
+                    "Idempotency-Key 须为 1 至 200 个可见字符",
+                    "Idempotency-Key must be 1 to 200 visible characters"
+                ),
             )),
         },
     }

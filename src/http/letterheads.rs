@@ -198,7 +198,10 @@ pub async fn put_letterhead(
             FieldError::new(
                 *f,
                 "required",
-                format!("missing field `{f}` (send null to inherit)"),
+                crate::text!(
+                    "缺少字段 `{f}`（如需沿用上级机关的设置，请发送 null）",
+                    "missing field `{f}` (send null to inherit)"
+                ),
             )
         })
         .collect();

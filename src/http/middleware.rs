@@ -8,13 +8,15 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpResponse};
 
 use futures_util::FutureExt;
 use tracing::Instrument;
 
+use super::language::{self, LanguagePolicy};
 use super::problem::{ApiError, PROBLEM_JSON};
 use crate::domain::identity::mask_identity_numbers;
+use crate::domain::text::{Language, Text};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -54,17 +56,27 @@ pub async fn request_context(
         .unwrap_or_default();
     let docs = is_docs(req.path());
     let authenticated = req.headers().contains_key(header::AUTHORIZATION);
+    // The language of any problem answered: Accept-Language, else the deployment's default.
+    let lang = language::of_request(
+        req.headers(),
+        req.app_data::<LanguagePolicy>()
+            .copied()
+            .unwrap_or_default(),
+    );
     let outcome = std::panic::AssertUnwindSafe(next.call(req))
         .catch_unwind()
         .instrument(span.clone())
         .await;
     let failure = match outcome {
-        Ok(Ok(res)) => Ok(res.map_into_boxed_body()),
+        Ok(Ok(res)) => Ok(language::localize(res.map_into_boxed_body(), lang)),
         // Handlers turn their errors into responses; an error here came from a middleware.
-        Ok(Err(err)) => Err(err.error_response()),
+        Ok(Err(err)) => Err(match err.as_error::<ApiError>() {
+            Some(api) => api.response(lang),
+            None => err.error_response(),
+        }),
         Err(_) => {
             span.in_scope(|| tracing::error!("handler panicked"));
-            Err(ApiError::internal().error_response())
+            Err(ApiError::internal().response(lang))
         }
     };
     let res = match failure {
@@ -72,7 +84,7 @@ pub async fn request_context(
         Err(response) => {
             // There is no request left to attach a response to: finish the response here
             // (problem+json, request id, security headers) and hand it to actix as the error's.
-            let mut response = problem_response(response);
+            let mut response = problem_response(response, lang);
             if let Ok(v) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, v);
             }
@@ -84,7 +96,7 @@ pub async fn request_context(
             );
         }
     };
-    let mut res = ensure_problem(res);
+    let mut res = ensure_problem(res, lang);
     strip_orphan_cors_headers(res.headers_mut());
     apply_security_headers(res.headers_mut(), docs, authenticated, policy);
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -177,14 +189,14 @@ fn apply_security_headers(
 }
 
 /// Rewrites an error response that is not problem+json (an actix default) into one.
-fn ensure_problem(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+fn ensure_problem(res: ServiceResponse<BoxBody>, lang: Language) -> ServiceResponse<BoxBody> {
     let (req, response) = res.into_parts();
-    ServiceResponse::new(req, problem_response(response))
+    ServiceResponse::new(req, problem_response(response, lang))
 }
 
 /// An error response as problem+json: kept when it already is (or is an OAuth error of the
 /// token endpoints), rebuilt otherwise (keeping `Allow` and the CORS headers).
-fn problem_response(res: HttpResponse) -> HttpResponse {
+fn problem_response(res: HttpResponse, lang: Language) -> HttpResponse {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
@@ -218,9 +230,10 @@ fn problem_response(res: HttpResponse) -> HttpResponse {
         _ => "bad_request",
     };
     let detail = if status.is_server_error() {
-        "an internal error occurred; the request id identifies it in the log".to_string()
+        ApiError::internal().detail
     } else {
-        status.canonical_reason().unwrap_or("error").to_string()
+        // The meaning of the code is the Chinese (the title says it too).
+        Text::english(status.canonical_reason().unwrap_or("error"))
     };
     let mut err = ApiError::new(status, code, detail);
     for (name, value) in res.headers() {
@@ -231,7 +244,7 @@ fn problem_response(res: HttpResponse) -> HttpResponse {
             err = err.with_header(name.clone(), value.clone());
         }
     }
-    err.error_response()
+    err.response(lang)
 }
 
 #[cfg(test)]

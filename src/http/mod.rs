@@ -17,6 +17,7 @@ pub mod extract;
 pub mod feed;
 pub mod health;
 pub mod idempotency;
+pub mod language;
 pub mod letterheads;
 pub mod middleware;
 pub mod notice_render;
@@ -531,11 +532,19 @@ async fn fallback(
             Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("{} is not allowed here; allowed: {allow}", req.method()),
+                crate::text!(
+                    "此路径不支持 {} 方法；支持：{allow}",
+                    "{} is not allowed here; allowed: {allow}",
+                    req.method()
+                ),
             )
             .with_header(header::ALLOW, value))
         }
-        None => Err(ApiError::not_found(format!("no route for {}", req.path()))),
+        None => Err(ApiError::not_found(crate::text!(
+            "没有路径 {}",
+            "no route for {}",
+            req.path()
+        ))),
     }
 }
 
@@ -571,6 +580,9 @@ pub fn build_app(
     let policy = middleware::SecurityPolicy {
         hsts: state.settings.server.hsts,
     };
+    let languages = language::LanguagePolicy {
+        default: state.settings.i18n.default_language.language(),
+    };
     let (app, doc) =
         register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
     let doc = finish_doc(doc);
@@ -578,6 +590,7 @@ pub fn build_app(
     let json = OpenApiJson(Arc::new(openapi_json()));
     app.app_data(state)
         .app_data(policy)
+        .app_data(languages)
         .app_data(BodyLimit(body_limit))
         .app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::QueryConfig::default().error_handler(query_error))

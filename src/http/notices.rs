@@ -304,9 +304,8 @@ pub async fn create_notice(
     body: ApiJson<CreateNoticeDto>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
-    let kind = NoticeType::parse(&b.kind).ok_or_else(|| {
-        AppError::field("type", "unknown_code", "receipt, correction, extension, consultation, objection_override, fee, delayed_reply, reply or closure")
-    })?;
+    let kind = NoticeType::parse(&b.kind)
+        .ok_or_else(|| AppError::field("type", "unknown_code", notice_types()))?;
     let new = uc::NewNotice {
         kind,
         fields: b.fields,
@@ -766,7 +765,7 @@ pub async fn put_notice_settings(
                     None => errors.push(crate::domain::validation::FieldError::new(
                         format!("approval_required[{i}]"),
                         "unknown_code",
-                        "不是告知书类型（receipt, correction, extension, consultation, objection_override, fee, delayed_reply, reply, closure）",
+                        notice_types(),
                     )),
                 }
             }
@@ -786,4 +785,12 @@ pub async fn put_notice_settings(
     )
     .await?;
     Ok(settings_answer(v))
+}
+
+/// The message for a code that is not a notice type.
+fn notice_types() -> crate::domain::text::Text {
+    crate::text!(
+        "不是告知书类型；须为 receipt、correction、extension、consultation、objection_override、fee、delayed_reply、reply 或 closure",
+        "not a notice type: receipt, correction, extension, consultation, objection_override, fee, delayed_reply, reply or closure"
+    )
 }

@@ -8,18 +8,23 @@ use utoipa::ToSchema;
 
 use crate::app::AppError;
 use crate::domain::identity::mask_identity_numbers;
+use crate::domain::text::{Language, Text};
 use crate::domain::validation::FieldError;
 use crate::error_codes::ErrorCode;
+use crate::text;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A problem detail (RFC 9457). `code` is stable: clients branch on it, not on `title`.
+/// `title`, `detail` and each `errors[].message` are in the language of `Content-Language`:
+/// Chinese (`zh-CN`) or English (`en`), negotiated from `Accept-Language` (the deployment's
+/// `i18n.default_language` when it prefers neither).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
     /// A URI reference naming the problem type: `urn:gongkai:problem:<code>`.
     #[serde(rename = "type")]
     pub type_: String,
-    /// Short, human-readable summary of the problem type.
+    /// What the code means (its entry in the catalogue), e.g. `请求内容有误，逐项见 errors`.
     pub title: String,
     /// The HTTP status code.
     pub status: u16,
@@ -50,15 +55,43 @@ pub struct ProblemField {
     pub message: String,
 }
 
-impl From<FieldError> for ProblemField {
-    fn from(e: FieldError) -> Self {
-        ProblemField {
-            line: None,
-            field: e.field,
-            code: e.code.to_string(),
-            message: e.message,
-        }
+/// One bad field of a failed request, in both languages: rendered as a [`ProblemField`] in
+/// the language of the answer.
+#[derive(Debug, Clone)]
+pub struct LineField {
+    /// Bulk imports: the physical line of the body.
+    pub line: Option<u64>,
+    pub error: FieldError,
+}
+
+impl From<FieldError> for LineField {
+    fn from(error: FieldError) -> Self {
+        LineField { line: None, error }
     }
+}
+
+/// The meaning of a catalogued code in `lang`.
+fn meaning(code: &str, lang: Language) -> Option<&'static str> {
+    ErrorCode::parse(code).map(|c| match lang {
+        Language::Chinese => c.meaning_zh(),
+        Language::English => c.meaning_en(),
+    })
+}
+
+/// `text` in `lang`; a Chinese answer of a text not yet translated gives the Chinese meaning
+/// of `code` instead (never English text under a Chinese title).
+fn localized(text: &Text, code: &str, lang: Language) -> String {
+    match text.get(lang) {
+        Some(s) => s.to_string(),
+        None => meaning(code, Language::Chinese)
+            .unwrap_or("请求无法处理")
+            .to_string(),
+    }
+}
+
+/// The Chinese of a field message, its code's meaning when it has none.
+fn zh_or_meaning(e: &FieldError) -> String {
+    localized(&e.message, e.code, Language::Chinese)
 }
 
 /// The error every handler returns.
@@ -66,9 +99,8 @@ impl From<FieldError> for ProblemField {
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
-    pub title: &'static str,
-    pub detail: String,
-    pub errors: Vec<ProblemField>,
+    pub detail: Text,
+    pub errors: Vec<LineField>,
     /// Extra response headers (e.g. `Allow` on 405).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
@@ -80,20 +112,37 @@ impl std::fmt::Display for ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, detail: Text) -> Self {
         ApiError {
             status,
             code,
-            title: status.canonical_reason().unwrap_or("Error"),
-            detail: detail.into(),
+            detail,
             errors: Vec::new(),
             headers: Vec::new(),
         }
     }
 
-    pub fn with_errors(mut self, errors: Vec<ProblemField>) -> Self {
-        self.errors = errors;
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors.into_iter().map(LineField::from).collect();
         self
+    }
+
+    /// 422 `validation_failed` for these fields; the detail names the one field, or counts
+    /// them.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => Text::new(
+                format!("{}：{}", one.field, zh_or_meaning(one)),
+                format!("{}: {}", one.field, one.message.en()),
+            ),
+            many => text!("{} 个字段有误", "{} fields are invalid", many.len()),
+        };
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_errors(errors)
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
@@ -101,15 +150,15 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: &'static str, detail: Text) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
-    pub fn not_found(detail: impl Into<String>) -> Self {
+    pub fn not_found(detail: Text) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
-    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthorized(code: &'static str, detail: Text) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, detail).with_header(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"gongkai\""),
@@ -120,14 +169,19 @@ impl ApiError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            "an internal error occurred; the request id identifies it in the log",
+            text!(
+                "发生内部错误；凭请求编号（X-Request-Id）可在日志中查到原因",
+                "an internal error occurred; the request id identifies it in the log"
+            ),
         )
     }
 
-    pub fn problem(&self) -> Problem {
+    /// The problem in `lang`: `title` the meaning of the code, `detail` and each message in
+    /// `lang` (Chinese falls back to the meaning of the code of a text not yet translated).
+    pub fn problem(&self, lang: Language) -> Problem {
         // The catalogue is the contract: a code missing from it is a bug of ours (the scanner in
         // tests/architecture.rs should have caught it). Answer it all the same, and say so.
-        for code in std::iter::once(self.code).chain(self.errors.iter().map(|e| e.code.as_str())) {
+        for code in std::iter::once(self.code).chain(self.errors.iter().map(|e| e.error.code)) {
             if ErrorCode::parse(code).is_none() {
                 tracing::error!(
                     code,
@@ -136,14 +190,53 @@ impl ApiError {
                 );
             }
         }
+        let title = meaning(self.code, lang).map_or_else(
+            || match lang {
+                Language::Chinese => "请求失败".to_string(),
+                Language::English => self
+                    .status
+                    .canonical_reason()
+                    .unwrap_or("Error")
+                    .to_string(),
+            },
+            str::to_string,
+        );
         Problem {
             type_: format!("urn:gongkai:problem:{}", self.code),
-            title: self.title.to_string(),
+            title,
             status: self.status.as_u16(),
-            detail: self.detail.clone(),
+            detail: localized(&self.detail, self.code, lang),
             code: self.code.to_string(),
-            errors: self.errors.clone(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| ProblemField {
+                    line: e.line,
+                    field: e.error.field.clone(),
+                    code: e.error.code.to_string(),
+                    message: localized(&e.error.message, e.error.code, lang),
+                })
+                .collect(),
         }
+    }
+
+    /// The problem+json body in `lang`.
+    pub fn body(&self, lang: Language) -> String {
+        serde_json::to_string(&self.problem(lang)).unwrap_or_else(|_| {
+            "{\"type\":\"urn:gongkai:problem:internal_error\",\"title\":\"Internal Server Error\",\"status\":500,\"detail\":\"\",\"code\":\"internal_error\"}".to_string()
+        })
+    }
+
+    /// The response in `lang`, with `Content-Language` and `Vary: Accept-Language`.
+    pub fn response(&self, lang: Language) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.content_type(PROBLEM_JSON);
+        for (name, value) in &self.headers {
+            res.insert_header((name.clone(), value.clone()));
+        }
+        let mut res = res.body(self.body(lang));
+        super::language::mark(res.headers_mut(), lang);
+        res
     }
 }
 
@@ -152,35 +245,21 @@ impl ResponseError for ApiError {
         self.status
     }
 
+    /// In Chinese; the request context (`http::middleware`) renders it again in the language
+    /// the request negotiated.
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status);
-        res.content_type(PROBLEM_JSON);
-        for (name, value) in &self.headers {
-            res.insert_header((name.clone(), value.clone()));
-        }
-        let body = serde_json::to_string(&self.problem()).unwrap_or_else(|_| {
-            "{\"type\":\"urn:gongkai:problem:internal_error\",\"title\":\"Internal Server Error\",\"status\":500,\"detail\":\"\",\"code\":\"internal_error\"}".to_string()
-        });
-        res.body(body)
+        self.response(Language::default())
     }
 }
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
-            AppError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            AppError::Validation(errors) => {
-                let detail = match errors.as_slice() {
-                    [one] => format!("{}: {}", one.field, one.message),
-                    many => format!("{} fields are invalid", many.len()),
-                };
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    detail,
-                )
-                .with_errors(errors.into_iter().map(ProblemField::from).collect())
-            }
+            AppError::NotFound(what) => ApiError::not_found(Text::new(
+                format!("{}不存在或不在您的权限范围内", what.zh().unwrap_or("资源")),
+                format!("{} not found", what.en()),
+            )),
+            AppError::Validation(errors) => ApiError::invalid_fields(errors),
             AppError::ImportRejected { errors, total } => {
                 let shown = errors.len();
                 let lines = errors
@@ -189,26 +268,29 @@ impl From<AppError> for ApiError {
                     .collect::<std::collections::BTreeSet<_>>()
                     .len();
                 let detail = if shown < total {
-                    format!(
+                    text!(
+                        "未导入任何申请：共 {total} 个问题，列出前 {shown} 个（涉及 {lines} 行）",
                         "nothing was imported: {total} problem(s); the first {shown} (in {lines} line(s)) are listed"
                     )
                 } else {
-                    format!("nothing was imported: {total} problem(s) in {lines} line(s)")
+                    text!(
+                        "未导入任何申请：{lines} 行中共 {total} 个问题",
+                        "nothing was imported: {total} problem(s) in {lines} line(s)"
+                    )
                 };
-                ApiError::new(
+                let mut api = ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "validation_failed",
                     detail,
-                )
-                .with_errors(
-                    errors
-                        .into_iter()
-                        .map(|e| ProblemField {
-                            line: Some(e.line),
-                            ..ProblemField::from(e.error)
-                        })
-                        .collect(),
-                )
+                );
+                api.errors = errors
+                    .into_iter()
+                    .map(|e| LineField {
+                        line: Some(e.line),
+                        error: e.error,
+                    })
+                    .collect();
+                api
             }
             AppError::Unauthorized { code, detail } => ApiError::unauthorized(code, detail),
             AppError::Forbidden { code, detail } => {
@@ -221,17 +303,26 @@ impl From<AppError> for ApiError {
             AppError::PreconditionRequired => ApiError::new(
                 StatusCode::PRECONDITION_REQUIRED,
                 "if_match_required",
-                "send If-Match with the version (ETag) you read",
+                text!(
+                    "请在 If-Match 中发送所读取的版本（ETag）",
+                    "send If-Match with the version (ETag) you read"
+                ),
             ),
             AppError::PreconditionFailed => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 "version_mismatch",
-                "the record has changed since you read it; read it again and retry",
+                text!(
+                    "记录在您读取之后已被修改，请重新读取后再试",
+                    "the record has changed since you read it; read it again and retry"
+                ),
             ),
             AppError::TooManyRequests { retry_after_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_requests",
-                "too many requests from this address; retry later",
+                text!(
+                    "来自该地址的请求过多，请稍后重试",
+                    "too many requests from this address; retry later"
+                ),
             )
             .with_header(
                 header::RETRY_AFTER,
@@ -241,7 +332,10 @@ impl From<AppError> for ApiError {
             AppError::TooManyLoginAttempts { retry_after_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_login_attempts",
-                "too many failed login attempts for this account or from this address; retry later",
+                text!(
+                    "该账号或该地址登录失败次数过多，请稍后重试",
+                    "too many failed login attempts for this account or from this address; retry later"
+                ),
             )
             .with_header(
                 header::RETRY_AFTER,
@@ -253,7 +347,10 @@ impl From<AppError> for ApiError {
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "service_unavailable",
-                    "the service is temporarily unavailable; retry later",
+                    text!(
+                        "服务暂时不可用，请稍后重试",
+                        "the service is temporarily unavailable; retry later"
+                    ),
                 )
                 .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
             }
@@ -262,8 +359,9 @@ impl From<AppError> for ApiError {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "stored_record_unreadable",
-                    format!(
-                        "存储的记录无法读取（{entity} {id}），请联系系统管理员。The stored {entity} {id} cannot be read by this release; an administrator must repair it."
+                    text!(
+                        "存储的记录无法读取（{entity} {id}），请联系系统管理员修复",
+                        "the stored {entity} {id} cannot be read by this release; an administrator must repair it"
                     ),
                 )
             }
@@ -373,7 +471,8 @@ mod tests {
     #[test]
     fn a_code_missing_from_the_catalogue_is_logged_as_a_bug() {
         let log = logged(|| {
-            ApiError::bad_request("no_such_code_anywhere", "x").problem();
+            ApiError::bad_request("no_such_code_anywhere", Text::english("x"))
+                .problem(Language::Chinese);
         });
         assert!(
             log.contains("missing from the ErrorCode catalogue"),
@@ -381,7 +480,7 @@ mod tests {
         );
         assert!(log.contains("no_such_code_anywhere"), "{log}");
         let log = logged(|| {
-            ApiError::bad_request("invalid_json", "x").problem();
+            ApiError::bad_request("invalid_json", Text::english("x")).problem(Language::English);
         });
         assert!(log.is_empty(), "{log}");
     }

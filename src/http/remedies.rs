@@ -340,13 +340,27 @@ async fn list(
         .as_deref()
         .is_some_and(|o| Outcome::parse(o).is_none())
     {
-        return Err(bad_filter("outcome", "must be upheld, corrected, other or pending").into());
+        return Err(bad_filter(
+            "outcome",
+            crate::text!(
+                "须为 upheld（维持）、corrected（纠正）、other（其他）或 pending（未结）",
+                "must be upheld, corrected, other or pending"
+            ),
+        )
+        .into());
     }
     if q.route
         .as_deref()
         .is_some_and(|r| Route::parse(r).is_none() || kind == RemedyKind::Review)
     {
-        return Err(bad_filter("route", "lawsuits only: direct or after_review").into());
+        return Err(bad_filter(
+            "route",
+            crate::text!(
+                "仅用于行政诉讼：direct 或 after_review",
+                "lawsuits only: direct or after_review"
+            ),
+        )
+        .into());
     }
     let filter = RemedyFilter {
         route: q.route,
@@ -474,7 +488,11 @@ fn to_patch(b: PatchRemedyDto, kind: RemedyKind) -> Result<RemedyPatch, ApiError
         RemedyKind::Litigation => (b.court, b.reviewing_body.map(|_| "reviewing_body")),
     };
     if let Some(field) = other {
-        return Err(bad_filter(field, "not a field of this kind of case").into());
+        return Err(bad_filter(
+            field,
+            crate::text!("不是此类案件的字段", "not a field of this kind of case"),
+        )
+        .into());
     }
     let ids = |v: Option<Option<Uuid>>| v.map(|o| o.map(|u| u.to_string()));
     Ok(RemedyPatch {

@@ -102,7 +102,7 @@ impl ProactiveDto {
                     _ => errors.push(crate::domain::validation::FieldError::new(
                         format!("rows.{row}.{col}"),
                         "invalid_number",
-                        "a number or a decimal string",
+                        crate::text!("须为数字或十进制数字字符串", "a number or a decimal string"),
                     )),
                 }
             }
@@ -559,9 +559,15 @@ pub async fn export_report(
     let (id, year) = path.into_inner();
     let q = query.0;
     if !["json", "csv", "html", "xlsx"].contains(&q.format.as_str()) {
-        return Err(
-            AppError::field("format", "unknown_code", "must be json, csv, html or xlsx").into(),
-        );
+        return Err(AppError::field(
+            "format",
+            "unknown_code",
+            crate::text!(
+                "须为 json、csv、html 或 xlsx",
+                "must be json, csv, html or xlsx"
+            ),
+        )
+        .into());
     }
     let r = uc::get(&state, actor, id.to_string(), year, q.version).await?;
     let name = format!("{}-{}-report-v{}", r.agency_code, r.year, r.version);

@@ -379,7 +379,7 @@ pub struct RequestListQuery {
     pub per_page: Option<i64>,
 }
 
-fn bad_query(field: &str, message: &str) -> ApiError {
+fn bad_query(field: &str, message: crate::domain::text::Text) -> ApiError {
     AppError::field(field, "invalid_value", message).into()
 }
 
@@ -398,29 +398,48 @@ pub async fn list_requests(
     let mut states = Vec::new();
     if let Some(s) = &q.state {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            states
-                .push(State::parse(part).ok_or_else(|| bad_query("state", "unknown state code"))?);
+            states.push(State::parse(part).ok_or_else(|| {
+                bad_query(
+                    "state",
+                    crate::text!("未知的状态代码", "unknown state code"),
+                )
+            })?);
         }
     }
     let channel = q
         .channel
         .as_deref()
-        .map(|c| Channel::parse(c).ok_or_else(|| bad_query("channel", "unknown channel code")))
+        .map(|c| {
+            Channel::parse(c).ok_or_else(|| {
+                bad_query(
+                    "channel",
+                    crate::text!("未知的申请渠道代码", "unknown channel code"),
+                )
+            })
+        })
         .transpose()?;
     let applicant_kind = q
         .applicant_kind
         .as_deref()
         .map(|c| {
-            ApplicantKind::parse(c)
-                .ok_or_else(|| bad_query("applicant_kind", "unknown applicant kind"))
+            ApplicantKind::parse(c).ok_or_else(|| {
+                bad_query(
+                    "applicant_kind",
+                    crate::text!("未知的申请人类型", "unknown applicant kind"),
+                )
+            })
         })
         .transpose()?;
     let disposition = q
         .disposition
         .as_deref()
         .map(|c| {
-            crate::domain::disposition::Disposition::parse(c)
-                .ok_or_else(|| bad_query("disposition", "unknown disposition code"))
+            crate::domain::disposition::Disposition::parse(c).ok_or_else(|| {
+                bad_query(
+                    "disposition",
+                    crate::text!("未知的答复类型代码", "unknown disposition code"),
+                )
+            })
         })
         .transpose()?;
     if let (Some(a), Some(b)) = (q.received_from, q.received_to)
@@ -429,7 +448,7 @@ pub async fn list_requests(
         return Err(AppError::field(
             "received_from",
             "from_after_to",
-            "must not be after received_to",
+            crate::text!("不能晚于 received_to", "must not be after received_to"),
         )
         .into());
     }
@@ -441,7 +460,10 @@ pub async fn list_requests(
     let key = SortKey::parse(key).ok_or_else(|| {
         bad_query(
             "sort",
-            "must be received, due, created or case_number, optionally with -",
+            crate::text!(
+                "须为 received、due、created 或 case_number，可加前缀 - 表示倒序",
+                "must be received, due, created or case_number, optionally with -"
+            ),
         )
     })?;
     let filter = ListFilter {

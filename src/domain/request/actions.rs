@@ -15,7 +15,9 @@ use crate::domain::clock::{
 };
 use crate::domain::disposition::Disposition;
 use crate::domain::fees::{self, FeeBasis};
+use crate::domain::text::Text;
 use crate::domain::validation::{Errors, FieldError, optional_text, text};
+use crate::text;
 
 /// A statutory step, parsed: each variant carries exactly its fields, already valid as values
 /// (texts trimmed and bounded, amounts positive); whether the law allows it now is [`apply`]'s
@@ -150,7 +152,10 @@ fn check_received(e: &mut Errors, sent: NaiveDate, received_on: Option<NaiveDate
         e.push(FieldError::new(
             "received_on",
             "before_sending",
-            "must not be before the day the letter was sent",
+            text!(
+                "不能早于信件发出之日",
+                "must not be before the day the letter was sent"
+            ),
         ));
     }
 }
@@ -171,11 +176,15 @@ impl Action {
             e.push(FieldError::new(
                 "items",
                 "required",
-                "list everything to correct",
+                text!("请列出需要补正的全部事项", "list everything to correct"),
             ));
         }
         if items.len() > 100 {
-            e.push(FieldError::new("items", "too_many", "at most 100 items"));
+            e.push(FieldError::new(
+                "items",
+                "too_many",
+                text!("至多 100 项", "at most 100 items"),
+            ));
         }
         let items: Vec<String> = items
             .iter()
@@ -186,7 +195,7 @@ impl Action {
             e.push(FieldError::new(
                 "reply_by",
                 "not_after_on",
-                "must be after the notice date",
+                text!("须晚于告知日期", "must be after the notice date"),
             ));
         }
         collect(e, Some(Action::RequestCorrection { items, reply_by }))
@@ -224,16 +233,12 @@ impl Action {
             e.push(FieldError::new(
                 "amount_fen",
                 "out_of_range",
-                "must be positive",
+                text!("须大于零", "must be positive"),
             ));
         }
         let pages = match pages {
             Some(p) if !(1..=1_000_000).contains(&p) => {
-                e.push(FieldError::new(
-                    "pages",
-                    "out_of_range",
-                    "must be between 1 and 1000000",
-                ));
+                e.push(FieldError::not_between("pages", 1, 1_000_000));
                 None
             }
             Some(p) => u32::try_from(p).ok(),
@@ -243,7 +248,7 @@ impl Action {
             e.push(FieldError::new(
                 "pages",
                 "required",
-                "a per-page fee needs the page count",
+                text!("按页计收须填写页数", "a per-page fee needs the page count"),
             ));
         }
         collect(
@@ -263,7 +268,7 @@ impl Action {
             e.push(FieldError::new(
                 "amount_fen",
                 "out_of_range",
-                "must be positive",
+                text!("须大于零", "must be positive"),
             ));
         }
         collect(e, Some(Action::RecordPayment { amount_fen }))
@@ -284,7 +289,7 @@ impl Action {
                 e.push(FieldError::new(
                     "days",
                     "out_of_range",
-                    "must be at least 1",
+                    text!("至少为 1", "must be at least 1"),
                 ));
                 None
             }
@@ -339,7 +344,10 @@ impl Action {
             e.push(FieldError::new(
                 "objection_override",
                 "not_allowed",
-                "only a reply that discloses overrides a third party's objection",
+                text!(
+                    "只有予以公开的答复才能不采纳第三方的异议",
+                    "only a reply that discloses overrides a third party's objection"
+                ),
             ));
         }
         let reason = e.take(optional_text("reason", reason, 4000, true));
@@ -355,7 +363,10 @@ impl Action {
             e.push(FieldError::new(
                 "repeats_request_id",
                 "not_allowed",
-                "only a not_processed.repeated reply names the application it repeats",
+                text!(
+                    "只有 not_processed.repeated（重复申请）的答复才填写所重复的申请",
+                    "only a not_processed.repeated reply names the application it repeats"
+                ),
             ));
         }
         let input = match (reason, legal_basis, provision, responsible_agency) {
@@ -451,9 +462,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The action is not allowed in this state, or a guard of §4–§6 fails (409).
-    Conflict { code: &'static str, message: String },
+    Conflict { code: &'static str, message: Text },
     /// The actor's roles do not allow it (403).
-    Forbidden { code: &'static str, message: String },
+    Forbidden { code: &'static str, message: Text },
     /// A field is wrong for this application (422).
     Invalid(Vec<FieldError>),
 }
@@ -468,11 +479,8 @@ impl Refusal {
     }
 }
 
-fn conflict(code: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal::Conflict {
-        code,
-        message: message.into(),
-    }
+fn conflict(code: &'static str, message: Text) -> Refusal {
+    Refusal::Conflict { code, message }
 }
 
 /// What an action needs besides the workflow.
@@ -494,7 +502,7 @@ fn add_wd(cal: &Calendar, from: NaiveDate, n: u32) -> Result<NaiveDate, Refusal>
 }
 
 fn calendar_refusal(e: crate::domain::calendar::CalendarError) -> Refusal {
-    Refusal::Invalid(vec![FieldError::new("on", "out_of_range", e.to_string())])
+    Refusal::Invalid(vec![FieldError::new("on", "out_of_range", e.text())])
 }
 
 /// The open consultation's (or fee notice's) pause.
@@ -520,20 +528,32 @@ fn record_receipt(
         .iter_mut()
         .rev()
         .find(|p| p.ended_on.is_none() && p.kind.is_consultation() == consultation)
-        .ok_or_else(|| conflict("invalid_transition", "nothing is awaiting an answer"))?;
+        .ok_or_else(|| {
+            conflict(
+                "invalid_transition",
+                text!("没有等待答复的信件", "nothing is awaiting an answer"),
+            )
+        })?;
     let mut e = Errors::new();
     if received_on < pause.started_on {
         e.push(FieldError::new(
             "received_on",
             "before_sending",
-            format!("the letter was sent on {}", pause.started_on),
+            text!(
+                "信件于 {} 发出",
+                "the letter was sent on {}",
+                pause.started_on
+            ),
         ));
     }
     if received_on > on {
         e.push(FieldError::new(
             "received_on",
             "after_on",
-            "must not be after the day it is recorded (on)",
+            text!(
+                "不能晚于本次记录的日期（on）",
+                "must not be after the day it is recorded (on)"
+            ),
         ));
     }
     e.into_result().map_err(Refusal::Invalid)?;
@@ -550,23 +570,28 @@ fn record_reply_service(
     served_on: NaiveDate,
 ) -> Result<Workflow, Refusal> {
     let mut next = wf.clone();
-    let reply = next
-        .reply
-        .as_mut()
-        .ok_or_else(|| conflict("invalid_transition", "no reply has been recorded"))?;
+    let reply = next.reply.as_mut().ok_or_else(|| {
+        conflict(
+            "invalid_transition",
+            text!("尚未记录答复", "no reply has been recorded"),
+        )
+    })?;
     let mut e = Errors::new();
     if served_on < reply.on {
         e.push(FieldError::new(
             "served_on",
             "before_reply",
-            format!("the reply is dated {}", reply.on),
+            text!("答复日期为 {}", "the reply is dated {}", reply.on),
         ));
     }
     if served_on > on {
         e.push(FieldError::new(
             "served_on",
             "after_on",
-            "must not be after the day it is recorded (on)",
+            text!(
+                "不能晚于本次记录的日期（on）",
+                "must not be after the day it is recorded (on)"
+            ),
         ));
     }
     e.into_result().map_err(Refusal::Invalid)?;
@@ -576,7 +601,8 @@ fn record_reply_service(
 
 /// The due date the clock gives now, if it runs.
 pub fn current_due_date(wf: &Workflow, cal: &Calendar) -> Result<Option<NaiveDate>, Refusal> {
-    clock::due_date(&wf.clock, cal).map_err(|e| conflict("clock_inconsistent", e.to_string()))
+    clock::due_date(&wf.clock, cal)
+        .map_err(|e| conflict("clock_inconsistent", Text::english(e.to_string())))
 }
 
 fn close_open_pauses(wf: &mut Workflow, on: NaiveDate) {
@@ -638,8 +664,9 @@ pub fn apply(
     if !action.allowed_from().contains(&wf.state) {
         return Err(conflict(
             "invalid_transition",
-            format!(
-                "{} is not allowed while the application is {}",
+            text!(
+                "申请处于 {1} 状态时不允许 {0}",
+                "{0} is not allowed while the application is {1}",
                 action.name(),
                 wf.state.code()
             ),
@@ -649,14 +676,18 @@ pub fn apply(
         return Err(Refusal::Invalid(vec![FieldError::new(
             "on",
             "in_future",
-            "must not be in the future",
+            text!("不能晚于今天", "must not be in the future"),
         )]));
     }
     if on < wf.last_step_on {
         return Err(Refusal::Invalid(vec![FieldError::new(
             "on",
             "before_previous_step",
-            format!("must not be before the previous step ({})", wf.last_step_on),
+            text!(
+                "不能早于上一步骤的日期（{}）",
+                "must not be before the previous step ({})",
+                wf.last_step_on
+            ),
         )]));
     }
     let mut next = match action {
@@ -717,18 +748,24 @@ fn request_correction(
     if wf.clock.correction.is_some() {
         return Err(conflict(
             "correction_already_requested",
-            "a correction may be asked for only once (art. 30)",
+            text!(
+                "补正只能要求一次（《条例》第三十条）",
+                "a correction may be asked for only once (art. 30)"
+            ),
         ));
     }
-    let receipt = wf
-        .clock
-        .receipt_date
-        .ok_or_else(|| conflict("invalid_transition", "no receipt date"))?;
+    let receipt = wf.clock.receipt_date.ok_or_else(|| {
+        conflict(
+            "invalid_transition",
+            text!("尚未确认收到申请之日", "no receipt date"),
+        )
+    })?;
     let window_end = add_wd(ctx.calendar, receipt, clock::CORRECTION_NOTICE_WINDOW)?;
     if on > window_end {
         return Err(conflict(
             "correction_window_passed",
-            format!(
+            text!(
+                "须在收到申请之日起 7 个工作日内（{window_end} 之前）一次性告知补正（《条例》第三十条）",
                 "a correction must be asked for within 7 working days of receipt, by {window_end} (art. 30)"
             ),
         ));
@@ -802,11 +839,13 @@ fn end_consultation(
             return Err(conflict(
                 "consultation_window_not_passed",
                 if provisional {
-                    format!(
+                    text!(
+                        "被征求意见方的 15 个工作日届满后才能记录逾期未提出意见；其收到征求意见函的日期未记录，推定于 {window_end} 届满（《条例》第三十二条）",
                         "no reply can be recorded only after the consulted party's 15 working days; its receipt of the letter is not recorded, so they are assumed to end on {window_end} (art. 32)"
                     )
                 } else {
-                    format!(
+                    text!(
+                        "被征求意见方的 15 个工作日于 {window_end} 届满，届满后才能记录逾期未提出意见（《条例》第三十二条）",
                         "no reply can be recorded only after the consulted party's 15 working days end on {window_end} (art. 32)"
                     )
                 },
@@ -833,7 +872,8 @@ fn issue_fee_notice(
     if on < fees::in_force_from() {
         return Err(conflict(
             "fee_rules_not_in_force",
-            format!(
+            text!(
+                "信息处理费依自 {} 起施行的《政府信息公开信息处理费管理办法》（国办函〔2020〕109号）收取，此前不得收费",
                 "information processing fees exist only under the Measures in force from {} (国办函〔2020〕109号)",
                 fees::in_force_from()
             ),
@@ -842,7 +882,10 @@ fn issue_fee_notice(
     if wf.fee.is_some() {
         return Err(conflict(
             "fee_notice_already_issued",
-            "an application carries one fee notice",
+            text!(
+                "一件申请只能发出一次收费通知",
+                "an application carries one fee notice"
+            ),
         ));
     }
     let nth = (basis == FeeBasis::PerPiece).then_some(ctx.nth_in_month);
@@ -851,18 +894,20 @@ fn issue_fee_notice(
         return Err(conflict(
             "fee_not_chargeable",
             match basis {
-                FeeBasis::PerPiece => format!(
+                FeeBasis::PerPiece => text!(
+                    "这是该申请人本月的第 {} 件申请；每月前 10 件不收费",
                     "this is the applicant's application no. {} this month; the first 10 are free",
                     ctx.nth_in_month
                 ),
-                FeeBasis::PerPage => "up to 30 pages are free".to_string(),
+                FeeBasis::PerPage => text!("30 页以内不收费", "up to 30 pages are free"),
             },
         ));
     }
     if amount_fen > maximum {
         return Err(conflict(
             "fee_above_maximum",
-            format!(
+            text!(
+                "依《办法》，此申请至多收费 {} 元",
                 "the Measures allow at most {} yuan for this application",
                 fees::yuan_string(maximum)
             ),
@@ -904,27 +949,36 @@ fn record_payment(
         if on > window_end {
             return Err(conflict(
                 "payment_window_passed",
-                format!(
-                    "the 20 working days to pay ended on {window_end}{}; the application can only be closed as unpaid (close_unpaid)",
-                    if provisional {
-                        " (the applicant's receipt of the notice is not recorded: record it with record_fee_notice_receipt if it came later)"
-                    } else {
-                        ""
-                    }
-                ),
+                if provisional {
+                    text!(
+                        "缴费的 20 个工作日已于 {window_end} 届满（申请人收到收费通知的日期未记录：如收到较晚，请用 record_fee_notice_receipt 记录），只能按逾期未缴费终止（close_unpaid）",
+                        "the 20 working days to pay ended on {window_end} (the applicant's receipt of the notice is not recorded: record it with record_fee_notice_receipt if it came later); the application can only be closed as unpaid (close_unpaid)"
+                    )
+                } else {
+                    text!(
+                        "缴费的 20 个工作日已于 {window_end} 届满，只能按逾期未缴费终止（close_unpaid）",
+                        "the 20 working days to pay ended on {window_end}; the application can only be closed as unpaid (close_unpaid)"
+                    )
+                },
             ));
         }
     }
     let mut next = wf.clone();
-    let fee = next
-        .fee
-        .as_mut()
-        .ok_or_else(|| conflict("invalid_transition", "no fee notice"))?;
+    let fee = next.fee.as_mut().ok_or_else(|| {
+        conflict(
+            "invalid_transition",
+            text!("尚未发出收费通知", "no fee notice"),
+        )
+    })?;
     if amount_fen != fee.amount_fen {
         return Err(Refusal::Invalid(vec![FieldError::new(
             "amount_fen",
             "payment_amount_mismatch",
-            format!("the notice asks for {} fen", fee.amount_fen),
+            text!(
+                "收费通知的金额为 {} 分",
+                "the notice asks for {} fen",
+                fee.amount_fen
+            ),
         )]));
     }
     fee.paid_on = Some(on);
@@ -936,10 +990,12 @@ fn record_payment(
 
 fn waive_fee(wf: &Workflow, on: NaiveDate, reason: &str) -> Result<Workflow, Refusal> {
     let mut next = wf.clone();
-    let fee = next
-        .fee
-        .as_mut()
-        .ok_or_else(|| conflict("invalid_transition", "no fee notice"))?;
+    let fee = next.fee.as_mut().ok_or_else(|| {
+        conflict(
+            "invalid_transition",
+            text!("尚未发出收费通知", "no fee notice"),
+        )
+    })?;
     fee.waived_on = Some(on);
     fee.waiver_reason = Some(reason.to_string());
     close_open_pauses(&mut next, on);
@@ -955,18 +1011,22 @@ fn extend(
     reason: &str,
     ctx: &ActionContext<'_>,
 ) -> Result<Workflow, Refusal> {
-    approved_in_time(wf, on, ctx, "an extension is approved")?;
+    approved_in_time(wf, on, ctx, ("延长答复期限", "an extension is approved"))?;
     if wf.clock.extension.is_some() {
         return Err(conflict(
             "extension_already_used",
-            "the reply period may be extended only once (art. 33)",
+            text!(
+                "答复期限只能延长一次（《条例》第三十三条）",
+                "the reply period may be extended only once (art. 33)"
+            ),
         ));
     }
     let max = Regime::of(&wf.clock).max_extension();
     if days > max {
         return Err(conflict(
             "extension_too_long",
-            format!(
+            text!(
+                "延长的期限最长不得超过 {max} 个工作日（{}）",
                 "an extension is at most {max} working days ({})",
                 Regime::of(&wf.clock).article()
             ),
@@ -989,12 +1049,15 @@ fn approved_in_time(
     wf: &Workflow,
     on: NaiveDate,
     ctx: &ActionContext<'_>,
-    what: &str,
+    (what_zh, what): (&str, &str),
 ) -> Result<Option<NaiveDate>, Refusal> {
     if !ctx.actor_is_approver {
         return Err(Refusal::Forbidden {
             code: "approver_required",
-            message: format!("{what} by the head of the disclosure office (role approver)"),
+            message: text!(
+                "{what_zh}须经政府信息公开工作机构负责人（审批人角色）同意",
+                "{what} by the head of the disclosure office (role approver)"
+            ),
         });
     }
     let due = current_due_date(wf, ctx.calendar)?;
@@ -1003,7 +1066,10 @@ fn approved_in_time(
     {
         return Err(conflict(
             "due_date_passed",
-            format!("{what} before the due date ({due}) passes"),
+            text!(
+                "{what_zh}须在答复期限（{due}）届满之前",
+                "{what} before the due date ({due}) passes"
+            ),
         ));
     }
     Ok(due)
@@ -1019,24 +1085,38 @@ fn override_deadline(
 ) -> Result<Workflow, Refusal> {
     // Set while the reply period still runs (art. 35; domain.md §4): never after the due date,
     // where it would erase the lateness of a reply already late.
-    let current = approved_in_time(wf, on, ctx, "a longer reply period (art. 35) is set")?;
+    let current = approved_in_time(
+        wf,
+        on,
+        ctx,
+        (
+            "另行确定答复期限（《条例》第三十五条）",
+            "a longer reply period (art. 35) is set",
+        ),
+    )?;
     if wf.clock.deadline_override.is_some() {
         return Err(conflict(
             "deadline_already_overridden",
-            "the reply period was already set by the office",
+            text!(
+                "答复期限已另行确定",
+                "the reply period was already set by the office"
+            ),
         ));
     }
     if current.is_some_and(|c| due_date <= c) {
         return Err(conflict(
             "override_not_later",
-            "a reply period set for numerous applications must end after the statutory due date (art. 35)",
+            text!(
+                "另行确定的答复期限须晚于法定答复期限（《条例》第三十五条）",
+                "a reply period set for numerous applications must end after the statutory due date (art. 35)"
+            ),
         ));
     }
     if !ctx.calendar.is_working_day(due_date).unwrap_or(false) {
         return Err(Refusal::Invalid(vec![FieldError::new(
             "due_date",
             "not_a_working_day",
-            "must be a working day",
+            text!("须为工作日", "must be a working day"),
         )]));
     }
     let mut next = wf.clone();
@@ -1060,7 +1140,10 @@ fn reply(
     if req.by_own_action {
         return Err(conflict(
             "disposition_requires_action",
-            format!("{code} is recorded by close_uncorrected or close_unpaid"),
+            text!(
+                "{code} 须通过 close_uncorrected 或 close_unpaid 记录",
+                "{code} is recorded by close_uncorrected or close_unpaid"
+            ),
         ));
     }
     if req.after_correction
@@ -1073,25 +1156,34 @@ fn reply(
     {
         return Err(conflict(
             "correction_not_received",
-            "unavailable.still_unclear is possible only after a correction round (art. 30)",
+            text!(
+                "只有经过补正之后才能以 unavailable.still_unclear（仍不明确）答复（《条例》第三十条）",
+                "unavailable.still_unclear is possible only after a correction round (art. 30)"
+            ),
         ));
     }
     if req.reason && reply.reason.is_none() {
         return Err(conflict(
             "disposition_requires_reason",
-            format!("{code} needs a reason"),
+            text!("{code} 须说明理由（reason）", "{code} needs a reason"),
         ));
     }
     if req.legal_basis && reply.legal_basis.is_none() {
         return Err(conflict(
             "disposition_requires_legal_basis",
-            format!("{code} needs the legal basis"),
+            text!(
+                "{code} 须写明法律依据（legal_basis）",
+                "{code} needs the legal basis"
+            ),
         ));
     }
     if req.provision && reply.provision.is_none() {
         return Err(conflict(
             "disposition_requires_provision",
-            format!("{code} records how and when the information is provided (provision)"),
+            text!(
+                "{code} 须写明提供信息的方式和时间（provision）",
+                "{code} records how and when the information is provided (provision)"
+            ),
         ));
     }
     // Art. 32: a third party objected. Full disclosure needs the public-interest reason and
@@ -1106,20 +1198,29 @@ fn reply(
             return Err(Refusal::Invalid(vec![FieldError::new(
                 "objection_override",
                 "no_objection_recorded",
-                "no consulted third party objected",
+                text!(
+                    "被征求意见的第三方没有提出异议",
+                    "no consulted third party objected"
+                ),
             )]));
         }
         if o.notice_sent_on > on {
             return Err(Refusal::Invalid(vec![FieldError::new(
                 "objection_override.notice_sent_on",
                 "after_on",
-                "the notice to the third party goes out by the reply date",
+                text!(
+                    "书面告知第三方的日期不能晚于答复日期",
+                    "the notice to the third party goes out by the reply date"
+                ),
             )]));
         }
     } else if objected && reply.disposition == Disposition::Granted {
         return Err(conflict(
             "third_party_objection_unanswered",
-            "the consulted third party objected: disclosing needs the public-interest reason and the written notice to the third party (objection_override, art. 32)",
+            text!(
+                "第三方提出了异议：予以公开须载明公共利益理由并书面告知第三方（objection_override，《条例》第三十二条）",
+                "the consulted third party objected: disclosing needs the public-interest reason and the written notice to the third party (objection_override, art. 32)"
+            ),
         ));
     }
     if let Some(served) = reply.served_on {
@@ -1128,14 +1229,17 @@ fn reply(
             e.push(FieldError::new(
                 "served_on",
                 "before_reply",
-                "must not be before the reply (on)",
+                text!(
+                    "不能早于答复日期（on）",
+                    "must not be before the reply (on)"
+                ),
             ));
         }
         if served > ctx.today {
             e.push(FieldError::new(
                 "served_on",
                 "in_future",
-                "must not be in the future",
+                text!("不能晚于今天", "must not be in the future"),
             ));
         }
         e.into_result().map_err(Refusal::Invalid)?;
@@ -1153,7 +1257,10 @@ fn close_uncorrected(
     if on <= reply_by {
         return Err(conflict(
             "correction_deadline_not_passed",
-            format!("the applicant has until {reply_by} to correct"),
+            text!(
+                "申请人的补正期限至 {reply_by}",
+                "the applicant has until {reply_by} to correct"
+            ),
         ));
     }
     close(
@@ -1181,7 +1288,10 @@ fn close_unpaid(
     if on <= window_end {
         return Err(conflict(
             "payment_deadline_not_passed",
-            format!("the applicant has until {window_end} to pay"),
+            text!(
+                "申请人的缴费期限至 {window_end}",
+                "the applicant has until {window_end} to pay"
+            ),
         ));
     }
     close(

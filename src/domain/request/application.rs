@@ -127,7 +127,7 @@ impl Application {
         let mut d =
             clock::compute(&self.workflow.clock, cal, today).map_err(|e| Refusal::Conflict {
                 code: "clock_inconsistent",
-                message: e.to_string(),
+                message: crate::domain::text::Text::english(e.to_string()),
             })?;
         if let Some(reply) = &self.workflow.reply {
             remedy_steps(&mut d, reply, cal);
@@ -248,10 +248,11 @@ fn remedy_steps(d: &mut Deadline, reply: &super::workflow::ReplyRecord, cal: &Ca
         ..ActFacts::default()
     };
     let basis = match reply.served_on {
-        Some(s) => format!("答复于{s}送达 / the reply was served on {s}"),
-        None => format!(
-            "送达日期未记录，暂按答复日期{}计算，结果为暂定 / service not recorded: counted from the reply's date, {}, provisionally",
-            reply.on, reply.on
+        Some(s) => crate::text!("答复于{s}送达", "the reply was served on {s}"),
+        None => crate::text!(
+            "送达日期未记录，暂按答复日期{}计算，结果为暂定",
+            "service not recorded: counted from the reply's date, {}, provisionally",
+            reply.on
         ),
     };
     let review_first = remedy::review_first_required(
@@ -272,43 +273,55 @@ fn remedy_steps(d: &mut Deadline, reply: &super::workflow::ReplyRecord, cal: &Ca
         &facts,
     );
     for (l, article) in remedy::limits_after_reply(&facts, cal) {
-        let (rule, what) = if l.rule == "review_60_days" {
+        let (rule, (what_zh, what_en)) = if l.rule == "review_60_days" {
             (
                 "remedy.review",
-                "申请人可自知道该答复之日起60日内申请行政复议 / the applicant may apply for administrative review within 60 days of learning of the reply".to_string(),
+                (
+                    "申请人可自知道该答复之日起60日内申请行政复议",
+                    "the applicant may apply for administrative review within 60 days of learning of the reply",
+                ),
             )
         } else if review_first {
             (
                 "remedy.litigation",
-                "对不予公开的答复须先申请行政复议（《行政复议法》第二十三条），不得直接起诉 / a refusal to disclose goes to review before a suit (Administrative Reconsideration Law art. 23)".to_string(),
+                (
+                    "对不予公开的答复须先申请行政复议（《行政复议法》第二十三条），不得直接起诉",
+                    "a refusal to disclose goes to review before a suit (Administrative Reconsideration Law art. 23)",
+                ),
             )
         } else {
             (
                 "remedy.litigation",
-                "申请人可自知道该答复之日起6个月内提起行政诉讼 / the applicant may sue within 6 months of learning of the reply".to_string(),
+                (
+                    "申请人可自知道该答复之日起6个月内提起行政诉讼",
+                    "the applicant may sue within 6 months of learning of the reply",
+                ),
             )
         };
         let no_direct_suit = rule == "remedy.litigation" && review_first;
         let step = u32::try_from(d.trace.len() + 1).unwrap_or(u32::MAX);
-        d.trace.push(clock::TraceStep {
+        let end = l.deadline;
+        d.trace.push(clock::TraceStep::new(
             step,
             rule,
-            date: Some(l.starts_on),
-            until: (!no_direct_suit).then_some(l.deadline),
-            working_days: None,
-            detail: if no_direct_suit {
-                what
+            (
+                Some(l.starts_on),
+                (!no_direct_suit).then_some(l.deadline),
+                None,
+            ),
+            if no_direct_suit {
+                crate::domain::text::Text::new(what_zh, what_en)
             } else {
-                format!(
-                    "{what}；{basis}；期限至{} / the limit ends on {}",
-                    l.deadline, l.deadline
+                crate::domain::text::Text::new(
+                    format!("{what_zh}；{}；期限至{end}", basis.zh().unwrap_or_default()),
+                    format!("{what_en}; {}; the limit ends on {end}", basis.en()),
                 )
             },
-            article: Some(if no_direct_suit {
+            Some(if no_direct_suit {
                 "《中华人民共和国行政复议法》第二十三条"
             } else {
                 article
             }),
-        });
+        ));
     }
 }

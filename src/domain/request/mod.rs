@@ -9,6 +9,7 @@ use super::calendar::Calendar;
 use super::disposition::Disposition;
 use super::identity;
 use super::validation::{Errors, FieldError, optional_text, text};
+use crate::text;
 
 mod actions;
 pub mod application;
@@ -268,13 +269,13 @@ fn check_date(
             errors.push(FieldError::new(
                 field,
                 "in_future",
-                "must not be in the future",
+                text!("不能晚于今天", "must not be in the future"),
             ));
         } else if d < arrival {
             errors.push(FieldError::new(
                 field,
                 "before_arrival",
-                "must not be before the arrival date",
+                text!("不能早于到达日期", "must not be before the arrival date"),
             ));
         }
     }
@@ -286,7 +287,10 @@ fn parse_applicant(errors: &mut Errors, a: &ApplicantInput) -> Option<Applicant>
         errors.push(FieldError::new(
             "applicant.kind",
             "unknown_code",
-            "must be natural_person, commercial_enterprise, research_institution, social_welfare_organization, legal_service_institution or other_organization",
+            text!(
+                "须为 natural_person（自然人）、commercial_enterprise（商业企业）、research_institution（科研机构）、social_welfare_organization（社会公益组织）、legal_service_institution（法律服务机构）或 other_organization（其他组织）",
+                "must be natural_person, commercial_enterprise, research_institution, social_welfare_organization, legal_service_institution or other_organization"
+            ),
         ));
     }
     let name = errors.take(text("applicant.name", &a.name, 200, false));
@@ -308,7 +312,10 @@ fn parse_applicant(errors: &mut Errors, a: &ApplicantInput) -> Option<Applicant>
         errors.push(FieldError::new(
             "applicant.phone",
             "invalid_format",
-            "may contain digits, spaces and + - ( ) only",
+            text!(
+                "只能包含数字、空格和 + - ( )",
+                "may contain digits, spaces and + - ( ) only"
+            ),
         ));
     }
     let email = errors.take(optional_text(
@@ -325,7 +332,7 @@ fn parse_applicant(errors: &mut Errors, a: &ApplicantInput) -> Option<Applicant>
             errors.push(FieldError::new(
                 "applicant.email",
                 "invalid_format",
-                "is not an e-mail address",
+                text!("不是有效的电子邮件地址", "is not an e-mail address"),
             ));
         }
     }
@@ -342,7 +349,10 @@ fn parse_applicant(errors: &mut Errors, a: &ApplicantInput) -> Option<Applicant>
             _ => errors.push(FieldError::new(
                 "applicant.id_document.type",
                 "unknown_code",
-                "must be resident_id_card, passport or other",
+                text!(
+                    "须为 resident_id_card（居民身份证）、passport（护照）或 other（其他）",
+                    "must be resident_id_card, passport or other"
+                ),
             )),
         }
         match text("applicant.id_document.number", &doc.number, 50, false) {
@@ -384,21 +394,30 @@ fn parse_applicant(errors: &mut Errors, a: &ApplicantInput) -> Option<Applicant>
             errors.push(FieldError::new(
                 "applicant.credit_code",
                 "required",
-                "an organisation gives its unified social credit code",
+                text!(
+                    "法人或其他组织须填写统一社会信用代码",
+                    "an organisation gives its unified social credit code"
+                ),
             ));
         }
         if kind.is_organisation() && a.id_document.is_some() {
             errors.push(FieldError::new(
                 "applicant.id_document",
                 "not_allowed",
-                "organisations are identified by their credit code",
+                text!(
+                    "法人或其他组织以统一社会信用代码标识，不填身份证件",
+                    "organisations are identified by their credit code"
+                ),
             ));
         }
         if !kind.is_organisation() && a.credit_code.is_some() {
             errors.push(FieldError::new(
                 "applicant.credit_code",
                 "not_allowed",
-                "a natural person has an identity document, not a credit code",
+                text!(
+                    "自然人填写身份证件，不填统一社会信用代码",
+                    "a natural person has an identity document, not a credit code"
+                ),
             ));
         }
     }
@@ -409,7 +428,10 @@ fn parse_applicant(errors: &mut Errors, a: &ApplicantInput) -> Option<Applicant>
         errors.push(FieldError::new(
             "applicant.phone",
             "contact_required",
-            "give at least one of phone, email or address",
+            text!(
+                "至少填写一种联系方式（电话、电子邮件或地址）",
+                "give at least one of phone, email or address"
+            ),
         ));
     }
     Some(Applicant {
@@ -440,7 +462,7 @@ fn parse_details(
         errors.push(FieldError::new(
             "document_numbers",
             "too_many",
-            "at most 50",
+            text!("至多 50 个", "at most 50"),
         ));
     }
     let mut docs = Vec::new();
@@ -456,7 +478,7 @@ fn parse_details(
             errors.push(FieldError::new(
                 field,
                 "unknown_code",
-                format!("must be one of {}", allowed.join(", ")),
+                text!("须为以下之一：{}", "must be one of {}", allowed.join(", ")),
             ));
             None
         }
@@ -487,14 +509,17 @@ impl NewRequest {
             errors.push(FieldError::new(
                 "channel",
                 "unknown_code",
-                "must be in_person, letter, fax, email, online or other",
+                text!(
+                    "须为 in_person（当面）、letter（信函）、fax（传真）、email（电子邮件）、online（网上）或 other（其他）",
+                    "must be in_person, letter, fax, email, online or other"
+                ),
             ));
         }
         if input.arrival_in_future {
             errors.push(FieldError::new(
                 "arrived_at",
                 "in_future",
-                "must not be in the future",
+                text!("不能晚于今天", "must not be in the future"),
             ));
         }
         check_date(
@@ -515,7 +540,7 @@ impl NewRequest {
             errors.push(FieldError::new(
                 "signed_for_on",
                 "not_allowed",
-                "only letters are signed for",
+                text!("只有信函申请才有签收日期", "only letters are signed for"),
             ));
         }
         let details = parse_details(
@@ -586,17 +611,20 @@ pub fn parse_import(
         None => errors.push(FieldError::new(
             "receipt_date",
             "required",
-            "an imported application needs its receipt date",
+            text!(
+                "导入的申请须填写收到申请之日",
+                "an imported application needs its receipt date"
+            ),
         )),
         Some(r) if r > today => errors.push(FieldError::new(
             "receipt_date",
             "in_future",
-            "must not be in the future",
+            text!("不能晚于今天", "must not be in the future"),
         )),
         Some(r) if r < input.arrival_date => errors.push(FieldError::new(
             "receipt_date",
             "before_arrival",
-            "must not be before the arrival date",
+            text!("不能早于到达日期", "must not be before the arrival date"),
         )),
         Some(r) => {
             let channel = Channel::parse(&input.channel);
@@ -616,7 +644,10 @@ pub fn parse_import(
                 errors.push(FieldError::new(
                     "disposition",
                     "unknown_code",
-                    "is not a disposition code of the report",
+                    text!(
+                        "不是年度报告的答复类型代码",
+                        "is not a disposition code of the report"
+                    ),
                 ));
             }
             d
@@ -630,12 +661,18 @@ pub fn parse_import(
         (true, None) => errors.push(FieldError::new(
             "replied_on",
             "required",
-            "a closed application gives both disposition and replied_on",
+            text!(
+                "已办结的申请须同时填写 disposition 和 replied_on",
+                "a closed application gives both disposition and replied_on"
+            ),
         )),
         (false, Some(_)) => errors.push(FieldError::new(
             "disposition",
             "required",
-            "a closed application gives both disposition and replied_on",
+            text!(
+                "已办结的申请须同时填写 disposition 和 replied_on",
+                "a closed application gives both disposition and replied_on"
+            ),
         )),
         _ => {}
     }
@@ -644,13 +681,16 @@ pub fn parse_import(
             errors.push(FieldError::new(
                 "replied_on",
                 "in_future",
-                "must not be in the future",
+                text!("不能晚于今天", "must not be in the future"),
             ));
         } else if on < r {
             errors.push(FieldError::new(
                 "replied_on",
                 "before_receipt",
-                "must not be before the receipt date",
+                text!(
+                    "不能早于收到申请之日",
+                    "must not be before the receipt date"
+                ),
             ));
         }
     }
@@ -696,8 +736,14 @@ pub fn parse_import(
             "receipt_date",
             "inconsistent_with_channel",
             match parsed.workflow.clock.receipt_date {
-                Some(d) => format!("the channel's dates give the receipt date {d} (domain.md §3)"),
-                None => "the channel's dates give no receipt date (domain.md §3)".to_string(),
+                Some(d) => text!(
+                    "按申请渠道的日期，收到申请之日应为 {d}",
+                    "the channel's dates give the receipt date {d} (domain.md §3)"
+                ),
+                None => text!(
+                    "按申请渠道的日期尚无收到申请之日",
+                    "the channel's dates give no receipt date (domain.md §3)"
+                ),
             },
         ));
     }
