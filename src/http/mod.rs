@@ -33,11 +33,12 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{App, HttpRequest, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{self, OpenApi as OpenApiDoc};
 use utoipa::{Modify, OpenApi};
@@ -487,33 +488,90 @@ impl RouteTable {
         RouteTable(Arc::new(routes))
     }
 
-    /// The methods allowed on a concrete path, if any route template matches it.
-    fn allowed(&self, path: &str) -> Option<Vec<Method>> {
+    /// The methods allowed on a concrete path, if a route template matches it.
+    ///
+    /// The most specific template decides: where templates differ, a literal segment beats a
+    /// `{param}` one, as the router registers them (`/requests/by-reference` before
+    /// `/requests/{id}`). So `PATCH /requests/by-reference` is a 405 with `Allow: GET`, not a
+    /// `PATCH /requests/{id}` with a bad id.
+    pub fn allowed(&self, path: &str) -> Option<Vec<Method>> {
         let parts = segments(path);
-        let mut allowed: Vec<Method> = Vec::new();
+        let mut best: Option<(Vec<bool>, Vec<Method>)> = None;
         for (template, methods) in self.0.iter() {
             let matches = template.len() == parts.len()
-                && template
-                    .iter()
-                    .zip(&parts)
-                    .all(|(t, p)| t.starts_with('{') || t == p);
-            if matches {
-                for m in methods {
-                    if !allowed.contains(m) {
-                        allowed.push(m.clone());
+                && template.iter().zip(&parts).all(|(t, p)| {
+                    if t.starts_with('{') {
+                        !p.is_empty()
+                    } else {
+                        t == p
+                    }
+                });
+            if !matches {
+                continue;
+            }
+            let literal: Vec<bool> = template.iter().map(|t| !t.starts_with('{')).collect();
+            match &mut best {
+                Some((key, allowed)) if *key == literal => {
+                    for m in methods {
+                        if !allowed.contains(m) {
+                            allowed.push(m.clone());
+                        }
                     }
                 }
+                Some((key, _)) if *key > literal => {}
+                _ => best = Some((literal, methods.clone())),
             }
         }
-        (!allowed.is_empty()).then_some(allowed)
+        best.map(|(_, allowed)| allowed)
     }
 }
 
+/// The segments of a path after its leading `/`; empty ones are kept, so that
+/// `/api/v1/requests/` is not `/api/v1/requests`.
 fn segments(path: &str) -> Vec<String> {
-    path.split('/')
-        .filter(|s| !s.is_empty())
+    path.strip_prefix('/')
+        .unwrap_or(path)
+        .split('/')
         .map(str::to_string)
         .collect()
+}
+
+fn method_not_allowed(method: &Method, allowed: &[Method]) -> ApiError {
+    let allow = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let value = HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("GET"));
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        crate::text!(
+            "此路径不支持 {method} 方法；支持：{allow}",
+            "{method} is not allowed here; allowed: {allow}"
+        ),
+    )
+    .with_header(header::ALLOW, value)
+}
+
+/// Before routing: a known path asked with a method it does not serve answers 405 with
+/// `Allow`, whichever handler the router would otherwise have tried (a `{id}` route would take
+/// `PATCH /requests/by-reference` and answer 404 for its id).
+async fn known_methods_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let refused = req
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|routes| routes.allowed(req.path()))
+        .filter(|allowed| !allowed.contains(req.method()));
+    match refused {
+        Some(allowed) => {
+            let response = method_not_allowed(req.method(), &allowed).error_response();
+            Ok(req.into_response(response))
+        }
+        None => Ok(next.call(req).await?.map_into_boxed_body()),
+    }
 }
 
 /// Unknown route: 404; known route with another method: 405 with `Allow`.
@@ -522,25 +580,10 @@ async fn fallback(
     routes: web::Data<RouteTable>,
 ) -> Result<HttpResponse, ApiError> {
     match routes.allowed(req.path()) {
-        Some(methods) => {
-            let allow = methods
-                .iter()
-                .map(Method::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let value = HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static("GET"));
-            Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                crate::text!(
-                    "此路径不支持 {} 方法；支持：{allow}",
-                    "{} is not allowed here; allowed: {allow}",
-                    req.method()
-                ),
-            )
-            .with_header(header::ALLOW, value))
+        Some(methods) if !methods.contains(req.method()) => {
+            Err(method_not_allowed(req.method(), &methods))
         }
-        None => Err(ApiError::not_found(crate::text!(
+        _ => Err(ApiError::not_found(crate::text!(
             "没有路径 {}",
             "no route for {}",
             req.path()
@@ -604,9 +647,11 @@ pub fn build_app(
                 .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
         )
         .default_service(web::to(fallback))
-        // Innermost first: CORS answers preflights before the router (and its 405 fallback)
-        // sees them; the request context renders every failure as problem+json and puts the
-        // request id and the security headers on everything.
+        // Innermost first: the method check before routing; CORS answers preflights before
+        // the method check (and the router) sees them; the request context renders every
+        // failure as problem+json and puts the request id and the security headers on
+        // everything.
+        .wrap(actix_web::middleware::from_fn(known_methods_only))
         .wrap(cors)
         .wrap(actix_web::middleware::from_fn(middleware::request_context))
 }

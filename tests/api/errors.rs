@@ -332,3 +332,102 @@ mod contention {
         assert_contention(e, Contention::SqliteBusy);
     }
 }
+
+/// A concrete path for a template of the OpenAPI document.
+fn concrete(template: &str) -> String {
+    template
+        .split('/')
+        .map(|s| match s {
+            "{id}" => uuid::Uuid::new_v4().to_string(),
+            "{year}" => "2025".to_string(),
+            s if s.starts_with('{') => "x".to_string(),
+            s => s.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+// Routing does not touch the database: SQLite is enough.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_path_answers_405_with_its_own_allow_to_a_method_it_does_not_serve() {
+    let app = TestApp::spawn(crate::helpers::Db::Sqlite).await.unwrap();
+    let token = app.admin_token().await;
+    let doc: serde_json::Value = serde_json::from_str(&gongkai::http::openapi_json()).unwrap();
+    let all = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let served: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|m| item.get(m.to_lowercase()).is_some())
+            .collect();
+        let path = concrete(template);
+        for method in all.iter().filter(|m| !served.contains(m)) {
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            let r = Resp::from(app.request(m, &path, Some(&token)).send().await.unwrap()).await;
+            assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", r.text);
+            r.assert_problem(405, "method_not_allowed");
+            assert_eq!(
+                r.header("allow"),
+                Some(served.join(", ").as_str()),
+                "{method} {path}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "{checked}");
+}
+
+// The case that answered 404: `/requests/{id}` took `PATCH /requests/by-reference`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_literal_segment_beats_an_id_so_patch_by_reference_is_405_not_404() {
+    let app = TestApp::spawn(crate::helpers::Db::Sqlite).await.unwrap();
+    let token = app.admin_token().await;
+    let r = Resp::from(
+        app.request(
+            Method::PATCH,
+            "/api/v1/requests/by-reference?agency_code=ROOT&external_reference=x",
+            Some(&token),
+        )
+        .header("content-type", "application/json")
+        .header("If-Match", "\"1\"")
+        .body("{}")
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    r.assert_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET"));
+    // The literal route itself still answers its own method.
+    let r = app
+        .get(
+            "/api/v1/requests/by-reference?agency_code=ROOT&external_reference=nothing",
+            &token,
+        )
+        .await;
+    r.assert_problem(404, "not_found");
+    // An id route keeps its own methods.
+    let id = uuid::Uuid::new_v4();
+    let r = Resp::from(
+        app.request(Method::DELETE, &format!("/api/v1/requests/{id}"), Some(&token))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET, PATCH"));
+    // A trailing slash is another path: 404, not a 405 of the path without it.
+    let r = app.get("/api/v1/requests/", &token).await;
+    r.assert_problem(404, "not_found");
+    // Without a token the answer is the same: the method is wrong whoever asks.
+    let r = Resp::from(
+        app.request(Method::PATCH, "/api/v1/requests/by-reference", None)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(405, "method_not_allowed");
+}
