@@ -405,8 +405,9 @@ fn requested_scopes(granted: Scopes, requested: Option<&str>) -> Result<Scopes, 
         Ok(asked) if asked.intersect(granted) == asked => Ok(asked),
         _ => Err(AppError::BadRequest {
             code: "invalid_scope",
-            detail: format!(
-                "请求的权限范围超出该客户端的权限范围（the scope asked for is unknown or not granted to this client; granted: {}）",
+            detail: crate::text!(
+                "请求的权限范围超出该客户端的权限范围（可用：{}）",
+                "the scope asked for is unknown or not granted to this client; granted: {}",
                 granted.join(" ")
             ),
         }),

@@ -46,7 +46,10 @@ fn secs(n: u64) -> Duration {
 pub fn invalid_grant() -> AppError {
     AppError::BadRequest {
         code: "invalid_grant",
-        detail: "刷新令牌无效、已过期、已使用或已撤销，请重新登录（the refresh token is invalid, expired, used up or revoked; log in again）".into(),
+        detail: crate::text!(
+            "刷新令牌无效、已过期、已使用或已撤销，请重新登录",
+            "the refresh token is invalid, expired, used up or revoked; log in again"
+        ),
     }
 }
 

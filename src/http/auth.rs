@@ -120,7 +120,10 @@ pub async fn issue_token(
         if req.client_id.is_some() || req.client_secret.is_some() {
             return Err(ApiError::bad_request(
                 "invalid_request",
-                "客户端凭据只能用一种方式发送：HTTP Basic 或请求体（send the client credentials one way: HTTP Basic or the body）",
+                crate::text!(
+                    "客户端凭据只能用一种方式发送：HTTP Basic 或请求体",
+                    "send the client credentials one way: HTTP Basic or the body"
+                ),
             )
             .into());
         }
@@ -134,7 +137,10 @@ pub async fn issue_token(
             let (Some(username), Some(password)) = (req.username, req.password) else {
                 return Err(required(
                     "username",
-                    "使用 password 授权时须给出 username 和 password（username and password are required for grant_type password）",
+                    crate::text!(
+                        "使用 password 授权时须给出 username 和 password",
+                        "username and password are required for grant_type password"
+                    ),
                 ));
             };
             crate::app::auth::login(&state, username, password, addr, ctx.0).await?
@@ -144,7 +150,10 @@ pub async fn issue_token(
             let Some(token) = req.refresh_token.filter(|t| !t.trim().is_empty()) else {
                 return Err(required(
                     "refresh_token",
-                    "使用 refresh_token 授权时须给出 refresh_token（refresh_token is required for grant_type refresh_token）",
+                    crate::text!(
+                        "使用 refresh_token 授权时须给出 refresh_token",
+                        "refresh_token is required for grant_type refresh_token"
+                    ),
                 ));
             };
             crate::app::refresh_tokens::refresh(&state, token, ctx.0).await?
@@ -153,7 +162,10 @@ pub async fn issue_token(
             let (Some(client_id), Some(secret)) = (req.client_id, req.client_secret) else {
                 return Err(required(
                     "client_id",
-                    "使用 client_credentials 授权时须给出 client_id 和 client_secret（client_id and client_secret are required for grant_type client_credentials）",
+                    crate::text!(
+                        "使用 client_credentials 授权时须给出 client_id 和 client_secret",
+                        "client_id and client_secret are required for grant_type client_credentials"
+                    ),
                 ));
             };
             crate::app::clients::token(&state, client_id, secret, req.scope, addr, ctx.0).await?
@@ -161,8 +173,9 @@ pub async fn issue_token(
         other => {
             return Err(ApiError::bad_request(
                 "unsupported_grant_type",
-                format!(
-                    "不支持的授权类型 {other}；可用 password、refresh_token、client_credentials（grant_type {other} is not supported; use password, refresh_token or client_credentials）"
+                crate::text!(
+                    "不支持的授权类型 {other}；可用 password、refresh_token、client_credentials",
+                    "grant_type {other} is not supported; use password, refresh_token or client_credentials"
                 ),
             )
             .into());
@@ -171,7 +184,7 @@ pub async fn issue_token(
     Ok(token_response(t))
 }
 
-fn required(field: &str, message: &str) -> TokenError {
+fn required(field: &str, message: crate::domain::text::Text) -> TokenError {
     AppError::Validation(vec![FieldError::new(field, "required", message)]).into()
 }
 
@@ -181,7 +194,10 @@ fn no_client_secret(req: &TokenRequest) -> Result<(), TokenError> {
     if req.client_secret.is_some() {
         return Err(ApiError::bad_request(
             "unauthorized_client",
-            "系统客户端只能使用 client_credentials 授权（client credentials go with grant_type client_credentials only）",
+            crate::text!(
+                "系统客户端只能使用 client_credentials 授权",
+                "client credentials go with grant_type client_credentials only"
+            ),
         )
         .into());
     }
@@ -245,14 +261,20 @@ pub async fn logout(
             return Err(AppError::Validation(vec![FieldError::new(
                 "refresh_token",
                 "conflicting_fields",
-                "只能给出 refresh_token 与 token 之一（give refresh_token or token, not both）",
+                crate::text!(
+                    "只能给出 refresh_token 与 token 之一",
+                    "give refresh_token or token, not both"
+                ),
             )])
             .into());
         }
         _ => {
             return Err(required(
                 "refresh_token",
-                "须给出要结束的登录的 refresh_token（the refresh_token of the login to end is required）",
+                crate::text!(
+                    "须给出要结束的登录的 refresh_token",
+                    "the refresh_token of the login to end is required"
+                ),
             ));
         }
     };

@@ -368,11 +368,11 @@ pub async fn get_notice(
 #[serde(deny_unknown_fields)]
 pub struct PatchNoticeDto {
     /// The act's fields, whole (as on creation).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<super::payloads::NoticeFieldsSchema>)]
     pub fields: Option<Value>,
     /// The office's own sections, whole (`{}` returns every section to the law's text).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub paragraphs: Option<Option<BTreeMap<String, String>>>,
 }
 

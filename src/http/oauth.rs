@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::extract::ApiJson;
 use super::problem::{ApiError, Problem};
 use crate::app::AppError;
-use crate::error_codes::ErrorCode;
+use crate::domain::text::Language;
 
 /// The `error` of an OAuth error answer: RFC 6749 §5.2, and `temporarily_unavailable` /
 /// `server_error` (§4.1.2.1) for throttling and faults of ours. `invalid_request`: a malformed
@@ -47,11 +47,12 @@ pub enum OAuthErrorCode {
 /// An error of `POST /auth/token` and `POST /auth/logout`: RFC 6749 §5.2 (`error`,
 /// `error_description`) as OAuth2 libraries read it, sent as `application/json`, with the
 /// fields of a gongkai problem beside (`code` is the stable code to branch on, as everywhere).
-/// `error_description` is Chinese first, then English.
+/// `error_description` is English (RFC 6749 allows ASCII only); the problem fields are Chinese.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OAuthError {
     pub error: OAuthErrorCode,
-    /// What went wrong: Chinese first, then English in brackets.
+    /// What went wrong, in English: RFC 6749 §5.2 allows ASCII only here; `title` and `detail`
+    /// beside it are Chinese.
     pub error_description: String,
     #[serde(flatten)]
     pub problem: Problem,
@@ -84,17 +85,6 @@ pub fn oauth_error(code: &str, status: StatusCode) -> (StatusCode, OAuthErrorCod
 }
 
 /// `detail` when it already starts in Chinese, else the code's Chinese meaning with `detail`.
-fn chinese_first(code: &str, detail: &str) -> String {
-    let chinese = detail
-        .trim_start()
-        .chars()
-        .next()
-        .is_some_and(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
-    match ErrorCode::parse(code) {
-        Some(c) if !chinese => format!("{}（{detail}）", c.meaning_zh()),
-        _ => detail.to_string(),
-    }
-}
 
 /// The error of a token or logout request, answered in the RFC 6749 shape.
 #[derive(Debug)]
@@ -124,7 +114,8 @@ impl TokenError {
     fn rendered(&self) -> (ApiError, OAuthErrorCode) {
         let e = &self.0;
         let (status, error) = oauth_error(e.code, e.status);
-        let mut out = ApiError::new(status, e.code, e.detail.clone()).with_errors(e.errors.clone());
+        let mut out = ApiError::new(status, e.code, e.detail.clone());
+        out.errors = e.errors.clone();
         for (name, value) in &e.headers {
             if name != header::WWW_AUTHENTICATE {
                 out = out.with_header(name.clone(), value.clone());
@@ -144,8 +135,10 @@ impl TokenError {
         let (api, error) = self.rendered();
         OAuthError {
             error,
-            error_description: chinese_first(api.code, &api.detail),
-            problem: api.problem(),
+            // RFC 6749 §5.2: `error_description` is ASCII, so it is the English; the problem
+            // fields beside it carry the Chinese.
+            error_description: api.detail.en().to_string(),
+            problem: api.problem(Language::Chinese),
         }
     }
 }
@@ -201,7 +194,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OAuthBody<T> {
             let payload = body.await.map_err(|e| {
                 ApiError::bad_request(
                     "invalid_body",
-                    format!("请求体无法读取（the body could not be read: {e}）"),
+                    crate::text!("请求体无法读取：{e}", "the body could not be read: {e}"),
                 )
             })?;
             let bytes = super::extract::read_body_limited(&http, payload, limit).await?;
@@ -210,7 +203,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for OAuthBody<T> {
                 .map_err(|e| {
                     TokenError(ApiError::bad_request(
                         "invalid_body",
-                        format!("表单格式有误（the form is not a request of this endpoint: {e}）"),
+                        crate::text!(
+                            "表单格式有误：{e}",
+                            "the form is not a request of this endpoint: {e}"
+                        ),
                     ))
                 })
         })
@@ -225,7 +221,10 @@ impl FormToo for ApiError {
     /// The JSON extractor's 415 names JSON only; these endpoints take a form as well.
     fn for_form_too(mut self) -> Self {
         if self.code == "unsupported_media_type" {
-            self.detail = "请以 application/x-www-form-urlencoded 或 application/json 发送（send the body as application/x-www-form-urlencoded or application/json）".into();
+            self.detail = crate::text!(
+                "请以 application/x-www-form-urlencoded 或 application/json 发送",
+                "send the body as application/x-www-form-urlencoded or application/json"
+            );
         }
         self
     }
@@ -249,7 +248,10 @@ pub fn basic_credentials(http: &HttpRequest) -> Result<Option<(String, String)>,
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            "客户端凭据（HTTP Basic）格式有误（malformed Basic client credentials）",
+            crate::text!(
+                "客户端凭据（HTTP Basic）格式有误",
+                "malformed Basic client credentials"
+            ),
         )
     };
     let decoded = base64::engine::general_purpose::STANDARD
@@ -340,26 +342,22 @@ mod tests {
     }
 
     #[test]
-    fn the_description_is_chinese_first() {
-        assert_eq!(
-            chinese_first("invalid_json", "expected value at line 1"),
-            "请求体不是合法的 JSON（expected value at line 1）"
-        );
-        assert_eq!(
-            chinese_first("invalid_grant", "刷新令牌无效（invalid）"),
-            "刷新令牌无效（invalid）"
-        );
-        assert_eq!(
-            chinese_first("validation_failed", "username: 须给出"),
-            "请求内容有误，逐项见 errors（username: 须给出）"
-        );
+    fn the_description_is_the_ascii_english_and_the_problem_fields_the_chinese() {
+        let e = TokenError(ApiError::bad_request(
+            "invalid_grant",
+            crate::text!("刷新令牌无效", "the refresh token is invalid"),
+        ));
+        let body = e.body();
+        assert_eq!(body.error_description, "the refresh token is invalid");
+        assert!(body.error_description.is_ascii());
+        assert_eq!(body.problem.detail, "刷新令牌无效");
     }
 
     #[test]
     fn a_401_challenges_with_basic_and_the_body_keeps_the_problem_fields() {
         let e = TokenError(ApiError::unauthorized(
             "invalid_client",
-            "客户端不存在（unknown）",
+            crate::text!("客户端不存在", "unknown"),
         ));
         let res = e.error_response();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

@@ -365,7 +365,12 @@ async fn every_path_answers_405_with_its_own_allow_to_a_method_it_does_not_serve
         for method in all.iter().filter(|m| !served.contains(m)) {
             let m = Method::from_bytes(method.as_bytes()).unwrap();
             let r = Resp::from(app.request(m, &path, Some(&token)).send().await.unwrap()).await;
-            assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", r.text);
+            assert_eq!(
+                r.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {}",
+                r.text
+            );
             r.assert_problem(405, "method_not_allowed");
             assert_eq!(
                 r.header("allow"),
@@ -410,10 +415,14 @@ async fn a_literal_segment_beats_an_id_so_patch_by_reference_is_405_not_404() {
     // An id route keeps its own methods.
     let id = uuid::Uuid::new_v4();
     let r = Resp::from(
-        app.request(Method::DELETE, &format!("/api/v1/requests/{id}"), Some(&token))
-            .send()
-            .await
-            .unwrap(),
+        app.request(
+            Method::DELETE,
+            &format!("/api/v1/requests/{id}"),
+            Some(&token),
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     r.assert_problem(405, "method_not_allowed");
