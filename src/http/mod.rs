@@ -170,6 +170,12 @@ fn add_common_errors(doc: &mut OpenApiDoc) {
                     "Missing, invalid, expired or revoked token (`missing_token`, `invalid_token`, `token_expired`)",
                 );
             }
+            if secured {
+                add(
+                    "403",
+                    "Authenticated, but the caller's roles or scopes do not allow this (`forbidden`, `insufficient_scope`, `no_mapped_role`)",
+                );
+            }
             if has_path_param || secured {
                 add("404", "No such record in the caller's scope (`not_found`)");
             }
@@ -281,7 +287,7 @@ fn declare_headers(doc: &mut OpenApiDoc) {
                 if status == "201" {
                     headers.insert(
                         "Location".into(),
-                        header("The created resource's path", true, Some("uri-reference")),
+                        header("The created resource's path", false, Some("uri-reference")),
                     );
                 }
                 if success && idempotent {
@@ -303,7 +309,7 @@ fn declare_headers(doc: &mut OpenApiDoc) {
                         "ETag".into(),
                         header(
                             "The resource's version (a report's revision) in quotes, e.g. `\"3\"`: send it as `If-Match` to change the resource",
-                            true,
+                            false,
                             None,
                         ),
                     );
@@ -311,7 +317,7 @@ fn declare_headers(doc: &mut OpenApiDoc) {
                 if status == "429" {
                     headers.insert(
                         "Retry-After".into(),
-                        header("Seconds to wait before trying again", true, None),
+                        header("Seconds to wait before trying again", false, None),
                     );
                 }
                 if status == "503" {

@@ -499,13 +499,20 @@ impl Resp {
             "status field; body: {}",
             self.text
         );
+        // RFC 6749 §5.2: the description is ASCII (the English); the problem's detail beside it
+        // is the Chinese.
         let description = self.body["error_description"].as_str().unwrap_or_default();
         assert!(
-            description
+            !description.is_empty() && description.is_ascii(),
+            "error_description is ASCII: {}",
+            self.text
+        );
+        let detail = self.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail
                 .chars()
-                .next()
-                .is_some_and(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-            "error_description is Chinese first: {}",
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "detail is Chinese: {}",
             self.text
         );
         assert!(

@@ -99,7 +99,8 @@ async function main(): Promise<void> {
     headers: auth,
   });
   if (!report.data) fail("report", report.error);
-  console.log(`report ${year}: ${report.data.status}, ${report.data.checks.length} checks`);
+  // The report's own schema is not typed yet (issue 14, left open): read it as it comes.
+  console.log(`report ${year} read`);
 
   // 6. The change feed: the application's events carry its case number.
   const feed = await api.GET("/api/v1/feed", { params: { query: { limit: 1000 } }, headers: auth });
