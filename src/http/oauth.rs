@@ -84,8 +84,6 @@ pub fn oauth_error(code: &str, status: StatusCode) -> (StatusCode, OAuthErrorCod
     }
 }
 
-/// `detail` when it already starts in Chinese, else the code's Chinese meaning with `detail`.
-
 /// The error of a token or logout request, answered in the RFC 6749 shape.
 #[derive(Debug)]
 pub struct TokenError(pub ApiError);
