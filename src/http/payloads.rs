@@ -488,6 +488,7 @@ pub enum FeedEventDataSchema {
 #[derive(ToSchema)]
 #[schema(as = RemedyHistoryPayload)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)]
 pub enum RemedyHistoryPayloadSchema {
     Recorded(RemedyEventDataSchema),
     Changed(RemedyChangeEventDataSchema),
@@ -518,6 +519,7 @@ pub struct AuditPayloadSchema {
 #[derive(ToSchema)]
 #[schema(as = NoticeFields)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)]
 pub enum NoticeFieldsSchema {
     Reply(super::actions::ReplyBody),
     Correction(super::actions::RequestCorrectionBody),

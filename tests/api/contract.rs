@@ -63,7 +63,7 @@ impl Contract {
         let got: Vec<&str> = path.trim_matches('/').split('/').collect();
         self.operations
             .iter()
-            .filter(|o| &o.method == method && o.segments.len() == got.len())
+            .filter(|o| o.method == *method && o.segments.len() == got.len())
             .filter(|o| {
                 o.segments
                     .iter()
