@@ -316,10 +316,7 @@ async fn authenticate_federated(
         .verify(issuer, token, state.clock.unix())
         .map_err(|e| match e {
             FederatedError::Expired => token_expired(),
-            // The verifier's reasons are English only: a Chinese answer says what the code means.
-            FederatedError::Invalid(detail) => {
-                token_refused(crate::domain::text::Text::english(detail))
-            }
+            FederatedError::Invalid(detail) => token_refused(detail),
         })?;
     let agency_code = identity.agency_code.clone();
     let agency = state

@@ -31,8 +31,8 @@ pub struct FederatedIdentity {
 pub enum FederatedError {
     #[error("the token has expired")]
     Expired,
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{}", .0.en())]
+    Invalid(crate::domain::text::Text),
 }
 
 enum IssuerKeys {
@@ -89,30 +89,44 @@ impl FederatedIssuers {
         token: &str,
         now_unix: i64,
     ) -> Result<FederatedIdentity, FederatedError> {
-        let invalid = |m: &str| FederatedError::Invalid(m.to_string());
-        let i = self
-            .0
-            .get(issuer)
-            .ok_or_else(|| invalid("the token's issuer is not trusted"))?;
+        let invalid = FederatedError::Invalid;
+        let i = self.0.get(issuer).ok_or_else(|| {
+            invalid(crate::text!(
+                "令牌的签发方不受信任",
+                "the token's issuer is not trusted"
+            ))
+        })?;
         let key = match &i.keys {
             IssuerKeys::Pem(k) => k,
             IssuerKeys::Jwks(keys) => {
-                let header = jsonwebtoken::decode_header(token)
-                    .map_err(|_| invalid("the token header is not valid"))?;
-                let kid = header
-                    .kid
-                    .ok_or_else(|| invalid("the token header names no key (`kid`)"))?;
-                keys.get(&kid)
-                    .ok_or_else(|| invalid("the token's key (`kid`) is not known for its issuer"))?
+                let header = jsonwebtoken::decode_header(token).map_err(|_| {
+                    invalid(crate::text!("令牌头无效", "the token header is not valid"))
+                })?;
+                let kid = header.kid.ok_or_else(|| {
+                    invalid(crate::text!(
+                        "令牌头未指明密钥（`kid`）",
+                        "the token header names no key (`kid`)"
+                    ))
+                })?;
+                keys.get(&kid).ok_or_else(|| {
+                    invalid(crate::text!(
+                        "令牌的密钥（`kid`）不属于其签发方",
+                        "the token's key (`kid`) is not known for its issuer"
+                    ))
+                })?
             }
         };
         let claims = jsonwebtoken::decode::<Value>(token, key, &i.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => FederatedError::Expired,
-                jsonwebtoken::errors::ErrorKind::InvalidAudience => {
-                    invalid("the token is not meant for this service (audience)")
-                }
-                _ => invalid("the access token is not valid"),
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => invalid(crate::text!(
+                    "令牌不是签发给本服务的（audience 不符）",
+                    "the token is not meant for this service (audience)"
+                )),
+                _ => invalid(crate::text!(
+                    "访问令牌无效",
+                    "the access token is not valid"
+                )),
             })?
             .claims;
         let instant = |name: &str| -> Result<Option<i64>, FederatedError> {
@@ -127,13 +141,26 @@ impl FederatedIssuers {
                             .map(|f| f.floor() as i64)
                     })
                     .map(Some)
-                    .ok_or_else(|| invalid("the access token is not valid")),
+                    .ok_or_else(|| {
+                        invalid(crate::text!(
+                            "访问令牌无效",
+                            "the access token is not valid"
+                        ))
+                    }),
             }
         };
-        let exp = instant("exp")?.ok_or_else(|| invalid("the access token is not valid"))?;
+        let exp = instant("exp")?.ok_or_else(|| {
+            invalid(crate::text!(
+                "访问令牌无效",
+                "the access token is not valid"
+            ))
+        })?;
         crate::auth::jwt::check_lifetime(exp, instant("nbf")?, now_unix).map_err(|e| match e {
             crate::auth::jwt::TokenError::Expired => FederatedError::Expired,
-            _ => invalid("the access token is not valid"),
+            _ => invalid(crate::text!(
+                "访问令牌无效",
+                "the access token is not valid"
+            )),
         })?;
         map_claims(&i.config, &claims)
     }
@@ -148,10 +175,12 @@ fn map_claims(t: &TrustedIssuer, claims: &Value) -> Result<FederatedIdentity, Fe
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let subject =
-        text("sub").ok_or_else(|| FederatedError::Invalid("the token has no `sub`".into()))?;
+    let subject = text("sub").ok_or_else(|| {
+        FederatedError::Invalid(crate::text!("令牌缺少 `sub`", "the token has no `sub`"))
+    })?;
     let agency_code = text(&t.agency_claim).ok_or_else(|| {
-        FederatedError::Invalid(format!(
+        FederatedError::Invalid(crate::text!(
+            "令牌缺少机关代码（声明 `{}`）",
             "the token has no agency code (claim `{}`)",
             t.agency_claim
         ))

@@ -19,6 +19,7 @@ use super::dto::{ChannelCode, DispositionCode, FeeBasisCode, OpinionCode, PartyC
 /// The legal record of an application (§4–§7 of the specification).
 #[derive(ToSchema)]
 #[schema(as = Workflow)]
+#[serde(deny_unknown_fields)]
 pub struct WorkflowSchema {
     state: StateCode,
     clock: ClockFactsSchema,
@@ -37,6 +38,7 @@ pub struct WorkflowSchema {
 /// The facts the statutory clock runs on.
 #[derive(ToSchema)]
 #[schema(as = ClockFacts)]
+#[serde(deny_unknown_fields)]
 pub struct ClockFactsSchema {
     /// 收到申请之日 (《条例》第三十一条); null while awaiting confirmation.
     #[schema(required)]
@@ -63,6 +65,7 @@ pub struct ClockFactsSchema {
 /// A correction request (补正通知) and its answer.
 #[derive(ToSchema)]
 #[schema(as = CorrectionFacts)]
+#[serde(deny_unknown_fields)]
 pub struct CorrectionFactsSchema {
     requested_on: NaiveDate,
     /// The reasonable deadline given to the applicant.
@@ -91,6 +94,7 @@ pub enum PauseKindSchema {
 /// A period during which the clock does not run.
 #[derive(ToSchema)]
 #[schema(as = Pause)]
+#[serde(deny_unknown_fields)]
 pub struct PauseSchema {
     kind: PauseKindSchema,
     /// The day the letter or notice was sent; it still counts.
@@ -108,6 +112,7 @@ pub struct PauseSchema {
 /// The one extension (延期) of the reply period.
 #[derive(ToSchema)]
 #[schema(as = Extension)]
+#[serde(deny_unknown_fields)]
 pub struct ExtensionSchema {
     /// Working days added, 1–20.
     days: u32,
@@ -119,6 +124,7 @@ pub struct ExtensionSchema {
 /// A reply period set by the office (第三十五条).
 #[derive(ToSchema)]
 #[schema(as = DeadlineOverride)]
+#[serde(deny_unknown_fields)]
 pub struct DeadlineOverrideSchema {
     due_date: NaiveDate,
     set_on: NaiveDate,
@@ -128,6 +134,7 @@ pub struct DeadlineOverrideSchema {
 /// One consultation (征求意见).
 #[derive(ToSchema)]
 #[schema(as = Consultation)]
+#[serde(deny_unknown_fields)]
 pub struct ConsultationSchema {
     party: PartyCode,
     /// Whom: the third party or the other agency.
@@ -142,6 +149,7 @@ pub struct ConsultationSchema {
 /// The fee notice (收费通知) and what became of it; amounts in fen (分).
 #[derive(ToSchema)]
 #[schema(as = FeeRecord)]
+#[serde(deny_unknown_fields)]
 pub struct FeeRecordSchema {
     basis: FeeBasisCode,
     amount_fen: i64,
@@ -166,6 +174,7 @@ pub struct FeeRecordSchema {
 /// Disclosure over a third party's objection (第三十二条).
 #[derive(ToSchema)]
 #[schema(as = ObjectionOverride)]
+#[serde(deny_unknown_fields)]
 pub struct ObjectionOverrideSchema {
     public_interest_reason: String,
     notice_sent_on: NaiveDate,
@@ -175,6 +184,7 @@ pub struct ObjectionOverrideSchema {
 /// The reply or other closure (答复).
 #[derive(ToSchema)]
 #[schema(as = ReplyRecord)]
+#[serde(deny_unknown_fields)]
 pub struct ReplyRecordSchema {
     disposition: DispositionCode,
     on: NaiveDate,
@@ -233,6 +243,7 @@ pub enum ClockStartRuleSchema {
 /// The computed deadline with its explanation.
 #[derive(ToSchema)]
 #[schema(as = Deadline)]
+#[serde(deny_unknown_fields)]
 pub struct DeadlineSchema {
     status: ClockStatusSchema,
     #[schema(required)]
@@ -275,6 +286,7 @@ pub struct DeadlineSchema {
 /// One step of the explanation of a deadline.
 #[derive(ToSchema)]
 #[schema(as = TraceStep)]
+#[serde(deny_unknown_fields)]
 pub struct TraceStepSchema {
     /// 1-based position.
     step: u32,
@@ -290,8 +302,12 @@ pub struct TraceStepSchema {
     until: Option<NaiveDate>,
     #[schema(required)]
     working_days: Option<i64>,
-    /// What the step did, in words.
+    /// What the step did, in words: the Chinese (the same as `detail_zh`).
     detail: String,
+    /// The sentence in Chinese.
+    detail_zh: String,
+    /// The sentence in English.
+    detail_en: String,
     /// The legal basis, e.g. 《条例》第三十三条第一款.
     #[schema(required)]
     article: Option<String>,
@@ -341,6 +357,7 @@ pub struct StepPayloadSchema {
 /// application resource (`RequestDto`).
 #[derive(ToSchema)]
 #[schema(as = ApplicationEventData)]
+#[serde(deny_unknown_fields)]
 pub struct ApplicationEventDataSchema {
     case_number: String,
     #[schema(required)]
@@ -370,6 +387,7 @@ pub struct ApplicationEventDataSchema {
 /// same field names as `RemedyDto`.
 #[derive(ToSchema)]
 #[schema(as = RemedyEventData)]
+#[serde(deny_unknown_fields)]
 pub struct RemedyEventDataSchema {
     #[schema(required)]
     request_id: Option<Uuid>,
@@ -409,13 +427,24 @@ pub struct RemedyEventDataSchema {
 pub struct FilingLimitRemeasuredSchema {
     before: FilingLimitSchema,
     after: FilingLimitSchema,
-    /// What caused it, e.g. `reply_served` or `review_decision_served`.
-    cause: String,
+    cause: RemeasureCauseSchema,
+}
+
+/// The record whose change moved the limit: the application whose reply's service was recorded
+/// or corrected (`request_id`), or the review whose decision or its service changed
+/// (`review_id`, for the suits brought after it). Exactly one is present.
+#[derive(ToSchema)]
+#[schema(as = RemeasureCause)]
+#[serde(deny_unknown_fields)]
+pub struct RemeasureCauseSchema {
+    request_id: Option<Uuid>,
+    review_id: Option<Uuid>,
 }
 
 /// A filing limit and where it starts.
 #[derive(ToSchema)]
 #[schema(as = FilingLimit)]
+#[serde(deny_unknown_fields)]
 pub struct FilingLimitSchema {
     #[schema(required)]
     filing_starts_on: Option<NaiveDate>,

@@ -53,7 +53,7 @@ async fn wrong_password_and_unknown_user_give_the_same_invalid_grant(app: TestAp
     assert_eq!(wrong.body, unknown.body);
     assert_eq!(
         wrong.body["error_description"],
-        "用户名或密码错误（unknown user name or wrong password）"
+        "unknown user name or wrong password"
     );
     assert_eq!(
         wrong.body["type"],

@@ -274,7 +274,7 @@ async fn wrong_issuer_audience_key_algorithm_kid_agency_or_expiry_answer_401(app
     )
     .await;
     assert!(
-        r.body["detail"].as_str().unwrap().contains("audience"),
+        r.body["detail"].as_str().unwrap().contains("audience 不符"),
         "{}",
         r.text
     );

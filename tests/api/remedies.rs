@@ -948,7 +948,7 @@ async fn bad_cases_answer_problem_json_listing_every_field_and_record_nothing(ap
         "validation_failed",
     )
     .await;
-    assert_eq!(r.body["detail"], "route: missing field `route`");
+    assert_eq!(r.body["detail"], "route：缺少必填字段 `route`");
     assert_eq!(r.field_errors(), ["route"]);
     assert_eq!(r.body["errors"][0]["code"], "required");
     // Malformed JSON is a 400.

@@ -762,10 +762,7 @@ async fn intake_rejects_unknown_codes_and_impossible_dates_listing_every_bad_fie
         }
         assert_eq!(got.len(), expected.len(), "{}", r.text);
         if expected.len() > 1 {
-            assert_eq!(
-                r.body["detail"],
-                format!("{} fields are invalid", expected.len())
-            );
+            assert_eq!(r.body["detail"], format!("{} 个字段有误", expected.len()));
         }
     }
     // Shape errors name the field too.
