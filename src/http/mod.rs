@@ -26,6 +26,7 @@ pub mod oauth;
 pub mod payloads;
 pub mod problem;
 pub mod remedies;
+pub mod report_schema;
 pub mod reports;
 pub mod requests;
 pub mod users;
@@ -57,6 +58,8 @@ use crate::app::AppState;
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&SecurityAndErrors),
+    // Schemas only parameters refer to (utoipa collects those of bodies by itself).
+    components(schemas(report_schema::CellRowCode, report_schema::CellColumnCode)),
     tags(
         (name = "auth", description = "Log in; who am I"),
         (name = "agencies", description = "The agency tree"),

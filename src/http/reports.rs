@@ -13,24 +13,15 @@ use uuid::Uuid;
 use super::dto::instant;
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
 use super::problem::ApiError;
+use super::report_schema::ReportSchema;
 use crate::app::reports::{self as uc, CellItems, Entry, Report};
 use crate::app::{AppError, AppState, Page, report_export};
 use crate::domain::report::Narrative;
 
-/// A report: `agency_id`, `year`, `format` (`2021` or `2019`), `status` (`draft`, `published`,
-/// `superseded` or `rollup`), `version`, `tables` (`proactive` — table 二 rows with `block`,
-/// `code`, `label`, `columns`, `values`; `applications` — table 三 with `columns`, `note` and
-/// `rows` of `code`, `label`, merged `groups`, `values` per column; `remedies` — table 四:
-/// `review`, `litigation_direct`, `litigation_after_review`, each `upheld`, `corrected`,
-/// `other`, `pending`, `total`), `checks` (`code`, `holds`, `severity` — `error` blocks
-/// publishing, `warning` does not — and `detail`), `fees` (`notices`, `amount_charged_yuan`,
-/// `amount_collected_yuan`), `narrative` (the six sections: `overview`, `proactive_text`,
-/// `applications_text`, `remedies_text`, `problems_and_improvements`, `other_matters`).
-/// Table 二's values are JSON numbers: counts integers, `amount_wan_yuan` a decimal number.
+/// A report as JSON; its schema is [`ReportSchema`] (named `ReportDto` in the document).
 /// The `ETag` header carries the report's revision; every write of the report takes it as
 /// `If-Match`.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(value_type = Object)]
+#[derive(Debug, Serialize)]
 pub struct ReportDto(Value);
 
 fn dto(r: &Report) -> Result<ReportDto, ApiError> {
@@ -62,7 +53,7 @@ pub struct VersionQuery {
 /// Years from 2021 use the 2021 format, 2019 and 2020 the 2019 trial format.
 #[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year, 2019 to this year"), VersionQuery),
-    responses((status = 200, description = "The report; `ETag` is its revision", body = ReportDto)))]
+    responses((status = 200, description = "The report; `ETag` is its revision", body = ReportSchema)))]
 #[get("/agencies/{id}/reports/{year}")]
 pub async fn get_report(
     state: web::Data<AppState>,
@@ -81,7 +72,7 @@ pub async fn get_report(
 pub struct ProactiveDto {
     /// Row code → column code → value (an integer; amounts in 万元 a decimal number with at
     /// most 4 decimals, or a decimal string).
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::report_schema::ProactiveEntries)]
     pub rows: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
@@ -121,7 +112,7 @@ impl ProactiveDto {
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
         ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "The report with the new figures (and its new `ETag`)", body = ReportDto),
+        (status = 200, description = "The report with the new figures (and its new `ETag`)", body = ReportSchema),
         (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Published (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -158,7 +149,7 @@ pub async fn put_proactive(
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
         ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "The report with the new figures (and its new `ETag`)", body = ReportDto),
+        (status = 200, description = "The report with the new figures (and its new `ETag`)", body = ReportSchema),
         (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Published (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -250,7 +241,7 @@ pub struct NarrativeView {
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
         ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "The report (and its new `ETag`)", body = ReportDto),
+        (status = 200, description = "The report (and its new `ETag`)", body = ReportSchema),
         (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Published (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -296,7 +287,7 @@ pub async fn put_narrative(
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
         ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "The report (and its new `ETag`)", body = ReportDto),
+        (status = 200, description = "The report (and its new `ETag`)", body = ReportSchema),
         (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Published (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -372,7 +363,7 @@ pub async fn narrative_draft(
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
         ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "Published (with the new `ETag`)", body = ReportDto),
+        (status = 200, description = "Published (with the new `ETag`)", body = ReportSchema),
         (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already published (`already_published`), the year is not over (`year_not_over`), a check fails (`checks_failed`) or the narrative is incomplete (`narrative_incomplete`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -404,7 +395,7 @@ pub struct ReopenDto {
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
         ("If-Match" = String, Header, description = "The report's ETag")),
     responses(
-        (status = 200, description = "Reopened: the live draft (with the new `ETag`)", body = ReportDto),
+        (status = 200, description = "Reopened: the live draft (with the new `ETag`)", body = ReportSchema),
         (status = 403, description = "Not an admin (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not published (`not_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
@@ -470,13 +461,25 @@ pub async fn list_versions(
     ))
 }
 
+/// What a drill-down lists.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum CellKindCode {
+    /// Applications (table 三).
+    Requests,
+    /// Reviews and lawsuits (table 四).
+    Remedies,
+}
+
 /// The records behind a cell (a page).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CellDto {
     /// `requests` (table 三) or `remedies` (table 四).
+    #[schema(value_type = CellKindCode)]
     pub kind: &'static str,
     /// Applications (as in the list) or review and litigation cases.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<super::report_schema::CellItemSchema>)]
     pub items: Vec<Value>,
     pub page: i64,
     pub per_page: i64,
@@ -489,7 +492,8 @@ pub struct CellDto {
 #[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"),
-        ("row" = String, Path, description = "Row code"), ("column" = String, Path, description = "Column code"),
+        ("row" = super::report_schema::CellRowCode, Path, description = "Row code: a row of table 三, or a group of table 四"),
+        ("column" = super::report_schema::CellColumnCode, Path, description = "Column code: a column of table 三, or an outcome of table 四"),
         super::dto::PageQuery,
     ),
     responses((status = 200, description = "The records", body = CellDto)))]
@@ -544,7 +548,7 @@ pub struct ExportQuery {
 #[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"), ExportQuery),
     responses((status = 200, description = "The file in the format asked for", content(
-        (ReportDto = "application/json"),
+        (ReportSchema = "application/json"),
         (String = "text/csv"),
         (String = "text/html"),
         (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
@@ -603,7 +607,7 @@ pub async fn export_report(
 #[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year")),
     responses(
-        (status = 200, description = "The roll-up", body = ReportDto),
+        (status = 200, description = "The roll-up", body = ReportSchema),
         (status = 403, description = "Neither admin nor supervisor (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[get("/agencies/{id}/reports/{year}/rollup")]

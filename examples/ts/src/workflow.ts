@@ -99,8 +99,15 @@ async function main(): Promise<void> {
     headers: auth,
   });
   if (!report.data) fail("report", report.error);
-  // The report's own schema is not typed yet (issue 14, left open): read it as it comes.
-  console.log(`report ${year} read`);
+  // Table 三's `new` row, natural persons; a failed check blocks publishing when it is an error.
+  const newRow = report.data.tables.applications.rows.find((r) => r.code === "new");
+  const blocking = report.data.checks.filter((c) => !c.holds && c.severity === "error");
+  console.log(
+    `report ${report.data.year} (${report.data.format}, ${report.data.status}): ` +
+      `new from natural persons ${newRow?.values.natural_person ?? 0}, ` +
+      `reviews pending ${report.data.tables.remedies.review.pending}, ` +
+      `${blocking.length} blocking checks`,
+  );
 
   // 6. The change feed: the application's events carry its case number.
   const feed = await api.GET("/api/v1/feed", { params: { query: { limit: 1000 } }, headers: auth });
