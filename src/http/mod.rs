@@ -59,7 +59,11 @@ use crate::app::AppState;
     ),
     modifiers(&SecurityAndErrors),
     // Schemas only parameters refer to (utoipa collects those of bodies by itself).
-    components(schemas(report_schema::CellRowCode, report_schema::CellColumnCode)),
+    components(schemas(
+        report_schema::CellRowCode,
+        report_schema::CellColumnCode,
+        reports::ExportFormat
+    )),
     tags(
         (name = "auth", description = "Log in; who am I"),
         (name = "agencies", description = "The agency tree"),

@@ -533,26 +533,56 @@ pub async fn cell_records(
     }))
 }
 
+/// A report export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// The report as JSON (`application/json`, the schema `ReportDto`).
+    Json,
+    /// The official layout as CSV (`text/csv`, UTF-8 with BOM): the tables one after the
+    /// other, merged cells written once.
+    Csv,
+    /// One line per figure (`text/csv`, UTF-8 with BOM): `agency_code`, `year`, `version`,
+    /// `table`, `row`, `row_label`, `column`, `column_label`, `value`.
+    TidyCsv,
+    /// The official layout as a printable HTML page (`text/html`).
+    Html,
+    /// The official layout as an Excel workbook, one sheet per table
+    /// (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`).
+    Xlsx,
+}
+
 /// Export format.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
-    /// `json`, `csv` (UTF-8 with BOM), `html` (official layout, printable) or `xlsx`.
-    pub format: String,
+    /// `json`, `csv` (the layout, UTF-8 with BOM), `tidy_csv` (one line per figure), `html`
+    /// (official layout, printable) or `xlsx`.
+    pub format: ExportFormat,
     /// A published version; default as for the report itself.
+    #[param(minimum = 1)]
     pub version: Option<i32>,
 }
 
+/// An Excel workbook's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct Workbook(Vec<u8>);
+
 /// Export the report.
+///
+/// Every format but HTML is sent as an attachment named
+/// `<agency code>-<year>-report-v<version>.<ext>` (`-tidy.csv` for the tidy CSV).
 #[utoipa::path(tag = "reports", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Agency id"), ("year" = i32, Path, description = "Report year"), ExportQuery),
-    responses((status = 200, description = "The file in the format asked for", content(
+    responses((status = 200, description = "The file in the format asked for: `application/json` (json), `text/csv` (csv, tidy_csv), `text/html` (html), the XLSX media type (xlsx)", content(
         (ReportSchema = "application/json"),
         (String = "text/csv"),
         (String = "text/html"),
-        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ))))]
+        (Workbook = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ), headers(("Content-Disposition" = String, description = "All but html: attachment; filename=\"<agency code>-<year>-report-v<version>.<ext>\"")))))]
 #[get("/agencies/{id}/reports/{year}/export")]
 pub async fn export_report(
     state: web::Data<AppState>,
@@ -562,40 +592,33 @@ pub async fn export_report(
 ) -> Result<HttpResponse, ApiError> {
     let (id, year) = path.into_inner();
     let q = query.0;
-    if !["json", "csv", "html", "xlsx"].contains(&q.format.as_str()) {
-        return Err(AppError::field(
-            "format",
-            "unknown_code",
-            crate::text!(
-                "须为 json、csv、html 或 xlsx",
-                "must be json, csv, html or xlsx"
-            ),
-        )
-        .into());
-    }
     let r = uc::get(&state, actor, id.to_string(), year, q.version).await?;
     let name = format!("{}-{}-report-v{}", r.agency_code, r.year, r.version);
-    let disposition = |ext: &str| {
+    let disposition = |suffix: &str| {
         (
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}.{ext}\""),
+            format!("attachment; filename=\"{name}{suffix}\""),
         )
     };
-    Ok(match q.format.as_str() {
-        "json" => HttpResponse::Ok()
-            .insert_header(disposition("json"))
+    Ok(match q.format {
+        ExportFormat::Json => HttpResponse::Ok()
+            .insert_header(disposition(".json"))
             .json(dto(&r)?),
-        "csv" => HttpResponse::Ok()
-            .insert_header(disposition("csv"))
+        ExportFormat::Csv => HttpResponse::Ok()
+            .insert_header(disposition(".csv"))
             .content_type("text/csv; charset=utf-8")
             .body(report_export::csv(&r)),
-        "html" => HttpResponse::Ok()
+        ExportFormat::TidyCsv => HttpResponse::Ok()
+            .insert_header(disposition("-tidy.csv"))
+            .content_type("text/csv; charset=utf-8; header=present")
+            .body(report_export::tidy_csv(&r)),
+        ExportFormat::Html => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(report_export::html(&r)),
-        _ => {
+        ExportFormat::Xlsx => {
             let bytes = report_export::xlsx(&r).map_err(AppError::bug)?;
             HttpResponse::Ok()
-                .insert_header(disposition("xlsx"))
+                .insert_header(disposition(".xlsx"))
                 .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
                 .body(bytes)
         }
