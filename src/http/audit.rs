@@ -35,12 +35,35 @@ pub struct AuditEntryDto {
     pub request_id: Option<String>,
 }
 
+/// What an audit entry is about.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum AuditEntityCode {
+    Agency,
+    CalendarYear,
+    Client,
+    Document,
+    /// A login attempt (the id is the user name tried).
+    Login,
+    Notice,
+    Report,
+    Review,
+    Litigation,
+    User,
+    Webhook,
+}
+
 /// Filters of the audit log.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// Only entries about this kind of thing.
+    #[param(value_type = Option<AuditEntityCode>)]
     pub entity_type: Option<String>,
+    /// Only entries about this one (its id; a user name for `login`).
+    #[param(min_length = 1, max_length = 200)]
     pub entity_id: Option<String>,
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,

@@ -20,6 +20,8 @@ use crate::domain::validation::FieldError;
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// A `cursor` or `next_cursor` from an earlier answer; absent = from the first event.
+    /// Cursors are decimal digits; treat them as opaque.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub after: Option<String>,
     /// Events per answer, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]

@@ -343,11 +343,34 @@ pub async fn create_request(
 }
 
 /// Filters, sorting and paging of the application list.
+/// The order of the application list: a key, prefixed `-` for descending.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum RequestSortCode {
+    #[serde(rename = "received")]
+    Received,
+    #[serde(rename = "-received")]
+    ReceivedDesc,
+    #[serde(rename = "due")]
+    Due,
+    #[serde(rename = "-due")]
+    DueDesc,
+    #[serde(rename = "created")]
+    Created,
+    #[serde(rename = "-created")]
+    CreatedDesc,
+    #[serde(rename = "case_number")]
+    CaseNumber,
+    #[serde(rename = "-case_number")]
+    CaseNumberDesc,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RequestListQuery {
-    /// One state, or several separated by commas.
+    /// One state, or several separated by commas (`state=processing,consulting`).
+    #[param(value_type = Option<Vec<super::dto::StateCode>>, style = Form, explode = false)]
     pub state: Option<String>,
     #[param(value_type = Option<super::dto::ChannelCode>)]
     pub channel: Option<String>,
@@ -371,6 +394,7 @@ pub struct RequestListQuery {
     /// Only this agency (within the caller's scope).
     pub agency_id: Option<Uuid>,
     /// `received`, `due`, `created` or `case_number`; prefix `-` for descending. Default `-created`.
+    #[param(value_type = Option<RequestSortCode>)]
     pub sort: Option<String>,
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
