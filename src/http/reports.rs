@@ -589,8 +589,11 @@ pub async fn export_report(
             .insert_header(disposition("csv"))
             .content_type("text/csv; charset=utf-8")
             .body(report_export::csv(&r)),
+        // Opened in the browser: its own policy allows its inline style (by hash), nothing else.
         "html" => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
+            .insert_header((header::CONTENT_SECURITY_POLICY, report_export::html_csp()))
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .body(report_export::html(&r)),
         _ => {
             let bytes = report_export::xlsx(&r).map_err(AppError::bug)?;
