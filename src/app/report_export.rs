@@ -1,7 +1,9 @@
 //! Exports of the yearly report in the official layout: one grid model of each table (cells
 //! with row and column spans, exact labels), rendered to HTML, XLSX (merged cells) and CSV.
 
+use base64::Engine as _;
 use rust_xlsxwriter::{Format as XFormat, FormatAlign, FormatBorder, Workbook};
+use sha2::{Digest, Sha256};
 
 use super::reports::Report;
 use crate::domain::report::{self, APPLICATION_COLUMNS, REMEDY_GROUPS, REMEDY_OUTCOMES, SECTIONS};
@@ -22,6 +24,10 @@ pub struct Grid {
     pub cells: Vec<Cell>,
     pub rows: u32,
     pub cols: u16,
+    /// Where each part of the table starts and how many header rows it has: one part for
+    /// tables 三 and 四, one per block for table 二 (each block has its own header). A printed
+    /// page repeats the header of the part it continues.
+    pub parts: Vec<(u32, u32)>,
 }
 
 impl Grid {
@@ -77,6 +83,7 @@ pub fn proactive_grid(r: &Report) -> Grid {
             .get(i + 1)
             .is_some_and(|n| n.block == pr.block && n.columns == pr.columns);
         if pr.block != last_block {
+            g.parts.push((row, 2));
             g.put(row, 0, 1, width, pr.block.clone(), true);
             row += 1;
             g.put(row, 0, 1, 1, "信息内容", true);
@@ -127,6 +134,7 @@ pub fn proactive_grid(r: &Report) -> Grid {
 pub fn applications_grid(r: &Report) -> Grid {
     let mut g = Grid::default();
     let t = &r.tables.applications;
+    g.parts.push((0, 3));
     g.put(0, 0, 3, 3, report::BALANCE_NOTE, true);
     g.put(0, 3, 1, 7, "申请人情况", true);
     g.put(1, 3, 2, 1, "自然人", true);
@@ -197,6 +205,7 @@ pub fn applications_grid(r: &Report) -> Grid {
 /// Table 四: review (5 columns), litigation direct (5) and after review (5).
 pub fn remedies_grid(r: &Report) -> Grid {
     let mut g = Grid::default();
+    g.parts.push((0, 3));
     g.put(0, 0, 1, 5, "行政复议", true);
     g.put(0, 5, 1, 10, "行政诉讼", true);
     for (i, (_, label)) in REMEDY_OUTCOMES.iter().enumerate() {
@@ -230,32 +239,60 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn html_table(g: &Grid) -> String {
-    let mut out = String::from("<table>\n");
-    for row in 0..g.rows {
-        out.push_str("<tr>");
-        let mut cells: Vec<&Cell> = g.cells.iter().filter(|c| c.row == row).collect();
-        cells.sort_by_key(|c| c.col);
-        for c in cells {
-            let tag = if c.header { "th" } else { "td" };
-            out.push('<');
-            out.push_str(tag);
-            if c.rowspan > 1 {
-                out.push_str(&format!(" rowspan=\"{}\"", c.rowspan));
-            }
-            if c.colspan > 1 {
-                out.push_str(&format!(" colspan=\"{}\"", c.colspan));
-            }
-            if c.number.is_some() {
-                out.push_str(" class=\"n\"");
-            }
-            out.push('>');
-            out.push_str(&esc(&c.text));
-            out.push_str(&format!("</{tag}>"));
+fn html_row(out: &mut String, g: &Grid, row: u32) {
+    out.push_str("<tr>");
+    let mut cells: Vec<&Cell> = g.cells.iter().filter(|c| c.row == row).collect();
+    cells.sort_by_key(|c| c.col);
+    for c in cells {
+        let tag = if c.header { "th" } else { "td" };
+        out.push('<');
+        out.push_str(tag);
+        if c.rowspan > 1 {
+            out.push_str(&format!(" rowspan=\"{}\"", c.rowspan));
         }
-        out.push_str("</tr>\n");
+        if c.colspan > 1 {
+            out.push_str(&format!(" colspan=\"{}\"", c.colspan));
+        }
+        if c.number.is_some() {
+            out.push_str(" class=\"n\"");
+        }
+        out.push('>');
+        out.push_str(&esc(&c.text));
+        out.push_str(&format!("</{tag}>"));
     }
-    out.push_str("</table>\n");
+    out.push_str("</tr>\n");
+}
+
+/// One `<table>` per part of the grid, its header rows in `<thead>` (repeated by the browser
+/// on every printed page the table runs over), its other rows in `<tbody>`.
+fn html_table(g: &Grid) -> String {
+    let parts = if g.parts.is_empty() {
+        vec![(0, 0)]
+    } else {
+        g.parts.clone()
+    };
+    let mut out = String::new();
+    for (i, (start, head)) in parts.iter().enumerate() {
+        let end = parts.get(i + 1).map_or(g.rows, |p| p.0);
+        out.push_str(if i == 0 {
+            "<table>\n"
+        } else {
+            "<table class=\"cont\">\n"
+        });
+        let body_from = (start + head).min(end);
+        if *head > 0 {
+            out.push_str("<thead>\n");
+            for row in *start..body_from {
+                html_row(&mut out, g, row);
+            }
+            out.push_str("</thead>\n");
+        }
+        out.push_str("<tbody>\n");
+        for row in body_from..end {
+            html_row(&mut out, g, row);
+        }
+        out.push_str("</tbody>\n</table>\n");
+    }
     out
 }
 
@@ -279,6 +316,32 @@ fn fee_sentence(r: &Report) -> String {
     )
 }
 
+/// The report's status in Chinese, as printed on the exports.
+pub fn status_label(status: &str) -> &str {
+    match status {
+        "draft" => "草稿",
+        "published" => "已发布",
+        "superseded" => "已被取代",
+        "rollup" => "汇总",
+        other => other,
+    }
+}
+
+/// The inline style of the HTML export, the only resource it may use (its policy allows this
+/// very text by its hash). Printed in A4 landscape (table 四 has 15 columns); a table split
+/// over pages repeats its header; a heading stays with what follows.
+pub const HTML_STYLE: &str = "body{font-family:\"SimSun\",\"Songti SC\",serif;max-width:60em;margin:2em auto;line-height:1.8}h1{text-align:center;font-size:1.4em}h2{font-size:1.1em}table{border-collapse:collapse;width:100%;margin:1em 0}table.cont{margin-top:-1px}thead{display:table-header-group}tr{page-break-inside:avoid;break-inside:avoid}th,td{border:1px solid #000;padding:.3em .4em;text-align:center;font-weight:normal}td.n{text-align:right}@page{size:A4 landscape;margin:15mm}@media print{body{margin:0;max-width:none;font-size:10.5pt}h1,h2{page-break-after:avoid;break-after:avoid}p{orphans:2;widows:2}}";
+
+/// The Content-Security-Policy of the HTML export: nothing (`default-src 'none'`) but its own
+/// inline style, allowed by the SHA-256 of the exact text emitted between `<style>` and
+/// `</style>`.
+pub fn html_csp() -> String {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(HTML_STYLE));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+}
+
 pub fn title(r: &Report) -> String {
     format!("{}{}年政府信息公开工作年度报告", r.agency_name, r.year)
 }
@@ -288,12 +351,12 @@ pub fn html(r: &Report) -> String {
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str(&format!("<title>{}</title>\n", esc(&title(r))));
-    out.push_str("<style>body{font-family:\"SimSun\",\"Songti SC\",serif;max-width:60em;margin:2em auto;line-height:1.8}h1{text-align:center;font-size:1.4em}h2{font-size:1.1em}table{border-collapse:collapse;width:100%;margin:1em 0;page-break-inside:avoid}th,td{border:1px solid #000;padding:.3em .4em;text-align:center;font-weight:normal}td.n{text-align:right}@media print{body{margin:0}}</style>\n</head>\n<body>\n");
+    out.push_str(&format!("<style>{HTML_STYLE}</style>\n</head>\n<body>\n"));
     out.push_str(&format!("<h1>{}</h1>\n", esc(&title(r))));
     if r.status != "published" {
         out.push_str(&format!(
             "<p><em>状态：{}（版本 {}）</em></p>\n",
-            esc(&r.status),
+            esc(status_label(&r.status)),
             r.version
         ));
     }
@@ -377,9 +440,88 @@ pub fn csv(r: &Report) -> String {
     out
 }
 
-/// One sheet per table, in the same layout with merged cells.
+/// Column widths (in characters of the default font) of each sheet: wide label columns, narrow
+/// figure columns; the whole sheet fits an A4 page across.
+fn column_widths(sheet: usize, cols: u16) -> Vec<f64> {
+    (0..cols)
+        .map(|c| match (sheet, c) {
+            (0, 0) => 30.0,
+            (0, _) => 16.0,
+            (1, 0) => 10.0,
+            (1, 1) => 14.0,
+            (1, 2) => 30.0,
+            (1, _) => 10.0,
+            _ => 9.0,
+        })
+        .collect()
+}
+
+/// The width of a text in column-width units: a Chinese character takes about two.
+fn text_width(s: &str) -> f64 {
+    s.chars()
+        .map(|c| if c.is_ascii() { 1.0 } else { 2.1 })
+        .sum()
+}
+
+/// The number of lines a wrapped text takes in a cell of the given width.
+fn lines(text: &str, width: f64) -> f64 {
+    text.lines()
+        .map(|l| (text_width(l) / (width - 1.0).max(1.0)).ceil().max(1.0))
+        .sum::<f64>()
+        .max(1.0)
+}
+
+/// Point heights of the rows that need more than one line (a line is 15 points), so that the
+/// wrapped labels show whole: a cell over several rows shares its height among them.
+fn row_heights(g: &Grid, widths: &[f64]) -> Vec<f64> {
+    const LINE: f64 = 15.0;
+    let mut h = vec![LINE; g.rows as usize];
+    let span_width = |c: &Cell| -> f64 {
+        widths[c.col as usize..(c.col + c.colspan) as usize]
+            .iter()
+            .sum()
+    };
+    for c in g.cells.iter().filter(|c| c.rowspan == 1) {
+        let need = lines(&c.text, span_width(c)) * LINE + 3.0;
+        let row = &mut h[c.row as usize];
+        *row = row.max(need);
+    }
+    for c in g.cells.iter().filter(|c| c.rowspan > 1) {
+        let need = lines(&c.text, span_width(c)) * LINE + 3.0;
+        let rows = c.row as usize..(c.row + c.rowspan) as usize;
+        let have: f64 = h[rows.clone()].iter().sum();
+        if have < need {
+            let add = (need - have) / f64::from(c.rowspan);
+            for x in &mut h[rows] {
+                *x += add;
+            }
+        }
+    }
+    h
+}
+
+/// The title row of each sheet: agency, year, which table, version and status.
+pub fn sheet_title(r: &Report, table: &str) -> String {
+    format!(
+        "{}　{}　版本 {}　{}",
+        title(r),
+        table,
+        r.version,
+        status_label(&r.status)
+    )
+}
+
+/// One sheet per table, in the same layout with merged cells, under a title row; printed on one
+/// A4 page in landscape, centred, the title and the table's header repeated on every page.
 pub fn xlsx(r: &Report) -> Result<Vec<u8>, String> {
+    let e = |e: rust_xlsxwriter::XlsxError| e.to_string();
     let mut wb = Workbook::new();
+    let caption = XFormat::new()
+        .set_bold()
+        .set_font_size(14)
+        .set_align(FormatAlign::Center)
+        .set_align(FormatAlign::VerticalCenter)
+        .set_text_wrap();
     let head = XFormat::new()
         .set_bold()
         .set_border(FormatBorder::Thin)
@@ -390,17 +532,50 @@ pub fn xlsx(r: &Report) -> Result<Vec<u8>, String> {
         .set_border(FormatBorder::Thin)
         .set_align(FormatAlign::VerticalCenter)
         .set_text_wrap();
-    let num = XFormat::new().set_border(FormatBorder::Thin);
-    for (name, grid) in [
-        ("主动公开", proactive_grid(r)),
-        ("申请办理", applications_grid(r)),
-        ("复议诉讼", remedies_grid(r)),
-    ] {
+    let num = XFormat::new()
+        .set_border(FormatBorder::Thin)
+        .set_align(FormatAlign::VerticalCenter);
+    for (sheet, (name, table, grid)) in [
+        ("主动公开", SECTIONS[1], proactive_grid(r)),
+        ("申请办理", SECTIONS[2], applications_grid(r)),
+        ("复议诉讼", SECTIONS[3], remedies_grid(r)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // The grid starts under the title row.
+        const TOP: u32 = 1;
         let ws = wb.add_worksheet();
-        ws.set_name(name).map_err(|e| e.to_string())?;
-        for col in 0..grid.cols {
-            ws.set_column_width(col, if col < 3 { 18 } else { 12 })
-                .map_err(|e| e.to_string())?;
+        ws.set_name(name).map_err(e)?;
+        ws.set_paper_size(9)
+            .set_landscape()
+            .set_print_fit_to_pages(1, 1)
+            .set_print_center_horizontally(true);
+        let widths = column_widths(sheet, grid.cols.max(1));
+        for (col, w) in widths.iter().enumerate() {
+            ws.set_column_width(col as u16, *w).map_err(e)?;
+        }
+        let title_text = sheet_title(r, table);
+        let last_col = grid.cols.max(1) - 1;
+        let title_height = lines(&title_text, widths.iter().sum::<f64>() / 1.3) * 20.0 + 6.0;
+        if last_col > 0 {
+            ws.merge_range(0, 0, 0, last_col, &title_text, &caption)
+                .map_err(e)?;
+        } else {
+            ws.write_string_with_format(0, 0, &title_text, &caption)
+                .map_err(e)?;
+        }
+        ws.set_row_height(0, title_height).map_err(e)?;
+        // Repeat the title and, for a table with a single header, that header.
+        let repeat = match grid.parts.as_slice() {
+            [(0, head)] => TOP + head - 1,
+            _ => 0,
+        };
+        ws.set_repeat_rows(0, repeat).map_err(e)?;
+        for (row, h) in row_heights(&grid, &widths).into_iter().enumerate() {
+            if h > 15.0 {
+                ws.set_row_height(TOP + row as u32, h).map_err(e)?;
+            }
         }
         for c in &grid.cells {
             let fmt = if c.header {
@@ -410,30 +585,190 @@ pub fn xlsx(r: &Report) -> Result<Vec<u8>, String> {
             } else {
                 &text
             };
+            let row = TOP + c.row;
             if c.rowspan > 1 || c.colspan > 1 {
                 ws.merge_range(
-                    c.row,
+                    row,
                     c.col,
-                    c.row + c.rowspan - 1,
+                    row + c.rowspan - 1,
                     c.col + c.colspan - 1,
                     &c.text,
                     fmt,
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(e)?;
                 if let Some(n) = c.number {
-                    ws.write_number_with_format(c.row, c.col, n, fmt)
-                        .map_err(|e| e.to_string())?;
+                    ws.write_number_with_format(row, c.col, n, fmt).map_err(e)?;
                 }
             } else if let Some(n) = c.number {
-                ws.write_number_with_format(c.row, c.col, n, fmt)
-                    .map_err(|e| e.to_string())?;
+                ws.write_number_with_format(row, c.col, n, fmt).map_err(e)?;
             } else {
-                ws.write_string_with_format(c.row, c.col, &c.text, fmt)
-                    .map_err(|e| e.to_string())?;
+                ws.write_string_with_format(row, c.col, &c.text, fmt)
+                    .map_err(e)?;
             }
         }
     }
-    wb.save_to_buffer().map_err(|e| e.to_string())
+    wb.save_to_buffer().map_err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::Read as _;
+
+    use super::*;
+    use crate::app::reports::{Fees, ProactiveTable, Tables};
+    use crate::domain::report::{ApplicationCounts, Format};
+
+    fn report(status: &str) -> Report {
+        let format = Format::F2021;
+        Report {
+            agency_id: "a".into(),
+            agency_code: "A".into(),
+            agency_name: "某某市某某局".into(),
+            year: 2025,
+            format,
+            status: status.into(),
+            version: 2,
+            published_at: None,
+            published_by: None,
+            tables: Tables {
+                proactive: ProactiveTable {
+                    rows: report::proactive_table(format, &BTreeMap::new()).expect("layout"),
+                },
+                applications: report::applications_table(format, &ApplicationCounts::default()),
+                remedies: report::remedies_table(&BTreeMap::new()),
+            },
+            checks: Vec::new(),
+            fees: Fees {
+                notices: 0,
+                amount_charged_yuan: "0.00".into(),
+                amount_collected_yuan: "0.00".into(),
+            },
+            narrative: Default::default(),
+            publication_deadline: None,
+            agencies: None,
+            revision: 0,
+            figures: Default::default(),
+        }
+    }
+
+    fn between<'a>(s: &'a str, open: &str, close: &str) -> &'a str {
+        let from = s.find(open).expect(open) + open.len();
+        let to = from + s[from..].find(close).expect(close);
+        &s[from..to]
+    }
+
+    #[test]
+    fn the_csp_allows_exactly_the_emitted_style_by_its_hash() {
+        let page = html(&report("draft"));
+        let style = between(&page, "<style>", "</style>");
+        assert_eq!(style, HTML_STYLE);
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style));
+        let csp = html_csp();
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        assert!(
+            csp.contains(&format!("style-src 'sha256-{hash}';")),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(!csp.contains("script-src"), "{csp}");
+    }
+
+    #[test]
+    fn the_html_prints_in_landscape_with_headers_in_thead() {
+        let page = html(&report("draft"));
+        assert!(page.contains("@page{size:A4 landscape"));
+        assert!(page.contains("thead{display:table-header-group}"));
+        let tables = page.matches("<table").count();
+        assert!(tables >= 3);
+        assert_eq!(page.matches("<thead>").count(), tables, "{page}");
+        assert_eq!(page.matches("</thead>").count(), tables);
+        assert_eq!(page.matches("<tbody>").count(), tables);
+        // Table 三's three header rows, with the balance note, are its head.
+        let head = page
+            .split("<thead>")
+            .skip(1)
+            .map(|t| between(t, "", "</thead>"))
+            .find(|t| t.contains(report::BALANCE_NOTE))
+            .expect("table 三's head");
+        assert_eq!(head.matches("<tr>").count(), 3);
+        assert!(head.contains("法律服务机构"));
+        assert!(!head.contains("<td"));
+    }
+
+    #[test]
+    fn the_status_is_printed_in_chinese() {
+        for (status, word) in [
+            ("draft", "草稿"),
+            ("superseded", "已被取代"),
+            ("rollup", "汇总"),
+        ] {
+            let page = html(&report(status));
+            assert!(
+                page.contains(&format!("<p><em>状态：{word}（版本 2）</em></p>")),
+                "{status}"
+            );
+            assert!(!page.contains(status), "{status}");
+        }
+        assert_eq!(status_label("published"), "已发布");
+        assert!(!html(&report("published")).contains("状态："));
+    }
+
+    fn part(xlsx: &[u8], name: &str) -> String {
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).expect("a ZIP");
+        let mut s = String::new();
+        z.by_name(name)
+            .expect(name)
+            .read_to_string(&mut s)
+            .expect("UTF-8");
+        s
+    }
+
+    #[test]
+    fn report_export_xlsx_sheets_print_on_one_landscape_a4_page_under_a_title() {
+        let r = report("draft");
+        let bytes = xlsx(&r).expect("xlsx");
+        let strings = part(&bytes, "xl/sharedStrings.xml");
+        let workbook = part(&bytes, "xl/workbook.xml");
+        for (i, table) in SECTIONS[1..4].iter().enumerate() {
+            let sheet = part(&bytes, &format!("xl/worksheets/sheet{}.xml", i + 1));
+            assert!(sheet.contains("orientation=\"landscape\""), "{sheet}");
+            assert!(sheet.contains("paperSize=\"9\""), "{sheet}");
+            assert!(sheet.contains("<pageSetUpPr fitToPage=\"1\"/>"), "{sheet}");
+            assert!(sheet.contains("horizontalCentered=\"1\""), "{sheet}");
+            assert!(sheet.contains("<cols>"), "column widths");
+            assert!(sheet.contains("customHeight=\"1\""), "row heights");
+            // The title row spans the table's width.
+            assert!(sheet.contains("<mergeCell ref=\"A1:"), "{sheet}");
+            let title = sheet_title(&r, table);
+            assert!(title.contains("某某市某某局2025年"));
+            assert!(title.contains("版本 2"));
+            assert!(title.contains("草稿"));
+            assert!(strings.contains(&title), "{title}");
+        }
+        // The title and the header rows repeat on every printed page.
+        assert!(workbook.contains("_xlnm.Print_Titles"), "{workbook}");
+        assert!(workbook.contains("申请办理!$1:$4"), "{workbook}");
+        assert!(workbook.contains("复议诉讼!$1:$4"), "{workbook}");
+        assert!(workbook.contains("主动公开!$1:$1"), "{workbook}");
+    }
+
+    #[test]
+    fn report_export_row_heights_fit_wrapped_labels() {
+        let g = applications_grid(&report("draft"));
+        let widths = column_widths(1, g.cols);
+        let h = row_heights(&g, &widths);
+        // The balance note over three rows of 54 characters' width takes two lines.
+        let three: f64 = h[0..3].iter().sum();
+        assert!(three >= 2.0 * 15.0, "{h:?}");
+        for c in g.cells.iter().filter(|c| !c.header && c.number.is_none()) {
+            let w: f64 = widths[c.col as usize..(c.col + c.colspan) as usize]
+                .iter()
+                .sum();
+            let have: f64 = h[c.row as usize..(c.row + c.rowspan) as usize].iter().sum();
+            assert!(have + 0.01 >= lines(&c.text, w) * 15.0, "{}", c.text);
+        }
+    }
 }
 
 /// The tidy CSV: one line per figure (agency, year, version, table, row, column, value, with

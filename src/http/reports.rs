@@ -612,8 +612,11 @@ pub async fn export_report(
             .insert_header(disposition("-tidy.csv"))
             .content_type("text/csv; charset=utf-8; header=present")
             .body(report_export::tidy_csv(&r)),
+        // Opened in the browser: its own policy allows its inline style (by hash), nothing else.
         ExportFormat::Html => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
+            .insert_header((header::CONTENT_SECURITY_POLICY, report_export::html_csp()))
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .body(report_export::html(&r)),
         ExportFormat::Xlsx => {
             let bytes = report_export::xlsx(&r).map_err(AppError::bug)?;

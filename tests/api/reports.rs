@@ -3188,6 +3188,36 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
     );
     let html = String::from_utf8(body).expect("UTF-8");
     assert!(html.starts_with("<!DOCTYPE html>"));
+    // Opened in a browser: its own policy allows its inline <style> by hash, and nothing else.
+    let csp = headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Content-Security-Policy")
+        .to_string();
+    let style = {
+        let from = html.find("<style>").expect("<style>") + "<style>".len();
+        let to = from + html[from..].find("</style>").expect("</style>");
+        &html[from..to]
+    };
+    let hash = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()))
+    };
+    assert!(csp.starts_with("default-src 'none';"), "{csp}");
+    assert!(
+        csp.contains(&format!("style-src 'sha256-{hash}';")),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(html.matches("<style>").count(), 1);
+    assert!(style.contains("@page{size:A4 landscape"), "{style}");
+    // A draft says so, in Chinese.
+    assert!(
+        html.contains("<p><em>状态：草稿（版本 1）</em></p>"),
+        "{html}"
+    );
+    assert!(!html.contains("draft"));
     let mut at = 0;
     for section in SECTIONS {
         let tag = format!("<h2>{section}</h2>");
@@ -3197,7 +3227,15 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
         at += i + tag.len();
     }
     let counts = html_elements(&html);
-    assert_eq!(counts.get("table"), Some(&3));
+    // Table 二 prints one table per block (each with its own header), 三 and 四 one each; every
+    // table's header rows are in its <thead>, so that a table split over pages repeats them.
+    assert!(counts.get("table").is_some_and(|n| *n >= 3), "{counts:?}");
+    assert_eq!(counts.get("thead"), counts.get("table"), "{counts:?}");
+    assert_eq!(counts.get("tbody"), counts.get("table"), "{counts:?}");
+    assert!(html.contains(&format!(
+        "<thead>\n<tr><th rowspan=\"3\" colspan=\"3\">{NOTE}</th>"
+    )));
+    assert!(html.contains("<thead>\n<tr><th colspan=\"5\">行政复议</th>"));
     assert_eq!(counts.get("h1"), Some(&1));
     assert_eq!(counts.get("h2"), Some(&6));
     assert_eq!(html.matches("<tr>").count(), html.matches("</tr>").count());
@@ -3287,8 +3325,9 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
             .merge_cells_by_sheet_name("申请办理")
             .expect("merged cells");
         // The balance note spans three rows and three columns; 三、本年度办理结果 spans all result rows.
+        // All under the title row.
         assert!(
-            merged.iter().any(|d| d.start == (0, 0) && d.end == (2, 2)),
+            merged.iter().any(|d| d.start == (1, 0) && d.end == (3, 2)),
             "{merged:?}"
         );
         assert!(
@@ -3298,12 +3337,59 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
             "{merged:?}"
         );
         let remedies = wb.worksheet_range("复议诉讼").expect("sheet");
-        let first_row: Vec<String> = remedies
+        let first: Vec<String> = remedies
             .rows()
-            .next()
-            .map(|r| r.iter().map(|c| c.to_string()).collect())
-            .unwrap_or_default();
-        assert_eq!(first_row.first().map(String::as_str), Some("行政复议"));
+            .take(2)
+            .map(|r| r.first().map(|c| c.to_string()).unwrap_or_default())
+            .collect();
+        // A title row: agency, year, table, version, status in Chinese.
+        assert_eq!(
+            first,
+            vec![
+                format!(
+                    "{name}2025年政府信息公开工作年度报告　四、政府信息公开行政复议、行政诉讼情况　版本 1　草稿"
+                ),
+                "行政复议".to_string()
+            ]
+        );
+        for sheet in ["主动公开", "申请办理"] {
+            let range = wb.worksheet_range(sheet).expect("sheet");
+            let title = range.get((0, 0)).map(|c| c.to_string()).unwrap_or_default();
+            assert!(
+                title.starts_with(&format!("{name}2025年")) && title.ends_with("版本 1　草稿"),
+                "{title}"
+            );
+        }
+    }
+    // Printed: every sheet on one A4 page in landscape, centred, with widths and row heights
+    // for the wrapped labels; the title and the header repeat on every page.
+    {
+        use std::io::Read as _;
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(body.to_vec())).expect("a ZIP");
+        let mut part = |name: &str| {
+            let mut s = String::new();
+            z.by_name(name)
+                .expect(name)
+                .read_to_string(&mut s)
+                .expect("UTF-8");
+            s
+        };
+        for i in 1..=3 {
+            let sheet = part(&format!("xl/worksheets/sheet{i}.xml"));
+            for needle in [
+                "orientation=\"landscape\"",
+                "paperSize=\"9\"",
+                "<pageSetUpPr fitToPage=\"1\"/>",
+                "horizontalCentered=\"1\"",
+                "<cols>",
+                "customHeight=\"1\"",
+                "<mergeCell ref=\"A1:",
+            ] {
+                assert!(sheet.contains(needle), "sheet{i}: {needle}");
+            }
+        }
+        let workbook = part("xl/workbook.xml");
+        assert!(workbook.contains("申请办理!$1:$4"), "{workbook}");
     }
 
     // Unknown or missing format.
@@ -3326,6 +3412,14 @@ async fn exports_render_the_report_as_json_csv_html_and_xlsx(app: TestApp) {
         "a published report carries no draft mark"
     );
     html_elements(&html);
+    let (_, _, body) = raw_get(&app, &format!("{path}/export?format=xlsx"), c).await;
+    {
+        use calamine::{Reader, Xlsx};
+        let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(body.to_vec())).expect("xlsx");
+        let range = wb.worksheet_range("申请办理").expect("sheet");
+        let title = range.get((0, 0)).map(|c| c.to_string()).unwrap_or_default();
+        assert!(title.ends_with("版本 1　已发布"), "{title}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
