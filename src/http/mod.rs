@@ -56,7 +56,10 @@ use crate::app::AppState;
         title = "gongkai",
         description = "Applications for disclosure of government information (政府信息公开申请) under the Regulation on Open Government Information (2019), and the statutory yearly report.\n\nErrors are RFC 9457 `application/problem+json` with a stable `code`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
+        contact(name = "gongkai maintainers"),
     ),
+    // Relative: the document is served by the service it describes, on the same origin.
+    servers((url = "/", description = "This gongkai service (the origin that serves this document)")),
     modifiers(&SecurityAndErrors),
     // Schemas only parameters refer to (utoipa collects those of bodies by itself).
     components(schemas(
@@ -73,6 +76,8 @@ use crate::app::AppState;
         (name = "clients", description = "System clients of provincial platforms: scopes, secrets, the client credentials grant"),
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
+        (name = "actions", description = "The statutory steps of an application, one operation per action, each with its If-Match"),
+        (name = "notices", description = "Written notices (告知书): drafted, approved, issued with a number, served; rendered as Word or HTML"),
         (name = "documents", description = "Documents on file: an application's papers (letter, envelope, identity copies, correction material, proofs of service, the signed reply), uploaded, versioned, downloaded byte for byte"),
         (name = "bulk", description = "Bulk import (NDJSON, CSV) and the streamed NDJSON export of applications"),
         (name = "remedies", description = "Administrative review and litigation records"),

@@ -582,7 +582,10 @@ pub struct Workbook(Vec<u8>);
         (String = "text/csv"),
         (String = "text/html"),
         (Workbook = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ), headers(("Content-Disposition" = String, description = "All but html: attachment; filename=\"<agency code>-<year>-report-v<version>.<ext>\"")))))]
+    ), headers(
+        ("Content-Disposition" = String, description = "All but html: attachment; filename=\"<agency code>-<year>-report-v<version>.<ext>\""),
+        ("Content-Security-Policy" = String, description = "html: `default-src 'none'` but for the page's own inline style, allowed by its SHA-256 hash, so that the page opened directly shows its layout"),
+    ))))]
 #[get("/agencies/{id}/reports/{year}/export")]
 pub async fn export_report(
     state: web::Data<AppState>,
