@@ -219,6 +219,7 @@ fn ok(row: RemedyView) -> HttpResponse {
 #[utoipa::path(tag = "remedies", security(("bearer" = [])), params(IdempotencyKeyHeader), request_body = CreateReviewDto, responses(
     (status = 201, description = "Recorded", body = RemedyDto),
     (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    (status = 409, description = "It would change a published yearly report (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/reviews")]
 pub async fn create_review(
@@ -263,7 +264,7 @@ pub async fn create_review(
 #[utoipa::path(tag = "remedies", security(("bearer" = [])), params(IdempotencyKeyHeader), request_body = CreateLitigationDto, responses(
     (status = 201, description = "Recorded", body = RemedyDto),
     (status = 403, description = "Role not allowed (`forbidden`)", body = super::problem::Problem, content_type = "application/problem+json"),
-    (status = 409, description = "The review is not decided (`review_not_decided`)", body = super::problem::Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The review is not decided (`review_not_decided`); it would change a published yearly report (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/litigations")]
 pub async fn create_litigation(
@@ -518,7 +519,7 @@ fn to_patch(b: PatchRemedyDto, kind: RemedyKind) -> Result<RemedyPatch, ApiError
     params(("id" = Uuid, Path, description = "Review id"), ("If-Match" = String, Header, description = "The version read")),
     responses(
         (status = 200, description = "Changed", body = RemedyDto),
-        (status = 409, description = "A decided case needs `correction_reason` (`decided_case_requires_correction`); a review with suits after it keeps its decision (`review_has_suits`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A decided case needs `correction_reason` (`decided_case_requires_correction`); a review with suits after it keeps its decision (`review_has_suits`); it would change a published yearly report (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale version (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
@@ -550,7 +551,7 @@ pub async fn patch_review(
     params(("id" = Uuid, Path, description = "Lawsuit id"), ("If-Match" = String, Header, description = "The version read")),
     responses(
         (status = 200, description = "Changed", body = RemedyDto),
-        (status = 409, description = "A decided case needs `correction_reason` (`decided_case_requires_correction`); the review is not decided (`review_not_decided`)", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A decided case needs `correction_reason` (`decided_case_requires_correction`); the review is not decided (`review_not_decided`); it would change a published yearly report (`period_published`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale version (`version_mismatch`)", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing (`if_match_required`)", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
