@@ -610,6 +610,82 @@ pub fn xlsx(r: &Report) -> Result<Vec<u8>, String> {
     wb.save_to_buffer().map_err(e)
 }
 
+/// The tidy CSV: one line per figure (agency, year, version, table, row, column, value, with
+/// the row's and column's official labels), for programs that collect figures across agencies
+/// and years. UTF-8 with a byte-order mark like the layout CSV, so that Excel reads the labels;
+/// CRLF line ends (RFC 4180). Table codes: `proactive` (二), `applications` (三), `remedies`
+/// (四); row and column codes as in the JSON report.
+pub fn tidy_csv(r: &Report) -> String {
+    let mut out = String::from("\u{feff}");
+    out.push_str("agency_code,year,version,table,row,row_label,column,column_label,value\r\n");
+    let mut line =
+        |table: &str, row: &str, row_label: &str, col: &str, col_label: &str, v: &str| {
+            let fields = [
+                csv_field(&r.agency_code),
+                r.year.to_string(),
+                r.version.to_string(),
+                table.to_string(),
+                csv_field(row),
+                csv_field(row_label),
+                csv_field(col),
+                csv_field(col_label),
+                csv_field(v),
+            ];
+            out.push_str(&fields.join(","));
+            out.push_str("\r\n");
+        };
+    for row in &r.tables.proactive.rows {
+        for col in &row.columns {
+            let v = row.values.get(&col.code).copied().unwrap_or_default();
+            line(
+                "proactive",
+                &row.code,
+                &row.label,
+                &col.code,
+                &col.label,
+                &v.to_string(),
+            );
+        }
+    }
+    let apps = &r.tables.applications;
+    for row in &apps.rows {
+        // The label as printed: the merged group cells, then the row's own.
+        let label = row
+            .groups
+            .iter()
+            .map(String::as_str)
+            .chain([row.label.as_str()])
+            .collect::<Vec<_>>()
+            .join("/");
+        for col in &apps.columns {
+            let v = row.values.get(col).copied().unwrap_or(0);
+            line(
+                "applications",
+                &row.code,
+                &label,
+                col,
+                report::column_label(col),
+                &v.to_string(),
+            );
+        }
+    }
+    for (group, group_label) in REMEDY_GROUPS {
+        let values = r.tables.remedies.get(group);
+        for (outcome, outcome_label) in REMEDY_OUTCOMES {
+            let v = values.and_then(|m| m.get(outcome)).copied().unwrap_or(0);
+            line(
+                "remedies",
+                group,
+                group_label,
+                outcome,
+                outcome_label,
+                &v.to_string(),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -769,80 +845,4 @@ mod tests {
             assert!(have + 0.01 >= lines(&c.text, w) * 15.0, "{}", c.text);
         }
     }
-}
-
-/// The tidy CSV: one line per figure (agency, year, version, table, row, column, value, with
-/// the row's and column's official labels), for programs that collect figures across agencies
-/// and years. UTF-8 with a byte-order mark like the layout CSV, so that Excel reads the labels;
-/// CRLF line ends (RFC 4180). Table codes: `proactive` (二), `applications` (三), `remedies`
-/// (四); row and column codes as in the JSON report.
-pub fn tidy_csv(r: &Report) -> String {
-    let mut out = String::from("\u{feff}");
-    out.push_str("agency_code,year,version,table,row,row_label,column,column_label,value\r\n");
-    let mut line =
-        |table: &str, row: &str, row_label: &str, col: &str, col_label: &str, v: &str| {
-            let fields = [
-                csv_field(&r.agency_code),
-                r.year.to_string(),
-                r.version.to_string(),
-                table.to_string(),
-                csv_field(row),
-                csv_field(row_label),
-                csv_field(col),
-                csv_field(col_label),
-                csv_field(v),
-            ];
-            out.push_str(&fields.join(","));
-            out.push_str("\r\n");
-        };
-    for row in &r.tables.proactive.rows {
-        for col in &row.columns {
-            let v = row.values.get(&col.code).copied().unwrap_or_default();
-            line(
-                "proactive",
-                &row.code,
-                &row.label,
-                &col.code,
-                &col.label,
-                &v.to_string(),
-            );
-        }
-    }
-    let apps = &r.tables.applications;
-    for row in &apps.rows {
-        // The label as printed: the merged group cells, then the row's own.
-        let label = row
-            .groups
-            .iter()
-            .map(String::as_str)
-            .chain([row.label.as_str()])
-            .collect::<Vec<_>>()
-            .join("/");
-        for col in &apps.columns {
-            let v = row.values.get(col).copied().unwrap_or(0);
-            line(
-                "applications",
-                &row.code,
-                &label,
-                col,
-                report::column_label(col),
-                &v.to_string(),
-            );
-        }
-    }
-    for (group, group_label) in REMEDY_GROUPS {
-        let values = r.tables.remedies.get(group);
-        for (outcome, outcome_label) in REMEDY_OUTCOMES {
-            let v = values.and_then(|m| m.get(outcome)).copied().unwrap_or(0);
-            line(
-                "remedies",
-                group,
-                group_label,
-                outcome,
-                outcome_label,
-                &v.to_string(),
-            );
-        }
-    }
-    out
 }

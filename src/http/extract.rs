@@ -162,8 +162,29 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     from_value(value)
 }
 
+/// JSON Schema's `integer` is any number without a fraction, so `19.0` is a valid integer to a
+/// generated client or a conformance tool; serde's integers take only `19`. Numbers written
+/// with a zero fraction become integers before the body is read (a float field reads them the
+/// same either way).
+fn integral_numbers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
 /// Converts parsed JSON into `T`, naming the bad fields (422).
-pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+pub fn from_value<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
+    integral_numbers(&mut value);
     deserialize_listing_fields(value).map_err(|errors| {
         // Every field named in the detail, in each language (a text without Chinese gives the
         // meaning of its code).

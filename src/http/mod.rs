@@ -23,6 +23,7 @@ pub mod middleware;
 pub mod notice_render;
 pub mod notices;
 pub mod oauth;
+pub mod openapi_rules;
 pub mod payloads;
 pub mod problem;
 pub mod remedies;
@@ -506,6 +507,11 @@ fn tidy_operations(doc: &mut OpenApiDoc) {
 }
 
 fn finish_doc(mut doc: OpenApiDoc) -> OpenApiDoc {
+    let missing = openapi_rules::apply(&mut doc);
+    debug_assert!(
+        missing.is_empty(),
+        "request rules whose target is gone: {missing:?}"
+    );
     tidy_operations(&mut doc);
     add_common_errors(&mut doc);
     declare_headers(&mut doc);

@@ -1760,7 +1760,8 @@ async fn only_an_approver_extends_once_by_at_most_20_working_days_before_the_due
         &st.approver,
         &late,
         "extend",
-        json!({"on": due0, "days": 20, "reason": "最后一天批准"}),
+        // `20.0` is an integer to JSON Schema (and so to generated clients): read as 20.
+        json!({"on": due0, "days": 20.0, "reason": "最后一天批准"}),
     )
     .await;
     assert_eq!(late["due_date"], add_wd(&app, &due0, 20).await.as_str());
