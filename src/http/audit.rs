@@ -36,9 +36,8 @@ pub struct AuditEntryDto {
 }
 
 /// What an audit entry is about.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum AuditEntityCode {
     Agency,
     CalendarYear,
@@ -54,14 +53,32 @@ pub enum AuditEntityCode {
     Webhook,
 }
 
+impl AuditEntityCode {
+    /// The stored `entity_type`.
+    pub fn code(self) -> &'static str {
+        match self {
+            AuditEntityCode::Agency => "agency",
+            AuditEntityCode::CalendarYear => "calendar_year",
+            AuditEntityCode::Client => "client",
+            AuditEntityCode::Document => "document",
+            AuditEntityCode::Login => "login",
+            AuditEntityCode::Notice => "notice",
+            AuditEntityCode::Report => "report",
+            AuditEntityCode::Review => "review",
+            AuditEntityCode::Litigation => "litigation",
+            AuditEntityCode::User => "user",
+            AuditEntityCode::Webhook => "webhook",
+        }
+    }
+}
+
 /// Filters of the audit log.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries about this kind of thing.
-    #[param(value_type = Option<AuditEntityCode>)]
-    pub entity_type: Option<String>,
+    pub entity_type: Option<AuditEntityCode>,
     /// Only entries about this one (its id; a user name for `login`).
     #[param(min_length = 1, max_length = 200)]
     pub entity_id: Option<String>,
@@ -86,8 +103,14 @@ pub async fn list_audit_log(
 ) -> Result<web::Json<ListEnvelope<AuditEntryDto>>, ApiError> {
     let q = query.0;
     let page = Page::parse(q.page, q.per_page)?;
-    let paged =
-        crate::app::audit_log::list(&state, actor, q.entity_type, q.entity_id, page).await?;
+    let paged = crate::app::audit_log::list(
+        &state,
+        actor,
+        q.entity_type.map(|t| t.code().to_string()),
+        q.entity_id,
+        page,
+    )
+    .await?;
     Ok(web::Json(ListEnvelope::from_paged(paged, |r| {
         AuditEntryDto {
             id: r.id,

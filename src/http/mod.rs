@@ -150,6 +150,14 @@ fn add_common_errors(doc: &mut OpenApiDoc) {
                         matches!(p, RefOr::T(p) if p.parameter_in == openapi::path::ParameterIn::Query)
                     })
                 });
+            let header = |name: &str| {
+                op.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| matches!(p, RefOr::T(p) if p.name == name))
+                })
+            };
+            let if_match = header("If-Match");
+            let idempotency_key = header("Idempotency-Key");
             let responses = &mut op.responses.responses;
             let mut add = |status: &str, description: &str| {
                 responses
@@ -166,6 +174,26 @@ fn add_common_errors(doc: &mut OpenApiDoc) {
                 add(
                     "422",
                     "Invalid fields, each listed in `errors` (`validation_failed`)",
+                );
+            }
+            if if_match {
+                add(
+                    "400",
+                    "`If-Match` is not an ETag of this API (`invalid_if_match`)",
+                );
+                add(
+                    "412",
+                    "Stale `If-Match`: changed since it was read (`version_mismatch`)",
+                );
+                add(
+                    "428",
+                    "`If-Match` missing (`if_match_required`, RFC 6585): send the ETag you read",
+                );
+            }
+            if idempotency_key {
+                add(
+                    "400",
+                    "`Idempotency-Key` is not 1 to 200 visible characters (`invalid_idempotency_key`)",
                 );
             }
             if has_query {

@@ -471,6 +471,12 @@ async fn admins_read_the_audit_log_of_their_subtree(app: TestApp) {
     assert!(actions.contains(&"token_issued"), "{actions:?}");
     assert_eq!(r.body["items"][0]["entity_id"], user_id.as_str());
 
+    // An entity type the log does not have is a bad query, not an empty page.
+    let r = app
+        .get("/api/v1/audit-log?entity_type=AAA", &city_admin)
+        .await;
+    r.assert_problem(400, "invalid_query");
+
     // The city's admin sees the city's entries, not the other agency's.
     let r = app
         .get(
