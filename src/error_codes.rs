@@ -8,15 +8,17 @@
 //! the problem renderer logs a code it cannot find as a bug.
 
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 macro_rules! error_codes {
     ($( $variant:ident = $code:tt, $zh:tt, $en:tt; )*) => {
         /// Stable machine-readable problem code. The meaning of each value is listed in
-        /// docs/API.md ("Error codes"); a client may branch on the value, never on `title` or
-        /// `detail`. New codes may be added in later versions: treat an unknown one by its HTTP
-        /// status.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+        /// docs/API.md ("Error codes") and in the OpenAPI schema; a client may branch on the
+        /// value, never on `title` or `detail`. New codes may be added in later versions: treat
+        /// an unknown one by its HTTP status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         pub enum ErrorCode {
             $( #[serde(rename = $code)] $variant, )*
         }
@@ -272,6 +274,42 @@ impl std::fmt::Display for ErrorCode {
         f.write_str(self.as_str())
     }
 }
+
+/// The schema of `code`: an enum of the catalogue, each value's meaning in Chinese and English
+/// in the description (a Markdown list, for people reading the document) and in
+/// `x-enum-descriptions` (parallel to `enum`, for generators that show it beside each value).
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        let mut description = String::from(
+            "稳定的、供程序判断的问题代码（可依据代码分支处理，不要依据 `title` 或 `detail`）。以后的版本可能增加代码：未知代码按其 HTTP 状态处理。\n\nStable machine-readable problem code: branch on it, never on `title` or `detail`. Later versions may add codes: treat an unknown one by its HTTP status.\n",
+        );
+        for c in ErrorCode::ALL {
+            description.push_str(&format!(
+                "\n- `{}`: {} / {}",
+                c.as_str(),
+                c.meaning_zh(),
+                c.meaning_en()
+            ));
+        }
+        let meanings: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|c| format!("{} / {}", c.meaning_zh(), c.meaning_en()))
+            .collect();
+        let mut schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .build();
+        schema.extensions = Some(
+            ExtensionsBuilder::new()
+                .add("x-enum-descriptions", meanings)
+                .build(),
+        );
+        RefOr::T(Schema::Object(schema))
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
 
 #[cfg(test)]
 mod tests {
