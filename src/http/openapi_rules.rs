@@ -10,6 +10,9 @@
 use serde_json::{Value, json};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::RefOr;
+
+use crate::domain::agency::AgencyCode;
+use crate::domain::user::NewPassword;
 use utoipa::openapi::schema::{Object, Schema, SchemaFormat};
 
 /// Control characters (Unicode Cc) refused in a single-line text.
@@ -31,6 +34,8 @@ enum Rule {
     MinItems(u64),
     /// At least this many characters.
     MinLength(u64),
+    /// At most this many characters.
+    MaxLength(u64),
     /// At least this number.
     Minimum(i64),
     /// An absolute `http(s)` URL.
@@ -51,12 +56,21 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
     (
         "CreateAgencyRequest",
         "code",
-        Rule::Pattern(r"^[A-Za-z0-9_-]{1,32}$"),
+        Rule::Pattern(r"^[A-Za-z0-9_-]+$"),
+    ),
+    (
+        "CreateAgencyRequest",
+        "code",
+        Rule::MaxLength(AgencyCode::MAX_LEN as u64),
     ),
     ("CreateAgencyRequest", "name", Rule::Line),
     ("CreateAgencyRequest", "region", Rule::LineOptional),
     ("CreateUserRequest", "username", Rule::Line),
-    ("CreateUserRequest", "password", Rule::MinLength(10)),
+    (
+        "CreateUserRequest",
+        "password",
+        Rule::MinLength(NewPassword::MIN_CHARS as u64),
+    ),
     ("CreateUserRequest", "display_name", Rule::LineOptional),
     ("CreateUserRequest", "roles", Rule::MinItems(1)),
     ("CreateClientRequest", "name", Rule::Line),
@@ -88,7 +102,11 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
     ("PatchClientRequest", "name", Rule::Line),
     ("PatchClientRequest", "scopes", Rule::MinItems(1)),
     ("PatchUserRequest", "display_name", Rule::LineOptional),
-    ("PatchUserRequest", "password", Rule::MinLength(10)),
+    (
+        "PatchUserRequest",
+        "password",
+        Rule::MinLength(NewPassword::MIN_CHARS as u64),
+    ),
     ("ReplyBody", "legal_basis", Rule::TextOptional),
     ("ReplyBody", "provision", Rule::TextOptional),
     ("ReplyBody", "reason", Rule::TextOptional),
@@ -136,6 +154,7 @@ fn fragment(rule: Rule) -> Value {
         Rule::TextOptional => json!({"pattern": text(NO_CONTROL_MULTILINE, false)}),
         Rule::MinItems(n) => json!({"minItems": n}),
         Rule::MinLength(n) => json!({"minLength": n}),
+        Rule::MaxLength(n) => json!({"maxLength": n}),
         Rule::Minimum(n) => json!({"minimum": n}),
         Rule::HttpUrl => json!({"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+"}),
         Rule::Pattern(p) => json!({"pattern": p}),
@@ -231,6 +250,9 @@ fn constrain_object(o: &mut Object, rule: Rule) -> bool {
     let f = fragment(rule);
     if let Some(n) = f.get("minLength").and_then(Value::as_u64) {
         o.min_length = Some(n as usize);
+    }
+    if let Some(n) = f.get("maxLength").and_then(Value::as_u64) {
+        o.max_length = Some(n as usize);
     }
     if let Some(p) = f.get("pattern").and_then(Value::as_str) {
         o.pattern = Some(p.to_string());
