@@ -205,7 +205,7 @@ pub async fn import(
     let now = clock.now();
     let today = now.with_timezone(&tz).date_naive();
     let cache = state.calendar.clone();
-    state
+    let imported = state
         .in_transaction(move |conn| {
             let cal = cache.current(conn)?;
             let mut errors: Vec<LineError> = Vec::new();
@@ -387,7 +387,17 @@ pub async fn import(
             super::feed::publish_many(conn, clock.now_micros(), published)?;
             Ok(imported)
         })
+        .await?;
+    // The planner's statistics follow the load at once (issue 15): without them the first
+    // lists after a large import plan as if the tables were as small as before. After the
+    // commit, on its own connection; the import stands even if this fails.
+    if let Err(e) = state
+        .with_conn(|conn| db::requests::analyze(conn).map_err(AppError::from))
         .await
+    {
+        tracing::warn!(error = %e, "ANALYZE after the import failed; autovacuum will catch up");
+    }
+    Ok(imported)
 }
 
 /// What one export reads: the agencies in order and the case year.

@@ -537,6 +537,8 @@ pub fn run(
         }
         Ok::<(), AppError>(())
     })?;
+    // Statistics and the visibility map current before anyone lists (issue 15).
+    db::requests::analyze_after_bulk_load(conn)?;
     Ok(SeedReport {
         agencies: opts.agencies.max(1),
         requests: made,

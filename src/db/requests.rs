@@ -735,6 +735,49 @@ pub fn set_case_counter(
     .map(|_| ())
 }
 
+/// The tables a bulk load fills.
+const BULK_TABLES: [&str; 3] = ["requests", "request_documents", "request_events"];
+
+/// Refreshes the planner's statistics of the tables an import fills (ANALYZE samples a fixed
+/// number of rows, so it costs the same at any size; it can run beside readers and writers).
+pub fn analyze(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConnection::Postgres(c) => {
+            c.batch_execute(&format!("ANALYZE {}", BULK_TABLES.join(", ")))
+        }
+        DbConnection::Sqlite(c) => c.batch_execute("ANALYZE;"),
+    }
+}
+
+/// Whether the planner has statistics of `table` (tests and diagnostics).
+pub fn has_statistics(conn: &mut DbConnection, table: &str) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let n = match conn {
+        DbConnection::Postgres(c) => diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stats WHERE schemaname = current_schema() AND tablename = $1",
+        )
+        .bind::<Text, _>(table)
+        .get_result::<Count>(c)?
+        .n,
+        DbConnection::Sqlite(c) => {
+            // sqlite_stat1 exists only once ANALYZE has run.
+            match diesel::sql_query("SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = ?")
+                .bind::<Text, _>(table)
+                .get_result::<Count>(c)
+            {
+                Ok(c) => c.n,
+                Err(_) => 0,
+            }
+        }
+    };
+    Ok(n > 0)
+}
+
 /// Refreshes planner statistics (and, on PostgreSQL, the visibility map that index-only counts
 /// need) after a bulk load.
 pub fn analyze_after_bulk_load(conn: &mut DbConnection) -> QueryResult<()> {
@@ -742,7 +785,7 @@ pub fn analyze_after_bulk_load(conn: &mut DbConnection) -> QueryResult<()> {
     match conn {
         // One statement per call: several in one string run as one transaction block, where
         // PostgreSQL does not vacuum.
-        DbConnection::Postgres(c) => ["requests", "request_documents", "request_events"]
+        DbConnection::Postgres(c) => BULK_TABLES
             .iter()
             .try_for_each(|t| c.batch_execute(&format!("VACUUM ANALYZE {t}"))),
         DbConnection::Sqlite(c) => c.batch_execute("ANALYZE;"),

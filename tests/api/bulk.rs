@@ -26,6 +26,7 @@ both_databases!(
     a_database_failure_midway_through_an_import_leaves_nothing,
     an_import_publishes_one_feed_event_per_application_in_line_order_and_a_refused_one_none,
     a_client_with_requests_read_exports_its_subtree,
+    an_import_leaves_the_planners_statistics_current,
 );
 
 /// A valid resident identity card number (GB 11643) and unified social credit code (GB 32100).
@@ -923,4 +924,21 @@ async fn an_application_received_before_15_may_2019_is_timed_by_the_2008_regulat
         new.body["deadline"]["due_date"],
         due("2019-05-15", 20).await.as_str()
     );
+}
+
+/// Issue 15: after a bulk import the planner knows the tables' new size at once (ANALYZE at the
+/// end of the import), instead of planning the first lists as if they were still empty.
+async fn an_import_leaves_the_planners_statistics_current(app: TestApp) {
+    let admin = app.admin_token().await;
+    let stats = |app: &TestApp| {
+        let database = gongkai::db::connect(&app.settings.database, false).expect("connect");
+        let mut c = database.get().expect("connection");
+        gongkai::db::requests::has_statistics(&mut c, "requests").expect("statistics")
+    };
+    assert!(!stats(&app), "no statistics before anything was loaded");
+    let lines: Vec<Value> = (0..20)
+        .map(|i| line(&format!("S-{i}"), "2025-03-03"))
+        .collect();
+    import_ok(&app, &admin, &lines).await;
+    assert!(stats(&app), "the import left no statistics of `requests`");
 }
