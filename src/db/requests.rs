@@ -738,15 +738,23 @@ pub fn set_case_counter(
 /// The tables a bulk load fills.
 const BULK_TABLES: [&str; 3] = ["requests", "request_documents", "request_events"];
 
-/// Refreshes the planner's statistics of the tables an import fills (ANALYZE samples a fixed
-/// number of rows, so it costs the same at any size; it can run beside readers and writers).
+/// Refreshes the planner's statistics of the tables an import fills. PostgreSQL's ANALYZE
+/// samples a bounded number of rows (readers and writers go on; two ANALYZEs of one table
+/// wait for each other); SQLite's is bounded by `analysis_limit` (rows looked at per index),
+/// so it stays short at any size while it holds the write lock.
 pub fn analyze(conn: &mut DbConnection) -> QueryResult<()> {
     use diesel::connection::SimpleConnection;
     match conn {
         DbConnection::Postgres(c) => {
             c.batch_execute(&format!("ANALYZE {}", BULK_TABLES.join(", ")))
         }
-        DbConnection::Sqlite(c) => c.batch_execute("ANALYZE;"),
+        DbConnection::Sqlite(c) => c.batch_execute(&format!(
+            "PRAGMA analysis_limit = 1000; {}",
+            BULK_TABLES
+                .iter()
+                .map(|t| format!("ANALYZE {t};"))
+                .collect::<String>()
+        )),
     }
 }
 
@@ -787,6 +795,7 @@ pub fn analyze_after_bulk_load(conn: &mut DbConnection) -> QueryResult<()> {
         // PostgreSQL does not vacuum.
         DbConnection::Postgres(c) => BULK_TABLES
             .iter()
+            .chain(&["remedy_cases"])
             .try_for_each(|t| c.batch_execute(&format!("VACUUM ANALYZE {t}"))),
         DbConnection::Sqlite(c) => c.batch_execute("ANALYZE;"),
     }

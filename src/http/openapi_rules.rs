@@ -49,14 +49,14 @@ enum Rule {
 }
 
 /// `*`, `<entity>.*` or `<entity>.<action>` (`app::webhooks`).
-const EVENT_TYPE: &str = r"^(\*|(application|review|litigation|report)\.(\*|[a-z_]{1,64}))$";
+const EVENT_TYPE: &str = r"^\s*(\*|(application|review|litigation|report)\.(\*|[a-z_]{1,64}))\s*$";
 
 /// (schema, member, rule) for request bodies.
 const BODY_RULES: &[(&str, &str, Rule)] = &[
     (
         "CreateAgencyRequest",
         "code",
-        Rule::Pattern(r"^[A-Za-z0-9_-]+$"),
+        Rule::Pattern(r"^\s*[A-Za-z0-9_-]+\s*$"),
     ),
     (
         "CreateAgencyRequest",
@@ -117,12 +117,12 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
     (
         "LetterheadFields",
         "postcode",
-        Rule::Pattern(r"^([0-9]{6})?$"),
+        Rule::Pattern(r"^\s*([0-9]{6})?\s*$"),
     ),
     (
         "LetterheadFields",
         "telephone",
-        Rule::Pattern(r"^[0-9+() （）转-]*$"),
+        Rule::Pattern(r"^\s*([0-9+() （）转-]*[0-9+()（）转-])?\s*$"),
     ),
     ("LetterheadFields", "number_pattern", Rule::LineOptional),
     ("LetterheadFields", "review_body", Rule::LineOptional),
@@ -140,11 +140,13 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
 const CALENDAR_DATE: &str = r"^(19[5-9][0-9]|2[01][0-9][0-9])-";
 
 fn fragment(rule: Rule) -> Value {
+    // The service trims white space (line breaks included) from both ends before it looks
+    // for control characters, so white space may surround the text.
     let text = |class: &str, visible: bool| {
         if visible {
-            format!(r"^[^{class}]*[^\s{NO_CONTROL}][^{class}]*$")
+            format!(r"^\s*[^{class}]*[^\s{NO_CONTROL}][^{class}]*\s*$")
         } else {
-            format!(r"^[^{class}]*$")
+            format!(r"^\s*(?:[^{class}]*[^\s{NO_CONTROL}])?\s*$")
         }
     };
     match rule {
@@ -292,6 +294,11 @@ mod tests {
             "申请人",
             "a\u{7f}",
             "\u{3000}",
+            "a\n",
+            "\ta",
+            " a b\t\r\n",
+            "\u{b}a",
+            "a\n\u{1}",
         ];
         for s in cases {
             assert_eq!(
@@ -305,8 +312,21 @@ mod tests {
                 "text {s:?}"
             );
         }
-        assert!(matches(Rule::LineOptional, ""));
-        assert!(!matches(Rule::LineOptional, "a\nb"));
-        assert!(matches(Rule::TextOptional, "a\nb"));
+        for s in cases {
+            let optional = |multiline| match s.trim() {
+                "" => true,
+                _ => text("f", s, 1000, multiline).is_ok(),
+            };
+            assert_eq!(
+                matches(Rule::LineOptional, s),
+                optional(false),
+                "line? {s:?}"
+            );
+            assert_eq!(
+                matches(Rule::TextOptional, s),
+                optional(true),
+                "text? {s:?}"
+            );
+        }
     }
 }
