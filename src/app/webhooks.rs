@@ -25,11 +25,11 @@ use crate::domain::access::{Actor, Role};
 use crate::domain::validation::{self, Errors, FieldError};
 
 /// The entity types events are published for.
-const ENTITIES: [&str; 4] = ["application", "review", "litigation", "report"];
+pub const ENTITIES: [&str; 4] = ["application", "review", "litigation", "report"];
 
 /// Checks and normalises the event types a subscription takes: `*`, `<entity>.*` or
 /// `<entity>.<action>`.
-fn parse_event_types(types: &[String]) -> Result<String, FieldError> {
+pub(crate) fn parse_event_types(types: &[String]) -> Result<String, FieldError> {
     if types.is_empty() {
         return Err(FieldError::new(
             "event_types",

@@ -44,12 +44,17 @@ enum Rule {
     Pattern(&'static str),
     /// Each item of an array is a non-blank text (line breaks allowed).
     ItemsText,
-    /// Each item of an array matches this pattern.
-    ItemsPattern(&'static str),
+    /// Each item of an array is a webhook event type.
+    ItemsEventType,
 }
 
-/// `*`, `<entity>.*` or `<entity>.<action>` (`app::webhooks`).
-const EVENT_TYPE: &str = r"^\s*(\*|(application|review|litigation|report)\.(\*|[a-z_]{1,64}))\s*$";
+/// `*`, `<entity>.*` or `<entity>.<action>`, the entities those of `app::webhooks`.
+fn event_type_pattern() -> String {
+    format!(
+        r"^\s*(\*|({})\.(\*|[a-z_]{{1,64}}))\s*$",
+        crate::app::webhooks::ENTITIES.join("|")
+    )
+}
 
 /// (schema, member, rule) for request bodies.
 const BODY_RULES: &[(&str, &str, Rule)] = &[
@@ -87,18 +92,10 @@ const BODY_RULES: &[(&str, &str, Rule)] = &[
     ("StartConsultationBody", "whom", Rule::Line),
     ("CreateWebhookRequest", "url", Rule::HttpUrl),
     ("CreateWebhookRequest", "event_types", Rule::MinItems(1)),
-    (
-        "CreateWebhookRequest",
-        "event_types",
-        Rule::ItemsPattern(EVENT_TYPE),
-    ),
+    ("CreateWebhookRequest", "event_types", Rule::ItemsEventType),
     ("PatchWebhookRequest", "url", Rule::HttpUrl),
     ("PatchWebhookRequest", "event_types", Rule::MinItems(1)),
-    (
-        "PatchWebhookRequest",
-        "event_types",
-        Rule::ItemsPattern(EVENT_TYPE),
-    ),
+    ("PatchWebhookRequest", "event_types", Rule::ItemsEventType),
     ("PatchClientRequest", "name", Rule::Line),
     ("PatchClientRequest", "scopes", Rule::MinItems(1)),
     ("PatchUserRequest", "display_name", Rule::LineOptional),
@@ -161,7 +158,7 @@ fn fragment(rule: Rule) -> Value {
         Rule::HttpUrl => json!({"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+"}),
         Rule::Pattern(p) => json!({"pattern": p}),
         Rule::ItemsText => json!({"items": fragment(Rule::Text)}),
-        Rule::ItemsPattern(p) => json!({"items": {"pattern": p}}),
+        Rule::ItemsEventType => json!({"items": {"pattern": event_type_pattern()}}),
     }
 }
 
@@ -179,20 +176,26 @@ pub fn apply(doc: &mut OpenApiDoc) -> Vec<String> {
                 _ => None,
             });
         let applied = match target {
-            Some(RefOr::T(Schema::Object(o))) => constrain_object(o, *rule),
+            Some(RefOr::T(Schema::Object(o))) => {
+                let fits = !matches!(
+                    rule,
+                    Rule::MinItems(_) | Rule::ItemsText | Rule::ItemsEventType
+                );
+                if fits {
+                    apply_fragment(o, &fragment(*rule));
+                }
+                fits
+            }
             Some(RefOr::T(Schema::Array(a))) => match rule {
                 Rule::MinItems(n) => {
                     a.min_items = Some(*n as usize);
                     true
                 }
-                Rule::ItemsText | Rule::ItemsPattern(_) => match &mut a.items {
+                Rule::ItemsText | Rule::ItemsEventType => match &mut a.items {
                     utoipa::openapi::schema::ArrayItems::RefOrSchema(item) => match item.as_mut() {
                         RefOr::T(Schema::Object(o)) => {
-                            let inner = match rule {
-                                Rule::ItemsPattern(p) => Rule::Pattern(p),
-                                _ => Rule::Text,
-                            };
-                            constrain_object(o, inner)
+                            apply_fragment(o, &fragment(*rule)["items"]);
+                            true
                         }
                         _ => false,
                     },
@@ -247,9 +250,8 @@ fn is_named(p: &RefOr<utoipa::openapi::path::Parameter>, name: &str) -> bool {
     matches!(p, RefOr::T(p) if p.name == name)
 }
 
-/// Applies a rule to a string or number schema; false when the rule does not fit it.
-fn constrain_object(o: &mut Object, rule: Rule) -> bool {
-    let f = fragment(rule);
+/// Sets on a string or number schema the keywords of a rule's fragment.
+fn apply_fragment(o: &mut Object, f: &Value) {
     if let Some(n) = f.get("minLength").and_then(Value::as_u64) {
         o.min_length = Some(n as usize);
     }
@@ -262,13 +264,9 @@ fn constrain_object(o: &mut Object, rule: Rule) -> bool {
     if let Some(n) = f.get("minimum").and_then(Value::as_i64) {
         o.minimum = Some(n.into());
     }
-    if f.get("format").is_some() {
-        o.format = Some(SchemaFormat::Custom("uri".into()));
+    if let Some(format) = f.get("format").and_then(Value::as_str) {
+        o.format = Some(SchemaFormat::Custom(format.into()));
     }
-    !matches!(
-        rule,
-        Rule::MinItems(_) | Rule::ItemsText | Rule::ItemsPattern(_)
-    )
 }
 
 #[cfg(test)]
@@ -326,6 +324,31 @@ mod tests {
                 matches(Rule::TextOptional, s),
                 optional(true),
                 "text? {s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_event_type_pattern_agrees_with_the_webhook_validator() {
+        let schema = json!({"type": "string", "pattern": event_type_pattern()});
+        for t in [
+            "*",
+            " * ",
+            "application.*",
+            "review.decided",
+            "report.*",
+            "notice.*",
+            "application.",
+            "application.Issued",
+            "",
+            "applications.*",
+            "*.*",
+            "review.decision_served",
+        ] {
+            assert_eq!(
+                jsonschema::is_valid(&schema, &json!(t)),
+                crate::app::webhooks::parse_event_types(&[t.to_string()]).is_ok(),
+                "{t:?}"
             );
         }
     }

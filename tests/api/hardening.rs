@@ -4,35 +4,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use crate::both_databases_with;
 use crate::helpers::{ADMIN_PASSWORD, PASSWORD, Resp, TestApp};
 
 const SPA: &str = "https://gongkai.example.gov.cn";
-
-/// Runs a test body on both databases with adjusted settings.
-macro_rules! both_databases_with {
-    ($tweak:ident => $($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Db::Sqlite, super::$tweak)
-                        .await
-                        .expect("sqlite");
-                    super::$name(app).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(app) =
-                        crate::helpers::TestApp::spawn_with(crate::helpers::Db::Postgres, super::$tweak).await
-                    {
-                        super::$name(app).await;
-                    }
-                }
-            }
-        )*
-    };
-}
 
 fn behind_proxy(s: &mut gongkai::config::Settings) {
     s.server.trust_forwarded_for = true;

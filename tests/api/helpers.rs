@@ -559,3 +559,30 @@ macro_rules! both_databases {
         )*
     };
 }
+
+/// Like [`both_databases!`], with the settings adjusted by `$tweak` (a `fn(&mut Settings)`).
+#[macro_export]
+macro_rules! both_databases_with {
+    ($tweak:ident => $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Db::Sqlite, super::$tweak)
+                        .await
+                        .expect("sqlite");
+                    super::$name(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) =
+                        $crate::helpers::TestApp::spawn_with($crate::helpers::Db::Postgres, super::$tweak).await
+                    {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}

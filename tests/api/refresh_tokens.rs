@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::both_databases;
+use crate::both_databases_with;
 use crate::helpers::{ADMIN_PASSWORD, PASSWORD, Resp, TestApp};
 
 both_databases!(
@@ -17,32 +18,6 @@ both_databases!(
     a_password_change_and_disabling_end_every_login_of_the_user,
     two_concurrent_uses_of_a_refresh_token_give_at_most_one_new_token,
 );
-
-/// Runs a test body on both databases with adjusted settings.
-macro_rules! both_databases_with {
-    ($tweak:ident => $($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Db::Sqlite, super::$tweak)
-                        .await
-                        .expect("sqlite");
-                    super::$name(app).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(app) =
-                        crate::helpers::TestApp::spawn_with(crate::helpers::Db::Postgres, super::$tweak).await
-                    {
-                        super::$name(app).await;
-                    }
-                }
-            }
-        )*
-    };
-}
 
 both_databases_with!(short_tokens => an_unused_refresh_token_lapses);
 both_databases_with!(short_logins => a_login_ends_at_its_absolute_limit_however_often_it_is_refreshed);
