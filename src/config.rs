@@ -85,6 +85,10 @@ pub struct ServerSettings {
     pub cors_allowed_origins: Vec<String>,
     /// Send `Strict-Transport-Security` (only behind HTTPS).
     pub hsts: bool,
+    /// Send `Server-Timing: db;desc="N statements"` with every answer (diagnostics; off by
+    /// default: it tells a caller how much database work an answer cost).
+    #[serde(default)]
+    pub server_timing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -58,16 +58,43 @@ pub fn publish_many(
     if events.is_empty() {
         return Ok(());
     }
-    let subs = db::feed::active_subscriptions(conn)?;
-    let mut paths: HashMap<String, Option<String>> = HashMap::new();
-    if !subs.is_empty() {
-        for ev in &events {
-            if !paths.contains_key(&ev.agency_id) {
-                let path = db::agencies::find(conn, &ev.agency_id)?.map(|a| a.path);
-                paths.insert(ev.agency_id.clone(), path);
+    let agencies: Vec<&str> = events.iter().map(|e| e.agency_id.as_str()).collect();
+    let subscribers = Subscribers::of(conn, &agencies)?;
+    publish_to(conn, now, events, &subscribers)
+}
+
+/// The active webhook subscriptions and the paths of the agencies whose events will be
+/// published: read before a step that must keep its locks short (intake reads them before it
+/// takes the case number), then used by [`publish_to`].
+pub struct Subscribers {
+    subs: Vec<(String, String, String)>,
+    paths: HashMap<String, Option<String>>,
+}
+
+impl Subscribers {
+    pub fn of(conn: &mut DbConnection, agency_ids: &[&str]) -> Result<Self, AppError> {
+        let subs = db::feed::active_subscriptions(conn)?;
+        let mut paths: HashMap<String, Option<String>> = HashMap::new();
+        if !subs.is_empty() {
+            for id in agency_ids {
+                if !paths.contains_key(*id) {
+                    let path = db::agencies::find(conn, id)?.map(|a| a.path);
+                    paths.insert((*id).to_string(), path);
+                }
             }
         }
+        Ok(Self { subs, paths })
     }
+}
+
+/// Writes events of agencies whose subscribers were read with [`Subscribers::of`].
+pub fn publish_to(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+    events: Vec<Event>,
+    subscribers: &Subscribers,
+) -> Result<(), AppError> {
+    let Subscribers { subs, paths } = subscribers;
     let mut rows = Vec::with_capacity(events.len());
     let mut outbox = Vec::new();
     for ev in events {
@@ -77,7 +104,7 @@ pub fn publish_many(
                 Some(r) => format!("application:{r}"),
                 None => format!("{}:{}", ev.entity_type, ev.entity_id),
             };
-            for (subscription_id, sub_path, types) in &subs {
+            for (subscription_id, sub_path, types) in subs {
                 if path.starts_with(sub_path.as_str()) && type_matches(types, &ev.event_type) {
                     outbox.push(OutboxRow {
                         subscription_id: subscription_id.clone(),

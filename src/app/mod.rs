@@ -151,6 +151,9 @@ impl From<diesel::result::Error> for AppError {
         // busy/locked); see there for how.
         match db::contention(&e) {
             Some(c) => AppError::Unavailable(anyhow::Error::new(e).context(c.to_string())),
+            None if db::connection_lost(&e) => AppError::Unavailable(
+                anyhow::Error::new(e).context("the database connection was lost"),
+            ),
             None => AppError::Internal(anyhow::Error::new(e).context("database")),
         }
     }
@@ -200,20 +203,96 @@ impl From<Vec<FieldError>> for AppError {
     }
 }
 
+tokio::task_local! {
+    /// The database connection of the request being served, and the statements it sent.
+    static REQUEST_DB: RequestDb;
+}
+
+/// One request's database use: the connection it holds between its database steps (so a
+/// request takes one connection from the pool however many steps it has: authentication, the
+/// work, a replay look-up) and how many statements it sent.
+#[derive(Default)]
+struct RequestDb {
+    /// Whether the connection is kept between steps (see [`request_scope`]).
+    keep: bool,
+    conn: std::cell::RefCell<Option<db::PooledConn>>,
+    statements: std::cell::Cell<u64>,
+}
+
+/// Serves `work` as one request and answers the number of SQL statements its database steps
+/// sent (BEGIN and COMMIT count). With `keep_connection` its steps share one pooled
+/// connection, given back when `work` ends: for requests without a body, whose steps follow
+/// each other without waiting on the client. A request with a body gives the connection back
+/// after each step, so that a client sending its body slowly never holds one. Either way a
+/// request holds at most one connection at a time.
+pub async fn request_scope<F: std::future::Future>(
+    keep_connection: bool,
+    work: F,
+) -> (F::Output, u64) {
+    let scope = RequestDb {
+        keep: keep_connection,
+        ..RequestDb::default()
+    };
+    REQUEST_DB
+        .scope(scope, async move {
+            let out = work.await;
+            let statements = REQUEST_DB.with(|r| {
+                r.conn.borrow_mut().take();
+                r.statements.get()
+            });
+            (out, statements)
+        })
+        .await
+}
+
 impl AppState {
-    /// Runs blocking database work on the blocking pool with a pooled connection.
+    /// Runs blocking database work on the blocking pool with a pooled connection: the
+    /// request's own when it holds one, else one from the pool (kept for the request's later
+    /// steps). A step that fails with a fault or an unavailable database checks its
+    /// connection, and a dead one leaves the pool.
     pub async fn with_conn<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
     {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db.get()?;
-            f(&mut conn)
+        let held = REQUEST_DB
+            .try_with(|r| r.conn.borrow_mut().take())
+            .ok()
+            .flatten();
+        let (outcome, conn, sent) = tokio::task::spawn_blocking(move || {
+            let mut conn = match held {
+                Some(c) => c,
+                None => match db.get() {
+                    Ok(c) => c,
+                    Err(e) => return (Err(AppError::from(e)), None, 0),
+                },
+            };
+            let before = conn.statements();
+            let outcome = f(&mut conn);
+            if matches!(
+                outcome,
+                Err(AppError::Internal(_) | AppError::Unavailable(_))
+            ) && !conn.check()
+            {
+                db.mark_suspect();
+            }
+            let sent = conn.statements().saturating_sub(before);
+            // A connection found dead goes back to the pool now, which drops it.
+            let conn = (!conn.is_broken()).then_some(conn);
+            (outcome, conn, sent)
         })
         .await
-        .map_err(|e| AppError::internal_while("the blocking task failed", e))?
+        .map_err(|e| AppError::internal_while("the blocking task failed", e))?;
+        // Outside a request (start-up, schedulers) the connection goes back to the pool here.
+        let _ = REQUEST_DB.try_with(|r| {
+            r.statements.set(r.statements.get() + sent);
+            let mut slot = r.conn.borrow_mut();
+            if r.keep && slot.is_none() {
+                *slot = conn;
+            }
+        });
+        outcome
     }
 
     /// Like [`with_conn`](Self::with_conn), inside one transaction: all or nothing.

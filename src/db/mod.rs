@@ -175,20 +175,95 @@ impl ConnectionManager {
     }
 }
 
+/// A pooled connection: the connection, whether it was found broken, and how many statements
+/// it has sent (counted by diesel's instrumentation, so BEGIN and COMMIT count as on the wire).
+///
+/// The pool does not test a connection when it hands it out (that was a `SELECT 1` before every
+/// request). A connection is tested only after a request on it failed with a fault or an
+/// unavailable database ([`ManagedConn::check`]); one that fails the test is
+/// marked broken and the pool drops it instead of taking it back, so the next request gets a
+/// fresh one.
+pub struct ManagedConn {
+    conn: DbConnection,
+    broken: bool,
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ManagedConn {
+    fn new(mut conn: DbConnection) -> Self {
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = statements.clone();
+        let count = move |event: diesel::connection::InstrumentationEvent<'_>| {
+            if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        };
+        match &mut conn {
+            DbConnection::Postgres(c) => c.set_instrumentation(count),
+            DbConnection::Sqlite(c) => c.set_instrumentation(count),
+        }
+        Self {
+            conn,
+            broken: false,
+            statements,
+        }
+    }
+
+    /// Statements this connection has sent since it was opened.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether a check found the connection dead.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Whether the connection still answers (after a failed request, or while the pool is
+    /// suspect). One that does not (the server restarted, the network dropped it) is marked
+    /// broken and leaves the pool when it is given back.
+    pub fn check(&mut self) -> bool {
+        if self.conn.batch_execute("SELECT 1").is_err() {
+            self.broken = true;
+        }
+        !self.broken
+    }
+}
+
+impl std::ops::Deref for ManagedConn {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for ManagedConn {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = ManagedConn;
     type Error = DbError;
 
     fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        self.connect_once()
+        self.connect_once().map(ManagedConn::new)
     }
 
     fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1").map_err(DbError::Query)
+        conn.conn.batch_execute("SELECT 1").map_err(DbError::Query)
     }
 
-    fn has_broken(&self, _conn: &mut Self::Connection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        // A panic inside a transaction, or a transaction left open, or a connection that
+        // failed its check after an error: never hand it out again.
+        conn.broken
+            || std::thread::panicking()
+            || match &mut conn.conn {
+                DbConnection::Postgres(c) => diesel::r2d2::R2D2Connection::is_broken(c),
+                DbConnection::Sqlite(c) => diesel::r2d2::R2D2Connection::is_broken(c),
+            }
     }
 }
 
@@ -208,11 +283,15 @@ pub fn connect(settings: &DatabaseSettings, migrate: bool) -> Result<Database, D
     let pool = Pool::builder()
         .max_size(settings.pool_max_size)
         .connection_timeout(Duration::from_secs(settings.pool_timeout_secs.max(1)))
+        // No `SELECT 1` before every use: a broken connection is found when it is used and
+        // dropped then (`ManagedConn::check`, `Database::get`, `has_broken`).
+        .test_on_check_out(false)
         .build(manager)
         .map_err(|e| DbError::Pool(e.to_string()))?;
     Ok(Database {
         pool,
         backend: target.backend(),
+        suspect_until: Default::default(),
     })
 }
 
@@ -220,11 +299,49 @@ pub fn connect(settings: &DatabaseSettings, migrate: bool) -> Result<Database, D
 pub struct Database {
     pub pool: DbPool,
     pub backend: Backend,
+    /// Until when (`monotonic_millis`) connections are checked before use: set when one was
+    /// found dead, since its siblings in the pool likely are too (a database restart).
+    suspect_until: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// How long after a dead connection was found connections are checked before use.
+const SUSPECT_MILLIS: i64 = 30_000;
+
+/// Milliseconds on a monotonic clock since the process first asked (a duration, not a date:
+/// the application's clock is for dates).
+fn monotonic_millis() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Database {
+    /// A connection from the pool. Not tested first (no `SELECT 1` per use), except for a
+    /// while after a dead one was found: then each is checked and dead ones are dropped.
     pub fn get(&self) -> Result<PooledConn, DbError> {
-        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+        let suspect = self
+            .suspect_until
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > monotonic_millis();
+        if !suspect {
+            return self.pool.get().map_err(|e| DbError::Pool(e.to_string()));
+        }
+        // At most every idle connection once, then a fresh one.
+        for _ in 0..=self.pool.max_size() {
+            let mut conn = self.pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+            if conn.check() {
+                return Ok(conn);
+            }
+        }
+        Err(DbError::Pool("no live database connection".into()))
+    }
+
+    /// A connection was found dead: check connections before use for a while.
+    pub fn mark_suspect(&self) {
+        self.suspect_until.store(
+            monotonic_millis() + SUSPECT_MILLIS,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 
@@ -407,6 +524,32 @@ pub fn contention(e: &diesel::result::Error) -> Option<Contention> {
     } else {
         None
     }
+}
+
+/// Whether a database error means the connection is gone (the server restarted or closed
+/// it, the network dropped it): the work did not happen or its outcome is unknown, and the
+/// client may retry (503). libpq's texts for these are fixed English messages.
+pub fn connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let Error::DatabaseError(kind, info) = e else {
+        return false;
+    };
+    if matches!(kind, DatabaseErrorKind::ClosedConnection) {
+        return true;
+    }
+    let m = info.message();
+    [
+        "terminating connection",
+        "server closed the connection",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
 }
 
 /// Whether a diesel error is a unique-constraint violation.

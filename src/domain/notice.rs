@@ -105,10 +105,15 @@ impl NoticeType {
     /// Whether the act of §5 named `action` is one a notice performs (the law's acts are
     /// written notices); recorded without one, the application warns.
     pub fn performs(action: &str) -> bool {
+        Self::performing_actions().any(|a| a == action)
+    }
+
+    /// The acts of §5 that notices perform (each notice type's action codes).
+    pub fn performing_actions() -> impl Iterator<Item = &'static str> {
         NoticeType::ALL
             .into_iter()
             .filter_map(NoticeType::action)
-            .any(|a| a.split('|').any(|one| one == action))
+            .flat_map(|a| a.split('|'))
     }
 
     /// Whether, by default, an approver must approve it before it is issued.

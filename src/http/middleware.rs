@@ -19,6 +19,8 @@ use crate::domain::identity::mask_identity_numbers;
 use crate::domain::text::{Language, Text};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// `Server-Timing` (W3C): the request's statement count, when `server.server_timing` is on.
+pub const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 /// The id of the current request: the caller's `X-Request-Id` when it is sane, else a new UUID.
 #[derive(Debug, Clone)]
@@ -63,10 +65,21 @@ pub async fn request_context(
             .copied()
             .unwrap_or_default(),
     );
-    let outcome = std::panic::AssertUnwindSafe(next.call(req))
-        .catch_unwind()
-        .instrument(span.clone())
-        .await;
+    // A request without a body runs all its database steps on one pooled connection; one
+    // with a body gives it back between steps, so a slow upload holds none (see
+    // `app::request_scope`).
+    let bodiless = !req.headers().contains_key(header::TRANSFER_ENCODING)
+        && req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0");
+    let (outcome, statements) = crate::app::request_scope(
+        bodiless,
+        std::panic::AssertUnwindSafe(next.call(req))
+            .catch_unwind()
+            .instrument(span.clone()),
+    )
+    .await;
     let failure = match outcome {
         Ok(Ok(res)) => Ok(language::localize(res.map_into_boxed_body(), lang)),
         // Handlers turn their errors into responses; an error here came from a middleware.
@@ -102,14 +115,19 @@ pub async fn request_context(
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    if policy.server_timing
+        && let Ok(v) = HeaderValue::from_str(&format!("db;desc=\"{statements} statements\""))
+    {
+        res.headers_mut().insert(SERVER_TIMING, v);
+    }
     let status = res.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         // (Causes of 5xx are logged where they arise, masked there.)
         if status >= 500 {
-            tracing::error!(status, latency_ms, "request failed");
+            tracing::error!(status, latency_ms, statements, "request failed");
         } else {
-            tracing::info!(status, latency_ms, "request completed");
+            tracing::info!(status, latency_ms, statements, "request completed");
         }
     });
     Ok(res)
@@ -120,6 +138,8 @@ pub async fn request_context(
 pub struct SecurityPolicy {
     /// Send `Strict-Transport-Security` (`server.hsts`).
     pub hsts: bool,
+    /// Send `Server-Timing` with the request's statement count (`server.server_timing`).
+    pub server_timing: bool,
 }
 
 /// For the API: nothing may be loaded, nothing may frame it.

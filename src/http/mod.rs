@@ -716,6 +716,7 @@ pub fn build_app(
     let cors = cors(&state.settings.server.cors_allowed_origins);
     let policy = middleware::SecurityPolicy {
         hsts: state.settings.server.hsts,
+        server_timing: state.settings.server.server_timing,
     };
     let languages = language::LanguagePolicy {
         default: state.settings.i18n.default_language.language(),

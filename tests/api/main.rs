@@ -10,6 +10,7 @@ mod auth;
 mod bulk;
 mod calendar;
 mod clock;
+mod cost;
 mod documents;
 mod errors;
 mod federated;

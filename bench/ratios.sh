@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Per-request cost against ceilings measured in the same run (issue 15). Usage:
+#   bench/ratios.sh sqlite|postgres
+# Builds the release binary, starts gongkai on a fresh database and measures, each beside its
+# ceiling from this same run (shared machines are noisy: compare the ratios, not the numbers):
+#   - the bare /healthz of the same binary (the framework's ceiling);
+#   - reading one application (GET /api/v1/requests/{id}) at 32 connections, against /healthz;
+#   - intake for one agency at 32 connections, against pgbench running the same inserts
+#     (application, documents, first event, feed event) without a case-number counter
+#     (PostgreSQL only; on SQLite against /healthz);
+# and prints the statements one read sends (Server-Timing).
+# Needs wrk (apt-get install -y wrk) and, for postgres, a server at 127.0.0.1:5432 (trust auth)
+# and pgbench. DURATION (default 10s) and CONNECTIONS (default 32) change the runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend=${1:-postgres}
+duration=${DURATION:-10s}
+conns=${CONNECTIONS:-32}
+port=${PORT:-18081}
+secs=${duration%s}
+export GONGKAI__BOOTSTRAP__ADMIN_PASSWORD=bench-admin-password
+export GONGKAI__SERVER__BIND=127.0.0.1:$port
+export GONGKAI__DATABASE__POOL_MAX_SIZE=${POOL:-16}
+export GONGKAI__LOG__LEVEL=warn
+export GONGKAI__SERVER__SERVER_TIMING=true
+# A pinned date (outside production only): the intake body's dates stay valid on any day.
+export GONGKAI__CLOCK__TODAY=2026-03-16
+cargo build --release -q
+bin=target/release/gongkai
+db=gongkai_ratios
+if [ "$backend" = postgres ]; then
+  psql -w -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  export GONGKAI__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
+else
+  rm -rf /tmp/gongkai-ratios && mkdir -p /tmp/gongkai-ratios
+  export GONGKAI__DATABASE__URL=sqlite:///tmp/gongkai-ratios/bench.db
+fi
+$bin serve & pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf localhost:$port/healthz >/dev/null && break; sleep 0.2; done
+export TOKEN=$(curl -s -X POST localhost:$port/api/v1/auth/token -H 'content-type: application/json' \
+  -d '{"grant_type":"password","username":"admin","password":"bench-admin-password"}' |
+  sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+# wrk's "99%  12.34ms" in milliseconds.
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v}'; }
+# Runs wrk; sets RPS and P99 (ms).
+run_wrk() {
+  local out
+  out=$(wrk -t2 -c"$conns" -d"$duration" --latency "$@")
+  RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  P99=$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)
+  local errors
+  errors=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  [ -z "$errors" ] || echo "   (wrk saw $errors non-2xx answers)"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f %%", 100 * a / b; else print "n/a" }'; }
+row() { printf '%-44s %12s %10s   %-34s %12s %10s   %s\n' "$@"; }
+
+echo "== gongkai ratios ($backend, $conns connections, $duration each, $(nproc) cores)"
+row "figure" "req/s" "p99 ms" "ceiling (same run)" "req/s" "p99 ms" "ratio"
+run_wrk "http://127.0.0.1:$port/healthz"; H_RPS=$RPS; H_P99=$P99
+
+body='{"channel": "letter", "arrived_at": "2026-03-02T09:30:00+08:00", "signed_for_on": "2026-03-02",
+ "applicant": {"kind": "natural_person", "name": "张三",
+   "id_document": {"type": "resident_id_card", "number": "110101199003071233"},
+   "phone": "13800000000", "address": "北京市东城区"},
+ "description": "2025年度本局行政许可决定清单"}'
+created=$(curl -s -D /tmp/gongkai-ratios.h -X POST localhost:$port/api/v1/requests \
+  -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$body")
+id=$(echo "$created" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+stmts=$(curl -s -D - -o /dev/null localhost:$port/api/v1/requests/$id -H "authorization: Bearer $TOKEN" |
+  tr -d '\r' | awk -F'"' 'tolower($0) ~ /^server-timing/ {print $2}')
+run_wrk -s bench/get.lua "http://127.0.0.1:$port/api/v1/requests/$id"
+row "read one application" "$RPS" "$P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$RPS" "$H_RPS")"
+echo "   one authenticated read sends: $stmts"
+
+run_wrk -s bench/intake.lua "http://127.0.0.1:$port/api/v1/requests"
+I_RPS=$RPS; I_P99=$P99
+if [ "$backend" = postgres ]; then
+  # The same inserts as one intake, copied from the application just made (so every column
+  # is as the service writes it), numbered from a sequence instead of the counter row.
+  psql -w -h 127.0.0.1 -U postgres -d $db -q <<SQL
+CREATE SEQUENCE IF NOT EXISTS bench_ids;
+DROP TABLE IF EXISTS bench_template;
+CREATE TABLE bench_template AS SELECT '$id'::text AS id;
+SQL
+  cat > /tmp/gongkai-ratios.sql <<'SQL'
+BEGIN;
+INSERT INTO requests SELECT (jsonb_populate_record(r, jsonb_build_object('id', 'bench-' || nextval('bench_ids'), 'case_number', 'BENCH-' || currval('bench_ids'), 'case_seq', 100000000 + currval('bench_ids')))).* FROM requests r WHERE r.id = (SELECT id FROM bench_template);
+INSERT INTO request_documents SELECT (jsonb_populate_record(d, jsonb_build_object('request_id', 'bench-' || currval('bench_ids')))).* FROM request_documents d WHERE d.request_id = (SELECT id FROM bench_template);
+INSERT INTO request_events SELECT (jsonb_populate_record(e, jsonb_build_object('id', 'bench-ev-' || currval('bench_ids'), 'request_id', 'bench-' || currval('bench_ids')))).* FROM request_events e WHERE e.request_id = (SELECT id FROM bench_template) AND e.seq = 1;
+INSERT INTO feed_events (id, occurred_at, agency_id, entity_type, entity_id, request_id, event_type, payload) SELECT 'bench-fe-' || currval('bench_ids'), occurred_at, agency_id, entity_type, 'bench-' || currval('bench_ids'), 'bench-' || currval('bench_ids'), event_type, payload FROM feed_events WHERE request_id = (SELECT id FROM bench_template) ORDER BY write_no LIMIT 1;
+COMMIT;
+SQL
+  rm -rf /tmp/gongkai-pgbench && mkdir -p /tmp/gongkai-pgbench
+  (cd /tmp/gongkai-pgbench && pgbench -n -h 127.0.0.1 -U postgres -c "$conns" -j 2 -T "$secs" \
+    -f /tmp/gongkai-ratios.sql -l $db > pgbench.out 2>&1) || { cat /tmp/gongkai-pgbench/pgbench.out; exit 1; }
+  P_TPS=$(awk '/^tps = / {print $3; exit}' /tmp/gongkai-pgbench/pgbench.out)
+  P_P99=$(cat /tmp/gongkai-pgbench/pgbench_log.* | awk '{print $3}' | sort -n |
+    awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}')
+  row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same inserts, no counter" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
+  awk -v a="$I_P99" -v b="$P_P99" 'BEGIN { if (b > 0) printf "   intake p99 is %.1f x pgbench p99\n", a / b }'
+else
+  row "intake, one agency" "$I_RPS" "$I_P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$I_RPS" "$H_RPS")"
+fi
+echo "   server RSS after the runs: $(awk '/VmRSS/ {print $2/1024 " MB"}' /proc/$pid/status)"

@@ -1,0 +1,306 @@
+//! What a request costs the database (issue 15): an authenticated read runs at most three SQL
+//! statements on one pooled connection (counted by the service itself, BEGIN and COMMIT
+//! included, and sent as `Server-Timing` when `server.server_timing` is on), and intake from two
+//! server processes on one database numbers cases without gaps or repeats.
+
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Resp, TestApp};
+
+crate::both_databases_with!(with_server_timing =>
+    an_authenticated_read_runs_at_most_three_statements,
+    a_list_and_a_write_report_their_statements_too,
+);
+crate::both_databases!(
+    statement_counts_are_not_sent_by_default,
+    intake_from_two_server_processes_numbers_cases_without_gaps_or_repeats,
+);
+
+fn with_server_timing(s: &mut gongkai::config::Settings) {
+    s.server.server_timing = true;
+}
+
+/// The statement count of `Server-Timing: db;desc="N statements"`.
+fn statements(r: &Resp) -> u64 {
+    let v = r
+        .header("server-timing")
+        .unwrap_or_else(|| panic!("no Server-Timing header: {:?}", r.text));
+    v.strip_prefix("db;desc=\"")
+        .and_then(|rest| rest.strip_suffix(" statements\""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected Server-Timing {v:?}"))
+}
+
+fn application(arrived_on: chrono::NaiveDate, name: &str) -> Value {
+    json!({
+        "channel": "in_person",
+        "arrived_at": format!("{arrived_on}T09:30:00+08:00"),
+        "applicant": {
+            "kind": "natural_person",
+            "name": name,
+            "id_document": {"type": "resident_id_card", "number": "110101199003071233"},
+            "phone": "010-65123456",
+            "address": "北京市东城区东华门街道1号",
+        },
+        "description": "申请公开2025年本机关作出的建设项目环境影响评价批复文件",
+    })
+}
+
+async fn an_authenticated_read_runs_at_most_three_statements(app: TestApp) {
+    let admin = app.admin_token().await;
+    let created = app
+        .post(
+            "/api/v1/requests",
+            &admin,
+            &application(app.today(), "张三"),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/requests/{id}");
+    // The first read and every later one: the token's user, the application with its agency
+    // and its trail's acts, the cases about it. No pool check, no empty transaction.
+    for _ in 0..3 {
+        let r = app.get(&path, &admin).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["id"], id.as_str());
+        let n = statements(&r);
+        assert!(
+            (1..=3).contains(&n),
+            "an authenticated read ran {n} statements"
+        );
+    }
+    // A clerk of the agency reads it at the same cost.
+    let root = app.root_agency_id().await;
+    let (_, clerk) = app.create_user(&root, "clerk1", &["clerk"]).await;
+    let r = app.get(&path, &clerk).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(statements(&r) <= 3, "{}", statements(&r));
+    // Not found costs no more.
+    let r = app
+        .get(
+            "/api/v1/requests/00000000-0000-4000-8000-000000000000",
+            &admin,
+        )
+        .await;
+    r.assert_problem(404, "not_found");
+    assert!(statements(&r) <= 3, "{}", statements(&r));
+}
+
+async fn a_list_and_a_write_report_their_statements_too(app: TestApp) {
+    let admin = app.admin_token().await;
+    let created = app
+        .post(
+            "/api/v1/requests",
+            &admin,
+            &application(app.today(), "李四"),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    // The count is the request's own: an intake writes the application, its documents, its
+    // trail and its feed event in one transaction, so it sends more than a read.
+    let n = statements(&created);
+    assert!(n >= 5, "an intake reported only {n} statements");
+    // A request that needs no database sends none.
+    let health = Resp::from(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!(statements(&health), 0);
+    let list = app.get("/api/v1/requests", &admin).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert!(statements(&list) >= 2, "{}", statements(&list));
+}
+
+async fn statement_counts_are_not_sent_by_default(app: TestApp) {
+    let admin = app.admin_token().await;
+    let r = app.get("/api/v1/requests", &admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.header("server-timing"), None);
+}
+
+/// The service's own binary serving the same database: another process, as behind a load
+/// balancer. Killed when dropped.
+struct SecondProcess {
+    child: Child,
+    base: String,
+    _documents: tempfile::TempDir,
+}
+
+impl Drop for SecondProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn second_process(app: &TestApp) -> SecondProcess {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let documents = tempfile::tempdir().expect("documents folder");
+    let s = &app.settings;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gongkai"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GONGKAI") {
+            cmd.env_remove(k);
+        }
+    }
+    let child = cmd
+        .arg("serve")
+        .env("GONGKAI_ENV", "test")
+        .env(
+            "GONGKAI_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("GONGKAI__DATABASE__URL", &s.database.url)
+        .env("GONGKAI__DATABASE__POOL_MAX_SIZE", "4")
+        .env("GONGKAI__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("GONGKAI__AUTH__JWT_SECRET", &s.auth.jwt_secret)
+        .env("GONGKAI__CLOCK__TODAY", &s.clock.today)
+        .env("GONGKAI__CALENDAR__DIR", &s.calendar.dir)
+        .env("GONGKAI__DOCUMENTS__DIR", documents.path())
+        .env(
+            "GONGKAI__BOOTSTRAP__ADMIN_PASSWORD",
+            &s.bootstrap.admin_password,
+        )
+        .env("GONGKAI__LOG__LEVEL", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the gongkai binary starts");
+    let second = SecondProcess {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _documents: documents,
+    };
+    for _ in 0..300 {
+        if let Ok(r) = app
+            .client
+            .get(format!("{}/readyz", second.base))
+            .send()
+            .await
+            && r.status() == StatusCode::OK
+        {
+            return second;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the second process did not become ready at {}", second.base);
+}
+
+async fn intake_from_two_server_processes_numbers_cases_without_gaps_or_repeats(app: TestApp) {
+    let admin = app.admin_token().await;
+    let second = second_process(&app).await;
+    // Each process's token from itself: a pinned test clock starts at noon of the pinned date
+    // when its process starts, so the two processes' clocks differ by their start times.
+    let r = app
+        .client
+        .post(format!("{}/api/v1/auth/token", second.base))
+        .json(&json!({"grant_type": "password", "username": "admin",
+                      "password": app.settings.bootstrap.admin_password}))
+        .send()
+        .await
+        .expect("login at the second process");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("token answer");
+    let second_admin = body["access_token"].as_str().expect("token").to_string();
+    let today = app.today();
+    let year = chrono::Datelike::year(&today);
+    // Eight writers per process, five intakes each, all for one agency and one year.
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let (base, token) = if w % 2 == 0 {
+            (app.url(""), admin.clone())
+        } else {
+            (second.base.clone(), second_admin.clone())
+        };
+        let client = app.client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut numbers = Vec::new();
+            for i in 0..5 {
+                let r = client
+                    .request(Method::POST, format!("{base}/api/v1/requests"))
+                    .bearer_auth(&token)
+                    .json(&application(today, &format!("申请人{w}-{i}")))
+                    .send()
+                    .await
+                    .expect("intake sent");
+                let status = r.status();
+                let body: Value = r.json().await.expect("intake answer");
+                assert_eq!(status, StatusCode::CREATED, "intake at {base}: {body}");
+                numbers.push(body["case_number"].as_str().unwrap().to_string());
+            }
+            numbers
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.extend(t.await.expect("writer"));
+    }
+    assert_eq!(numbers.len(), 80);
+    let distinct: BTreeSet<&String> = numbers.iter().collect();
+    assert_eq!(distinct.len(), 80, "a case number was given twice");
+    let expected: BTreeSet<String> = (1..=80).map(|n| format!("ROOT-{year}-{n:06}")).collect();
+    let got: BTreeSet<String> = numbers.into_iter().collect();
+    assert_eq!(got, expected, "case numbers are not 1..=80 without gaps");
+    // What both processes answered is what is stored.
+    let r = app
+        .get("/api/v1/requests?per_page=100&sort=case_number", &admin)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let stored: BTreeSet<String> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["case_number"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stored, expected);
+}
+
+/// PostgreSQL drops the service's connections (a restart, a failover, an administrator): the
+/// pool does not test connections before use, so the next request may find one dead. It
+/// answers 503 with `Retry-After` (never 500), the dead connection leaves the pool, its
+/// siblings are checked before use for a while, and the requests after it succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_dropped_are_replaced_postgres() {
+    let name = format!("gk_{}", uuid::Uuid::new_v4().simple());
+    let tagged = name.clone();
+    let Some(app) = TestApp::spawn_with(crate::helpers::Db::Postgres, move |s| {
+        s.database.url = format!("{}&application_name={tagged}", s.database.url);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    assert_eq!(app.get("/api/v1/requests", &admin).await.status, 200);
+    let killed = app.query_texts(&format!(
+        "SELECT pg_terminate_backend(pid)::text AS value FROM pg_stat_activity \
+         WHERE application_name = '{name}' AND pid <> pg_backend_pid()"
+    ));
+    assert!(!killed.is_empty(), "no connection of the service was found");
+    let mut unavailable = 0;
+    for i in 0..6 {
+        let r = app.get("/api/v1/requests", &admin).await;
+        match r.status.as_u16() {
+            200 => {}
+            503 => {
+                r.assert_problem(503, "service_unavailable");
+                assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+                unavailable += 1;
+            }
+            other => panic!(
+                "request {i} after the connections were dropped: {other} {}",
+                r.text
+            ),
+        }
+    }
+    assert!(
+        unavailable <= 1,
+        "{unavailable} requests failed after the connections were dropped"
+    );
+    assert_eq!(app.get("/api/v1/requests", &admin).await.status, 200);
+}
