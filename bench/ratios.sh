@@ -87,9 +87,9 @@ CREATE TABLE bench_template AS SELECT '$id'::text AS id;
 SQL
   cat > /tmp/gongkai-ratios.sql <<'SQL'
 BEGIN;
-INSERT INTO requests SELECT (jsonb_populate_record(r, jsonb_build_object('id', 'bench-' || nextval('bench_ids'), 'case_number', 'BENCH-' || currval('bench_ids'), 'case_seq', 100000000 + currval('bench_ids')))).* FROM requests r WHERE r.id = (SELECT id FROM bench_template);
-INSERT INTO request_documents SELECT (jsonb_populate_record(d, jsonb_build_object('request_id', 'bench-' || currval('bench_ids')))).* FROM request_documents d WHERE d.request_id = (SELECT id FROM bench_template);
-INSERT INTO request_events SELECT (jsonb_populate_record(e, jsonb_build_object('id', 'bench-ev-' || currval('bench_ids'), 'request_id', 'bench-' || currval('bench_ids')))).* FROM request_events e WHERE e.request_id = (SELECT id FROM bench_template) AND e.seq = 1;
+INSERT INTO requests SELECT p.* FROM requests r, LATERAL jsonb_populate_record(r, jsonb_build_object('id', 'bench-' || nextval('bench_ids'), 'case_number', 'BENCH-' || currval('bench_ids'), 'case_seq', 100000000 + currval('bench_ids'))) p WHERE r.id = (SELECT id FROM bench_template);
+INSERT INTO request_documents SELECT p.* FROM request_documents d, LATERAL jsonb_populate_record(d, jsonb_build_object('request_id', 'bench-' || currval('bench_ids'))) p WHERE d.request_id = (SELECT id FROM bench_template);
+INSERT INTO request_events SELECT p.* FROM request_events e, LATERAL jsonb_populate_record(e, jsonb_build_object('id', 'bench-ev-' || currval('bench_ids'), 'request_id', 'bench-' || currval('bench_ids'))) p WHERE e.request_id = (SELECT id FROM bench_template) AND e.seq = 1;
 INSERT INTO feed_events (id, occurred_at, agency_id, entity_type, entity_id, request_id, event_type, payload) SELECT 'bench-fe-' || currval('bench_ids'), occurred_at, agency_id, entity_type, 'bench-' || currval('bench_ids'), 'bench-' || currval('bench_ids'), event_type, payload FROM feed_events WHERE request_id = (SELECT id FROM bench_template) ORDER BY write_no LIMIT 1;
 COMMIT;
 SQL

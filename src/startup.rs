@@ -70,6 +70,10 @@ impl Application {
             calendar: crate::app::calendar::CalendarCache::default(),
             clock,
             documents,
+            executor: crate::app::executor::DbExecutor::new(
+                settings.database.pool_max_size as usize,
+            )
+            .map_err(|e| StartupError::Other(format!("cannot start the database threads: {e}")))?,
         };
         initialise(&state).await?;
 

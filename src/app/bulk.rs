@@ -176,6 +176,9 @@ fn agency_of(
 }
 
 /// Imports the lines: all of them, or none with every problem listed by line.
+/// Applications written per round of an import's write phase.
+const WRITE_CHUNK: usize = 1000;
+
 pub async fn import(
     state: &AppState,
     actor: Actor,
@@ -335,56 +338,62 @@ pub async fn import(
                 r.row.case_seq = seq;
                 r.row.case_number = format!("{}-{}-{seq:06}", r.agency_code, r.row.case_year);
             }
-            // The rows move out of `ready`: a 100,000-line import holds them once, not twice.
-            let (meta, rows): (Vec<(u64, DateTime<FixedOffset>)>, Vec<Application>) = ready
-                .into_iter()
-                .map(|r| ((r.line, r.arrived_at), r.row))
-                .unzip();
-            db::requests::insert_many(conn, &rows).map_err(|e| {
-                if db::is_unique_violation(&e) {
-                    AppError::conflict(
-                        "external_reference_taken",
-                        crate::text!(
-                            "本次导入的某一外部编号刚被另一申请占用，未导入任何申请",
-                            "an external reference of this import was just taken by another application; nothing was imported"
-                        ),
-                    )
-                } else {
-                    e.into()
+            // Written a chunk at a time (rows, trail events, feed events), each chunk's values
+            // dropped before the next: a 100,000-line import never holds its rows, their events
+            // and their feed payloads all at once (issue 15: memory stays flat).
+            let mut imported = Vec::with_capacity(ready.len());
+            let mut ready = ready.into_iter().peekable();
+            while ready.peek().is_some() {
+                let chunk: Vec<Ready> = ready.by_ref().take(WRITE_CHUNK).collect();
+                let (meta, rows): (Vec<(u64, DateTime<FixedOffset>)>, Vec<Application>) = chunk
+                    .into_iter()
+                    .map(|r| ((r.line, r.arrived_at), r.row))
+                    .unzip();
+                db::requests::insert_many(conn, &rows).map_err(|e| {
+                    if db::is_unique_violation(&e) {
+                        AppError::conflict(
+                            "external_reference_taken",
+                            crate::text!(
+                                "本次导入的某一外部编号刚被另一申请占用，未导入任何申请",
+                                "an external reference of this import was just taken by another application; nothing was imported"
+                            ),
+                        )
+                    } else {
+                        e.into()
+                    }
+                })?;
+                let mut published = Vec::with_capacity(rows.len());
+                for ((line, arrived_at), row) in meta.into_iter().zip(rows) {
+                    published.push(trail(
+                        conn,
+                        true,
+                        &row,
+                        Some(&actor),
+                        "import",
+                        row.receipt_date(),
+                        None,
+                        json!({
+                            "line": line,
+                            "channel": row.channel.code(),
+                            "arrived_at": arrived_at.to_rfc3339(),
+                            "signed_for_on": row.signed_for_on,
+                            "confirmed_on": row.confirmed_on,
+                            "receipt_date": row.receipt_date(),
+                            "due_date": row.due_date,
+                            "disposition": row.disposition().map(|d| d.code()),
+                            "replied_on": row.closed_on(),
+                            "late": row.late(),
+                        }),
+                        &ctx,
+                    )?);
+                    imported.push(Imported {
+                        line,
+                        id: row.id,
+                        case_number: row.case_number,
+                    });
                 }
-            })?;
-            let mut imported = Vec::with_capacity(rows.len());
-            let mut published = Vec::with_capacity(rows.len());
-            for ((line, arrived_at), row) in meta.into_iter().zip(rows) {
-                published.push(trail(
-                    conn,
-                    true,
-                    &row,
-                    Some(&actor),
-                    "import",
-                    row.receipt_date(),
-                    None,
-                    json!({
-                        "line": line,
-                        "channel": row.channel.code(),
-                        "arrived_at": arrived_at.to_rfc3339(),
-                        "signed_for_on": row.signed_for_on,
-                        "confirmed_on": row.confirmed_on,
-                        "receipt_date": row.receipt_date(),
-                        "due_date": row.due_date,
-                        "disposition": row.disposition().map(|d| d.code()),
-                        "replied_on": row.closed_on(),
-                        "late": row.late(),
-                    }),
-                    &ctx,
-                )?);
-                imported.push(Imported {
-                    line,
-                    id: row.id,
-                    case_number: row.case_number,
-                });
+                super::feed::publish_many(conn, clock.now_micros(), published)?;
             }
-            super::feed::publish_many(conn, clock.now_micros(), published)?;
             Ok(imported)
         })
         .await?;

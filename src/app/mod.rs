@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod calendar;
 pub mod clients;
 pub mod documents;
+pub mod executor;
 pub mod feed;
 pub mod idempotency;
 pub mod letterheads;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The folder of uploaded documents (`documents.dir`).
     pub documents: crate::blobstore::BlobStore,
+    /// The threads database work runs on, and a permit per pooled connection.
+    pub executor: executor::DbExecutor,
 }
 
 /// Who is asking and under which request id, for the audit log.
@@ -215,9 +218,12 @@ tokio::task_local! {
 struct RequestDb {
     /// Whether the connection is kept between steps (see [`request_scope`]).
     keep: bool,
-    conn: std::cell::RefCell<Option<db::PooledConn>>,
+    conn: std::cell::RefCell<Option<Held>>,
     statements: std::cell::Cell<u64>,
 }
+
+/// A pooled connection with the permit that stands for it (see `executor`).
+type Held = (db::PooledConn, tokio::sync::OwnedSemaphorePermit);
 
 /// Serves `work` as one request and answers the number of SQL statements its database steps
 /// sent (BEGIN and COMMIT count). With `keep_connection` its steps share one pooled
@@ -260,36 +266,50 @@ impl AppState {
             .try_with(|r| r.conn.borrow_mut().take())
             .ok()
             .flatten();
-        let (outcome, conn, sent) = tokio::task::spawn_blocking(move || {
-            let mut conn = match held {
-                Some(c) => c,
-                None => match db.get() {
-                    Ok(c) => c,
-                    Err(e) => return (Err(AppError::from(e)), None, 0),
-                },
-            };
-            let before = conn.statements();
-            let outcome = f(&mut conn);
-            if matches!(
-                outcome,
-                Err(AppError::Internal(_) | AppError::Unavailable(_))
-            ) && !conn.check()
-            {
-                db.mark_suspect();
-            }
-            let sent = conn.statements().saturating_sub(before);
-            // A connection found dead goes back to the pool now, which drops it.
-            let conn = (!conn.is_broken()).then_some(conn);
-            (outcome, conn, sent)
-        })
-        .await
-        .map_err(|e| AppError::internal_while("the blocking task failed", e))?;
+        // A permit first (waiting without a thread), so the job never waits on the pool.
+        // `Ok`: the request's own connection and permit; `Err`: a permit for a new one.
+        let held: Result<Held, tokio::sync::OwnedSemaphorePermit> = match held {
+            Some(h) => Ok(h),
+            None => Err(self.executor.permit().await.ok_or_else(|| {
+                AppError::Unavailable(anyhow::anyhow!("the database threads have stopped"))
+            })?),
+        };
+        let ran = self
+            .executor
+            .run(move || {
+                let (mut conn, permit) = match held {
+                    Ok(h) => h,
+                    Err(permit) => match db.get() {
+                        Ok(c) => (c, permit),
+                        Err(e) => return (Err(AppError::from(e)), None, 0),
+                    },
+                };
+                let before = conn.statements();
+                let outcome = f(&mut conn);
+                if matches!(
+                    outcome,
+                    Err(AppError::Internal(_) | AppError::Unavailable(_))
+                ) && !conn.check()
+                {
+                    db.mark_suspect();
+                }
+                let sent = conn.statements().saturating_sub(before);
+                // A connection found dead goes back to the pool now, which drops it.
+                let held = (!conn.is_broken()).then_some((conn, permit));
+                (outcome, held, sent)
+            })
+            .await;
+        let Some((outcome, held, sent)) = ran else {
+            return Err(AppError::bug(
+                "a database job panicked or its thread stopped",
+            ));
+        };
         // Outside a request (start-up, schedulers) the connection goes back to the pool here.
         let _ = REQUEST_DB.try_with(|r| {
             r.statements.set(r.statements.get() + sent);
             let mut slot = r.conn.borrow_mut();
             if r.keep && slot.is_none() {
-                *slot = conn;
+                *slot = held;
             }
         });
         outcome

@@ -260,37 +260,7 @@ pub fn load_detail(
     id: &str,
     performing: &[&str],
 ) -> Result<Option<Detail>, DbError> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Nullable;
-    // Our own action codes, never input: checked all the same before they enter SQL text.
-    let listed = performing
-        .iter()
-        .filter(|a| {
-            !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
-        })
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let listed = if listed.is_empty() {
-        "''".to_string()
-    } else {
-        listed
-    };
-    let acts = match conn {
-        DbConnection::Postgres(_) => format!(
-            "(SELECT string_agg(e.seq || '|' || e.action || '|' || \
-             coalesce(to_char(e.on_date, 'YYYY-MM-DD'), ''), ';') FROM request_events e \
-             WHERE e.request_id = requests.id AND e.action IN ({listed}) \
-             AND (e.payload::jsonb -> 'notice_id') IS NULL)"
-        ),
-        DbConnection::Sqlite(_) => format!(
-            "(SELECT group_concat(e.seq || '|' || e.action || '|' || coalesce(e.on_date, ''), ';') \
-             FROM request_events e WHERE e.request_id = requests.id AND e.action IN ({listed}) \
-             AND json_type(e.payload, '$.notice_id') IS NULL)"
-        ),
-    };
+    let acts = ActsWithoutNotice::for_backend(conn, performing);
     type Row = (RequestCore, String, String, String, String, Option<String>);
     let row: Option<Row> = requests::table
         .inner_join(request_documents::table)
@@ -302,7 +272,7 @@ pub fn load_detail(
             request_documents::workflow,
             agencies::code,
             agencies::path,
-            sql::<Nullable<Text>>(&acts),
+            acts,
         ))
         .first(conn)
         .optional()?;
@@ -329,6 +299,86 @@ pub fn load_detail(
         agency_path,
         acts_without_notice: parsed.into_iter().map(|(_, a, d)| (a, d)).collect(),
     }))
+}
+
+/// The correlated sub-select of [`load_detail`]: `seq|action|date;…` of the acts of an
+/// application's trail that a notice performs but that were recorded without one. Its SQL is
+/// fixed per backend, built once, and pushed as is, so diesel caches the prepared statement of
+/// the whole detail query by its text (a `sql()` literal would make it re-prepare every time:
+/// SQLite's parser was the largest single cost of a read).
+#[derive(Debug, Clone, Copy)]
+struct ActsWithoutNotice(&'static str);
+
+impl ActsWithoutNotice {
+    fn for_backend(conn: &DbConnection, performing: &[&str]) -> Self {
+        static PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        // Our own action codes, never input: checked all the same before they enter SQL text.
+        let listed = || {
+            let listed = performing
+                .iter()
+                .filter(|a| {
+                    !a.is_empty()
+                        && a.chars()
+                            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                })
+                .map(|a| format!("'{a}'"))
+                .collect::<Vec<_>>()
+                .join(",");
+            if listed.is_empty() {
+                "''".to_string()
+            } else {
+                listed
+            }
+        };
+        let sql = match conn {
+            DbConnection::Postgres(_) => PG.get_or_init(|| {
+                format!(
+                    "(SELECT string_agg(e.seq || '|' || e.action || '|' || \
+                     coalesce(to_char(e.on_date, 'YYYY-MM-DD'), ''), ';') FROM request_events e \
+                     WHERE e.request_id = requests.id AND e.action IN ({}) \
+                     AND (e.payload::jsonb -> 'notice_id') IS NULL)",
+                    listed()
+                )
+            }),
+            DbConnection::Sqlite(_) => SQLITE.get_or_init(|| {
+                format!(
+                    "(SELECT group_concat(e.seq || '|' || e.action || '|' || \
+                     coalesce(e.on_date, ''), ';') FROM request_events e \
+                     WHERE e.request_id = requests.id AND e.action IN ({}) \
+                     AND json_type(e.payload, '$.notice_id') IS NULL)",
+                    listed()
+                )
+            }),
+        };
+        Self(sql.as_str())
+    }
+}
+
+impl diesel::expression::Expression for ActsWithoutNotice {
+    type SqlType = diesel::sql_types::Nullable<Text>;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for ActsWithoutNotice {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql(self.0);
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for ActsWithoutNotice {
+    type QueryId = ();
+    // Not static: two backends' texts differ; cached by its SQL text instead.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for ActsWithoutNotice {}
+impl<QS> diesel::expression::AppearsOnTable<QS> for ActsWithoutNotice {}
+impl diesel::expression::ValidGrouping<()> for ActsWithoutNotice {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// The agency an application belongs to, without decoding it.
