@@ -69,7 +69,7 @@ agency_id, -created|agency_id=$agency|agency_id = '$agency'|created_at DESC, id 
 agency_id, sort due|agency_id=$agency&sort=due|agency_id = '$agency' AND due_date IS NOT NULL|due_date, id
 q=张伟 (2 chars)|q=$(enc 张伟)|string_to_array(search_text, ' ') @> string_to_array('张伟', ' ') AND (case_number LIKE '%张伟%' OR applicant_name LIKE '%张伟%' OR description LIKE '%张伟%')|created_at DESC, id DESC
 q=娜 (1 char)|q=$(enc 娜)|string_to_array(search_text, ' ') @> string_to_array('娜', ' ') AND (case_number LIKE '%娜%' OR applicant_name LIKE '%娜%' OR description LIKE '%娜%')|created_at DESC, id DESC
-q=case number part|q=$(enc "$case_part")|string_to_array(search_text, ' ') @> string_to_array('$(python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x if len(x)==1 else "" for x in r} | {x[i:i+2] for x in r for i in range(len(x)-1)} - {""})))' "$case_part")', ' ') AND (case_number LIKE '%$case_part%' OR applicant_name LIKE '%$case_part%' OR description LIKE '%$case_part%')|created_at DESC, id DESC
+q=case number part|q=$(enc "$case_part")|string_to_array(search_text, ' ') @> string_to_array('$(python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x for x in r if len(x) == 1} | {x[i:i+2] for x in r for i in range(len(x)-1)})))' "$case_part")', ' ') AND (case_number LIKE '%$case_part%' OR applicant_name LIKE '%$case_part%' OR description LIKE '%$case_part%')|created_at DESC, id DESC
 EOF
 )
 
@@ -117,7 +117,7 @@ done <<<"$cases"
 
 echo
 for q in 张伟 娜 "$case_part"; do
-  grams=$(python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x if len(x)==1 else "" for x in r} | {x[i:i+2] for x in r for i in range(len(x)-1)} - {""})))' "$q")
+  grams=$(python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x for x in r if len(x) == 1} | {x[i:i+2] for x in r for i in range(len(x)-1)})))' "$q")
   echo "== EXPLAIN (ANALYZE, BUFFERS) of the first page's ids for q=$q (the service's query)"
   psql -w -h 127.0.0.1 -U postgres -d "$db" -c "EXPLAIN (ANALYZE, BUFFERS) SELECT requests.id FROM requests
     WHERE (string_to_array(requests.search_text, ' ') @> string_to_array('$grams', ' ') OR requests.search_text IS NULL)
