@@ -136,8 +136,9 @@ error_codes! {
     UnknownReview = "unknown_review", "本机关无此行政复议", "No review of this agency has this id";
     UnknownRow = "unknown_row", "年报表格中无此行", "The report table has no such row";
     UnknownColumn = "unknown_column", "无此列", "No such column";
-    InvalidCursor = "invalid_cursor", "不是本订阅源给出的游标", "Not a cursor given by this feed";
+    InvalidCursor = "invalid_cursor", "不是本服务给出的游标（订阅源或列表的游标须原样传回）", "Not a cursor given by this service (pass a feed or list cursor back unchanged)";
     UnknownCursor = "unknown_cursor", "游标超前于订阅源（并非本服务给出）", "The cursor is ahead of the feed (not given by this service)";
+    CursorSortMismatch = "cursor_sort_mismatch", "cursor 属于另一种排序：换排序时请从第一页开始", "The cursor belongs to another sort order: start again without a cursor when changing the sort";
     FromAfterTo = "from_after_to", "起始日期晚于截止日期", "The start date is after the end date";
     YearMismatch = "year_mismatch", "年份须与路径中的年份一致", "The year must equal the year in the path";
     UsernameTaken = "username_taken", "用户名已被占用", "The user name is taken";

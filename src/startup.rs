@@ -99,6 +99,7 @@ impl Application {
                 source,
             })?
             .run();
+        tokio::spawn(crate::app::requests::fill_search_text(state.clone()));
         if settings.webhooks.enabled {
             let render: crate::app::webhooks::Render = Arc::new(crate::http::feed::delivery_body);
             tokio::spawn(crate::app::webhooks::run_dispatcher(state.clone(), render));

@@ -7,7 +7,8 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime};
 use serde_json::{Value, json};
 
 use super::idempotency::{Answer, Answering};
-use super::{AppError, AppState, Page, Paged, RequestContext};
+use super::{AppError, AppState, Page, RequestContext};
+use crate::db::requests::{SortValue, Start, Total, TotalWanted as DbTotalWanted};
 use crate::db::{self, DbConnection, requests::EventRow};
 use crate::domain::access::{Actor, Role};
 use crate::domain::calendar::Calendar;
@@ -431,35 +432,193 @@ pub(crate) fn detail(conn: &mut DbConnection, v: &mut RequestView) -> Result<(),
     Ok(())
 }
 
+/// The total a list asks for (`total=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalWanted {
+    Exact,
+    Estimate,
+    None,
+    /// Exact up to 10,000 matches, an estimate beyond (the default).
+    Auto,
+}
+
+/// The total given with a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListTotal {
+    Exact(i64),
+    /// The database's estimate (PostgreSQL's planner; SQLite always counts).
+    Estimate(i64),
+    /// Not counted (`total=none`).
+    None,
+}
+
+/// A list query, validated.
+#[derive(Debug, Clone)]
 pub struct ListQuery {
     pub filter: ListFilter,
     pub sort: (SortKey, bool),
     pub page: Page,
+    /// Continue after the row this cursor names (instead of the page number).
+    pub cursor: Option<String>,
+    pub total: TotalWanted,
 }
 
-pub async fn list(
-    state: &AppState,
-    actor: Actor,
-    query: ListQuery,
-) -> Result<Paged<RequestView>, AppError> {
+/// One page of applications.
+#[derive(Debug)]
+pub struct ListPage {
+    pub items: Vec<RequestView>,
+    pub page: Page,
+    pub total: ListTotal,
+    /// The cursor of the next page, when another may follow.
+    pub next_cursor: Option<String>,
+}
+
+/// A list cursor: the sort it belongs to, the last row's sort value and its id, as JSON in
+/// base64url. Opaque to clients; they pass it back unchanged.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct CursorData {
+    /// The sort, as in `sort=` (`-created`).
+    s: String,
+    /// The sort value of the last row (`null`: a row without the date).
+    v: Option<String>,
+    /// The id of the last row.
+    i: String,
+}
+
+fn sort_code((key, desc): (SortKey, bool)) -> String {
+    format!("{}{}", if desc { "-" } else { "" }, key.code())
+}
+
+const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+pub(crate) fn encode_cursor(sort: (SortKey, bool), value: &SortValue, id: &str) -> String {
+    use base64::Engine as _;
+    let v = match value {
+        SortValue::Date(d) => d.map(|d| d.to_string()),
+        SortValue::Created(t) => Some(t.format(CURSOR_TIME).to_string()),
+        SortValue::CaseNumber(c) => Some(c.clone()),
+    };
+    let data = CursorData {
+        s: sort_code(sort),
+        v,
+        i: id.to_string(),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&data).unwrap_or_default())
+}
+
+fn invalid_cursor() -> AppError {
+    AppError::BadRequest {
+        code: "invalid_cursor",
+        detail: crate::text!(
+            "cursor 无法识别：请原样传回上一页的 next_cursor",
+            "the cursor is not one this service gave: pass the previous page's next_cursor back unchanged"
+        ),
+    }
+}
+
+/// The position a cursor names, for this sort: 400 `invalid_cursor` when it is not one of ours,
+/// `cursor_sort_mismatch` when it belongs to another sort.
+pub(crate) fn decode_cursor(
+    raw: &str,
+    sort: (SortKey, bool),
+) -> Result<(SortValue, String), AppError> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw.trim())
+        .map_err(|_| invalid_cursor())?;
+    let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| invalid_cursor())?;
+    let key = sort.0;
+    if data.s != sort_code(sort) {
+        let (theirs, ours) = (data.s, sort_code(sort));
+        return Err(AppError::BadRequest {
+            code: "cursor_sort_mismatch",
+            detail: crate::text!(
+                "cursor 属于排序 {theirs}，本次排序为 {ours}：换排序时请不带 cursor 从头开始",
+                "the cursor belongs to sort {theirs}, this list is sorted by {ours}: start again without a cursor"
+            ),
+        });
+    }
+    if data.i.is_empty() || data.i.len() > 64 {
+        return Err(invalid_cursor());
+    }
+    let value = match (key, data.v) {
+        (SortKey::Received | SortKey::Due, None) => SortValue::Date(None),
+        (SortKey::Received | SortKey::Due, Some(v)) => {
+            SortValue::Date(Some(v.parse::<NaiveDate>().map_err(|_| invalid_cursor())?))
+        }
+        (SortKey::Created, Some(v)) => SortValue::Created(
+            NaiveDateTime::parse_from_str(&v, CURSOR_TIME).map_err(|_| invalid_cursor())?,
+        ),
+        (SortKey::CaseNumber, Some(v)) if v.len() <= 200 => SortValue::CaseNumber(v),
+        _ => return Err(invalid_cursor()),
+    };
+    Ok((value, data.i))
+}
+
+pub async fn list(state: &AppState, actor: Actor, query: ListQuery) -> Result<ListPage, AppError> {
+    let start = match &query.cursor {
+        Some(raw) => {
+            let (value, id) = decode_cursor(raw, query.sort)?;
+            Start::After(value, id)
+        }
+        None => Start::Offset(query.page.offset()),
+    };
+    let wanted = match query.total {
+        TotalWanted::Exact => DbTotalWanted::Exact,
+        TotalWanted::Estimate => DbTotalWanted::Estimate,
+        TotalWanted::None => DbTotalWanted::None,
+        TotalWanted::Auto => DbTotalWanted::Auto,
+    };
     state
         .with_conn(move |conn| {
             let vis = actor.visibility();
-            let (apps, total) = db::requests::list(
+            let page = db::requests::list(
                 conn,
                 &vis,
                 &query.filter,
                 query.sort,
-                query.page.offset(),
+                &start,
                 query.page.per_page,
+                wanted,
             )?;
-            Ok(Paged {
-                items: apps.into_iter().map(RequestView::new).collect(),
+            Ok(ListPage {
+                items: page.items.into_iter().map(RequestView::new).collect(),
                 page: query.page,
-                total,
+                total: match page.total {
+                    Total::Exact(n) => ListTotal::Exact(n),
+                    Total::Estimate(n) => ListTotal::Estimate(n),
+                    Total::None => ListTotal::None,
+                },
+                next_cursor: page
+                    .next
+                    .map(|(value, id)| encode_cursor(query.sort, &value, &id)),
             })
         })
         .await
+}
+
+/// Fills the search grams of applications stored by a release before them, in batches of
+/// 1,000 (each its own transaction), until none is left; run once after start. Until a row is
+/// filled a search rechecks it directly, so results are complete meanwhile.
+pub async fn fill_search_text(state: AppState) {
+    let mut filled = 0usize;
+    loop {
+        match state
+            .in_transaction(|conn| Ok(db::requests::fill_search_text(conn, 1000)?))
+            .await
+        {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "filling the search grams of older applications stopped; it resumes at the next start");
+                return;
+            }
+        }
+    }
+    if filled > 0 {
+        tracing::info!(filled, "filled the search grams of older applications");
+    }
 }
 
 pub(crate) fn refusal(r: Refusal) -> AppError {

@@ -16,6 +16,7 @@ pub mod remedies;
 pub mod reports;
 pub mod requests;
 pub mod schema;
+pub mod search;
 pub mod users;
 pub mod webhooks;
 

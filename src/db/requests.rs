@@ -46,6 +46,9 @@ pub struct RequestCore {
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The grams `q` searches (`db::search`), derived from the case number, applicant name and
+    /// description on every write.
+    pub search_text: Option<String>,
 }
 
 /// The documents of an application: intake details and the legal record, as JSON.
@@ -139,6 +142,11 @@ pub(crate) fn to_row(a: &Application) -> RequestRow {
             created_by: a.created_by.clone(),
             created_at: a.created_at,
             updated_at: a.updated_at,
+            search_text: Some(super::search::document_grams(&[
+                &a.case_number,
+                &a.details.applicant.name,
+                &a.details.description,
+            ])),
         },
         details: stored::encode_details(&a.details),
         workflow: stored::encode_workflow(wf),
@@ -545,7 +553,7 @@ pub fn scoped(scope: &Scope) -> Boxed<'_> {
     }
 }
 
-fn filtered<'a>(scope: &'a Scope, f: &'a ListFilter) -> Boxed<'a> {
+fn filtered<'a>(scope: &'a Scope, f: &'a ListFilter, backend: Backend) -> Boxed<'a> {
     let mut q = scoped(scope);
     if !f.states.is_empty() {
         q = q.filter(requests::state.eq_any(f.states.iter().map(|s| s.code()).collect::<Vec<_>>()));
@@ -592,65 +600,386 @@ fn filtered<'a>(scope: &'a Scope, f: &'a ListFilter) -> Boxed<'a> {
         q = q.filter(requests::external_reference.eq(r.as_str()));
     }
     if let Some(text) = &f.q {
-        let pattern = format!("%{}", like_prefix(text));
-        q = q.filter(
-            requests::case_number
-                .like(pattern.clone())
-                .escape('\\')
-                .or(requests::applicant_name.like(pattern.clone()).escape('\\'))
-                .or(requests::description.like(pattern).escape('\\')),
-        );
+        q = search(q, text, backend);
     }
     q
 }
 
+/// `q`: the rows whose stored grams hold every gram of the text (the index: GIN on PostgreSQL,
+/// FTS5 on SQLite; rows not yet filled after an upgrade are rechecked too), then the exact
+/// substring recheck on the original columns, so the result is the old `LIKE '%text%'`.
+fn search<'a>(mut q: Boxed<'a>, text: &str, backend: Backend) -> Boxed<'a> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    let grams = super::search::query_grams(text);
+    if !grams.is_empty() {
+        let candidates = match backend {
+            Backend::Postgres => sql::<Bool>(
+                "(string_to_array(requests.search_text, ' ') @> string_to_array(",
+            )
+            .bind::<Text, _>(grams.join(" "))
+            .sql(", ' ') OR requests.search_text IS NULL)"),
+            Backend::Sqlite => sql::<Bool>(
+                "(requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH ",
+            )
+            .bind::<Text, _>(super::search::fts5_query(&grams))
+            .sql(") OR requests.search_text IS NULL)"),
+        };
+        q = q.filter(candidates);
+    }
+    let pattern = format!("%{}", like_prefix(text));
+    q.filter(
+        requests::case_number
+            .like(pattern.clone())
+            .escape('\\')
+            .or(requests::applicant_name.like(pattern.clone()).escape('\\'))
+            .or(requests::description.like(pattern).escape('\\')),
+    )
+}
+/// Which SQL dialect a query is built for, where the two differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+fn backend(conn: &DbConnection) -> Backend {
+    match conn {
+        DbConnection::Postgres(_) => Backend::Postgres,
+        DbConnection::Sqlite(_) => Backend::Sqlite,
+    }
+}
+
+/// Up to this many matching rows, a list's default total is an exact count; beyond, an
+/// estimate (counting every row of a large result would cost more than the page).
+pub const EXACT_TOTAL_LIMIT: i64 = 10_000;
+
+/// The total a caller asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalWanted {
+    Exact,
+    Estimate,
+    None,
+    /// Exact up to [`EXACT_TOTAL_LIMIT`] matches, an estimate beyond.
+    Auto,
+}
+
+/// The total given with a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    Exact(i64),
+    /// PostgreSQL's planner estimate, never below the rows seen (SQLite counts exactly).
+    Estimate(i64),
+    None,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    /// Skip this many rows (page numbers).
+    Offset(i64),
+    /// After this row of the sort order (a cursor): its sort value and its id.
+    After(SortValue, String),
+}
+
+/// The value of a row's sort key, as a cursor carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    /// Receipt or due date; `None` for rows without it (they sort last either way).
+    Date(Option<NaiveDate>),
+    Created(NaiveDateTime),
+    CaseNumber(String),
+}
+
+impl SortValue {
+    fn of(key: SortKey, a: &Application) -> SortValue {
+        match key {
+            SortKey::Received => SortValue::Date(a.workflow.clock.receipt_date),
+            SortKey::Due => SortValue::Date(a.due_date),
+            SortKey::Created => SortValue::Created(a.created_at),
+            SortKey::CaseNumber => SortValue::CaseNumber(a.case_number.clone()),
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug)]
+pub struct ListPage {
+    pub items: Vec<Application>,
+    pub total: Total,
+    /// The last row's sort value and id when more rows follow (the next cursor).
+    pub next: Option<(SortValue, String)>,
+}
+
+/// `<before> <query> <after>`: a query wrapped in SQL of its own (a capped count, an EXPLAIN),
+/// keeping the inner query's bind parameters.
+struct Around<Q, ST> {
+    before: &'static str,
+    inner: Q,
+    after: &'static str,
+    _sql_type: std::marker::PhantomData<ST>,
+}
+
+impl<Q, ST> Around<Q, ST> {
+    fn new(before: &'static str, inner: Q, after: &'static str) -> Self {
+        Around {
+            before,
+            inner,
+            after,
+            _sql_type: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<Q, ST> diesel::query_builder::QueryId for Around<Q, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, ST: diesel::sql_types::SingleValue> diesel::query_builder::Query for Around<Q, ST> {
+    type SqlType = ST;
+}
+
+impl<Q, ST> diesel::query_builder::QueryFragment<MultiBackend> for Around<Q, ST>
+where
+    Q: diesel::query_builder::QueryFragment<MultiBackend>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, MultiBackend>,
+    ) -> QueryResult<()> {
+        out.push_sql(self.before);
+        self.inner.walk_ast(out.reborrow())?;
+        out.push_sql(self.after);
+        Ok(())
+    }
+}
+
+impl<Q, ST> RunQueryDsl<DbConnection> for Around<Q, ST> {}
+
+/// PostgreSQL's estimate of the rows a query returns (`EXPLAIN`, nothing run).
+fn planner_rows(conn: &mut DbConnection, q: Boxed<'_>) -> QueryResult<i64> {
+    let plan: String = Around::<_, Text>::new("EXPLAIN (FORMAT JSON) ", q.select(requests::id), "")
+        .get_result(conn)?;
+    let rows = serde_json::from_str::<serde_json::Value>(&plan)
+        .ok()
+        .and_then(|v| v.get(0)?.get("Plan")?.get("Plan Rows")?.as_f64())
+        .unwrap_or(0.0);
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the planner's row estimate is a whole number in an f64"
+    )]
+    Ok(rows.max(0.0).round() as i64)
+}
+
+fn count_total<'a>(
+    conn: &mut DbConnection,
+    base: &dyn Fn() -> Boxed<'a>,
+    wanted: TotalWanted,
+    seen: i64,
+) -> QueryResult<Total> {
+    let backend = backend(conn);
+    match (wanted, backend) {
+        (TotalWanted::None, _) => Ok(Total::None),
+        (TotalWanted::Exact, _) | (_, Backend::Sqlite) => {
+            Ok(Total::Exact(base().count().get_result(conn)?))
+        }
+        (TotalWanted::Estimate, Backend::Postgres) => {
+            Ok(Total::Estimate(planner_rows(conn, base())?.max(seen)))
+        }
+        (TotalWanted::Auto, Backend::Postgres) => {
+            // Count at most one row past the limit: bounded work at any size.
+            let capped: i64 = Around::<_, diesel::sql_types::BigInt>::new(
+                "SELECT count(*) FROM (",
+                base().select(requests::id).limit(EXACT_TOTAL_LIMIT + 1),
+                ") AS capped",
+            )
+            .get_result(conn)?;
+            if capped <= EXACT_TOTAL_LIMIT {
+                Ok(Total::Exact(capped))
+            } else {
+                Ok(Total::Estimate(
+                    planner_rows(conn, base())?.max(capped).max(seen),
+                ))
+            }
+        }
+    }
+}
+
+/// The order of a sort's index, `(key, id)`, ties broken by the id. Rows without the date sort
+/// last either way, the same on both databases: a dated sort reads the dated rows in this
+/// order (`key IS NOT NULL`, a range of the index), then the undated ones by id.
+fn index_ordered(q: Boxed<'_>, key: SortKey, desc: bool) -> Boxed<'_> {
+    match (key, desc) {
+        (SortKey::Received, false) => q.order((requests::receipt_date.asc(), requests::id.asc())),
+        (SortKey::Received, true) => q.order((requests::receipt_date.desc(), requests::id.desc())),
+        (SortKey::Due, false) => q.order((requests::due_date.asc(), requests::id.asc())),
+        (SortKey::Due, true) => q.order((requests::due_date.desc(), requests::id.desc())),
+        (SortKey::Created, false) => q.order((requests::created_at.asc(), requests::id.asc())),
+        (SortKey::Created, true) => q.order((requests::created_at.desc(), requests::id.desc())),
+        (SortKey::CaseNumber, false) => q.order((requests::case_number.asc(), requests::id.asc())),
+        (SortKey::CaseNumber, true) => q.order((requests::case_number.desc(), requests::id.desc())),
+    }
+}
+
+fn is_dated(key: SortKey) -> bool {
+    matches!(key, SortKey::Received | SortKey::Due)
+}
+
+/// The first run of a page: the rows with the sort key, in the index's order.
+fn keyed_run(q: Boxed<'_>, key: SortKey, desc: bool) -> Boxed<'_> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    let q = if is_dated(key) {
+        q.filter(sql::<Bool>(&format!("{} IS NOT NULL", sort_column(key))))
+    } else {
+        q
+    };
+    index_ordered(q, key, desc)
+}
+
+/// The sort key's column, as SQL (for the row comparison of a cursor).
+fn sort_column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Received => "requests.receipt_date",
+        SortKey::Due => "requests.due_date",
+        SortKey::Created => "requests.created_at",
+        SortKey::CaseNumber => "requests.case_number",
+    }
+}
+
+/// The ids of up to `limit` rows from `start` in the sort order. After a cursor, the row
+/// comparison `(key, id) > (value, id)` is a range of the sort's index on both databases, so a
+/// page costs the same at any depth; by offset the index is read in order and the skipped rows
+/// counted off. A dated sort reads the dated rows first, then the undated ones by id.
+fn page_ids<'a>(
+    conn: &mut DbConnection,
+    base: &dyn Fn() -> Boxed<'a>,
+    (key, desc): (SortKey, bool),
+    start: &Start,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Date, Timestamp};
+    let column = sort_column(key);
+    let undated = |conn: &mut DbConnection, after_id: Option<String>, skip: i64, n: i64| {
+        let mut q = base().filter(sql::<Bool>(&format!("{column} IS NULL")));
+        q = match (after_id, desc) {
+            (Some(id), true) => q.filter(requests::id.lt(id)),
+            (Some(id), false) => q.filter(requests::id.gt(id)),
+            (None, _) => q,
+        };
+        let q = if desc {
+            q.order(requests::id.desc())
+        } else {
+            q.order(requests::id.asc())
+        };
+        q.offset(skip)
+            .limit(n)
+            .select(requests::id)
+            .load::<String>(conn)
+    };
+    let head = || {
+        sql::<Bool>(&format!(
+            "({column}, requests.id) {} (",
+            if desc { "<" } else { ">" }
+        ))
+    };
+    let mut q = base();
+    let offset = match start {
+        Start::Offset(offset) => *offset,
+        Start::After(SortValue::Date(None), id) => {
+            return undated(conn, Some(id.clone()), 0, limit);
+        }
+        Start::After(SortValue::Date(Some(d)), id) => {
+            q = q.filter(
+                head()
+                    .bind::<Date, _>(*d)
+                    .sql(", ")
+                    .bind::<Text, _>(id.clone())
+                    .sql(")"),
+            );
+            0
+        }
+        Start::After(SortValue::Created(t), id) => {
+            q = q.filter(
+                head()
+                    .bind::<Timestamp, _>(*t)
+                    .sql(", ")
+                    .bind::<Text, _>(id.clone())
+                    .sql(")"),
+            );
+            0
+        }
+        Start::After(SortValue::CaseNumber(c), id) => {
+            q = q.filter(
+                head()
+                    .bind::<Text, _>(c.clone())
+                    .sql(", ")
+                    .bind::<Text, _>(id.clone())
+                    .sql(")"),
+            );
+            0
+        }
+    };
+    let mut ids: Vec<String> = keyed_run(q, key, desc)
+        .offset(offset)
+        .limit(limit)
+        .select(requests::id)
+        .load(conn)?;
+    let found = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    if is_dated(key) && found < limit {
+        // Past the dated rows. An offset beyond them skips that many undated ones; their count
+        // is needed only here, at the end of the list.
+        let skip = if found == 0 && offset > 0 {
+            let dated: i64 = base()
+                .filter(sql::<Bool>(&format!("{column} IS NOT NULL")))
+                .count()
+                .get_result(conn)?;
+            (offset - dated).max(0)
+        } else {
+            0
+        };
+        ids.extend(undated(conn, None, skip, limit - found)?);
+    }
+    Ok(ids)
+}
+
+/// One page of the applications the caller sees, in the sort order, from `start`, with the
+/// total asked for.
 pub fn list(
     conn: &mut DbConnection,
     visibility: &Visibility,
     filter: &ListFilter,
     sort: (SortKey, bool),
-    offset: i64,
+    start: &Start,
     limit: i64,
-) -> Result<(Vec<Application>, i64), DbError> {
+    total: TotalWanted,
+) -> Result<ListPage, DbError> {
     let scope = resolve(conn, visibility)?;
-    let total = filtered(&scope, filter).count().get_result(conn)?;
-    let q = filtered(&scope, filter);
-    let (key, desc) = sort;
-    let q = match (key, desc) {
-        // Rows without the date sort last either way, the same on both databases.
-        (SortKey::Received, false) => q.order((
-            requests::receipt_date.is_null().asc(),
-            requests::receipt_date.asc(),
-            requests::id.asc(),
-        )),
-        (SortKey::Received, true) => q.order((
-            requests::receipt_date.is_null().asc(),
-            requests::receipt_date.desc(),
-            requests::id.desc(),
-        )),
-        (SortKey::Due, false) => q.order((
-            requests::due_date.is_null().asc(),
-            requests::due_date.asc(),
-            requests::id.asc(),
-        )),
-        (SortKey::Due, true) => q.order((
-            requests::due_date.is_null().asc(),
-            requests::due_date.desc(),
-            requests::id.desc(),
-        )),
-        (SortKey::Created, false) => q.order((requests::created_at.asc(), requests::id.asc())),
-        (SortKey::Created, true) => q.order((requests::created_at.desc(), requests::id.desc())),
-        (SortKey::CaseNumber, false) => q.order((requests::case_number.asc(), requests::id.asc())),
-        (SortKey::CaseNumber, true) => q.order((requests::case_number.desc(), requests::id.desc())),
+    let dialect = backend(conn);
+    let base = || filtered(&scope, filter, dialect);
+    // One row more than the page tells whether another page follows. Two steps: the page's
+    // ids first, which the sort indexes answer without the wide rows, then those rows by
+    // primary key.
+    let mut ids = page_ids(conn, &base, sort, start, limit + 1)?;
+    let skipped = match start {
+        Start::Offset(offset) => *offset,
+        Start::After(..) => 0,
     };
-    // Two steps: the page's ids first, which the covering sort indexes answer without touching
-    // the wide rows, then those rows by primary key.
-    let ids: Vec<String> = q
-        .offset(offset)
-        .limit(limit)
-        .select(requests::id)
-        .load(conn)?;
-    Ok((by_ids(conn, &ids)?, total))
+    let more = i64::try_from(ids.len()).unwrap_or(i64::MAX) > limit;
+    ids.truncate(usize::try_from(limit).unwrap_or(0));
+    let items = by_ids(conn, &ids)?;
+    let seen = skipped + i64::try_from(items.len()).unwrap_or(0) + i64::from(more);
+    let total = count_total(conn, &base, total, seen)?;
+    let next = if more {
+        items
+            .last()
+            .map(|a| (SortValue::of(sort.0, a), a.id.clone()))
+    } else {
+        None
+    };
+    Ok(ListPage { items, total, next })
 }
 
 /// The applications with these ids, in the order of `ids`: one query.
@@ -939,4 +1268,46 @@ pub fn analyze_after_bulk_load(conn: &mut DbConnection) -> QueryResult<()> {
             .try_for_each(|t| c.batch_execute(&format!("VACUUM ANALYZE {t}"))),
         DbConnection::Sqlite(c) => c.batch_execute("ANALYZE;"),
     }
+}
+
+/// Fills `search_text` of up to `batch` rows written before the column existed (by an older
+/// release); returns how many it filled. Called in batches after start until none is left.
+pub fn fill_search_text(conn: &mut DbConnection, batch: i64) -> QueryResult<usize> {
+    let rows: Vec<(String, String, String, String)> = requests::table
+        .filter(requests::search_text.is_null())
+        .select((
+            requests::id,
+            requests::case_number,
+            requests::applicant_name,
+            requests::description,
+        ))
+        .limit(batch)
+        .load(conn)?;
+    for (id, case_number, name, description) in &rows {
+        let grams = super::search::document_grams(&[case_number, name, description]);
+        diesel::update(requests::table.find(id))
+            .set(requests::search_text.eq(grams))
+            .execute(conn)?;
+    }
+    Ok(rows.len())
+}
+
+/// PostgreSQL's plan (`EXPLAIN`, text) of the first page's ids of a list over every agency:
+/// the query `list` runs first (the keyed run), so tests and the list benchmark show which indexes it uses. Empty on
+/// SQLite.
+pub fn explain_list(
+    conn: &mut DbConnection,
+    filter: &ListFilter,
+    sort: (SortKey, bool),
+    limit: i64,
+) -> QueryResult<String> {
+    if backend(conn) == Backend::Sqlite {
+        return Ok(String::new());
+    }
+    let scope = Scope::All;
+    let q = keyed_run(filtered(&scope, filter, Backend::Postgres), sort.0, sort.1)
+        .limit(limit)
+        .select(requests::id);
+    let lines: Vec<String> = Around::<_, Text>::new("EXPLAIN ", q, "").load(conn)?;
+    Ok(lines.join("\n"))
 }

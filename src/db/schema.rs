@@ -92,6 +92,7 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        search_text -> Nullable<Text>,
     }
 }
 

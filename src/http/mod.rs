@@ -68,6 +68,7 @@ use crate::app::AppState;
         report_schema::CellColumnCode,
         reports::ExportFormat,
         requests::RequestSortCode,
+        requests::TotalKindCode,
         audit::AuditEntityCode
     )),
     tags(

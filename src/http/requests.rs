@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::dto::{ListEnvelope, instant};
+use super::dto::instant;
 use super::extract::{ApiJson, ApiQuery, Authenticated, Ctx, IfMatch};
 use super::idempotency::{Creating, IdempotencyKeyHeader, json_answer, respond};
 use super::problem::ApiError;
@@ -342,7 +342,36 @@ pub async fn create_request(
     Ok(respond(answer))
 }
 
-/// Filters, sorting and paging of the application list.
+/// How a list's `total` was obtained.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TotalKindCode {
+    /// Counted.
+    Exact,
+    /// The database's estimate (PostgreSQL's planner), for a large result.
+    Estimate,
+    /// Not counted (`total=none`): `total` is null.
+    None,
+}
+
+/// A page of applications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestListEnvelope {
+    /// The items of this page.
+    pub items: Vec<RequestDto>,
+    /// The page returned, from 1 (1 for a page reached by cursor).
+    pub page: i64,
+    /// Items per page asked for.
+    pub per_page: i64,
+    /// Items matching the filters, over all pages, as `total_kind` says; null when not counted.
+    pub total: Option<i64>,
+    /// How `total` was obtained: `exact`, `estimate` or `none`.
+    pub total_kind: TotalKindCode,
+    /// Pass as `cursor` (with the same sort and filters) for the next page; null on the last
+    /// page.
+    pub next_cursor: Option<String>,
+}
+
 /// The order of the application list: a key, prefixed `-` for descending.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -394,10 +423,23 @@ pub struct RequestListQuery {
     /// Only this agency (within the caller's scope).
     pub agency_id: Option<Uuid>,
     /// `received`, `due`, `created` or `case_number`; prefix `-` for descending. Default `-created`.
+    /// Ties break on the id, so the order is total.
     #[param(value_type = Option<RequestSortCode>)]
     pub sort: Option<String>,
+    /// Page number (offset paging). Deep pages cost more with depth: prefer `cursor`.
+    /// Not together with `cursor`.
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
+    /// Keyset paging: the `next_cursor` of the previous page, passed back unchanged with the
+    /// same `sort` and filters; every page costs the same at any depth. A cursor of another
+    /// sort is a 400 `cursor_sort_mismatch`, a damaged one a 400 `invalid_cursor`.
+    #[param(pattern = r"^[A-Za-z0-9_-]{1,1024}$", max_length = 1024)]
+    pub cursor: Option<String>,
+    /// `exact` counts the matches; `estimate` gives the database's estimate (PostgreSQL's
+    /// planner; SQLite counts); `none` skips the count. Default: exact up to 10,000 matches,
+    /// an estimate beyond. `total_kind` in the answer says which was given.
+    #[param(value_type = Option<TotalKindCode>)]
+    pub total: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
@@ -409,15 +451,41 @@ fn bad_query(field: &str, message: crate::domain::text::Text) -> ApiError {
 
 /// List applications in the caller's scope. Identity numbers are masked.
 #[utoipa::path(tag = "requests", security(("bearer" = [])), params(RequestListQuery),
-    responses((status = 200, description = "Applications", body = ListEnvelope<RequestDto>)))]
+    responses((status = 200, description = "Applications", body = RequestListEnvelope)))]
 #[get("/requests")]
 pub async fn list_requests(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     query: ApiQuery<RequestListQuery>,
-) -> Result<web::Json<ListEnvelope<RequestDto>>, ApiError> {
+) -> Result<web::Json<RequestListEnvelope>, ApiError> {
     let q = query.0;
+    if q.cursor.is_some() && q.page.is_some() {
+        return Err(AppError::field(
+            "page",
+            "conflicting_fields",
+            crate::text!(
+                "page 与 cursor 只能给出其一",
+                "give page or cursor, not both"
+            ),
+        )
+        .into());
+    }
     let page = Page::parse(q.page, q.per_page)?;
+    let total = match q.total.as_deref() {
+        None => uc::TotalWanted::Auto,
+        Some("exact") => uc::TotalWanted::Exact,
+        Some("estimate") => uc::TotalWanted::Estimate,
+        Some("none") => uc::TotalWanted::None,
+        Some(_) => {
+            return Err(bad_query(
+                "total",
+                crate::text!(
+                    "须为 exact、estimate 或 none",
+                    "must be exact, estimate or none"
+                ),
+            ));
+        }
+    };
     let today = state.today();
     let mut states = Vec::new();
     if let Some(s) = &q.state {
@@ -511,12 +579,28 @@ pub async fn list_requests(
             filter,
             sort: (key, desc),
             page,
+            cursor: q.cursor,
+            total,
         },
     )
     .await?;
-    Ok(web::Json(ListEnvelope::from_paged(paged, |v| {
-        request_dto(&v, today, true)
-    })))
+    let (total, total_kind) = match paged.total {
+        uc::ListTotal::Exact(n) => (Some(n), TotalKindCode::Exact),
+        uc::ListTotal::Estimate(n) => (Some(n), TotalKindCode::Estimate),
+        uc::ListTotal::None => (None, TotalKindCode::None),
+    };
+    Ok(web::Json(RequestListEnvelope {
+        items: paged
+            .items
+            .iter()
+            .map(|v| request_dto(v, today, true))
+            .collect(),
+        page: paged.page.page,
+        per_page: paged.page.per_page,
+        total,
+        total_kind,
+        next_cursor: paged.next_cursor,
+    }))
 }
 
 /// Which forwarded application.

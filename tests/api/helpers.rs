@@ -423,6 +423,32 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A connection of the service's own type to the test's database (to call `db` functions
+    /// directly).
+    pub fn db_connection(&self) -> gongkai::db::DbConnection {
+        use diesel::Connection;
+        let url = &self.settings.database.url;
+        match self.db {
+            Db::Sqlite => {
+                let path = url.strip_prefix("sqlite://").unwrap_or(url);
+                gongkai::db::DbConnection::Sqlite(
+                    diesel::SqliteConnection::establish(path).expect("sqlite"),
+                )
+            }
+            Db::Postgres => gongkai::db::DbConnection::Postgres(
+                diesel::PgConnection::establish(url).expect("postgres"),
+            ),
+        }
+    }
+
+    /// Runs the fill of search grams that a start runs, to its end.
+    pub fn fill_search_text(&self) {
+        let mut conn = self.db_connection();
+        while gongkai::db::requests::fill_search_text(&mut conn, 1000).expect("fill") > 0 {}
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop the server without waiting, then remove the database.

@@ -41,16 +41,18 @@ fn seed_and_check(kind: Db) {
     let root = db::agencies::find_by_code(&mut conn, "ROOT")
         .expect("q")
         .expect("root");
-    let (rows, total) = db::requests::list(
+    let page = db::requests::list(
         &mut conn,
         &Visibility::Subtree(root.path.clone()),
         &Default::default(),
         (gongkai::domain::request::SortKey::Created, true),
-        0,
+        &db::requests::Start::Offset(0),
         5,
+        db::requests::TotalWanted::Exact,
     )
     .expect("list");
-    assert_eq!(total, 600);
+    assert_eq!(page.total, db::requests::Total::Exact(600));
+    let rows = page.items;
     assert_eq!(rows.len(), 5);
     assert!(
         rows.iter()

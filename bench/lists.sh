@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# List latency over a large history (issue 15). Usage:
+#   bench/lists.sh [REQUESTS]            (default 1000000)
+# Builds the release binary, seeds the PostgreSQL database $DB (default gongkai_lists) with
+# REQUESTS applications unless it already holds that many, starts gongkai on 127.0.0.1:$PORT,
+# and for each documented filter and sort measures p50/p99 of GET /api/v1/requests at 1 and 8
+# clients (wrk; apt-get install -y wrk), by page 1 and by a deep cursor. Beside them, the
+# ceiling measured in the same run: the same binary's /healthz, and the list's own SQL (the
+# page's ids by the sort's index, their rows with documents, the capped count) through
+# pgbench -f. Ends with the plans of q searches. Needs a server at 127.0.0.1:5432, trust auth.
+# DURATION (default 5s) is the length of each measurement.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+db=${DB:-gongkai_lists}
+port=${PORT:-18081}
+dur=${DURATION:-5s}
+url=postgres://postgres@127.0.0.1:5432/$db
+export GONGKAI__DATABASE__URL=$url
+export GONGKAI__BOOTSTRAP__ADMIN_PASSWORD=bench-admin-password
+export GONGKAI__SERVER__BIND=127.0.0.1:$port
+export GONGKAI__DATABASE__POOL_MAX_SIZE=${POOL:-16}
+export GONGKAI__LOG__LEVEL=warn
+cargo build --release -q
+bin=${CARGO_TARGET_DIR:-target}/release/gongkai
+psql_() { psql -w -h 127.0.0.1 -U postgres -qtA "$@"; }
+have=$(psql_ -d "$db" -c 'SELECT count(*) FROM requests' 2>/dev/null || echo 0)
+if [ "${have:-0}" -lt "$n" ]; then
+  echo "== seeding $n applications into $db"
+  psql_ -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  $bin seed --agencies 20 --requests "$n" --years 2021-2026
+fi
+$bin serve & pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d)
+for _ in $(seq 1 100); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
+# Rows stored before the search column existed are filled after start: wait for them.
+while [ "$(psql_ -d "$db" -c 'SELECT count(*) FROM requests WHERE search_text IS NULL')" != 0 ]; do
+  echo "   (filling search grams: $(psql_ -d "$db" -c 'SELECT count(*) FROM requests WHERE search_text IS NULL') left)"
+  sleep 5
+done
+export TOKEN=$(curl -s -X POST "localhost:$port/api/v1/auth/token" -H 'content-type: application/json' \
+  -d '{"grant_type":"password","username":"admin","password":"bench-admin-password"}' |
+  sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+agency=$(psql_ -d "$db" -c "SELECT agency_id FROM requests GROUP BY agency_id ORDER BY count(*) DESC LIMIT 1")
+case_number=$(psql_ -d "$db" -c "SELECT case_number FROM requests ORDER BY created_at LIMIT 1 OFFSET 500000")
+case_part=${case_number: -6}
+today=$(curl -s "localhost:$port/api/v1/dashboard" -H "authorization: Bearer $TOKEN" | sed -E 's/.*"today":"([^"]+)".*/\1/')
+enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
+
+# label | query string | SQL filter (for pgbench) | SQL order of the sort's index
+cases=$(cat <<EOF
+unfiltered, -created|sort=-created|TRUE|created_at DESC, id DESC
+sort received|sort=received|receipt_date IS NOT NULL|receipt_date, id
+sort -due|sort=-due|due_date IS NOT NULL|due_date DESC, id DESC
+sort case_number|sort=case_number|TRUE|case_number, id
+sort -case_number|sort=-case_number|TRUE|case_number DESC, id DESC
+state=processing, sort due|state=processing&sort=due|state = 'processing' AND due_date IS NOT NULL|due_date, id
+state=2 states, -created|state=consulting,awaiting_payment|state IN ('consulting','awaiting_payment')|created_at DESC, id DESC
+channel=letter|channel=letter|channel = 'letter'|created_at DESC, id DESC
+applicant_kind=research_institution|applicant_kind=research_institution|applicant_kind = 'research_institution'|created_at DESC, id DESC
+receipt range + channel, -received|received_from=2025-01-01&received_to=2025-03-31&channel=letter&sort=-received|receipt_date BETWEEN '2025-01-01' AND '2025-03-31' AND channel = 'letter' AND receipt_date IS NOT NULL|receipt_date DESC, id DESC
+due_before, sort due|due_before=2023-01-01&sort=due|due_date < '2023-01-01' AND due_date IS NOT NULL|due_date, id
+overdue=true|overdue=true|state <> 'closed' AND due_date < '$today'|created_at DESC, id DESC
+late=true|late=true|late|created_at DESC, id DESC
+disposition + late|disposition=granted&late=true|disposition = 'granted' AND late|created_at DESC, id DESC
+external_reference|external_reference=NONE-1|external_reference = 'NONE-1'|created_at DESC, id DESC
+agency_id, -created|agency_id=$agency|agency_id = '$agency'|created_at DESC, id DESC
+agency_id, sort due|agency_id=$agency&sort=due|agency_id = '$agency' AND due_date IS NOT NULL|due_date, id
+q=张伟 (2 chars)|q=$(enc 张伟)|string_to_array(search_text, ' ') @> string_to_array('张伟', ' ') AND (case_number LIKE '%张伟%' OR applicant_name LIKE '%张伟%' OR description LIKE '%张伟%')|created_at DESC, id DESC
+q=娜 (1 char)|q=$(enc 娜)|string_to_array(search_text, ' ') @> string_to_array('娜', ' ') AND (case_number LIKE '%娜%' OR applicant_name LIKE '%娜%' OR description LIKE '%娜%')|created_at DESC, id DESC
+q=case number part|q=$(enc "$case_part")|string_to_array(search_text, ' ') @> string_to_array('$(python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x for x in r if len(x) == 1} | {x[i:i+2] for x in r for i in range(len(x)-1)})))' "$case_part")', ' ') AND (case_number LIKE '%$case_part%' OR applicant_name LIKE '%$case_part%' OR description LIKE '%$case_part%')|created_at DESC, id DESC
+EOF
+)
+
+wrk_p() { # clients url -> "p50 p99 rps"
+  wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$dur" --latency -s bench/get.lua "$2" |
+    awk '/ 50%/{p50=$2} / 99%/{p99=$2} /Requests\/sec/{rps=$2} END{printf "%s %s %s", p50, p99, rps}'
+}
+pgb_p() { # clients sqlfile -> "p50 p99 tps" from per-transaction log
+  rm -f "$tmp"/pgbench_log.*
+  (cd "$tmp" && pgbench -n -h 127.0.0.1 -U postgres -c"$1" -j"$(( $1 < 2 ? 1 : 2 ))" -T"${dur%s}" -l -f "$2" "$db" >"$tmp/pgb.out" 2>&1) || true
+  cat "$tmp"/pgbench_log.* 2>/dev/null | awk '{print $3}' | sort -n |
+    awk -v tps="$(awk '/^tps/{print $3; exit}' "$tmp/pgb.out")" '{a[NR]=$1} END{if(NR==0){print "- - -"; exit} printf "%.2fms %.2fms %s", a[int(NR*0.5)+1]/1000, a[int(NR*0.99)+1]/1000, tps}'
+}
+ms() { # wrk latency ("1.23ms", "456.00us", "1.02s") -> ms
+  awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'
+}
+
+printf '%-40s %-8s %-22s %-22s %-22s %s\n' "case" "clients" "HTTP p50/p99 req/s" "deep cursor p50/p99" "SQL (pgbench) p50/p99" "HTTP/SQL p50"
+for c in 1 8; do
+  read -r h50 h99 hr <<<"$(wrk_p "$c" "http://127.0.0.1:$port/healthz")"
+  printf '%-40s %-8s %-22s\n' "/healthz (ceiling)" "$c" "$h50/$h99 $hr"
+done
+while IFS='|' read -r label query where order; do
+  [ -n "$label" ] || continue
+  cat >"$tmp/list.sql" <<SQL
+SELECT r.*, d.details, d.workflow FROM requests r JOIN request_documents d ON d.request_id = r.id
+ WHERE r.id IN (SELECT id FROM requests WHERE $where ORDER BY $order LIMIT 51);
+SELECT count(*) FROM (SELECT 1 FROM requests WHERE $where LIMIT 10001) AS capped;
+SQL
+  # A cursor from deep in the list: the last row of page 2,000 of 50 (row 100,000).
+  cursor=$(curl -s "http://127.0.0.1:$port/api/v1/requests?$query&page=2000&per_page=50&total=none" \
+    -H "authorization: Bearer $TOKEN" | sed -nE 's/.*"next_cursor":"([^"]+)".*/\1/p')
+  for c in 1 8; do
+    read -r p50 p99 rps <<<"$(wrk_p "$c" "http://127.0.0.1:$port/api/v1/requests?$query")"
+    deep="-"
+    if [ -n "$cursor" ]; then
+      read -r d50 d99 _ <<<"$(wrk_p "$c" "http://127.0.0.1:$port/api/v1/requests?$query&total=none&cursor=$cursor")"
+      deep="$d50/$d99"
+    fi
+    read -r s50 s99 tps <<<"$(pgb_p "$c" "$tmp/list.sql")"
+    ratio=$(awk -v h="$(ms "$p50")" -v s="${s50%ms}" 'BEGIN{ if (s > 0) printf "%.1fx", h/s; else print "-" }')
+    printf '%-40s %-8s %-22s %-22s %-22s %s\n' "$label" "$c" "$p50/$p99 $rps" "$deep" "$s50/$s99 $tps" "$ratio"
+  done
+done <<<"$cases"
+
+echo
+for q in 张伟 娜 "$case_part"; do
+  grams=$(python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x for x in r if len(x) == 1} | {x[i:i+2] for x in r for i in range(len(x)-1)})))' "$q")
+  echo "== EXPLAIN (ANALYZE, BUFFERS) of the first page's ids for q=$q (the service's query)"
+  psql -w -h 127.0.0.1 -U postgres -d "$db" -c "EXPLAIN (ANALYZE, BUFFERS) SELECT requests.id FROM requests
+    WHERE (string_to_array(requests.search_text, ' ') @> string_to_array('$grams', ' ') OR requests.search_text IS NULL)
+      AND (requests.case_number LIKE '%$q%' OR requests.applicant_name LIKE '%$q%' OR requests.description LIKE '%$q%')
+    ORDER BY requests.created_at DESC, requests.id DESC LIMIT 51"
+done
