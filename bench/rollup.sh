@@ -5,7 +5,7 @@
 # at its end), then times GET /api/v1/agencies/{root}/reports/YEAR/rollup over HTTP — the first
 # request right after the load, then 10 more — against its ceiling in the same run: one
 # hand-written aggregate query counting table 三's cells for the whole subtree. Prints the ratio.
-# REUSE=1 DB=name reuses a database seeded the same way.
+# REUSE=1 DB=name reuses a database seeded the same way; BIN=path skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seed=${1:-1000000}
@@ -16,8 +16,9 @@ export GONGKAI__BOOTSTRAP__ADMIN_PASSWORD=bench-admin-password
 export GONGKAI__SERVER__BIND=127.0.0.1:$port
 export GONGKAI__LOG__LEVEL=warn
 export GONGKAI__DATABASE__URL=postgres://postgres@127.0.0.1:5432/$db
-cargo build --release -q
-bin=target/release/gongkai
+# BIN=path uses a binary already built (else a release build of this tree).
+if [ -z "${BIN:-}" ]; then cargo build --release -q; fi
+bin=${BIN:-target/release/gongkai}
 if [ "${REUSE:-0}" != 1 ]; then
   psql -w -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
   /usr/bin/time -f "seeded in %e s, peak RSS %M KB" $bin seed --agencies 20 --requests "$seed" --years 2021-2026

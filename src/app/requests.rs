@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::idempotency::{Answer, Answering};
 use super::{AppError, AppState, Page, RequestContext};
-use crate::db::requests::{SortValue, Start, Total, TotalWanted as DbTotalWanted};
+use crate::db::requests::{SortValue, Start};
 use crate::db::{self, DbConnection, requests::EventRow};
 use crate::domain::access::{Actor, Role};
 use crate::domain::calendar::Calendar;
@@ -432,25 +432,9 @@ pub(crate) fn detail(conn: &mut DbConnection, v: &mut RequestView) -> Result<(),
     Ok(())
 }
 
-/// The total a list asks for (`total=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TotalWanted {
-    Exact,
-    Estimate,
-    None,
-    /// Exact up to 10,000 matches, an estimate beyond (the default).
-    Auto,
-}
-
-/// The total given with a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListTotal {
-    Exact(i64),
-    /// The database's estimate (PostgreSQL's planner; SQLite always counts).
-    Estimate(i64),
-    /// Not counted (`total=none`).
-    None,
-}
+/// The total a list asks for (`total=`) and the total given with a page: the database layer's
+/// own types, re-exported so that `http` names them through `app`.
+pub use crate::db::requests::{Total as ListTotal, TotalWanted};
 
 /// A list query, validated.
 #[derive(Debug, Clone)]
@@ -564,12 +548,7 @@ pub async fn list(state: &AppState, actor: Actor, query: ListQuery) -> Result<Li
         }
         None => Start::Offset(query.page.offset()),
     };
-    let wanted = match query.total {
-        TotalWanted::Exact => DbTotalWanted::Exact,
-        TotalWanted::Estimate => DbTotalWanted::Estimate,
-        TotalWanted::None => DbTotalWanted::None,
-        TotalWanted::Auto => DbTotalWanted::Auto,
-    };
+    let wanted = query.total;
     state
         .with_conn(move |conn| {
             let vis = actor.visibility();
@@ -585,11 +564,7 @@ pub async fn list(state: &AppState, actor: Actor, query: ListQuery) -> Result<Li
             Ok(ListPage {
                 items: page.items.into_iter().map(RequestView::new).collect(),
                 page: query.page,
-                total: match page.total {
-                    Total::Exact(n) => ListTotal::Exact(n),
-                    Total::Estimate(n) => ListTotal::Estimate(n),
-                    Total::None => ListTotal::None,
-                },
+                total: page.total,
                 next_cursor: page
                     .next
                     .map(|(value, id)| encode_cursor(query.sort, &value, &id)),
