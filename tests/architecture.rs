@@ -77,6 +77,32 @@ fn http_does_not_name_types_of_the_db_layer() {
     );
 }
 
+/// Diesel's `.first(conn)` sends `LIMIT ?` with the limit as a bound value. SQLite (3.46 and
+/// later) lets a bound integer `LIMIT` shape the plan and so expires the prepared statement
+/// whenever that value is bound again, which diesel does on every execution: each such query
+/// was parsed and planned anew every time (a `perf` profile of reading one application showed
+/// half the time in `sqlite3Reprepare`). Every lookup here is by a unique key or an aggregate,
+/// so `.get_result(conn)` (no `LIMIT`) gives the same row.
+#[test]
+fn the_database_layer_sends_no_bound_limit_for_single_rows() {
+    let mut offences = Vec::new();
+    for (path, text) in rust_sources("src") {
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if let Some(i) = code.find(".first(")
+                && !code[i..].starts_with(".first()")
+            {
+                offences.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "use .get_result(conn) for a single row (see the test's comment):\n{}",
+        offences.join("\n")
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The error-code catalogue: no code the API can answer is missing from `ErrorCode`.
 // ---------------------------------------------------------------------------------------------

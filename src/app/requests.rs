@@ -399,9 +399,7 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestVi
         .with_conn(move |conn| {
             // One statement for the application, its agency and its trail's acts, one for the
             // cases about it: with the caller's token check, three per read.
-            let performing: Vec<&str> =
-                crate::domain::notice::NoticeType::performing_actions().collect();
-            let found = db::requests::load_detail(conn, &id, &performing)?
+            let found = db::requests::load_detail(conn, &id)?
                 .filter(|d| actor.sees(&d.app.agency_id, &d.agency_path))
                 .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
             let mut v = RequestView::new(found.app);
@@ -418,17 +416,8 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestVi
 /// later read agree.
 pub(crate) fn detail(conn: &mut DbConnection, v: &mut RequestView) -> Result<(), AppError> {
     v.remedies = super::remedies::for_request(conn, &v.app.id)?;
-    v.acts_without_notice = db::requests::events(conn, &v.app.id)?
-        .into_iter()
-        .filter(|e| {
-            crate::domain::notice::NoticeType::performs(&e.action)
-                && serde_json::from_str::<Value>(&e.payload)
-                    .ok()
-                    .and_then(|p| p.get("notice_id").cloned())
-                    .is_none()
-        })
-        .map(|e| (e.action, e.on_date))
-        .collect();
+    // The same statement as a read's (`load_detail`), so that an answer and a later read agree.
+    v.acts_without_notice = db::requests::acts_without_notice(conn, &v.app.id)?;
     Ok(())
 }
 

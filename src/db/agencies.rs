@@ -34,7 +34,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<AgencyRow>>
     agencies::table
         .find(id)
         .select(AgencyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -42,7 +42,7 @@ pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<A
     agencies::table
         .filter(agencies::code.eq(code))
         .select(AgencyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

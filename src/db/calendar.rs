@@ -28,7 +28,7 @@ pub fn find(conn: &mut DbConnection, year: i32) -> QueryResult<Option<CalendarYe
     calendar_years::table
         .find(year)
         .select(CalendarYearRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -52,6 +52,6 @@ pub fn revision(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
     use diesel::dsl::{count_star, sum};
     let (n, s): (i64, Option<i64>) = calendar_years::table
         .select((count_star(), sum(calendar_years::version)))
-        .first(conn)?;
+        .get_result(conn)?;
     Ok((n, s.unwrap_or(0)))
 }

@@ -33,7 +33,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ClientRow>>
     api_clients::table
         .find(id)
         .select(ClientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -46,7 +46,7 @@ pub fn find_with_agency_path(
         .inner_join(agencies::table)
         .filter(api_clients::id.eq(id))
         .select((ClientRow::as_select(), agencies::path))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -35,7 +35,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DocumentRow
     request_files::table
         .find(id)
         .select(DocumentRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -79,12 +79,12 @@ pub fn number_round(conn: &mut DbConnection) -> QueryResult<i64> {
             .filter(feed_state::id.eq(1))
             .select(feed_state::last_seq)
             .for_update()
-            .first(c)?,
+            .get_result(c)?,
         // SQLite: the transaction holds the database's write lock already.
         DbConnection::Sqlite(c) => feed_state::table
             .filter(feed_state::id.eq(1))
             .select(feed_state::last_seq)
-            .first(c)?,
+            .get_result(c)?,
     };
     let sql = super::reports::portable(
         conn,
@@ -132,7 +132,7 @@ pub fn last_seq(conn: &mut DbConnection) -> QueryResult<i64> {
     feed_state::table
         .filter(feed_state::id.eq(1))
         .select(feed_state::last_seq)
-        .first(conn)
+        .get_result(conn)
 }
 
 /// Enabled subscriptions with the path of their agency and their event types.

@@ -47,7 +47,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<NoticeRow>>
     notices::table
         .find(id)
         .select(NoticeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

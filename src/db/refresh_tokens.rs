@@ -64,7 +64,7 @@ pub fn find(
         .inner_join(refresh_families::table)
         .filter(refresh_tokens::token_hash.eq(token_hash))
         .select((TokenRow::as_select(), FamilyRow::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -55,7 +55,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RemedyRow>>
     remedy_cases::table
         .find(id)
         .select(RemedyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

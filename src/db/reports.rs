@@ -438,7 +438,7 @@ pub fn find_draft(
     report_drafts::table
         .find((agency_id, year))
         .select(DraftRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -536,7 +536,7 @@ pub fn is_published(conn: &mut DbConnection, agency_id: &str, year: i32) -> Quer
         .filter(report_versions::year.eq(year))
         .filter(report_versions::reopened_at.is_null())
         .select(count_star())
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(n > 0)
 }
 

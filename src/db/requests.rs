@@ -244,14 +244,15 @@ pub fn load(conn: &mut DbConnection, id: &str) -> Result<Option<Application>, Db
     decoded(
         with_documents!()
             .filter(requests::id.eq(id))
-            .first::<Joined>(conn)
+            .get_result::<Joined>(conn)
             .optional()?,
     )
 }
 
 /// An application as its detail shows it, read in one statement: the application with its
 /// documents, its agency's code and path (for the caller's scope), and the acts of its trail
-/// that a notice performs but that were recorded without one (`performing`: those acts' codes).
+/// that a notice performs but that were recorded without one
+/// ([`NoticeType::performing_actions`](crate::domain::notice::NoticeType::performing_actions)).
 pub struct Detail {
     pub app: Application,
     pub agency_code: String,
@@ -263,12 +264,8 @@ pub struct Detail {
 /// See [`Detail`]. The acts come from a correlated sub-select over the event trail's
 /// `(request_id, seq)` index, aggregated to one text (`seq|action|date;…`), so the detail costs
 /// one statement instead of three.
-pub fn load_detail(
-    conn: &mut DbConnection,
-    id: &str,
-    performing: &[&str],
-) -> Result<Option<Detail>, DbError> {
-    let acts = ActsWithoutNotice::for_backend(conn, performing);
+pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, DbError> {
+    let acts = ActsWithoutNotice::for_backend(conn);
     type Row = (RequestCore, String, String, String, String, Option<String>);
     let row: Option<Row> = requests::table
         .inner_join(request_documents::table)
@@ -282,12 +279,38 @@ pub fn load_detail(
             agencies::path,
             acts,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some((core, details, workflow, agency_code, agency_path, acts)) = row else {
         return Ok(None);
     };
     let app = from_row(joined((core, details, workflow)))?;
+    Ok(Some(Detail {
+        app,
+        agency_code,
+        agency_path,
+        acts_without_notice: parse_acts(acts),
+    }))
+}
+
+/// The acts of an application's trail that a notice performs but that were recorded without
+/// one, in trail order: the same sub-select as [`load_detail`], for an application already
+/// loaded (an answer that shows the detail after a change).
+pub fn acts_without_notice(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Vec<(String, Option<NaiveDate>)>> {
+    let acts = ActsWithoutNotice::for_backend(conn);
+    let found: Option<Option<String>> = requests::table
+        .filter(requests::id.eq(id))
+        .select(acts)
+        .get_result(conn)
+        .optional()?;
+    Ok(parse_acts(found.flatten()))
+}
+
+/// `seq|action|date;…` (in any order) into `(action, date)` in trail order.
+fn parse_acts(acts: Option<String>) -> Vec<(String, Option<NaiveDate>)> {
     let mut parsed: Vec<(i64, String, Option<NaiveDate>)> = acts
         .unwrap_or_default()
         .split(';')
@@ -301,12 +324,7 @@ pub fn load_detail(
         })
         .collect();
     parsed.sort_by_key(|(seq, _, _)| *seq);
-    Ok(Some(Detail {
-        app,
-        agency_code,
-        agency_path,
-        acts_without_notice: parsed.into_iter().map(|(_, a, d)| (a, d)).collect(),
-    }))
+    parsed.into_iter().map(|(_, a, d)| (a, d)).collect()
 }
 
 /// The correlated sub-select of [`load_detail`]: `seq|action|date;…` of the acts of an
@@ -318,13 +336,13 @@ pub fn load_detail(
 struct ActsWithoutNotice(&'static str);
 
 impl ActsWithoutNotice {
-    fn for_backend(conn: &DbConnection, performing: &[&str]) -> Self {
+    fn for_backend(conn: &DbConnection) -> Self {
         static PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        // Our own action codes, never input: checked all the same before they enter SQL text.
+        // The domain's own action codes (a fixed list, never input): checked all the same
+        // before they enter SQL text.
         let listed = || {
-            let listed = performing
-                .iter()
+            let listed = crate::domain::notice::NoticeType::performing_actions()
                 .filter(|a| {
                     !a.is_empty()
                         && a.chars()
@@ -394,7 +412,7 @@ pub fn agency_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String
     requests::table
         .find(id)
         .select(requests::agency_id)
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -405,7 +423,7 @@ pub fn find_by_case_number(
     decoded(
         with_documents!()
             .filter(requests::case_number.eq(case_number))
-            .first::<Joined>(conn)
+            .get_result::<Joined>(conn)
             .optional()?,
     )
 }
@@ -419,7 +437,7 @@ pub fn find_by_external_reference(
         with_documents!()
             .filter(requests::agency_id.eq(agency_id))
             .filter(requests::external_reference.eq(reference))
-            .first::<Joined>(conn)
+            .get_result::<Joined>(conn)
             .optional()?,
     )
 }
@@ -477,7 +495,7 @@ pub fn next_event_seq(conn: &mut DbConnection, request_id: &str) -> QueryResult<
     let m: Option<i32> = request_events::table
         .filter(request_events::request_id.eq(request_id))
         .select(max(request_events::seq))
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(m.unwrap_or(0) + 1)
 }
 
@@ -1130,7 +1148,7 @@ pub fn rate_limit_hits(
         .filter(rate_limits::bucket.eq(bucket))
         .filter(rate_limits::window_start.eq(window_start))
         .select(rate_limits::hits)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(hits.unwrap_or(0))
 }

@@ -33,7 +33,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -41,7 +41,7 @@ pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<
     users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -54,7 +54,7 @@ pub fn find_with_agency_path(
         .inner_join(agencies::table)
         .filter(users::id.eq(id))
         .select((UserRow::as_select(), agencies::path))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

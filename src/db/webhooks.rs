@@ -38,7 +38,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Subscriptio
     webhook_subscriptions::table
         .find(id)
         .select(SubscriptionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
