@@ -4,7 +4,9 @@
 # Builds the release binary, starts gongkai on a fresh database and measures, each beside its
 # ceiling from this same run (shared machines are noisy: compare the ratios, not the numbers):
 #   - the bare /healthz of the same binary (the framework's ceiling);
-#   - reading one application (GET /api/v1/requests/{id}) at 32 connections, against /healthz;
+#   - reading one application (GET /api/v1/requests/{id}) at 32 connections, against /healthz
+#     and (PostgreSQL) against pgbench running the statements a read sends (logged by the
+#     service under gongkai::sql), as prepared statements on as many connections;
 #   - intake for one agency at 32 connections, against pgbench running the same inserts
 #     (application, documents, first event, feed event) without a case-number counter
 #     (PostgreSQL only; on SQLite against /healthz);
@@ -72,8 +74,42 @@ id=$(echo "$created" | sed -E 's/.*"id":"([^"]+)".*/\1/')
 stmts=$(curl -s -D - -o /dev/null localhost:$port/api/v1/requests/$id -H "authorization: Bearer $TOKEN" |
   tr -d '\r' | awk -F'"' 'tolower($0) ~ /^server-timing/ {print $2}')
 run_wrk -s bench/get.lua "http://127.0.0.1:$port/api/v1/requests/$id"
+R_RPS=$RPS; R_P99=$P99
 row "read one application" "$RPS" "$P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$RPS" "$H_RPS")"
 echo "   one authenticated read sends: $stmts"
+if [ "$backend" = postgres ]; then
+  # The statements a read sends, as the service sends them: one read from a second process
+  # of the same binary on the same database, logging each statement's SQL (gongkai::sql) in
+  # its request's span (enabled with the access log's target).
+  GONGKAI__SERVER__BIND=127.0.0.1:$((port + 1)) GONGKAI__LOG__FORMAT=json \
+    GONGKAI__LOG__LEVEL=warn,gongkai::sql=trace,gongkai::http::middleware=info $bin serve 2>/tmp/gongkai-ratios-sql.log & pid2=$!
+  for _ in $(seq 1 100); do curl -sf localhost:$((port + 1))/healthz >/dev/null && break; sleep 0.2; done
+  curl -sf -o /dev/null localhost:$((port + 1))/api/v1/requests/$id -H "authorization: Bearer $TOKEN"
+  sleep 0.2
+  kill $pid2; wait $pid2 2>/dev/null || true
+  # The caller's user for the token check, the application for the others.
+  uid=$(psql -w -h 127.0.0.1 -U postgres -d $db -AtXc "SELECT id FROM users WHERE username = 'admin'")
+  python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        entry = json.loads(line)
+        sql = entry["fields"]["sql"]
+    except (ValueError, KeyError):
+        continue
+    # Only what the read sent: the lines of its request span (background work has none).
+    if entry.get("span", {}).get("path", "").find("/api/v1/requests/") < 0:
+        continue
+    sql = sql.replace("$1", ":uid" if "FROM \"users\"" in sql else ":rid")
+    print(sql + ";")
+' /tmp/gongkai-ratios-sql.log > /tmp/gongkai-ratios-read.sql
+  n=$(wc -l < /tmp/gongkai-ratios-read.sql)
+  out=$(pgbench -n -M prepared -h 127.0.0.1 -U postgres -c "$conns" -j 2 -T "$secs" -r \
+    -D uid="$uid" -D rid="$id" -f /tmp/gongkai-ratios-read.sql $db 2>&1) || { echo "$out"; exit 1; }
+  RP_TPS=$(echo "$out" | awk '/^tps = / {print $3; exit}')
+  RP_LAT=$(echo "$out" | awk '/^latency average/ {print $4; exit}')
+  row "read one application" "$R_RPS" "$R_P99" "pgbench, the read's $n statements" "$RP_TPS" "avg $RP_LAT" "$(ratio "$R_RPS" "$RP_TPS")"
+fi
 
 run_wrk -s bench/intake.lua "http://127.0.0.1:$port/api/v1/requests"
 I_RPS=$RPS; I_P99=$P99

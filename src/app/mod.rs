@@ -274,9 +274,12 @@ impl AppState {
                 AppError::Unavailable(anyhow::anyhow!("the database threads have stopped"))
             })?),
         };
+        // What the job logs belongs to the request it serves (its request id).
+        let span = tracing::Span::current();
         let ran = self
             .executor
             .run(move || {
+                let _entered = span.enter();
                 let (mut conn, permit) = match held {
                     Ok(h) => h,
                     Err(permit) => match db.get() {

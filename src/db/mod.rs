@@ -195,8 +195,19 @@ impl ManagedConn {
         let statements = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = statements.clone();
         let count = move |event: diesel::connection::InstrumentationEvent<'_>| {
-            if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+            if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event {
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Each statement's SQL at trace level under its own target
+                // (`log.level = "warn,gongkai::sql=trace"`), for finding what a request sends
+                // (bench/ratios.sh runs the same SQL in pgbench). Without the bound values:
+                // they hold applicants' data.
+                if tracing::enabled!(target: "gongkai::sql", tracing::Level::TRACE) {
+                    let text = query.to_string();
+                    let sql = text
+                        .rsplit_once(" -- binds: ")
+                        .map_or(text.as_str(), |(s, _)| s);
+                    tracing::trace!(target: "gongkai::sql", sql);
+                }
             }
         };
         match &mut conn {
