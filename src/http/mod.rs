@@ -550,7 +550,11 @@ fn finish_doc(mut doc: OpenApiDoc) -> OpenApiDoc {
 
 /// The document as served at `/openapi.json` and checked in as `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    let mut s = serde_json::to_string_pretty(&openapi()).unwrap_or_else(|_| "{}".to_string());
+    document_json(&openapi())
+}
+
+fn document_json(doc: &OpenApiDoc) -> String {
+    let mut s = serde_json::to_string_pretty(doc).unwrap_or_else(|_| "{}".to_string());
     s.push('\n');
     s
 }
@@ -726,7 +730,11 @@ pub fn build_app(
         register(App::new().into_utoipa_app().openapi(ApiDocBase::openapi())).split_for_parts();
     let doc = finish_doc(doc);
     let routes = RouteTable::from_doc(&doc);
-    let json = OpenApiJson(Arc::new(openapi_json()));
+    // Every worker builds its own routes (and with them the document), but the served text is
+    // made once per process from the first worker's document: it is a megabyte, and each copy
+    // made on a worker thread stayed in that thread's allocator arena.
+    static JSON: std::sync::OnceLock<Arc<String>> = std::sync::OnceLock::new();
+    let json = OpenApiJson(JSON.get_or_init(|| Arc::new(document_json(&doc))).clone());
     app.app_data(state)
         .app_data(policy)
         .app_data(languages)
