@@ -395,6 +395,7 @@ async fn issuing_a_correction_notice_moves_the_application_and_a_closure_closes_
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
+    let answered: Value = r.json().await.expect("the action answers JSON");
     let b = app
         .get(&format!("/api/v1/requests/{}", id_of(&bare)), &o.clerk)
         .await
@@ -404,6 +405,8 @@ async fn issuing_a_correction_notice_moves_the_application_and_a_closure_closes_
         "{}",
         b["warnings"]
     );
+    // The action's own answer shows the detail as a later read does.
+    assert_eq!(answered["warnings"], b["warnings"]);
 }
 
 async fn the_check_finds_a_missing_letterhead_an_identity_number_and_a_missing_period(
