@@ -58,6 +58,9 @@ pub struct Settings {
     pub documents: DocumentsSettings,
     pub report: ReportSettings,
     pub webhooks: WebhookSettings,
+    pub notifications: NotificationSettings,
+    pub reminders: ReminderSettings,
+    pub flags: FlagSettings,
     pub log: LogSettings,
     pub clock: ClockSettings,
     pub i18n: I18nSettings,
@@ -278,6 +281,133 @@ pub struct WebhookSettings {
     pub allow_http: bool,
 }
 
+/// Outgoing e-mail (`crate::app::mailer`): the SMTP server messages are handed to.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// The SMTP server's host name or address; empty: e-mail is off.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// The sender of every message: an address, or a name and an address
+    /// (`公开办 <gongkai@example.gov.cn>`).
+    pub smtp_from: String,
+    pub smtp_tls: SmtpTls,
+    /// The login, when the server wants one; no login without it.
+    #[serde(default)]
+    pub smtp_username: Option<String>,
+    /// The login's password (only with `smtp_username`).
+    #[serde(default)]
+    pub smtp_password: Option<String>,
+    /// Seconds the server has to answer (connect and each command).
+    pub smtp_timeout_secs: u64,
+}
+
+impl NotificationSettings {
+    /// Whether e-mail is on (`smtp_host` set).
+    pub fn enabled(&self) -> bool {
+        !self.smtp_host.trim().is_empty()
+    }
+}
+
+/// The values of `config/default.toml`, for tests that build settings in code.
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings {
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_from: "gongkai@localhost".into(),
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_secs: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for NotificationSettings {
+    // Secrets never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationSettings")
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_from", &self.smtp_from)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("smtp_timeout_secs", &self.smtp_timeout_secs)
+            .finish()
+    }
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// A plain connection upgraded with STARTTLS, which the server must offer (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (implicit TLS, port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or a trusted network.
+    None,
+}
+
+/// Thresholds of the flags raised on applications (warnings, never refusals).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagSettings {
+    /// `extension_habit`: the share (0–1) of an office's cases received in the last 90 days
+    /// that it may extend before the flag is raised.
+    pub extension_habit_share: f64,
+    /// `extension_habit`: fewer cases in 90 days than this say nothing about a habit.
+    pub extension_habit_min_cases: u32,
+    /// `high_volume_applicant`: applications from one applicant in 30 days above this.
+    pub high_volume_threshold: u32,
+    /// `possible_repeat`: trigram similarity (0–1) of two descriptions at or above this.
+    pub repeat_similarity: f64,
+    /// `reply_at_risk`: fewer working days left than this, and no reply letter drafted.
+    pub reply_risk_working_days: u32,
+}
+
+impl Default for FlagSettings {
+    fn default() -> Self {
+        FlagSettings {
+            extension_habit_share: 0.30,
+            extension_habit_min_cases: 10,
+            high_volume_threshold: 10,
+            repeat_similarity: 0.6,
+            reply_risk_working_days: 3,
+        }
+    }
+}
+
+/// The deadline reminders sent by e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderSettings {
+    /// Send reminders from this process (they need `notifications.smtp_host` too).
+    pub enabled: bool,
+    /// Seconds between two looks for applications to remind of.
+    pub interval_secs: u64,
+    /// An application is reminded of when its due date is at most this many working days
+    /// after today.
+    pub due_within_working_days: u32,
+}
+
+/// The values of `config/default.toml`, for tests that build settings in code.
+impl Default for ReminderSettings {
+    fn default() -> Self {
+        ReminderSettings {
+            enabled: true,
+            interval_secs: 300,
+            due_within_working_days: 3,
+        }
+    }
+}
+
 /// The service's clock (`crate::clock::Clock`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -434,6 +564,23 @@ impl Settings {
                 "webhooks: poll_interval_ms, batch_size, timeout_secs and max_attempts must be positive, and lease_secs longer than timeout_secs".into(),
             ));
         }
+        self.validate_notifications()?;
+        let f = &self.flags;
+        if !(f.extension_habit_share > 0.0 && f.extension_habit_share < 1.0) {
+            return Err(ConfigError::Invalid(
+                "flags.extension_habit_share must be between 0 and 1 (e.g. 0.3)".into(),
+            ));
+        }
+        if !(f.repeat_similarity > 0.0 && f.repeat_similarity <= 1.0) {
+            return Err(ConfigError::Invalid(
+                "flags.repeat_similarity must be above 0 and at most 1 (e.g. 0.6)".into(),
+            ));
+        }
+        if self.reminders.interval_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "reminders.interval_secs must be at least 1".into(),
+            ));
+        }
         if self.auth.login_max_failures == 0 {
             return Err(ConfigError::Invalid(
                 "auth.login_max_failures must be positive".into(),
@@ -471,6 +618,41 @@ impl Settings {
             ));
         }
         self.timezone()?;
+        Ok(())
+    }
+
+    /// Outgoing e-mail, when it is on: a sender that is a mailbox, a port, a timeout, and a
+    /// password only with a user name.
+    fn validate_notifications(&self) -> Result<(), ConfigError> {
+        let n = &self.notifications;
+        if !n.enabled() {
+            return Ok(());
+        }
+        if let Err(e) = n.smtp_from.trim().parse::<lettre::message::Mailbox>() {
+            return Err(ConfigError::Invalid(format!(
+                "notifications.smtp_from: {:?} is not an e-mail address ({e}); expected e.g. gongkai@example.gov.cn or \"公开办 <gongkai@example.gov.cn>\"",
+                n.smtp_from
+            )));
+        }
+        if n.smtp_port == 0 {
+            return Err(ConfigError::Invalid(
+                "notifications.smtp_port must be positive".into(),
+            ));
+        }
+        if n.smtp_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "notifications.smtp_timeout_secs must be positive".into(),
+            ));
+        }
+        let has_user = n
+            .smtp_username
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty());
+        if n.smtp_password.is_some() && !has_user {
+            return Err(ConfigError::Invalid(
+                "notifications.smtp_password is set without notifications.smtp_username".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -688,6 +870,94 @@ algorithm = "RS256"
         assert_eq!(load("zh-CN"), Ok(LanguageSetting::ZhCn));
         let e = load("fr").err().unwrap_or_default();
         assert!(e.contains("default_language"), "{e}");
+    }
+
+    #[test]
+    fn e_mail_is_off_by_default_and_the_defaults_match_the_file() {
+        let s = Settings::defaults(Profile::Test).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.notifications, NotificationSettings::default());
+        assert_eq!(s.reminders, ReminderSettings::default());
+        assert!(!s.notifications.enabled());
+        assert_eq!(s.notifications.smtp_tls, SmtpTls::Starttls);
+        assert_eq!(s.notifications.smtp_port, 587);
+        assert!(s.reminders.enabled);
+        assert_eq!(s.reminders.interval_secs, 300);
+        assert_eq!(s.reminders.due_within_working_days, 3);
+    }
+
+    #[test]
+    fn e_mail_settings_are_checked_only_when_a_host_is_set() {
+        let mut s = Settings::defaults(Profile::Test).unwrap_or_else(|e| panic!("{e}"));
+        let error = |s: &Settings| {
+            s.validate()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        // Off: the other keys do not matter.
+        s.notifications.smtp_from = "not an address".into();
+        s.notifications.smtp_port = 0;
+        assert!(s.validate().is_ok());
+        s.notifications.smtp_host = "smtp.example.gov.cn".into();
+        assert!(
+            error(&s).contains("notifications.smtp_from"),
+            "{}",
+            error(&s)
+        );
+        s.notifications.smtp_from = "公开办 <gongkai@example.gov.cn>".into();
+        assert!(
+            error(&s).contains("notifications.smtp_port"),
+            "{}",
+            error(&s)
+        );
+        s.notifications.smtp_port = 587;
+        assert!(s.validate().is_ok());
+        s.notifications.smtp_password = Some("secret".into());
+        assert!(error(&s).contains("smtp_username"), "{}", error(&s));
+        s.notifications.smtp_username = Some("gongkai".into());
+        assert!(s.validate().is_ok());
+        assert!(!format!("{:?}", s.notifications).contains("secret"));
+        s.notifications.smtp_timeout_secs = 0;
+        assert!(error(&s).contains("smtp_timeout_secs"), "{}", error(&s));
+        s.notifications.smtp_timeout_secs = 10;
+        s.reminders.interval_secs = 0;
+        assert!(
+            error(&s).contains("reminders.interval_secs"),
+            "{}",
+            error(&s)
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn e_mail_and_reminder_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GONGKAI__NOTIFICATIONS__SMTP_HOST", "127.0.0.1");
+            jail.set_env("GONGKAI__NOTIFICATIONS__SMTP_PORT", "2525");
+            jail.set_env("GONGKAI__NOTIFICATIONS__SMTP_TLS", "none");
+            jail.set_env("GONGKAI__NOTIFICATIONS__SMTP_USERNAME", "relay-user");
+            jail.set_env("GONGKAI__NOTIFICATIONS__SMTP_PASSWORD", "relay-password");
+            jail.set_env("GONGKAI__REMINDERS__INTERVAL_SECS", "60");
+            jail.set_env("GONGKAI__REMINDERS__ENABLED", "false");
+            let dir = jail.directory().to_path_buf();
+            let s = Settings::load_from(Profile::Test, &dir).map_err(|e| e.to_string())?;
+            let n = &s.notifications;
+            assert_eq!(n.smtp_host, "127.0.0.1");
+            assert_eq!(n.smtp_port, 2525);
+            assert_eq!(n.smtp_tls, SmtpTls::None);
+            assert_eq!(n.smtp_username.as_deref(), Some("relay-user"));
+            assert_eq!(n.smtp_password.as_deref(), Some("relay-password"));
+            assert_eq!(n.smtp_from, "gongkai@localhost");
+            assert_eq!(s.reminders.interval_secs, 60);
+            assert!(!s.reminders.enabled);
+            jail.set_env("GONGKAI__NOTIFICATIONS__SMTP_TLS", "ssl");
+            let e = Settings::load_from(Profile::Test, &dir)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.to_lowercase().contains("smtp_tls"), "{e}");
+            Ok(())
+        });
     }
 
     #[test]

@@ -252,6 +252,21 @@ error_codes! {
     WorkdayNotWeekend = "workday_not_weekend", "调休上班日须为周末", "A declared working day must be a weekend day";
     DuplicateWorkday = "duplicate_workday", "调休上班日重复", "The working day is listed twice";
     DateBothHolidayAndWorkday = "date_both_holiday_and_workday", "同一日期不能既是假日又是调休上班日", "A date cannot be both a holiday and a declared working day";
+    NotHolder = "not_holder", "只有当前承办人（或其处室人员）、审批人或管理员可以交接", "Only the current holder (or its department), an approver or an admin may hand the application over";
+    AlreadyHolder = "already_holder", "该申请已由此承办人办理", "The application is already held there";
+    HolderCannotHold = "holder_cannot_hold", "接收方不能承办申请（用户停用、无承办角色或部门无在职承办人员）", "The target cannot hold an application (user disabled or without a handling role, or a department without such members)";
+    NothingToClaim = "nothing_to_claim", "申请未交给任何处室，无需签收", "The application was not handed to a department";
+    NotInHoldingDepartment = "not_in_holding_department", "只有承办处室的人员可以签收", "Only a member of the holding department may claim it";
+    AlreadyClaimed = "already_claimed", "申请已被签收", "The application was already claimed";
+    SameDepartment = "same_department", "目标处室即当前承办处室", "The target department is the holding department";
+    NothingToReturn = "nothing_to_return", "没有交办人，无从退回", "Nobody handed the application over: there is no sender to return it to";
+    NotInConsultedDepartment = "not_in_consulted_department", "只有被协办处室的人员（或审批人、管理员）可以答复", "Only a member of the consulted department (or an approver or admin) may answer";
+    AlreadyAnswered = "already_answered", "该协办已答复", "The internal consultation was already answered";
+    DepartmentNameTaken = "department_name_taken", "本机关已有同名部门", "The agency already has a department of that name";
+    UnknownDepartment = "unknown_department", "不是本机关的部门", "Not a department of the agency";
+    UnknownUser = "unknown_user", "不是本机关的用户", "Not a user of the agency";
+    OneOfRequired = "one_of_required", "须给出且只给出其中一项", "Give exactly one of the fields";
+    InvalidEmail = "invalid_email", "不是有效的电子邮件地址", "Not a valid e-mail address";
 }
 
 impl ErrorCode {

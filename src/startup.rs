@@ -100,6 +100,9 @@ impl Application {
             })?
             .run();
         tokio::spawn(crate::app::requests::fill_search_text(state.clone()));
+        if settings.reminders.enabled {
+            tokio::spawn(crate::app::reminders::run_scheduler(state.clone()));
+        }
         if settings.webhooks.enabled {
             let render: crate::app::webhooks::Render = Arc::new(crate::http::feed::delivery_body);
             tokio::spawn(crate::app::webhooks::run_dispatcher(state.clone(), render));

@@ -113,7 +113,8 @@ use std::path::{Path, PathBuf};
 use gongkai::error_codes::ErrorCode;
 
 /// Struct literals with a `code` field that is not a problem code (report rows and checks).
-const NOT_PROBLEM_TYPES: &[&str] = &["RowDef", "Check"];
+/// (`Flag` and `NextStep`: a warning's and a queue step's codes, listed in the OpenAPI document.)
+const NOT_PROBLEM_TYPES: &[&str] = &["RowDef", "Check", "Flag", "NextStep"];
 
 /// Types whose `fn code(self) -> &'static str` yields problem codes, passed as `x.code()`, with
 /// the module a file that passes one uses.

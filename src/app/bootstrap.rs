@@ -70,6 +70,8 @@ pub fn run(
             version: 1,
             created_at: now,
             updated_at: now,
+            department_id: None,
+            email: None,
         };
         db::users::insert(conn, &user)?;
         audit(
@@ -125,6 +127,8 @@ pub fn create_user_cli(
             version: 1,
             created_at: now,
             updated_at: now,
+            department_id: None,
+            email: None,
         };
         db::users::insert(conn, &row)?;
         audit(

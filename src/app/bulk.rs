@@ -492,6 +492,7 @@ pub async fn export_page(
     cursor: ExportCursor,
     limit: i64,
 ) -> Result<(Vec<ExportItem>, Option<ExportCursor>), AppError> {
+    let look = super::office::Look::of(state);
     state
         .with_conn(move |conn| {
             let mut cursor = cursor;
@@ -533,7 +534,7 @@ pub async fn export_page(
                     }
                 }
             }
-            let items = rows
+            let mut items = rows
                 .into_iter()
                 .map(|row| {
                     let trail = events.remove(&row.id).unwrap_or_default();
@@ -546,6 +547,13 @@ pub async fn export_page(
                     })
                 })
                 .collect::<Result<Vec<_>, AppError>>()?;
+            // The holder and the flags, as a read shows them (one statement per batch).
+            let mut views: Vec<RequestView> =
+                items.iter().map(|i: &ExportItem| i.view.clone()).collect();
+            super::office::decorate_all(conn, &mut views, &look)?;
+            for (item, v) in items.iter_mut().zip(views) {
+                item.view = v;
+            }
             let next = (cursor.agency < plan.agencies.len()).then_some(cursor);
             Ok((items, next))
         })

@@ -24,6 +24,16 @@ pub struct CalendarCache(Arc<RwLock<Option<(Revision, Calendar)>>>);
 type Revision = (i64, i64);
 
 impl CalendarCache {
+    /// The calendar this process loaded last, without asking the database (`None` before the
+    /// first load). For what may lag a calendar change in another process by one request: the
+    /// live flags of a read.
+    pub fn cached(&self) -> Option<Calendar> {
+        self.0
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().map(|(_, c)| c.clone()))
+    }
+
     /// The current calendar: one tiny query to check the revision, a reload only when it moved.
     pub fn current(&self, conn: &mut DbConnection) -> Result<Calendar, AppError> {
         let revision = db::calendar::revision(conn)?;

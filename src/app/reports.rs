@@ -849,6 +849,7 @@ pub async fn cell(
 ) -> Result<(CellItems, i64), AppError> {
     check_year(year, state.today())?;
     let counting = counting(state);
+    let look = super::office::Look::of(state);
     state
         .with_conn(move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
@@ -898,10 +899,11 @@ pub async fn cell(
                 page.offset(),
                 page.per_page,
             )?;
-            let items = db::requests::by_ids(conn, &ids)?
+            let mut items: Vec<super::requests::RequestView> = db::requests::by_ids(conn, &ids)?
                 .into_iter()
                 .map(super::requests::RequestView::new)
                 .collect();
+            super::office::decorate_all(conn, &mut items, &look)?;
             Ok((CellItems::Requests(items), total))
         })
         .await

@@ -31,6 +31,12 @@ pub struct RequestView {
     /// Acts of §5 that a notice should have performed but were recorded without one (filled
     /// by the detail read): `(action, date)`.
     pub acts_without_notice: Vec<(String, Option<NaiveDate>)>,
+    /// Who holds it now (`None`: unassigned, or not read).
+    pub holder: Option<super::office::HolderView>,
+    /// The stored holder, with the sender of the last hand-over.
+    pub holder_state: crate::domain::office::Holder,
+    /// The warnings raised on it.
+    pub flags: Vec<super::office::FlagView>,
 }
 
 impl RequestView {
@@ -40,6 +46,9 @@ impl RequestView {
             agency_code: None,
             remedies: Vec::new(),
             acts_without_notice: Vec::new(),
+            holder: None,
+            holder_state: crate::domain::office::Holder::default(),
+            flags: Vec::new(),
         }
     }
 }
@@ -94,7 +103,7 @@ pub(crate) fn counted(a: &Application) -> report::CountedApplication<'static> {
     }
 }
 
-fn may_write(actor: &Actor) -> Result<(), AppError> {
+pub(crate) fn may_write(actor: &Actor) -> Result<(), AppError> {
     if actor.has(Role::Clerk) || actor.has(Role::Approver) || actor.has(Role::Admin) {
         Ok(())
     } else {
@@ -124,7 +133,7 @@ fn reference_taken() -> crate::domain::text::Text {
 
 /// Loads an application the actor can see, with its agency's code; anything else is "not
 /// found".
-fn visible(
+pub(crate) fn visible(
     conn: &mut DbConnection,
     actor: &Actor,
     id: &str,
@@ -285,6 +294,7 @@ pub async fn create(
     }
     // Stored at microsecond precision, as both databases keep it, so the answer and the record agree.
     let arrived_at = db::truncate_micros(input.arrived_at.naive_utc());
+    let thresholds = super::office::thresholds(state);
     state
         .create_once(actor.user_id.clone(), once, move |conn| {
             let agency = match (&agency_id, &agency_code) {
@@ -318,6 +328,36 @@ pub async fn create(
             // from then until commit, so after it come only the writes that carry the number.
             let published = super::reports::published_years(conn, &agency.id)?;
             let subscribers = super::feed::Subscribers::of(conn, &[agency.id.as_str()])?;
+            // The registering user holds the new application (with its department); one
+            // registered by a platform or client waits, unassigned, for the office.
+            let holder = match actor.principal {
+                crate::domain::access::Principal::User => {
+                    // Only a user of the application's own agency (an admin above it
+                    // registering for it leaves it to that agency's office).
+                    db::users::find(conn, &actor.user_id)?
+                        .filter(|u| u.agency_id == agency.id)
+                        .map(|u| {
+                        let dept = u
+                            .department_id
+                            .as_deref()
+                            .map(|d| db::office::find_department(conn, d))
+                            .transpose();
+                        (u, dept)
+                    })
+                }
+                _ => None,
+            };
+            let holder = match holder {
+                Some((u, dept)) => Some((u, dept?.flatten())),
+                None => None,
+            };
+            let flags = super::office::intake_flags(
+                conn,
+                &agency.id,
+                &parsed.details,
+                parsed.arrival_date,
+                &thresholds,
+            )?;
             let seq = db::requests::next_case_seq(conn, &agency.id, year)?;
             let now_db = db::truncate_micros(now.naive_utc());
             let app = Application::register(
@@ -359,8 +399,38 @@ pub async fn create(
                 &ctx,
             )?;
             super::feed::publish_to(conn, app.updated_at, vec![published], &subscribers)?;
+            super::office::raise(conn, &app.id, &flags, now_db)?;
+            if let Some((u, _)) = &holder {
+                db::office::set_first_holder(
+                    conn,
+                    &app.id,
+                    &u.id,
+                    u.department_id.as_deref(),
+                    now_db,
+                )?;
+            }
             let mut view = RequestView::new(app);
             view.agency_code = Some(agency.code.clone());
+            if let Some((u, dept)) = holder {
+                view.holder = Some(super::office::HolderView {
+                    user_id: Some(u.id.clone()),
+                    user_name: Some(u.display_name.clone()),
+                    department_id: u.department_id.clone(),
+                    department_name: dept.map(|d| d.name),
+                    awaiting_claim: false,
+                    since: Some(now_db),
+                });
+                view.holder_state = crate::domain::office::Holder {
+                    user_id: Some(u.id),
+                    department_id: u.department_id,
+                    since: Some(now_db),
+                    ..Default::default()
+                };
+            }
+            view.flags = flags.iter().map(super::office::FlagView::from).collect();
+            view.flags.sort_by(|a, b| a.code.cmp(&b.code));
+            // A back-dated application may be at risk from the start.
+            super::office::live_flags(&mut view, &cal, today, false, &thresholds);
             Ok(view)
         })
         .await
@@ -373,6 +443,7 @@ pub async fn get_by_reference(
     agency_code: String,
     external_reference: String,
 ) -> Result<RequestView, AppError> {
+    let look = super::office::Look::of(state);
     state
         .with_conn(move |conn| {
             let agency = match super::agencies::find_by_code(conn, &agency_code)? {
@@ -389,12 +460,14 @@ pub async fn get_by_reference(
             let mut v = RequestView::new(app);
             v.agency_code = Some(agency.code);
             v.remedies = remedies;
+            super::office::decorate_all(conn, std::slice::from_mut(&mut v), &look)?;
             Ok(v)
         })
         .await
 }
 
 pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestView, AppError> {
+    let mut look = super::office::Look::of(state);
     state
         .with_conn(move |conn| {
             // One statement for the application, its agency and its trail's acts, one for the
@@ -406,6 +479,8 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestVi
             v.agency_code = Some(found.agency_code);
             v.remedies = super::remedies::for_request(conn, &v.app.id)?;
             v.acts_without_notice = found.acts_without_notice;
+            look.ensure(conn)?;
+            super::office::decorate(&mut v, found.extras, &look);
             Ok(v)
         })
         .await
@@ -414,8 +489,13 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestVi
 /// Fills what only the detail shows: the cases about the application and the acts recorded
 /// without a notice. Every answer that shows the detail fills it, so that an answer and a
 /// later read agree.
-pub(crate) fn detail(conn: &mut DbConnection, v: &mut RequestView) -> Result<(), AppError> {
+pub(crate) fn detail(
+    conn: &mut DbConnection,
+    v: &mut RequestView,
+    look: &super::office::Look,
+) -> Result<(), AppError> {
     v.remedies = super::remedies::for_request(conn, &v.app.id)?;
+    super::office::decorate_all(conn, std::slice::from_mut(v), look)?;
     // The same statement as a read's (`load_detail`), so that an answer and a later read agree.
     v.acts_without_notice = db::requests::acts_without_notice(conn, &v.app.id)?;
     Ok(())
@@ -538,9 +618,20 @@ pub async fn list(state: &AppState, actor: Actor, query: ListQuery) -> Result<Li
         None => Start::Offset(query.page.offset()),
     };
     let wanted = query.total;
+    let mut query = query;
+    let mut look = super::office::Look::of(state);
+    let cache = state.calendar.clone();
     state
         .with_conn(move |conn| {
             let vis = actor.visibility();
+            if query.filter.flag.as_deref() == Some("reply_at_risk") {
+                let cal = cache.current(conn)?;
+                query.filter.reply_risk_before = Some(
+                    cal.add_working_days(look.today, look.thresholds.reply_risk_working_days)
+                        .unwrap_or(look.today),
+                );
+                look.calendar = Some(cal);
+            }
             let page = db::requests::list(
                 conn,
                 &vis,
@@ -550,8 +641,11 @@ pub async fn list(state: &AppState, actor: Actor, query: ListQuery) -> Result<Li
                 query.page.per_page,
                 wanted,
             )?;
+            let mut items: Vec<RequestView> =
+                page.items.into_iter().map(RequestView::new).collect();
+            super::office::decorate_all(conn, &mut items, &look)?;
             Ok(ListPage {
-                items: page.items.into_iter().map(RequestView::new).collect(),
+                items,
                 page: query.page,
                 total: page.total,
                 next_cursor: page
@@ -677,6 +771,7 @@ pub(crate) struct StepEnv {
     pub today: NaiveDate,
     pub delivery_allowance: u32,
     pub now: NaiveDateTime,
+    pub thresholds: crate::domain::office::FlagThresholds,
 }
 
 impl StepEnv {
@@ -686,6 +781,7 @@ impl StepEnv {
             today: state.today(),
             delivery_allowance: state.settings.domain.delivery_allowance_working_days,
             now: state.now_micros(),
+            thresholds: super::office::thresholds(state),
         }
     }
 }
@@ -764,6 +860,9 @@ pub(crate) fn act_in(
     let next = app
         .act(step.on, &step.action, &ctx_domain, env.now)
         .map_err(refusal)?;
+    // Warnings the step raises (never refusals), judged before it is written.
+    let flags =
+        super::office::step_flags(conn, &app, &step.action, step.on, &cal, &env.thresholds)?;
     // A step that would move a published year's figures waits for a reopening.
     super::reports::ensure_figures_unchanged(conn, &next.agency_id, |y| {
         (
@@ -793,9 +892,16 @@ pub(crate) fn act_in(
         // The reviews and direct suits against the reply run from its service.
         super::remedies::remeasure_for_reply(conn, &next, &cal, (env.now, actor, ctx))?;
     }
+    super::office::raise(conn, &next.id, &flags, env.now)?;
     let mut v = RequestView::new(next);
     v.agency_code = Some(code);
-    detail(conn, &mut v)?;
+    let look = super::office::Look {
+        calendar: Some(cal),
+        cache: env.calendar.clone(),
+        today: env.today,
+        thresholds: env.thresholds,
+    };
+    detail(conn, &mut v, &look)?;
     Ok(v)
 }
 
@@ -810,6 +916,7 @@ pub async fn patch(
 ) -> Result<RequestView, AppError> {
     may_write(&actor)?;
     let now_db = state.now_micros();
+    let look = super::office::Look::of(state);
     state
         .in_transaction(move |conn| {
             let (app, code) = visible(conn, &actor, &id)?;
@@ -861,7 +968,7 @@ pub async fn patch(
             )?;
             let mut v = RequestView::new(next);
             v.agency_code = Some(code);
-            detail(conn, &mut v)?;
+            detail(conn, &mut v, &look)?;
             Ok(v)
         })
         .await
@@ -963,6 +1070,8 @@ pub struct Dashboard {
     /// [`UNPUBLISHED_LISTED`]), with their deadlines.
     pub unpublished_reports: Vec<UnpublishedReport>,
     pub unpublished_reports_total: i64,
+    /// Open applications by department and holder, and applications by flag.
+    pub office: super::office::HolderCounts,
 }
 
 /// An agency whose report of last year has no published version.
@@ -982,6 +1091,7 @@ pub const UNPUBLISHED_LISTED: i64 = 200;
 
 pub async fn dashboard(state: &AppState, actor: Actor) -> Result<Dashboard, AppError> {
     let cache = state.calendar.clone();
+    let risk_days = super::office::thresholds(state).reply_risk_working_days;
     let today = state.today();
     state
         .with_conn(move |conn| {
@@ -992,6 +1102,9 @@ pub async fn dashboard(state: &AppState, actor: Actor) -> Result<Dashboard, AppE
             let last_year = today.year() - 1;
             let (unpublished, unpublished_reports_total) =
                 db::reports::unpublished(conn, &vis, last_year, UNPUBLISHED_LISTED)?;
+            let scope = db::requests::resolve(conn, &vis)?;
+            let risk_before = cal.add_working_days(today, risk_days).unwrap_or(today);
+            let office = super::office::holder_counts(conn, &scope, risk_before)?;
             Ok(Dashboard {
                 by_state: db::requests::count_by_state(conn, &vis)?,
                 due_within_3_working_days: db::requests::count_due_between(
@@ -1018,6 +1131,7 @@ pub async fn dashboard(state: &AppState, actor: Actor) -> Result<Dashboard, AppE
                     })
                     .collect(),
                 unpublished_reports_total,
+                office,
             })
         })
         .await

@@ -10,7 +10,7 @@ use crate::auth::password;
 use crate::db::{self, users::UserRow};
 use crate::domain::access::{Actor, Principal, Roles};
 use crate::domain::user::{NewPassword, NewUser};
-use crate::domain::validation::Errors;
+use crate::domain::validation::{Errors, FieldError};
 
 /// A user as the app layer hands it out (no password hash).
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct UserView {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub department_id: Option<String>,
+    pub email: Option<String>,
 }
 
 impl From<UserRow> for UserView {
@@ -38,7 +40,56 @@ impl From<UserRow> for UserView {
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            department_id: r.department_id,
+            email: r.email,
         }
+    }
+}
+
+/// An e-mail address for reminders: one `@`, no spaces, at most 254 characters. `None`
+/// (cleared) for an empty text.
+fn parse_email(field: &str, raw: &str) -> Result<Option<String>, Vec<FieldError>> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let ok = t.len() <= 254
+        && !t.chars().any(|c| c.is_whitespace() || c.is_control())
+        && t.split('@').count() == 2
+        && t.split('@').all(|p| !p.is_empty())
+        && t.rsplit('@')
+            .next()
+            .is_some_and(|d| d.contains('.') || d == "localhost");
+    if ok {
+        Ok(Some(t.to_string()))
+    } else {
+        Err(vec![FieldError::new(
+            field,
+            "invalid_email",
+            crate::text!("不是有效的电子邮件地址", "is not a valid e-mail address"),
+        )])
+    }
+}
+
+/// The department must be one of the user's agency.
+fn check_department(
+    conn: &mut db::DbConnection,
+    agency_id: &str,
+    department_id: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(id) = department_id else {
+        return Ok(());
+    };
+    match db::office::find_department(conn, id)? {
+        Some(d) if d.agency_id == agency_id => Ok(()),
+        _ => Err(AppError::Validation(vec![FieldError::new(
+            "department_id",
+            "unknown_department",
+            crate::text!(
+                "不是该用户所在机关的部门",
+                "is not a department of the user's agency"
+            ),
+        )])),
     }
 }
 
@@ -47,6 +98,8 @@ pub struct CreateUser {
     pub display_name: Option<String>,
     pub password: String,
     pub roles: Vec<String>,
+    pub department_id: Option<String>,
+    pub email: Option<String>,
 }
 
 pub async fn create(
@@ -64,6 +117,11 @@ pub async fn create(
         &input.password,
         &input.roles,
     )?;
+    let email = match input.email.as_deref() {
+        Some(e) => parse_email("email", e).map_err(AppError::Validation)?,
+        None => None,
+    };
+    let department_id = input.department_id;
     // Hash outside the transaction: it is slow on purpose and needs no lock.
     let hash = password::hash(parsed.password.expose()).map_err(AppError::internal)?;
     let once = once.through(|row: &UserRow| UserView::from(row.clone()));
@@ -71,6 +129,7 @@ pub async fn create(
         .create_once(actor.user_id.clone(), once, move |conn| {
             let agency = visible_agency(conn, &actor, &agency_id)?;
             actor.may_administer(&agency.id, &agency.path)?;
+            check_department(conn, &agency.id, department_id.as_deref())?;
             if db::users::find_by_username(conn, parsed.username.as_str())?.is_some() {
                 return Err(AppError::conflict(
                     "username_taken",
@@ -94,6 +153,8 @@ pub async fn create(
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                department_id,
+                email,
             };
             db::users::insert(conn, &row).map_err(|e| {
                 if db::is_unique_violation(&e) {
@@ -112,7 +173,8 @@ pub async fn create(
                 Some(&agency.id),
                 ("user", &row.id),
                 "user_created",
-                json!({"username": row.username, "roles": row.roles}),
+                json!({"username": row.username, "roles": row.roles,
+                       "department_id": row.department_id, "email": row.email}),
                 &ctx,
             )?;
             Ok(row)
@@ -174,6 +236,10 @@ pub struct PatchUser {
     pub roles: Option<Vec<String>>,
     pub disabled: Option<bool>,
     pub password: Option<String>,
+    /// `Some(None)` takes the user out of its department.
+    pub department_id: Option<Option<String>>,
+    /// `Some(None)` (or an empty text) removes the address.
+    pub email: Option<Option<String>>,
     /// The version the client read (`If-Match`); required.
     pub if_match: Option<i32>,
 }
@@ -205,6 +271,19 @@ pub async fn patch(
             100,
             false,
         )),
+        None => None,
+    };
+    let email = match &input.email {
+        Some(Some(e)) => match parse_email("email", e) {
+            Ok(v) => Some(v),
+            Err(es) => {
+                for e in es {
+                    errors.push(e);
+                }
+                None
+            }
+        },
+        Some(None) => Some(None),
         None => None,
     };
     errors.into_result()?;
@@ -265,6 +344,22 @@ pub async fn patch(
                     json!({"before": user.display_name, "after": name}),
                 );
                 user.display_name = name;
+            }
+            if let Some(d) = input.department_id
+                && d != user.department_id
+            {
+                check_department(conn, &user.agency_id, d.as_deref())?;
+                changes.insert(
+                    "department_id".into(),
+                    json!({"before": user.department_id, "after": d}),
+                );
+                user.department_id = d;
+            }
+            if let Some(e) = email
+                && e != user.email
+            {
+                changes.insert("email".into(), json!({"before": user.email, "after": e}));
+                user.email = e;
             }
             if let Some(h) = hash {
                 changes.insert("password".into(), json!("changed"));

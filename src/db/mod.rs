@@ -11,6 +11,7 @@ pub mod feed;
 pub mod idempotency;
 pub mod letterheads;
 pub mod notices;
+pub mod office;
 pub mod refresh_tokens;
 pub mod remedies;
 pub mod reports;

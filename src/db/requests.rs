@@ -259,6 +259,8 @@ pub struct Detail {
     pub agency_path: String,
     /// `(action, on_date)` in trail order.
     pub acts_without_notice: Vec<(String, Option<NaiveDate>)>,
+    /// The holder and the flags.
+    pub extras: super::office::Extras,
 }
 
 /// See [`Detail`]. The acts come from a correlated sub-select over the event trail's
@@ -266,7 +268,16 @@ pub struct Detail {
 /// one statement instead of three.
 pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, DbError> {
     let acts = ActsWithoutNotice::for_backend(conn);
-    type Row = (RequestCore, String, String, String, String, Option<String>);
+    let (user, dept, flags, reply) = super::office::extras_fragments(conn);
+    type Row = (
+        RequestCore,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        super::office::ExtrasRow,
+    );
     let row: Option<Row> = requests::table
         .inner_join(request_documents::table)
         .inner_join(agencies::table)
@@ -278,10 +289,17 @@ pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, 
             agencies::code,
             agencies::path,
             acts,
+            (
+                super::office::HolderCols::as_select(),
+                user,
+                dept,
+                flags,
+                reply,
+            ),
         ))
         .get_result(conn)
         .optional()?;
-    let Some((core, details, workflow, agency_code, agency_path, acts)) = row else {
+    let Some((core, details, workflow, agency_code, agency_path, acts, extras)) = row else {
         return Ok(None);
     };
     let app = from_row(joined((core, details, workflow)))?;
@@ -290,6 +308,7 @@ pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, 
         agency_code,
         agency_path,
         acts_without_notice: parse_acts(acts),
+        extras: extras.into(),
     }))
 }
 
@@ -616,6 +635,26 @@ fn filtered<'a>(scope: &'a Scope, f: &'a ListFilter, backend: Backend) -> Boxed<
     }
     if let Some(r) = &f.external_reference {
         q = q.filter(requests::external_reference.eq(r.as_str()));
+    }
+    if let Some(flag) = &f.flag {
+        use super::schema::{notices, request_flags};
+        if flag == "reply_at_risk" {
+            let before = f.reply_risk_before.unwrap_or(NaiveDate::MIN);
+            q = q
+                .filter(requests::state.ne(State::Closed.code()))
+                .filter(requests::due_date.lt(before))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    notices::table
+                        .filter(notices::request_id.eq(requests::id))
+                        .filter(notices::kind.eq("reply")),
+                )));
+        } else {
+            q = q.filter(diesel::dsl::exists(
+                request_flags::table
+                    .filter(request_flags::request_id.eq(requests::id))
+                    .filter(request_flags::code.eq(flag.as_str())),
+            ));
+        }
     }
     if let Some(text) = &f.q {
         q = search(q, text, backend);

@@ -28,6 +28,8 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        department_id -> Nullable<Text>,
+        email -> Nullable<Text>,
     }
 }
 
@@ -93,6 +95,11 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         search_text -> Nullable<Text>,
+        holder_user_id -> Nullable<Text>,
+        holder_department_id -> Nullable<Text>,
+        holder_since -> Nullable<Timestamp>,
+        sender_user_id -> Nullable<Text>,
+        sender_department_id -> Nullable<Text>,
     }
 }
 
@@ -196,6 +203,10 @@ diesel::joinable!(requests -> agencies (agency_id));
 diesel::joinable!(request_events -> requests (request_id));
 diesel::joinable!(request_documents -> requests (request_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    departments,
+    internal_consultations,
+    request_flags,
+    reminders,
     notice_settings,
     notices,
     document_numbers,
@@ -413,3 +424,61 @@ diesel::table! {
 
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, refresh_families);
+
+diesel::table! {
+    departments (id) {
+        id -> Text,
+        agency_id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    internal_consultations (id) {
+        id -> Text,
+        request_id -> Text,
+        department_id -> Text,
+        question -> Text,
+        asked_by -> Nullable<Text>,
+        asked_at -> Timestamp,
+        answer -> Nullable<Text>,
+        answered_by -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    request_flags (request_id, code) {
+        request_id -> Text,
+        code -> Text,
+        explanation -> Text,
+        related -> Text,
+        raised_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reminders (id) {
+        id -> Text,
+        request_id -> Text,
+        kind -> Text,
+        occasion -> Text,
+        agency_id -> Text,
+        holder_user_id -> Nullable<Text>,
+        holder_department_id -> Nullable<Text>,
+        recipients -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(departments -> agencies (agency_id));
+diesel::joinable!(internal_consultations -> departments (department_id));

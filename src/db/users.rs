@@ -8,6 +8,7 @@ use super::schema::{agencies, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = users)]
+#[diesel(treat_none_as_null = true)]
 pub struct UserRow {
     pub id: String,
     pub agency_id: String,
@@ -20,6 +21,10 @@ pub struct UserRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The department (业务处室) of the user's agency it belongs to, if any.
+    pub department_id: Option<String>,
+    /// Where reminders go.
+    pub email: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &UserRow) -> QueryResult<()> {

@@ -12,6 +12,7 @@ pub mod fees;
 pub mod identity;
 pub mod letterhead;
 pub mod notice;
+pub mod office;
 pub mod remedy;
 pub mod report;
 pub mod request;

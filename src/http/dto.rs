@@ -436,6 +436,21 @@ pub enum FeedEventTypeCode {
     ApplicationWithdraw,
     #[serde(rename = "application.record_reply_service")]
     ApplicationRecordReplyService,
+    #[serde(rename = "application.assign")]
+    ApplicationAssign,
+    #[serde(rename = "application.claim")]
+    ApplicationClaim,
+    #[serde(rename = "application.transfer")]
+    ApplicationTransfer,
+    #[serde(rename = "application.return")]
+    ApplicationReturn,
+    #[serde(rename = "application.consult_internally")]
+    ApplicationConsultInternally,
+    #[serde(rename = "application.answer_internal_consultation")]
+    ApplicationAnswerInternalConsultation,
+    /// A reminder to the holder (`kind`: `due_soon`, `window_ending`, `unclaimed`).
+    #[serde(rename = "application.reminder")]
+    ApplicationReminder,
     #[serde(rename = "review.case_recorded")]
     ReviewCaseRecorded,
     #[serde(rename = "review.case_updated")]
@@ -494,4 +509,19 @@ pub enum TrailActionCode {
     CloseUnpaid,
     Withdraw,
     RecordReplyService,
+    /// 分办 (`/requests/{id}/assign`).
+    Assign,
+    /// 签收.
+    Claim,
+    /// 转办.
+    Transfer,
+    /// 退回.
+    Return,
+    /// 协办 asked.
+    ConsultInternally,
+    /// 协办 answered.
+    AnswerInternalConsultation,
+    /// Feed only (`application.reminder`): a reminder to the holder; `details` carries its
+    /// `kind`, `occasion` and `subject`.
+    Reminder,
 }

@@ -23,6 +23,7 @@ pub mod middleware;
 pub mod notice_render;
 pub mod notices;
 pub mod oauth;
+pub mod office;
 pub mod openapi_rules;
 pub mod payloads;
 pub mod problem;
@@ -69,6 +70,7 @@ use crate::app::AppState;
         reports::ExportFormat,
         requests::RequestSortCode,
         requests::TotalKindCode,
+        office::FlagCode,
         audit::AuditEntityCode
     )),
     tags(
@@ -78,6 +80,7 @@ use crate::app::AppState;
         (name = "clients", description = "System clients of provincial platforms: scopes, secrets, the client credentials grant"),
         (name = "calendar", description = "Working days, public holidays and adjusted working days"),
         (name = "requests", description = "Applications: intake, the statutory steps, the trail, the deadline"),
+        (name = "office", description = "Work inside the office: departments, hand-overs between desks (分办, 签收, 转办, 退回, 协办), my queue"),
         (name = "actions", description = "The statutory steps of an application, one operation per action, each with its If-Match"),
         (name = "notices", description = "Written notices (告知书): drafted, approved, issued with a number, served; rendered as Word or HTML"),
         (name = "documents", description = "Documents on file: an application's papers (letter, envelope, identity copies, correction material, proofs of service, the signed reply), uploaded, versioned, downloaded byte for byte"),
@@ -377,6 +380,7 @@ where
                 .service(auth::issue_token)
                 .service(auth::logout)
                 .service(auth::me)
+                .service(office::my_queue)
                 .service(clients::create_client)
                 .service(clients::list_clients)
                 .service(clients::get_client)
@@ -390,6 +394,8 @@ where
                 .service(users::create_user)
                 .service(users::list_users)
                 .service(users::patch_user)
+                .service(office::create_department)
+                .service(office::list_departments)
                 // The fixed paths before `/calendar/{year}`, which would otherwise take them.
                 .service(calendar::add_working_days)
                 .service(calendar::count_working_days)
@@ -401,6 +407,14 @@ where
                 .service(requests::get_request_by_reference)
                 .service(requests::get_request)
                 .service(requests::patch_request)
+                .service(office::assign)
+                .service(office::claim)
+                .service(office::transfer)
+                .service(office::return_to_sender)
+                .service(office::consult_internally)
+                .service(office::answer_internal_consultation)
+                .service(office::list_internal_consultations)
+                .service(office::list_reminders)
                 .service(actions::confirm_receipt)
                 .service(actions::request_correction)
                 .service(actions::receive_correction)

@@ -349,8 +349,37 @@ pub struct StepPayloadSchema {
     /// Feed only, for `intake_corrected`: the names of the fields that changed (the values
     /// stay in the trail).
     changed: Option<Vec<String>>,
-    /// A reason the step gave.
+    /// A reason the step gave (`transfer`, `return`, `extend` …).
     reason: Option<String>,
+    /// `assign`, `claim`: the note given.
+    note: Option<String>,
+    /// Hand-overs: the holder before and after.
+    from: Option<HolderPartySchema>,
+    to: Option<HolderPartySchema>,
+    /// `consult_internally`, `answer_internal_consultation`: the consultation.
+    consultation_id: Option<Uuid>,
+    department_id: Option<Uuid>,
+    department_name: Option<String>,
+    question: Option<String>,
+    answer: Option<String>,
+    /// `reminder`: `due_soon`, `window_ending` or `unclaimed`.
+    kind: Option<String>,
+    /// `reminder`: what it is about (the due date, `<window>:<date>`, the hand-over instant).
+    occasion: Option<String>,
+    reminder_id: Option<Uuid>,
+    subject: Option<String>,
+    /// `reminder`: `pending` (to be mailed), `no_recipient` or `mail_off`.
+    mail: Option<String>,
+}
+
+/// A holder in a hand-over's trail event.
+#[derive(ToSchema)]
+#[schema(as = HolderParty)]
+pub struct HolderPartySchema {
+    user_id: Option<Uuid>,
+    user_name: Option<String>,
+    department_id: Option<Uuid>,
+    department_name: Option<String>,
 }
 
 /// An application's step, as the change feed carries it: the same field names as the

@@ -188,6 +188,12 @@ pub struct RequestDto {
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who holds it now (null: nobody yet — registered by a platform or an import, for the
+    /// office to assign).
+    #[schema(required)]
+    pub holder: Option<super::office::HolderDto>,
+    /// Warnings the office's own steps raised (never refusals), each explaining itself.
+    pub flags: Vec<super::office::FlagDto>,
     /// Detail view only: administrative reviews about this application.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reviews: Option<Vec<super::remedies::RemedyDto>>,
@@ -246,6 +252,8 @@ pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> Requ
         created_by: r.created_by.clone(),
         created_at: instant(r.created_at),
         updated_at: instant(r.updated_at),
+        holder: v.holder.as_ref().map(super::office::holder_dto),
+        flags: v.flags.iter().map(super::office::flag_dto).collect(),
         reviews: (!mask).then(|| {
             v.remedies
                 .iter()
@@ -422,6 +430,10 @@ pub struct RequestListQuery {
     pub q: Option<String>,
     /// Only this agency (within the caller's scope).
     pub agency_id: Option<Uuid>,
+    /// Only applications carrying this flag (warnings the office's own steps raised;
+    /// `reply_at_risk` is judged on today's date).
+    #[param(value_type = Option<super::office::FlagCode>)]
+    pub flag: Option<String>,
     /// `received`, `due`, `created` or `case_number`; prefix `-` for descending. Default `-created`.
     /// Ties break on the id, so the order is total.
     #[param(value_type = Option<RequestSortCode>)]
@@ -571,6 +583,17 @@ pub async fn list_requests(
         external_reference: q.external_reference,
         q: q.q.filter(|s| !s.trim().is_empty()),
         agency_id: q.agency_id.map(|u| u.to_string()),
+        flag: match q.flag.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            Some(f) if crate::domain::office::FLAG_CODES.contains(&f) => Some(f.to_string()),
+            Some(_) => {
+                return Err(crate::app::AppError::Validation(vec![
+                    crate::app::office::unknown_flag(),
+                ])
+                .into());
+            }
+            None => None,
+        },
+        reply_risk_before: None,
     };
     let paged = uc::list(
         &state,
@@ -816,6 +839,17 @@ pub struct DashboardDto {
     pub unpublished_reports: Vec<UnpublishedReportDto>,
     /// How many agencies in scope have not published last year's report.
     pub unpublished_reports_total: i64,
+    /// Open applications per holding department (a department's members' included).
+    pub by_department: Vec<super::office::DepartmentCountDto>,
+    /// Open applications per holding person.
+    pub by_holder: Vec<super::office::HolderCountDto>,
+    /// Open applications nobody holds yet.
+    pub unassigned: i64,
+    /// Open applications handed to a department and not yet claimed.
+    pub awaiting_claim: i64,
+    /// Applications (open or closed) per stored flag; `reply_at_risk` is judged per read and
+    /// listed with `GET /requests?flag=reply_at_risk`.
+    pub flags: std::collections::BTreeMap<String, i64>,
 }
 
 /// Last year's report of one agency, not yet published.
@@ -869,6 +903,29 @@ pub async fn dashboard(
             })
             .collect(),
         unpublished_reports_total: d.unpublished_reports_total,
+        by_department: d
+            .office
+            .by_department
+            .into_iter()
+            .map(|(id, name, open)| super::office::DepartmentCountDto {
+                department_id: id.as_deref().and_then(|i| Uuid::parse_str(i).ok()),
+                name,
+                open,
+            })
+            .collect(),
+        by_holder: d
+            .office
+            .by_holder
+            .into_iter()
+            .map(|(id, name, open)| super::office::HolderCountDto {
+                user_id: Uuid::parse_str(&id).unwrap_or_default(),
+                name,
+                open,
+            })
+            .collect(),
+        unassigned: d.office.unassigned,
+        awaiting_claim: d.office.awaiting_claim,
+        flags: d.office.flags.into_iter().collect(),
     }))
 }
 

@@ -26,6 +26,10 @@ pub struct UserDto {
     pub roles: Vec<RoleDto>,
     /// A disabled user cannot log in, and its tokens stop working.
     pub disabled: bool,
+    /// The department (业务处室) of its agency the user belongs to.
+    pub department_id: Option<Uuid>,
+    /// Where reminders go.
+    pub email: Option<String>,
     /// Send as `If-Match` when changing the user (also in the `ETag` header).
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -41,6 +45,11 @@ impl From<UserView> for UserDto {
             username: r.username,
             display_name: r.display_name,
             disabled: r.disabled,
+            department_id: r
+                .department_id
+                .as_deref()
+                .and_then(|d| Uuid::parse_str(d).ok()),
+            email: r.email,
             version: r.version,
             created_at: instant(r.created_at),
             updated_at: instant(r.updated_at),
@@ -60,6 +69,10 @@ pub struct CreateUserRequest {
     pub password: String,
     /// At least one role.
     pub roles: Vec<RoleDto>,
+    /// A department of the same agency (`POST /agencies/{id}/departments`).
+    pub department_id: Option<Uuid>,
+    /// Where reminders go.
+    pub email: Option<String>,
 }
 
 fn role_codes(roles: &[RoleDto]) -> Vec<String> {
@@ -92,6 +105,8 @@ pub async fn create_user(
             display_name: b.display_name,
             password: b.password,
             roles: role_codes(&b.roles),
+            department_id: b.department_id.map(|d| d.to_string()),
+            email: b.email,
         },
         ctx.0,
         render(key, |v: &app::users::UserView| {
@@ -137,9 +152,18 @@ pub struct PatchUserRequest {
     pub disabled: Option<bool>,
     /// A new password; revokes the user's tokens.
     pub password: Option<String>,
+    /// A department of the user's agency; `null` takes the user out of its department.
+    #[serde(default, deserialize_with = "super::dto::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub department_id: Option<Option<Uuid>>,
+    /// Where reminders go; `null` removes it.
+    #[serde(default, deserialize_with = "super::dto::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
 }
 
-/// Change a user's roles, display name, password or disabled flag (admins of its subtree).
+/// Change a user's roles, display name, password, disabled flag, department or e-mail address
+/// (admins of its subtree).
 ///
 /// Needs `If-Match` with the version read.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = PatchUserRequest,
@@ -173,6 +197,8 @@ pub async fn patch_user(
             roles: b.roles.as_deref().map(role_codes),
             disabled: b.disabled,
             password: b.password,
+            department_id: b.department_id.map(|d| d.map(|d| d.to_string())),
+            email: b.email,
             if_match: if_match.0,
         },
         ctx.0,

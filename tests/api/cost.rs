@@ -4,7 +4,6 @@
 //! server processes on one database numbers cases without gaps or repeats.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -120,80 +119,9 @@ async fn statement_counts_are_not_sent_by_default(app: TestApp) {
     assert_eq!(r.header("server-timing"), None);
 }
 
-/// The service's own binary serving the same database: another process, as behind a load
-/// balancer. Killed when dropped.
-struct SecondProcess {
-    child: Child,
-    base: String,
-    _documents: tempfile::TempDir,
-}
-
-impl Drop for SecondProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn second_process(app: &TestApp) -> SecondProcess {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let documents = tempfile::tempdir().expect("documents folder");
-    let s = &app.settings;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gongkai"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGKAI") {
-            cmd.env_remove(k);
-        }
-    }
-    let child = cmd
-        .arg("serve")
-        .env("GONGKAI_ENV", "test")
-        .env(
-            "GONGKAI_CONFIG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-        )
-        .env("GONGKAI__DATABASE__URL", &s.database.url)
-        .env("GONGKAI__DATABASE__POOL_MAX_SIZE", "4")
-        .env("GONGKAI__SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("GONGKAI__AUTH__JWT_SECRET", &s.auth.jwt_secret)
-        .env("GONGKAI__CLOCK__TODAY", &s.clock.today)
-        .env("GONGKAI__CALENDAR__DIR", &s.calendar.dir)
-        .env("GONGKAI__DOCUMENTS__DIR", documents.path())
-        .env(
-            "GONGKAI__BOOTSTRAP__ADMIN_PASSWORD",
-            &s.bootstrap.admin_password,
-        )
-        .env("GONGKAI__LOG__LEVEL", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the gongkai binary starts");
-    let second = SecondProcess {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _documents: documents,
-    };
-    for _ in 0..300 {
-        if let Ok(r) = app
-            .client
-            .get(format!("{}/readyz", second.base))
-            .send()
-            .await
-            && r.status() == StatusCode::OK
-        {
-            return second;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the second process did not become ready at {}", second.base);
-}
-
 async fn intake_from_two_server_processes_numbers_cases_without_gaps_or_repeats(app: TestApp) {
     let admin = app.admin_token().await;
-    let second = second_process(&app).await;
+    let second = crate::helpers::second_process(&app, &[]).await;
     // Each process's token from itself: a pinned test clock starts at noon of the pinned date
     // when its process starts, so the two processes' clocks differ by their start times.
     let r = app

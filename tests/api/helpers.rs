@@ -90,6 +90,8 @@ pub fn test_settings() -> Settings {
     s.server.shutdown_timeout_secs = 1;
     s.bootstrap.admin_password = ADMIN_PASSWORD.into();
     s.database.pool_max_size = 4;
+    // Reminder tests start the scheduler themselves: other tests count the feed's events.
+    s.reminders.enabled = false;
     s.calendar.dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/calendar");
     // Never the working tree's data/ folder; `TestApp` gives each application a folder of its
     // own, this one serves tests that start the service by hand.
@@ -611,4 +613,77 @@ macro_rules! both_databases_with {
             }
         )*
     };
+}
+
+/// The service's own binary serving the same database: another process, as behind a load
+/// balancer. Killed when dropped.
+pub struct SecondProcess {
+    child: std::process::Child,
+    pub base: String,
+    _documents: tempfile::TempDir,
+}
+
+impl Drop for SecondProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `extra` environment variables configure it beyond the test app's own settings.
+pub async fn second_process(app: &TestApp, extra: &[(&str, String)]) -> SecondProcess {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let documents = tempfile::tempdir().expect("documents folder");
+    let s = &app.settings;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gongkai"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GONGKAI") {
+            cmd.env_remove(k);
+        }
+    }
+    let child = cmd
+        .arg("serve")
+        .env("GONGKAI_ENV", "test")
+        .env(
+            "GONGKAI_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("GONGKAI__DATABASE__URL", &s.database.url)
+        .env("GONGKAI__DATABASE__POOL_MAX_SIZE", "4")
+        .env("GONGKAI__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("GONGKAI__AUTH__JWT_SECRET", &s.auth.jwt_secret)
+        .env("GONGKAI__CLOCK__TODAY", &s.clock.today)
+        .env("GONGKAI__CALENDAR__DIR", &s.calendar.dir)
+        .env("GONGKAI__DOCUMENTS__DIR", documents.path())
+        .env(
+            "GONGKAI__BOOTSTRAP__ADMIN_PASSWORD",
+            &s.bootstrap.admin_password,
+        )
+        .env("GONGKAI__LOG__LEVEL", "error")
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("the gongkai binary starts");
+    let second = SecondProcess {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _documents: documents,
+    };
+    for _ in 0..300 {
+        if let Ok(r) = app
+            .client
+            .get(format!("{}/readyz", second.base))
+            .send()
+            .await
+            && r.status() == reqwest::StatusCode::OK
+        {
+            return second;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the second process did not become ready at {}", second.base);
 }

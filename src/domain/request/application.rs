@@ -204,6 +204,11 @@ pub struct ListFilter {
     pub q: Option<String>,
     /// Only this agency (within the caller's scope).
     pub agency_id: Option<String>,
+    /// Carrying this flag (one of [`crate::domain::office::FLAG_CODES`]).
+    pub flag: Option<String>,
+    /// `reply_at_risk`: open, due before this day (today plus the setting's working days), no
+    /// reply letter; set by the use case from the calendar.
+    pub reply_risk_before: Option<NaiveDate>,
 }
 
 /// How a list is ordered; ties break on the id.

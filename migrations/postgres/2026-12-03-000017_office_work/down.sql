@@ -1,0 +1,14 @@
+DROP TABLE reminders;
+DROP TABLE request_flags;
+DROP TABLE internal_consultations;
+DROP INDEX requests_holder_department;
+DROP INDEX requests_holder_user;
+ALTER TABLE requests DROP COLUMN sender_department_id;
+ALTER TABLE requests DROP COLUMN sender_user_id;
+ALTER TABLE requests DROP COLUMN holder_since;
+ALTER TABLE requests DROP COLUMN holder_department_id;
+ALTER TABLE requests DROP COLUMN holder_user_id;
+DROP INDEX users_department;
+ALTER TABLE users DROP COLUMN email;
+ALTER TABLE users DROP COLUMN department_id;
+DROP TABLE departments;
