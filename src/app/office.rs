@@ -477,6 +477,47 @@ fn record(
     Ok(next)
 }
 
+/// What every hand-over and 协办 step reads first, in its transaction: the application (visible,
+/// of the caller's own agency, at the version the caller read, open), its holder, and the
+/// caller's department.
+struct Opened {
+    app: Application,
+    code: String,
+    holder: Holder,
+    my_department: Option<String>,
+}
+
+fn open_step(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+    if_match: Option<i32>,
+) -> Result<Opened, AppError> {
+    let (app, code) = visible(conn, actor, id)?;
+    in_office(actor, &app)?;
+    let expected = if_match.ok_or(AppError::PreconditionRequired)?;
+    if expected != app.version {
+        return Err(AppError::PreconditionFailed);
+    }
+    if !app.state().is_open() {
+        return Err(AppError::conflict(
+            "application_closed",
+            crate::text!(
+                "已办结的申请不再交接或协办",
+                "a closed application is no longer handed over or consulted on"
+            ),
+        ));
+    }
+    let holder = db::office::holder(conn, &app.id)?.unwrap_or_default();
+    let my_department = caller_department(conn, actor)?;
+    Ok(Opened {
+        app,
+        code,
+        holder,
+        my_department,
+    })
+}
+
 /// Assign, claim, transfer or return.
 pub async fn hand_over(
     state: &AppState,
@@ -491,23 +532,12 @@ pub async fn hand_over(
     let look = Look::of(state);
     state
         .in_transaction(move |conn| {
-            let (app, code) = visible(conn, &actor, &id)?;
-            in_office(&actor, &app)?;
-            let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-            if expected != app.version {
-                return Err(AppError::PreconditionFailed);
-            }
-            if !app.state().is_open() {
-                return Err(AppError::conflict(
-                    "application_closed",
-                    crate::text!(
-                        "已办结的申请不再交接",
-                        "a closed application is no longer handed over"
-                    ),
-                ));
-            }
-            let holder = db::office::holder(conn, &app.id)?.unwrap_or_default();
-            let my_department = caller_department(conn, &actor)?;
+            let Opened {
+                app,
+                code,
+                holder,
+                my_department,
+            } = open_step(conn, &actor, &id, if_match)?;
             let caller = Caller {
                 user_id: &actor.user_id,
                 department_id: my_department.as_deref(),
@@ -639,23 +669,12 @@ pub async fn consult_internally(
     let look = Look::of(state);
     state
         .in_transaction(move |conn| {
-            let (app, code) = visible(conn, &actor, &id)?;
-            in_office(&actor, &app)?;
-            let expected = if_match.ok_or(AppError::PreconditionRequired)?;
-            if expected != app.version {
-                return Err(AppError::PreconditionFailed);
-            }
-            if !app.state().is_open() {
-                return Err(AppError::conflict(
-                    "application_closed",
-                    crate::text!(
-                        "已办结的申请不再协办",
-                        "a closed application is no longer consulted on"
-                    ),
-                ));
-            }
-            let holder = db::office::holder(conn, &app.id)?.unwrap_or_default();
-            let my_department = caller_department(conn, &actor)?;
+            let Opened {
+                app,
+                code,
+                holder,
+                my_department,
+            } = open_step(conn, &actor, &id, if_match)?;
             let caller = Caller {
                 user_id: &actor.user_id,
                 department_id: my_department.as_deref(),

@@ -617,7 +617,7 @@ pub fn flag_counts(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<(S
 /// A correlated sub-select of fixed SQL per backend, pushed as is (so the prepared statement is
 /// cached by its text, as for the trail's acts in `requests::load_detail`).
 #[derive(Debug, Clone, Copy)]
-pub struct Fragment(&'static str);
+pub struct Fragment(pub(crate) &'static str);
 
 impl diesel::expression::Expression for Fragment {
     type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;

@@ -352,10 +352,10 @@ fn parse_acts(acts: Option<String>) -> Vec<(String, Option<NaiveDate>)> {
 /// the whole detail query by its text (a `sql()` literal would make it re-prepare every time:
 /// SQLite's parser was the largest single cost of a read).
 #[derive(Debug, Clone, Copy)]
-struct ActsWithoutNotice(&'static str);
+struct ActsWithoutNotice;
 
 impl ActsWithoutNotice {
-    fn for_backend(conn: &DbConnection) -> Self {
+    fn for_backend(conn: &DbConnection) -> super::office::Fragment {
         static PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         // The domain's own action codes (a fixed list, never input): checked all the same
@@ -396,34 +396,8 @@ impl ActsWithoutNotice {
                 )
             }),
         };
-        Self(sql.as_str())
+        super::office::Fragment(sql.as_str())
     }
-}
-
-impl diesel::expression::Expression for ActsWithoutNotice {
-    type SqlType = diesel::sql_types::Nullable<Text>;
-}
-
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for ActsWithoutNotice {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> QueryResult<()> {
-        out.push_sql(self.0);
-        Ok(())
-    }
-}
-
-impl diesel::query_builder::QueryId for ActsWithoutNotice {
-    type QueryId = ();
-    // Not static: two backends' texts differ; cached by its SQL text instead.
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<QS> diesel::expression::SelectableExpression<QS> for ActsWithoutNotice {}
-impl<QS> diesel::expression::AppearsOnTable<QS> for ActsWithoutNotice {}
-impl diesel::expression::ValidGrouping<()> for ActsWithoutNotice {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// The agency an application belongs to, without decoding it.
