@@ -1105,6 +1105,17 @@ pub fn intake_flags(
     Ok(flags)
 }
 
+/// Stores the flags of a new application (nothing to replace).
+pub fn raise_new(
+    conn: &mut DbConnection,
+    request_id: &str,
+    flags: &[Flag],
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let rows: Vec<FlagRow> = flags.iter().map(|f| stored(request_id, f, now)).collect();
+    Ok(db::office::insert_flags(conn, &rows)?)
+}
+
 /// Stores flags raised on an application.
 pub fn raise(
     conn: &mut DbConnection,

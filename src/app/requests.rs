@@ -380,7 +380,10 @@ pub async fn create(
             super::reports::figures_unchanged_in(&published, |y| {
                 (Vec::new(), report::counted_cells(&counted(&app), y))
             })?;
-            db::requests::insert(conn, &app).map_err(|e| {
+            let first_holder = holder
+                .as_ref()
+                .map(|(u, _)| (u.id.as_str(), u.department_id.as_deref(), now_db));
+            db::requests::insert(conn, &app, first_holder).map_err(|e| {
                 if db::is_unique_violation(&e) {
                     AppError::conflict("external_reference_taken", reference_taken())
                 } else {
@@ -399,16 +402,7 @@ pub async fn create(
                 &ctx,
             )?;
             super::feed::publish_to(conn, app.updated_at, vec![published], &subscribers)?;
-            super::office::raise(conn, &app.id, &flags, now_db)?;
-            if let Some((u, _)) = &holder {
-                db::office::set_first_holder(
-                    conn,
-                    &app.id,
-                    &u.id,
-                    u.department_id.as_deref(),
-                    now_db,
-                )?;
-            }
+            super::office::raise_new(conn, &app.id, &flags, now_db)?;
             let mut view = RequestView::new(app);
             view.agency_code = Some(agency.code.clone());
             if let Some((u, dept)) = holder {

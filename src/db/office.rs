@@ -143,25 +143,6 @@ pub fn set_holder(
     Ok(n == 1)
 }
 
-/// The first holder of a new application (the user who registered it), in the intake's own
-/// transaction.
-pub fn set_first_holder(
-    conn: &mut DbConnection,
-    request_id: &str,
-    user_id: &str,
-    department_id: Option<&str>,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(requests::table.find(request_id))
-        .set((
-            requests::holder_user_id.eq(user_id),
-            requests::holder_department_id.eq(department_id),
-            requests::holder_since.eq(now),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
-
 /// The holders of these applications, by id (lists).
 pub fn holders(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, HolderCols)>> {
     if ids.is_empty() {
@@ -267,6 +248,16 @@ pub fn raise(conn: &mut DbConnection, row: &FlagRow) -> QueryResult<()> {
     ))
     .execute(conn)?;
     if n == 0 {
+        diesel::insert_into(request_flags::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The flags of a new application: plain inserts (nothing to replace; usually none or one).
+pub fn insert_flags(conn: &mut DbConnection, rows: &[FlagRow]) -> QueryResult<()> {
+    for row in rows {
         diesel::insert_into(request_flags::table)
             .values(row)
             .execute(conn)?;

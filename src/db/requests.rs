@@ -229,10 +229,25 @@ pub struct EventRow {
     pub http_request_id: Option<String>,
 }
 
-pub fn insert(conn: &mut DbConnection, a: &Application) -> QueryResult<()> {
+/// Inserts a new application, with its first holder (`(user, department, since)`) when a user
+/// of its agency registered it: one statement, written while intake holds the case number.
+pub fn insert(
+    conn: &mut DbConnection,
+    a: &Application,
+    holder: Option<(&str, Option<&str>, NaiveDateTime)>,
+) -> QueryResult<()> {
     let row = to_row(a);
+    let (user, dept, since) = match holder {
+        Some((u, d, at)) => (Some(u), d, Some(at)),
+        None => (None, None, None),
+    };
     diesel::insert_into(requests::table)
-        .values(&row.core)
+        .values((
+            &row.core,
+            requests::holder_user_id.eq(user),
+            requests::holder_department_id.eq(dept),
+            requests::holder_since.eq(since),
+        ))
         .execute(conn)?;
     diesel::insert_into(request_documents::table)
         .values(&row.doc())
