@@ -1050,7 +1050,12 @@ fn stored(request_id: &str, f: &Flag, now: NaiveDateTime) -> FlagRow {
     }
 }
 
-/// The flags an intake raises, judged before the case number is taken (reads only):
+/// Earlier applications of one applicant compared for `possible_repeat` (the most recent).
+const REPEAT_CANDIDATES: i64 = 100;
+/// Applications of the last 30 days named in a `high_volume_applicant` flag.
+const VOLUME_LISTED: i64 = 50;
+
+/// The flags an intake raises (reads only; intake judges them before its transaction):
 /// `possible_repeat` and `high_volume_applicant`.
 pub fn intake_flags(
     conn: &mut DbConnection,
@@ -1067,8 +1072,13 @@ pub fn intake_flags(
         .unwrap_or(arrival - chrono::Duration::days(365));
     // The 30 days ending on the arrival day.
     let month_ago = arrival - chrono::Duration::days(29);
-    let earlier =
-        db::office::same_applicant_since(conn, agency_id, &key, (year_ago, arrival), "", 500)?;
+    let earlier = db::office::same_applicant_since(
+        conn,
+        agency_id,
+        &key,
+        (year_ago, arrival),
+        REPEAT_CANDIDATES,
+    )?;
     let parsed: Vec<(String, String, crate::domain::request::IntakeDetails)> = earlier
         .into_iter()
         .filter_map(|(id, number, d)| {
@@ -1095,11 +1105,15 @@ pub fn intake_flags(
     ) {
         flags.push(f);
     }
-    let recent =
-        db::office::same_applicant_since(conn, agency_id, &key, (month_ago, arrival), "", 200)?;
-    let recent_ids: Vec<String> = recent.into_iter().map(|(id, _, _)| id).collect();
-    let count = u32::try_from(recent_ids.len() + 1).unwrap_or(u32::MAX);
-    if let Some(f) = rules::high_volume_applicant(&recent_ids, count, t) {
+    let (count, recent) = db::office::same_applicant_count(
+        conn,
+        agency_id,
+        &key,
+        (month_ago, arrival),
+        VOLUME_LISTED,
+    )?;
+    let count = u32::try_from(count + 1).unwrap_or(u32::MAX);
+    if let Some(f) = rules::high_volume_applicant(&recent, count, t) {
         flags.push(f);
     }
     Ok(flags)

@@ -295,6 +295,31 @@ pub async fn create(
     // Stored at microsecond precision, as both databases keep it, so the answer and the record agree.
     let arrived_at = db::truncate_micros(input.arrived_at.naive_utc());
     let thresholds = super::office::thresholds(state);
+    // The flags an intake raises are judged from earlier applications before its transaction
+    // (on SQLite that transaction holds the database's write lock; on PostgreSQL it soon holds
+    // the case-number counter). An agency that turns out not to be the caller's to register
+    // in is refused inside, and these flags go nowhere.
+    let flags = {
+        let (id, code) = (agency_id.clone(), agency_code.clone());
+        let own = actor.agency_id.clone();
+        let details = parsed.details.clone();
+        let arrival = parsed.arrival_date;
+        state
+            .with_conn(move |conn| {
+                let agency = match (id, code) {
+                    (_, Some(code)) => super::agencies::find_by_code(conn, &code)?.map(|a| a.id),
+                    (Some(id), None) => Some(id),
+                    (None, None) => Some(own),
+                };
+                match agency {
+                    Some(a) => {
+                        super::office::intake_flags(conn, &a, &details, arrival, &thresholds)
+                    }
+                    None => Ok(Vec::new()),
+                }
+            })
+            .await?
+    };
     state
         .create_once(actor.user_id.clone(), once, move |conn| {
             let agency = match (&agency_id, &agency_code) {
@@ -351,13 +376,6 @@ pub async fn create(
                 Some((u, dept)) => Some((u, dept?.flatten())),
                 None => None,
             };
-            let flags = super::office::intake_flags(
-                conn,
-                &agency.id,
-                &parsed.details,
-                parsed.arrival_date,
-                &thresholds,
-            )?;
             let seq = db::requests::next_case_seq(conn, &agency.id, year)?;
             let now_db = db::truncate_micros(now.naive_utc());
             let app = Application::register(

@@ -290,14 +290,13 @@ pub fn with_reply_letter(conn: &mut DbConnection, ids: &[String]) -> QueryResult
         .load(conn)
 }
 
-/// The same applicant's applications to an agency that arrived in `[from, to]`, other than
-/// `except`: `(id, case number, details JSON)`, newest first, at most `limit`.
+/// The same applicant's applications to an agency that arrived in `[from, to]`:
+/// `(id, case number, details JSON)`, newest first, at most `limit`.
 pub fn same_applicant_since(
     conn: &mut DbConnection,
     agency_id: &str,
     applicant_key: &str,
     (from, to): (NaiveDate, NaiveDate),
-    except: &str,
     limit: i64,
 ) -> QueryResult<Vec<(String, String, String)>> {
     use super::schema::request_documents;
@@ -306,7 +305,6 @@ pub fn same_applicant_since(
         .filter(requests::agency_id.eq(agency_id))
         .filter(requests::applicant_key.eq(applicant_key))
         .filter(requests::arrival_date.between(from, to))
-        .filter(requests::id.ne(except))
         .order((requests::arrival_date.desc(), requests::created_at.desc()))
         .limit(limit)
         .select((
@@ -315,6 +313,35 @@ pub fn same_applicant_since(
             request_documents::details,
         ))
         .load(conn)
+}
+
+/// How many of the same applicant's applications to an agency arrived in `[from, to]`, and the
+/// ids of the newest `listed` of them.
+pub fn same_applicant_count(
+    conn: &mut DbConnection,
+    agency_id: &str,
+    applicant_key: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    listed: i64,
+) -> QueryResult<(i64, Vec<String>)> {
+    let ids: Vec<String> = requests::table
+        .filter(requests::agency_id.eq(agency_id))
+        .filter(requests::applicant_key.eq(applicant_key))
+        .filter(requests::arrival_date.between(from, to))
+        .order((requests::arrival_date.desc(), requests::created_at.desc()))
+        .limit(listed)
+        .select(requests::id)
+        .load(conn)?;
+    if i64::try_from(ids.len()).unwrap_or(i64::MAX) < listed {
+        return Ok((i64::try_from(ids.len()).unwrap_or(i64::MAX), ids));
+    }
+    let n = requests::table
+        .filter(requests::agency_id.eq(agency_id))
+        .filter(requests::applicant_key.eq(applicant_key))
+        .filter(requests::arrival_date.between(from, to))
+        .count()
+        .get_result(conn)?;
+    Ok((n, ids))
 }
 
 /// How many of an agency's applications arrived in `[from, to]`, and how many of those were
