@@ -305,7 +305,8 @@ pub fn same_applicant_since(
         .filter(requests::agency_id.eq(agency_id))
         .filter(requests::applicant_key.eq(applicant_key))
         .filter(requests::arrival_date.between(from, to))
-        .order((requests::arrival_date.desc(), requests::created_at.desc()))
+        // The index's order (`requests_agency_applicant_arrival`): no sort, however many.
+        .order(requests::arrival_date.desc())
         .limit(limit)
         .select((
             requests::id,
@@ -328,7 +329,8 @@ pub fn same_applicant_count(
         .filter(requests::agency_id.eq(agency_id))
         .filter(requests::applicant_key.eq(applicant_key))
         .filter(requests::arrival_date.between(from, to))
-        .order((requests::arrival_date.desc(), requests::created_at.desc()))
+        // The index's order (`requests_agency_applicant_arrival`): no sort, however many.
+        .order(requests::arrival_date.desc())
         .limit(listed)
         .select(requests::id)
         .load(conn)?;

@@ -1,4 +1,5 @@
 DROP TABLE reminders;
+DROP INDEX requests_agency_applicant_arrival;
 DROP TABLE request_flags;
 DROP TABLE internal_consultations;
 DROP INDEX requests_holder_department;

@@ -53,6 +53,9 @@ CREATE TABLE request_flags (
     PRIMARY KEY (request_id, code)
 );
 CREATE INDEX request_flags_code ON request_flags (code, request_id);
+-- possible_repeat and high_volume_applicant look at one applicant's latest applications to an
+-- agency at every intake: newest first from the index, however many there are.
+CREATE INDEX requests_agency_applicant_arrival ON requests (agency_id, applicant_key, arrival_date);
 
 -- Reminders to holders: one row per (application, kind, occasion), so each is sent once
 -- whichever process finds it first; a lease keeps two processes from sending one together.
