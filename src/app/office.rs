@@ -133,7 +133,6 @@ pub fn decorate(v: &mut RequestView, e: Extras, look: &Look) {
         department_name: e.holder_department_name,
         since: holder.since,
     });
-    v.holder_state = holder;
     v.flags = e
         .flags
         .into_iter()

@@ -33,8 +33,6 @@ pub struct RequestView {
     pub acts_without_notice: Vec<(String, Option<NaiveDate>)>,
     /// Who holds it now (`None`: unassigned, or not read).
     pub holder: Option<super::office::HolderView>,
-    /// The stored holder, with the sender of the last hand-over.
-    pub holder_state: crate::domain::office::Holder,
     /// The warnings raised on it.
     pub flags: Vec<super::office::FlagView>,
 }
@@ -47,7 +45,6 @@ impl RequestView {
             remedies: Vec::new(),
             acts_without_notice: Vec::new(),
             holder: None,
-            holder_state: crate::domain::office::Holder::default(),
             flags: Vec::new(),
         }
     }
@@ -432,12 +429,6 @@ pub async fn create(
                     awaiting_claim: false,
                     since: Some(now_db),
                 });
-                view.holder_state = crate::domain::office::Holder {
-                    user_id: Some(u.id),
-                    department_id: u.department_id,
-                    since: Some(now_db),
-                    ..Default::default()
-                };
             }
             view.flags = flags.iter().map(super::office::FlagView::from).collect();
             view.flags.sort_by(|a, b| a.code.cmp(&b.code));
