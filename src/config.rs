@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 /// The compiled-in defaults, so the binary runs from any folder.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
-/// The public development secret; production refuses it.
-const DEVELOPMENT_JWT_SECRET: &str = "gongkai-development-secret-do-not-use-in-production";
-const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
+/// The development secret earlier versions published in `config/default.toml`. Anyone can sign
+/// a token with it, so no profile accepts it as a key.
+const PUBLISHED_JWT_SECRET: &str = "gongkai-development-secret-do-not-use-in-production";
+/// Shortest configured HS256 secret, in bytes (RFC 7518 §3.2: at least the hash's size).
+const MIN_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -522,25 +524,24 @@ impl Settings {
                 self.clock.today.trim()
             )));
         }
-        if self.profile == Profile::Production {
-            let secret = self.auth.jwt_secret.as_bytes();
-            if self.auth.jwt_secret == DEVELOPMENT_JWT_SECRET {
-                return Err(ConfigError::Invalid(
-                    "auth.jwt_secret: production needs a secret of its own (set GONGKAI__AUTH__JWT_SECRET)"
-                        .into(),
-                ));
-            }
-            if secret.len() < MIN_PRODUCTION_SECRET_BYTES {
-                return Err(ConfigError::Invalid(format!(
-                    "auth.jwt_secret: production needs at least {MIN_PRODUCTION_SECRET_BYTES} bytes, got {}",
-                    secret.len()
-                )));
-            }
-        }
-        if self.auth.jwt_secret.is_empty() {
+        let secret = self.auth.jwt_secret.as_str();
+        if secret == PUBLISHED_JWT_SECRET {
             return Err(ConfigError::Invalid(
-                "auth.jwt_secret must not be empty".into(),
+                "auth.jwt_secret: this value was published with gongkai and signs anyone's token; leave the setting empty (a secret is generated and kept in the database) or give one of your own"
+                    .into(),
             ));
+        }
+        if secret.is_empty() && self.profile == Profile::Production {
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret: production needs a secret of its own (set GONGKAI__AUTH__JWT_SECRET, at least 32 bytes)"
+                    .into(),
+            ));
+        }
+        if !secret.is_empty() && secret.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::Invalid(format!(
+                "auth.jwt_secret: at least {MIN_SECRET_BYTES} bytes, got {}",
+                secret.len()
+            )));
         }
         if self.auth.access_token_ttl_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -760,10 +761,31 @@ mod tests {
     #[test]
     fn production_refuses_the_development_secret_and_short_secrets() {
         let mut s = Settings::defaults(Profile::Production).unwrap_or_else(|e| panic!("{e}"));
+        // The default is empty: production must be given its own.
+        assert_eq!(s.auth.jwt_secret, "");
         assert!(s.validate().is_err());
         s.auth.jwt_secret = "short".into();
         assert!(s.validate().is_err());
         s.auth.jwt_secret = "x".repeat(32);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn the_published_secret_is_refused_everywhere_and_empty_means_generated() {
+        for profile in [Profile::Development, Profile::Test, Profile::Production] {
+            let mut s = Settings::defaults(profile).unwrap_or_else(|e| panic!("{e}"));
+            s.auth.jwt_secret = PUBLISHED_JWT_SECRET.into();
+            let e = s.validate().map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains("published"), "{e}");
+            s.auth.jwt_secret = "x".repeat(31);
+            assert!(
+                s.validate().is_err(),
+                "{profile:?} accepted a 31-byte secret"
+            );
+        }
+        // Outside production an empty secret is generated at start (see startup).
+        let s = Settings::defaults(Profile::Development).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.auth.jwt_secret.is_empty());
         assert!(s.validate().is_ok());
     }
 

@@ -41,6 +41,10 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Replace the generated access-token secret kept in the database (when
+    /// `auth.jwt_secret` is not configured). Restart every process afterwards: tokens signed
+    /// with the old secret are then refused; refresh tokens still give new ones.
+    RotateTokenSecret,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
+        Command::RotateTokenSecret => rotate_token_secret(&settings),
         Command::User {
             command:
                 UserCommand::Create {
@@ -173,6 +178,29 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
     for v in applied {
         println!("applied {v}");
     }
+    Ok(())
+}
+
+fn rotate_token_secret(settings: &Settings) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.auth.jwt_secret.is_empty(),
+        "auth.jwt_secret is configured: rotate it where it is set (GONGKAI__AUTH__JWT_SECRET), not in the database"
+    );
+    let target = gongkai::db::DbTarget::parse(&settings.database.url)?;
+    let manager =
+        gongkai::db::ConnectionManager::new(target, settings.database.sqlite_busy_timeout_ms);
+    let mut conn = manager.connect_once()?;
+    gongkai::db::run_migrations(&mut conn)?;
+    let now = gongkai::clock::Clock::from_settings(settings)?.now_micros();
+    let replaced = gongkai::auth::secret::rotate(&mut conn, now)?;
+    println!(
+        "{}; restart every gongkai process on this database: access tokens signed with the old one are then refused",
+        if replaced {
+            "the access-token secret was replaced"
+        } else {
+            "an access-token secret was generated"
+        }
+    );
     Ok(())
 }
 

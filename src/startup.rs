@@ -49,6 +49,20 @@ impl Application {
                 .await
                 .map_err(|e| StartupError::Other(e.to_string()))??
         };
+        // Without a configured secret, the one generated on first start and kept in the
+        // database (every process on it shares it).
+        let mut settings = settings;
+        if settings.auth.jwt_secret.is_empty() {
+            let db = database.clone();
+            let now = clock.now_micros();
+            settings.auth.jwt_secret = tokio::task::spawn_blocking(move || {
+                let mut conn = db.get()?;
+                crate::auth::secret::resolve("", &mut conn, now).map_err(db::DbError::from)
+            })
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .map_err(|e| StartupError::Other(format!("cannot keep the token secret: {e}")))?;
+        }
         let tokens =
             TokenKeys::new(&settings.auth).map_err(|e| StartupError::Other(e.to_string()))?;
         let federation =

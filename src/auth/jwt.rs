@@ -51,6 +51,10 @@ pub enum TokenError {
 impl TokenKeys {
     pub fn new(settings: &AuthSettings) -> Result<Self, TokenError> {
         let secret = settings.jwt_secret.as_bytes();
+        if secret.is_empty() {
+            // Startup resolves an empty setting to the generated secret first.
+            return Err(TokenError::Setup("no token secret".into()));
+        }
         let encoding =
             EncodingKey::from_secret(secret).map_err(|e| TokenError::Setup(e.to_string()))?;
         let decoding =
@@ -153,8 +157,9 @@ mod tests {
     use super::*;
 
     fn keys() -> TokenKeys {
-        let s = crate::config::Settings::defaults(crate::config::Profile::Test)
+        let mut s = crate::config::Settings::defaults(crate::config::Profile::Test)
             .unwrap_or_else(|e| panic!("{e}"));
+        s.auth.jwt_secret = crate::auth::secret::generate();
         TokenKeys::new(&s.auth).unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -4,3 +4,4 @@
 pub mod federated;
 pub mod jwt;
 pub mod password;
+pub mod secret;

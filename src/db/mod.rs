@@ -18,6 +18,7 @@ pub mod reports;
 pub mod requests;
 pub mod schema;
 pub mod search;
+pub mod secrets;
 pub mod users;
 pub mod webhooks;
 

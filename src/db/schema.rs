@@ -482,3 +482,11 @@ diesel::table! {
 
 diesel::joinable!(departments -> agencies (agency_id));
 diesel::joinable!(internal_consultations -> departments (department_id));
+
+diesel::table! {
+    service_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -9,6 +9,14 @@ use serde_json::json;
 use crate::both_databases;
 use crate::helpers::{ADMIN_PASSWORD, TestApp};
 
+crate::both_databases_with!(generated_secret =>
+    with_no_configured_secret_tokens_signed_with_published_values_are_refused_and_processes_share_the_generated_one,
+);
+
+fn generated_secret(s: &mut gongkai::config::Settings) {
+    s.auth.jwt_secret = String::new();
+}
+
 both_databases!(
     a_password_login_issues_a_bearer_token,
     wrong_password_and_unknown_user_give_the_same_invalid_grant,
@@ -470,4 +478,45 @@ fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Issue 17: a server started as the README says (`cargo run`: no secret configured) signs with
+/// a secret generated on its first start and kept in its database; neither the value earlier
+/// versions published nor the empty default signs a token it accepts, and a second process on
+/// the same database (a restart, or a sibling behind a load balancer) accepts the first one's
+/// tokens.
+async fn with_no_configured_secret_tokens_signed_with_published_values_are_refused_and_processes_share_the_generated_one(
+    app: TestApp,
+) {
+    assert_eq!(app.settings.auth.jwt_secret, "");
+    let good = app.admin_token().await;
+    let me = app.get("/api/v1/me", &good).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    let sub = me.body["user"]["id"].as_str().unwrap().to_string();
+    let (iss, aud) = (
+        app.settings.auth.issuer.clone(),
+        app.settings.auth.audience.clone(),
+    );
+    let c = claims(&app, &sub, &iss, &aud, 300);
+    for published in ["gongkai-development-secret-do-not-use-in-production", ""] {
+        // jsonwebtoken refuses to sign with an empty key at all; a key it makes must not work.
+        let Ok(key) = EncodingKey::from_secret(published.as_bytes()) else {
+            assert!(published.is_empty(), "cannot make a key of {published:?}");
+            continue;
+        };
+        let forged = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &c, &key).unwrap();
+        app.get("/api/v1/me", &forged)
+            .await
+            .assert_problem(401, "invalid_token");
+    }
+    // The second process reads the same generated secret from the database.
+    let second = crate::helpers::second_process(&app, &[]).await;
+    let r = app
+        .client
+        .get(format!("{}/api/v1/me", second.base))
+        .bearer_auth(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }

@@ -89,6 +89,9 @@ pub fn test_settings() -> Settings {
     s.server.workers = 2;
     s.server.shutdown_timeout_secs = 1;
     s.bootstrap.admin_password = ADMIN_PASSWORD.into();
+    // A token key of the test's own, so tests can sign tokens themselves (the default, empty,
+    // generates one and keeps it in the database: `auth::generated_token_secret_*`).
+    s.auth.jwt_secret = gongkai::auth::secret::generate();
     s.database.pool_max_size = 4;
     // Reminder tests start the scheduler themselves: other tests count the feed's events.
     s.reminders.enabled = false;
