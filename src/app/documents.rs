@@ -93,21 +93,20 @@ fn may_write(actor: &Actor) -> Result<(), AppError> {
     }
 }
 
-/// The agency of an application the actor sees; anything else is "not found".
+/// The agency of an application the actor sees — or, to upload, handles ([`super::Reach`]);
+/// anything else is "not found" (a supervisor above it: 403 `not_own_agency`).
 fn visible_request(
     conn: &mut DbConnection,
     actor: &Actor,
     request_id: &str,
+    how: super::Reach,
 ) -> Result<String, AppError> {
-    let agency_id = db::requests::agency_of(conn, request_id)?
-        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
-    let agency = db::agencies::find(conn, &agency_id)?
-        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
-    if actor.sees(&agency.id, &agency.path) {
-        Ok(agency.id)
-    } else {
-        Err(AppError::NotFound(crate::text!("申请", "application")))
-    }
+    let what = || crate::text!("申请", "application");
+    let agency_id =
+        db::requests::agency_of(conn, request_id)?.ok_or_else(|| AppError::NotFound(what()))?;
+    let agency = db::agencies::find(conn, &agency_id)?.ok_or_else(|| AppError::NotFound(what()))?;
+    how.check(actor, &agency.id, &agency.path, what())?;
+    Ok(agency.id)
 }
 
 fn visible_document(
@@ -136,7 +135,7 @@ pub async fn check_upload(
     let actor = actor.clone();
     state
         .with_conn(move |conn| {
-            visible_request(conn, &actor, &request_id)?;
+            visible_request(conn, &actor, &request_id, super::Reach::Handle)?;
             may_write(&actor)
         })
         .await
@@ -446,7 +445,7 @@ pub async fn create(
         );
         state
             .with_conn(move |conn| {
-                visible_request(conn, &a, &r)?;
+                visible_request(conn, &a, &r, super::Reach::Handle)?;
                 match s {
                     Some(old) => superseded_version(conn, &r, &old).map(|_| ()),
                     None => Ok(()),
@@ -465,7 +464,7 @@ pub async fn create(
     let once = once.through(|row: &DocumentRow| DocumentView::from_row(row.clone(), None));
     state
         .create_once(actor.user_id.clone(), once, move |conn| {
-            let agency_id = visible_request(conn, &actor, &request_id)?;
+            let agency_id = visible_request(conn, &actor, &request_id, super::Reach::Handle)?;
             let version = match &checked.supersedes {
                 None => 1,
                 Some(old_id) => superseded_version(conn, &request_id, old_id)? + 1,
@@ -532,7 +531,7 @@ pub async fn list(
     }
     state
         .with_conn(move |conn| {
-            visible_request(conn, &actor, &request_id)?;
+            visible_request(conn, &actor, &request_id, super::Reach::Read)?;
             let (rows, total) = db::documents::for_request(
                 conn,
                 &request_id,

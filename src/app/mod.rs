@@ -178,6 +178,37 @@ impl From<DbError> for AppError {
     }
 }
 
+/// Why a record is reached: to read it (the actor's visibility: a supervisor reads its
+/// subtree) or to handle it ([`crate::domain::access::Actor::may_handle`]: its own agency, or an
+/// admin above it). Outside the visibility a record is "not found"; seen but not one's own to
+/// handle, 403 `not_own_agency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    Read,
+    Handle,
+}
+
+impl Reach {
+    pub(crate) fn check(
+        self,
+        actor: &crate::domain::access::Actor,
+        agency_id: &str,
+        agency_path: &str,
+        what: Text,
+    ) -> Result<(), AppError> {
+        let r = match self {
+            Reach::Read if actor.sees(agency_id, agency_path) => Ok(()),
+            Reach::Read => Err(Denied::OutOfScope),
+            Reach::Handle => actor.may_handle(agency_id, agency_path),
+        };
+        match r {
+            Ok(()) => Ok(()),
+            Err(Denied::OutOfScope) => Err(AppError::NotFound(what)),
+            Err(d) => Err(d.into()),
+        }
+    }
+}
+
 impl From<Denied> for AppError {
     fn from(d: Denied) -> Self {
         match d {
@@ -192,6 +223,13 @@ impl From<Denied> for AppError {
                     ),
                 }
             }
+            Denied::NotOwnAgency => AppError::Forbidden {
+                code: "not_own_agency",
+                detail: text!(
+                    "下级机关的记录只能查阅，须由该机关的经办人、审批人办理",
+                    "records of an agency below yours are read here; that agency's own clerks and approvers handle them"
+                ),
+            },
             Denied::MissingScope(scope) => AppError::Forbidden {
                 code: "insufficient_scope",
                 detail: text!(

@@ -88,21 +88,20 @@ fn unreadable(row: &NoticeRow, e: impl std::fmt::Display) -> AppError {
     }
 }
 
-/// The application behind a notice, if the actor may see it (else 404 for the notice).
+/// The application behind a notice, if the actor may see it — or, to write, handle it
+/// (else 404 for the notice; 403 `not_own_agency` for a supervisor above its agency).
 fn visible_request(
     conn: &mut DbConnection,
     actor: &Actor,
     request_id: &str,
+    how: super::Reach,
 ) -> Result<(Application, db::agencies::AgencyRow), AppError> {
-    let app = db::requests::load(conn, request_id)?
-        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
-    let agency = db::agencies::find(conn, &app.agency_id)?
-        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
-    if actor.sees(&agency.id, &agency.path) {
-        Ok((app, agency))
-    } else {
-        Err(AppError::NotFound(crate::text!("申请", "application")))
-    }
+    let what = || crate::text!("申请", "application");
+    let app = db::requests::load(conn, request_id)?.ok_or_else(|| AppError::NotFound(what()))?;
+    let agency =
+        db::agencies::find(conn, &app.agency_id)?.ok_or_else(|| AppError::NotFound(what()))?;
+    how.check(actor, &agency.id, &agency.path, what())?;
+    Ok((app, agency))
 }
 
 fn facts(
@@ -318,7 +317,7 @@ pub async fn create(
     let now = state.now_micros();
     state
         .in_transaction(move |conn| {
-            let (app, agency) = visible_request(conn, &actor, &request_id)?;
+            let (app, agency) = visible_request(conn, &actor, &request_id, super::Reach::Handle)?;
             let row = NoticeRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 request_id: app.id.clone(),
@@ -358,10 +357,11 @@ fn load(
     conn: &mut DbConnection,
     actor: &Actor,
     id: &str,
+    how: super::Reach,
 ) -> Result<(NoticeRow, Application, db::agencies::AgencyRow), AppError> {
     let row =
         db::notices::find(conn, id)?.ok_or(AppError::NotFound(crate::text!("告知书", "notice")))?;
-    match visible_request(conn, actor, &row.request_id) {
+    match visible_request(conn, actor, &row.request_id, how) {
         Ok((app, agency)) => Ok((row, app, agency)),
         Err(AppError::NotFound(_)) => Err(AppError::NotFound(crate::text!("告知书", "notice"))),
         Err(e) => Err(e),
@@ -377,7 +377,7 @@ pub async fn get(
     let st = state.clone();
     state
         .with_conn(move |conn| {
-            let (row, app, agency) = load(conn, &actor, &id)?;
+            let (row, app, agency) = load(conn, &actor, &id, super::Reach::Read)?;
             view(&Shared::of(conn, &st, &agency)?, &row, &app, parse)
         })
         .await
@@ -393,7 +393,7 @@ pub async fn of_request(
     let st = state.clone();
     state
         .with_conn(move |conn| {
-            let (app, agency) = visible_request(conn, &actor, &request_id)?;
+            let (app, agency) = visible_request(conn, &actor, &request_id, super::Reach::Read)?;
             let shared = Shared::of(conn, &st, &agency)?;
             db::notices::of_request(conn, &app.id)?
                 .iter()
@@ -504,7 +504,7 @@ pub async fn change(
     let env = StepEnv::of(state);
     state
         .in_transaction(move |conn| {
-            let (mut row, app, agency) = load(conn, &actor, &id)?;
+            let (mut row, app, agency) = load(conn, &actor, &id, super::Reach::Handle)?;
             let expected = if_match.ok_or(AppError::PreconditionRequired)?;
             if expected != row.version {
                 return Err(AppError::PreconditionFailed);

@@ -128,17 +128,15 @@ fn visible(
     actor: &Actor,
     kind: RemedyKind,
     id: &str,
+    how: super::Reach,
 ) -> Result<RemedyRow, AppError> {
     let row = db::remedies::find(conn, id)?.filter(|r| r.kind == kind.code());
     let Some(row) = row else {
         return Err(AppError::NotFound(what(kind)));
     };
     let agency = db::agencies::find(conn, &row.agency_id)?.ok_or(AppError::NotFound(what(kind)))?;
-    if actor.sees(&agency.id, &agency.path) {
-        Ok(row)
-    } else {
-        Err(AppError::NotFound(what(kind)))
-    }
+    how.check(actor, &agency.id, &agency.path, what(kind))?;
+    Ok(row)
 }
 
 /// Checks the links of a case and returns what they say about the act it challenges: the
@@ -381,7 +379,7 @@ pub async fn get(
     id: String,
 ) -> Result<RemedyView, AppError> {
     state
-        .with_conn(move |conn| visible(conn, &actor, kind, &id))
+        .with_conn(move |conn| visible(conn, &actor, kind, &id, super::Reach::Read))
         .await
         .map(RemedyView::from)
 }
@@ -453,7 +451,7 @@ pub async fn patch(
     let st = state.clone();
     state
         .in_transaction(move |conn| {
-            let current = visible(conn, &actor, kind, &id)?;
+            let current = visible(conn, &actor, kind, &id, super::Reach::Handle)?;
             let expected = if_match.ok_or(AppError::PreconditionRequired)?;
             if expected != current.version {
                 return Err(AppError::PreconditionFailed);
@@ -676,7 +674,7 @@ pub async fn history(
 ) -> Result<Vec<db::audit::AuditRow>, AppError> {
     state
         .with_conn(move |conn| {
-            let row = visible(conn, &actor, kind, &id)?;
+            let row = visible(conn, &actor, kind, &id, super::Reach::Read)?;
             Ok(db::audit::for_entity(conn, kind.code(), &row.id)?)
         })
         .await

@@ -135,15 +135,32 @@ pub(crate) fn visible(
     actor: &Actor,
     id: &str,
 ) -> Result<(Application, String), AppError> {
-    let app = db::requests::load(conn, id)?
-        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
-    let agency = db::agencies::find(conn, &app.agency_id)?
-        .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
-    if actor.sees(&agency.id, &agency.path) {
-        Ok((app, agency.code))
-    } else {
-        Err(AppError::NotFound(crate::text!("申请", "application")))
-    }
+    reach(conn, actor, id, super::Reach::Read)
+}
+
+/// Loads an application the actor may handle (write): visible as by [`visible`], and its own
+/// agency's unless the actor is an admin above it ([`Actor::may_handle`]); a supervisor above
+/// it answers 403 `not_own_agency`.
+pub(crate) fn handled(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<(Application, String), AppError> {
+    reach(conn, actor, id, super::Reach::Handle)
+}
+
+fn reach(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+    how: super::Reach,
+) -> Result<(Application, String), AppError> {
+    let what = || crate::text!("申请", "application");
+    let app = db::requests::load(conn, id)?.ok_or_else(|| AppError::NotFound(what()))?;
+    let agency =
+        db::agencies::find(conn, &app.agency_id)?.ok_or_else(|| AppError::NotFound(what()))?;
+    how.check(actor, &agency.id, &agency.path, what())?;
+    Ok((app, agency.code))
 }
 
 /// Appends one event to an application's trail and publishes it to the feed: every writer of
@@ -837,7 +854,7 @@ pub(crate) fn act_in(
     ctx: &RequestContext,
 ) -> Result<RequestView, AppError> {
     may_write(actor)?;
-    let (app, code) = visible(conn, actor, id)?;
+    let (app, code) = handled(conn, actor, id)?;
     let expected = match expected {
         Expected::IfMatch(v) => v.ok_or(AppError::PreconditionRequired)?,
         Expected::Current => app.version,
@@ -922,7 +939,7 @@ pub async fn patch(
     let look = super::office::Look::of(state);
     state
         .in_transaction(move |conn| {
-            let (app, code) = visible(conn, &actor, &id)?;
+            let (app, code) = handled(conn, &actor, &id)?;
             let expected = if_match.ok_or(AppError::PreconditionRequired)?;
             if expected != app.version {
                 return Err(AppError::PreconditionFailed);

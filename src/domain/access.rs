@@ -273,6 +273,9 @@ pub enum Denied {
     /// A system client without the scope the action needs.
     #[error("this action needs the scope {0}")]
     MissingScope(&'static str),
+    /// The record belongs to an agency below the actor's: seen (supervision), not handled.
+    #[error("records of an agency below yours are read, not handled")]
+    NotOwnAgency,
 }
 
 impl Actor {
@@ -361,6 +364,30 @@ impl Actor {
         Ok(())
     }
 
+    /// Whether the actor may handle (write) records of this agency — an application's steps and
+    /// details, its notices, documents, reviews and lawsuits. Reading follows
+    /// [`Actor::visibility`]; handling does not: a supervisor (or a supervisor who is also a
+    /// clerk or approver) at a parent agency reads the subtree and handles only its own
+    /// agency's records. The one explicit rule by which a parent office acts for an agency
+    /// below it is the admin role (as it registers applications there); such acts name the
+    /// admin in the record's trail like any other.
+    pub fn may_handle(&self, agency_id: &str, agency_path: &str) -> Result<(), Denied> {
+        if !self.sees(agency_id, agency_path) {
+            return Err(Denied::OutOfScope);
+        }
+        if self.has(Role::Admin) {
+            return Ok(());
+        }
+        if agency_id != self.agency_id {
+            return Err(Denied::NotOwnAgency);
+        }
+        if self.has(Role::Clerk) || self.has(Role::Approver) {
+            Ok(())
+        } else {
+            Err(Denied::MissingRole(Role::Clerk.code()))
+        }
+    }
+
     /// Admins manage agencies and users in their subtree.
     pub fn may_administer(&self, agency_id: &str, agency_path: &str) -> Result<(), Denied> {
         self.require(Role::Admin, agency_id, agency_path)
@@ -419,6 +446,31 @@ mod tests {
         assert!(a.sees("d", "/r/c/d/"));
         assert!(!a.sees("r", "/r/"));
         assert!(!a.sees("x", "/r/cx/"));
+    }
+
+    #[test]
+    fn handling_needs_the_own_agency_except_for_admins() {
+        let (parent, child) = ("/root/p/", "/root/p/c/");
+        // A supervisor who is also clerk and approver at the parent reads the child, does not
+        // write there.
+        let sup = actor(&[Role::Supervisor, Role::Clerk, Role::Approver], parent);
+        assert!(sup.sees("c", child));
+        assert_eq!(sup.may_handle("c", child), Err(Denied::NotOwnAgency));
+        assert_eq!(sup.may_handle("p", parent), Ok(()));
+        // A supervisor alone handles nothing, not even at home.
+        let only = actor(&[Role::Supervisor], parent);
+        assert_eq!(
+            only.may_handle("p", parent),
+            Err(Denied::MissingRole("clerk"))
+        );
+        // A clerk of the child does not reach the parent at all.
+        let clerk = actor(&[Role::Clerk], child);
+        assert_eq!(clerk.may_handle("p", parent), Err(Denied::OutOfScope));
+        assert_eq!(clerk.may_handle("c", child), Ok(()));
+        // The admin's explicit rule: its own agency and those below.
+        let admin = actor(&[Role::Admin], parent);
+        assert_eq!(admin.may_handle("c", child), Ok(()));
+        assert_eq!(admin.may_handle("x", "/root/x/"), Err(Denied::OutOfScope));
     }
 
     #[test]
