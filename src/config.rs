@@ -85,6 +85,10 @@ pub struct ServerSettings {
     pub import_body_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
     pub trust_forwarded_for: bool,
+    /// Addresses or blocks (`10.0.0.0/8`) of reverse proxies trusted to name the client in
+    /// `Forwarded` / `X-Forwarded-For`.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Exact origins (`https://host[:port]`) of the single-page apps allowed to call the API
     /// from a browser.
     pub cors_allowed_origins: Vec<String>,
@@ -119,10 +123,18 @@ pub struct AuthSettings {
     /// The absolute limit of a login's refresh tokens: however often they are used, the user
     /// logs in again this long after the login.
     pub refresh_family_ttl_secs: u64,
-    /// Failed password logins per user name, and per client address, within the window
-    /// before further attempts answer 429.
+    /// Attempts per (user name, client address) within the window before further ones from
+    /// that address answer 429; counted before the password is checked, so concurrent attempts
+    /// cannot pass the limit.
     pub login_max_failures: u32,
     pub login_window_secs: u64,
+    /// Failed attempts per client address (any names) within the window before that address
+    /// is refused.
+    pub login_max_failures_per_address: u32,
+    /// Once a user name has `login_max_failures` failures in the window (from any addresses),
+    /// each attempt for it waits this long before its password is checked, doubling with each
+    /// further failure up to 8 times: the owner still logs in, a guesser is slowed.
+    pub login_slowdown_ms: u64,
     /// Identity providers (provincial platforms) whose signed tokens are accepted.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuer>,
@@ -193,6 +205,11 @@ impl std::fmt::Debug for AuthSettings {
             .field("refresh_family_ttl_secs", &self.refresh_family_ttl_secs)
             .field("login_max_failures", &self.login_max_failures)
             .field("login_window_secs", &self.login_window_secs)
+            .field(
+                "login_max_failures_per_address",
+                &self.login_max_failures_per_address,
+            )
+            .field("login_slowdown_ms", &self.login_slowdown_ms)
             .field("trusted_issuers", &self.trusted_issuers)
             .finish()
     }
@@ -582,9 +599,25 @@ impl Settings {
                 "reminders.interval_secs must be at least 1".into(),
             ));
         }
-        if self.auth.login_max_failures == 0 {
+        if self.auth.login_max_failures == 0 || self.auth.login_max_failures_per_address == 0 {
             return Err(ConfigError::Invalid(
-                "auth.login_max_failures must be positive".into(),
+                "auth.login_max_failures and auth.login_max_failures_per_address must be positive"
+                    .into(),
+            ));
+        }
+        if let Some(bad) = self
+            .server
+            .trusted_proxies
+            .iter()
+            .find(|c| crate::netaddr::Cidr::parse(c).is_none())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.trusted_proxies: {bad:?} is not an address or a block such as 10.0.0.0/8"
+            )));
+        }
+        if self.auth.login_slowdown_ms > 60_000 {
+            return Err(ConfigError::Invalid(
+                "auth.login_slowdown_ms: at most 60000 (it doubles up to 8 times)".into(),
             ));
         }
         if self.auth.login_window_secs == 0 {

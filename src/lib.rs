@@ -12,5 +12,6 @@ pub mod db;
 pub mod domain;
 pub mod error_codes;
 pub mod http;
+pub mod netaddr;
 pub mod startup;
 pub mod telemetry;

@@ -27,20 +27,31 @@ fn bad_credentials() -> AppError {
     }
 }
 
-/// What failed logins are counted against. Each bucket is limited on its own: one user name
-/// tried from many addresses, and one address trying many names, are both throttled.
+/// What login attempts are counted against (see `auth.*` in config/default.toml).
 #[derive(Debug, Clone)]
 pub struct ThrottleKey {
-    /// The bucket that names the account (`user:<name>` or `client:<id>`); cleared by a
-    /// successful login.
+    /// The account (`user:<name>` or `client:<id>`): its failures from any address slow its
+    /// attempts down, never lock it; cleared by a successful login.
     account: String,
-    /// The bucket of the client address; only the window's end clears it.
+    /// The account from one client address: a hard limit, counted before the secret is
+    /// checked; cleared by a successful login.
+    pair: String,
+    /// The client address, any accounts: a hard limit on failures.
     address: String,
 }
 
 impl ThrottleKey {
     /// Longest account name kept in a bucket; longer input is cut (it cannot be a real name).
     const MAX_NAME: usize = 128;
+
+    fn new(account: String, client_addr: &str) -> Self {
+        let addr: String = client_addr.chars().take(64).collect();
+        ThrottleKey {
+            pair: format!("login:{account}@{addr}"),
+            account: format!("login:{account}"),
+            address: format!("login:addr:{addr}"),
+        }
+    }
 
     /// A password grant: the user name as typed (case-insensitive) and the client address.
     pub fn password(username: &str, client_addr: &str) -> Self {
@@ -50,23 +61,13 @@ impl ThrottleKey {
             .chars()
             .take(Self::MAX_NAME)
             .collect();
-        ThrottleKey {
-            account: format!("login:user:{name}"),
-            address: format!("login:addr:{client_addr}"),
-        }
+        Self::new(format!("user:{name}"), client_addr)
     }
 
     /// A client_credentials grant: the client id and the client address.
     pub fn client(client_id: &str, client_addr: &str) -> Self {
         let id: String = client_id.trim().chars().take(Self::MAX_NAME).collect();
-        ThrottleKey {
-            account: format!("login:client:{id}"),
-            address: format!("login:addr:{client_addr}"),
-        }
-    }
-
-    fn buckets(&self) -> [&str; 2] {
-        [&self.account, &self.address]
+        Self::new(format!("client:{id}"), client_addr)
     }
 }
 
@@ -78,56 +79,89 @@ fn login_window(settings: &AuthSettings, now_unix: i64) -> (i64, u64) {
     (window, u64::try_from(left.max(1)).unwrap_or(1))
 }
 
-/// Refuses a login attempt (429 `too_many_login_attempts`, with the seconds until the window
-/// ends) when either bucket of the key has `auth.login_max_failures` failures in the current
-/// window, and writes the `login_throttled` audit event. Call it before checking any secret,
-/// so that a right password does not get through while throttled either.
-pub fn check_login_throttle(
+/// One login attempt, admitted by [`admit_login`]: its window, and how long it must wait
+/// before its secret is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Admitted {
+    window: i64,
+    pub delay: std::time::Duration,
+}
+
+/// Admits one login attempt before any secret is checked, or refuses it (429
+/// `too_many_login_attempts`, Retry-After until the window ends). The attempt is counted in its
+/// (account, address) and address buckets by one atomic increment each, so concurrent attempts
+/// cannot pass the limits; the address bucket's count is given back if the attempt succeeds.
+/// The first refusal of a bucket in a window writes one `login_throttled` audit event; later
+/// ones are only counted (no row per attempt). An account with `login_max_failures` failures
+/// from anywhere is slowed down, not refused: see [`Admitted::delay`].
+pub fn admit_login(
     conn: &mut DbConnection,
     settings: &AuthSettings,
     key: &ThrottleKey,
     clock: &Clock,
     ctx: &RequestContext,
-) -> Result<(), AppError> {
+) -> Result<Admitted, AppError> {
     let now_unix = clock.unix();
     let (window, retry_after_secs) = login_window(settings, now_unix);
-    let max = i64::from(settings.login_max_failures);
-    for bucket in key.buckets() {
-        let hits = db::requests::rate_limit_hits(conn, bucket, window)?;
-        if i64::from(hits) >= max {
-            audit(
-                conn,
-                clock.now_micros(),
-                None,
-                None,
-                ("login", &key.account),
-                "login_throttled",
-                json!({"bucket": bucket, "failures": hits, "retry_after_secs": retry_after_secs}),
-                ctx,
-            )?;
+    let limits = [
+        (&key.pair, settings.login_max_failures),
+        (&key.address, settings.login_max_failures_per_address),
+    ];
+    for (i, (bucket, max)) in limits.into_iter().enumerate() {
+        let hits = db::requests::rate_limit_hit(conn, bucket, window)?;
+        let max = i32::try_from(max).unwrap_or(i32::MAX);
+        if hits > max {
+            // The address refused after the pair admitted it: that attempt never ran.
+            if i > 0 {
+                db::requests::rate_limit_release(conn, &key.pair, window)?;
+            }
+            if hits == max.saturating_add(1) {
+                audit(
+                    conn,
+                    clock.now_micros(),
+                    None,
+                    None,
+                    ("login", &key.account),
+                    "login_throttled",
+                    json!({"bucket": bucket, "limit": max, "window_ends_in_secs": retry_after_secs}),
+                    ctx,
+                )?;
+            }
             return Err(AppError::TooManyLoginAttempts { retry_after_secs });
         }
     }
-    Ok(())
+    let failures = db::requests::rate_limit_hits(conn, &key.account, window)?;
+    let max = i32::try_from(settings.login_max_failures).unwrap_or(i32::MAX);
+    let delay = if failures >= max {
+        let doublings = u32::try_from((failures - max).min(3)).unwrap_or(3);
+        std::time::Duration::from_millis(settings.login_slowdown_ms << doublings)
+    } else {
+        std::time::Duration::ZERO
+    };
+    Ok(Admitted { window, delay })
 }
 
-/// Counts one failed login against both buckets of the key.
+/// Counts one failed attempt against the account (its pair and address buckets counted it on
+/// admission).
 pub fn record_login_failure(
     conn: &mut DbConnection,
-    settings: &AuthSettings,
     key: &ThrottleKey,
-    now_unix: i64,
+    admitted: Admitted,
 ) -> Result<(), AppError> {
-    let (window, _) = login_window(settings, now_unix);
-    for bucket in key.buckets() {
-        db::requests::rate_limit_hit(conn, bucket, window)?;
-    }
+    db::requests::rate_limit_hit(conn, &key.account, admitted.window)?;
     Ok(())
 }
 
-/// Forgets the account's failures after a successful login (the address keeps its count).
-pub fn clear_login_failures(conn: &mut DbConnection, key: &ThrottleKey) -> Result<(), AppError> {
+/// After a successful login: the account's failures and its pair are forgotten, and the
+/// address gets back the attempt it counted.
+pub fn clear_login_failures(
+    conn: &mut DbConnection,
+    key: &ThrottleKey,
+    admitted: Admitted,
+) -> Result<(), AppError> {
     db::requests::rate_limit_clear(conn, &key.account)?;
+    db::requests::rate_limit_clear(conn, &key.pair)?;
+    db::requests::rate_limit_release(conn, &key.address, admitted.window)?;
     Ok(())
 }
 
@@ -145,25 +179,34 @@ pub async fn login(
     let clock = state.clock;
     let keys = state.tokens.clone();
     let settings = state.settings.clone();
+    let throttle = ThrottleKey::password(&username, &client_addr);
+    let admitted = {
+        let (settings, throttle, ctx) = (settings.clone(), throttle.clone(), ctx.clone());
+        state
+            .with_conn(move |conn| admit_login(conn, &settings.auth, &throttle, &clock, &ctx))
+            .await?
+    };
+    // A slowed-down account waits here, holding no connection.
+    if !admitted.delay.is_zero() {
+        tokio::time::sleep(admitted.delay).await;
+    }
     state
         .with_conn(move |conn| {
             let auth = &settings.auth;
-            let throttle = ThrottleKey::password(&username, &client_addr);
             let now = clock.unix();
-            check_login_throttle(conn, auth, &throttle, &clock, &ctx)?;
             let Ok(name) = Username::parse("username", &username) else {
                 let _ = password::verify(&password, password::decoy_hash());
-                record_login_failure(conn, auth, &throttle, now)?;
+                record_login_failure(conn, &throttle, admitted)?;
                 return Err(bad_credentials());
             };
             let user = db::users::find_by_username(conn, name.as_str())?;
             let Some(user) = user else {
                 let _ = password::verify(&password, password::decoy_hash());
-                record_login_failure(conn, auth, &throttle, now)?;
+                record_login_failure(conn, &throttle, admitted)?;
                 return Err(bad_credentials());
             };
             if !password::verify(&password, &user.password_hash) || user.disabled {
-                record_login_failure(conn, auth, &throttle, now)?;
+                record_login_failure(conn, &throttle, admitted)?;
                 audit(
                     conn,
                     clock.now_micros(),
@@ -182,7 +225,7 @@ pub async fn login(
             // The refresh token's family and the audit event together; a failed login above
             // stays counted (no transaction around it).
             db::transaction(conn, |conn| {
-                clear_login_failures(conn, &throttle)?;
+                clear_login_failures(conn, &throttle, admitted)?;
                 let at = clock.now_micros();
                 let (refresh, family) =
                     super::refresh_tokens::start_family(conn, auth, &user.id, at)?;

@@ -335,28 +335,33 @@ pub async fn token(
     ctx: RequestContext,
 ) -> Result<super::auth::IssuedToken, AppError> {
     let clock = state.clock;
-    use super::auth::{
-        ThrottleKey, check_login_throttle, clear_login_failures, record_login_failure,
-    };
+    use super::auth::{ThrottleKey, admit_login, clear_login_failures, record_login_failure};
     let keys = state.tokens.clone();
     let settings = state.settings.clone();
+    let throttle = ThrottleKey::client(client_id.trim(), &client_addr);
+    let admitted = {
+        let (settings, throttle, ctx) = (settings.clone(), throttle.clone(), ctx.clone());
+        state
+            .with_conn(move |conn| admit_login(conn, &settings.auth, &throttle, &clock, &ctx))
+            .await?
+    };
+    if !admitted.delay.is_zero() {
+        tokio::time::sleep(admitted.delay).await;
+    }
     // Autocommit, not one transaction: a refusal's audit event and failure count must stay.
     state
         .with_conn(move |conn| {
-            let auth = &settings.auth;
-            let throttle = ThrottleKey::client(client_id.trim(), &client_addr);
             let now = clock.unix();
-            check_login_throttle(conn, auth, &throttle, &clock, &ctx)?;
             let client = match uuid::Uuid::parse_str(client_id.trim()) {
                 Ok(id) => db::clients::find(conn, &id.to_string())?,
                 Err(_) => None,
             };
             let Some(client) = client else {
-                record_login_failure(conn, auth, &throttle, now)?;
+                record_login_failure(conn, &throttle, admitted)?;
                 return Err(bad_client());
             };
             if !same(&hash_secret(&secret), &client.secret_hash) || client.disabled {
-                record_login_failure(conn, auth, &throttle, now)?;
+                record_login_failure(conn, &throttle, admitted)?;
                 audit(
                     conn,
                     clock.now_micros(),
@@ -369,7 +374,7 @@ pub async fn token(
                 )?;
                 return Err(bad_client());
             }
-            clear_login_failures(conn, &throttle)?;
+            clear_login_failures(conn, &throttle, admitted)?;
             let scopes = requested_scopes(Scopes::from_stored(&client.scopes), scope.as_deref())?;
             let token = keys
                 .issue_client(&client.id, client.token_generation, &scopes.join(" "), now)

@@ -1182,6 +1182,24 @@ pub fn rate_limit_hits(
 }
 
 /// Forgets every window of a bucket.
+/// Gives back one hit of a bucket in a window (an attempt counted before it was judged, that
+/// turned out not to count).
+pub fn rate_limit_release(
+    conn: &mut DbConnection,
+    bucket: &str,
+    window_start: i64,
+) -> QueryResult<usize> {
+    use super::schema::rate_limits;
+    diesel::update(
+        rate_limits::table
+            .filter(rate_limits::bucket.eq(bucket))
+            .filter(rate_limits::window_start.eq(window_start))
+            .filter(rate_limits::hits.gt(0)),
+    )
+    .set(rate_limits::hits.eq(rate_limits::hits - 1))
+    .execute(conn)
+}
+
 pub fn rate_limit_clear(conn: &mut DbConnection, bucket: &str) -> QueryResult<usize> {
     use super::schema::rate_limits;
     diesel::delete(rate_limits::table.filter(rate_limits::bucket.eq(bucket))).execute(conn)

@@ -130,7 +130,7 @@ pub async fn issue_token(
         req.client_id = Some(id);
         req.client_secret = Some(secret);
     }
-    let addr = super::extract::client_addr(&http, state.settings.server.trust_forwarded_for);
+    let addr = super::extract::client_addr(&http, &state.settings.server);
     let t = match req.grant_type.as_str() {
         "password" => {
             no_client_secret(&req)?;

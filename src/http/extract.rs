@@ -472,19 +472,47 @@ fn clean_serde_message(m: &str) -> String {
     }
 }
 
-/// The client's address, for limits counted per address: the peer address, or behind a trusted
-/// proxy (`server.trust_forwarded_for`) the one `Forwarded` / `X-Forwarded-For` names.
-pub fn client_addr(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for {
-        req.connection_info()
-            .realip_remote_addr()
-            .map(str::to_string)
-            .unwrap_or_else(|| "unknown".into())
-    } else {
-        req.peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into())
+/// The client's address, for limits counted per address: the peer address; behind trusted
+/// proxies (`server.trust_forwarded_for` trusts the peer, `server.trusted_proxies` lists
+/// proxy addresses) the right-most hop of `Forwarded` (else `X-Forwarded-For`) that is not a
+/// trusted proxy — never the left-most, which the client writes itself.
+pub fn client_addr(req: &HttpRequest, server: &crate::config::ServerSettings) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
+    };
+    let trusted: Vec<crate::netaddr::Cidr> = server
+        .trusted_proxies
+        .iter()
+        .filter_map(|c| crate::netaddr::Cidr::parse(c))
+        .collect();
+    if !server.trust_forwarded_for && !trusted.iter().any(|c| c.contains(peer)) {
+        return peer.to_string();
     }
+    let headers = req.headers();
+    let mut hops: Vec<String> = Vec::new();
+    for v in headers.get_all("forwarded") {
+        let Ok(v) = v.to_str() else { continue };
+        for element in v.split(',') {
+            for pair in element.split(';') {
+                if let Some((k, val)) = pair.trim().split_once('=')
+                    && k.trim().eq_ignore_ascii_case("for")
+                {
+                    hops.push(val.trim().to_string());
+                }
+            }
+        }
+    }
+    if hops.is_empty() {
+        for v in headers.get_all("x-forwarded-for") {
+            let Ok(v) = v.to_str() else { continue };
+            hops.extend(
+                v.split(',')
+                    .map(|h| h.trim().to_string())
+                    .filter(|h| !h.is_empty()),
+            );
+        }
+    }
+    crate::netaddr::client_of(peer, &hops, server.trust_forwarded_for, &trusted)
 }
 
 /// The authenticated caller. Fails with 401 problem+json.

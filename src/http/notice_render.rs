@@ -145,7 +145,7 @@ pub async fn public_notice(
     path: web::Path<Uuid>,
     query: ApiQuery<PublicRenderQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = super::extract::client_addr(&req, state.settings.server.trust_forwarded_for);
+    let client = super::extract::client_addr(&req, &state.settings.server);
     let q = query.0;
     let v = uc::public_download(
         &state,

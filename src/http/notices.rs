@@ -645,7 +645,7 @@ pub async fn public_notices(
     req: actix_web::HttpRequest,
     query: super::extract::ApiQuery<PublicNoticesQuery>,
 ) -> Result<web::Json<Vec<PublicNoticeDto>>, ApiError> {
-    let client = super::extract::client_addr(&req, state.settings.server.trust_forwarded_for);
+    let client = super::extract::client_addr(&req, &state.settings.server);
     let q = query.0;
     let list = uc::public_list(&state, client, q.case_number, q.query_code, PARSE).await?;
     Ok(web::Json(

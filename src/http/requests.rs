@@ -964,7 +964,7 @@ pub async fn public_status(
     req: HttpRequest,
     query: ApiQuery<PublicStatusQuery>,
 ) -> Result<web::Json<PublicStatusDto>, ApiError> {
-    let client = super::extract::client_addr(&req, state.settings.server.trust_forwarded_for);
+    let client = super::extract::client_addr(&req, &state.settings.server);
     let q = query.0;
     let s = uc::public_status(&state, client, q.case_number, q.query_code).await?;
     Ok(web::Json(PublicStatusDto {
