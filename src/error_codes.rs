@@ -87,6 +87,7 @@ error_codes! {
     InvalidScope = "invalid_scope", "请求的权限范围未知或超出该客户端的权限范围", "The scope asked for is unknown or not granted to the client";
     NoMappedRole = "no_mapped_role", "身份令牌中的角色均未映射到本服务的角色", "None of the identity token's roles maps to a role of this service";
     Forbidden = "forbidden", "无权执行此操作（缺少所需角色）", "Not allowed (a required role is missing)";
+    NotOwnAgency = "not_own_agency", "下级机关的记录只能查阅，须由该机关人员办理", "Records of an agency below yours are read, not handled, here";
     InsufficientScope = "insufficient_scope", "客户端令牌缺少所需权限范围", "The client's token lacks the required scope";
     ClientNotAllowed = "client_not_allowed", "系统客户端不能调用此操作", "System clients may not call this operation";
     CannotLockOutSelf = "cannot_lock_out_self", "管理员不能停用自己或撤销自己的管理员角色", "An admin cannot disable itself or drop its own admin role";

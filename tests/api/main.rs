@@ -34,3 +34,4 @@ mod requests;
 mod seed;
 mod smtp;
 mod webhooks;
+mod write_scope;
