@@ -62,6 +62,7 @@ error_codes! {
     NotAnObject = "not_an_object", "应为 JSON 对象", "A JSON object was expected";
     UnsupportedMediaType = "unsupported_media_type", "不支持的内容类型", "The Content-Type is not supported";
     PayloadTooLarge = "payload_too_large", "请求体过大", "The body is too large";
+    HeadersTooLarge = "headers_too_large", "请求头过大", "The request headers are too large";
     NotFound = "not_found", "资源不存在或不在您的权限范围内", "No such resource, or it is outside your scope";
     MethodNotAllowed = "method_not_allowed", "该路径不支持此方法（见 Allow 头）", "The method is not allowed on this path (see the Allow header)";
     RequestTimeout = "request_timeout", "请求超时", "The request timed out";
@@ -127,6 +128,8 @@ error_codes! {
     HttpsRequired = "https_required", "接收地址须使用 https://", "The receiver must use https://";
     OutOfRange = "out_of_range", "超出允许范围", "Out of the allowed range";
     InFuture = "in_future", "日期不能晚于今天", "The date must not be in the future";
+    BeforeRegulation = "before_regulation", "日期早于《政府信息公开条例》施行之日（2008-05-01）", "The date is before the Regulation took effect (2008-05-01)";
+    BeyondCalendar = "beyond_calendar", "日期超出工作日历的范围（至 2199-12-31）", "The date is beyond the working-day calendar (2199-12-31)";
     UnknownCode = "unknown_code", "未知代码", "Unknown code";
     UnknownRole = "unknown_role", "未知角色", "Unknown role";
     UnknownScope = "unknown_scope", "未知权限范围", "Unknown scope";

@@ -24,7 +24,7 @@ use crate::domain::validation::FieldError;
 /// The most lines one import may carry.
 pub const MAX_IMPORT_LINES: usize = 100_000;
 /// The most problems a refused import lists (the answer says how many there were).
-pub const MAX_REPORTED_ERRORS: usize = 1000;
+pub const MAX_REPORTED_ERRORS: usize = crate::domain::validation::MAX_LISTED_ERRORS;
 /// Applications per page of an export.
 pub const EXPORT_CHUNK: i64 = 500;
 

@@ -397,11 +397,19 @@ pub fn html(r: &Report) -> String {
     out
 }
 
+/// One CSV cell. A cell a spreadsheet would take for a formula (starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return: OWASP "CSV injection") gets a leading `'`, so it shows as
+/// the text it is; then quoting as RFC 4180 needs.
 fn csv_field(s: &str) -> String {
+    let s: std::borrow::Cow<'_, str> = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
     }
 }
 
@@ -624,7 +632,7 @@ pub fn tidy_csv(r: &Report) -> String {
                 csv_field(&r.agency_code),
                 r.year.to_string(),
                 r.version.to_string(),
-                table.to_string(),
+                csv_field(table),
                 csv_field(row),
                 csv_field(row_label),
                 csv_field(col),
@@ -688,6 +696,21 @@ pub fn tidy_csv(r: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_neutralised() {
+        assert_eq!(
+            super::csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(super::csv_field("+1"), "'+1");
+        assert_eq!(super::csv_field("-2"), "'-2");
+        assert_eq!(super::csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(super::csv_field("\tx"), "'\tx");
+        assert_eq!(super::csv_field("\rx"), "\"'\rx\"");
+        assert_eq!(super::csv_field("某市人民政府"), "某市人民政府");
+        assert_eq!(super::csv_field("12"), "12");
+    }
+
     use std::collections::BTreeMap;
     use std::io::Read as _;
 

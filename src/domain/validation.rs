@@ -151,6 +151,88 @@ fn check_chars(field: &str, v: &str, max_chars: usize, multiline: bool) -> Resul
     Ok(())
 }
 
+/// The most problems one answer lists: a body with thousands of bad fields (or an import with
+/// thousands of bad lines) answers the first 100 and their count, not a megabyte of errors.
+pub const MAX_LISTED_ERRORS: usize = 100;
+
+/// The first day a date in this service may name: 2008-05-01, when the first Regulation on
+/// Open Government Information (国务院令第492号) took effect. Nothing it records happened before.
+pub const FIRST_STATUTORY_DAY: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2008, 5, 1)
+{
+    Some(d) => d,
+    None => panic!("2008-05-01"),
+};
+
+/// A date a request names, judged against the range the service can count over: not before
+/// [`FIRST_STATUTORY_DAY`], not after the calendar's last day.
+pub fn statutory_date(field: &str, date: chrono::NaiveDate) -> Result<(), FieldError> {
+    if date < FIRST_STATUTORY_DAY {
+        return Err(FieldError::new(
+            field,
+            "before_regulation",
+            text!(
+                "日期 {date} 早于《政府信息公开条例》施行之日（2008-05-01）",
+                "{date} is before the Regulation on Open Government Information took effect (2008-05-01)"
+            ),
+        ));
+    }
+    if date > crate::domain::calendar::SUPPORTED_END {
+        return Err(FieldError::new(
+            field,
+            "beyond_calendar",
+            text!(
+                "日期 {date} 超出工作日历的范围（至 2199-12-31）",
+                "{date} is beyond the working-day calendar (last day 2199-12-31)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Every date or date-time string in a JSON body (a whole `YYYY-MM-DD`, or RFC 3339), judged
+/// by [`statutory_date`], each error naming its field (`history[0].on`).
+pub fn statutory_dates_in(value: &serde_json::Value) -> Vec<FieldError> {
+    fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<FieldError>) {
+        match v {
+            serde_json::Value::String(s) => {
+                let date = if s.len() == 10 {
+                    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+                } else if (20..=40).contains(&s.len()) && s.as_bytes().get(10) == Some(&b'T') {
+                    chrono::DateTime::parse_from_rfc3339(s)
+                        .ok()
+                        .map(|t| t.date_naive())
+                } else {
+                    None
+                };
+                if let Some(d) = date
+                    && let Err(e) = statutory_date(path, d)
+                {
+                    out.push(e);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(item, &p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, "", &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +258,37 @@ mod tests {
         );
         assert!(text("f", "a\nb", 5, true).is_ok());
         assert!(text("f", "a\nb", 5, false).is_err());
+    }
+}
+
+#[cfg(test)]
+mod statutory_date_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dates_before_the_regulation_or_beyond_the_calendar_are_named() {
+        let body = json!({
+            "arrived_at": "1949-10-01T09:00:00+08:00",
+            "signed_for_on": "2008-04-30",
+            "confirmed_on": "2008-05-01",
+            "history": [{"on": "1900-01-01"}, {"on": "2026-03-16"}],
+            "note": "2007-01-01 是一句话里的日期",
+            "far": "2200-01-01",
+        });
+        let mut fields: Vec<(String, &str)> = statutory_dates_in(&body)
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            vec![
+                ("arrived_at".to_string(), "before_regulation"),
+                ("far".to_string(), "beyond_calendar"),
+                ("history[0].on".to_string(), "before_regulation"),
+                ("signed_for_on".to_string(), "before_regulation"),
+            ]
+        );
     }
 }

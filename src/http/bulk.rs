@@ -161,6 +161,12 @@ fn too_many_lines() -> ApiError {
 
 /// A JSON object read into an import line.
 fn read_object(line: u64, value: Value) -> ReadLine {
+    if let Some(error) = crate::domain::validation::statutory_dates_in(&value)
+        .into_iter()
+        .next()
+    {
+        return Err(LineError { line, error });
+    }
     deserialize_naming_field::<ImportLineDto>(value)
         .map(|dto| dto.into_line(line))
         .map_err(|error| LineError { line, error })

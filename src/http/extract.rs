@@ -33,6 +33,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .map(|l| l.0)
             .unwrap_or(1024 * 1024);
         let content_type_ok = is_json(req);
+        let any_dates = req.path().starts_with("/api/v1/calendar/");
         let declared_len = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -66,7 +67,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse_json(&body).map(ApiJson)
+            if any_dates {
+                parse_json_value(&body)
+                    .and_then(from_value_any_dates)
+                    .map(ApiJson)
+            } else {
+                parse_json(&body).map(ApiJson)
+            }
         })
     }
 }
@@ -125,6 +132,11 @@ fn is_json(req: &HttpRequest) -> bool {
 
 /// Parses JSON, telling a syntax error (400) from a shape error (422, with the field).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse_json_value(body).and_then(from_value)
+}
+
+/// A body that is one JSON object (400 for malformed JSON, 422 for another value).
+fn parse_json_value(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_json",
@@ -159,7 +171,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )
         .with_errors(vec![FieldError::new("", "not_an_object", must())]));
     }
-    from_value(value)
+    Ok(value)
 }
 
 /// JSON Schema's `integer` is any number without a fraction, so `19.0` is a valid integer to a
@@ -182,15 +194,35 @@ fn integral_numbers(v: &mut serde_json::Value) {
     }
 }
 
-/// Converts parsed JSON into `T`, naming the bad fields (422).
-pub fn from_value<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
+/// Converts parsed JSON into `T`, naming the bad fields (422). Every date in it must lie
+/// between the first Regulation's effect (2008-05-01) and the calendar's end
+/// (`domain::validation::statutory_dates_in`); only the calendar's own routes, which load and
+/// count over any year from 1950, use [`from_value_any_dates`].
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    let dates = crate::domain::validation::statutory_dates_in(&value);
+    if !dates.is_empty() {
+        return Err(field_errors(dates));
+    }
+    from_value_any_dates(value)
+}
+
+/// [`from_value`] without the date range (the calendar's own routes).
+pub fn from_value_any_dates<T: DeserializeOwned>(
+    mut value: serde_json::Value,
+) -> Result<T, ApiError> {
     integral_numbers(&mut value);
-    deserialize_listing_fields(value).map_err(|errors| {
+    deserialize_listing_fields(value).map_err(field_errors)
+}
+
+/// A 422 `validation_failed` naming each field.
+fn field_errors(errors: Vec<crate::domain::validation::FieldError>) -> ApiError {
+    {
         // Every field named in the detail, in each language (a text without Chinese gives the
         // meaning of its code).
         let join = |zh: bool| {
             errors
                 .iter()
+                .take(super::problem::MAX_LISTED_ERRORS)
                 .map(|e| {
                     let m = if zh {
                         e.message.zh().map_or_else(
@@ -219,7 +251,7 @@ pub fn from_value<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T
             Text::new(join(true), join(false)),
         )
         .with_errors(errors)
-    })
+    }
 }
 
 /// Like [`deserialize_naming_field`], but a body that lacks several required top-level fields,

@@ -670,10 +670,32 @@ fn method_not_allowed(method: &Method, allowed: &[Method]) -> ApiError {
 /// Before routing: a known path asked with a method it does not serve answers 405 with
 /// `Allow`, whichever handler the router would otherwise have tried (a `{id}` route would take
 /// `PATCH /requests/by-reference` and answer 404 for its id).
+/// The most bytes of request headers (names and values) a request may carry. Larger heads
+/// answer 431 problem+json `headers_too_large`; beyond actix's own buffer (128 KiB) the
+/// connection answers a bare 431 before any of this code runs.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 async fn known_methods_only(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        let response = ApiError::new(
+            actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            crate::text!(
+                "请求头共 {header_bytes} 字节，超过上限 {MAX_HEADER_BYTES} 字节",
+                "the request headers take {header_bytes} bytes, more than the {MAX_HEADER_BYTES} allowed"
+            ),
+        )
+        .error_response();
+        return Ok(req.into_response(response));
+    }
     let refused = req
         .app_data::<web::Data<RouteTable>>()
         .and_then(|routes| routes.allowed(req.path()))

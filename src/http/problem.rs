@@ -34,10 +34,18 @@ pub struct Problem {
     /// value is listed in the `ErrorCode` schema and in docs/API.md.
     #[schema(value_type = ErrorCode)]
     pub code: String,
-    /// For validation failures: each bad field.
+    /// For validation failures: each bad field — at most the first 100
+    /// ([`MAX_LISTED_ERRORS`]); `error_count` says how many there were.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
     pub errors: Vec<ProblemField>,
+    /// With `errors`: how many problems were found in all (more than `errors` lists when over
+    /// 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_count: Option<u64>,
 }
+
+pub use crate::domain::validation::MAX_LISTED_ERRORS;
 
 /// One bad field of a request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -101,6 +109,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: Text,
     pub errors: Vec<LineField>,
+    /// How many problems there were, when more than `errors` holds (an import's).
+    pub errors_total: Option<usize>,
     /// Extra response headers (e.g. `Allow` on 405).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
@@ -118,6 +128,7 @@ impl ApiError {
             code,
             detail,
             errors: Vec::new(),
+            errors_total: None,
             headers: Vec::new(),
         }
     }
@@ -207,9 +218,18 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: localized(&self.detail, self.code, lang),
             code: self.code.to_string(),
+            error_count: (!self.errors.is_empty()).then(|| {
+                u64::try_from(
+                    self.errors_total
+                        .unwrap_or(self.errors.len())
+                        .max(self.errors.len()),
+                )
+                .unwrap_or(u64::MAX)
+            }),
             errors: self
                 .errors
                 .iter()
+                .take(MAX_LISTED_ERRORS)
                 .map(|e| ProblemField {
                     line: e.line,
                     field: e.error.field.clone(),
@@ -261,9 +281,10 @@ impl From<AppError> for ApiError {
             )),
             AppError::Validation(errors) => ApiError::invalid_fields(errors),
             AppError::ImportRejected { errors, total } => {
-                let shown = errors.len();
+                let shown = errors.len().min(MAX_LISTED_ERRORS);
                 let lines = errors
                     .iter()
+                    .take(MAX_LISTED_ERRORS)
                     .map(|e| e.line)
                     .collect::<std::collections::BTreeSet<_>>()
                     .len();
@@ -290,6 +311,7 @@ impl From<AppError> for ApiError {
                         error: e.error,
                     })
                     .collect();
+                api.errors_total = Some(total);
                 api
             }
             AppError::Unauthorized { code, detail } => ApiError::unauthorized(code, detail),

@@ -5,7 +5,11 @@ use reqwest::{Method, StatusCode};
 use crate::both_databases;
 use crate::helpers::{Resp, TestApp};
 
-both_databases!(bad_input_of_every_kind_answers_problem_json);
+both_databases!(
+    bad_input_of_every_kind_answers_problem_json,
+    a_422_lists_at_most_100_problems_and_counts_them_all,
+    an_oversized_header_answers_431_problem_json,
+);
 
 async fn bad_input_of_every_kind_answers_problem_json(app: TestApp) {
     let token = app.admin_token().await;
@@ -439,4 +443,86 @@ async fn a_literal_segment_beats_an_id_so_patch_by_reference_is_405_not_404() {
     )
     .await;
     r.assert_problem(405, "method_not_allowed");
+}
+
+/// Issue 17: a body with 150 bad fields, or an import with 150 bad lines, answers the first 100
+/// problems and `error_count` 150 — never a megabyte of errors.
+async fn a_422_lists_at_most_100_problems_and_counts_them_all(app: TestApp) {
+    let token = app.admin_token().await;
+    // 150 foreign fields, each one problem.
+    let mut body = serde_json::Map::new();
+    body.insert("code".into(), "x1".into());
+    body.insert("name".into(), "某局".into());
+    for i in 0..150 {
+        body.insert(format!("unexpected_{i:03}"), i.into());
+    }
+    let r = app
+        .post("/api/v1/agencies", &token, &serde_json::Value::Object(body))
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(
+        r.body["errors"].as_array().map(Vec::len),
+        Some(100),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["error_count"], 150, "{}", r.text);
+    assert!(r.text.len() < 64 * 1024, "{} bytes", r.text.len());
+
+    // An import of 150 lines, each bad.
+    let lines: String = (0..150).map(|_| "{\"channel\": \"pigeon\"}\n").collect();
+    let r = Resp::from(
+        app.request(Method::POST, "/api/v1/import/requests", Some(&token))
+            .header("content-type", "application/x-ndjson")
+            .body(lines)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(
+        r.body["errors"].as_array().map(Vec::len),
+        Some(100),
+        "{}",
+        r.text
+    );
+    let count = r.body["error_count"].as_u64().unwrap_or(0);
+    assert!(count >= 150, "error_count {count}");
+
+    // A few problems: all listed, counted.
+    let r = app
+        .post(
+            "/api/v1/agencies",
+            &token,
+            &serde_json::json!({"code": "x2"}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    let n = r.body["errors"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(r.body["error_count"], n, "{}", r.text);
+}
+
+/// Issue 17: request headers over 16 KiB answer 431 problem+json, not a bare status.
+async fn an_oversized_header_answers_431_problem_json(app: TestApp) {
+    let token = app.admin_token().await;
+    let r = Resp::from(
+        app.request(Method::GET, "/api/v1/requests", Some(&token))
+            .header("X-Padding", "a".repeat(20 * 1024))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_problem(431, "headers_too_large");
+    // Within the limit, the same request is answered.
+    let r = Resp::from(
+        app.request(Method::GET, "/api/v1/requests", Some(&token))
+            .header("X-Padding", "a".repeat(8 * 1024))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }

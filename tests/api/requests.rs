@@ -17,6 +17,7 @@ use crate::both_databases;
 use crate::helpers::{Resp, TestApp};
 
 both_databases!(
+    dates_before_the_regulation_answer_422_naming_the_field_on_every_path,
     search_finds_one_and_two_character_chinese_and_parts_of_case_numbers,
     a_corrected_applicant_name_is_found_under_the_new_name_only,
     rows_of_an_older_release_are_searched_before_and_after_their_grams_are_filled,
@@ -4487,4 +4488,86 @@ async fn the_search_is_answered_by_its_index_on_postgresql(app: TestApp) {
         .unwrap();
         assert!(plan.contains("requests_search"), "q={q}:\n{plan}");
     }
+}
+
+/// Issue 17: a date before the first Regulation took effect (2008-05-01), or beyond the
+/// calendar, is refused with 422 naming the field — at intake, in a step (confirming an email
+/// dated 1900, a letter signed for in 1900), in an import line — and nothing is written.
+async fn dates_before_the_regulation_answer_422_naming_the_field_on_every_path(app: TestApp) {
+    let st = staff(&app).await;
+    for (arrived, code) in [
+        ("1949-10-01T09:30:00+08:00", "before_regulation"),
+        ("1900-01-01T09:30:00+08:00", "before_regulation"),
+        ("2008-04-30T09:30:00+08:00", "before_regulation"),
+        ("2200-01-01T09:30:00+08:00", "beyond_calendar"),
+    ] {
+        let r = try_intake(
+            &app,
+            &st.clerk,
+            &application("in_person", arrived, person("张三", RID)),
+        )
+        .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(
+            field_codes(&r),
+            BTreeSet::from([pair("arrived_at", code)]),
+            "{arrived}"
+        );
+    }
+    // A letter signed for in 1900.
+    let mut letter = application("letter", "2026-09-01T10:00:00+08:00", person("张三", RID));
+    letter["signed_for_on"] = json!("1900-01-02");
+    let r = try_intake(&app, &st.clerk, &letter).await;
+    assert_eq!(
+        field_codes(&r),
+        BTreeSet::from([pair("signed_for_on", "before_regulation")])
+    );
+    let list = app.get("/api/v1/requests", &st.admin).await;
+    assert_eq!(
+        list.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "nothing was registered"
+    );
+
+    // An email accepted, then confirmed with a date of 1900.
+    let r = intake(
+        &app,
+        &st.clerk,
+        &application("email", "2026-09-01T20:00:00+08:00", person("张三", RID)),
+    )
+    .await;
+    let e = refused(
+        &app,
+        &st.clerk,
+        &r,
+        "confirm_receipt",
+        json!({"on": "1900-01-01"}),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(
+        field_codes(&e),
+        BTreeSet::from([pair("on", "before_regulation")])
+    );
+
+    // An import line dated 1900: the import is refused, naming the line and the field.
+    let line = json!({
+        "channel": "in_person",
+        "arrived_at": "1900-03-01T09:00:00+08:00",
+        "applicant": person("李四", RID),
+        "description": "申请公开某年度预算执行情况",
+    });
+    let r = Resp::from(
+        app.request(Method::POST, "/api/v1/import/requests", Some(&st.admin))
+            .header("Content-Type", "application/x-ndjson")
+            .body(format!("{line}\n"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("before_regulation"), "{}", r.text);
+    assert!(r.text.contains("arrived_at"), "{}", r.text);
 }

@@ -522,6 +522,12 @@ impl NewRequest {
                 text!("不能晚于今天", "must not be in the future"),
             ));
         }
+        // The HTTP layer refuses such dates in any body; callers inside (seed, tools) too.
+        if let Err(e) = crate::domain::validation::statutory_date("arrived_at", input.arrival_date)
+            && input.arrival_date != NaiveDate::MIN
+        {
+            errors.push(e);
+        }
         check_date(
             &mut errors,
             "signed_for_on",
