@@ -414,6 +414,8 @@ pub async fn import(
 pub struct ExportPlan {
     pub agencies: Vec<String>,
     pub year: i32,
+    /// Identity numbers and credit codes in full (asked for, allowed and audited); else masked.
+    pub personal: bool,
 }
 
 /// Where the next page of an export starts.
@@ -436,6 +438,8 @@ pub async fn export_plan(
     actor: Actor,
     year: i32,
     agency_id: Option<String>,
+    personal: bool,
+    ctx: super::RequestContext,
 ) -> Result<ExportPlan, AppError> {
     let client_reads = actor
         .client_scopes()
@@ -453,6 +457,7 @@ pub async fn export_plan(
             ),
         });
     }
+    let clock = state.clock;
     let this_year = state.today().year();
     if !(1990..=this_year).contains(&year) {
         return Err(AppError::field(
@@ -479,7 +484,38 @@ pub async fn export_plan(
                     }
                 },
             };
-            Ok(ExportPlan { agencies, year })
+            if personal {
+                // The personal data of a whole year leaves the service: one dedicated scope
+                // for clients, the admin role for users, and an audit row either way.
+                match actor.client_scopes() {
+                    Some(_) => actor.require_scope(crate::domain::access::Scope::RequestsExportPersonal)?,
+                    None if actor.has(Role::Admin) => {}
+                    None => {
+                        return Err(AppError::Forbidden {
+                            code: "forbidden",
+                            detail: crate::text!(
+                                "导出完整身份证件号码须具有管理员角色（客户端须有 requests:export_personal 权限）；不带 personal_data 的导出已作遮蔽处理",
+                                "exporting identity numbers in full needs the admin role (clients: the scope requests:export_personal); exports without personal_data are masked"
+                            ),
+                        });
+                    }
+                }
+                super::audit(
+                    conn,
+                    clock.now_micros(),
+                    Some(&actor),
+                    Some(&actor.agency_id),
+                    ("export", &format!("requests-{year}")),
+                    "personal_data_exported",
+                    json!({"year": year, "agencies": agencies.len()}),
+                    &ctx,
+                )?;
+            }
+            Ok(ExportPlan {
+                agencies,
+                year,
+                personal,
+            })
         })
         .await
 }

@@ -135,8 +135,11 @@ pub async fn check_upload(
     let actor = actor.clone();
     state
         .with_conn(move |conn| {
-            visible_request(conn, &actor, &request_id, super::Reach::Handle)?;
-            may_write(&actor)
+            // Unseen: 404; a role that only reads: 403 `forbidden`; seen but another agency's
+            // to handle: 403 `not_own_agency` (as every other write).
+            visible_request(conn, &actor, &request_id, super::Reach::Read)?;
+            may_write(&actor)?;
+            visible_request(conn, &actor, &request_id, super::Reach::Handle).map(|_| ())
         })
         .await
 }

@@ -983,7 +983,7 @@ pub async fn patch(
                 "intake_corrected",
                 None,
                 Some(app.state()),
-                json!({"before": app.details, "after": next.details}),
+                json!({"before": trail_details(&app.details), "after": trail_details(&next.details)}),
                 &ctx,
             )?;
             let mut v = RequestView::new(next);
@@ -992,6 +992,21 @@ pub async fn patch(
             Ok(v)
         })
         .await
+}
+
+/// Intake details as a trail keeps them: identity numbers and credit codes masked as lists
+/// show them. The trail is read by everyone who sees the application and is never corrected
+/// itself, so a number corrected later must not stay in it in full; the application's detail
+/// keeps the current one.
+fn trail_details(d: &crate::domain::request::IntakeDetails) -> Value {
+    let mut d = d.clone();
+    let a = &mut d.applicant;
+    a.id_document_number = a
+        .id_document_number
+        .as_deref()
+        .map(crate::domain::identity::mask);
+    a.credit_code = a.credit_code.as_deref().map(crate::domain::identity::mask);
+    serde_json::to_value(d).unwrap_or(Value::Null)
 }
 
 pub async fn events(

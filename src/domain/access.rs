@@ -131,14 +131,19 @@ pub enum Scope {
     /// Read the change feed (`feed:read`).
     #[serde(rename = "feed:read")]
     FeedRead,
+    /// Export applications with identity numbers and credit codes in full
+    /// (`requests:export_personal`); without it exports are masked.
+    #[serde(rename = "requests:export_personal")]
+    RequestsExportPersonal,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::RequestsCreate,
         Scope::RequestsRead,
         Scope::ReportsRead,
         Scope::FeedRead,
+        Scope::RequestsExportPersonal,
     ];
 
     pub fn code(self) -> &'static str {
@@ -147,6 +152,7 @@ impl Scope {
             Scope::RequestsRead => "requests:read",
             Scope::ReportsRead => "reports:read",
             Scope::FeedRead => "feed:read",
+            Scope::RequestsExportPersonal => "requests:export_personal",
         }
     }
 
@@ -160,6 +166,7 @@ impl Scope {
             Scope::RequestsRead => 2,
             Scope::ReportsRead => 4,
             Scope::FeedRead => 8,
+            Scope::RequestsExportPersonal => 16,
         }
     }
 }

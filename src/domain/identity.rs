@@ -170,6 +170,15 @@ pub fn mask_identity_numbers(text: &str) -> std::borrow::Cow<'_, str> {
                 o.push_str(&text[copied..start]);
                 o.push_str(&mask_keep(run, 3, 2));
                 copied = i;
+            } else {
+                // A resident number written against letters (`ID330102198506141232`,
+                // `身份证号码110…X号` is already split by the Chinese): its digits inside the run.
+                for (from, to) in embedded_resident_numbers(run) {
+                    let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                    o.push_str(&text[copied..start + from]);
+                    o.push_str(&mask_keep(&run[from..to], 3, 2));
+                    copied = start + to;
+                }
             }
         } else if b == 0x1b && bytes.get(i + 1) == Some(&b'[') {
             // A terminal colour code (ESC [ … final byte) of a coloured log line: a separator.
@@ -195,6 +204,34 @@ pub fn mask_identity_numbers(text: &str) -> std::borrow::Cow<'_, str> {
             std::borrow::Cow::Owned(o)
         }
     }
+}
+
+/// Resident identity numbers inside a run of letters and digits: a run of exactly 17 digits
+/// followed by a check digit or `X`, or of exactly 15 digits, between letters (never part of a
+/// longer run of digits). Byte ranges into `run`, in order.
+fn embedded_resident_numbers(run: &str) -> Vec<(usize, usize)> {
+    let b = run.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = i - start;
+        let check_x = digits == 17 && b.get(i).is_some_and(|c| *c == b'X' || *c == b'x');
+        if digits == 18 || digits == 15 {
+            found.push((start, i));
+        } else if check_x {
+            found.push((start, i + 1));
+            i += 1;
+        }
+    }
+    found
 }
 
 fn looks_like_identity_number(run: &str) -> bool {
@@ -231,6 +268,12 @@ mod tests {
     fn identity_numbers_are_masked_wherever_they_appear() {
         let m = |s: &str| mask_identity_numbers(s).into_owned();
         assert_eq!(m("110101199003071233"), "110*************33");
+        // Against letters.
+        assert_eq!(m("ID330102198506141232"), "ID330*************32");
+        assert_eq!(m("id=ID11010519491231002Xok"), "id=ID110*************2Xok");
+        assert_eq!(m("no110101900307123end"), "no110**********23end");
+        // A longer run of digits is not a number of a person.
+        assert_eq!(m("x12345678901234567890y"), "x12345678901234567890y");
         assert_eq!(m("11010519491231002x"), "110*************2x");
         assert_eq!(m("11010519491231002X"), "110*************2X");
         // The old 15-digit form and a credit code.

@@ -43,6 +43,9 @@ pub enum AuditEntityCode {
     CalendarYear,
     Client,
     Document,
+    /// An export with personal data in full (`personal_data_exported`; the id is
+    /// `requests-<year>`).
+    Export,
     /// A login attempt (the id is the user name tried).
     Login,
     Notice,
@@ -61,6 +64,7 @@ impl AuditEntityCode {
             AuditEntityCode::CalendarYear => "calendar_year",
             AuditEntityCode::Client => "client",
             AuditEntityCode::Document => "document",
+            AuditEntityCode::Export => "export",
             AuditEntityCode::Login => "login",
             AuditEntityCode::Notice => "notice",
             AuditEntityCode::Report => "report",

@@ -630,6 +630,10 @@ pub struct ExportQuery {
     pub year: i32,
     /// Only this agency (within the caller's scope); default: every agency the caller sees.
     pub agency_id: Option<Uuid>,
+    /// `true`: identity numbers and credit codes in full — for users with the admin role and
+    /// clients with `requests:export_personal` (else 403), and audited
+    /// (`personal_data_exported`). Default: masked as lists show them.
+    pub personal_data: Option<bool>,
 }
 
 /// One line of an export: the application as `GET /requests/{id}` shows it, with its trail.
@@ -641,11 +645,32 @@ pub struct ExportLineDto {
     pub events: Vec<EventDto>,
 }
 
+/// The detail of an application as an export line carries it: identity numbers and credit
+/// codes masked as lists show them unless the export is a personal one.
+fn export_dto(
+    v: &crate::app::requests::RequestView,
+    today: chrono::NaiveDate,
+    masked: bool,
+) -> RequestDto {
+    let mut dto = request_dto(v, today, false);
+    if masked {
+        let a = &mut dto.applicant;
+        a.id_document_number = a
+            .id_document_number
+            .as_deref()
+            .map(crate::domain::identity::mask);
+        a.credit_code = a.credit_code.as_deref().map(crate::domain::identity::mask);
+    }
+    dto
+}
+
 /// Export a case year's applications in the caller's scope as NDJSON (clerks, supervisors,
 /// admins).
 ///
 /// One line per application, in agency then case-number order: the detail of
-/// `GET /requests/{id}` (identity numbers in full) with its `events`. "Of year Y" means the case
+/// `GET /requests/{id}` with its `events` — identity numbers and credit codes masked as lists
+/// show them, unless `personal_data=true` (admins; clients with `requests:export_personal`;
+/// audited as `personal_data_exported`). "Of year Y" means the case
 /// year, the year of arrival that the case number carries. The body is streamed page by page; a
 /// failure midway breaks the connection instead of ending the body, so a complete download is
 /// one whose transfer finished.
@@ -660,10 +685,20 @@ pub struct ExportLineDto {
 pub async fn export_requests(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
+    ctx: super::extract::Ctx,
     query: ApiQuery<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.0;
-    let plan = uc::export_plan(&state, actor, q.year, q.agency_id.map(|u| u.to_string())).await?;
+    let plan = uc::export_plan(
+        &state,
+        actor,
+        q.year,
+        q.agency_id.map(|u| u.to_string()),
+        q.personal_data.unwrap_or(false),
+        ctx.0,
+    )
+    .await?;
+    let masked = !plan.personal;
     let year = plan.year;
     let plan = Arc::new(plan);
     let today = state.today();
@@ -678,7 +713,7 @@ pub async fn export_requests(
                     let mut buf = Vec::with_capacity(items.len() * 2048);
                     for item in items {
                         let line = ExportLineDto {
-                            request: request_dto(&item.view, today, false),
+                            request: export_dto(&item.view, today, masked),
                             events: item
                                 .events
                                 .into_iter()

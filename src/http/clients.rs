@@ -31,6 +31,9 @@ pub enum ScopeCode {
     /// Read the change feed.
     #[serde(rename = "feed:read")]
     FeedRead,
+    /// Export applications with identity numbers and credit codes in full (audited).
+    #[serde(rename = "requests:export_personal")]
+    RequestsExportPersonal,
 }
 
 /// A system client. Never carries its secret.

@@ -109,8 +109,10 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: Text,
     pub errors: Vec<LineField>,
-    /// How many problems there were, when more than `errors` holds (an import's).
-    pub errors_total: Option<usize>,
+    /// How many problems there were, when more than `errors` holds (an import's); 0: as many
+    /// as `errors` holds. (A plain `u32` sits in the padding beside `status`: the error stays
+    /// small enough to return by value.)
+    pub errors_total: u32,
     /// Extra response headers (e.g. `Allow` on 405).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
@@ -128,7 +130,7 @@ impl ApiError {
             code,
             detail,
             errors: Vec::new(),
-            errors_total: None,
+            errors_total: 0,
             headers: Vec::new(),
         }
     }
@@ -219,12 +221,8 @@ impl ApiError {
             detail: localized(&self.detail, self.code, lang),
             code: self.code.to_string(),
             error_count: (!self.errors.is_empty()).then(|| {
-                u64::try_from(
-                    self.errors_total
-                        .unwrap_or(self.errors.len())
-                        .max(self.errors.len()),
-                )
-                .unwrap_or(u64::MAX)
+                let listed = u64::try_from(self.errors.len()).unwrap_or(u64::MAX);
+                u64::from(self.errors_total).max(listed)
             }),
             errors: self
                 .errors
@@ -311,7 +309,7 @@ impl From<AppError> for ApiError {
                         error: e.error,
                     })
                     .collect();
-                api.errors_total = Some(total);
+                api.errors_total = u32::try_from(total).unwrap_or(u32::MAX);
                 api
             }
             AppError::Unauthorized { code, detail } => ApiError::unauthorized(code, detail),

@@ -227,7 +227,10 @@ pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> Requ
             name: a.name.clone(),
             id_document_type: a.id_document_type.clone(),
             id_document_number: number,
-            credit_code: a.credit_code.clone(),
+            credit_code: a
+                .credit_code
+                .as_ref()
+                .map(|c| if mask { identity::mask(c) } else { c.clone() }),
             contact_person: a.contact_person.clone(),
             phone: a.phone.clone(),
             email: a.email.clone(),

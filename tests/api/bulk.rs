@@ -376,13 +376,14 @@ async fn every_bad_line_is_reported_with_its_physical_line_up_to_the_cap(app: Te
     );
     assert_eq!(count(&app, &admin).await, 0);
 
-    // 1,200 bad lines: the first 1,000 are listed and the answer says how many there were.
+    // 1,200 bad lines: the first 100 are listed and the answer says how many there were.
     let body = "x\n".repeat(1200);
     let r = import(&app, &admin, "application/x-ndjson", body).await;
     r.assert_problem(422, "validation_failed");
     let listed = problems(&r);
-    assert_eq!(listed.len(), 1000);
-    assert_eq!(listed[999].0, 1000);
+    assert_eq!(listed.len(), 100);
+    assert_eq!(listed[99].0, 100);
+    assert_eq!(r.body["error_count"], 1200);
     let detail = r.body["detail"].as_str().expect("detail");
     assert!(detail.contains("1200"), "{detail}");
 }
@@ -617,7 +618,9 @@ async fn the_export_streams_exactly_the_years_applications_in_scope_with_their_t
     assert_eq!(seventh["disposition"], "granted");
     assert_eq!(seventh["closed_on"], "2025-03-10");
     assert_eq!(seventh["applicant"]["name"], "张三");
-    assert_eq!(seventh["applicant"]["id_document_number"], RID);
+    // Masked as lists show it: the full number needs personal_data=true.
+    let masked = format!("{}********{}", &RID[..6], &RID[14..]);
+    assert_eq!(seventh["applicant"]["id_document_number"], masked.as_str());
     assert_eq!(
         seventh["description"],
         "申请公开2024年本机关行政许可决定清单"
@@ -636,7 +639,30 @@ async fn the_export_streams_exactly_the_years_applications_in_scope_with_their_t
         .await
         .body;
     detail["events"] = seventh["events"].clone();
+    detail["applicant"]["id_document_number"] = json!(masked);
     assert_eq!(&detail, seventh);
+
+    // Issue 17: the full numbers for an admin who asks, audited; not for a clerk.
+    let (r, personal) = export(&app, &a_admin, "year=2025&personal_data=true").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let seventh = personal
+        .iter()
+        .find(|l| l["external_reference"] == "A-7")
+        .expect("A-7 exported");
+    assert_eq!(seventh["applicant"]["id_document_number"], RID);
+    let log = app
+        .get("/api/v1/audit-log?entity_type=export", &admin)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text);
+    let rows = log.body["items"].as_array().expect("items");
+    assert!(
+        rows.iter()
+            .any(|e| e["action"] == "personal_data_exported" && e["payload"]["year"] == 2025),
+        "{}",
+        log.text
+    );
+    let (r, _) = export(&app, &b_clerk, "year=2025&personal_data=true").await;
+    r.assert_problem(403, "forbidden");
 
     // The root's admin sees all three agencies' 2025; agency_id narrows to one.
     let (_, all) = export(&app, &admin, "year=2025").await;
