@@ -298,6 +298,10 @@ pub struct WebhookSettings {
     pub backoff_max_secs: u64,
     pub lease_secs: u64,
     pub allow_http: bool,
+    /// Receiver hosts (names or addresses, as written in the URL) allowed although they are,
+    /// or resolve to, internal addresses (loopback, private, link-local, …). Empty by default.
+    #[serde(default)]
+    pub allowed_internal_hosts: Vec<String>,
 }
 
 /// Outgoing e-mail (`crate::app::mailer`): the SMTP server messages are handed to.

@@ -126,6 +126,7 @@ error_codes! {
     InvalidNumber = "invalid_number", "应为数字", "A number was expected";
     InvalidUrl = "invalid_url", "不是合法的 URL", "Not a URL";
     HttpsRequired = "https_required", "接收地址须使用 https://", "The receiver must use https://";
+    InternalReceiver = "internal_receiver", "推送接收地址是内部地址（回环、私有、链路本地等）", "The webhook receiver is an internal address (loopback, private, link-local, …)";
     OutOfRange = "out_of_range", "超出允许范围", "Out of the allowed range";
     InFuture = "in_future", "日期不能晚于今天", "The date must not be in the future";
     BeforeRegulation = "before_regulation", "日期早于《政府信息公开条例》施行之日（2008-05-01）", "The date is before the Regulation took effect (2008-05-01)";

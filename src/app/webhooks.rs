@@ -121,6 +121,107 @@ fn parse_url(url: &str, allow_http: bool) -> Result<String, FieldError> {
     Ok(parsed.to_string())
 }
 
+/// Whether the URL's host is one the settings allow to be internal (exactly as written).
+fn internal_allowed(settings: &WebhookSettings, url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or("").trim_matches(['[', ']']);
+    settings
+        .allowed_internal_hosts
+        .iter()
+        .any(|h| h.trim().trim_matches(['[', ']']).eq_ignore_ascii_case(host))
+}
+
+/// The address a URL's host names when it is one in any spelling: the URL standard reads
+/// `2130706433`, `0x7f000001` and `127.1` as 127.0.0.1 already; `localhost` and its subdomains
+/// are loopback by definition (RFC 6761).
+fn host_address(url: &reqwest::Url) -> Option<std::net::IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(a) => Some(a.into()),
+        url::Host::Ipv6(a) => Some(a.into()),
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            if d == "localhost" || d.ends_with(".localhost") {
+                Some(std::net::Ipv4Addr::LOCALHOST.into())
+            } else {
+                crate::netaddr::loose_ipv4(&d).map(Into::into)
+            }
+        }
+    }
+}
+
+fn internal_receiver(what: &str) -> FieldError {
+    FieldError::new(
+        "url",
+        "internal_receiver",
+        crate::text!(
+            "接收地址 {what} 是内部地址（回环、私有、链路本地等），不能作为推送目标（见 webhooks.allowed_internal_hosts）",
+            "the receiver {what} is an internal address (loopback, private, link-local, …) and cannot receive webhooks (see webhooks.allowed_internal_hosts)"
+        ),
+    )
+}
+
+/// Refuses a receiver on an internal address: written as one, or a name resolving to one.
+/// A name that does not resolve now is accepted (each delivery checks the addresses it
+/// connects to, see [`GuardedResolver`]).
+async fn check_receiver(settings: &WebhookSettings, url: &str) -> Result<(), FieldError> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Ok(());
+    };
+    if internal_allowed(settings, &parsed) {
+        return Ok(());
+    }
+    if let Some(ip) = host_address(&parsed) {
+        return if crate::netaddr::is_internal(ip) {
+            Err(internal_receiver(&ip.to_string()))
+        } else {
+            Ok(())
+        };
+    }
+    let host = parsed.host_str().unwrap_or("").to_string();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let lookup = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::net::lookup_host((host.clone(), port)),
+    )
+    .await;
+    if let Ok(Ok(addrs)) = lookup
+        && let Some(bad) = addrs
+            .map(|a| a.ip())
+            .find(|ip| crate::netaddr::is_internal(*ip))
+    {
+        return Err(internal_receiver(&format!("{host}（{bad}）")));
+    }
+    Ok(())
+}
+
+/// The dispatcher's resolver: a receiver's name resolves only to addresses that are not
+/// internal (unless the host is allowed), so a name that changed its answer since the
+/// subscription — or answers differently each time — cannot steer a delivery inside. The
+/// connection uses exactly the addresses this returns.
+struct GuardedResolver {
+    allowed: Vec<String>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        let allowed = self
+            .allowed
+            .iter()
+            .any(|h| h.trim().eq_ignore_ascii_case(&host));
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| allowed || !crate::netaddr::is_internal(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} resolves only to internal addresses").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
 fn new_secret() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
@@ -204,6 +305,11 @@ pub async fn create(
             }
         },
     };
+    if let Some(u) = &url
+        && let Err(e) = check_receiver(&state.settings.webhooks, u).await
+    {
+        errors.push(e);
+    }
     errors.into_result()?;
     let (Some(url), Some(types), Some(secret)) = (url, types, secret) else {
         return Err(AppError::bug("validated fields missing"));
@@ -390,6 +496,11 @@ pub async fn patch(
         Some(t) => errors.take(parse_event_types(t)),
         None => None,
     };
+    if let Some(u) = &url
+        && let Err(e) = check_receiver(&state.settings.webhooks, u).await
+    {
+        errors.push(e);
+    }
     errors.into_result()?;
     state
         .in_transaction(move |conn| {
@@ -499,6 +610,9 @@ pub async fn run_dispatcher(state: AppState, render: Render) {
         .timeout(Duration::from_secs(settings.timeout_secs))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("gongkai-webhooks/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(GuardedResolver {
+            allowed: settings.allowed_internal_hosts.clone(),
+        }))
         .build()
     {
         Ok(c) => c,
@@ -583,6 +697,31 @@ async fn send(
 ) -> db::webhooks::Outcome {
     let started = Instant::now();
     let timestamp = clock.unix();
+    // An address written in the URL is not resolved: judge it here (the subscription was
+    // checked, but the settings may have changed since).
+    let literal = reqwest::Url::parse(&sub.url).ok().and_then(|u| {
+        let ip = host_address(&u)?;
+        (crate::netaddr::is_internal(ip) && !internal_allowed(settings, &u)).then_some(ip)
+    });
+    if let Some(ip) = literal {
+        let at = clock.now_micros();
+        return db::webhooks::Outcome {
+            subscription_id: sub.id.clone(),
+            event_id: ev.id.clone(),
+            attempt,
+            succeeded: false,
+            status_code: None,
+            error: Some(format!(
+                "the receiver {ip} is an internal address: not sent"
+            )),
+            duration_ms: 0,
+            at,
+            retry_at: (attempt < settings.max_attempts).then(|| {
+                at + chrono::Duration::from_std(backoff(settings, attempt))
+                    .unwrap_or_else(|_| chrono::Duration::hours(1))
+            }),
+        };
+    }
     let result = client
         .post(&sub.url)
         .header("Content-Type", "application/json")
@@ -652,6 +791,7 @@ mod tests {
             backoff_max_secs: 7200,
             lease_secs: 60,
             allow_http: false,
+            allowed_internal_hosts: vec![],
         }
     }
 
@@ -676,6 +816,28 @@ mod tests {
         assert_eq!(sig, format!("t=1700000000,v1={expected}"));
         assert_ne!(signature("other", 1_700_000_000, b"{}"), sig);
         assert_ne!(signature("Jefe", 1_700_000_001, b"{}"), sig);
+    }
+
+    #[tokio::test]
+    async fn the_dispatchers_resolver_never_answers_an_internal_address() {
+        use reqwest::dns::Resolve;
+        use std::str::FromStr;
+        let guarded = GuardedResolver { allowed: vec![] };
+        let name = reqwest::dns::Name::from_str("localhost").unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            guarded.resolve(name).await.is_err(),
+            "localhost was let through"
+        );
+        let allowed = GuardedResolver {
+            allowed: vec!["localhost".into()],
+        };
+        let name = reqwest::dns::Name::from_str("localhost").unwrap_or_else(|e| panic!("{e}"));
+        let addrs: Vec<_> = allowed
+            .resolve(name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
     }
 
     #[test]

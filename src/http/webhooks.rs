@@ -77,7 +77,10 @@ pub struct WebhookWithSecretDto {
 pub struct CreateWebhookRequest {
     /// Default: the caller's agency. Events of this agency's subtree are sent.
     pub agency_id: Option<Uuid>,
-    /// `https://…` (plain `http://` only when the setting `webhooks.allow_http` is on).
+    /// `https://…` (plain `http://` only when the setting `webhooks.allow_http` is on). Not an
+    /// internal address — loopback, private, link-local (169.254.169.254), `0`, integer or hex
+    /// spellings, or a name resolving to one: 422 `internal_receiver`, unless the host is in
+    /// `webhooks.allowed_internal_hosts`; deliveries check again on every attempt.
     pub url: String,
     /// At least one: `*`, `<entity>.*` or `<entity>.<action>`.
     pub event_types: Vec<String>,

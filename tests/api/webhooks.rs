@@ -22,6 +22,7 @@ both_databases!(
     a_delivery_is_given_up_after_the_last_attempt_and_the_next_event_still_goes,
     subscriptions_are_checked_scoped_and_for_admins_only,
     two_dispatching_processes_deliver_each_event_once,
+    receivers_on_internal_addresses_are_refused_at_subscription_and_again_at_delivery,
 );
 
 /// One request the receiver got.
@@ -73,6 +74,8 @@ fn start_receiver(script: &[u16]) -> (Receiver, String) {
 async fn spawn(db: Db, max_attempts: i32) -> TestApp {
     TestApp::spawn_with(db, |s| {
         s.webhooks.allow_http = true;
+        // The test receiver listens on the loopback address, which is refused unless listed.
+        s.webhooks.allowed_internal_hosts = vec!["127.0.0.1".into()];
         s.webhooks.poll_interval_ms = 50;
         s.webhooks.backoff_base_ms = 200;
         s.webhooks.max_attempts = max_attempts;
@@ -503,5 +506,95 @@ async fn two_dispatching_processes_deliver_each_event_once(app: TestApp) {
     seen.sort_by_key(|v| v.to_string());
     ids.sort_by_key(|v| v.to_string());
     assert_eq!(seen, ids);
+    handle.stop(false).await;
+}
+
+/// Issue 17: a webhook may not reach inside — loopback, link-local (the cloud metadata
+/// address), private ranges, `0`, integer and hex spellings, IPv4 inside IPv6, `localhost` —
+/// refused when subscribing; and a subscription made where such a host was allowed is not
+/// delivered by a process where it is not (checked again at every delivery).
+async fn receivers_on_internal_addresses_are_refused_at_subscription_and_again_at_delivery(
+    app: TestApp,
+) {
+    let token = app.admin_token().await;
+    for url in [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://2130706433/",
+        "https://0x7f000001/hook",
+        "https://0/",
+        "https://127.1/",
+        "https://0177.0.0.1/",
+        "https://[::1]/",
+        "https://[::ffff:169.254.169.254]/",
+        "https://localhost/hook",
+        "https://api.localhost/hook",
+        "https://10.0.0.5/",
+        "https://172.16.0.1/",
+        "https://192.168.1.1/",
+        "https://100.64.0.1/",
+        "https://[fd00::1]/",
+    ] {
+        let r = app
+            .post(
+                "/api/v1/webhooks",
+                &token,
+                &json!({"url": url, "event_types": ["*"]}),
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], "url", "{url}: {}", r.text);
+        assert_eq!(
+            r.body["errors"][0]["code"], "internal_receiver",
+            "{url}: {}",
+            r.text
+        );
+    }
+    let list = app.get("/api/v1/webhooks", &token).await;
+    assert_eq!(list.body["total"], 0, "{}", list.text);
+
+    // Another process on the same database lists 127.0.0.1 and subscribes a receiver there;
+    // this one (nothing listed) delivers — and must not.
+    let mut s = app.settings.clone();
+    s.webhooks.allow_http = true;
+    s.webhooks.allowed_internal_hosts = vec!["127.0.0.1".into()];
+    s.webhooks.enabled = false;
+    let other = gongkai::startup::Application::build(s)
+        .await
+        .expect("second server starts");
+    let port = other.port();
+    let server = other.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let (rx, url) = start_receiver(&[]);
+    let sub = app
+        .client
+        .post(format!("http://127.0.0.1:{port}/api/v1/webhooks"))
+        .bearer_auth(&token)
+        .json(&json!({"url": url, "event_types": ["*"], "secret": SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sub.status(), StatusCode::CREATED);
+    let sub: Value = sub.json().await.unwrap();
+    let id = sub["id"].as_str().unwrap().to_string();
+    intake(&app, "张三").await;
+    let mut log = Value::Null;
+    for _ in 0..200 {
+        log = app
+            .get(&format!("/api/v1/webhooks/{id}/deliveries"), &token)
+            .await
+            .body;
+        if log["total"].as_i64().unwrap_or(0) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(log["items"][0]["succeeded"], false, "{log}");
+    let error = log["items"][0]["error"].as_str().unwrap_or("");
+    assert!(error.contains("internal address"), "{log}");
+    assert!(
+        rx.got.lock().unwrap().is_empty(),
+        "the receiver was reached"
+    );
     handle.stop(false).await;
 }
