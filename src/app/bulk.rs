@@ -268,7 +268,7 @@ pub async fn import(
                         case_seq: 0,
                         query_code: query_code(),
                         arrived_at: db::truncate_micros(line.arrived_at.naive_utc()),
-                        created_by: Some(actor.username.clone()),
+                        created_by: Some(actor.recorded_as()),
                         now: clock.now_micros(),
                     },
                     &cal,

@@ -270,7 +270,7 @@ pub async fn put_year(
                 source: "api".into(),
                 version: before.as_ref().map_or(1, |b| b.version + 1),
                 updated_at: now,
-                updated_by: Some(actor.username.clone()),
+                updated_by: Some(actor.recorded_as()),
             };
             if before.is_some() {
                 db::calendar::update(conn, &row)?;

@@ -123,7 +123,7 @@ pub async fn create(
                 disabled: false,
                 token_generation: 0,
                 version: 1,
-                created_by: Some(actor.username.clone()),
+                created_by: Some(actor.recorded_as()),
                 created_at: now,
                 updated_at: now,
             };

@@ -485,7 +485,7 @@ pub async fn create(
                 note: checked.note,
                 supersedes: checked.supersedes,
                 version,
-                uploaded_by: actor.username.clone(),
+                uploaded_by: actor.recorded_as(),
                 uploaded_at: now,
             };
             db::documents::insert(conn, &row).map_err(|e| {

@@ -123,7 +123,7 @@ pub async fn put(
                 agency_id: agency.id.clone(),
                 fields: stored::encode(&parsed, FORMAT),
                 version: current.version + 1,
-                updated_by: Some(actor.username.clone()),
+                updated_by: Some(actor.recorded_as()),
                 updated_at: now,
             };
             if current.version == 0 {

@@ -413,7 +413,7 @@ pub fn audit(
         occurred_at: now,
         actor_user_id: actor.map(|a| a.user_id.clone()),
         actor_label: actor
-            .map(|a| a.username.clone())
+            .map(|a| a.recorded_as())
             .unwrap_or_else(|| "system".to_string()),
         agency_id: agency_id.map(str::to_string),
         entity_type: entity.0.to_string(),

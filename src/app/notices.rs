@@ -333,7 +333,7 @@ pub async fn create(
                 issued_text: None,
                 text_sha256: None,
                 version: 1,
-                created_by: Some(actor.username.clone()),
+                created_by: Some(actor.recorded_as()),
                 created_at: now,
                 updated_at: now,
             };
@@ -437,7 +437,7 @@ impl Change {
 fn approval(decision: &str, actor: &Actor, at: NaiveDateTime, opinion: Option<String>) -> Approval {
     Approval {
         decision: decision.to_string(),
-        by: actor.username.clone(),
+        by: actor.recorded_as(),
         at,
         opinion,
     }
@@ -699,7 +699,7 @@ pub async fn change(
                         tracking_number: checked.tracking_number,
                         signed_by: checked.signed_by,
                         note: checked.note,
-                        recorded_by: actor.username.clone(),
+                        recorded_by: actor.recorded_as(),
                         recorded_at: now,
                     };
                     if let Some(served) = attempt.served_on {
@@ -876,7 +876,7 @@ async fn first_download(
                 tracking_number: None,
                 signed_by: None,
                 note: Some("申请人在线查阅下载".into()),
-                recorded_by: actor.username.clone(),
+                recorded_by: actor.recorded_as(),
                 recorded_at: env.now,
             };
             let ctx = RequestContext::default();
@@ -1099,7 +1099,7 @@ pub async fn put_settings(
                 // `null` in the column's JSON: inherit again (the row keeps its version).
                 approval_required: serde_json::to_string(&codes).map_err(AppError::internal)?,
                 version: current.version + 1,
-                updated_by: Some(actor.username.clone()),
+                updated_by: Some(actor.recorded_as()),
                 updated_at: now,
             };
             if current.version == 0 {

@@ -346,7 +346,7 @@ pub async fn create(
                 filing_start_basis: None,
                 review_first_required: false,
                 version: 1,
-                created_by: Some(actor.username.clone()),
+                created_by: Some(actor.recorded_as()),
                 created_at: now,
                 updated_at: now,
             };

@@ -622,7 +622,7 @@ fn save(
             proactive: stored::encode_proactive(proactive)?,
             narrative: stored::encode_narrative(narrative)?,
             updated_at: now,
-            updated_by: Some(actor.username.clone()),
+            updated_by: Some(actor.recorded_as()),
             revision,
         },
     )?;
@@ -728,7 +728,7 @@ pub async fn publish(
                 now.and_utc()
                     .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             );
-            r.published_by = Some(actor.username.clone());
+            r.published_by = Some(actor.recorded_as());
             db::reports::insert_version(
                 conn,
                 &VersionRow {
@@ -737,7 +737,7 @@ pub async fn publish(
                     version: r.version,
                     snapshot: stored::encode_snapshot(&r)?,
                     published_at: now,
-                    published_by: actor.username.clone(),
+                    published_by: actor.recorded_as(),
                     reopened_at: None,
                     reopened_by: None,
                     reopen_reason: None,
@@ -795,7 +795,7 @@ pub async fn reopen(
                 &agency.id,
                 year,
                 last.version,
-                &actor.username,
+                &actor.recorded_as(),
                 &reason,
                 now,
             )? {

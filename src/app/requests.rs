@@ -209,7 +209,7 @@ pub(crate) fn trail(
             seq,
             occurred_at: row.updated_at, // the instant of the change it records
             actor_user_id: actor.map(|a| a.user_id.clone()),
-            actor_label: actor.map_or_else(|| "system".to_string(), |a| a.username.clone()),
+            actor_label: actor.map_or_else(|| "system".to_string(), |a| a.recorded_as()),
             action: action.to_string(),
             on_date: on,
             state_before: before.map(|s| s.code().to_string()),
@@ -401,7 +401,7 @@ pub async fn create(
                     case_seq: seq,
                     query_code: query_code(),
                     arrived_at,
-                    created_by: Some(actor.username.clone()),
+                    created_by: Some(actor.recorded_as()),
                     now: now_db,
                 },
                 &cal,
@@ -873,7 +873,7 @@ pub(crate) fn act_in(
         today: env.today,
         calendar: &cal,
         actor_is_approver: actor.has(Role::Approver),
-        actor_name: &actor.username,
+        actor_name: &actor.recorded_as(),
         nth_in_month: nth,
         delivery_allowance: env.delivery_allowance,
     };

@@ -332,7 +332,7 @@ pub async fn create(
                 event_types: types,
                 enabled: true,
                 version: 1,
-                created_by: Some(actor.username.clone()),
+                created_by: Some(actor.recorded_as()),
                 created_at: now,
                 updated_at: now,
             };

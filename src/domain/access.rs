@@ -286,6 +286,16 @@ pub enum Denied {
 }
 
 impl Actor {
+    /// How records and trails name the actor: a user or client by its unique name; a person
+    /// from a trusted identity provider by display name and `issuer#subject`, so two people of
+    /// the same name are told apart (`李四 (https://sso.example.gov.cn#p-1024)`).
+    pub fn recorded_as(&self) -> String {
+        match self.principal {
+            Principal::Federated { .. } => format!("{} ({})", self.username, self.user_id),
+            _ => self.username.clone(),
+        }
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(role)
     }

@@ -195,6 +195,22 @@ async fn a_federated_clerk_registers_an_application_and_reads_its_trail(app: Tes
         .await;
     assert_eq!(events.status, StatusCode::OK, "{}", events.text);
     assert!(!events.body.as_array().unwrap().is_empty());
+    // Issue 17: the person is named with the provider's identity, not the name alone.
+    let who = format!("李四 ({RS_ISS}#p-1024)");
+    assert_eq!(events.body[0]["actor"], who.as_str(), "{}", events.text);
+    assert_eq!(created.body["created_by"], who.as_str(), "{}", created.text);
+    // Another 李四 at the same provider is told apart.
+    let mut c = claims(RS_ISS, AUD, AGENCY, &["handler"]);
+    c["sub"] = json!("p-2048");
+    let other = rs256(&c, "rsa-private.pem");
+    let mut body2 = body.clone();
+    body2["description"] = json!("2025年度本局行政处罚决定清单");
+    let second = app.post("/api/v1/requests", &other, &body2).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    assert_eq!(
+        second.body["created_by"],
+        format!("李四 ({RS_ISS}#p-2048)").as_str()
+    );
 }
 
 async fn wrong_issuer_audience_key_algorithm_kid_agency_or_expiry_answer_401(app: TestApp) {
