@@ -369,13 +369,36 @@ impl AppState {
     }
 
     /// Whether the database answers.
-    pub async fn ping(&self) -> Result<(), AppError> {
-        self.with_conn(|conn| {
-            use diesel::connection::SimpleConnection;
-            conn.batch_execute("SELECT 1")
-                .map_err(|e| AppError::Unavailable(anyhow::Error::new(e).context("ping")))
-        })
-        .await
+    /// Readiness: a live database connection within `within`, or `Unavailable`. Runs beside
+    /// the request executor (a probe while the database is down must not take the threads
+    /// requests need) and gives up after `within` even when the database does not answer, so
+    /// a load balancer's probe is answered in time.
+    pub async fn ready(&self, within: std::time::Duration) -> Result<(), AppError> {
+        let db = self.db.clone();
+        let probe = tokio::task::spawn_blocking(move || {
+            let mut conn = db
+                .pool
+                .get_timeout(within)
+                .map_err(|e| DbError::Pool(e.to_string()))?;
+            if conn.check() {
+                Ok(())
+            } else {
+                db.mark_suspect();
+                Err(DbError::Pool("the connection is dead".into()))
+            }
+        });
+        match tokio::time::timeout(within + std::time::Duration::from_millis(100), probe).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(AppError::Unavailable(
+                anyhow::Error::new(e).context("readiness"),
+            )),
+            Ok(Err(e)) => Err(AppError::Unavailable(
+                anyhow::Error::new(e).context("readiness probe"),
+            )),
+            Err(_) => Err(AppError::Unavailable(anyhow::anyhow!(
+                "readiness: the database did not answer within {within:?}"
+            ))),
+        }
     }
 
     /// Today's date where the agency is, by the application's clock (the domain never reads

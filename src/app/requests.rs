@@ -1231,7 +1231,9 @@ pub(crate) fn public_application(
     case_number: &str,
     query_code: &str,
 ) -> Result<Application, AppError> {
-    match db::requests::find_by_case_number(conn, case_number.trim())? {
+    // Case numbers are upper case (agency codes are stored upper-cased, the rest is digits and
+    // hyphens): one typed in lower case is the same number, as with query codes.
+    match db::requests::find_by_case_number(conn, &case_number.trim().to_ascii_uppercase())? {
         Some(r)
             if constant_time_eq(
                 r.query_code.as_bytes(),

@@ -289,7 +289,7 @@ pub async fn create(
     let types = errors.take(parse_event_types(&input.event_types));
     let secret = match &input.secret {
         None => Some(new_secret()),
-        Some(s) => match validation::text("secret", s, 200, false) {
+        Some(s) => match validation::text_exact("secret", s, 200, false) {
             Ok(s) if s.chars().count() >= 16 => Some(s),
             Ok(_) => {
                 errors.push(FieldError::new(

@@ -108,8 +108,21 @@ impl Errors {
 }
 
 /// A trimmed, non-empty text of bounded length without control characters (PostgreSQL text
-/// cannot hold NUL, and no field of ours needs control characters other than line breaks).
+/// cannot hold NUL, and no field of ours needs control characters other than line breaks), in
+/// Unicode normalisation form C: a name typed with a combining accent and the same name typed
+/// precomposed are stored, compared and found as one.
 pub fn text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    multiline: bool,
+) -> Result<String, FieldError> {
+    let v = nfc(value.trim());
+    text_exact(field, &v, max_chars, multiline)
+}
+
+/// [`text`] without normalisation: for secrets, whose bytes are what they are.
+pub fn text_exact(
     field: &str,
     value: &str,
     max_chars: usize,
@@ -133,9 +146,20 @@ pub fn optional_text(
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => {
-            check_chars(field, v, max_chars, multiline)?;
-            Ok(Some(v.to_string()))
+            let v = nfc(v);
+            check_chars(field, &v, max_chars, multiline)?;
+            Ok(Some(v))
         }
+    }
+}
+
+/// Unicode normalisation form C (canonical composition).
+pub fn nfc(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        s.to_string()
+    } else {
+        s.nfc().collect()
     }
 }
 

@@ -584,7 +584,9 @@ pub async fn list_requests(
         late: q.late,
         disposition,
         external_reference: q.external_reference,
-        q: q.q.filter(|s| !s.trim().is_empty()),
+        q: q.q
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| crate::domain::validation::nfc(&s)),
         agency_id: q.agency_id.map(|u| u.to_string()),
         flag: match q.flag.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) if crate::domain::office::FLAG_CODES.contains(&f) => Some(f.to_string()),

@@ -466,3 +466,69 @@ async fn hsts_is_sent_when_configured(app: TestApp) {
         );
     }
 }
+
+/// Issue 17: `/readyz` answers within a second when the database does not take connections
+/// (503 with `Retry-After`), and 200 again once it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_within_a_second_while_the_database_is_down_postgres() {
+    use diesel::{Connection, RunQueryDsl};
+    let Some(base) = crate::helpers::postgres_base_url() else {
+        return;
+    };
+    let name = format!("gk_ready_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = diesel::PgConnection::establish(&base).expect("postgres");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .expect("create database");
+    let url = {
+        let (head, _) = base.rsplit_once('/').expect("a database in the URL");
+        let query = base.split_once('?').map(|(_, q)| q);
+        match query {
+            Some(q) => format!("{head}/{name}?{q}"),
+            None => format!("{head}/{name}"),
+        }
+    };
+    let tagged = url.clone();
+    let app = TestApp::spawn_with(crate::helpers::Db::Postgres, move |s| {
+        s.database.url = tagged.clone();
+    })
+    .await
+    .expect("app");
+    let ready = || async {
+        let started = std::time::Instant::now();
+        let r = Resp::from(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+        (r, started.elapsed())
+    };
+    let (r, _) = ready().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // The database refuses new connections and drops the service's ones.
+    diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .execute(&mut admin)
+        .expect("alter");
+    diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .execute(&mut admin)
+    .expect("terminate");
+    for _ in 0..3 {
+        let (r, took) = ready().await;
+        r.assert_problem(503, "service_unavailable");
+        assert!(r.header("retry-after").is_some());
+        assert!(took < std::time::Duration::from_millis(1500), "{took:?}");
+    }
+    diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .execute(&mut admin)
+        .expect("alter");
+    let mut back = false;
+    for _ in 0..20 {
+        if ready().await.0.status == StatusCode::OK {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(back, "readyz did not recover");
+    drop(app);
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin);
+}

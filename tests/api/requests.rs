@@ -18,6 +18,8 @@ use crate::helpers::{Resp, TestApp};
 
 both_databases!(
     dates_before_the_regulation_answer_422_naming_the_field_on_every_path,
+    names_are_stored_in_nfc_and_found_however_they_were_typed,
+    lists_mask_credit_codes_and_the_trail_keeps_no_corrected_number_in_full,
     search_finds_one_and_two_character_chinese_and_parts_of_case_numbers,
     a_corrected_applicant_name_is_found_under_the_new_name_only,
     rows_of_an_older_release_are_searched_before_and_after_their_grams_are_filled,
@@ -2910,8 +2912,13 @@ async fn lists_mask_identity_numbers_and_the_detail_shows_them_in_full(app: Test
         "110105********002X"
     );
     assert_eq!(item(&fx.e)["applicant"]["id_document_number"], "Y******67");
-    // Credit codes identify organisations, not persons: they are public.
-    assert_eq!(item(&fx.b)["applicant"]["credit_code"], CREDIT);
+    // Credit codes are masked too (issue 17): an individual business's (个体工商户) code
+    // names a person.
+    assert_eq!(
+        item(&fx.b)["applicant"]["credit_code"],
+        format!("{}********{}", &CREDIT[..6], &CREDIT[14..]).as_str()
+    );
+    assert!(!r.text.contains(CREDIT), "no full credit code in a list");
     assert!(!r.text.contains(RID), "no full identity number in a list");
     assert!(!r.text.contains(RID_X), "no full identity number in a list");
     assert!(!r.text.contains("YA1234567"));
@@ -3273,9 +3280,12 @@ async fn the_public_status_shows_the_applicant_nothing_personal(app: TestApp) {
     for personal in ["张三", RID, "010-65123456", "东华门", &id_of(&r)] {
         assert!(!p.text.contains(personal), "{personal} in {}", p.text);
     }
-    // The code is not case-sensitive for the applicant.
+    // The code is not case-sensitive for the applicant, nor is the case number (issue 17).
     let p = public_status(&app, &case, &code.to_lowercase()).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    let p = public_status(&app, &case.to_lowercase(), &code).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    assert_eq!(p.body["case_number"], case.as_str());
 
     // A wrong code and an unknown case look the same.
     let rest = &code[1..];
@@ -4570,4 +4580,104 @@ async fn dates_before_the_regulation_answer_422_naming_the_field_on_every_path(a
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert!(r.text.contains("before_regulation"), "{}", r.text);
     assert!(r.text.contains("arrived_at"), "{}", r.text);
+}
+
+/// Issue 17: a name typed with a combining accent is stored precomposed (NFC), so a search
+/// typed either way finds it.
+async fn names_are_stored_in_nfc_and_found_however_they_were_typed(app: TestApp) {
+    let st = staff(&app).await;
+    let decomposed = "Jose\u{301} Garci\u{301}a";
+    let composed = "Jos\u{e9} Garc\u{ed}a";
+    let r = intake(
+        &app,
+        &st.clerk,
+        &application(
+            "in_person",
+            "2026-09-01T09:30:00+08:00",
+            json!({"kind": "natural_person", "name": decomposed,
+                   "id_document": {"type": "passport", "number": "E12345678"},
+                   "phone": "010-65123456"}),
+        ),
+    )
+    .await;
+    assert_eq!(r["applicant"]["name"], composed);
+    for q in [composed, decomposed] {
+        let list = app
+            .client
+            .get(app.url("/api/v1/requests"))
+            .bearer_auth(&st.clerk)
+            .query(&[("q", q)])
+            .send()
+            .await
+            .unwrap();
+        let body: Value = list.json().await.unwrap();
+        assert_eq!(
+            body["items"].as_array().map(Vec::len),
+            Some(1),
+            "q={q:?}: {body}"
+        );
+    }
+}
+
+/// Issue 17: credit codes are masked in lists like identity numbers, and a corrected identity
+/// number does not stay in full in the trail.
+async fn lists_mask_credit_codes_and_the_trail_keeps_no_corrected_number_in_full(app: TestApp) {
+    let st = staff(&app).await;
+    let org = intake(
+        &app,
+        &st.clerk,
+        &application(
+            "in_person",
+            "2026-09-01T09:30:00+08:00",
+            organisation(
+                "commercial_enterprise",
+                "某某科技有限公司",
+                "91350100M000100Y43",
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(
+        org["applicant"]["credit_code"], "91350100M000100Y43",
+        "the detail shows it"
+    );
+    let list = app.get("/api/v1/requests", &st.clerk).await;
+    let item = &list.body["items"][0];
+    assert_eq!(item["applicant"]["credit_code"], "913501********0Y43");
+    assert!(!list.text.contains("91350100M000100Y43"), "{}", list.text);
+
+    let person_app = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let fixed = "11010519491231002X";
+    let applicant = person("张三", fixed);
+    let r = Resp::from(
+        app.request(
+            Method::PATCH,
+            &format!("/api/v1/requests/{}", id_of(&person_app)),
+            Some(&st.clerk),
+        )
+        .header("If-Match", format!("\"{}\"", version_of(&person_app)))
+        .json(&json!({"applicant": applicant}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let trail = app
+        .get(
+            &format!("/api/v1/requests/{}/events", id_of(&person_app)),
+            &st.clerk,
+        )
+        .await;
+    assert!(
+        !trail.text.contains(RID),
+        "the old number in full: {}",
+        trail.text
+    );
+    assert!(
+        !trail.text.contains(fixed),
+        "the new number in full: {}",
+        trail.text
+    );
+    assert!(trail.text.contains("intake_corrected"), "{}", trail.text);
 }
