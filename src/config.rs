@@ -89,6 +89,10 @@ pub struct ServerSettings {
     /// `Forwarded` / `X-Forwarded-For`.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// The header the proxies write the client's address into: `x-forwarded-for` or
+    /// `forwarded` (RFC 7239). Only that one is read.
+    #[serde(default = "default_forwarded_header")]
+    pub forwarded_header: String,
     /// Exact origins (`https://host[:port]`) of the single-page apps allowed to call the API
     /// from a browser.
     pub cors_allowed_origins: Vec<String>,
@@ -132,12 +136,17 @@ pub struct AuthSettings {
     /// is refused.
     pub login_max_failures_per_address: u32,
     /// Once a user name has `login_max_failures` failures in the window (from any addresses),
-    /// each attempt for it waits this long before its password is checked, doubling with each
-    /// further failure up to 8 times: the owner still logs in, a guesser is slowed.
+    /// one attempt for it is checked per this interval (whole seconds, at least 1), doubling
+    /// with each further failure up to 8×; others answer 429 until the next interval. The
+    /// owner still logs in; a guesser gets one try per interval from all its addresses.
     pub login_slowdown_ms: u64,
     /// Identity providers (provincial platforms) whose signed tokens are accepted.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+fn default_forwarded_header() -> String {
+    "x-forwarded-for".into()
 }
 
 /// The signature algorithms accepted from a trusted issuer.
@@ -609,6 +618,15 @@ impl Settings {
                     .into(),
             ));
         }
+        if !["x-forwarded-for", "forwarded"]
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&self.server.forwarded_header))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.forwarded_header = {:?}: x-forwarded-for or forwarded",
+                self.server.forwarded_header
+            )));
+        }
         if let Some(bad) = self
             .server
             .trusted_proxies
@@ -621,7 +639,7 @@ impl Settings {
         }
         if self.auth.login_slowdown_ms > 60_000 {
             return Err(ConfigError::Invalid(
-                "auth.login_slowdown_ms: at most 60000 (it doubles up to 8 times)".into(),
+                "auth.login_slowdown_ms: at most 60000 (it doubles up to 8×)".into(),
             ));
         }
         if self.auth.login_window_secs == 0 {

@@ -66,7 +66,12 @@ impl ThrottleKey {
 
     /// A client_credentials grant: the client id and the client address.
     pub fn client(client_id: &str, client_addr: &str) -> Self {
-        let id: String = client_id.trim().chars().take(Self::MAX_NAME).collect();
+        // One bucket per client whatever the spelling of its id (a UUID parses from upper
+        // case, braces, `urn:uuid:`, without hyphens).
+        let id: String = match uuid::Uuid::parse_str(client_id.trim()) {
+            Ok(u) => u.to_string(),
+            Err(_) => client_id.trim().chars().take(Self::MAX_NAME).collect(),
+        };
         Self::new(format!("client:{id}"), client_addr)
     }
 }
@@ -79,21 +84,24 @@ fn login_window(settings: &AuthSettings, now_unix: i64) -> (i64, u64) {
     (window, u64::try_from(left.max(1)).unwrap_or(1))
 }
 
-/// One login attempt, admitted by [`admit_login`]: its window, and how long it must wait
-/// before its secret is checked.
+/// One login attempt, admitted by [`admit_login`]: the window it was counted in.
 #[derive(Debug, Clone, Copy)]
 pub struct Admitted {
     window: i64,
-    pub delay: std::time::Duration,
 }
 
 /// Admits one login attempt before any secret is checked, or refuses it (429
-/// `too_many_login_attempts`, Retry-After until the window ends). The attempt is counted in its
-/// (account, address) and address buckets by one atomic increment each, so concurrent attempts
-/// cannot pass the limits; the address bucket's count is given back if the attempt succeeds.
-/// The first refusal of a bucket in a window writes one `login_throttled` audit event; later
-/// ones are only counted (no row per attempt). An account with `login_max_failures` failures
-/// from anywhere is slowed down, not refused: see [`Admitted::delay`].
+/// `too_many_login_attempts`, Retry-After). The attempt is counted in its (account, address)
+/// and address buckets by one atomic increment each, so concurrent attempts cannot pass the
+/// limits; the address bucket's count is given back if the attempt succeeds. The first refusal
+/// of a bucket in a window writes one `login_throttled` audit event; later ones are only
+/// counted (no row per attempt).
+///
+/// An account with `login_max_failures` failures in the window, from any addresses, is slowed
+/// down, not locked: one attempt for it is checked per interval (`login_slowdown_ms`,
+/// doubling with each further failure up to 8×, whole seconds), from wherever it comes — also
+/// counted atomically, so parallel attempts from many addresses get one check per interval
+/// between them. The owner's attempt gets through at the next interval at the latest.
 pub fn admit_login(
     conn: &mut DbConnection,
     settings: &AuthSettings,
@@ -132,13 +140,29 @@ pub fn admit_login(
     }
     let failures = db::requests::rate_limit_hits(conn, &key.account, window)?;
     let max = i32::try_from(settings.login_max_failures).unwrap_or(i32::MAX);
-    let delay = if failures >= max {
+    if failures >= max {
         let doublings = u32::try_from((failures - max).min(3)).unwrap_or(3);
-        std::time::Duration::from_millis(settings.login_slowdown_ms << doublings)
-    } else {
-        std::time::Duration::ZERO
-    };
-    Ok(Admitted { window, delay })
+        let interval_ms = settings.login_slowdown_ms << doublings;
+        let interval = i32::try_from(interval_ms.div_ceil(1000).max(1)).unwrap_or(60);
+        let len = i64::try_from(settings.login_window_secs.max(1)).unwrap_or(i64::MAX);
+        let offset = i32::try_from(now_unix - window * len).unwrap_or(i32::MAX);
+        let busy = db::requests::rate_limit_take_slot(
+            conn,
+            &format!("{}#next", key.account),
+            window,
+            offset,
+            interval,
+        )?;
+        if let Some(wait) = busy {
+            // Not run: the pair and the address do not count it.
+            db::requests::rate_limit_release(conn, &key.pair, window)?;
+            db::requests::rate_limit_release(conn, &key.address, window)?;
+            return Err(AppError::TooManyLoginAttempts {
+                retry_after_secs: u64::try_from(wait).unwrap_or(1),
+            });
+        }
+    }
+    Ok(Admitted { window })
 }
 
 /// Counts one failed attempt against the account (its pair and address buckets counted it on
@@ -166,9 +190,10 @@ pub fn clear_login_failures(
 }
 
 /// Password grant. An unknown user, a wrong password and a disabled user all answer the same
-/// `invalid_credentials`, after the same amount of hashing work. Failures are counted per user name and per
-/// client address (`client_addr`); past the limit the grant answers 429 without looking at the
-/// password.
+/// `invalid_credentials`, after the same amount of hashing work. Each attempt is admitted by
+/// [`admit_login`] first (per user name and client address, per address, and one checked
+/// attempt per interval for a name with many failures); a refused one answers 429 without
+/// looking at the password.
 pub async fn login(
     state: &AppState,
     username: String,
@@ -180,19 +205,10 @@ pub async fn login(
     let keys = state.tokens.clone();
     let settings = state.settings.clone();
     let throttle = ThrottleKey::password(&username, &client_addr);
-    let admitted = {
-        let (settings, throttle, ctx) = (settings.clone(), throttle.clone(), ctx.clone());
-        state
-            .with_conn(move |conn| admit_login(conn, &settings.auth, &throttle, &clock, &ctx))
-            .await?
-    };
-    // A slowed-down account waits here, holding no connection.
-    if !admitted.delay.is_zero() {
-        tokio::time::sleep(admitted.delay).await;
-    }
     state
         .with_conn(move |conn| {
             let auth = &settings.auth;
+            let admitted = admit_login(conn, auth, &throttle, &clock, &ctx)?;
             let now = clock.unix();
             let Ok(name) = Username::parse("username", &username) else {
                 let _ = password::verify(&password, password::decoy_hash());

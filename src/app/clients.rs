@@ -339,18 +339,10 @@ pub async fn token(
     let keys = state.tokens.clone();
     let settings = state.settings.clone();
     let throttle = ThrottleKey::client(client_id.trim(), &client_addr);
-    let admitted = {
-        let (settings, throttle, ctx) = (settings.clone(), throttle.clone(), ctx.clone());
-        state
-            .with_conn(move |conn| admit_login(conn, &settings.auth, &throttle, &clock, &ctx))
-            .await?
-    };
-    if !admitted.delay.is_zero() {
-        tokio::time::sleep(admitted.delay).await;
-    }
     // Autocommit, not one transaction: a refusal's audit event and failure count must stay.
     state
         .with_conn(move |conn| {
+            let admitted = admit_login(conn, &settings.auth, &throttle, &clock, &ctx)?;
             let now = clock.unix();
             let client = match uuid::Uuid::parse_str(client_id.trim()) {
                 Ok(id) => db::clients::find(conn, &id.to_string())?,

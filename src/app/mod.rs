@@ -376,16 +376,25 @@ impl AppState {
     pub async fn ready(&self, within: std::time::Duration) -> Result<(), AppError> {
         let db = self.db.clone();
         let probe = tokio::task::spawn_blocking(move || {
-            let mut conn = db
-                .pool
-                .get_timeout(within)
-                .map_err(|e| DbError::Pool(e.to_string()))?;
-            if conn.check() {
-                Ok(())
-            } else {
+            // After a database restart the idle connections are dead: each found dead leaves
+            // the pool (`check` marks it broken), the next is tried, until one lives or the
+            // time is up.
+            let deadline = std::time::Instant::now() + within;
+            for _ in 0..=db.pool.max_size() {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let mut conn = db
+                    .pool
+                    .get_timeout(left)
+                    .map_err(|e| DbError::Pool(e.to_string()))?;
+                if conn.check() {
+                    return Ok(());
+                }
                 db.mark_suspect();
-                Err(DbError::Pool("the connection is dead".into()))
             }
+            Err(DbError::Pool("no live database connection".into()))
         });
         match tokio::time::timeout(within + std::time::Duration::from_millis(100), probe).await {
             Ok(Ok(Ok(()))) => Ok(()),

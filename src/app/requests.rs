@@ -70,6 +70,11 @@ pub struct TrailEvent {
 
 impl From<EventRow> for TrailEvent {
     fn from(e: EventRow) -> Self {
+        let mut payload: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+        // Corrections recorded before numbers were masked in the trail: masked as read.
+        if e.action == "intake_corrected" {
+            mask_applicant_numbers(&mut payload);
+        }
         TrailEvent {
             seq: e.seq,
             request_id: e.request_id,
@@ -80,7 +85,24 @@ impl From<EventRow> for TrailEvent {
             on: e.on_date,
             state_before: e.state_before,
             state_after: e.state_after,
-            payload: serde_json::from_str(&e.payload).unwrap_or(Value::Null),
+            payload,
+        }
+    }
+}
+
+/// Masks the applicant's identity number and credit code in a correction's `before` and
+/// `after` (idempotent: a masked number stays as it is).
+fn mask_applicant_numbers(payload: &mut Value) {
+    for side in ["before", "after"] {
+        let Some(a) = payload.get_mut(side).and_then(|d| d.get_mut("applicant")) else {
+            continue;
+        };
+        for field in ["id_document_number", "credit_code"] {
+            if let Some(Value::String(n)) = a.get_mut(field)
+                && !n.contains('*')
+            {
+                *n = crate::domain::identity::mask(n);
+            }
         }
     }
 }
@@ -470,10 +492,11 @@ pub async fn get_by_reference(
                 Some(a) if actor.sees(&a.id, &a.path) => a,
                 _ => return Err(AppError::NotFound(crate::text!("申请", "application"))),
             };
+            // Stored NFC (intake normalises text): looked up the same way.
             let app = db::requests::find_by_external_reference(
                 conn,
                 &agency.id,
-                external_reference.trim(),
+                &crate::domain::validation::nfc(external_reference.trim()),
             )?
             .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
             let remedies = super::remedies::for_request(conn, &app.id)?;

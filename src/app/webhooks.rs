@@ -188,7 +188,9 @@ async fn check_receiver(settings: &WebhookSettings, url: &str) -> Result<(), Fie
             .map(|a| a.ip())
             .find(|ip| crate::netaddr::is_internal(*ip))
     {
-        return Err(internal_receiver(&format!("{host}（{bad}）")));
+        // The address it resolved to is not told: the answer must not map the inside.
+        tracing::info!(host = %host, address = %bad, "webhook receiver refused: internal address");
+        return Err(internal_receiver(&host));
     }
     Ok(())
 }
@@ -305,7 +307,10 @@ pub async fn create(
             }
         },
     };
+    // Resolving names is for those who may subscribe at all (no look-ups for anyone else).
     if let Some(u) = &url
+        && actor.client_scopes().is_none()
+        && actor.has(Role::Admin)
         && let Err(e) = check_receiver(&state.settings.webhooks, u).await
     {
         errors.push(e);
@@ -496,7 +501,10 @@ pub async fn patch(
         Some(t) => errors.take(parse_event_types(t)),
         None => None,
     };
+    // Resolving names is for those who may subscribe at all (no look-ups for anyone else).
     if let Some(u) = &url
+        && actor.client_scopes().is_none()
+        && actor.has(Role::Admin)
         && let Err(e) = check_receiver(&state.settings.webhooks, u).await
     {
         errors.push(e);
@@ -610,6 +618,9 @@ pub async fn run_dispatcher(state: AppState, render: Render) {
         .timeout(Duration::from_secs(settings.timeout_secs))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("gongkai-webhooks/", env!("CARGO_PKG_VERSION")))
+        // No proxy from the environment: a proxy would resolve the receiver itself, past the
+        // guarded resolver.
+        .no_proxy()
         .dns_resolver(Arc::new(GuardedResolver {
             allowed: settings.allowed_internal_hosts.clone(),
         }))
@@ -716,10 +727,9 @@ async fn send(
             )),
             duration_ms: 0,
             at,
-            retry_at: (attempt < settings.max_attempts).then(|| {
-                at + chrono::Duration::from_std(backoff(settings, attempt))
-                    .unwrap_or_else(|_| chrono::Duration::hours(1))
-            }),
+            // Retrying cannot help: given up now (`retry-failed` requeues it once the host is
+            // listed in webhooks.allowed_internal_hosts).
+            retry_at: None,
         };
     }
     let result = client

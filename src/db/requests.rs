@@ -1181,7 +1181,6 @@ pub fn rate_limit_hits(
     Ok(hits.unwrap_or(0))
 }
 
-/// Forgets every window of a bucket.
 /// Gives back one hit of a bucket in a window (an attempt counted before it was judged, that
 /// turned out not to count).
 pub fn rate_limit_release(
@@ -1200,6 +1199,61 @@ pub fn rate_limit_release(
     .execute(conn)
 }
 
+/// Takes the next slot of a bucket that lets one attempt through per `interval`: the row's
+/// `hits` holds the offset (seconds from `window_start`) before which no further attempt
+/// passes. `None`: taken (the next one passes `interval` from `now_offset`); `Some(wait)`: the
+/// slot is someone else's, for `wait` more seconds. Each statement is atomic on its own (a
+/// conditional UPDATE; an INSERT that does nothing on conflict), so of concurrent attempts in
+/// any processes exactly one takes a free slot.
+pub fn rate_limit_take_slot(
+    conn: &mut DbConnection,
+    bucket: &str,
+    window_start: i64,
+    now_offset: i32,
+    interval: i32,
+) -> QueryResult<Option<i32>> {
+    use super::schema::rate_limits;
+    let next = now_offset.saturating_add(interval);
+    let took = diesel::update(
+        rate_limits::table
+            .filter(rate_limits::bucket.eq(bucket))
+            .filter(rate_limits::window_start.eq(window_start))
+            .filter(rate_limits::hits.le(now_offset)),
+    )
+    .set(rate_limits::hits.eq(next))
+    .execute(conn)?;
+    if took == 1 {
+        return Ok(None);
+    }
+    diesel::delete(
+        rate_limits::table
+            .filter(rate_limits::bucket.eq(bucket))
+            .filter(rate_limits::window_start.lt(window_start)),
+    )
+    .execute(conn)?;
+    let row = (
+        rate_limits::bucket.eq(bucket),
+        rate_limits::window_start.eq(window_start),
+        rate_limits::hits.eq(next),
+    );
+    let inserted = match conn {
+        DbConnection::Postgres(c) => diesel::insert_into(rate_limits::table)
+            .values(row)
+            .on_conflict((rate_limits::bucket, rate_limits::window_start))
+            .do_nothing()
+            .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::insert_or_ignore_into(rate_limits::table)
+            .values(row)
+            .execute(c)?,
+    };
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let until = rate_limit_hits(conn, bucket, window_start)?;
+    Ok(Some(until.saturating_sub(now_offset).max(1)))
+}
+
+/// Forgets every window of a bucket.
 pub fn rate_limit_clear(conn: &mut DbConnection, bucket: &str) -> QueryResult<usize> {
     use super::schema::rate_limits;
     diesel::delete(rate_limits::table.filter(rate_limits::bucket.eq(bucket))).execute(conn)

@@ -208,8 +208,8 @@ impl Scopes {
                     field,
                     "unknown_scope",
                     crate::text!(
-                        "未知权限范围 {code:?}；须为 requests:create、requests:read、reports:read 或 feed:read",
-                        "unknown scope {code:?}; expected requests:create, requests:read, reports:read or feed:read"
+                        "未知权限范围 {code:?}；须为 requests:create、requests:read、reports:read、feed:read 或 requests:export_personal",
+                        "unknown scope {code:?}; expected requests:create, requests:read, reports:read, feed:read or requests:export_personal"
                     ),
                 )
             })?;

@@ -213,22 +213,32 @@ pub fn statutory_date(field: &str, date: chrono::NaiveDate) -> Result<(), FieldE
     Ok(())
 }
 
-/// Every date or date-time string in a JSON body (a whole `YYYY-MM-DD`, or RFC 3339), judged
-/// by [`statutory_date`], each error naming its field (`history[0].on`).
+/// Every date or date-time string in a JSON body — whatever chrono (and so serde) would read as
+/// one: `2026-03-16`, `2026-3-16`, RFC 3339 and its variants — judged by [`statutory_date`],
+/// each error naming its field (`history[0].on`). Secrets (`password`, `secret`, …) are not
+/// looked at: a password that happens to read as a date is not refused, nor echoed back.
 pub fn statutory_dates_in(value: &serde_json::Value) -> Vec<FieldError> {
+    fn date_of(s: &str) -> Option<chrono::NaiveDate> {
+        if !(6..=40).contains(&s.len()) {
+            return None;
+        }
+        s.parse::<chrono::NaiveDate>()
+            .ok()
+            .or_else(|| {
+                s.parse::<chrono::DateTime<chrono::FixedOffset>>()
+                    .ok()
+                    .map(|t| t.date_naive())
+            })
+            .or_else(|| s.parse::<chrono::NaiveDateTime>().ok().map(|t| t.date()))
+    }
+    fn secret(key: &str) -> bool {
+        let k = key.to_ascii_lowercase();
+        k.contains("password") || k.contains("secret") || k.contains("token")
+    }
     fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<FieldError>) {
         match v {
             serde_json::Value::String(s) => {
-                let date = if s.len() == 10 {
-                    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-                } else if (20..=40).contains(&s.len()) && s.as_bytes().get(10) == Some(&b'T') {
-                    chrono::DateTime::parse_from_rfc3339(s)
-                        .ok()
-                        .map(|t| t.date_naive())
-                } else {
-                    None
-                };
-                if let Some(d) = date
+                if let Some(d) = date_of(s)
                     && let Err(e) = statutory_date(path, d)
                 {
                     out.push(e);
@@ -241,6 +251,9 @@ pub fn statutory_dates_in(value: &serde_json::Value) -> Vec<FieldError> {
             }
             serde_json::Value::Object(map) => {
                 for (k, item) in map {
+                    if secret(k) {
+                        continue;
+                    }
                     let p = if path.is_empty() {
                         k.clone()
                     } else {
@@ -299,6 +312,9 @@ mod statutory_date_tests {
             "history": [{"on": "1900-01-01"}, {"on": "2026-03-16"}],
             "note": "2007-01-01 是一句话里的日期",
             "far": "2200-01-01",
+            "loose": "1900-1-2",
+            "spaced": "1949-10-01 09:00:00+08:00",
+            "password": "1999-12-31",
         });
         let mut fields: Vec<(String, &str)> = statutory_dates_in(&body)
             .into_iter()
@@ -311,7 +327,9 @@ mod statutory_date_tests {
                 ("arrived_at".to_string(), "before_regulation"),
                 ("far".to_string(), "beyond_calendar"),
                 ("history[0].on".to_string(), "before_regulation"),
+                ("loose".to_string(), "before_regulation"),
                 ("signed_for_on".to_string(), "before_regulation"),
+                ("spaced".to_string(), "before_regulation"),
             ]
         );
     }

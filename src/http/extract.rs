@@ -506,8 +506,8 @@ fn clean_serde_message(m: &str) -> String {
 
 /// The client's address, for limits counted per address: the peer address; behind trusted
 /// proxies (`server.trust_forwarded_for` trusts the peer, `server.trusted_proxies` lists
-/// proxy addresses) the right-most hop of `Forwarded` (else `X-Forwarded-For`) that is not a
-/// trusted proxy — never the left-most, which the client writes itself.
+/// proxy addresses) the right-most hop of `server.forwarded_header` (`X-Forwarded-For` or
+/// `Forwarded`) that is not a trusted proxy — never the left-most, which the client writes.
 pub fn client_addr(req: &HttpRequest, server: &crate::config::ServerSettings) -> String {
     let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
         return "unknown".into();
@@ -520,21 +520,25 @@ pub fn client_addr(req: &HttpRequest, server: &crate::config::ServerSettings) ->
     if !server.trust_forwarded_for && !trusted.iter().any(|c| c.contains(peer)) {
         return peer.to_string();
     }
+    // One header only, the one the proxies write (`server.forwarded_header`): a proxy that
+    // appends to X-Forwarded-For passes a client's own `Forwarded` through untouched, so
+    // reading whichever is present would let the client choose its address.
     let headers = req.headers();
     let mut hops: Vec<String> = Vec::new();
-    for v in headers.get_all("forwarded") {
-        let Ok(v) = v.to_str() else { continue };
-        for element in v.split(',') {
-            for pair in element.split(';') {
-                if let Some((k, val)) = pair.trim().split_once('=')
-                    && k.trim().eq_ignore_ascii_case("for")
-                {
-                    hops.push(val.trim().to_string());
+    if server.forwarded_header.eq_ignore_ascii_case("forwarded") {
+        for v in headers.get_all("forwarded") {
+            let Ok(v) = v.to_str() else { continue };
+            for element in v.split(',') {
+                for pair in element.split(';') {
+                    if let Some((k, val)) = pair.trim().split_once('=')
+                        && k.trim().eq_ignore_ascii_case("for")
+                    {
+                        hops.push(val.trim().to_string());
+                    }
                 }
             }
         }
-    }
-    if hops.is_empty() {
+    } else {
         for v in headers.get_all("x-forwarded-for") {
             let Ok(v) = v.to_str() else { continue };
             hops.extend(
@@ -747,6 +751,18 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Dates in filters are bounded as in bodies (the calendar's own routes count over any
+        // year from 1950).
+        if !req.path().starts_with("/api/v1/calendar/") {
+            let pairs: serde_json::Map<String, serde_json::Value> = url_pairs(req.query_string())
+                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                .collect();
+            let dates =
+                crate::domain::validation::statutory_dates_in(&serde_json::Value::Object(pairs));
+            if !dates.is_empty() {
+                return std::future::ready(Err(field_errors(dates)));
+            }
+        }
         std::future::ready(parse_query(req.query_string()).map(ApiQuery))
     }
 }

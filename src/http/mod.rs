@@ -667,14 +667,15 @@ fn method_not_allowed(method: &Method, allowed: &[Method]) -> ApiError {
     .with_header(header::ALLOW, value)
 }
 
-/// Before routing: a known path asked with a method it does not serve answers 405 with
-/// `Allow`, whichever handler the router would otherwise have tried (a `{id}` route would take
-/// `PATCH /requests/by-reference` and answer 404 for its id).
 /// The most bytes of request headers (names and values) a request may carry. Larger heads
 /// answer 431 problem+json `headers_too_large`; beyond actix's own buffer (128 KiB) the
 /// connection answers a bare 431 before any of this code runs.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// Before routing: request headers over [`MAX_HEADER_BYTES`] answer 431; a known path asked
+/// with a method it does not serve answers 405 with `Allow`, whichever handler the router would
+/// otherwise have tried (a `{id}` route would take `PATCH /requests/by-reference` and answer
+/// 404 for its id).
 async fn known_methods_only(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
