@@ -1023,12 +1023,7 @@ pub async fn patch(
 /// keeps the current one.
 fn trail_details(d: &crate::domain::request::IntakeDetails) -> Value {
     let mut d = d.clone();
-    let a = &mut d.applicant;
-    a.id_document_number = a
-        .id_document_number
-        .as_deref()
-        .map(crate::domain::identity::mask);
-    a.credit_code = a.credit_code.as_deref().map(crate::domain::identity::mask);
+    d.applicant.mask_numbers();
     serde_json::to_value(d).unwrap_or(Value::Null)
 }
 

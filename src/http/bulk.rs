@@ -652,16 +652,12 @@ fn export_dto(
     today: chrono::NaiveDate,
     masked: bool,
 ) -> RequestDto {
-    let mut dto = request_dto(v, today, false);
-    if masked {
-        let a = &mut dto.applicant;
-        a.id_document_number = a
-            .id_document_number
-            .as_deref()
-            .map(crate::domain::identity::mask);
-        a.credit_code = a.credit_code.as_deref().map(crate::domain::identity::mask);
+    if !masked {
+        return request_dto(v, today, false);
     }
-    dto
+    let mut v = v.clone();
+    v.app.details.applicant.mask_numbers();
+    request_dto(&v, today, false)
 }
 
 /// Export a case year's applications in the caller's scope as NDJSON (clerks, supervisors,

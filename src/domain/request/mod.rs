@@ -205,6 +205,16 @@ pub struct Applicant {
 }
 
 impl Applicant {
+    /// Masks the identity number and the credit code as lists show them
+    /// ([`crate::domain::identity::mask`]).
+    pub fn mask_numbers(&mut self) {
+        let mask = |n: &mut Option<String>| {
+            *n = n.as_deref().map(crate::domain::identity::mask);
+        };
+        mask(&mut self.id_document_number);
+        mask(&mut self.credit_code);
+    }
+
     /// What recognises the same applicant across applications (fees per piece count them):
     /// the identity number or the credit code.
     pub fn key(&self) -> Option<String> {
