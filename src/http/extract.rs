@@ -754,7 +754,9 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
         // Dates in filters are bounded as in bodies (the calendar's own routes count over any
         // year from 1950).
         if !req.path().starts_with("/api/v1/calendar/") {
+            // (`q` is free text: a search for a date written in a letter is a search.)
             let pairs: serde_json::Map<String, serde_json::Value> = url_pairs(req.query_string())
+                .filter(|(k, _)| k != "q")
                 .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
                 .collect();
             let dates =

@@ -519,4 +519,44 @@ async fn with_no_configured_secret_tokens_signed_with_published_values_are_refus
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    drop(second);
+
+    // `gongkai rotate-token-secret` replaces it: a process started afterwards refuses the
+    // tokens signed with the old one.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gongkai"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GONGKAI") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .arg("rotate-token-secret")
+        .env("GONGKAI_ENV", "test")
+        .env(
+            "GONGKAI_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("GONGKAI__DATABASE__URL", &app.settings.database.url)
+        .env("GONGKAI__LOG__LEVEL", "error")
+        .output()
+        .expect("gongkai rotate-token-secret runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("replaced"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let third = crate::helpers::second_process(&app, &[]).await;
+    let r = app
+        .client
+        .get(format!("{}/api/v1/me", third.base))
+        .bearer_auth(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }

@@ -4538,6 +4538,17 @@ async fn dates_before_the_regulation_answer_422_naming_the_field_on_every_path(a
         Some(0),
         "nothing was registered"
     );
+    // In a filter too; but `q` is free text, a date in it is a search.
+    let r = app
+        .get("/api/v1/requests?received_from=1900-01-01", &st.admin)
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(
+        field_codes(&r),
+        BTreeSet::from([pair("received_from", "before_regulation")])
+    );
+    let r = app.get("/api/v1/requests?q=2007-01-01", &st.admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
     // An email accepted, then confirmed with a date of 1900.
     let r = intake(
