@@ -17,7 +17,6 @@ use crate::app::idempotency::render;
 use crate::app::requests::{self as uc, RequestView};
 use crate::app::{AppError, AppState, Page};
 use crate::domain::clock::Deadline;
-use crate::domain::identity;
 use crate::domain::request::{
     ApplicantInput, ApplicantKind, Channel, DetailsPatch, IdDocumentInput, IntakeInput, ListFilter,
     SortKey, State,
@@ -208,11 +207,10 @@ pub struct RequestDto {
 
 pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> RequestDto {
     let r = &v.app;
-    let a = &r.details.applicant;
-    let number = a
-        .id_document_number
-        .as_ref()
-        .map(|n| if mask { identity::mask(n) } else { n.clone() });
+    let mut a = r.details.applicant.clone();
+    if mask {
+        a.mask_numbers();
+    }
     RequestDto {
         id: Uuid::parse_str(&r.id).unwrap_or_default(),
         agency_id: Uuid::parse_str(&r.agency_id).unwrap_or_default(),
@@ -224,17 +222,14 @@ pub(crate) fn request_dto(v: &RequestView, today: NaiveDate, mask: bool) -> Requ
         confirmed_on: r.confirmed_on,
         applicant: ApplicantView {
             kind: a.kind.code().to_string(),
-            name: a.name.clone(),
-            id_document_type: a.id_document_type.clone(),
-            id_document_number: number,
-            credit_code: a
-                .credit_code
-                .as_ref()
-                .map(|c| if mask { identity::mask(c) } else { c.clone() }),
-            contact_person: a.contact_person.clone(),
-            phone: a.phone.clone(),
-            email: a.email.clone(),
-            address: a.address.clone(),
+            name: a.name,
+            id_document_type: a.id_document_type,
+            id_document_number: a.id_document_number,
+            credit_code: a.credit_code,
+            contact_person: a.contact_person,
+            phone: a.phone,
+            email: a.email,
+            address: a.address,
         },
         description: r.details.description.clone(),
         document_numbers: r.details.document_numbers.clone(),

@@ -523,20 +523,8 @@ async fn with_no_configured_secret_tokens_signed_with_published_values_are_refus
 
     // `gongkai rotate-token-secret` replaces it: a process started afterwards refuses the
     // tokens signed with the old one.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gongkai"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGKAI") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = crate::helpers::gongkai_command(&app)
         .arg("rotate-token-secret")
-        .env("GONGKAI_ENV", "test")
-        .env(
-            "GONGKAI_CONFIG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-        )
-        .env("GONGKAI__DATABASE__URL", &app.settings.database.url)
         .env("GONGKAI__LOG__LEVEL", "error")
         .output()
         .expect("gongkai rotate-token-secret runs");

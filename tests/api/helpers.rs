@@ -633,6 +633,24 @@ impl Drop for SecondProcess {
     }
 }
 
+/// The service's binary on the test app's database, in the test profile, with none of the
+/// environment's `GONGKAI…` variables: add the command and what else it needs.
+pub fn gongkai_command(app: &TestApp) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gongkai"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GONGKAI") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("GONGKAI_ENV", "test")
+        .env(
+            "GONGKAI_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("GONGKAI__DATABASE__URL", &app.settings.database.url);
+    cmd
+}
+
 /// `extra` environment variables configure it beyond the test app's own settings.
 pub async fn second_process(app: &TestApp, extra: &[(&str, String)]) -> SecondProcess {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -641,20 +659,8 @@ pub async fn second_process(app: &TestApp, extra: &[(&str, String)]) -> SecondPr
         .port();
     let documents = tempfile::tempdir().expect("documents folder");
     let s = &app.settings;
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gongkai"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GONGKAI") {
-            cmd.env_remove(k);
-        }
-    }
-    let child = cmd
+    let child = gongkai_command(app)
         .arg("serve")
-        .env("GONGKAI_ENV", "test")
-        .env(
-            "GONGKAI_CONFIG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-        )
-        .env("GONGKAI__DATABASE__URL", &s.database.url)
         .env("GONGKAI__DATABASE__POOL_MAX_SIZE", "4")
         .env("GONGKAI__SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("GONGKAI__AUTH__JWT_SECRET", &s.auth.jwt_secret)
