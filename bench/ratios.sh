@@ -140,4 +140,4 @@ SQL
 else
   row "intake, one agency" "$I_RPS" "$I_P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$I_RPS" "$H_RPS")"
 fi
-echo "   server RSS after the runs: $(awk '/VmRSS/ {print $2/1024 " MB"}' /proc/$pid/status)"
+echo "   server RSS after the runs: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$pid/status) (anonymous $(awk '/RssAnon/ {printf "%.1f MB", $2/1024}' /proc/$pid/status), the binary and libraries $(awk '/RssFile/ {printf "%.1f MB", $2/1024}' /proc/$pid/status))"

@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 use gongkai::config::Settings;
 use gongkai::startup::Application;
 
+/// jemalloc gives freed pages back to the system soon after a burst (.cargo/config.toml,
+/// docs/ARCHITECTURE.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gongkai",

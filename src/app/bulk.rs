@@ -175,35 +175,114 @@ fn agency_of(
     })
 }
 
-/// Imports the lines: all of them, or none with every problem listed by line.
+/// The lines of an import body, readable more than once. An import reads them twice: once to
+/// check every line, then again to write them a chunk at a time, so that it never holds every
+/// parsed application of a 100,000-line body at once (issue 15: the import's memory peaks at
+/// about the body's size, not at a few kilobytes a line).
+pub trait ImportSource: Send + Sync + 'static {
+    /// Every non-empty line, in the order of the body, each read afresh.
+    fn lines(&self) -> Box<dyn Iterator<Item = ReadLine> + '_>;
+}
+
 /// Applications written per round of an import's write phase.
 const WRITE_CHUNK: usize = 1000;
 
+fn too_many_lines() -> AppError {
+    AppError::field(
+        "body",
+        "too_many_lines",
+        crate::text!(
+            "一次至多导入 {MAX_IMPORT_LINES} 件申请",
+            "at most {MAX_IMPORT_LINES} applications per import"
+        ),
+    )
+}
+
+/// What checking one line needs besides the line.
+struct Check<'a> {
+    actor: &'a Actor,
+    cal: &'a crate::domain::calendar::Calendar,
+    tz: chrono_tz::Tz,
+    now: DateTime<chrono::Utc>,
+    today: chrono::NaiveDate,
+    clock: crate::clock::Clock,
+}
+
+/// Checks one line and registers its application (numbered later): `Ok(Err(_))` lists the
+/// line's problems.
+fn prepare(
+    conn: &mut DbConnection,
+    lookups: &mut Lookups,
+    check: &Check<'_>,
+    read: ReadLine,
+) -> Result<Result<Ready, Vec<LineError>>, AppError> {
+    let mut line = match read {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(vec![e])),
+    };
+    let n = line.line;
+    let agency = agency_of(conn, lookups, check.actor, &line)?;
+    line.intake.arrival_date = line.arrived_at.with_timezone(&check.tz).date_naive();
+    line.intake.arrival_in_future = line.arrived_at > check.now + chrono::Duration::minutes(5);
+    let parsed = parse_import(&line.intake, &line.history, check.cal, check.today);
+    let (agency, parsed) = match (agency, parsed) {
+        (Ok(a), Ok(p)) => (a, p),
+        (a, p) => {
+            let mut errors: Vec<LineError> = a.err().into_iter().collect();
+            if let Err(v) = p {
+                errors.extend(v.into_iter().map(|error| LineError { line: n, error }));
+            }
+            return Ok(Err(errors));
+        }
+    };
+    let row = Application::register(
+        parsed,
+        Registration {
+            id: uuid::Uuid::new_v4().to_string(),
+            agency_id: agency.id.clone(),
+            agency_code: agency.code.clone(),
+            // Numbered once every line is known to be good.
+            case_seq: 0,
+            query_code: query_code(),
+            arrived_at: db::truncate_micros(line.arrived_at.naive_utc()),
+            created_by: Some(check.actor.recorded_as()),
+            now: check.clock.now_micros(),
+        },
+        check.cal,
+        check.today,
+    )
+    .map_err(refusal)?;
+    // An imported application may not change a published year's figures.
+    let published = lookups.published(conn, &agency.id)?;
+    if let Err(AppError::Conflict { detail, .. }) =
+        super::reports::figures_unchanged_in(published, |y| {
+            (Vec::new(), report::counted_cells(&counted(&row), y))
+        })
+    {
+        return Ok(Err(vec![line_error(
+            n,
+            "receipt_date",
+            "period_published",
+            detail,
+        )]));
+    }
+    Ok(Ok(Ready {
+        line: n,
+        row,
+        agency_code: agency.code,
+        arrived_at: line.arrived_at,
+    }))
+}
+
+/// Imports the lines: all of them, or none with every problem listed by line.
 pub async fn import(
     state: &AppState,
     actor: Actor,
-    lines: Vec<ReadLine>,
+    source: Box<dyn ImportSource>,
     ctx: RequestContext,
 ) -> Result<Vec<Imported>, AppError> {
     let clock = state.clock;
     may_import(&actor)?;
-    if lines.is_empty() {
-        return Err(AppError::field(
-            "body",
-            "empty_import",
-            crate::text!("请求体中没有申请", "the body holds no application"),
-        ));
-    }
-    if lines.len() > MAX_IMPORT_LINES {
-        return Err(AppError::field(
-            "body",
-            "too_many_lines",
-            crate::text!(
-                "一次至多导入 {MAX_IMPORT_LINES} 件申请",
-                "at most {MAX_IMPORT_LINES} applications per import"
-            ),
-        ));
-    }
     let tz = state.tz;
     let now = clock.now();
     let today = now.with_timezone(&tz).date_naive();
@@ -211,93 +290,65 @@ pub async fn import(
     let imported = state
         .in_transaction(move |conn| {
             let cal = cache.current(conn)?;
-            let mut errors: Vec<LineError> = Vec::new();
+            let check = Check {
+                actor: &actor,
+                cal: &cal,
+                tz,
+                now,
+                today,
+                clock,
+            };
             let mut lookups = Lookups::default();
-            let mut ready: Vec<Ready> = Vec::with_capacity(lines.len());
+            // First reading: every line checked; kept are only the external references (for
+            // duplicates) and how many numbers each agency and year needs.
+            let mut errors: Vec<LineError> = Vec::new();
             // (agency, external reference) → the first line that uses it.
             let mut references: HashMap<(String, String), u64> = HashMap::new();
-            for read in lines {
-                let mut line = match read {
-                    Ok(l) => l,
-                    Err(e) => {
-                        errors.push(e);
+            let mut counts: BTreeMap<(String, i32), i32> = BTreeMap::new();
+            let mut seen = 0usize;
+            for read in source.lines() {
+                seen += 1;
+                if seen > MAX_IMPORT_LINES {
+                    return Err(too_many_lines());
+                }
+                let r = match prepare(conn, &mut lookups, &check, read)? {
+                    Ok(r) => r,
+                    Err(mut e) => {
+                        errors.append(&mut e);
                         continue;
                     }
                 };
-                let n = line.line;
-                let agency = agency_of(conn, &mut lookups, &actor, &line)?;
-                line.intake.arrival_date = line.arrived_at.with_timezone(&tz).date_naive();
-                line.intake.arrival_in_future = line.arrived_at > now + chrono::Duration::minutes(5);
-                let parsed = parse_import(&line.intake, &line.history, &cal, today);
-                let (agency, parsed) = match (agency, parsed) {
-                    (Ok(a), Ok(p)) => (a, p),
-                    (a, p) => {
-                        errors.extend(a.err());
-                        if let Err(v) = p {
-                            errors.extend(v.into_iter().map(|error| LineError { line: n, error }));
-                        }
+                if let Some(ext) = &r.row.details.external_reference {
+                    let key = (r.row.agency_id.clone(), ext.clone());
+                    if let Some(first) = references.get(&key) {
+                        errors.push(line_error(
+                            r.line,
+                            "external_reference",
+                            "duplicate_in_import",
+                            crate::text!(
+                                "第 {first} 行已有本机关的相同外部编号",
+                                "line {first} has the same external reference for this agency"
+                            ),
+                        ));
                         continue;
                     }
-                };
-                if let Some(ext) = &parsed.details.external_reference {
-                    match references.get(&(agency.id.clone(), ext.clone())) {
-                        Some(first) => {
-                            errors.push(line_error(
-                                n,
-                                "external_reference",
-                                "duplicate_in_import",
-                                crate::text!(
-                                    "第 {first} 行已有本机关的相同外部编号",
-                                    "line {first} has the same external reference for this agency"
-                                ),
-                            ));
-                            continue;
-                        }
-                        None => {
-                            references.insert((agency.id.clone(), ext.clone()), n);
-                        }
-                    }
+                    references.insert(key, r.line);
                 }
-                let row = Application::register(
-                    parsed,
-                    Registration {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        agency_id: agency.id.clone(),
-                        agency_code: agency.code.clone(),
-                        // Numbered once every line is known to be good.
-                        case_seq: 0,
-                        query_code: query_code(),
-                        arrived_at: db::truncate_micros(line.arrived_at.naive_utc()),
-                        created_by: Some(actor.recorded_as()),
-                        now: clock.now_micros(),
-                    },
-                    &cal,
-                    today,
-                )
-                .map_err(refusal)?;
-                // An imported application may not change a published year's figures.
-                let published = lookups.published(conn, &agency.id)?;
-                if let Err(AppError::Conflict { detail, .. }) =
-                    super::reports::figures_unchanged_in(published, |y| {
-                        (Vec::new(), report::counted_cells(&counted(&row), y))
-                    })
-                {
-                    errors.push(line_error(n, "receipt_date", "period_published", detail));
-                    continue;
-                }
-                ready.push(Ready {
-                    line: n,
-                    row,
-                    agency_code: agency.code.clone(),
-                    arrived_at: line.arrived_at,
-                });
+                *counts
+                    .entry((r.row.agency_id.clone(), r.row.case_year))
+                    .or_default() += 1;
+            }
+            if seen == 0 {
+                return Err(AppError::field(
+                    "body",
+                    "empty_import",
+                    crate::text!("请求体中没有申请", "the body holds no application"),
+                ));
             }
             // External references already in use, one query per agency and chunk.
             let mut per_agency: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-            for r in &ready {
-                if let Some(ext) = &r.row.details.external_reference {
-                    per_agency.entry(&r.row.agency_id).or_default().push(ext.clone());
-                }
+            for (agency_id, ext) in references.keys() {
+                per_agency.entry(agency_id).or_default().push(ext.clone());
             }
             for (agency_id, refs) in per_agency {
                 for taken in db::bulk::taken_external_references(conn, agency_id, &refs)? {
@@ -320,79 +371,46 @@ pub async fn import(
                 errors.truncate(MAX_REPORTED_ERRORS);
                 return Err(AppError::ImportRejected { errors, total });
             }
+            drop(references);
             // Case numbers: one bump of each counter, in a fixed order so that two imports
             // into the same agencies queue instead of deadlocking.
-            let mut counts: BTreeMap<(String, i32), i32> = BTreeMap::new();
-            for r in &ready {
-                *counts.entry((r.row.agency_id.clone(), r.row.case_year)).or_default() += 1;
-            }
             let mut next: HashMap<(String, i32), i32> = HashMap::new();
             for ((agency_id, year), n) in counts {
                 let last = db::bulk::reserve_case_seqs(conn, &agency_id, year, n)?;
                 next.insert((agency_id, year), last - n + 1);
             }
-            for r in &mut ready {
+            // Second reading: each line registered again, numbered in the order of the body
+            // and written a chunk at a time (rows, trail events, feed events), each chunk's
+            // values dropped before the next.
+            let mut imported = Vec::with_capacity(seen);
+            let mut chunk: Vec<Ready> = Vec::with_capacity(WRITE_CHUNK);
+            for read in source.lines() {
+                let mut r = match prepare(conn, &mut lookups, &check, read)? {
+                    Ok(r) => r,
+                    // The same checks passed on the first reading; should a line read
+                    // differently now, nothing is imported.
+                    Err(mut errors) => {
+                        errors.truncate(MAX_REPORTED_ERRORS);
+                        let total = errors.len();
+                        return Err(AppError::ImportRejected { errors, total });
+                    }
+                };
                 let key = (r.row.agency_id.clone(), r.row.case_year);
                 let seq = next.get(&key).copied().unwrap_or(1);
                 next.insert(key, seq + 1);
                 r.row.case_seq = seq;
                 r.row.case_number = format!("{}-{}-{seq:06}", r.agency_code, r.row.case_year);
-            }
-            // Written a chunk at a time (rows, trail events, feed events), each chunk's values
-            // dropped before the next: a 100,000-line import never holds its rows, their events
-            // and their feed payloads all at once (issue 15: memory stays flat).
-            let mut imported = Vec::with_capacity(ready.len());
-            let mut ready = ready.into_iter().peekable();
-            while ready.peek().is_some() {
-                let chunk: Vec<Ready> = ready.by_ref().take(WRITE_CHUNK).collect();
-                let (meta, rows): (Vec<(u64, DateTime<FixedOffset>)>, Vec<Application>) = chunk
-                    .into_iter()
-                    .map(|r| ((r.line, r.arrived_at), r.row))
-                    .unzip();
-                db::requests::insert_many(conn, &rows).map_err(|e| {
-                    if db::is_unique_violation(&e) {
-                        AppError::conflict(
-                            "external_reference_taken",
-                            crate::text!(
-                                "本次导入的某一外部编号刚被另一申请占用，未导入任何申请",
-                                "an external reference of this import was just taken by another application; nothing was imported"
-                            ),
-                        )
-                    } else {
-                        e.into()
-                    }
-                })?;
-                let mut published = Vec::with_capacity(rows.len());
-                for ((line, arrived_at), row) in meta.into_iter().zip(rows) {
-                    published.push(trail(
-                        conn,
-                        true,
-                        &row,
-                        Some(&actor),
-                        "import",
-                        row.receipt_date(),
-                        None,
-                        json!({
-                            "line": line,
-                            "channel": row.channel.code(),
-                            "arrived_at": arrived_at.to_rfc3339(),
-                            "signed_for_on": row.signed_for_on,
-                            "confirmed_on": row.confirmed_on,
-                            "receipt_date": row.receipt_date(),
-                            "due_date": row.due_date,
-                            "disposition": row.disposition().map(|d| d.code()),
-                            "replied_on": row.closed_on(),
-                            "late": row.late(),
-                        }),
-                        &ctx,
-                    )?);
-                    imported.push(Imported {
-                        line,
-                        id: row.id,
-                        case_number: row.case_number,
-                    });
+                chunk.push(r);
+                if chunk.len() == WRITE_CHUNK {
+                    write_chunk(conn, &actor, clock, &ctx, &mut chunk, &mut imported)?;
                 }
-                super::feed::publish_many(conn, clock.now_micros(), published)?;
+            }
+            write_chunk(conn, &actor, clock, &ctx, &mut chunk, &mut imported)?;
+            if imported.len() != seen {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "the import body read {seen} lines first and {} the second time",
+                    imported.len()
+                )));
             }
             Ok(imported)
         })
@@ -407,6 +425,70 @@ pub async fn import(
         tracing::warn!(error = %e, "ANALYZE after the import failed; autovacuum will catch up");
     }
     Ok(imported)
+}
+
+/// Writes one chunk of numbered applications with their `import` events and feed events, and
+/// empties it.
+fn write_chunk(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    clock: crate::clock::Clock,
+    ctx: &RequestContext,
+    chunk: &mut Vec<Ready>,
+    imported: &mut Vec<Imported>,
+) -> Result<(), AppError> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let (meta, rows): (Vec<(u64, DateTime<FixedOffset>)>, Vec<Application>) = chunk
+        .drain(..)
+        .map(|r| ((r.line, r.arrived_at), r.row))
+        .unzip();
+    db::requests::insert_many(conn, &rows).map_err(|e| {
+        if db::is_unique_violation(&e) {
+            AppError::conflict(
+                "external_reference_taken",
+                crate::text!(
+                    "本次导入的某一外部编号刚被另一申请占用，未导入任何申请",
+                    "an external reference of this import was just taken by another application; nothing was imported"
+                ),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    let mut published = Vec::with_capacity(rows.len());
+    for ((line, arrived_at), row) in meta.into_iter().zip(rows) {
+        published.push(trail(
+            conn,
+            true,
+            &row,
+            Some(actor),
+            "import",
+            row.receipt_date(),
+            None,
+            json!({
+                "line": line,
+                "channel": row.channel.code(),
+                "arrived_at": arrived_at.to_rfc3339(),
+                "signed_for_on": row.signed_for_on,
+                "confirmed_on": row.confirmed_on,
+                "receipt_date": row.receipt_date(),
+                "due_date": row.due_date,
+                "disposition": row.disposition().map(|d| d.code()),
+                "replied_on": row.closed_on(),
+                "late": row.late(),
+            }),
+            ctx,
+        )?);
+        imported.push(Imported {
+            line,
+            id: row.id,
+            case_number: row.case_number,
+        });
+    }
+    super::feed::publish_many(conn, clock.now_micros(), published)?;
+    Ok(())
 }
 
 /// What one export reads: the agencies in order and the case year.

@@ -146,19 +146,6 @@ fn bad(
     }
 }
 
-fn too_many_lines() -> ApiError {
-    AppError::field(
-        "body",
-        "too_many_lines",
-        crate::text!(
-            "一次至多导入 {} 件申请",
-            "at most {} applications per import",
-            uc::MAX_IMPORT_LINES
-        ),
-    )
-    .into()
-}
-
 /// A JSON object read into an import line.
 fn read_object(line: u64, value: Value) -> ReadLine {
     if let Some(error) = crate::domain::validation::statutory_dates_in(&value)
@@ -187,45 +174,49 @@ fn csv_field_names(e: AppError) -> AppError {
 }
 
 /// NDJSON: one object per line; empty lines are skipped (they still count as lines).
-fn ndjson_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
+fn ndjson_lines(body: &[u8]) -> impl Iterator<Item = ReadLine> + '_ {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let mut out = Vec::new();
-    for (i, raw) in body.split(|b| *b == b'\n').enumerate() {
-        let n = i as u64 + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if out.len() == uc::MAX_IMPORT_LINES {
-            return Err(too_many_lines());
-        }
-        let value: Value = match serde_json::from_slice(raw) {
-            Ok(v) => v,
-            Err(e) => {
-                out.push(Err(bad(
+    body.split(|b| *b == b'\n')
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            let n = i as u64 + 1;
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                return None;
+            }
+            let value: Value = match serde_json::from_slice(raw) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Some(Err(bad(
+                        n,
+                        "",
+                        "invalid_json",
+                        crate::domain::text::Text::new(
+                            format!("该行不是合法的 JSON（第 {} 列）", e.column()),
+                            format!("the line is not JSON: {e}"),
+                        ),
+                    )));
+                }
+            };
+            if !value.is_object() {
+                return Some(Err(bad(
                     n,
                     "",
-                    "invalid_json",
-                    crate::domain::text::Text::new(
-                        format!("该行不是合法的 JSON（第 {} 列）", e.column()),
-                        format!("the line is not JSON: {e}"),
-                    ),
+                    "not_an_object",
+                    crate::text!("每行须为一个 JSON 对象", "each line must be a JSON object"),
                 )));
-                continue;
             }
-        };
-        if !value.is_object() {
-            out.push(Err(bad(
-                n,
-                "",
-                "not_an_object",
-                crate::text!("每行须为一个 JSON 对象", "each line must be a JSON object"),
-            )));
-            continue;
-        }
-        out.push(read_object(n, value));
+            Some(read_object(n, value))
+        })
+}
+
+/// An NDJSON body, read line by line each time the import asks.
+struct NdjsonSource(web::Bytes);
+
+impl uc::ImportSource for NdjsonSource {
+    fn lines(&self) -> Box<dyn Iterator<Item = ReadLine> + '_> {
+        Box::new(ndjson_lines(&self.0))
     }
-    Ok(out)
 }
 
 /// The CSV columns, and where each goes in the JSON shape of a line.
@@ -314,8 +305,8 @@ fn csv_object(header: &[String], cells: Vec<String>) -> Value {
 
 /// CSV (RFC 4180): a header row naming the columns, then one application per row. Rows are
 /// numbered by the physical line they start on (the header is line 1); blank lines are skipped.
-fn csv_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
-    let text = match std::str::from_utf8(body) {
+fn csv_source(body: web::Bytes) -> Result<CsvSource, ApiError> {
+    let text = match std::str::from_utf8(&body) {
         Ok(t) => t,
         Err(e) => {
             let line = body[..e.valid_up_to()]
@@ -336,9 +327,14 @@ fn csv_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut records = csv_records(text).into_iter();
+    let mut records = CsvRecords::new(text);
     let header = match records.next() {
-        None => return Ok(Vec::new()),
+        None => {
+            return Ok(CsvSource {
+                body: web::Bytes::new(),
+                columns: Vec::new(),
+            });
+        }
         Some(Err(e)) => {
             return Err(AppError::ImportRejected {
                 errors: vec![e],
@@ -384,28 +380,43 @@ fn csv_lines(body: &[u8]) -> Result<Vec<ReadLine>, ApiError> {
         let total = errors.len();
         return Err(AppError::ImportRejected { errors, total }.into());
     }
-    let mut out = Vec::new();
-    for record in records {
-        if out.len() == uc::MAX_IMPORT_LINES {
-            return Err(too_many_lines());
-        }
-        out.push(match record {
-            Err(e) => Err(e),
-            Ok(r) if r.fields.len() != columns.len() => Err(bad(
-                r.line,
-                "",
-                "wrong_field_count",
-                crate::text!(
-                    "该行有 {} 个字段，表头有 {} 个",
-                    "the row has {} fields, the header {}",
-                    r.fields.len(),
-                    columns.len()
-                ),
-            )),
-            Ok(r) => read_object(r.line, csv_object(&columns, r.fields)),
-        });
+    drop(records);
+    Ok(CsvSource { body, columns })
+}
+
+/// A CSV body whose header was read and found good; its rows are read afresh each time the
+/// import asks.
+struct CsvSource {
+    body: web::Bytes,
+    columns: Vec<String>,
+}
+
+impl uc::ImportSource for CsvSource {
+    fn lines(&self) -> Box<dyn Iterator<Item = ReadLine> + '_> {
+        // UTF-8 was checked when the source was made.
+        let text = std::str::from_utf8(&self.body).unwrap_or_default();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let columns = &self.columns;
+        Box::new(
+            CsvRecords::new(text)
+                .skip(1)
+                .map(move |record| match record {
+                    Err(e) => Err(e),
+                    Ok(r) if r.fields.len() != columns.len() => Err(bad(
+                        r.line,
+                        "",
+                        "wrong_field_count",
+                        crate::text!(
+                            "该行有 {} 个字段，表头有 {} 个",
+                            "the row has {} fields, the header {}",
+                            r.fields.len(),
+                            columns.len()
+                        ),
+                    )),
+                    Ok(r) => read_object(r.line, csv_object(columns, r.fields)),
+                }),
+        )
     }
-    Ok(out)
 }
 
 /// One CSV record and the physical line it starts on.
@@ -419,74 +430,100 @@ struct CsvRecord {
 /// doubled quotes and line breaks). The crate is lenient where RFC 4180 is not, so each record's
 /// raw text is also checked by [`quote_problem`]: a malformed record is an error of the line it
 /// starts on, and reading goes on with the next record (an unterminated quote ends the text).
-fn csv_records(text: &str) -> Vec<Result<CsvRecord, LineError>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut out = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let start = reader.position().clone();
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                // The text is UTF-8 and nothing else fails when reading from memory.
-                let line = e.position().map_or(start.line(), csv::Position::line);
-                out.push(Err(bad(
-                    line,
-                    "",
-                    "invalid_utf8",
-                    crate::domain::text::Text::new("请求体须为 UTF-8 编码", e.to_string()),
-                )));
-                break;
-            }
-        }
-        let begin = record.position().map_or(start.byte(), csv::Position::byte);
-        let raw = text
-            .get(begin as usize..reader.position().byte() as usize)
-            .unwrap_or("");
-        // The reader's position is taken before it skips empty lines: count them, so the
-        // record is numbered by the physical line it starts on.
-        let record_text = raw.trim_start_matches(['\r', '\n']);
-        let skipped = raw[..raw.len() - record_text.len()].matches('\n').count() as u64;
-        let line = record.position().map_or(start.line(), csv::Position::line) + skipped;
-        let raw = record_text;
-        match quote_problem(raw) {
-            Some(QuoteProblem::Stray) => out.push(Err(bad(
-                line,
-                "",
-                "stray_quote",
-                crate::text!(
-                    "未加引号的字段中出现引号",
-                    "a quote inside an unquoted field"
-                ),
-            ))),
-            Some(QuoteProblem::TextAfter) => out.push(Err(bad(
-                line,
-                "",
-                "text_after_quote",
-                crate::text!("闭合引号之后还有文字", "text after a closing quote"),
-            ))),
-            Some(QuoteProblem::Unterminated) => out.push(Err(bad(
-                line,
-                "",
-                "unterminated_quote",
-                crate::text!(
-                    "引号字段直到请求体结束仍未闭合",
-                    "a quoted field is not closed before the end of the body"
-                ),
-            ))),
-            // A line of blanks is no record.
-            None if record.len() == 1 && record[0].trim().is_empty() && !raw.contains('"') => {}
-            None => out.push(Ok(CsvRecord {
-                line,
-                fields: record.iter().map(str::to_string).collect(),
-            })),
+struct CsvRecords<'a> {
+    text: &'a str,
+    reader: csv::Reader<&'a [u8]>,
+    record: csv::StringRecord,
+    done: bool,
+}
+
+impl<'a> CsvRecords<'a> {
+    fn new(text: &'a str) -> Self {
+        CsvRecords {
+            text,
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(text.as_bytes()),
+            record: csv::StringRecord::new(),
+            done: false,
         }
     }
-    out
+}
+
+impl Iterator for CsvRecords<'_> {
+    type Item = Result<CsvRecord, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let start = self.reader.position().clone();
+            match self.reader.read_record(&mut self.record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    // The text is UTF-8 and nothing else fails when reading from memory.
+                    self.done = true;
+                    let line = e.position().map_or(start.line(), csv::Position::line);
+                    return Some(Err(bad(
+                        line,
+                        "",
+                        "invalid_utf8",
+                        crate::domain::text::Text::new("请求体须为 UTF-8 编码", e.to_string()),
+                    )));
+                }
+            }
+            let record = &self.record;
+            let begin = record.position().map_or(start.byte(), csv::Position::byte);
+            let raw = self
+                .text
+                .get(begin as usize..self.reader.position().byte() as usize)
+                .unwrap_or("");
+            // The reader's position is taken before it skips empty lines: count them, so the
+            // record is numbered by the physical line it starts on.
+            let record_text = raw.trim_start_matches(['\r', '\n']);
+            let skipped = raw[..raw.len() - record_text.len()].matches('\n').count() as u64;
+            let line = record.position().map_or(start.line(), csv::Position::line) + skipped;
+            let raw = record_text;
+            return Some(match quote_problem(raw) {
+                Some(QuoteProblem::Stray) => Err(bad(
+                    line,
+                    "",
+                    "stray_quote",
+                    crate::text!(
+                        "未加引号的字段中出现引号",
+                        "a quote inside an unquoted field"
+                    ),
+                )),
+                Some(QuoteProblem::TextAfter) => Err(bad(
+                    line,
+                    "",
+                    "text_after_quote",
+                    crate::text!("闭合引号之后还有文字", "text after a closing quote"),
+                )),
+                Some(QuoteProblem::Unterminated) => Err(bad(
+                    line,
+                    "",
+                    "unterminated_quote",
+                    crate::text!(
+                        "引号字段直到请求体结束仍未闭合",
+                        "a quoted field is not closed before the end of the body"
+                    ),
+                )),
+                // A line of blanks is no record.
+                None if record.len() == 1 && record[0].trim().is_empty() && !raw.contains('"') => {
+                    continue;
+                }
+                None => Ok(CsvRecord {
+                    line,
+                    fields: record.iter().map(str::to_string).collect(),
+                }),
+            });
+        }
+        None
+    }
 }
 
 /// What RFC 4180 forbids and the `csv` crate reads leniently.
@@ -595,13 +632,12 @@ pub async fn import_requests(
     uc::may_import(&actor)?;
     let format = format_of(&req)?;
     let limit = state.settings.server.import_body_limit_bytes;
-    let body = read_body_limited(&req, payload, limit).await?;
-    let lines = match format {
-        Format::Ndjson => ndjson_lines(&body)?,
-        Format::Csv => csv_lines(&body)?,
+    let body = read_body_limited(&req, payload, limit).await?.freeze();
+    let source: Box<dyn uc::ImportSource> = match format {
+        Format::Ndjson => Box::new(NdjsonSource(body)),
+        Format::Csv => Box::new(csv_source(body)?),
     };
-    drop(body);
-    let imported = uc::import(&state, actor, lines, ctx.0)
+    let imported = uc::import(&state, actor, source, ctx.0)
         .await
         .map_err(|e| match format {
             Format::Csv => csv_field_names(e),
@@ -748,8 +784,7 @@ mod tests {
     type Read = Result<(u64, Vec<String>), (u64, &'static str)>;
 
     fn records(text: &str) -> Vec<Read> {
-        csv_records(text)
-            .into_iter()
+        CsvRecords::new(text)
             .map(|r| match r {
                 Ok(r) => Ok((r.line, r.fields)),
                 Err(e) => Err((e.line, e.error.code)),
@@ -804,7 +839,7 @@ mod tests {
 
     #[test]
     fn ndjson_skips_empty_lines_and_reports_non_json_by_line() {
-        let lines = ndjson_lines(b"\n  \nnot json\n[1]\n").unwrap_or_default();
+        let lines: Vec<ReadLine> = ndjson_lines(b"\n  \nnot json\n[1]\n").collect();
         let errs: Vec<(u64, &str)> = lines
             .iter()
             .filter_map(|l| l.as_ref().err().map(|e| (e.line, e.error.code)))
