@@ -389,8 +389,7 @@ pub async fn import(
                     Ok(r) => r,
                     // The same checks passed on the first reading; should a line read
                     // differently now, nothing is imported.
-                    Err(mut errors) => {
-                        errors.truncate(MAX_REPORTED_ERRORS);
+                    Err(errors) => {
                         let total = errors.len();
                         return Err(AppError::ImportRejected { errors, total });
                     }
