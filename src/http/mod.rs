@@ -575,7 +575,45 @@ fn document_json(doc: &OpenApiDoc) -> String {
 
 /// Paths and methods known to the router, for 405 answers.
 #[derive(Debug, Clone)]
-pub struct RouteTable(Arc<Vec<(Vec<String>, Vec<Method>)>>);
+pub struct RouteTable(Arc<Vec<Route>>);
+
+/// One route template: its segments, which of them are literal (bit `n - 1 - i` for segment
+/// `i`, so that comparing two masks of templates of one length compares them segment by
+/// segment from the left), and its methods.
+#[derive(Debug)]
+struct Route {
+    segments: Vec<String>,
+    literal: u64,
+    methods: Vec<Method>,
+}
+
+impl Route {
+    fn new(path: &str, methods: Vec<Method>) -> Self {
+        let segments: Vec<String> = segments(path).map(str::to_string).collect();
+        let n = segments.len();
+        let literal = segments
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.starts_with('{'))
+            .fold(0u64, |mask, (i, _)| mask | 1u64 << (n - 1 - i).min(63));
+        Self {
+            segments,
+            literal,
+            methods,
+        }
+    }
+
+    fn matches(&self, parts: &[&str]) -> bool {
+        self.segments.len() == parts.len()
+            && self.segments.iter().zip(parts).all(|(t, p)| {
+                if t.starts_with('{') {
+                    !p.is_empty()
+                } else {
+                    t == p
+                }
+            })
+    }
+}
 
 impl RouteTable {
     fn from_doc(doc: &OpenApiDoc) -> Self {
@@ -593,10 +631,10 @@ impl RouteTable {
                     methods.push(m);
                 }
             }
-            routes.push((segments(path), methods));
+            routes.push(Route::new(path, methods));
         }
         for extra in ["/openapi.json", "/docs", "/docs/"] {
-            routes.push((segments(extra), vec![Method::GET]));
+            routes.push(Route::new(extra, vec![Method::GET]));
         }
         RouteTable(Arc::new(routes))
     }
@@ -608,45 +646,55 @@ impl RouteTable {
     /// `/requests/{id}`). So `PATCH /requests/by-reference` is a 405 with `Allow: GET`, not a
     /// `PATCH /requests/{id}` with a bad id.
     pub fn allowed(&self, path: &str) -> Option<Vec<Method>> {
-        let parts = segments(path);
-        let mut best: Option<(Vec<bool>, Vec<Method>)> = None;
-        for (template, methods) in self.0.iter() {
-            let matches = template.len() == parts.len()
-                && template.iter().zip(&parts).all(|(t, p)| {
-                    if t.starts_with('{') {
-                        !p.is_empty()
-                    } else {
-                        t == p
-                    }
-                });
-            if !matches {
-                continue;
-            }
-            let literal: Vec<bool> = template.iter().map(|t| !t.starts_with('{')).collect();
-            match &mut best {
-                Some((key, allowed)) if *key == literal => {
-                    for m in methods {
-                        if !allowed.contains(m) {
-                            allowed.push(m.clone());
-                        }
+        let parts: Vec<&str> = segments(path).collect();
+        let best = self.best(&parts)?;
+        let mut allowed: Vec<Method> = Vec::new();
+        for route in self.0.iter() {
+            if route.literal == best && route.matches(&parts) {
+                for m in &route.methods {
+                    if !allowed.contains(m) {
+                        allowed.push(m.clone());
                     }
                 }
-                Some((key, _)) if *key > literal => {}
-                _ => best = Some((literal, methods.clone())),
             }
         }
-        best.map(|(_, allowed)| allowed)
+        Some(allowed)
+    }
+
+    /// The methods allowed on `path` when `method` is not one of them (a 405), else `None`.
+    /// Runs for every request: allocates only for a refusal.
+    pub fn refuses(&self, path: &str, method: &Method) -> Option<Vec<Method>> {
+        let mut parts = [""; 16];
+        let mut n = 0;
+        for p in segments(path) {
+            if n == parts.len() {
+                // Deeper than any route: the router answers 404.
+                return None;
+            }
+            parts[n] = p;
+            n += 1;
+        }
+        let parts = &parts[..n];
+        let best = self.best(parts)?;
+        let permitted = self
+            .0
+            .iter()
+            .any(|r| r.literal == best && r.methods.contains(method) && r.matches(parts));
+        if permitted { None } else { self.allowed(path) }
+    }
+
+    /// The literal mask of the most specific template matching `parts`.
+    fn best(&self, parts: &[&str]) -> Option<u64> {
+        self.0
+            .iter()
+            .filter(|r| r.matches(parts))
+            .map(|r| r.literal)
+            .max()
     }
 }
 
-/// The segments of a path after its leading `/`; empty ones are kept, so that
-/// `/api/v1/requests/` is not `/api/v1/requests`.
-fn segments(path: &str) -> Vec<String> {
-    path.strip_prefix('/')
-        .unwrap_or(path)
-        .split('/')
-        .map(str::to_string)
-        .collect()
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.strip_prefix('/').unwrap_or(path).split('/')
 }
 
 fn method_not_allowed(method: &Method, allowed: &[Method]) -> ApiError {
@@ -699,8 +747,7 @@ async fn known_methods_only(
     }
     let refused = req
         .app_data::<web::Data<RouteTable>>()
-        .and_then(|routes| routes.allowed(req.path()))
-        .filter(|allowed| !allowed.contains(req.method()));
+        .and_then(|routes| routes.refuses(req.path(), req.method()));
     match refused {
         Some(allowed) => {
             let response = method_not_allowed(req.method(), &allowed).error_response();
