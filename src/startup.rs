@@ -75,7 +75,10 @@ impl Application {
                     settings.documents.dir.display()
                 ))
             })?;
+        let principals = crate::app::principals::PrincipalCache::watched(&database)
+            .map_err(|e| StartupError::Other(format!("cannot start the change watcher: {e}")))?;
         let state = AppState {
+            principals,
             db: database,
             tokens,
             federation,

@@ -307,7 +307,12 @@ async fn authenticate_user(state: &AppState, token: String) -> Result<Actor, App
                 "the access token is not valid"
             )),
         })?;
-    state
+    let key = (claims.sub.clone(), claims.generation, claims.scope.clone());
+    if let Some(actor) = state.principals.get(&key) {
+        return Ok(actor);
+    }
+    let epoch = state.principals.epoch();
+    let actor = state
         .with_conn(move |conn| {
             if let Some(client_id) = claims
                 .sub
@@ -348,7 +353,9 @@ async fn authenticate_user(state: &AppState, token: String) -> Result<Actor, App
                 principal: Principal::User,
             })
         })
-        .await
+        .await?;
+    state.principals.put(key, actor.clone(), epoch);
+    Ok(actor)
 }
 
 fn token_expired() -> AppError {

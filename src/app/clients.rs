@@ -268,6 +268,7 @@ pub async fn patch(
             Ok(client)
         })
         .await
+        .inspect(|_| state.principals.invalidate())
         .map(ClientView::from)
 }
 
@@ -308,6 +309,7 @@ pub async fn rotate_secret(
             })
         })
         .await
+        .inspect(|_| state.principals.invalidate())
 }
 
 fn bad_client() -> AppError {

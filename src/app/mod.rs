@@ -17,6 +17,7 @@ pub mod mailer;
 pub mod notice_render;
 pub mod notices;
 pub mod office;
+pub mod principals;
 pub mod refresh_tokens;
 pub mod remedies;
 pub mod reminders;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub documents: crate::blobstore::BlobStore,
     /// The threads database work runs on, and a permit per pooled connection.
     pub executor: executor::DbExecutor,
+    /// Who tokens name, kept until any process changes a user, client or agency.
+    pub principals: principals::PrincipalCache,
 }
 
 /// Who is asking and under which request id, for the audit log.

@@ -513,14 +513,17 @@ pub async fn get(state: &AppState, actor: Actor, id: String) -> Result<RequestVi
     let mut look = super::office::Look::of(state);
     state
         .with_conn(move |conn| {
-            // One statement for the application, its agency and its trail's acts, one for the
-            // cases about it: with the caller's token check, three per read.
+            // One statement for the application, its agency, its trail's acts and whether
+            // any case names it; one more for those cases when there are some. The caller's
+            // token is checked from memory once seen (`principals`): one to three per read.
             let found = db::requests::load_detail(conn, &id)?
                 .filter(|d| actor.sees(&d.app.agency_id, &d.agency_path))
                 .ok_or(AppError::NotFound(crate::text!("申请", "application")))?;
             let mut v = RequestView::new(found.app);
             v.agency_code = Some(found.agency_code);
-            v.remedies = super::remedies::for_request(conn, &v.app.id)?;
+            if found.has_remedies {
+                v.remedies = super::remedies::for_request(conn, &v.app.id)?;
+            }
             v.acts_without_notice = found.acts_without_notice;
             look.ensure(conn)?;
             super::office::decorate(&mut v, found.extras, &look);

@@ -393,5 +393,8 @@ pub async fn patch(
             Ok(user)
         })
         .await
+        // This process forgets the user's cached actor before it answers; others on their
+        // next poll (`app::principals`).
+        .inspect(|_| state.principals.invalidate())
         .map(UserView::from)
 }

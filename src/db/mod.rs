@@ -19,6 +19,7 @@ pub mod requests;
 pub mod schema;
 pub mod search;
 pub mod secrets;
+pub mod signals;
 pub mod users;
 pub mod webhooks;
 
@@ -305,6 +306,8 @@ pub fn connect(settings: &DatabaseSettings, migrate: bool) -> Result<Database, D
     Ok(Database {
         pool,
         backend: target.backend(),
+        in_memory: matches!(&target, DbTarget::Sqlite(p) if p == ":memory:"),
+        manager: ConnectionManager::new(target, settings.sqlite_busy_timeout_ms),
         suspect_until: Default::default(),
     })
 }
@@ -313,6 +316,11 @@ pub fn connect(settings: &DatabaseSettings, migrate: bool) -> Result<Database, D
 pub struct Database {
     pub pool: DbPool,
     pub backend: Backend,
+    /// A SQLite `:memory:` database: every connection sees a database of its own, so nothing
+    /// can watch it from beside the pool.
+    pub in_memory: bool,
+    /// Opens connections outside the pool (the change watcher's).
+    pub manager: ConnectionManager,
     /// Until when (`monotonic_millis`) connections are checked before use: set when one was
     /// found dead, since its siblings in the pool likely are too (a database restart).
     suspect_until: std::sync::Arc<std::sync::atomic::AtomicI64>,

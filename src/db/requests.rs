@@ -276,6 +276,9 @@ pub struct Detail {
     pub acts_without_notice: Vec<(String, Option<NaiveDate>)>,
     /// The holder and the flags.
     pub extras: super::office::Extras,
+    /// Whether any review or lawsuit case names the application (the read loads them only
+    /// then: most applications have none, and their read is one statement).
+    pub has_remedies: bool,
 }
 
 /// See [`Detail`]. The acts come from a correlated sub-select over the event trail's
@@ -290,8 +293,12 @@ pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, 
         String,
         String,
         String,
-        Option<String>,
+        (Option<String>, bool),
         super::office::ExtrasRow,
+    );
+    // Correlated on the outer row, over `remedy_cases_request`.
+    let remedies = diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT 1 FROM remedy_cases WHERE remedy_cases.request_id = requests.id)",
     );
     let row: Option<Row> = requests::table
         .inner_join(request_documents::table)
@@ -303,7 +310,7 @@ pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, 
             request_documents::workflow,
             agencies::code,
             agencies::path,
-            acts,
+            (acts, remedies),
             (
                 super::office::HolderCols::as_select(),
                 user,
@@ -314,7 +321,9 @@ pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, 
         ))
         .get_result(conn)
         .optional()?;
-    let Some((core, details, workflow, agency_code, agency_path, acts, extras)) = row else {
+    let Some((core, details, workflow, agency_code, agency_path, (acts, has_remedies), extras)) =
+        row
+    else {
         return Ok(None);
     };
     let app = from_row(joined((core, details, workflow)))?;
@@ -324,6 +333,7 @@ pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, 
         agency_path,
         acts_without_notice: parse_acts(acts),
         extras: extras.into(),
+        has_remedies,
     }))
 }
 

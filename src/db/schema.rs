@@ -490,3 +490,10 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    change_signals (name) {
+        name -> Text,
+        revision -> BigInt,
+    }
+}

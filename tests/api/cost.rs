@@ -1,5 +1,5 @@
 //! What a request costs the database (issue 15): an authenticated read runs at most three SQL
-//! statements on one pooled connection (counted by the service itself, BEGIN and COMMIT
+//! statements on one pooled connection (one, once its token was seen) (counted by the service itself, BEGIN and COMMIT
 //! included, and sent as `Server-Timing` when `server.server_timing` is on), and intake from two
 //! server processes on one database numbers cases without gaps or repeats.
 
@@ -13,10 +13,12 @@ use crate::helpers::{Resp, TestApp};
 crate::both_databases_with!(with_server_timing =>
     an_authenticated_read_runs_at_most_three_statements,
     a_list_and_a_write_report_their_statements_too,
+    a_token_seen_before_is_not_read_again_until_its_user_changes,
 );
 crate::both_databases!(
     statement_counts_are_not_sent_by_default,
     intake_from_two_server_processes_numbers_cases_without_gaps_or_repeats,
+    a_user_disabled_in_one_process_is_refused_by_another_that_cached_the_token,
 );
 
 fn with_server_timing(s: &mut gongkai::config::Settings) {
@@ -61,8 +63,9 @@ async fn an_authenticated_read_runs_at_most_three_statements(app: TestApp) {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let id = created.body["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/requests/{id}");
-    // The first read and every later one: the token's user, the application with its agency
-    // and its trail's acts, the cases about it. No pool check, no empty transaction.
+    // The first read and every later one: the token's user (until this process keeps it), the
+    // application with its agency, its trail's acts and whether any case names it (the cases
+    // only when one does). No pool check, no empty transaction.
     for _ in 0..3 {
         let r = app.get(&path, &admin).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -231,4 +234,151 @@ async fn connections_the_server_dropped_are_replaced_postgres() {
         "{unavailable} requests failed after the connections were dropped"
     );
     assert_eq!(app.get("/api/v1/requests", &admin).await.status, 200);
+}
+
+/// Reads `path` until an answer reports `want` statements (the process's watch for changes of
+/// users goes live just after it starts); the last count when it never does within 5 s.
+async fn statements_settle_at(app: &TestApp, path: &str, token: &str, want: u64) -> u64 {
+    let mut last = 0;
+    for _ in 0..250 {
+        let r = app.get(path, token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        last = statements(&r);
+        if last == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    last
+}
+
+async fn a_token_seen_before_is_not_read_again_until_its_user_changes(app: TestApp) {
+    let admin = app.admin_token().await;
+    let created = app
+        .post(
+            "/api/v1/requests",
+            &admin,
+            &application(app.today(), "王五"),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let path = format!("/api/v1/requests/{}", created.body["id"].as_str().unwrap());
+    let root = app.root_agency_id().await;
+    let (clerk_id, clerk) = app.create_user(&root, "clerk.cached", &["clerk"]).await;
+    // The first read looks the token's user up; later ones do not: one statement for the
+    // application (with its agency, its trail's acts and whether any case names it; none does).
+    let first = app.get(&path, &clerk).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(statements(&first), 2, "the first read of a token");
+    assert_eq!(statements_settle_at(&app, &path, &clerk, 1).await, 1);
+    // Another user's token is its own entry.
+    let (_, other) = app.create_user(&root, "clerk.other", &["clerk"]).await;
+    let r = app.get(&path, &other).await;
+    assert_eq!(statements(&r), 2, "a token not seen before");
+    // A change of the user is seen by the very next request: disabled, refused at once.
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{clerk_id}"),
+            &admin,
+            &json!({"disabled": true}),
+            Some(1),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.get(&path, &clerk).await;
+    r.assert_problem(401, "invalid_token");
+    // Everyone else's token is looked up again once (the cache starts over) and then kept.
+    let r = app.get(&path, &other).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(statements(&r), 2, "the first read after a change of users");
+    assert_eq!(statements_settle_at(&app, &path, &other, 1).await, 1);
+}
+
+async fn a_user_disabled_in_one_process_is_refused_by_another_that_cached_the_token(app: TestApp) {
+    let admin = app.admin_token().await;
+    let root = app.root_agency_id().await;
+    let (clerk_id, _) = app.create_user(&root, "clerk.elsewhere", &["clerk"]).await;
+    let second =
+        crate::helpers::second_process(&app, &[("GONGKAI__SERVER__SERVER_TIMING", "true".into())])
+            .await;
+    // The clerk's token from the second process (each process's pinned clock is its own).
+    let r = app
+        .client
+        .post(format!("{}/api/v1/auth/token", second.base))
+        .json(
+            &json!({"grant_type": "password", "username": "clerk.elsewhere",
+                      "password": crate::helpers::PASSWORD}),
+        )
+        .send()
+        .await
+        .expect("login at the second process");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("token answer");
+    let token = body["access_token"].as_str().expect("token").to_string();
+    // A read that costs one statement besides the token's user: an application that is not
+    // there (404).
+    let me = format!(
+        "{}/api/v1/requests/00000000-0000-4000-8000-000000000000",
+        second.base
+    );
+    let read = |token: String| {
+        let client = app.client.clone();
+        let me = me.clone();
+        async move {
+            Resp::from(
+                client
+                    .get(&me)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("a read at the second process"),
+            )
+            .await
+        }
+    };
+    // The second process keeps the token's user: a read there sends no statement for it.
+    let first = read(token.clone()).await;
+    first.assert_problem(404, "not_found");
+    assert_eq!(statements(&first), 2, "the first read of the token");
+    let mut kept = false;
+    for _ in 0..250 {
+        let r = read(token.clone()).await;
+        r.assert_problem(404, "not_found");
+        if statements(&r) == 1 {
+            kept = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(kept, "the second process never kept the token's user");
+    // Disabled through the first process: the second refuses the token within its poll, and
+    // from then on.
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{clerk_id}"),
+            &admin,
+            &json!({"disabled": true}),
+            Some(1),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let disabled_at = std::time::Instant::now();
+    let mut refused = None;
+    while disabled_at.elapsed() < std::time::Duration::from_secs(2) {
+        let r = read(token.clone()).await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            r.assert_problem(401, "invalid_token");
+            refused = Some(disabled_at.elapsed());
+            break;
+        }
+        r.assert_problem(404, "not_found");
+    }
+    let after =
+        refused.expect("the second process still accepted the disabled user's token 2 s later");
+    eprintln!("refused by the second process {after:?} after the commit");
+    for _ in 0..5 {
+        read(token.clone())
+            .await
+            .assert_problem(401, "invalid_token");
+    }
 }
