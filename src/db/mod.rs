@@ -144,11 +144,10 @@ impl ConnectionManager {
             DbTarget::Postgres(url) => {
                 let mut conn =
                     PgConnection::establish(url).map_err(|e| DbError::Connect(e.to_string()))?;
-                // diesel prepares its statements; after five runs PostgreSQL may switch to a
-                // generic plan that ignores the actual filter values (a date range, a state) and
-                // scans the table. Lists over a million rows need the plan for the real values.
-                conn.batch_execute("SET plan_cache_mode = force_custom_plan")
-                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                // diesel prepares its statements, and after five runs PostgreSQL may keep a
+                // generic plan. Lists whose plan depends on their filter values are planned per
+                // call instead (`requests::PlannedPerCall`); the rest, reads by key above all,
+                // keep their prepared plan.
                 // Server messages in the C locale where the role may choose (see `contention`).
                 conn.batch_execute(PG_MESSAGES_IN_C_LOCALE)
                     .map_err(|e| DbError::Connect(e.to_string()))?;

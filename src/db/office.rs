@@ -606,7 +606,7 @@ pub fn count_reply_at_risk(
     before: NaiveDate,
 ) -> QueryResult<i64> {
     use super::schema::notices;
-    super::requests::scoped(scope)
+    super::requests::scoped(scope, super::requests::backend(conn))
         .filter(requests::state.ne("closed"))
         .filter(requests::due_date.lt(before))
         .filter(diesel::dsl::not(diesel::dsl::exists(
