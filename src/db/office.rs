@@ -435,7 +435,10 @@ pub fn due_reminders(
         .load(conn)
 }
 
-/// Leases a pending reminder until `until`; false when another process took it first.
+/// Leases a pending reminder until `until`; false when another process took it first, or
+/// when it is no longer due: a process whose list of due reminders is older than another
+/// process's failed attempt must not send again before the retry time that attempt set (an
+/// attempt that failed after the server had taken the message would be delivered twice).
 pub fn claim_reminder(
     conn: &mut DbConnection,
     id: &str,
@@ -446,6 +449,7 @@ pub fn claim_reminder(
         reminders::table
             .filter(reminders::id.eq(id))
             .filter(reminders::status.eq("pending"))
+            .filter(reminders::next_attempt_at.le(now))
             .filter(
                 reminders::lease_until
                     .is_null()

@@ -51,17 +51,18 @@ fn application(arrived_on: chrono::NaiveDate, name: &str) -> Value {
     })
 }
 
-async fn an_authenticated_read_runs_at_most_three_statements(app: TestApp) {
-    let admin = app.admin_token().await;
+/// Registers one application and answers its id.
+async fn registered(app: &TestApp, token: &str, name: &str) -> String {
     let created = app
-        .post(
-            "/api/v1/requests",
-            &admin,
-            &application(app.today(), "张三"),
-        )
+        .post("/api/v1/requests", token, &application(app.today(), name))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    created.body["id"].as_str().unwrap().to_string()
+}
+
+async fn an_authenticated_read_runs_at_most_three_statements(app: TestApp) {
+    let admin = app.admin_token().await;
+    let id = registered(&app, &admin, "张三").await;
     let path = format!("/api/v1/requests/{id}");
     // The first read and every later one: the token's user (until this process keeps it), the
     // application with its agency, its trail's acts and whether any case names it (the cases
@@ -254,15 +255,10 @@ async fn statements_settle_at(app: &TestApp, path: &str, token: &str, want: u64)
 
 async fn a_token_seen_before_is_not_read_again_until_its_user_changes(app: TestApp) {
     let admin = app.admin_token().await;
-    let created = app
-        .post(
-            "/api/v1/requests",
-            &admin,
-            &application(app.today(), "王五"),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let path = format!("/api/v1/requests/{}", created.body["id"].as_str().unwrap());
+    let path = format!(
+        "/api/v1/requests/{}",
+        registered(&app, &admin, "王五").await
+    );
     let root = app.root_agency_id().await;
     let (clerk_id, clerk) = app.create_user(&root, "clerk.cached", &["clerk"]).await;
     // The first read looks the token's user up; later ones do not: one statement for the

@@ -18,6 +18,7 @@ both_databases!(
     a_second_application_for_the_same_document_number_carries_possible_repeat,
     an_extension_on_the_due_date_and_a_late_consultation_are_flagged,
     an_overdue_case_without_a_reply_letter_is_at_risk_and_listed_by_flag,
+    a_reminder_waiting_for_its_retry_cannot_be_claimed_before_it,
 );
 
 both_databases_with!(low_thresholds =>
@@ -1340,7 +1341,8 @@ async fn a_reminder_reaches_a_real_smtp_server_exactly_once_from_two_server_proc
         .into_iter()
         .filter(|m| m.subject.contains(case))
         .collect();
-    assert_eq!(got.len(), 1, "{got:?}");
+    let found = reminders(&app, &o.registrar.1, a["id"].as_str().unwrap()).await;
+    assert_eq!(got.len(), 1, "{got:?}; the reminders: {found:?}");
     assert_eq!(
         got[0].rcpt_tos,
         vec!["registrar@example.gov.cn".to_string()]
@@ -1355,9 +1357,52 @@ async fn a_reminder_reaches_a_real_smtp_server_exactly_once_from_two_server_proc
         "{}",
         got[0].body
     );
-    let found = reminders(&app, &o.registrar.1, a["id"].as_str().unwrap()).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["status"], "sent");
     assert_eq!(found[0]["attempts"], 1);
     drop(second);
+}
+
+/// A process whose list of due reminders predates another process's failed attempt must not
+/// claim the reminder before the retry time that attempt set (the lease is gone by then): the
+/// claim itself checks that the reminder is due.
+async fn a_reminder_waiting_for_its_retry_cannot_be_claimed_before_it(app: TestApp) {
+    use gongkai::db::office::{ReminderRow, claim_reminder, record_reminder};
+    let (_, a) = due_soon(&app, 3).await;
+    let request_id = a["id"].as_str().unwrap().to_string();
+    let agency_id = a["agency_id"].as_str().unwrap().to_string();
+    let db = gongkai::db::connect(&app.settings.database, false).expect("the test database");
+    let mut conn = db.get().expect("a connection");
+    let now = app.clock.now_micros();
+    let retry_at = now + chrono::Duration::seconds(60);
+    // After a failed attempt: pending, no lease, to be tried again in a minute.
+    let row = ReminderRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        request_id,
+        kind: "due_soon".into(),
+        occasion: "test-occasion".into(),
+        agency_id,
+        holder_user_id: None,
+        holder_department_id: None,
+        recipients: "[]".into(),
+        subject: "期限提醒".into(),
+        body: "测试".into(),
+        created_at: now,
+        status: "pending".into(),
+        attempts: 1,
+        next_attempt_at: retry_at,
+        lease_until: None,
+        sent_at: None,
+        last_error: Some("connection reset".into()),
+    };
+    assert!(record_reminder(&mut conn, &row).expect("recorded"));
+    let lease = chrono::Duration::seconds(120);
+    assert!(
+        !claim_reminder(&mut conn, &row.id, now, now + lease).expect("claim"),
+        "claimed a reminder before its retry time"
+    );
+    let later = retry_at + chrono::Duration::seconds(1);
+    assert!(claim_reminder(&mut conn, &row.id, later, later + lease).expect("claim"));
+    // Leased now: a second claim at the same moment is refused.
+    assert!(!claim_reminder(&mut conn, &row.id, later, later + lease).expect("claim"));
 }
