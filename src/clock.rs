@@ -11,7 +11,9 @@
 //!   starts at **noon** of the configured date in the agency's time zone: the date stays the
 //!   configured one for twelve hours, so a test run never sees the date change under it. All
 //!   pinned clocks of one process share that starting point, so two applications started in
-//!   one process (tests do) agree on the time.
+//!   one process (tests do) agree on the time. Another process joins that clock with
+//!   `clock.anchor` (the instant that is noon), so that leases and expiries compared across
+//!   processes agree as they do on system clocks.
 
 use std::sync::OnceLock;
 
@@ -49,14 +51,7 @@ impl Clock {
 
     /// Like [`pinned`](Self::pinned), with the system instant that becomes noon of `today`.
     fn pinned_at(today: NaiveDate, tz: Tz, anchor: DateTime<Utc>) -> Self {
-        let noon = today.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN));
-        // Noon exists in every time zone (transitions happen at night); fall back to UTC noon
-        // rather than fail if one ever lacks it.
-        let start = tz
-            .from_local_datetime(&noon)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| noon.and_utc());
+        let start = noon(today, tz);
         Clock {
             tz,
             offset: start - anchor,
@@ -69,10 +64,18 @@ impl Clock {
         settings: &crate::config::Settings,
     ) -> Result<Self, crate::config::ConfigError> {
         let tz = settings.timezone()?;
-        Ok(match settings.clock.pinned_today()? {
-            Some(day) => Clock::pinned(day, tz),
-            None => Clock::system(tz),
+        let anchor = settings.clock.pinned_anchor()?;
+        Ok(match (settings.clock.pinned_today()?, anchor) {
+            (Some(day), Some(anchor)) => Clock::pinned_at(day, tz, anchor),
+            (Some(day), None) => Clock::pinned(day, tz),
+            (None, _) => Clock::system(tz),
         })
+    }
+
+    /// The system instant that is noon of the pinned date (`clock.anchor` for another process
+    /// that must run the same clock); `None` for the system's clock.
+    pub fn anchor(&self) -> Option<DateTime<Utc>> {
+        self.pinned.map(|day| noon(day, self.tz) - self.offset)
     }
 
     /// The current instant.
@@ -112,9 +115,35 @@ impl Clock {
     }
 }
 
+/// Noon of `day` in `tz`. Noon exists in every time zone (transitions happen at night); UTC
+/// noon rather than a failure if one ever lacks it.
+fn noon(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let noon = day.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN));
+    tz.from_local_datetime(&noon)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| noon.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_joined_by_its_anchor_reads_the_same_time() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
+        // Started two minutes apart, each on its own anchor: two minutes apart.
+        let first = Clock::pinned_at(day, tz, Utc::now() - TimeDelta::seconds(120));
+        let own = Clock::pinned_at(day, tz, Utc::now());
+        assert!((first.now() - own.now()).num_seconds() >= 119);
+        // Joined by the first one's anchor: the same time.
+        let anchor = first.anchor().unwrap();
+        let joined = Clock::pinned_at(day, tz, anchor);
+        assert!((first.now() - joined.now()).num_milliseconds().abs() < 50);
+        assert_eq!(joined.anchor(), Some(anchor));
+        assert_eq!(Clock::system(tz).anchor(), None);
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -448,9 +448,30 @@ pub struct ClockSettings {
     /// still advances from noon of that day. Empty: the system's clock. Refused in production.
     #[serde(default)]
     pub today: String,
+    /// With `today`: the system instant (RFC 3339) that is noon of `today`, so that processes
+    /// started at different times run one pinned clock (a test's second server process; a
+    /// demo of several processes). Empty: the instant this process built its first pinned
+    /// clock. Ignored without `today`.
+    #[serde(default)]
+    pub anchor: String,
 }
 
 impl ClockSettings {
+    /// The instant that becomes noon of the pinned date, if set.
+    pub fn pinned_anchor(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, ConfigError> {
+        let t = self.anchor.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|a| Some(a.with_timezone(&chrono::Utc)))
+            .map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "clock.anchor: {t:?} is not an instant; expected RFC 3339, e.g. 2026-11-30T08:00:00Z"
+                ))
+            })
+    }
+
     /// The pinned date, if any.
     pub fn pinned_today(&self) -> Result<Option<chrono::NaiveDate>, ConfigError> {
         let t = self.today.trim();

@@ -126,8 +126,8 @@ async fn statement_counts_are_not_sent_by_default(app: TestApp) {
 async fn intake_from_two_server_processes_numbers_cases_without_gaps_or_repeats(app: TestApp) {
     let admin = app.admin_token().await;
     let second = crate::helpers::second_process(&app, &[]).await;
-    // Each process's token from itself: a pinned test clock starts at noon of the pinned date
-    // when its process starts, so the two processes' clocks differ by their start times.
+    // Each process's token from itself (the two share one pinned clock, `clock.anchor`, so
+    // either would do).
     let r = app
         .client
         .post(format!("{}/api/v1/auth/token", second.base))
@@ -297,7 +297,7 @@ async fn a_user_disabled_in_one_process_is_refused_by_another_that_cached_the_to
     let second =
         crate::helpers::second_process(&app, &[("GONGKAI__SERVER__SERVER_TIMING", "true".into())])
             .await;
-    // The clerk's token from the second process (each process's pinned clock is its own).
+    // The clerk's token from the second process.
     let r = app
         .client
         .post(format!("{}/api/v1/auth/token", second.base))

@@ -665,6 +665,16 @@ pub async fn second_process(app: &TestApp, extra: &[(&str, String)]) -> SecondPr
         .env("GONGKAI__SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("GONGKAI__AUTH__JWT_SECRET", &s.auth.jwt_secret)
         .env("GONGKAI__CLOCK__TODAY", &s.clock.today)
+        // This process's pinned clock, not one that starts at noon when the child starts: the
+        // test binary's clock began with its first test, minutes earlier by now, and leases
+        // compared across the two processes must agree.
+        .env(
+            "GONGKAI__CLOCK__ANCHOR",
+            app.clock
+                .anchor()
+                .map(|a| a.to_rfc3339())
+                .unwrap_or_default(),
+        )
         .env("GONGKAI__CALENDAR__DIR", &s.calendar.dir)
         .env("GONGKAI__DOCUMENTS__DIR", documents.path())
         .env(
