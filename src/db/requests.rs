@@ -6,7 +6,7 @@ use diesel::sql_types::{Integer, Text};
 
 use super::agencies::like_prefix;
 use super::schema::{agencies, request_documents, request_events, requests};
-use super::{DbConnection, DbError, MultiBackend};
+use super::{Backend, DbConnection, DbError, MultiBackend};
 use crate::domain::access::Visibility;
 use crate::domain::request::{Application, ListFilter, SortKey, State};
 use crate::domain::stored;
@@ -701,12 +701,6 @@ fn search<'a>(mut q: Boxed<'a>, text: &str, backend: Backend) -> Boxed<'a> {
     )
 }
 /// Which SQL dialect a query is built for, where the two differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Postgres,
-    Sqlite,
-}
-
 pub(crate) fn backend(conn: &DbConnection) -> Backend {
     match conn {
         DbConnection::Postgres(_) => Backend::Postgres,

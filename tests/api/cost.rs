@@ -51,6 +51,19 @@ fn application(arrived_on: chrono::NaiveDate, name: &str) -> Value {
     })
 }
 
+/// Disables a user created by `create_user` (version 1) through this process.
+async fn disable(app: &TestApp, admin: &str, user_id: &str) {
+    let r = app
+        .patch(
+            &format!("/api/v1/users/{user_id}"),
+            admin,
+            &json!({"disabled": true}),
+            Some(1),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
 /// Registers one application and answers its id.
 async fn registered(app: &TestApp, token: &str, name: &str) -> String {
     let created = app
@@ -272,15 +285,7 @@ async fn a_token_seen_before_is_not_read_again_until_its_user_changes(app: TestA
     let r = app.get(&path, &other).await;
     assert_eq!(statements(&r), 2, "a token not seen before");
     // A change of the user is seen by the very next request: disabled, refused at once.
-    let r = app
-        .patch(
-            &format!("/api/v1/users/{clerk_id}"),
-            &admin,
-            &json!({"disabled": true}),
-            Some(1),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    disable(&app, &admin, &clerk_id).await;
     let r = app.get(&path, &clerk).await;
     r.assert_problem(401, "invalid_token");
     // Everyone else's token is looked up again once (the cache starts over) and then kept.
@@ -349,15 +354,7 @@ async fn a_user_disabled_in_one_process_is_refused_by_another_that_cached_the_to
     assert!(kept, "the second process never kept the token's user");
     // Disabled through the first process: the second refuses the token within its poll, and
     // from then on.
-    let r = app
-        .patch(
-            &format!("/api/v1/users/{clerk_id}"),
-            &admin,
-            &json!({"disabled": true}),
-            Some(1),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    disable(&app, &admin, &clerk_id).await;
     let disabled_at = std::time::Instant::now();
     let mut refused = None;
     while disabled_at.elapsed() < std::time::Duration::from_secs(2) {
