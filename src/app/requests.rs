@@ -218,6 +218,23 @@ pub(crate) fn trail(
     payload: Value,
     ctx: &RequestContext,
 ) -> Result<super::feed::Event, AppError> {
+    record(conn, first, row, actor, action, on, before, &payload, ctx)?;
+    Ok(announcement(row, action, on, before, &payload))
+}
+
+/// Appends one event to an application's trail.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    conn: &mut DbConnection,
+    first: bool,
+    row: &Application,
+    actor: Option<&Actor>,
+    action: &str,
+    on: Option<NaiveDate>,
+    before: Option<State>,
+    payload: &Value,
+    ctx: &RequestContext,
+) -> Result<(), AppError> {
     let seq = if first {
         1
     } else {
@@ -240,7 +257,18 @@ pub(crate) fn trail(
             http_request_id: ctx.request_id.clone(),
         },
     )?;
-    Ok(super::feed::Event {
+    Ok(())
+}
+
+/// The feed event of a step recorded by [`record`].
+fn announcement(
+    row: &Application,
+    action: &str,
+    on: Option<NaiveDate>,
+    before: Option<State>,
+    payload: &Value,
+) -> super::feed::Event {
+    super::feed::Event {
         agency_id: row.agency_id.clone(),
         entity_type: "application".into(),
         entity_id: row.id.clone(),
@@ -258,9 +286,9 @@ pub(crate) fn trail(
             "disposition": row.disposition().map(|d| d.code()),
             "closed_on": row.closed_on(),
             "version": row.version,
-            "details": feed_details(&payload),
+            "details": feed_details(payload),
         }),
-    })
+    }
 }
 
 /// What of a step's trail payload the feed carries. A correction of intake details names the
@@ -383,10 +411,7 @@ pub async fn create(
                     ),
                 ));
             }
-            let year = parsed.arrival_date.year();
             let cal = cache.current(conn)?;
-            // Everything read before the case number is taken: the counter row stays locked
-            // from then until commit, so after it come only the writes that carry the number.
             let published = super::reports::published_years(conn, &agency.id)?;
             let subscribers = super::feed::Subscribers::of(conn, &[agency.id.as_str()])?;
             // The registering user holds the new application (with its department); one
@@ -412,15 +437,16 @@ pub async fn create(
                 Some((u, dept)) => Some((u, dept?.flatten())),
                 None => None,
             };
-            let seq = db::requests::next_case_seq(conn, &agency.id, year)?;
             let now_db = db::truncate_micros(now.naive_utc());
-            let app = Application::register(
+            // Registered with number 0, which is never written: the number is taken near the
+            // end (below), and the application's row is written with it.
+            let mut app = Application::register(
                 parsed,
                 Registration {
                     id: uuid::Uuid::new_v4().to_string(),
                     agency_id: agency.id.clone(),
                     agency_code: agency.code.clone(),
-                    case_seq: seq,
+                    case_seq: 0,
                     query_code: query_code(),
                     arrived_at,
                     created_by: Some(actor.recorded_as()),
@@ -434,29 +460,31 @@ pub async fn create(
             super::reports::figures_unchanged_in(&published, |y| {
                 (Vec::new(), report::counted_cells(&counted(&app), y))
             })?;
+            // What holds no case number first: the documents, the first trail event and the
+            // flags, their references to the application checked at the commit.
+            db::requests::defer_intake_references(conn)?;
+            db::requests::insert_documents(conn, &app)?;
+            let payload = json!({"channel": app.channel.code(), "arrived_at": input.arrived_at.to_rfc3339(), "signed_for_on": app.signed_for_on, "confirmed_on": app.confirmed_on, "receipt_date": app.receipt_date(), "due_date": app.due_date});
+            record(conn, true, &app, Some(&actor), "intake", app.receipt_date(), None, &payload, &ctx)?;
+            super::office::raise_new(conn, &app.id, &flags, now_db)?;
+            // Then the case number, and the two writes that carry it. The agency's counter row
+            // stays locked from here to the commit, so concurrent intakes (of any process)
+            // queue on it for these three statements only, and take their numbers in the order
+            // they commit: gapless, and in the order applications become visible.
+            let seq = db::requests::next_case_seq(conn, &agency.id, app.case_year)?;
+            app.number(&agency.code, seq);
             let first_holder = holder
                 .as_ref()
                 .map(|(u, _)| (u.id.as_str(), u.department_id.as_deref(), now_db));
-            db::requests::insert(conn, &app, first_holder).map_err(|e| {
+            db::requests::insert_row(conn, &app, first_holder).map_err(|e| {
                 if db::is_unique_violation(&e) {
                     AppError::conflict("external_reference_taken", reference_taken())
                 } else {
                     e.into()
                 }
             })?;
-            let published = trail(
-                conn,
-                true,
-                &app,
-                Some(&actor),
-                "intake",
-                app.receipt_date(),
-                None,
-                json!({"channel": app.channel.code(), "arrived_at": input.arrived_at.to_rfc3339(), "signed_for_on": app.signed_for_on, "confirmed_on": app.confirmed_on, "receipt_date": app.receipt_date(), "due_date": app.due_date}),
-                &ctx,
-            )?;
+            let published = announcement(&app, "intake", app.receipt_date(), None, &payload);
             super::feed::publish_to(conn, app.updated_at, vec![published], &subscribers)?;
-            super::office::raise_new(conn, &app.id, &flags, now_db)?;
             let mut view = RequestView::new(app);
             view.agency_code = Some(agency.code.clone());
             if let Some((u, dept)) = holder {

@@ -107,49 +107,61 @@ fn joined(j: Joined) -> RequestRow {
 /// The columns and documents of an application (the narrow columns are what lists, reports and
 /// indexes read; the documents are the typed record, versioned).
 pub(crate) fn to_row(a: &Application) -> RequestRow {
+    RequestRow {
+        core: core_of(a),
+        details: stored::encode_details(&a.details),
+        workflow: stored::encode_workflow(&a.workflow),
+    }
+}
+
+fn doc_of(a: &Application) -> RequestDoc {
+    RequestDoc {
+        request_id: a.id.clone(),
+        details: stored::encode_details(&a.details),
+        workflow: stored::encode_workflow(&a.workflow),
+    }
+}
+
+fn core_of(a: &Application) -> RequestCore {
     let wf = &a.workflow;
     let fee = wf.fee.as_ref();
-    RequestRow {
-        core: RequestCore {
-            id: a.id.clone(),
-            agency_id: a.agency_id.clone(),
-            case_number: a.case_number.clone(),
-            case_year: a.case_year,
-            case_seq: a.case_seq,
-            query_code: a.query_code.clone(),
-            channel: a.channel.code().to_string(),
-            arrived_at: a.arrived_at,
-            arrival_date: a.arrival_date,
-            signed_for_on: a.signed_for_on,
-            confirmed_on: a.confirmed_on,
-            applicant_kind: a.details.applicant.kind.code().to_string(),
-            applicant_name: a.details.applicant.name.clone(),
-            applicant_key: a.details.applicant.key(),
-            description: a.details.description.clone(),
-            external_reference: a.details.external_reference.clone(),
-            state: wf.state.code().to_string(),
-            receipt_date: wf.clock.receipt_date,
-            due_date: a.due_date,
-            due_provisional: a.due_provisional,
-            disposition: wf.disposition().map(|d| d.code().to_string()),
-            closed_on: wf.clock.closed_on,
-            fee_notice_on: fee.map(|f| f.notice_on),
-            fee_amount_fen: fee.map(|f| f.amount_fen),
-            fee_paid_on: fee.and_then(|f| f.paid_on),
-            fee_paid_fen: fee.and_then(|f| f.paid_fen),
-            late: wf.late(),
-            version: a.version,
-            created_by: a.created_by.clone(),
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-            search_text: Some(super::search::document_grams(&[
-                &a.case_number,
-                &a.details.applicant.name,
-                &a.details.description,
-            ])),
-        },
-        details: stored::encode_details(&a.details),
-        workflow: stored::encode_workflow(wf),
+    RequestCore {
+        id: a.id.clone(),
+        agency_id: a.agency_id.clone(),
+        case_number: a.case_number.clone(),
+        case_year: a.case_year,
+        case_seq: a.case_seq,
+        query_code: a.query_code.clone(),
+        channel: a.channel.code().to_string(),
+        arrived_at: a.arrived_at,
+        arrival_date: a.arrival_date,
+        signed_for_on: a.signed_for_on,
+        confirmed_on: a.confirmed_on,
+        applicant_kind: a.details.applicant.kind.code().to_string(),
+        applicant_name: a.details.applicant.name.clone(),
+        applicant_key: a.details.applicant.key(),
+        description: a.details.description.clone(),
+        external_reference: a.details.external_reference.clone(),
+        state: wf.state.code().to_string(),
+        receipt_date: wf.clock.receipt_date,
+        due_date: a.due_date,
+        due_provisional: a.due_provisional,
+        disposition: wf.disposition().map(|d| d.code().to_string()),
+        closed_on: wf.clock.closed_on,
+        fee_notice_on: fee.map(|f| f.notice_on),
+        fee_amount_fen: fee.map(|f| f.amount_fen),
+        fee_paid_on: fee.and_then(|f| f.paid_on),
+        fee_paid_fen: fee.and_then(|f| f.paid_fen),
+        late: wf.late(),
+        version: a.version,
+        created_by: a.created_by.clone(),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+        search_text: Some(super::search::document_grams(&[
+            &a.case_number,
+            &a.details.applicant.name,
+            &a.details.description,
+        ])),
     }
 }
 
@@ -236,23 +248,56 @@ pub fn insert(
     a: &Application,
     holder: Option<(&str, Option<&str>, NaiveDateTime)>,
 ) -> QueryResult<()> {
-    let row = to_row(a);
+    insert_row(conn, a, holder)?;
+    insert_documents(conn, a)
+}
+
+/// The application's row: its columns, its first holder.
+pub fn insert_row(
+    conn: &mut DbConnection,
+    a: &Application,
+    holder: Option<(&str, Option<&str>, NaiveDateTime)>,
+) -> QueryResult<()> {
     let (user, dept, since) = match holder {
         Some((u, d, at)) => (Some(u), d, Some(at)),
         None => (None, None, None),
     };
     diesel::insert_into(requests::table)
         .values((
-            &row.core,
+            &core_of(a),
             requests::holder_user_id.eq(user),
             requests::holder_department_id.eq(dept),
             requests::holder_since.eq(since),
         ))
-        .execute(conn)?;
-    diesel::insert_into(request_documents::table)
-        .values(&row.doc())
         .execute(conn)
         .map(|_| ())
+}
+
+/// The application's documents (its typed record), which hold no case number. Before
+/// [`insert_row`] only after [`defer_intake_references`].
+pub fn insert_documents(conn: &mut DbConnection, a: &Application) -> QueryResult<()> {
+    diesel::insert_into(request_documents::table)
+        .values(&doc_of(a))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Lets an intake write its application's documents, first trail event and flags before the
+/// application's row, until the commit: the row comes last, with the case number, so that the
+/// agency's counter row is locked only for the last few statements (issue 15). The references
+/// from those three tables are checked at the commit instead of at each insert, in this
+/// transaction only. On PostgreSQL they are declared `DEFERRABLE` (immediate unless a
+/// transaction defers them: migration `intake_numbered_last`); SQLite defers every foreign key
+/// of the transaction, and resets the setting itself at its end.
+pub fn defer_intake_references(conn: &mut DbConnection) -> QueryResult<()> {
+    let sql = match conn {
+        DbConnection::Postgres(_) => {
+            "SET CONSTRAINTS request_documents_request_id_fkey, request_events_request_id_fkey, \
+             request_flags_request_id_fkey DEFERRED"
+        }
+        DbConnection::Sqlite(_) => "PRAGMA defer_foreign_keys = ON",
+    };
+    diesel::sql_query(sql).execute(conn).map(|_| ())
 }
 
 pub fn load(conn: &mut DbConnection, id: &str) -> Result<Option<Application>, DbError> {
@@ -489,7 +534,8 @@ struct Seq {
 
 /// The next case number of an agency and year. The upsert takes the counter row's lock until
 /// the transaction ends, so concurrent intakes (also from other processes) queue, and a
-/// rollback returns the number: no gaps, no duplicates.
+/// rollback returns the number: no gaps, no duplicates. Intake takes it near its end, so that
+/// the row is held for a few statements only ([`defer_intake_references`]).
 pub fn next_case_seq(conn: &mut DbConnection, agency_id: &str, year: i32) -> QueryResult<i32> {
     let row: Seq = diesel::sql_query(
         "INSERT INTO case_counters (agency_id, year, last_seq) VALUES ($1, $2, 1) \

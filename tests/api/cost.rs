@@ -181,10 +181,53 @@ async fn intake_from_two_server_processes_numbers_cases_without_gaps_or_repeats(
             numbers
         }));
     }
+    // Meanwhile a reader lists the agency's applications again and again: what it sees is
+    // always numbers 1..=k, every one well formed. An application becomes visible with its
+    // number, and never after one numbered above it (nor with a stand-in number).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (client, url, token, done) = (
+            app.client.clone(),
+            app.url("/api/v1/requests?per_page=100&sort=case_number&total=none"),
+            admin.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let mut looks = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let r = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("list");
+                assert_eq!(r.status(), StatusCode::OK);
+                let body: Value = r.json().await.expect("list answer");
+                let seen: Vec<String> = body["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .map(|i| i["case_number"].as_str().expect("case number").to_string())
+                    .collect();
+                let prefix: Vec<String> = (1..=seen.len())
+                    .map(|n| format!("ROOT-{year}-{n:06}"))
+                    .collect();
+                assert_eq!(seen, prefix, "visible case numbers are not 1..=k");
+                looks += 1;
+                if finished {
+                    return looks;
+                }
+            }
+        })
+    };
     let mut numbers = Vec::new();
     for t in tasks {
         numbers.extend(t.await.expect("writer"));
     }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let looks = reader.await.expect("reader");
+    assert!(looks >= 2, "the reader looked only {looks} times");
     assert_eq!(numbers.len(), 80);
     let distinct: BTreeSet<&String> = numbers.iter().collect();
     assert_eq!(distinct.len(), 80, "a case number was given twice");
@@ -374,4 +417,90 @@ async fn a_user_disabled_in_one_process_is_refused_by_another_that_cached_the_to
             .await
             .assert_problem(401, "invalid_token");
     }
+}
+
+/// Intake takes the agency's case number near its end (issue 15): every intake of an agency
+/// queues on one counter row from the moment it takes a number to its commit, so it takes
+/// the number only after the writes that do not carry it. Shown on PostgreSQL, where intakes
+/// write at once (SQLite lets one writer in at a time): with the counter row locked from
+/// outside, an intake waits for it having already written its documents and first trail
+/// event, and not yet its application row or feed event. Once the row is free, it goes on and
+/// takes the next number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_takes_its_case_number_after_the_writes_that_do_not_carry_it_postgres() {
+    use diesel::{Connection, RunQueryDsl};
+    // The service's connections carry a name of their own: other tests share the server.
+    let name = format!("gk_{}", uuid::Uuid::new_v4().simple());
+    let tagged = name.clone();
+    let Some(app) = TestApp::spawn_with(crate::helpers::Db::Postgres, move |s| {
+        s.database.url = format!("{}&application_name={tagged}", s.database.url);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let today = app.today();
+    let year = chrono::Datelike::year(&today);
+    registered(&app, &admin, "张三").await; // the agency's counter row for the year
+    // Another connection locks that row and holds it until told.
+    let url = app.settings.database.url.clone();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut c = diesel::PgConnection::establish(&url).expect("postgres");
+        diesel::sql_query("BEGIN").execute(&mut c).expect("begin");
+        let n = diesel::sql_query(format!(
+            "SELECT last_seq FROM case_counters WHERE year = {year} FOR UPDATE"
+        ))
+        .execute(&mut c)
+        .expect("lock the counter");
+        assert_eq!(n, 1, "the agency's counter row");
+        locked_tx.send(()).expect("tell");
+        release_rx.recv().expect("wait");
+        diesel::sql_query("COMMIT").execute(&mut c).expect("commit");
+    });
+    locked_rx.recv().expect("locked");
+    let rb = app
+        .request(Method::POST, "/api/v1/requests", Some(&admin))
+        .json(&application(today, "李四"));
+    let intake = tokio::spawn(async move { Resp::from(rb.send().await.expect("send")).await });
+    // The intake's connection, waiting for the counter row.
+    let mut waiting = Vec::new();
+    for _ in 0..500 {
+        waiting = app.query_texts(&format!(
+            "SELECT pid::text AS value FROM pg_stat_activity WHERE application_name = '{name}' \
+             AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO case_counters%'"
+        ));
+        if !waiting.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting.len(), 1, "no intake waited for the counter row");
+    let written: BTreeSet<String> = app
+        .query_texts(&format!(
+            "SELECT c.relname::text AS value FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+             WHERE l.pid = {} AND l.mode = 'RowExclusiveLock' AND c.relkind = 'r'",
+            waiting[0]
+        ))
+        .into_iter()
+        .collect();
+    release_tx.send(()).expect("release");
+    holder.join().expect("lock holder");
+    for table in ["request_documents", "request_events", "case_counters"] {
+        assert!(
+            written.contains(table),
+            "{table} not written before the number: {written:?}"
+        );
+    }
+    for table in ["requests", "feed_events"] {
+        assert!(
+            !written.contains(table),
+            "{table} written before the number: {written:?}"
+        );
+    }
+    let r = intake.await.expect("intake");
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["case_number"], format!("ROOT-{year}-000002"));
 }

@@ -56,6 +56,11 @@ pub struct Registration {
     pub now: NaiveDateTime,
 }
 
+/// `<agency code>-<year>-<6 digits>`.
+fn case_number(agency_code: &str, year: i32, seq: i32) -> String {
+    format!("{agency_code}-{year}-{seq:06}")
+}
+
 impl Application {
     /// A new application, timed by the clock. The case year is the arrival's year.
     pub fn register(
@@ -69,7 +74,7 @@ impl Application {
         let mut a = Application {
             id: reg.id,
             agency_id: reg.agency_id,
-            case_number: format!("{}-{year}-{:06}", reg.agency_code, reg.case_seq),
+            case_number: case_number(&reg.agency_code, year, reg.case_seq),
             case_year: year,
             case_seq: reg.case_seq,
             query_code: reg.query_code,
@@ -89,6 +94,13 @@ impl Application {
         };
         a.retime(cal, today)?;
         Ok(a)
+    }
+
+    /// Gives the application its case number. Intake registers it with number 0 and numbers
+    /// it near the end of its transaction, before its row is written (`app::requests::create`).
+    pub fn number(&mut self, agency_code: &str, seq: i32) {
+        self.case_seq = seq;
+        self.case_number = case_number(agency_code, self.case_year, seq);
     }
 
     pub fn state(&self) -> State {

@@ -1,0 +1,3 @@
+ALTER TABLE request_flags ALTER CONSTRAINT request_flags_request_id_fkey NOT DEFERRABLE;
+ALTER TABLE request_events ALTER CONSTRAINT request_events_request_id_fkey NOT DEFERRABLE;
+ALTER TABLE request_documents ALTER CONSTRAINT request_documents_request_id_fkey NOT DEFERRABLE;
