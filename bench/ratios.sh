@@ -7,8 +7,9 @@
 #   - reading one application (GET /api/v1/requests/{id}) at 32 connections, against /healthz
 #     and (PostgreSQL) against pgbench running the statements a read sends (logged by the
 #     service under gongkai::sql), as prepared statements on as many connections;
-#   - intake for one agency at 32 connections, against pgbench running the same inserts
-#     (application, documents, first event, feed event) without a case-number counter
+#   - intake for one agency at 32 connections (each application from another applicant, then
+#     all from one), against pgbench running the same inserts (application, documents, first
+#     event, feed event) without a case-number counter, and with one updated last and first
 #     (PostgreSQL only; on SQLite against /healthz);
 # and prints the statements one read sends (Server-Timing).
 # Needs wrk (apt-get install -y wrk) and, for postgres, a server at 127.0.0.1:5432 (trust auth)
@@ -118,33 +119,51 @@ print("\n".join(list(reads.values())[-1]))
   row "read one application" "$R_RPS" "$R_P99" "pgbench, the read's $n statements" "$RP_TPS" "avg $RP_LAT" "$(ratio "$R_RPS" "$RP_TPS")"
 fi
 
-run_wrk -s bench/intake.lua "http://127.0.0.1:$port/api/v1/requests"
+# Intake, each application from another applicant (as a platform forwarding a day's
+# applications sends them), then all from one applicant: each of those counts every earlier
+# one of the last 30 days for the high-volume flag, so that run grows with its own length.
+run_wrk -s bench/intake_applicants.lua "http://127.0.0.1:$port/api/v1/requests"
 I_RPS=$RPS; I_P99=$P99
+run_wrk -s bench/intake.lua "http://127.0.0.1:$port/api/v1/requests"
+I1_RPS=$RPS; I1_P99=$P99
 if [ "$backend" = postgres ]; then
   # The same inserts as one intake, copied from the application just made (so every column
-  # is as the service writes it), numbered from a sequence instead of the counter row.
+  # is as the service writes it), numbered from a sequence instead of the counter row; then
+  # the same with a counter row of their own updated last (as intake now takes its number)
+  # and first (as it did before): what one gapless counter per agency costs at best.
+  agency=$(psql -w -h 127.0.0.1 -U postgres -d $db -AtXc "SELECT agency_id FROM requests WHERE id = '$id'")
   psql -w -h 127.0.0.1 -U postgres -d $db -q <<SQL
 CREATE SEQUENCE IF NOT EXISTS bench_ids;
 DROP TABLE IF EXISTS bench_template;
 CREATE TABLE bench_template AS SELECT '$id'::text AS id;
 SQL
-  cat > /tmp/gongkai-ratios.sql <<'SQL'
-BEGIN;
-INSERT INTO requests SELECT p.* FROM requests r, LATERAL jsonb_populate_record(r, jsonb_build_object('id', 'bench-' || nextval('bench_ids'), 'case_number', 'BENCH-' || currval('bench_ids'), 'case_seq', 100000000 + currval('bench_ids'))) p WHERE r.id = (SELECT id FROM bench_template);
+  inserts="INSERT INTO requests SELECT p.* FROM requests r, LATERAL jsonb_populate_record(r, jsonb_build_object('id', 'bench-' || nextval('bench_ids'), 'case_number', 'BENCH-' || currval('bench_ids'), 'case_seq', 100000000 + currval('bench_ids'))) p WHERE r.id = (SELECT id FROM bench_template);
 INSERT INTO request_documents SELECT p.* FROM request_documents d, LATERAL jsonb_populate_record(d, jsonb_build_object('request_id', 'bench-' || currval('bench_ids'))) p WHERE d.request_id = (SELECT id FROM bench_template);
 INSERT INTO request_events SELECT p.* FROM request_events e, LATERAL jsonb_populate_record(e, jsonb_build_object('id', 'bench-ev-' || currval('bench_ids'), 'request_id', 'bench-' || currval('bench_ids'))) p WHERE e.request_id = (SELECT id FROM bench_template) AND e.seq = 1;
-INSERT INTO feed_events (id, occurred_at, agency_id, entity_type, entity_id, request_id, event_type, payload) SELECT 'bench-fe-' || currval('bench_ids'), occurred_at, agency_id, entity_type, 'bench-' || currval('bench_ids'), 'bench-' || currval('bench_ids'), event_type, payload FROM feed_events WHERE request_id = (SELECT id FROM bench_template) ORDER BY write_no LIMIT 1;
-COMMIT;
-SQL
-  rm -rf /tmp/gongkai-pgbench && mkdir -p /tmp/gongkai-pgbench
-  (cd /tmp/gongkai-pgbench && pgbench -n -h 127.0.0.1 -U postgres -c "$conns" -j 2 -T "$secs" \
-    -f /tmp/gongkai-ratios.sql -l $db > pgbench.out 2>&1) || { cat /tmp/gongkai-pgbench/pgbench.out; exit 1; }
-  P_TPS=$(awk '/^tps = / {print $3; exit}' /tmp/gongkai-pgbench/pgbench.out)
-  P_P99=$(cat /tmp/gongkai-pgbench/pgbench_log.* | awk '{print $3}' | sort -n |
-    awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}')
+INSERT INTO feed_events (id, occurred_at, agency_id, entity_type, entity_id, request_id, event_type, payload) SELECT 'bench-fe-' || currval('bench_ids'), occurred_at, agency_id, entity_type, 'bench-' || currval('bench_ids'), 'bench-' || currval('bench_ids'), event_type, payload FROM feed_events WHERE request_id = (SELECT id FROM bench_template) ORDER BY write_no LIMIT 1;"
+  counter="INSERT INTO case_counters (agency_id, year, last_seq) VALUES ('$agency', 1, 1) ON CONFLICT (agency_id, year) DO UPDATE SET last_seq = case_counters.last_seq + 1;"
+  printf 'BEGIN;\n%s\nCOMMIT;\n' "$inserts" > /tmp/gongkai-ratios.sql
+  printf 'BEGIN;\n%s\n%s\nCOMMIT;\n' "$inserts" "$counter" > /tmp/gongkai-ratios-last.sql
+  printf 'BEGIN;\n%s\n%s\nCOMMIT;\n' "$counter" "$inserts" > /tmp/gongkai-ratios-first.sql
+  # Runs pgbench on one script; sets P_TPS and P_P99 (ms, from its per-transaction log).
+  run_pgbench() {
+    rm -rf /tmp/gongkai-pgbench && mkdir -p /tmp/gongkai-pgbench
+    (cd /tmp/gongkai-pgbench && pgbench -n -h 127.0.0.1 -U postgres -c "$conns" -j 2 -T "$secs" \
+      -f "$1" -l $db > pgbench.out 2>&1) || { cat /tmp/gongkai-pgbench/pgbench.out; exit 1; }
+    P_TPS=$(awk '/^tps = / {print $3; exit}' /tmp/gongkai-pgbench/pgbench.out)
+    P_P99=$(cat /tmp/gongkai-pgbench/pgbench_log.* | awk '{print $3}' | sort -n |
+      awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}')
+  }
+  run_pgbench /tmp/gongkai-ratios.sql
   row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same inserts, no counter" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
   awk -v a="$I_P99" -v b="$P_P99" 'BEGIN { if (b > 0) printf "   intake p99 is %.1f x pgbench p99\n", a / b }'
+  row "intake, one agency, one applicant" "$I1_RPS" "$I1_P99" "pgbench, same inserts, no counter" "$P_TPS" "$P_P99" "$(ratio "$I1_RPS" "$P_TPS")"
+  run_pgbench /tmp/gongkai-ratios-last.sql
+  row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same + counter last" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
+  run_pgbench /tmp/gongkai-ratios-first.sql
+  row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same + counter first" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
 else
   row "intake, one agency" "$I_RPS" "$I_P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$I_RPS" "$H_RPS")"
+  row "intake, one agency, one applicant" "$I1_RPS" "$I1_P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$I1_RPS" "$H_RPS")"
 fi
 echo "   server RSS after the runs: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$pid/status) (anonymous $(awk '/RssAnon/ {printf "%.1f MB", $2/1024}' /proc/$pid/status), the binary and libraries $(awk '/RssFile/ {printf "%.1f MB", $2/1024}' /proc/$pid/status))"
