@@ -112,6 +112,10 @@ pub struct DatabaseSettings {
     pub pool_timeout_secs: u64,
     pub run_migrations: bool,
     pub sqlite_busy_timeout_ms: u32,
+    /// SQLite only: the page cache each pooled connection keeps, in KiB (SQLite's own default
+    /// is 2,000). The operating system caches the file as well; what this bounds is the
+    /// service's memory: at most `pool_max_size` times this.
+    pub sqlite_cache_kib: u32,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

@@ -129,6 +129,7 @@ pub enum DbError {
 pub struct ConnectionManager {
     target: DbTarget,
     busy_timeout_ms: u32,
+    cache_kib: u32,
 }
 
 impl ConnectionManager {
@@ -136,7 +137,15 @@ impl ConnectionManager {
         Self {
             target,
             busy_timeout_ms,
+            cache_kib: 2000,
         }
+    }
+
+    /// SQLite: the page cache of each connection, in KiB (`database.sqlite_cache_kib`;
+    /// SQLite's own 2,000 unless set).
+    pub fn with_cache_kib(mut self, kib: u32) -> Self {
+        self.cache_kib = kib;
+        self
     }
 
     pub fn connect_once(&self) -> Result<DbConnection, DbError> {
@@ -165,11 +174,13 @@ impl ConnectionManager {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| DbError::Connect(e.to_string()))?;
                 // Per connection: WAL lets readers run beside the writer; foreign keys are off
-                // by default in SQLite; the busy timeout makes writers queue instead of failing.
+                // by default in SQLite; the busy timeout makes writers queue instead of failing;
+                // the page cache is bounded (a negative size is in KiB).
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                    self.busy_timeout_ms
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -{};",
+                    self.busy_timeout_ms, self.cache_kib
                 ))
                 .map_err(|e| DbError::Connect(e.to_string()))?;
                 Ok(DbConnection::Sqlite(conn))
@@ -288,7 +299,8 @@ pub type PooledConn = PooledConnection<ConnectionManager>;
 /// builds the pool.
 pub fn connect(settings: &DatabaseSettings, migrate: bool) -> Result<Database, DbError> {
     let target = DbTarget::parse(&settings.url)?;
-    let manager = ConnectionManager::new(target.clone(), settings.sqlite_busy_timeout_ms);
+    let manager = ConnectionManager::new(target.clone(), settings.sqlite_busy_timeout_ms)
+        .with_cache_kib(settings.sqlite_cache_kib);
     let mut first = manager.connect_once()?;
     if migrate {
         run_migrations(&mut first)?;
@@ -306,7 +318,8 @@ pub fn connect(settings: &DatabaseSettings, migrate: bool) -> Result<Database, D
         pool,
         backend: target.backend(),
         in_memory: matches!(&target, DbTarget::Sqlite(p) if p == ":memory:"),
-        manager: ConnectionManager::new(target, settings.sqlite_busy_timeout_ms),
+        manager: ConnectionManager::new(target, settings.sqlite_busy_timeout_ms)
+            .with_cache_kib(settings.sqlite_cache_kib),
         suspect_until: Default::default(),
     })
 }

@@ -504,3 +504,32 @@ async fn intake_takes_its_case_number_after_the_writes_that_do_not_carry_it_post
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["case_number"], format!("ROOT-{year}-000002"));
 }
+
+/// Each pooled SQLite connection keeps a page cache of `database.sqlite_cache_kib` (issue 15:
+/// memory stays flat; SQLite's own default of 2,000 KiB each is what a pool of 16 kept). A
+/// connection the pool hands out, and one made after it, both run with the setting.
+#[test]
+fn sqlite_connections_keep_the_page_cache_the_settings_give() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct CacheSize {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        cache_size: i32,
+    }
+    let Some(fresh) = crate::helpers::FreshDb::new(crate::helpers::Db::Sqlite) else {
+        panic!("SQLite is always there");
+    };
+    let mut settings = crate::helpers::test_settings().database;
+    settings.url = fresh.url.clone();
+    settings.sqlite_cache_kib = 512;
+    settings.pool_max_size = 2;
+    let db = gongkai::db::connect(&settings, true).expect("connect");
+    let mut first = db.get().expect("a pooled connection");
+    let mut second = db.get().expect("another");
+    for conn in [&mut first, &mut second] {
+        let got: CacheSize = diesel::sql_query("PRAGMA cache_size")
+            .get_result(&mut ***conn)
+            .expect("cache size");
+        assert_eq!(got.cache_size, -512, "KiB, given as a negative page count");
+    }
+}
