@@ -241,18 +241,9 @@ pub struct EventRow {
     pub http_request_id: Option<String>,
 }
 
-/// Inserts a new application, with its first holder (`(user, department, since)`) when a user
-/// of its agency registered it: one statement, written while intake holds the case number.
-pub fn insert(
-    conn: &mut DbConnection,
-    a: &Application,
-    holder: Option<(&str, Option<&str>, NaiveDateTime)>,
-) -> QueryResult<()> {
-    insert_row(conn, a, holder)?;
-    insert_documents(conn, a)
-}
-
-/// The application's row: its columns, its first holder.
+/// Inserts a new application's row, with its first holder (`(user, department, since)`) when a
+/// user of its agency registered it: one statement. Intake writes it near its end, with the
+/// case number, after its documents ([`defer_intake_references`]).
 pub fn insert_row(
     conn: &mut DbConnection,
     a: &Application,
@@ -273,8 +264,8 @@ pub fn insert_row(
         .map(|_| ())
 }
 
-/// The application's documents (its typed record), which hold no case number. Before
-/// [`insert_row`] only after [`defer_intake_references`].
+/// The application's documents (its typed record), which hold no case number: written before
+/// [`insert_row`], after [`defer_intake_references`].
 pub fn insert_documents(conn: &mut DbConnection, a: &Application) -> QueryResult<()> {
     diesel::insert_into(request_documents::table)
         .values(&doc_of(a))

@@ -248,19 +248,25 @@ async fn intake_from_two_server_processes_numbers_cases_without_gaps_or_repeats(
     assert_eq!(stored, expected);
 }
 
+/// A server on PostgreSQL whose connections carry an `application_name` of their own, returned
+/// with it: other tests share the database server, and `pg_stat_activity` tells them apart.
+async fn spawn_named_postgres() -> Option<(TestApp, String)> {
+    let name = format!("gk_{}", uuid::Uuid::new_v4().simple());
+    let tagged = name.clone();
+    let app = TestApp::spawn_with(crate::helpers::Db::Postgres, move |s| {
+        s.database.url = format!("{}&application_name={tagged}", s.database.url);
+    })
+    .await?;
+    Some((app, name))
+}
+
 /// PostgreSQL drops the service's connections (a restart, a failover, an administrator): the
 /// pool does not test connections before use, so the next request may find one dead. It
 /// answers 503 with `Retry-After` (never 500), the dead connection leaves the pool, its
 /// siblings are checked before use for a while, and the requests after it succeed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_the_server_dropped_are_replaced_postgres() {
-    let name = format!("gk_{}", uuid::Uuid::new_v4().simple());
-    let tagged = name.clone();
-    let Some(app) = TestApp::spawn_with(crate::helpers::Db::Postgres, move |s| {
-        s.database.url = format!("{}&application_name={tagged}", s.database.url);
-    })
-    .await
-    else {
+    let Some((app, name)) = spawn_named_postgres().await else {
         return;
     };
     let admin = app.admin_token().await;
@@ -429,14 +435,7 @@ async fn a_user_disabled_in_one_process_is_refused_by_another_that_cached_the_to
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intake_takes_its_case_number_after_the_writes_that_do_not_carry_it_postgres() {
     use diesel::{Connection, RunQueryDsl};
-    // The service's connections carry a name of their own: other tests share the server.
-    let name = format!("gk_{}", uuid::Uuid::new_v4().simple());
-    let tagged = name.clone();
-    let Some(app) = TestApp::spawn_with(crate::helpers::Db::Postgres, move |s| {
-        s.database.url = format!("{}&application_name={tagged}", s.database.url);
-    })
-    .await
-    else {
+    let Some((app, name)) = spawn_named_postgres().await else {
         return;
     };
     let admin = app.admin_token().await;
