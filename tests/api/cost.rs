@@ -183,7 +183,7 @@ async fn intake_from_two_server_processes_numbers_cases_without_gaps_or_repeats(
     }
     // Meanwhile a reader lists the agency's applications again and again: what it sees is
     // always numbers 1..=k, every one well formed. An application becomes visible with its
-    // number, and never after one numbered above it (nor with a stand-in number).
+    // number, and never after one numbered above it.
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
         let (client, url, token, done) = (
