@@ -397,8 +397,7 @@ pub async fn import(
                 let key = (r.row.agency_id.clone(), r.row.case_year);
                 let seq = next.get(&key).copied().unwrap_or(1);
                 next.insert(key, seq + 1);
-                r.row.case_seq = seq;
-                r.row.case_number = format!("{}-{}-{seq:06}", r.agency_code, r.row.case_year);
+                r.row.number(&r.agency_code, seq);
                 chunk.push(r);
                 if chunk.len() == WRITE_CHUNK {
                     write_chunk(conn, &actor, clock, &ctx, &mut chunk, &mut imported)?;

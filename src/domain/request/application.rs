@@ -97,7 +97,8 @@ impl Application {
     }
 
     /// Gives the application its case number. Intake registers it with number 0 and numbers
-    /// it near the end of its transaction, before its row is written (`app::requests::create`).
+    /// it near the end of its transaction, before its row is written (`app::requests::create`);
+    /// the bulk import numbers each line from the agency's next free number (`app::bulk`).
     pub fn number(&mut self, agency_code: &str, seq: i32) {
         self.case_seq = seq;
         self.case_number = case_number(agency_code, self.case_year, seq);
