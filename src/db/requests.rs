@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
 use super::agencies::like_prefix;
+use super::office::{FixedSql, Fragment};
 use super::schema::{agencies, request_documents, request_events, requests};
 use super::{Backend, DbConnection, DbError, MultiBackend};
 use crate::domain::access::Visibility;
@@ -317,47 +318,67 @@ pub struct Detail {
     pub has_remedies: bool,
 }
 
-/// See [`Detail`]. The acts come from a correlated sub-select over the event trail's
-/// `(request_id, seq)` index, aggregated to one text (`seq|action|date;…`), so the detail costs
-/// one statement instead of three.
-pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, DbError> {
-    let acts = ActsWithoutNotice::for_backend(conn);
-    let (user, dept, flags, reply) = super::office::extras_fragments(conn);
-    type Row = (
-        RequestCore,
-        String,
-        String,
-        String,
-        String,
-        (Option<String>, Option<String>),
-        super::office::ExtrasRow,
-    );
-    // Correlated on the outer row, over `remedy_cases_request`; fixed text, so the prepared
-    // statement stays cached (a `sql()` literal would re-prepare it on every read).
-    let remedies = super::office::Fragment(
-        "(SELECT 'y' WHERE EXISTS (SELECT 1 FROM remedy_cases c WHERE c.request_id = requests.id))",
-    );
-    let row: Option<Row> = requests::table
+type DetailRow = (
+    RequestCore,
+    String,
+    String,
+    String,
+    String,
+    (Option<String>, Option<String>),
+    super::office::ExtrasRow,
+);
+
+/// The one statement of a read (see [`load_detail`]), for either backend's own connection.
+/// Every part of it has a static query id, so diesel finds its prepared statement by type
+/// without writing its SQL again (a test checks that).
+fn detail_query<'a>(
+    backend: Backend,
+    id: &'a str,
+) -> impl diesel::query_dsl::LoadQuery<'a, PgConnection, DetailRow>
++ diesel::query_dsl::LoadQuery<'a, SqliteConnection, DetailRow>
++ diesel::query_builder::QueryId
++ 'a {
+    let (user, dept, flags, reply) = super::office::extras_fragments(backend);
+    requests::table
         .inner_join(request_documents::table)
         .inner_join(agencies::table)
         .filter(requests::id.eq(id))
         .select((
-            RequestCore::as_select(),
+            // The columns themselves (the same on both backends); `as_select()` is one
+            // backend's.
+            <RequestCore as Selectable<diesel::pg::Pg>>::construct_selection(),
             request_documents::details,
             request_documents::workflow,
             agencies::code,
             agencies::path,
-            (acts, remedies),
             (
-                super::office::HolderCols::as_select(),
+                Fragment::<ActsWithoutNotice>::on(backend),
+                Fragment::<RemediesExist>::on(backend),
+            ),
+            (
+                <super::office::HolderCols as Selectable<diesel::pg::Pg>>::construct_selection(),
                 user,
                 dept,
                 flags,
                 reply,
             ),
         ))
-        .get_result(conn)
-        .optional()?;
+}
+
+/// See [`Detail`]. The acts come from a correlated sub-select over the event trail's
+/// `(request_id, seq)` index, aggregated to one text (`seq|action|date;…`), so the detail costs
+/// one statement instead of three.
+pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, DbError> {
+    // On the backend's own connection, past diesel's `MultiConnection`: its wrapper writes a
+    // statement's SQL text on every call (twice: to check it may be cached and to collect its
+    // binds), even when the statement is prepared already. The backend's own connection finds
+    // the prepared statement by the query's type. This is every read's statement.
+    let row: Option<DetailRow> = match conn {
+        DbConnection::Postgres(c) => detail_query(Backend::Postgres, id)
+            .get_result(c)
+            .optional()?,
+        DbConnection::Sqlite(c) => detail_query(Backend::Sqlite, id).get_result(c).optional()?,
+    };
     let Some((core, details, workflow, agency_code, agency_path, (acts, has_remedies), extras)) =
         row
     else {
@@ -381,7 +402,7 @@ pub fn acts_without_notice(
     conn: &mut DbConnection,
     id: &str,
 ) -> QueryResult<Vec<(String, Option<NaiveDate>)>> {
-    let acts = ActsWithoutNotice::for_backend(conn);
+    let acts = Fragment::<ActsWithoutNotice>::of(conn);
     let found: Option<Option<String>> = requests::table
         .filter(requests::id.eq(id))
         .select(acts)
@@ -410,14 +431,13 @@ fn parse_acts(acts: Option<String>) -> Vec<(String, Option<NaiveDate>)> {
 
 /// The correlated sub-select of [`load_detail`]: `seq|action|date;…` of the acts of an
 /// application's trail that a notice performs but that were recorded without one. Its SQL is
-/// fixed per backend, built once, and pushed as is, so diesel caches the prepared statement of
-/// the whole detail query by its text (a `sql()` literal would make it re-prepare every time:
-/// SQLite's parser was the largest single cost of a read).
+/// fixed per backend and built once (a `sql()` literal would make diesel prepare the detail
+/// query again on every read: SQLite's parser was the largest single cost of a read).
 #[derive(Debug, Clone, Copy)]
 struct ActsWithoutNotice;
 
-impl ActsWithoutNotice {
-    fn for_backend(conn: &DbConnection) -> super::office::Fragment {
+impl FixedSql for ActsWithoutNotice {
+    fn sql(backend: Backend) -> &'static str {
         static PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         // The domain's own action codes (a fixed list, never input): checked all the same
@@ -438,8 +458,8 @@ impl ActsWithoutNotice {
                 listed
             }
         };
-        let sql = match conn {
-            DbConnection::Postgres(_) => PG.get_or_init(|| {
+        let sql = match backend {
+            Backend::Postgres => PG.get_or_init(|| {
                 format!(
                     "(SELECT string_agg(e.seq || '|' || e.action || '|' || \
                      coalesce(to_char(e.on_date, 'YYYY-MM-DD'), ''), ';') FROM request_events e \
@@ -448,7 +468,7 @@ impl ActsWithoutNotice {
                     listed()
                 )
             }),
-            DbConnection::Sqlite(_) => SQLITE.get_or_init(|| {
+            Backend::Sqlite => SQLITE.get_or_init(|| {
                 format!(
                     "(SELECT group_concat(e.seq || '|' || e.action || '|' || \
                      coalesce(e.on_date, ''), ';') FROM request_events e \
@@ -458,7 +478,18 @@ impl ActsWithoutNotice {
                 )
             }),
         };
-        super::office::Fragment(sql.as_str())
+        sql.as_str()
+    }
+}
+
+/// Whether a review or lawsuit names the application (`'y'` or NULL), correlated on the outer
+/// row over `remedy_cases_request`.
+#[derive(Debug, Clone, Copy)]
+struct RemediesExist;
+
+impl FixedSql for RemediesExist {
+    fn sql(_: Backend) -> &'static str {
+        "(SELECT 'y' WHERE EXISTS (SELECT 1 FROM remedy_cases c WHERE c.request_id = requests.id))"
     }
 }
 
@@ -1513,4 +1544,38 @@ impl<QS> diesel::expression::SelectableExpression<QS> for PlannedPerCall {}
 impl<QS> diesel::expression::AppearsOnTable<QS> for PlannedPerCall {}
 impl diesel::expression::ValidGrouping<()> for PlannedPerCall {
     type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_static_id<Q: diesel::query_builder::QueryId>(_: &Q) -> bool {
+        Q::HAS_STATIC_QUERY_ID
+    }
+
+    /// Without a static query id diesel writes a statement's whole SQL on every call, only to
+    /// find its prepared statement by that text (≈ 6 % of a read's CPU on SQLite).
+    #[test]
+    fn a_reads_statement_is_found_by_type_on_both_backends() {
+        for backend in [Backend::Postgres, Backend::Sqlite] {
+            assert!(
+                has_static_id(&detail_query(backend, "some-id")),
+                "{backend:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_fragment_type_gives_its_own_text_per_backend() {
+        let pg = Fragment::<ActsWithoutNotice>::on(Backend::Postgres);
+        let lite = Fragment::<ActsWithoutNotice>::on(Backend::Sqlite);
+        assert!(pg.text().contains("string_agg"), "{}", pg.text());
+        assert!(lite.text().contains("group_concat"), "{}", lite.text());
+        // Built once: the same text on every call.
+        assert!(std::ptr::eq(
+            lite.text(),
+            Fragment::<ActsWithoutNotice>::on(Backend::Sqlite).text()
+        ));
+    }
 }
