@@ -6,14 +6,17 @@
 #   - the bare /healthz of the same binary (the framework's ceiling);
 #   - reading one application (GET /api/v1/requests/{id}) at 32 connections, against /healthz
 #     and (PostgreSQL) against pgbench running the statements a read sends (logged by the
-#     service under gongkai::sql), as prepared statements on as many connections;
+#     service under gongkai::sql), as prepared statements on as many connections; with the
+#     server's CPU time per request of both (from /proc), whose ratio other work on a shared
+#     machine moves less than it moves the rates;
 #   - intake for one agency at 32 connections (each application from another applicant, then
 #     all from one), against pgbench running the same inserts (application, documents, first
 #     event, feed event) without a case-number counter, and with one updated last and first
 #     (PostgreSQL only; on SQLite against /healthz);
 # and prints the statements one read sends (Server-Timing).
 # Needs wrk (apt-get install -y wrk) and, for postgres, a server at 127.0.0.1:5432 (trust auth)
-# and pgbench. DURATION (default 10s) and CONNECTIONS (default 32) change the runs.
+# and pgbench. DURATION (default 10s) and CONNECTIONS (default 32) change the runs; BIN=path
+# measures a binary built before (A/B in one session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-postgres}
@@ -28,8 +31,8 @@ export GONGKAI__LOG__LEVEL=warn
 export GONGKAI__SERVER__SERVER_TIMING=true
 # A pinned date (outside production only): the intake body's dates stay valid on any day.
 export GONGKAI__CLOCK__TODAY=2026-03-16
-cargo build --release -q
-bin=target/release/gongkai
+# BIN=path measures that binary instead of building one (to compare two builds in one session).
+if [ -n "${BIN:-}" ]; then bin=$BIN; else cargo build --release -q; bin=target/release/gongkai; fi
 db=gongkai_ratios
 if [ "$backend" = postgres ]; then
   psql -w -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -47,10 +50,18 @@ export TOKEN=$(curl -s -X POST localhost:$port/api/v1/auth/token -H 'content-typ
 
 # wrk's "99%  12.34ms" in milliseconds.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v}'; }
-# Runs wrk; sets RPS and P99 (ms).
+# The server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
+# Runs wrk; sets RPS, P99 (ms) and CPU_US: the server's CPU time per request in µs (less
+# sensitive than the rate to other work on a shared machine).
 run_wrk() {
-  local out
+  local out c0 c1 n
+  c0=$(cpu_ticks)
   out=$(wrk -t2 -c"$conns" -d"$duration" --latency "$@")
+  c1=$(cpu_ticks)
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  CPU_US=$(awk -v t=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "n/a" }')
   RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   P99=$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)
   local errors
@@ -62,7 +73,7 @@ row() { printf '%-44s %12s %10s   %-34s %12s %10s   %s\n' "$@"; }
 
 echo "== gongkai ratios ($backend, $conns connections, $duration each, $(nproc) cores)"
 row "figure" "req/s" "p99 ms" "ceiling (same run)" "req/s" "p99 ms" "ratio"
-run_wrk "http://127.0.0.1:$port/healthz"; H_RPS=$RPS; H_P99=$P99
+run_wrk "http://127.0.0.1:$port/healthz"; H_RPS=$RPS; H_P99=$P99; H_CPU=$CPU_US
 
 body='{"channel": "letter", "arrived_at": "2026-03-02T09:30:00+08:00", "signed_for_on": "2026-03-02",
  "applicant": {"kind": "natural_person", "name": "张三",
@@ -77,6 +88,7 @@ stmts=$(curl -s -D - -o /dev/null localhost:$port/api/v1/requests/$id -H "author
 run_wrk -s bench/get.lua "http://127.0.0.1:$port/api/v1/requests/$id"
 R_RPS=$RPS; R_P99=$P99
 row "read one application" "$RPS" "$P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$RPS" "$H_RPS")"
+echo "   server CPU per request: read $CPU_US µs, /healthz $H_CPU µs ($(ratio "$H_CPU" "$CPU_US") of the read's)"
 echo "   one authenticated read sends: $stmts (a token this process has seen; its first use adds one)"
 if [ "$backend" = postgres ]; then
   # The statements a read sends, as the service sends them: one read from a second process
