@@ -643,12 +643,12 @@ pub fn flag_counts(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<(S
 ///
 /// A `sql()` literal would make diesel prepare the statement again on every call. A fragment
 /// whose text is only a value has no static query id either: diesel then writes the whole
-/// statement's SQL on every call, only to find its prepared statement by that text (a profile
-/// of a read on SQLite: ≈ 6 % of the CPU, in `push_identifier` and its escaping). With the
+/// statement's SQL on every call, only to find its prepared statement by that text. With the
 /// text named by `T`, a query of such fragments and the query DSL keeps a static query id,
-/// and diesel finds the prepared statement by type. Each connection has its own statement
-/// cache and one backend, and `T` gives one text per backend, so one type always stands for
-/// one text there.
+/// and a backend's own connection finds the prepared statement by type, writing no SQL
+/// (`requests::load_detail`; through `DbConnection`, diesel's `MultiConnection` writes the SQL
+/// on every call all the same). Each connection has its own statement cache and one backend,
+/// and `T` gives one text per backend, so one type always stands for one text there.
 #[derive(Debug, Clone, Copy)]
 pub struct Fragment<T> {
     sql: &'static str,
