@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_databases;
-use crate::helpers::{Db, Resp, TestApp};
+use crate::helpers::{Resp, TestApp};
 
 both_databases!(
     an_application_received_before_15_may_2019_is_timed_by_the_2008_regulation,
@@ -733,13 +733,9 @@ async fn an_import_has_its_own_body_limit_and_content_types(app: TestApp) {
 /// Makes the database refuse the trail event of the import's third line, after the rows and
 /// the first two events are written.
 fn fail_third_import_event(app: &TestApp) {
-    use diesel::Connection;
     use diesel::connection::SimpleConnection;
-    let url = &app.settings.database.url;
-    match app.db {
-        Db::Sqlite => {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            let mut c = diesel::SqliteConnection::establish(path).expect("sqlite");
+    match app.db_connection() {
+        gongkai::db::DbConnection::Sqlite(mut c) => {
             c.batch_execute(
                 r#"CREATE TRIGGER fail_import BEFORE INSERT ON request_events
                    WHEN NEW.action = 'import' AND NEW.payload LIKE '%"line":3,%'
@@ -747,8 +743,7 @@ fn fail_third_import_event(app: &TestApp) {
             )
             .expect("trigger");
         }
-        Db::Postgres => {
-            let mut c = diesel::PgConnection::establish(url).expect("postgres");
+        gongkai::db::DbConnection::Postgres(mut c) => {
             c.batch_execute(
                 r#"CREATE FUNCTION fail_import() RETURNS trigger AS $$
                    BEGIN

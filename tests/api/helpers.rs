@@ -412,15 +412,11 @@ impl TestApp {
             #[diesel(sql_type = diesel::sql_types::Text)]
             value: String,
         }
-        let url = &self.settings.database.url;
-        let rows: Vec<Row> = match self.db {
-            Db::Sqlite => {
-                let path = url.strip_prefix("sqlite://").unwrap_or(url);
-                let mut c = diesel::SqliteConnection::establish(path).expect("sqlite");
+        let rows: Vec<Row> = match self.db_connection() {
+            gongkai::db::DbConnection::Sqlite(mut c) => {
                 diesel::sql_query(sql).load(&mut c).expect("query")
             }
-            Db::Postgres => {
-                let mut c = diesel::PgConnection::establish(url).expect("postgres");
+            gongkai::db::DbConnection::Postgres(mut c) => {
                 diesel::sql_query(sql).load(&mut c).expect("query")
             }
         };
@@ -432,19 +428,14 @@ impl TestApp {
     /// A connection of the service's own type to the test's database (to call `db` functions
     /// directly).
     pub fn db_connection(&self) -> gongkai::db::DbConnection {
-        use diesel::Connection;
-        let url = &self.settings.database.url;
-        match self.db {
-            Db::Sqlite => {
-                let path = url.strip_prefix("sqlite://").unwrap_or(url);
-                gongkai::db::DbConnection::Sqlite(
-                    diesel::SqliteConnection::establish(path).expect("sqlite"),
-                )
-            }
-            Db::Postgres => gongkai::db::DbConnection::Postgres(
-                diesel::PgConnection::establish(url).expect("postgres"),
-            ),
-        }
+        // Opened as the service opens its own: on SQLite with its busy timeout, so that a test's
+        // write waits for a background writer (the reminder scheduler, the dispatcher) instead
+        // of failing at once with "database is locked".
+        let db = &self.settings.database;
+        let target = gongkai::db::DbTarget::parse(&db.url).expect("database url");
+        gongkai::db::ConnectionManager::new(target, db.sqlite_busy_timeout_ms)
+            .connect_once()
+            .expect("test connection")
     }
 
     /// Runs the fill of search grams that a start runs, to its end.

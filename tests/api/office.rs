@@ -1260,7 +1260,8 @@ async fn a_case_due_soon_is_reminded_once_on_a_working_day_even_without_mail(app
         &json!({"on": today, "items": ["请写明所需信息的文件名称"], "reply_by": next}),
     )
     .await;
-    for _ in 0..50 {
+    // Scans run every second; a loaded machine may take longer than a few of them.
+    for _ in 0..150 {
         if !reminders(&app, &o.registrar.1, id).await.is_empty()
             && !reminders(&app, &o.registrar.1, &b_id).await.is_empty()
             && !reminders(&app, &o.registrar.1, &c_id).await.is_empty()

@@ -4010,20 +4010,8 @@ async fn a_repeated_application_names_an_earlier_one_that_exists(app: TestApp) {
 /// Runs SQL on the test's database directly (to damage a record as an old or broken release
 /// might have left it).
 fn execute_sql(app: &TestApp, sql: &str) {
-    use diesel::Connection;
     use diesel::connection::SimpleConnection;
-    let url = &app.settings.database.url;
-    match app.db {
-        crate::helpers::Db::Sqlite => {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            let mut c = diesel::SqliteConnection::establish(path).expect("sqlite");
-            c.batch_execute(sql).expect("sql");
-        }
-        crate::helpers::Db::Postgres => {
-            let mut c = diesel::PgConnection::establish(url).expect("postgres");
-            c.batch_execute(sql).expect("sql");
-        }
-    }
+    app.db_connection().batch_execute(sql).expect("sql");
 }
 
 /// A record written today without a format number (as every record before this release) and
