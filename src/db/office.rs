@@ -703,16 +703,16 @@ impl<T> diesel::expression::ValidGrouping<()> for Fragment<T> {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
-/// Declares fragment texts: `Name => "SQL"` (the same on both backends) or
-/// `Name => postgres "SQL", sqlite "SQL"`.
+/// Declares fragment texts: `[pub] Name => "SQL"` (the same on both backends) or
+/// `[pub] Name => postgres "SQL", sqlite "SQL"`.
 macro_rules! fixed_sql {
-    ($($(#[$doc:meta])* $name:ident => $pg:literal $(, $sqlite:literal)?;)*) => {$(
+    ($($(#[$doc:meta])* $vis:vis $name:ident => $pg:literal $(, $sqlite:literal)?;)*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
-        pub struct $name;
-        impl FixedSql for $name {
-            fn sql(_backend: super::Backend) -> &'static str {
-                $(if _backend == super::Backend::Sqlite { return $sqlite; })?
+        $vis struct $name;
+        impl $crate::db::office::FixedSql for $name {
+            fn sql(_backend: $crate::db::Backend) -> &'static str {
+                $(if _backend == $crate::db::Backend::Sqlite { return $sqlite; })?
                 $pg
             }
         }
@@ -721,22 +721,23 @@ macro_rules! fixed_sql {
 
 fixed_sql! {
     /// The holder's display name.
-    HolderUserName =>
+    pub HolderUserName =>
         "(SELECT u.display_name FROM users u WHERE u.id = requests.holder_user_id)";
     /// The holder department's name.
-    HolderDepartmentName =>
+    pub HolderDepartmentName =>
         "(SELECT d.name FROM departments d WHERE d.id = requests.holder_department_id)";
     /// Whether a reply letter is drafted: `'y'` or NULL.
-    ReplyDrafted =>
+    pub ReplyDrafted =>
         "(SELECT 'y' WHERE EXISTS (SELECT 1 FROM notices n \
          WHERE n.request_id = requests.id AND n.kind = 'reply'))";
     /// The flags, packed with [`UNIT`] and [`RECORD`].
-    PackedFlags =>
+    pub PackedFlags =>
         "(SELECT string_agg(f.code || chr(31) || f.explanation || chr(31) || f.related, \
          chr(30) ORDER BY f.code) FROM request_flags f WHERE f.request_id = requests.id)",
         "(SELECT group_concat(f.code || char(31) || f.explanation || char(31) || f.related, \
          char(30)) FROM request_flags f WHERE f.request_id = requests.id)";
 }
+pub(super) use fixed_sql;
 
 /// Unit and record separators of the packed flags: never in JSON text (escaped there).
 pub const UNIT: char = '\u{1f}';

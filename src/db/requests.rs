@@ -482,15 +482,11 @@ impl FixedSql for ActsWithoutNotice {
     }
 }
 
-/// Whether a review or lawsuit names the application (`'y'` or NULL), correlated on the outer
-/// row over `remedy_cases_request`.
-#[derive(Debug, Clone, Copy)]
-struct RemediesExist;
-
-impl FixedSql for RemediesExist {
-    fn sql(_: Backend) -> &'static str {
-        "(SELECT 'y' WHERE EXISTS (SELECT 1 FROM remedy_cases c WHERE c.request_id = requests.id))"
-    }
+super::office::fixed_sql! {
+    /// Whether a review or lawsuit names the application (`'y'` or NULL), correlated on the
+    /// outer row over `remedy_cases_request`.
+    RemediesExist =>
+        "(SELECT 'y' WHERE EXISTS (SELECT 1 FROM remedy_cases c WHERE c.request_id = requests.id))";
 }
 
 /// The agency an application belongs to, without decoding it.
