@@ -6,9 +6,10 @@
 # and for each documented filter and sort measures p50/p99 of GET /api/v1/requests at 1 and 8
 # clients (wrk; apt-get install -y wrk), by page 1 and by a deep cursor. Beside them, the
 # ceiling measured in the same run: the same binary's /healthz, and the list's own SQL (the
-# page's ids by the sort's index, their rows with documents, the capped count) through
-# pgbench -f. Ends with the plans of q searches. Needs a server at 127.0.0.1:5432, trust auth.
-# DURATION (default 5s) is the length of each measurement.
+# page's ids by the sort's index, their rows with documents, the planner's estimate, and the
+# capped count when the service takes it) through pgbench -f. Ends with the plans of q
+# searches. Needs a server at 127.0.0.1:5432, trust auth. DURATION (default 5s) is the length
+# of each measurement; BIN=path measures a binary built before (A/B runs in one session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
@@ -21,8 +22,8 @@ export GONGKAI__BOOTSTRAP__ADMIN_PASSWORD=bench-admin-password
 export GONGKAI__SERVER__BIND=127.0.0.1:$port
 export GONGKAI__DATABASE__POOL_MAX_SIZE=${POOL:-16}
 export GONGKAI__LOG__LEVEL=warn
-cargo build --release -q
-bin=${CARGO_TARGET_DIR:-target}/release/gongkai
+if [ -z "${BIN:-}" ]; then cargo build --release -q; fi
+bin=${BIN:-${CARGO_TARGET_DIR:-target}/release/gongkai}
 psql_() { psql -w -h 127.0.0.1 -U postgres -qtA "$@"; }
 have=$(psql_ -d "$db" -c 'SELECT count(*) FROM requests' 2>/dev/null || echo 0)
 if [ "${have:-0}" -lt "$n" ]; then
@@ -87,18 +88,28 @@ ms() { # wrk latency ("1.23ms", "456.00us", "1.02s") -> ms
   awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'
 }
 
-printf '%-40s %-8s %-22s %-22s %-22s %s\n' "case" "clients" "HTTP p50/p99 req/s" "deep cursor p50/p99" "SQL (pgbench) p50/p99" "HTTP/SQL p50"
+printf '%-58s %-8s %-22s %-22s %-22s %s\n' "case" "clients" "HTTP p50/p99 req/s" "deep cursor p50/p99" "SQL (pgbench) p50/p99" "HTTP/SQL p50"
 for c in 1 8; do
   read -r h50 h99 hr <<<"$(wrk_p "$c" "http://127.0.0.1:$port/healthz")"
-  printf '%-40s %-8s %-22s\n' "/healthz (ceiling)" "$c" "$h50/$h99 $hr"
+  printf '%-58s %-8s %-22s\n' "/healthz (ceiling)" "$c" "$h50/$h99 $hr"
 done
 while IFS='|' read -r label query where order; do
   [ -n "$label" ] || continue
+  # The default total as the service takes it: the planner's estimate first, and the capped
+  # count only when that estimate is at most 20,000 (db::requests::SURELY_LARGE_ESTIMATE).
+  estimate=$(psql_ -d "$db" -c "EXPLAIN (FORMAT JSON) SELECT id FROM requests WHERE $where" |
+    python3 -c 'import json, sys; print(round(json.load(sys.stdin)[0]["Plan"]["Plan Rows"]))')
   cat >"$tmp/list.sql" <<SQL
 SELECT r.*, d.details, d.workflow FROM requests r JOIN request_documents d ON d.request_id = r.id
  WHERE r.id IN (SELECT id FROM requests WHERE $where ORDER BY $order LIMIT 51);
-SELECT count(*) FROM (SELECT 1 FROM requests WHERE $where LIMIT 10001) AS capped;
+EXPLAIN (FORMAT JSON) SELECT id FROM requests WHERE $where;
 SQL
+  if [ "$estimate" -le 20000 ]; then
+    echo "SELECT count(*) FROM (SELECT 1 FROM requests WHERE $where LIMIT 10001) AS capped;" >>"$tmp/list.sql"
+    label="$label (est. $estimate, counted)"
+  else
+    label="$label (est. $estimate)"
+  fi
   # A cursor from deep in the list: the last row of page 2,000 of 50 (row 100,000).
   cursor=$(curl -s "http://127.0.0.1:$port/api/v1/requests?$query&page=2000&per_page=50&total=none" \
     -H "authorization: Bearer $TOKEN" | sed -nE 's/.*"next_cursor":"([^"]+)".*/\1/p')
@@ -111,7 +122,7 @@ SQL
     fi
     read -r s50 s99 tps <<<"$(pgb_p "$c" "$tmp/list.sql")"
     ratio=$(awk -v h="$(ms "$p50")" -v s="${s50%ms}" 'BEGIN{ if (s > 0) printf "%.1fx", h/s; else print "-" }')
-    printf '%-40s %-8s %-22s %-22s %-22s %s\n' "$label" "$c" "$p50/$p99 $rps" "$deep" "$s50/$s99 $tps" "$ratio"
+    printf '%-58s %-8s %-22s %-22s %-22s %s\n' "$label" "$c" "$p50/$p99 $rps" "$deep" "$s50/$s99 $tps" "$ratio"
   done
 done <<<"$cases"
 

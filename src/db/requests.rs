@@ -776,6 +776,14 @@ pub(crate) fn backend(conn: &DbConnection) -> Backend {
 /// estimate (counting every row of a large result would cost more than the page).
 pub const EXACT_TOTAL_LIMIT: i64 = 10_000;
 
+/// When PostgreSQL's planner expects more matches than this, the default total is its
+/// estimate without the capped count: counting 10,001 rows of a filter that matches a large
+/// share of a million costs more than the page itself (20–150 ms against 5–10). Twice the
+/// exact limit: a result of 10,000 or fewer is answered with an estimate only when the planner
+/// overestimates it more than twice (over a million seeded rows its estimates of the list
+/// filters were within 30 %, within 5 % for those above 20,000, combined ones too).
+pub const SURELY_LARGE_ESTIMATE: i64 = 2 * EXACT_TOTAL_LIMIT;
+
 /// The total a caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotalWanted {
@@ -894,6 +902,21 @@ fn planner_rows(conn: &mut DbConnection, q: Boxed<'_>) -> QueryResult<i64> {
     Ok(rows.max(0.0).round() as i64)
 }
 
+/// The total that a page of page numbers shows by itself: when nothing follows it and it has
+/// rows (or starts at the top), the rows before it and its own are all there are.
+fn shown_total(start: &Start, shown: i64, more: bool) -> Option<i64> {
+    match start {
+        Start::Offset(skipped) if !more && (shown > 0 || *skipped == 0) => Some(skipped + shown),
+        _ => None,
+    }
+}
+
+/// The default total on PostgreSQL, given the planner's estimate: `None` when the matches
+/// must be counted (up to the exact limit), else the estimate, never below the rows seen.
+fn estimate_without_count(planner: i64, seen: i64) -> Option<Total> {
+    (planner > SURELY_LARGE_ESTIMATE).then(|| Total::Estimate(planner.max(seen)))
+}
+
 fn count_total<'a>(
     conn: &mut DbConnection,
     base: &dyn Fn() -> Boxed<'a>,
@@ -910,6 +933,12 @@ fn count_total<'a>(
             Ok(Total::Estimate(planner_rows(conn, base())?.max(seen)))
         }
         (TotalWanted::Auto, Backend::Postgres) => {
+            // Planning costs far less than counting: a result the planner expects to be far
+            // above the limit is not counted at all.
+            let planner = planner_rows(conn, base())?;
+            if let Some(total) = estimate_without_count(planner, seen) {
+                return Ok(total);
+            }
             // Count at most one row past the limit: bounded work at any size.
             let capped: i64 = Around::<_, diesel::sql_types::BigInt>::new(
                 "SELECT count(*) FROM (",
@@ -920,9 +949,7 @@ fn count_total<'a>(
             if capped <= EXACT_TOTAL_LIMIT {
                 Ok(Total::Exact(capped))
             } else {
-                Ok(Total::Estimate(
-                    planner_rows(conn, base())?.max(capped).max(seen),
-                ))
+                Ok(Total::Estimate(planner.max(capped).max(seen)))
             }
         }
     }
@@ -1092,8 +1119,14 @@ pub fn list(
     let more = i64::try_from(ids.len()).unwrap_or(i64::MAX) > limit;
     ids.truncate(usize::try_from(limit).unwrap_or(0));
     let items = by_ids(conn, &ids)?;
-    let seen = skipped + i64::try_from(items.len()).unwrap_or(0) + i64::from(more);
-    let total = count_total(conn, &base, total, seen)?;
+    let shown = i64::try_from(items.len()).unwrap_or(0);
+    let seen = skipped + shown + i64::from(more);
+    // A last page of page numbers counts the matches itself: no count, exact whatever was
+    // asked (except none).
+    let total = match shown_total(start, shown, more) {
+        Some(n) if total != TotalWanted::None => Total::Exact(n),
+        _ => count_total(conn, &base, total, seen)?,
+    };
     let next = if more {
         items
             .last()
@@ -1548,6 +1581,40 @@ mod tests {
 
     fn has_static_id<Q: diesel::query_builder::QueryId>(_: &Q) -> bool {
         Q::HAS_STATIC_QUERY_ID
+    }
+
+    #[test]
+    fn a_last_page_of_page_numbers_gives_its_own_total() {
+        // Page 1 of 3 rows, nothing after it: 3.
+        assert_eq!(shown_total(&Start::Offset(0), 3, false), Some(3));
+        // An empty list: 0.
+        assert_eq!(shown_total(&Start::Offset(0), 0, false), Some(0));
+        // Page 3 of 50 a page with 7 rows: 107.
+        assert_eq!(shown_total(&Start::Offset(100), 7, false), Some(107));
+        // More rows follow: unknown.
+        assert_eq!(shown_total(&Start::Offset(0), 50, true), None);
+        // Past the end: the rows before the offset are not known to exist.
+        assert_eq!(shown_total(&Start::Offset(100), 0, false), None);
+        // After a cursor the rows before it are not counted.
+        let after = Start::After(SortValue::CaseNumber("x".into()), "id".into());
+        assert_eq!(shown_total(&after, 3, false), None);
+    }
+
+    #[test]
+    fn only_a_result_far_above_the_exact_limit_goes_uncounted() {
+        // At or below twice the limit the matches are counted (a planner off by up to twice
+        // must not turn 10,000 or fewer into an estimate).
+        assert_eq!(estimate_without_count(EXACT_TOTAL_LIMIT, 51), None);
+        assert_eq!(estimate_without_count(SURELY_LARGE_ESTIMATE, 51), None);
+        assert_eq!(
+            estimate_without_count(SURELY_LARGE_ESTIMATE + 1, 51),
+            Some(Total::Estimate(SURELY_LARGE_ESTIMATE + 1))
+        );
+        // Never below the rows the page has seen.
+        assert_eq!(
+            estimate_without_count(30_000, 40_001),
+            Some(Total::Estimate(40_001))
+        );
     }
 
     /// Without a static query id diesel writes a statement's whole SQL on every call, only to

@@ -4459,6 +4459,25 @@ async fn the_total_is_exact_estimated_or_left_out_as_asked(app: TestApp) {
     }
     // Never below the rows the page has seen.
     assert!(r.body["total"].as_i64().unwrap() >= 2, "{}", r.text);
+    // A last page knows the total from its own rows: exact even when an estimate is asked.
+    for query in [
+        "per_page=50&total=estimate",
+        "per_page=2&page=2&total=estimate",
+    ] {
+        let r = app
+            .get(&format!("/api/v1/requests?{query}"), &st.clerk)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["total"], 3, "{query}: {}", r.text);
+        assert_eq!(r.body["total_kind"], "exact", "{query}: {}", r.text);
+    }
+    // A page past the end does not know how many rows came before it: counted.
+    let r = app
+        .get("/api/v1/requests?per_page=2&page=5", &st.clerk)
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 0, "{}", r.text);
+    assert_eq!(r.body["total"], 3, "{}", r.text);
+    assert_eq!(r.body["total_kind"], "exact", "{}", r.text);
 }
 
 async fn the_search_is_answered_by_its_index_on_postgresql(app: TestApp) {
