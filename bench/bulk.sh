@@ -17,8 +17,9 @@ port=18081
 export GONGKAI__BOOTSTRAP__ADMIN_PASSWORD=bench-admin-password
 export GONGKAI__SERVER__BIND=127.0.0.1:$port
 export GONGKAI__LOG__LEVEL=warn
-cargo build --release -q
-bin=${CARGO_TARGET_DIR:-target}/release/gongkai
+# BIN=path measures a binary built before (else a release build of this tree).
+if [ -z "${BIN:-}" ]; then cargo build --release -q; fi
+bin=${BIN:-${CARGO_TARGET_DIR:-target}/release/gongkai}
 work=$(mktemp -d)
 if [ "$backend" = postgres ]; then
   psql -w -h 127.0.0.1 -U postgres -qc 'DROP DATABASE IF EXISTS gongkai_bulk_bench' -c 'CREATE DATABASE gongkai_bulk_bench'
