@@ -1589,7 +1589,7 @@ mod tests {
         assert_eq!(shown_total(&Start::Offset(0), 3, false), Some(3));
         // An empty list: 0.
         assert_eq!(shown_total(&Start::Offset(0), 0, false), Some(0));
-        // Page 3 of 50 a page with 7 rows: 107.
+        // Page 3 at 50 a page, with 7 rows: 107.
         assert_eq!(shown_total(&Start::Offset(100), 7, false), Some(107));
         // More rows follow: unknown.
         assert_eq!(shown_total(&Start::Offset(0), 50, true), None);
