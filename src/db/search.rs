@@ -7,7 +7,9 @@
 //! one writer path, `requests::to_row`). PostgreSQL indexes it as an array (GIN over
 //! `string_to_array(search_text, ' ')`), SQLite copies it into an FTS5 table by triggers. A
 //! search asks the index for the rows holding every gram of the query, and then rechecks the
-//! original columns with the old `LIKE`, so the result is exactly the substring match.
+//! original columns with the old `LIKE`, so the result is exactly the substring match. A query
+//! of one or two uncased characters (a name like 张伟) needs no recheck: its one gram is held
+//! exactly by the rows that contain it ([`grams_are_exact`]).
 //!
 //! Why grams of two: Chinese names are often two characters (张三) and a search of one or two
 //! characters must find them; trigram indexes (pg_trgm, FTS5's `trigram`) cannot, and
@@ -52,6 +54,19 @@ pub fn query_grams(query: &str) -> Vec<String> {
         }
     }
     grams.into_iter().collect()
+}
+
+/// Whether holding the grams of `query` is the same as containing it: a query of one or two
+/// letters or digits, none of them with a case. The stored grams are every such character and
+/// every such neighbouring pair of a field, so a field contains the query exactly when its
+/// grams hold the query's one gram, and the recheck on the original columns can be left out.
+/// Longer queries are not (the grams of `张三丰` are also held by `张三 三丰`), and a cased
+/// letter is not (the grams are ASCII-lowercased, PostgreSQL's `LIKE` is case-sensitive, and
+/// SQLite's FTS5 folds the case of every script).
+pub fn grams_are_exact(query: &str) -> bool {
+    let uncased = |c: char| c.to_lowercase().eq([c]) && c.to_uppercase().eq([c]);
+    (1..=2).contains(&query.chars().count())
+        && query.chars().all(|c| c.is_alphanumeric() && uncased(c))
 }
 
 /// An FTS5 query asking for every gram in the `grams` column (each gram a quoted phrase).
@@ -110,6 +125,46 @@ mod tests {
         assert!(query_grams("〔-〕").is_empty());
         assert_eq!(query_grams("三"), vec!["三"]);
         assert_eq!(query_grams("张三丰"), vec!["三丰", "张三"]);
+    }
+
+    #[test]
+    fn one_or_two_uncased_letters_or_digits_are_matched_by_their_gram_alone() {
+        for q in ["娜", "张伟", "12", "7号"] {
+            assert!(grams_are_exact(q), "{q}");
+        }
+        // Longer, cased, or with a separator: the original columns are rechecked.
+        for q in ["张三丰", "ab", "Ab", "Жж", "ǅ", "张 伟", "〔", ""] {
+            assert!(!grams_are_exact(q), "{q}");
+        }
+    }
+
+    #[test]
+    fn an_exact_query_is_held_by_a_document_exactly_when_a_field_contains_it() {
+        let fields = [
+            "北京市张三有限公司",
+            "申请公开2025年预算〔12〕号",
+            "京-张伟",
+        ];
+        let doc = document_grams(&fields);
+        let chars: std::collections::BTreeSet<char> = fields
+            .iter()
+            .flat_map(|f| f.chars())
+            .chain("王伟5三张".chars())
+            .collect();
+        // Every query of one or two of these characters: the grams and the substring agree.
+        let mut queries: Vec<String> = chars.iter().map(|c| c.to_string()).collect();
+        for a in &chars {
+            for b in &chars {
+                queries.push([*a, *b].iter().collect());
+            }
+        }
+        let mut checked = 0;
+        for q in queries.iter().filter(|q| grams_are_exact(q)) {
+            let contained = fields.iter().any(|f| f.contains(q.as_str()));
+            assert_eq!(has_all(&doc, q), contained, "{q}");
+            checked += 1;
+        }
+        assert!(checked > 100, "{checked}");
     }
 
     #[test]

@@ -447,8 +447,9 @@ pub struct RequestListQuery {
     pub cursor: Option<String>,
     /// `exact` counts the matches; `estimate` gives the database's estimate (PostgreSQL's
     /// planner; SQLite counts); `none` skips the count. Default: exact up to 10,000 matches,
-    /// an estimate beyond (not counted at all when the planner expects over 20,000). A last
-    /// page of page numbers is always exact (unless `none`), counted from the page itself.
+    /// an estimate beyond (not counted at all when the planner expects over 20,000, or over
+    /// 2,000 with `q`, whose count reads every match). A last page of page numbers is always
+    /// exact (unless `none`), counted from the page itself.
     /// `total_kind` in the answer says which was given.
     #[param(value_type = Option<TotalKindCode>)]
     pub total: Option<String>,

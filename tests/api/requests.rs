@@ -4505,6 +4505,35 @@ async fn the_search_is_answered_by_its_index_on_postgresql(app: TestApp) {
         .unwrap();
         assert!(plan.contains("requests_search"), "q={q}:\n{plan}");
     }
+    // One or two uncased characters are their gram alone: no `LIKE` recheck (`~~`), which
+    // would make the planner expect a hundredth of the matches. Longer or cased queries keep
+    // it, and every query keeps it while a row awaits its grams.
+    let plan_of = |conn: &mut gongkai::db::DbConnection, q: &str| {
+        let filter = gongkai::domain::request::ListFilter {
+            q: Some(q.to_string()),
+            ..Default::default()
+        };
+        gongkai::db::requests::explain_list(
+            conn,
+            &filter,
+            (gongkai::domain::request::SortKey::Created, true),
+            50,
+        )
+        .unwrap()
+    };
+    for (q, rechecked) in [
+        ("张", false),
+        ("张三", false),
+        ("张三丰", true),
+        ("R", true),
+    ] {
+        let plan = plan_of(&mut conn, q);
+        assert_eq!(plan.contains("~~"), rechecked, "q={q}:\n{plan}");
+    }
+    conn.batch_execute("UPDATE requests SET search_text = NULL")
+        .unwrap();
+    let plan = plan_of(&mut conn, "张三");
+    assert!(plan.contains("~~"), "{plan}");
 }
 
 /// Issue 17: a date before the first Regulation took effect (2008-05-01), or beyond the
