@@ -661,9 +661,7 @@ pub(crate) fn scoped(scope: &Scope, dialect: Backend) -> Boxed<'_> {
     }
 }
 
-/// The list's filters; `pending`: whether some rows still await their search grams (read only
-/// when there is a `q`, see [`search`]).
-fn filtered<'a>(scope: &'a Scope, f: &'a ListFilter, backend: Backend, pending: bool) -> Boxed<'a> {
+fn filtered<'a>(scope: &'a Scope, f: &'a ListFilter, backend: Backend) -> Boxed<'a> {
     let mut q = scoped(scope, backend);
     if !f.states.is_empty() {
         q = q.filter(requests::state.eq_any(f.states.iter().map(|s| s.code()).collect::<Vec<_>>()));
@@ -730,69 +728,55 @@ fn filtered<'a>(scope: &'a Scope, f: &'a ListFilter, backend: Backend, pending: 
         }
     }
     if let Some(text) = &f.q {
-        q = search(q, text, backend, pending);
+        q = search(q, text, backend);
     }
     q
 }
 
 /// `q`: the rows whose stored grams hold every gram of the text (the index: GIN on PostgreSQL,
 /// FTS5 on SQLite), then the exact substring recheck on the original columns, so the result is
-/// the old `LIKE '%text%'`. While some rows still await their grams (`pending`: written by a
-/// release before the search column, filled after start), those are rechecked too.
+/// the old `LIKE '%text%'`. Rows still awaiting their grams (written by a release before the
+/// search column, filled after start; a partial index finds them) are rechecked alone.
 ///
-/// The recheck is left out where the grams alone are exact ([`grams_are_exact`]: one or two
-/// uncased characters, the common search for a name): it costs little per row, but PostgreSQL
-/// estimates the two conditions as independent, expects a hundredth of the matches (90 for
-/// 8,670 over a million), and so reads and sorts every match instead of walking the sort's
-/// index, and counts them instead of estimating.
+/// Where the grams alone are exact ([`grams_are_exact`]: one or two ideographs or digits, the
+/// common search for a name) the recheck is kept only for those rows:
+/// `grams OR (search_text IS NULL AND like)`. Not for its own cost, which is small: PostgreSQL
+/// estimates `grams AND like` as independent, expects a hundredth of the matches (90 for
+/// 张伟's 8,670 over a million, 7,913 for 娜's 88,000), and so reads and sorts every match
+/// instead of walking the sort's index, and counts them instead of estimating.
 ///
 /// [`grams_are_exact`]: super::search::grams_are_exact
-fn search<'a>(mut q: Boxed<'a>, text: &str, backend: Backend, pending: bool) -> Boxed<'a> {
+fn search<'a>(q: Boxed<'a>, text: &str, backend: Backend) -> Boxed<'a> {
     use diesel::dsl::sql;
     use diesel::sql_types::Bool;
-    let grams = super::search::query_grams(text);
-    let or_pending = if pending {
-        " OR requests.search_text IS NULL)"
-    } else {
-        ")"
-    };
-    if !grams.is_empty() {
-        let candidates = match backend {
-            Backend::Postgres => sql::<Bool>(
-                "(string_to_array(requests.search_text, ' ') @> string_to_array(",
-            )
-            .bind::<Text, _>(grams.join(" "))
-            .sql(", ' ')")
-            .sql(or_pending),
-            Backend::Sqlite => sql::<Bool>(
-                "(requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH ",
-            )
-            .bind::<Text, _>(super::search::fts5_query(&grams))
-            .sql(")")
-            .sql(or_pending),
-        };
-        q = q.filter(candidates);
-        if !pending && super::search::grams_are_exact(text) {
-            return q;
-        }
-    }
     let pattern = format!("%{}", like_prefix(text));
-    q.filter(
-        requests::case_number
-            .like(pattern.clone())
-            .escape('\\')
-            .or(requests::applicant_name.like(pattern.clone()).escape('\\'))
-            .or(requests::description.like(pattern).escape('\\')),
-    )
-}
-
-/// Whether some applications still await their search grams (see [`search`]): one look at the
-/// partial index of those rows, empty once they are filled.
-pub fn search_pending(conn: &mut DbConnection) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        requests::table.filter(requests::search_text.is_null()),
-    ))
-    .get_result(conn)
+    let like = requests::case_number
+        .like(pattern.clone())
+        .escape('\\')
+        .or(requests::applicant_name.like(pattern.clone()).escape('\\'))
+        .or(requests::description.like(pattern).escape('\\'));
+    let grams = super::search::query_grams(text);
+    if grams.is_empty() {
+        return q.filter(like);
+    }
+    let held = match backend {
+        Backend::Postgres => {
+            sql::<Bool>("(string_to_array(requests.search_text, ' ') @> string_to_array(")
+                .bind::<Text, _>(grams.join(" "))
+                .sql(", ' '))")
+        }
+        Backend::Sqlite => sql::<Bool>(
+            "(requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH ",
+        )
+        .bind::<Text, _>(super::search::fts5_query(&grams))
+        .sql("))"),
+    };
+    if super::search::grams_are_exact(text) {
+        q.filter(held.or(requests::search_text.is_null().and(like)))
+    } else {
+        q.filter(held.or(requests::search_text.is_null()))
+            .filter(like)
+    }
 }
 
 /// Which SQL dialect a query is built for, where the two differ.
@@ -1153,8 +1137,7 @@ pub fn list(
 ) -> Result<ListPage, DbError> {
     let scope = resolve(conn, visibility)?;
     let dialect = backend(conn);
-    let pending = filter.q.is_some() && search_pending(conn)?;
-    let base = || filtered(&scope, filter, dialect, pending);
+    let base = || filtered(&scope, filter, dialect);
     // One row more than the page tells whether another page follows. Two steps: the page's
     // ids first, which the sort indexes answer without the wide rows, then those rows by
     // primary key.
@@ -1579,14 +1562,9 @@ pub fn explain_list(
         return Ok(String::new());
     }
     let scope = Scope::All;
-    let pending = filter.q.is_some() && search_pending(conn)?;
-    let q = keyed_run(
-        filtered(&scope, filter, Backend::Postgres, pending),
-        sort.0,
-        sort.1,
-    )
-    .limit(limit)
-    .select(requests::id);
+    let q = keyed_run(filtered(&scope, filter, Backend::Postgres), sort.0, sort.1)
+        .limit(limit)
+        .select(requests::id);
     let lines: Vec<String> = Around::<_, Text>::new("EXPLAIN ", q, "").load(conn)?;
     Ok(lines.join("\n"))
 }

@@ -5,10 +5,11 @@
 //! distinct single characters and overlapping two-character grams of the letter-or-digit runs
 //! of those three fields, ASCII lowercased, separated by spaces (computed here, written by the
 //! one writer path, `requests::to_row`). PostgreSQL indexes it as an array (GIN over
-//! `string_to_array(search_text, ' ')`), SQLite copies it into an FTS5 table by triggers. A
+//! `string_to_array(search_text, ' ')`), SQLite copies it into an FTS5 table by triggers
+//! (tokenized by `ascii`, so each gram, of any script, is exactly one token). A
 //! search asks the index for the rows holding every gram of the query, and then rechecks the
 //! original columns with the old `LIKE`, so the result is exactly the substring match. A query
-//! of one or two uncased characters (a name like 张伟) needs no recheck: its one gram is held
+//! of one or two ideographs or digits (a name like 张伟) needs no recheck: its one gram is held
 //! exactly by the rows that contain it ([`grams_are_exact`]).
 //!
 //! Why grams of two: Chinese names are often two characters (张三) and a search of one or two
@@ -57,16 +58,33 @@ pub fn query_grams(query: &str) -> Vec<String> {
 }
 
 /// Whether holding the grams of `query` is the same as containing it: a query of one or two
-/// letters or digits, none of them with a case. The stored grams are every such character and
-/// every such neighbouring pair of a field, so a field contains the query exactly when its
-/// grams hold the query's one gram, and the recheck on the original columns can be left out.
-/// Longer queries are not (the grams of `张三丰` are also held by `张三 三丰`), and a cased
-/// letter is not (the grams are ASCII-lowercased, PostgreSQL's `LIKE` is case-sensitive, and
-/// SQLite's FTS5 folds the case of every script).
+/// CJK ideographs or ASCII digits (a name such as 张伟, a number). The stored grams are every
+/// such character and every neighbouring pair of a field, so a field contains the query exactly
+/// when its grams hold the query's one gram, and the recheck on the original columns can be
+/// left out. Not for longer queries (the grams of `张三丰` are also held by `张三 三丰`), nor
+/// for ASCII letters (the grams are lowercased, PostgreSQL's `LIKE` is case-sensitive). Kept to
+/// ideographs and digits, where nothing else can differ: the other characters Rust calls
+/// alphanumeric include marks and symbols (Devanagari ा, Tibetan ི, 🄰), which an FTS5
+/// tokenizer other than the `ascii` one SQLite's copy uses would split or drop (`unicode61`,
+/// used before, looked `का` up as `क`).
 pub fn grams_are_exact(query: &str) -> bool {
-    let uncased = |c: char| c.to_lowercase().eq([c]) && c.to_uppercase().eq([c]);
     (1..=2).contains(&query.chars().count())
-        && query.chars().all(|c| c.is_alphanumeric() && uncased(c))
+        && query
+            .chars()
+            .all(|c| c.is_alphanumeric() && is_ideograph_or_digit(c))
+}
+
+/// In a block of CJK unified or compatibility ideographs (up to extension I), or an ASCII
+/// digit. The blocks hold unassigned code points, which are no gram: the caller also asks for
+/// a letter or digit.
+fn is_ideograph_or_digit(c: char) -> bool {
+    matches!(c,
+        '0'..='9'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2FA1F}'
+        | '\u{30000}'..='\u{323AF}')
 }
 
 /// An FTS5 query asking for every gram in the `grams` column (each gram a quoted phrase).
@@ -128,12 +146,27 @@ mod tests {
     }
 
     #[test]
-    fn one_or_two_uncased_letters_or_digits_are_matched_by_their_gram_alone() {
-        for q in ["娜", "张伟", "12", "7号"] {
+    fn one_or_two_ideographs_or_digits_are_matched_by_their_gram_alone() {
+        for q in ["娜", "张伟", "12", "7号", "𠀋", "丽"] {
             assert!(grams_are_exact(q), "{q}");
         }
-        // Longer, cased, or with a separator: the original columns are rechecked.
-        for q in ["张三丰", "ab", "Ab", "Жж", "ǅ", "张 伟", "〔", ""] {
+        // Longer, cased, marks and symbols, or with a separator: the columns are rechecked.
+        for q in [
+            "张三丰",
+            "ab",
+            "Ab",
+            "Жж",
+            "ǅ",
+            "का",
+            "ि",
+            "བི",
+            "张🄰",
+            "张 伟",
+            "〔",
+            "０",
+            "张\u{2F000}",
+            "",
+        ] {
             assert!(!grams_are_exact(q), "{q}");
         }
     }
