@@ -170,10 +170,8 @@ fn numbered_page(
         if full || !db::feed::has_unnumbered(conn)? {
             return Ok(events);
         }
-        if db::transaction(conn, db::feed::number_round)? == 0 {
-            // Another process numbered them meanwhile: read again, and stop if none is left.
-            continue;
-        }
+        // Numbers none when another process numbered them meanwhile: the page is read again.
+        db::transaction(conn, db::feed::number_round)?;
     }
 }
 

@@ -785,6 +785,20 @@ async fn feed_events(app: &TestApp, token: &str) -> Vec<Value> {
     r.body["events"].as_array().expect("events").clone()
 }
 
+/// The feed events' cursors, as numbers.
+fn cursors(events: &[Value]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|e| {
+            e["cursor"]
+                .as_str()
+                .expect("cursor")
+                .parse()
+                .expect("number")
+        })
+        .collect()
+}
+
 async fn an_import_publishes_one_feed_event_per_application_in_line_order_and_a_refused_one_none(
     app: TestApp,
 ) {
@@ -829,16 +843,7 @@ async fn an_import_publishes_one_feed_event_per_application_in_line_order_and_a_
     assert_eq!(new[1]["data"]["disposition"], "granted");
     assert_eq!(new[1]["data"]["state"], "closed");
     // Cursors follow on without a gap from what was there before.
-    let cursors: Vec<i64> = events
-        .iter()
-        .map(|e| {
-            e["cursor"]
-                .as_str()
-                .expect("cursor")
-                .parse()
-                .expect("number")
-        })
-        .collect();
+    let cursors = cursors(&events);
     assert!(cursors.windows(2).all(|w| w[1] == w[0] + 1), "{cursors:?}");
 }
 
@@ -920,16 +925,7 @@ async fn the_first_feed_page_after_a_large_import_numbers_only_the_rounds_it_nee
         refs, expected,
         "every imported application once, in line order"
     );
-    let cursors: Vec<i64> = all
-        .iter()
-        .map(|e| {
-            e["cursor"]
-                .as_str()
-                .expect("cursor")
-                .parse()
-                .expect("number")
-        })
-        .collect();
+    let cursors = cursors(&all);
     let first_cursor: i64 = start.parse::<i64>().expect("number") + 1;
     assert_eq!(
         cursors.first(),
