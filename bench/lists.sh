@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
 # List latency over a large history (issue 15). Usage:
 #   bench/lists.sh [REQUESTS]            (default 1000000)
-# Builds the release binary, seeds the PostgreSQL database $DB (default gongkai_lists) with
-# REQUESTS applications unless it already holds that many, starts gongkai on 127.0.0.1:$PORT,
-# and for each documented filter and sort measures p50/p99 of GET /api/v1/requests at 1 and 8
-# clients (wrk; apt-get install -y wrk), by page 1 and by a deep cursor. Beside them, the
-# ceiling measured in the same run: the same binary's /healthz, and the list's own SQL (the
-# page's ids by the sort's index, their rows with documents, the planner's estimate, and the
-# capped count when the service takes it) through pgbench -f. Ends with the plans of q
-# searches. Needs a server at 127.0.0.1:5432, trust auth. DURATION (default 5s) is the length
-# of each measurement; BIN=path measures a binary built before (A/B runs in one session);
-# ONLY=regex measures only the cases whose label matches (ONLY='^q=' the searches).
+# Builds the release binary, seeds the database with REQUESTS applications unless it already
+# holds that many, starts gongkai on 127.0.0.1:$PORT, and for each documented filter and sort
+# measures p50/p99 of GET /api/v1/requests at 1 and 8 clients (wrk; apt-get install -y wrk), by
+# page 1 and by a deep cursor. Beside them, the ceiling measured in the same run: the same
+# binary's /healthz, and the list's own SQL (the page's ids by the sort's index, their rows
+# with documents, and the total as the service takes it) run by the database's own client at
+# the same number of clients. Ends with the plans of q searches.
+#   DATABASE=postgres (default): the PostgreSQL database $DB (default gongkai_lists) at
+#     127.0.0.1:5432, trust auth; the SQL through pgbench -f, with the planner's estimate and
+#     the capped count when the service takes it.
+#   DATABASE=sqlite: the file $SQLITE_PATH (default /tmp/gongkai-lists/lists.db); the SQL
+#     through the sqlite3 shell (apt-get install -y sqlite3), one shell per client, each running
+#     it $SQL_RUNS times (default 40) with .timer on.
+# DURATION (default 5s) is the length of each measurement; BIN=path measures a binary built
+# before (A/B runs in one session); ONLY=regex measures only the cases whose label matches
+# (ONLY='^q=' the searches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
+database=${DATABASE:-postgres}
 db=${DB:-gongkai_lists}
 port=${PORT:-18081}
 dur=${DURATION:-5s}
-url=postgres://postgres@127.0.0.1:5432/$db
+sql_runs=${SQL_RUNS:-40}
+case $database in
+  postgres) url=postgres://postgres@127.0.0.1:5432/$db ;;
+  sqlite)
+    sqlite_path=${SQLITE_PATH:-/tmp/gongkai-lists/lists.db}
+    mkdir -p "$(dirname "$sqlite_path")"
+    url=sqlite://$sqlite_path ;;
+  *) echo "DATABASE is postgres or sqlite" >&2; exit 2 ;;
+esac
 export GONGKAI__DATABASE__URL=$url
 export GONGKAI__BOOTSTRAP__ADMIN_PASSWORD=bench-admin-password
 export GONGKAI__SERVER__BIND=127.0.0.1:$port
@@ -26,29 +41,49 @@ export GONGKAI__LOG__LEVEL=warn
 if [ -z "${BIN:-}" ]; then cargo build --release -q; fi
 bin=${BIN:-${CARGO_TARGET_DIR:-target}/release/gongkai}
 psql_() { psql -w -h 127.0.0.1 -U postgres -qtA "$@"; }
-have=$(psql_ -d "$db" -c 'SELECT count(*) FROM requests' 2>/dev/null || echo 0)
+sql_() { # one value from the benchmark's database
+  if [ "$database" = sqlite ]; then sqlite3 "$sqlite_path" "$1"; else psql_ -d "$db" -c "$1"; fi
+}
+have=$(sql_ 'SELECT count(*) FROM requests' 2>/dev/null || echo 0)
 if [ "${have:-0}" -lt "$n" ]; then
-  echo "== seeding $n applications into $db"
-  psql_ -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-  $bin seed --agencies 20 --requests "$n" --years 2021-2026
+  echo "== seeding $n applications into $url"
+  if [ "$database" = sqlite ]; then
+    rm -f "$sqlite_path" "$sqlite_path-wal" "$sqlite_path-shm"
+  else
+    psql_ -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  fi
+  /usr/bin/time -f "   seed: %e s, peak RSS %M KiB" $bin seed --agencies 20 --requests "$n" --years 2021-2026
 fi
 $bin serve & pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 tmp=$(mktemp -d)
 for _ in $(seq 1 100); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
 # Rows stored before the search column existed are filled after start: wait for them.
-while [ "$(psql_ -d "$db" -c 'SELECT count(*) FROM requests WHERE search_text IS NULL')" != 0 ]; do
-  echo "   (filling search grams: $(psql_ -d "$db" -c 'SELECT count(*) FROM requests WHERE search_text IS NULL') left)"
+while [ "$(sql_ 'SELECT count(*) FROM requests WHERE search_text IS NULL')" != 0 ]; do
+  echo "   (filling search grams: $(sql_ 'SELECT count(*) FROM requests WHERE search_text IS NULL') left)"
   sleep 5
 done
 export TOKEN=$(curl -s -X POST "localhost:$port/api/v1/auth/token" -H 'content-type: application/json' \
   -d '{"grant_type":"password","username":"admin","password":"bench-admin-password"}' |
   sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-agency=$(psql_ -d "$db" -c "SELECT agency_id FROM requests GROUP BY agency_id ORDER BY count(*) DESC LIMIT 1")
-case_number=$(psql_ -d "$db" -c "SELECT case_number FROM requests ORDER BY created_at LIMIT 1 OFFSET 500000")
+agency=$(sql_ "SELECT agency_id FROM requests GROUP BY agency_id ORDER BY count(*) DESC LIMIT 1")
+case_number=$(sql_ "SELECT case_number FROM requests ORDER BY created_at LIMIT 1 OFFSET 500000")
 case_part=${case_number: -6}
 today=$(curl -s "localhost:$port/api/v1/dashboard" -H "authorization: Bearer $TOKEN" | sed -E 's/.*"today":"([^"]+)".*/\1/')
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
+grams_of() { # the query's grams as db::search::query_grams makes them, space-separated
+  python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x for x in r if len(x) == 1} | {x[i:i+2] for x in r for i in range(len(x)-1)})))' "$1"
+}
+held() { # the gram index's condition for a query (db::requests::search)
+  local g; g=$(grams_of "$1")
+  if [ "$database" = sqlite ]; then
+    printf "(requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH '{grams} : (%s)'))" \
+      "$(printf '%s\n' $g | sed 's/.*/"&"/' | paste -sd'\t' | sed 's/\t/ AND /g')"
+  else
+    printf "(string_to_array(requests.search_text, ' ') @> string_to_array('%s', ' '))" "$g"
+  fi
+}
+like() { echo "(requests.case_number LIKE '%$1%' OR requests.applicant_name LIKE '%$1%' OR requests.description LIKE '%$1%')"; }
 
 # label | query string | SQL filter (for pgbench) | SQL order of the sort's index
 cases=$(cat <<EOF
@@ -69,9 +104,9 @@ disposition + late|disposition=granted&late=true|disposition = 'granted' AND lat
 external_reference|external_reference=NONE-1|external_reference = 'NONE-1'|created_at DESC, id DESC
 agency_id, -created|agency_id=$agency|agency_id = '$agency'|created_at DESC, id DESC
 agency_id, sort due|agency_id=$agency&sort=due|agency_id = '$agency' AND due_date IS NOT NULL|due_date, id
-q=张伟 (2 chars)|q=$(enc 张伟)|(string_to_array(search_text, ' ') @> string_to_array('张伟', ' ') OR (search_text IS NULL AND (case_number LIKE '%张伟%' OR applicant_name LIKE '%张伟%' OR description LIKE '%张伟%')))|created_at DESC, id DESC
-q=娜 (1 char)|q=$(enc 娜)|(string_to_array(search_text, ' ') @> string_to_array('娜', ' ') OR (search_text IS NULL AND (case_number LIKE '%娜%' OR applicant_name LIKE '%娜%' OR description LIKE '%娜%')))|created_at DESC, id DESC
-q=case number part|q=$(enc "$case_part")|string_to_array(search_text, ' ') @> string_to_array('$(python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x for x in r if len(x) == 1} | {x[i:i+2] for x in r for i in range(len(x)-1)})))' "$case_part")', ' ') AND (case_number LIKE '%$case_part%' OR applicant_name LIKE '%$case_part%' OR description LIKE '%$case_part%')|created_at DESC, id DESC
+q=张伟 (2 chars)|q=$(enc 张伟)|($(held 张伟) OR (search_text IS NULL AND $(like 张伟)))|created_at DESC, id DESC
+q=娜 (1 char)|q=$(enc 娜)|($(held 娜) OR (search_text IS NULL AND $(like 娜)))|created_at DESC, id DESC
+q=case number part|q=$(enc "$case_part")|($(held "$case_part") OR search_text IS NULL) AND $(like "$case_part")|created_at DESC, id DESC
 EOF
 )
 
@@ -85,11 +120,26 @@ pgb_p() { # clients sqlfile -> "p50 p99 tps" from per-transaction log
   cat "$tmp"/pgbench_log.* 2>/dev/null | awk '{print $3}' | sort -n |
     awk -v tps="$(awk '/^tps/{print $3; exit}' "$tmp/pgb.out")" '{a[NR]=$1} END{if(NR==0){print "- - -"; exit} printf "%.2fms %.2fms %s", a[int(NR*0.5)+1]/1000, a[int(NR*0.99)+1]/1000, tps}'
 }
+sq_p() { # clients sqlfile -> "p50 p99 qps": $sql_runs runs of the file in each of the clients' sqlite3 shells
+  local start end i
+  start=$(date +%s.%N)
+  for i in $(seq 1 "$1"); do
+    { echo .timer on; for _ in $(seq 1 "$sql_runs"); do cat "$2"; echo "SELECT 'END';"; done; } |
+      sqlite3 -readonly "$sqlite_path" >"$tmp/sq.$i" 2>&1 &
+  done
+  wait
+  end=$(date +%s.%N)
+  cat "$tmp"/sq.* | awk '/^Run Time: real/{t+=$4} /^END$/{print t*1000; t=0}' | sort -n |
+    awk -v s="$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" '{a[NR]=$1} END{if(NR==0){print "- - -"; exit} printf "%.2fms %.2fms %.1f", a[int(NR*0.5)+1], a[int(NR*0.99)+1], NR/s}'
+  rm -f "$tmp"/sq.*
+}
 ms() { # wrk latency ("1.23ms", "456.00us", "1.02s") -> ms
   awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'
 }
 
-printf '%-58s %-8s %-22s %-22s %-22s %s\n' "case" "clients" "HTTP p50/p99 req/s" "deep cursor p50/p99" "SQL (pgbench) p50/p99" "HTTP/SQL p50"
+sql_column="SQL (pgbench) p50/p99"
+if [ "$database" = sqlite ]; then sql_column="SQL (sqlite3) p50/p99"; fi
+printf '%-58s %-8s %-22s %-22s %-22s %s\n' "case" "clients" "HTTP p50/p99 req/s" "deep cursor p50/p99" "$sql_column" "HTTP/SQL p50"
 for c in 1 8; do
   read -r h50 h99 hr <<<"$(wrk_p "$c" "http://127.0.0.1:$port/healthz")"
   printf '%-58s %-8s %-22s\n' "/healthz (ceiling)" "$c" "$h50/$h99 $hr"
@@ -98,25 +148,31 @@ while IFS='|' read -r label query where order; do
   [ -n "$label" ] || continue
   # ONLY=regex measures the cases whose label matches (A/B runs of a few).
   if [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then continue; fi
-  # The default total as the service takes it: the planner's estimate first, and the capped
-  # count only when that estimate is at most 20,000 (db::requests::SURELY_LARGE_ESTIMATE), or
-  # 2,000 for a search (SURELY_LARGE_SEARCH). A search of one or two ideographs or digits is
-  # its gram alone (the columns rechecked only for rows without grams); longer ones recheck
-  # every candidate (db::search::grams_are_exact).
-  surely_large=20000
-  if [[ $label == q=* ]]; then surely_large=2000; fi
-  estimate=$(psql_ -d "$db" -c "EXPLAIN (FORMAT JSON) SELECT id FROM requests WHERE $where" |
-    python3 -c 'import json, sys; print(round(json.load(sys.stdin)[0]["Plan"]["Plan Rows"]))')
   cat >"$tmp/list.sql" <<SQL
 SELECT r.*, d.details, d.workflow FROM requests r JOIN request_documents d ON d.request_id = r.id
  WHERE r.id IN (SELECT id FROM requests WHERE $where ORDER BY $order LIMIT 51);
-EXPLAIN (FORMAT JSON) SELECT id FROM requests WHERE $where;
 SQL
-  if [ "$estimate" -le "$surely_large" ]; then
-    echo "SELECT count(*) FROM (SELECT 1 FROM requests WHERE $where LIMIT 10001) AS capped;" >>"$tmp/list.sql"
-    label="$label (est. $estimate, counted)"
+  if [ "$database" = sqlite ]; then
+    # SQLite has no planner estimate: the service counts the whole result (db::requests::
+    # count_total), so the ceiling counts it too.
+    echo "SELECT count(*) FROM requests WHERE $where;" >>"$tmp/list.sql"
   else
-    label="$label (est. $estimate)"
+    # The default total as the service takes it: the planner's estimate first, and the capped
+    # count only when that estimate is at most 20,000 (db::requests::SURELY_LARGE_ESTIMATE),
+    # or 2,000 for a search (SURELY_LARGE_SEARCH). A search of one or two ideographs or digits
+    # is its gram alone (the columns rechecked only for rows without grams); longer ones
+    # recheck every candidate (db::search::grams_are_exact).
+    surely_large=20000
+    if [[ $label == q=* ]]; then surely_large=2000; fi
+    estimate=$(psql_ -d "$db" -c "EXPLAIN (FORMAT JSON) SELECT id FROM requests WHERE $where" |
+      python3 -c 'import json, sys; print(round(json.load(sys.stdin)[0]["Plan"]["Plan Rows"]))')
+    echo "EXPLAIN (FORMAT JSON) SELECT id FROM requests WHERE $where;" >>"$tmp/list.sql"
+    if [ "$estimate" -le "$surely_large" ]; then
+      echo "SELECT count(*) FROM (SELECT 1 FROM requests WHERE $where LIMIT 10001) AS capped;" >>"$tmp/list.sql"
+      label="$label (est. $estimate, counted)"
+    else
+      label="$label (est. $estimate)"
+    fi
   fi
   # A cursor from deep in the list: the last row of page 2,000 of 50 (row 100,000).
   cursor=$(curl -s "http://127.0.0.1:$port/api/v1/requests?$query&page=2000&per_page=50&total=none" \
@@ -128,7 +184,11 @@ SQL
       read -r d50 d99 _ <<<"$(wrk_p "$c" "http://127.0.0.1:$port/api/v1/requests?$query&total=none&cursor=$cursor")"
       deep="$d50/$d99"
     fi
-    read -r s50 s99 tps <<<"$(pgb_p "$c" "$tmp/list.sql")"
+    if [ "$database" = sqlite ]; then
+      read -r s50 s99 tps <<<"$(sq_p "$c" "$tmp/list.sql")"
+    else
+      read -r s50 s99 tps <<<"$(pgb_p "$c" "$tmp/list.sql")"
+    fi
     ratio=$(awk -v h="$(ms "$p50")" -v s="${s50%ms}" 'BEGIN{ if (s > 0) printf "%.1fx", h/s; else print "-" }')
     printf '%-58s %-8s %-22s %-22s %-22s %s\n' "$label" "$c" "$p50/$p99 $rps" "$deep" "$s50/$s99 $tps" "$ratio"
   done
@@ -136,15 +196,18 @@ done <<<"$cases"
 
 echo
 for q in 张伟 娜 "$case_part"; do
-  grams=$(python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x for x in r if len(x) == 1} | {x[i:i+2] for x in r for i in range(len(x)-1)})))' "$q")
-  like="(requests.case_number LIKE '%$q%' OR requests.applicant_name LIKE '%$q%' OR requests.description LIKE '%$q%')"
-  held="string_to_array(requests.search_text, ' ') @> string_to_array('$grams', ' ')"
-  where="($held OR requests.search_text IS NULL) AND $like"
+  where="($(held "$q") OR requests.search_text IS NULL) AND $(like "$q")"
   if python3 -c 'import re, sys; sys.exit(0 if re.fullmatch(r"[0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af]{1,2}", sys.argv[1]) else 1)' "$q"; then
-    where="$held OR (requests.search_text IS NULL AND $like)"
+    where="$(held "$q") OR (requests.search_text IS NULL AND $(like "$q"))"
   fi
-  echo "== EXPLAIN (ANALYZE, BUFFERS) of the first page's ids for q=$q (the service's query)"
-  psql -w -h 127.0.0.1 -U postgres -d "$db" -c "EXPLAIN (ANALYZE, BUFFERS) SELECT requests.id FROM requests
-    WHERE $where
-    ORDER BY requests.created_at DESC, requests.id DESC LIMIT 51"
+  page="SELECT requests.id FROM requests WHERE $where ORDER BY requests.created_at DESC, requests.id DESC LIMIT 51"
+  if [ "$database" = sqlite ]; then
+    echo "== EXPLAIN QUERY PLAN of the first page's ids for q=$q (the service's query)"
+    sqlite3 -readonly "$sqlite_path" "EXPLAIN QUERY PLAN $page"
+  else
+    echo "== EXPLAIN (ANALYZE, BUFFERS) of the first page's ids for q=$q (the service's query)"
+    psql -w -h 127.0.0.1 -U postgres -d "$db" -c "EXPLAIN (ANALYZE, BUFFERS) $page"
+  fi
 done
+echo
+echo "server RSS after the run: $(( $(ps -o rss= -p "$pid") / 1024 )) MiB (target ≤ 64 MB)"
