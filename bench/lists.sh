@@ -63,9 +63,13 @@ while [ "$(sql_ 'SELECT count(*) FROM requests WHERE search_text IS NULL')" != 0
   echo "   (filling search grams: $(sql_ 'SELECT count(*) FROM requests WHERE search_text IS NULL') left)"
   sleep 5
 done
-export TOKEN=$(curl -s -X POST "localhost:$port/api/v1/auth/token" -H 'content-type: application/json' \
-  -d '{"grant_type":"password","username":"admin","password":"bench-admin-password"}' |
-  sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+login() { # a fresh access token: a run over a million outlasts one token's 15 minutes
+  TOKEN=$(curl -s -X POST "localhost:$port/api/v1/auth/token" -H 'content-type: application/json' \
+    -d '{"grant_type":"password","username":"admin","password":"bench-admin-password"}' |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  export TOKEN
+}
+login
 agency=$(sql_ "SELECT agency_id FROM requests GROUP BY agency_id ORDER BY count(*) DESC LIMIT 1")
 case_number=$(sql_ "SELECT case_number FROM requests ORDER BY created_at LIMIT 1 OFFSET 500000")
 case_part=${case_number: -6}
@@ -110,9 +114,10 @@ q=case number part|q=$(enc "$case_part")|($(held "$case_part") OR search_text IS
 EOF
 )
 
-wrk_p() { # clients url -> "p50 p99 rps"
+wrk_p() { # clients url -> "p50 p99 rps"; "non-2xx - -" when any answer was not a success
   wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$dur" --latency -s bench/get.lua "$2" |
-    awk '/ 50%/{p50=$2} / 99%/{p99=$2} /Requests\/sec/{rps=$2} END{printf "%s %s %s", p50, p99, rps}'
+    awk '/ 50%/{p50=$2} / 99%/{p99=$2} /Requests\/sec/{rps=$2} /Non-2xx/{bad=1}
+      END{if (bad) print "non-2xx - -"; else printf "%s %s %s", p50, p99, rps}'
 }
 pgb_p() { # clients sqlfile -> "p50 p99 tps" from per-transaction log
   rm -f "$tmp"/pgbench_log.*
@@ -148,6 +153,7 @@ while IFS='|' read -r label query where order; do
   [ -n "$label" ] || continue
   # ONLY=regex measures the cases whose label matches (A/B runs of a few).
   if [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then continue; fi
+  login
   cat >"$tmp/list.sql" <<SQL
 SELECT r.*, d.details, d.workflow FROM requests r JOIN request_documents d ON d.request_id = r.id
  WHERE r.id IN (SELECT id FROM requests WHERE $where ORDER BY $order LIMIT 51);
@@ -189,7 +195,7 @@ SQL
     else
       read -r s50 s99 tps <<<"$(pgb_p "$c" "$tmp/list.sql")"
     fi
-    ratio=$(awk -v h="$(ms "$p50")" -v s="${s50%ms}" 'BEGIN{ if (s > 0) printf "%.1fx", h/s; else print "-" }')
+    ratio=$(awk -v h="$(ms "$p50")" -v s="${s50%ms}" 'BEGIN{ if (s > 0 && h > 0) printf "%.1fx", h/s; else print "-" }')
     printf '%-58s %-8s %-22s %-22s %-22s %s\n' "$label" "$c" "$p50/$p99 $rps" "$deep" "$s50/$s99 $tps" "$ratio"
   done
 done <<<"$cases"
