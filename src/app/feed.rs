@@ -198,7 +198,7 @@ impl Numbering for Stored<'_> {
 /// the page read after it holds them all, and a page that is not full means the reader has
 /// caught up. (Asked after the page, the answer could come from a later moment: another
 /// process may number, between the two statements, events the page did not see, and a short
-/// page would then skip them for good — the CI run of 2026-12-01 lost an event that way.)
+/// page would then skip them for good.)
 fn page_caught_up<F: Numbering>(
     feed: &mut F,
     after: i64,
@@ -292,6 +292,7 @@ pub async fn read(
 #[cfg(test)]
 mod tests {
     use super::{AppError, Numbering, page_caught_up, type_matches};
+    use crate::db::feed::ROUND_SIZE;
 
     /// A feed of `committed` events of which the first `numbered` have their numbers; when
     /// `raced`, another process numbers all of them right after the reader's first page, as the
@@ -319,7 +320,7 @@ mod tests {
         }
         fn number_round(&mut self) -> Result<(), AppError> {
             self.rounds += 1;
-            self.numbered = self.committed.min(self.numbered + 5000);
+            self.numbered = self.committed.min(self.numbered + ROUND_SIZE);
             Ok(())
         }
     }
@@ -357,8 +358,8 @@ mod tests {
         };
         let page = page_caught_up(&mut feed, 0, 100).unwrap();
         assert_eq!(page, (1..=100).collect::<Vec<_>>());
-        assert_eq!(feed.rounds, 1, "one round of 5,000");
-        assert_eq!(feed.numbered, 5000);
+        assert_eq!(feed.rounds, 1, "one round");
+        assert_eq!(feed.numbered, ROUND_SIZE);
     }
 
     #[test]
