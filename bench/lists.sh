@@ -88,6 +88,15 @@ held() { # the gram index's condition for a query (db::requests::search)
   fi
 }
 like() { echo "(requests.case_number LIKE '%$1%' OR requests.applicant_name LIKE '%$1%' OR requests.description LIKE '%$1%')"; }
+q_where() { # the service's condition for q: one or two ideographs or digits are their gram
+  # alone (the columns rechecked only for rows without grams); longer ones recheck every
+  # candidate (db::search::grams_are_exact)
+  if python3 -c 'import re, sys; sys.exit(0 if re.fullmatch(r"[0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af]{1,2}", sys.argv[1]) else 1)' "$1"; then
+    echo "($(held "$1") OR (requests.search_text IS NULL AND $(like "$1")))"
+  else
+    echo "($(held "$1") OR requests.search_text IS NULL) AND $(like "$1")"
+  fi
+}
 
 # label | query string | SQL filter (for pgbench) | SQL order of the sort's index
 cases=$(cat <<EOF
@@ -108,9 +117,9 @@ disposition + late|disposition=granted&late=true|disposition = 'granted' AND lat
 external_reference|external_reference=NONE-1|external_reference = 'NONE-1'|created_at DESC, id DESC
 agency_id, -created|agency_id=$agency|agency_id = '$agency'|created_at DESC, id DESC
 agency_id, sort due|agency_id=$agency&sort=due|agency_id = '$agency' AND due_date IS NOT NULL|due_date, id
-q=张伟 (2 chars)|q=$(enc 张伟)|($(held 张伟) OR (search_text IS NULL AND $(like 张伟)))|created_at DESC, id DESC
-q=娜 (1 char)|q=$(enc 娜)|($(held 娜) OR (search_text IS NULL AND $(like 娜)))|created_at DESC, id DESC
-q=case number part|q=$(enc "$case_part")|($(held "$case_part") OR search_text IS NULL) AND $(like "$case_part")|created_at DESC, id DESC
+q=张伟 (2 chars)|q=$(enc 张伟)|$(q_where 张伟)|created_at DESC, id DESC
+q=娜 (1 char)|q=$(enc 娜)|$(q_where 娜)|created_at DESC, id DESC
+q=case number part|q=$(enc "$case_part")|$(q_where "$case_part")|created_at DESC, id DESC
 EOF
 )
 
@@ -165,9 +174,7 @@ SQL
   else
     # The default total as the service takes it: the planner's estimate first, and the capped
     # count only when that estimate is at most 20,000 (db::requests::SURELY_LARGE_ESTIMATE),
-    # or 2,000 for a search (SURELY_LARGE_SEARCH). A search of one or two ideographs or digits
-    # is its gram alone (the columns rechecked only for rows without grams); longer ones
-    # recheck every candidate (db::search::grams_are_exact).
+    # or 2,000 for a search (SURELY_LARGE_SEARCH).
     surely_large=20000
     if [[ $label == q=* ]]; then surely_large=2000; fi
     estimate=$(psql_ -d "$db" -c "EXPLAIN (FORMAT JSON) SELECT id FROM requests WHERE $where" |
@@ -202,11 +209,7 @@ done <<<"$cases"
 
 echo
 for q in 张伟 娜 "$case_part"; do
-  where="($(held "$q") OR requests.search_text IS NULL) AND $(like "$q")"
-  if python3 -c 'import re, sys; sys.exit(0 if re.fullmatch(r"[0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af]{1,2}", sys.argv[1]) else 1)' "$q"; then
-    where="$(held "$q") OR (requests.search_text IS NULL AND $(like "$q"))"
-  fi
-  page="SELECT requests.id FROM requests WHERE $where ORDER BY requests.created_at DESC, requests.id DESC LIMIT 51"
+  page="SELECT requests.id FROM requests WHERE $(q_where "$q") ORDER BY requests.created_at DESC, requests.id DESC LIMIT 51"
   if [ "$database" = sqlite ]; then
     echo "== EXPLAIN QUERY PLAN of the first page's ids for q=$q (the service's query)"
     sqlite3 -readonly "$sqlite_path" "EXPLAIN QUERY PLAN $page"
