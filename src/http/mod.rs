@@ -70,6 +70,7 @@ use crate::app::AppState;
         reports::ExportFormat,
         requests::RequestSortCode,
         requests::TotalKindCode,
+        requests::TotalWantedCode,
         office::FlagCode,
         audit::AuditEntityCode
     )),

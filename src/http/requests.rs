@@ -356,7 +356,20 @@ pub enum TotalKindCode {
     Exact,
     /// The database's estimate (PostgreSQL's planner), for a large result.
     Estimate,
+    /// At least this many (SQLite, which has no planner estimate: it counts up to 10,001
+    /// matches and stops), for a large result.
+    AtLeast,
     /// Not counted (`total=none`): `total` is null.
+    None,
+}
+
+/// The total a list asks for (`total`).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TotalWantedCode {
+    Exact,
+    Estimate,
     None,
 }
 
@@ -446,12 +459,13 @@ pub struct RequestListQuery {
     #[param(pattern = r"^[A-Za-z0-9_-]{1,1024}$", max_length = 1024)]
     pub cursor: Option<String>,
     /// `exact` counts the matches; `estimate` gives the database's estimate (PostgreSQL's
-    /// planner; SQLite counts); `none` skips the count. Default: exact up to 10,000 matches,
-    /// an estimate beyond (not counted at all when the planner expects over 20,000, or over
-    /// 2,000 with `q`, whose count reads every match). A last page of page numbers is always
-    /// exact (unless `none`), counted from the page itself.
-    /// `total_kind` in the answer says which was given.
-    #[param(value_type = Option<TotalKindCode>)]
+    /// planner); `none` skips the count. Default: exact up to 10,000 matches, an estimate
+    /// beyond (not counted at all when the planner expects over 20,000, or over 2,000 with
+    /// `q`, whose count reads every match). SQLite has no estimate: for `estimate` and by
+    /// default it counts up to 10,001 matches and, beyond 10,000, answers `at_least`.
+    /// A last page of page numbers is always exact (unless `none`), counted from the page
+    /// itself. `total_kind` in the answer says which was given.
+    #[param(value_type = Option<TotalWantedCode>)]
     pub total: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -613,6 +627,7 @@ pub async fn list_requests(
     let (total, total_kind) = match paged.total {
         uc::ListTotal::Exact(n) => (Some(n), TotalKindCode::Exact),
         uc::ListTotal::Estimate(n) => (Some(n), TotalKindCode::Estimate),
+        uc::ListTotal::AtLeast(n) => (Some(n), TotalKindCode::AtLeast),
         uc::ListTotal::None => (None, TotalKindCode::None),
     };
     Ok(web::Json(RequestListEnvelope {

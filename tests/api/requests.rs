@@ -26,6 +26,7 @@ both_databases!(
     cursors_walk_every_sort_in_the_order_of_the_pages,
     bad_cursors_and_totals_answer_problem_json_with_stable_codes,
     the_total_is_exact_estimated_or_left_out_as_asked,
+    a_large_results_default_total_is_bounded_on_both_databases,
     the_search_is_answered_by_its_index_on_postgresql,
     a_search_with_a_combining_mark_finds_only_what_contains_it,
     two_server_processes_number_concurrent_intakes_without_gaps_or_duplicates,
@@ -4478,6 +4479,109 @@ async fn the_total_is_exact_estimated_or_left_out_as_asked(app: TestApp) {
         .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0, "{}", r.text);
     assert_eq!(r.body["total"], 3, "{}", r.text);
+    assert_eq!(r.body["total_kind"], "exact", "{}", r.text);
+}
+
+/// Copies the application `id` `n` times in the database (fresh ids, case numbers and
+/// sequence numbers; no external reference): a history larger than intake through the API
+/// could build in a test.
+fn copy_application(app: &TestApp, id: &str, n: i64) {
+    use diesel::connection::SimpleConnection;
+    let columns = app.query_texts(match app.db {
+        crate::helpers::Db::Postgres => {
+            "SELECT column_name::text AS value FROM information_schema.columns \
+             WHERE table_name = 'requests' AND table_schema = current_schema() \
+             ORDER BY ordinal_position"
+        }
+        crate::helpers::Db::Sqlite => "SELECT name AS value FROM pragma_table_info('requests')",
+    });
+    // The copies' ids stay UUIDs: the original's first 24 characters and the copy's number
+    // as the last group.
+    let copy_id = |column: &str| match app.db {
+        crate::helpers::Db::Postgres => format!("left({column}, 24) || lpad(to_hex(g.n), 12, '0')"),
+        crate::helpers::Db::Sqlite => format!("substr({column}, 1, 24) || printf('%012x', g.n)"),
+    };
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "id" => copy_id("r.id"),
+            "case_number" => format!("r.{c} || '-' || g.n"),
+            "case_seq" => "r.case_seq + g.n".to_string(),
+            "external_reference" => "NULL".to_string(),
+            c => format!("r.{c}"),
+        })
+        .collect();
+    let sql = format!(
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {n}) \
+         INSERT INTO requests ({}) SELECT {} FROM requests r, g WHERE r.id = '{id}';\n\
+         WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {n}) \
+         INSERT INTO request_documents (request_id, details, workflow) \
+         SELECT {}, d.details, d.workflow \
+         FROM request_documents d, g WHERE d.request_id = '{id}';{}",
+        columns.join(", "),
+        values.join(", "),
+        copy_id("d.request_id"),
+        // The planner's estimate of the large result needs the statistics of the copies.
+        match app.db {
+            crate::helpers::Db::Postgres => "\nANALYZE requests, request_documents;",
+            crate::helpers::Db::Sqlite => "",
+        },
+    );
+    app.db_connection()
+        .batch_execute(&sql)
+        .expect("copy the application");
+}
+
+async fn a_large_results_default_total_is_bounded_on_both_databases(app: TestApp) {
+    let st = staff(&app).await;
+    let first = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    copy_application(&app, &id_of(&first), 10_003);
+    let all = 10_004;
+    // Counted, as asked.
+    let r = app
+        .get("/api/v1/requests?per_page=1&total=exact", &st.clerk)
+        .await;
+    assert_eq!(r.body["total"], all, "{}", r.text);
+    assert_eq!(r.body["total_kind"], "exact");
+    // By default, and when an estimate is asked, more than 10,000 matches are not all
+    // counted: PostgreSQL gives its planner's estimate, SQLite (no planner estimate) the
+    // capped count of 10,001 as a lower bound.
+    for query in ["per_page=1", "per_page=1&total=estimate"] {
+        let r = app
+            .get(&format!("/api/v1/requests?{query}"), &st.clerk)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let total = r.body["total"].as_i64().expect("total");
+        match app.db {
+            crate::helpers::Db::Postgres => {
+                assert_eq!(r.body["total_kind"], "estimate", "{query}: {}", r.text);
+                assert!(total > 10_000, "{query}: {}", r.text);
+            }
+            crate::helpers::Db::Sqlite => {
+                assert_eq!(r.body["total_kind"], "at_least", "{query}: {}", r.text);
+                assert_eq!(total, 10_001, "{query}: {}", r.text);
+            }
+        }
+    }
+    // Never below the rows a deep page has seen (10,002 skipped, one shown, one after it):
+    // here all of them, though only 10,001 are counted.
+    let r = app
+        .get("/api/v1/requests?per_page=1&page=10003", &st.clerk)
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.text);
+    let total = r.body["total"].as_i64().expect("total");
+    match app.db {
+        crate::helpers::Db::Postgres => assert!(total >= 10_004, "{}", r.text),
+        crate::helpers::Db::Sqlite => {
+            assert_eq!(r.body["total_kind"], "at_least", "{}", r.text);
+            assert_eq!(total, 10_004, "{}", r.text);
+        }
+    }
+    // A small result is counted exactly by default on both.
+    let r = app
+        .get("/api/v1/requests?per_page=1&state=closed", &st.clerk)
+        .await;
+    assert_eq!(r.body["total"], 0, "{}", r.text);
     assert_eq!(r.body["total_kind"], "exact", "{}", r.text);
 }
 
