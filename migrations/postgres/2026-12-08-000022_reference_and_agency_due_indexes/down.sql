@@ -1,0 +1,1 @@
+DROP INDEX requests_external_reference_any;
