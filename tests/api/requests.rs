@@ -27,6 +27,7 @@ both_databases!(
     bad_cursors_and_totals_answer_problem_json_with_stable_codes,
     the_total_is_exact_estimated_or_left_out_as_asked,
     a_large_results_default_total_is_bounded_on_both_databases,
+    a_search_finds_the_same_rows_whether_its_matches_are_few_or_many,
     the_search_is_answered_by_its_index_on_postgresql,
     a_search_with_a_combining_mark_finds_only_what_contains_it,
     two_server_processes_number_concurrent_intakes_without_gaps_or_duplicates,
@@ -4506,7 +4507,8 @@ fn copy_application(app: &TestApp, id: &str, n: i64) {
         .map(|c| match c.as_str() {
             "id" => copy_id("r.id"),
             "case_number" => format!("r.{c} || '-' || g.n"),
-            "case_seq" => "r.case_seq + g.n".to_string(),
+            // Clear of the numbers the agency's counter gives later intakes.
+            "case_seq" => "r.case_seq * 1000000 + g.n".to_string(),
             "external_reference" => "NULL".to_string(),
             c => format!("r.{c}"),
         })
@@ -4583,6 +4585,112 @@ async fn a_large_results_default_total_is_bounded_on_both_databases(app: TestApp
         .await;
     assert_eq!(r.body["total"], 0, "{}", r.text);
     assert_eq!(r.body["total_kind"], "exact", "{}", r.text);
+}
+
+/// SQLite reads a search's matches when they are few (up to 5,000) and walks the sort's index
+/// checking each row when they are many (`db::requests::SearchDrive`); PostgreSQL plans
+/// itself. The answers must be the same, rows awaiting their grams included.
+async fn a_search_finds_the_same_rows_whether_its_matches_are_few_or_many(app: TestApp) {
+    let st = staff(&app).await;
+    let many = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    copy_application(&app, &id_of(&many), 5_000);
+    let mut few = handed_in("2026-09-02");
+    few["applicant"]["name"] = json!("司马懿");
+    let few = intake(&app, &st.clerk, &few).await;
+    // The newest of the 张三 applications, first in the default order (newest first).
+    let newest = intake(&app, &st.clerk, &handed_in("2026-09-03")).await;
+    // One of each as a release before the search column left them.
+    let awaiting = app.query_texts(&format!(
+        "UPDATE requests SET search_text = NULL WHERE id = '{}' OR case_number = '{}-7' \
+         RETURNING id AS value",
+        id_of(&few),
+        s(&many["case_number"]),
+    ));
+    assert_eq!(awaiting.len(), 2, "{awaiting:?}");
+    for round in ["awaiting grams", "grams filled"] {
+        let r = app
+            .get(
+                &format!("/api/v1/requests?q={}&per_page=3&total=exact", enc("张三")),
+                &st.clerk,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{round}: {}", r.text);
+        assert_eq!(r.body["total"], 5_002, "{round}: {}", r.text);
+        assert_eq!(
+            r.body["items"][0]["id"], newest["id"],
+            "{round}: {}",
+            r.text
+        );
+        for item in r.body["items"].as_array().unwrap() {
+            assert_eq!(item["applicant"]["name"], "张三", "{round}: {}", r.text);
+        }
+        // The next page by cursor continues the order.
+        let cursor = s(&r.body["next_cursor"]).to_string();
+        let next = app
+            .get(
+                &format!(
+                    "/api/v1/requests?q={}&per_page=3&cursor={cursor}",
+                    enc("张三")
+                ),
+                &st.clerk,
+            )
+            .await;
+        assert_eq!(
+            next.body["items"].as_array().unwrap().len(),
+            3,
+            "{round}: {}",
+            next.text
+        );
+        assert!(ids(&next).is_disjoint(&ids(&r)), "{round}: {}", next.text);
+        // The copy awaiting its grams is among them: the whole set is 5,002 by any total.
+        let pending = format!(
+            "/api/v1/requests?q={}",
+            enc(&format!("{}-7", s(&many["case_number"])))
+        );
+        assert!(
+            ids(&app.get(&pending, &st.clerk).await).contains(&awaiting_copy(&awaiting, &few)),
+            "{round}"
+        );
+        for (q, expected) in [
+            ("司马", set(&[&few])),
+            ("司马懿", set(&[&few])),
+            ("懿", set(&[&few])),
+            ("马司", set(&[])),
+        ] {
+            let r = app
+                .get(&format!("/api/v1/requests?q={}", enc(q)), &st.clerk)
+                .await;
+            assert_eq!(ids(&r), expected, "{round}, q={q}: {}", r.text);
+            assert_eq!(r.body["total_kind"], "exact", "{round}, q={q}: {}", r.text);
+            assert_eq!(
+                r.body["total"],
+                expected.len(),
+                "{round}, q={q}: {}",
+                r.text
+            );
+        }
+        // A search and another filter.
+        let r = app
+            .get(
+                &format!(
+                    "/api/v1/requests?q={}&state=closed&total=exact",
+                    enc("张三")
+                ),
+                &st.clerk,
+            )
+            .await;
+        assert_eq!(r.body["total"], 0, "{round}: {}", r.text);
+        app.fill_search_text();
+    }
+}
+
+/// Of the two rows set awaiting their grams, the copy (not `few`).
+fn awaiting_copy(awaiting: &[String], few: &Value) -> String {
+    awaiting
+        .iter()
+        .find(|id| **id != id_of(few))
+        .expect("the copy")
+        .clone()
 }
 
 async fn the_search_is_answered_by_its_index_on_postgresql(app: TestApp) {
