@@ -477,7 +477,9 @@ pub async fn create(
                 .as_ref()
                 .map(|(u, _)| (u.id.as_str(), u.department_id.as_deref(), now_db));
             db::requests::insert_row(conn, &app, first_holder).map_err(|e| {
-                if db::is_unique_violation(&e) {
+                // Another unique key (the case number) taken is a fault of ours, not the
+                // caller's: a 500 with the reason in the log, not a false 409.
+                if db::is_external_reference_taken(&e) {
                     AppError::conflict("external_reference_taken", reference_taken())
                 } else {
                     e.into()

@@ -593,3 +593,48 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+/// A unique violation of the index on an agency's external references (`requests_external_reference`),
+/// not of another unique key of the row (the case number): PostgreSQL names the index,
+/// SQLite's message the columns.
+pub fn is_external_reference_taken(e: &diesel::result::Error) -> bool {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        ) => {
+            info.constraint_name() == Some("requests_external_reference")
+                || info.message().contains("requests.external_reference")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_external_reference_taken;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn unique(message: &str) -> Error {
+        Error::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(message.to_string()),
+        )
+    }
+
+    /// Only the external reference's unique index is the caller's conflict; a case number
+    /// taken (a counter fault) is not reported as one.
+    #[test]
+    fn only_the_external_references_index_is_a_reference_taken() {
+        assert!(is_external_reference_taken(&unique(
+            "UNIQUE constraint failed: requests.agency_id, requests.external_reference"
+        )));
+        assert!(!is_external_reference_taken(&unique(
+            "UNIQUE constraint failed: requests.agency_id, requests.case_year, requests.case_seq"
+        )));
+        assert!(!is_external_reference_taken(&unique(
+            "UNIQUE constraint failed: requests.case_number"
+        )));
+        assert!(!is_external_reference_taken(&Error::NotFound));
+    }
+}
