@@ -78,27 +78,55 @@ enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[
 grams_of() { # the query's grams as db::search::query_grams makes them, space-separated
   python3 -c 'import sys,re; r=re.findall(r"\w+", sys.argv[1].lower()); print(" ".join(sorted({x for x in r if len(x) == 1} | {x[i:i+2] for x in r for i in range(len(x)-1)})))' "$1"
 }
+fts_query() { # the FTS5 query of a text's grams (db::search::fts5_query)
+  printf "{grams} : (%s)" "$(printf '%s\n' $(grams_of "$1") | sed 's/.*/"&"/' | paste -sd'\t' | sed 's/\t/ AND /g')"
+}
 held() { # the gram index's condition for a query (db::requests::search)
   local g; g=$(grams_of "$1")
   if [ "$database" = sqlite ]; then
-    printf "(requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH '{grams} : (%s)'))" \
-      "$(printf '%s\n' $g | sed 's/.*/"&"/' | paste -sd'\t' | sed 's/\t/ AND /g')"
+    printf "(requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH '%s'))" "$(fts_query "$1")"
   else
     printf "(string_to_array(requests.search_text, ' ') @> string_to_array('%s', ' '))" "$g"
   fi
 }
 like() { echo "(requests.case_number LIKE '%$1%' OR requests.applicant_name LIKE '%$1%' OR requests.description LIKE '%$1%')"; }
-q_where() { # the service's condition for q: one or two ideographs or digits are their gram
-  # alone (the columns rechecked only for rows without grams); longer ones recheck every
-  # candidate (db::search::grams_are_exact)
-  if python3 -c 'import re, sys; sys.exit(0 if re.fullmatch(r"[0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af]{1,2}", sys.argv[1]) else 1)' "$1"; then
+exact_grams() { # one or two ideographs or digits (db::search::grams_are_exact)
+  python3 -c 'import re, sys; sys.exit(0 if re.fullmatch(r"[0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af]{1,2}", sys.argv[1]) else 1)' "$1"
+}
+q_where() { # the service's condition for q, walking the sort's index: one or two ideographs
+  # or digits are their gram alone (the columns rechecked only for rows without grams); longer
+  # ones recheck every candidate
+  if exact_grams "$1"; then
     echo "($(held "$1") OR (requests.search_text IS NULL AND $(like "$1")))"
   else
     echo "($(held "$1") OR requests.search_text IS NULL) AND $(like "$1")"
   fi
 }
+q_matches() { # SQLite's condition reading the matches (db::requests::SearchDrive::Matches)
+  local m="(requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH '$(fts_query "$1")' UNION ALL SELECT id FROM requests WHERE search_text IS NULL))"
+  if exact_grams "$1"; then
+    echo "$m AND (requests.search_text IS NOT NULL OR $(like "$1"))"
+  else
+    echo "$m AND $(like "$1")"
+  fi
+}
+fts_few() { # SQLite: the page reads the matches when they are at most 5,000 (FEW_SEARCH_MATCHES)
+  [ "$(sql_ "SELECT count(*) FROM (SELECT 1 FROM request_search WHERE request_search MATCH '$(fts_query "$1")' LIMIT 5001)")" -le 5000 ]
+}
+q_page() { # the page's condition for q as the service writes it on this database
+  if [ "$database" = sqlite ] && fts_few "$1"; then q_matches "$1"; else q_where "$1"; fi
+}
+q_count() { # the count's condition for q: SQLite always reads the matches
+  if [ "$database" = sqlite ]; then q_matches "$1"; else q_where "$1"; fi
+}
+q_pre() { # what the service runs before a search on SQLite: the count of its FTS5 matches
+  if [ "$database" = sqlite ]; then
+    echo "SELECT count(*) FROM (SELECT 1 FROM request_search WHERE request_search MATCH '$(fts_query "$1")' LIMIT 5001);"
+  fi
+}
 
 # label | query string | SQL filter (for pgbench) | SQL order of the sort's index
+#   [| the count's filter, when it differs | a statement the service runs first]
 cases=$(cat <<EOF
 unfiltered, -created|sort=-created|TRUE|created_at DESC, id DESC
 sort received|sort=received|receipt_date IS NOT NULL|receipt_date, id
@@ -117,9 +145,9 @@ disposition + late|disposition=granted&late=true|disposition = 'granted' AND lat
 external_reference|external_reference=NONE-1|external_reference = 'NONE-1'|created_at DESC, id DESC
 agency_id, -created|agency_id=$agency|agency_id = '$agency'|created_at DESC, id DESC
 agency_id, sort due|agency_id=$agency&sort=due|agency_id = '$agency' AND due_date IS NOT NULL|due_date, id
-q=张伟 (2 chars)|q=$(enc 张伟)|$(q_where 张伟)|created_at DESC, id DESC
-q=娜 (1 char)|q=$(enc 娜)|$(q_where 娜)|created_at DESC, id DESC
-q=case number part|q=$(enc "$case_part")|$(q_where "$case_part")|created_at DESC, id DESC
+q=张伟 (2 chars)|q=$(enc 张伟)|$(q_page 张伟)|created_at DESC, id DESC|$(q_count 张伟)|$(q_pre 张伟)
+q=娜 (1 char)|q=$(enc 娜)|$(q_page 娜)|created_at DESC, id DESC|$(q_count 娜)|$(q_pre 娜)
+q=case number part|q=$(enc "$case_part")|$(q_page "$case_part")|created_at DESC, id DESC|$(q_count "$case_part")|$(q_pre "$case_part")
 EOF
 )
 
@@ -158,19 +186,21 @@ for c in 1 8; do
   read -r h50 h99 hr <<<"$(wrk_p "$c" "http://127.0.0.1:$port/healthz")"
   printf '%-58s %-8s %-22s\n' "/healthz (ceiling)" "$c" "$h50/$h99 $hr"
 done
-while IFS='|' read -r label query where order; do
+while IFS='|' read -r label query where order count_where pre; do
   [ -n "$label" ] || continue
   # ONLY=regex measures the cases whose label matches (A/B runs of a few).
   if [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then continue; fi
   login
-  cat >"$tmp/list.sql" <<SQL
+  count_where=${count_where:-$where}
+  printf '%s\n' "$pre" >"$tmp/list.sql"
+  cat >>"$tmp/list.sql" <<SQL
 SELECT r.*, d.details, d.workflow FROM requests r JOIN request_documents d ON d.request_id = r.id
  WHERE r.id IN (SELECT id FROM requests WHERE $where ORDER BY $order LIMIT 51);
 SQL
   if [ "$database" = sqlite ]; then
-    # SQLite has no planner estimate: the service counts the whole result (db::requests::
-    # count_total), so the ceiling counts it too.
-    echo "SELECT count(*) FROM requests WHERE $where;" >>"$tmp/list.sql"
+    # SQLite has no planner estimate: the service counts up to 10,001 matches (db::requests::
+    # count_total), so the ceiling does too.
+    echo "SELECT count(*) FROM (SELECT 1 FROM requests WHERE $count_where LIMIT 10001);" >>"$tmp/list.sql"
   else
     # The default total as the service takes it: the planner's estimate first, and the capped
     # count only when that estimate is at most 20,000 (db::requests::SURELY_LARGE_ESTIMATE),
@@ -209,7 +239,7 @@ done <<<"$cases"
 
 echo
 for q in 张伟 娜 "$case_part"; do
-  page="SELECT requests.id FROM requests WHERE $(q_where "$q") ORDER BY requests.created_at DESC, requests.id DESC LIMIT 51"
+  page="SELECT requests.id FROM requests WHERE $(q_page "$q") ORDER BY requests.created_at DESC, requests.id DESC LIMIT 51"
   if [ "$database" = sqlite ]; then
     echo "== EXPLAIN QUERY PLAN of the first page's ids for q=$q (the service's query)"
     sqlite3 -readonly "$sqlite_path" "EXPLAIN QUERY PLAN $page"
