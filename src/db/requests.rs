@@ -768,19 +768,28 @@ fn search<'a>(q: Boxed<'a>, text: &str, backend: Backend, drive: SearchDrive) ->
     }
     if backend == Backend::Sqlite && drive == SearchDrive::Matches {
         // One `IN` of the matches and the rows awaiting their grams (a partial index): SQLite
-        // reads these and sorts them. The recheck applies to the awaiting rows only where the
-        // grams are exact (the matches have `search_text`), else to all.
-        let matches = sql::<Bool>(
+        // reads these and sorts them. Where the grams are exact the awaiting rows are rechecked
+        // inside it, so the outer query needs only the id: a count reads the id index alone
+        // (10,001 of 娜's matches over 200,000: 64 ms against 246 with the recheck outside).
+        // Otherwise every row is rechecked.
+        let fts = sql::<Bool>(
             "(requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH ",
         )
         .bind::<Text, _>(super::search::fts5_query(&grams))
-        .sql(" UNION ALL SELECT id FROM requests WHERE search_text IS NULL))");
-        return if super::search::grams_are_exact(text) {
-            q.filter(matches)
-                .filter(requests::search_text.is_not_null().or(like))
-        } else {
-            q.filter(matches).filter(like)
-        };
+        .sql(" UNION ALL SELECT id FROM requests WHERE search_text IS NULL");
+        if !super::search::grams_are_exact(text) {
+            return q.filter(fts.sql("))")).filter(like);
+        }
+        let pattern = format!("%{}", like_prefix(text));
+        let matches = fts
+            .sql(" AND (case_number LIKE ")
+            .bind::<Text, _>(pattern.clone())
+            .sql(" ESCAPE '\\' OR applicant_name LIKE ")
+            .bind::<Text, _>(pattern.clone())
+            .sql(" ESCAPE '\\' OR description LIKE ")
+            .bind::<Text, _>(pattern)
+            .sql(" ESCAPE '\\')))");
+        return q.filter(matches);
     }
     let held = match backend {
         Backend::Postgres => {
