@@ -761,7 +761,7 @@ fn search<'a>(q: Boxed<'a>, text: &str, backend: Backend, drive: SearchDrive) ->
         .like(pattern.clone())
         .escape('\\')
         .or(requests::applicant_name.like(pattern.clone()).escape('\\'))
-        .or(requests::description.like(pattern).escape('\\'));
+        .or(requests::description.like(pattern.clone()).escape('\\'));
     let grams = super::search::query_grams(text);
     if grams.is_empty() {
         return q.filter(like);
@@ -780,7 +780,6 @@ fn search<'a>(q: Boxed<'a>, text: &str, backend: Backend, drive: SearchDrive) ->
         if !super::search::grams_are_exact(text) {
             return q.filter(fts.sql("))")).filter(like);
         }
-        let pattern = format!("%{}", like_prefix(text));
         let matches = fts
             .sql(" AND (case_number LIKE ")
             .bind::<Text, _>(pattern.clone())
@@ -843,25 +842,21 @@ fn search_drive(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<SearchDr
     if backend(conn) != Backend::Sqlite || grams.is_empty() {
         return Ok(SearchDrive::Walk);
     }
-    let matched: i64 = diesel::sql_query(
-        "SELECT count(*) AS value FROM (SELECT 1 FROM request_search \
-         WHERE request_search MATCH ? LIMIT ?)",
+    let matched: i64 = diesel::select(
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM (SELECT 1 FROM request_search WHERE request_search MATCH ",
+        )
+        .bind::<Text, _>(super::search::fts5_query(&grams))
+        .sql(" LIMIT ")
+        .bind::<diesel::sql_types::BigInt, _>(FEW_SEARCH_MATCHES + 1)
+        .sql("))"),
     )
-    .bind::<Text, _>(super::search::fts5_query(&grams))
-    .bind::<diesel::sql_types::BigInt, _>(FEW_SEARCH_MATCHES + 1)
-    .get_result::<Counted>(conn)?
-    .value;
+    .get_result(conn)?;
     Ok(if matched <= FEW_SEARCH_MATCHES {
         SearchDrive::Matches
     } else {
         SearchDrive::Walk
     })
-}
-
-#[derive(diesel::QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    value: i64,
 }
 
 /// Which SQL dialect a query is built for, where the two differ.
