@@ -102,27 +102,36 @@ q_where() { # the service's condition for q, walking the sort's index: one or tw
     echo "($(held "$1") OR requests.search_text IS NULL) AND $(like "$1")"
   fi
 }
-q_matches() { # SQLite's condition reading the matches (db::requests::SearchDrive::Matches):
-  # exact grams recheck the rows awaiting theirs inside the IN, longer ones every row
-  local m="requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH '$(fts_query "$1")' UNION ALL SELECT id FROM requests WHERE search_text IS NULL"
-  if exact_grams "$1"; then
-    echo "($m AND (case_number LIKE '%$1%' OR applicant_name LIKE '%$1%' OR description LIKE '%$1%')))"
-  else
-    echo "($m)) AND $(like "$1")"
-  fi
-}
 fts_few() { # SQLite: the page reads the matches when they are at most 5,000 (FEW_SEARCH_MATCHES)
   [ "$(sql_ "SELECT count(*) FROM (SELECT 1 FROM request_search WHERE request_search MATCH '$(fts_query "$1")' LIMIT 5001)")" -le 5000 ]
 }
-q_page() { # the page's condition for q as the service writes it on this database
-  if [ "$database" = sqlite ] && fts_few "$1"; then q_matches "$1"; else q_where "$1"; fi
+q_page() { # the page's condition for q as the service writes it on this database: SQLite reads
+  # the matches it listed first (db::requests::SearchDrive::Matches, here a temporary table
+  # where the service binds their ids), rechecked unless the grams are exact, or walks the sort's
+  # index checking each row's columns; PostgreSQL asks its gram index
+  if [ "$database" = sqlite ] && fts_few "$1"; then
+    if exact_grams "$1"; then echo "requests.id IN (SELECT id FROM temp.matches)"
+    else echo "requests.id IN (SELECT id FROM temp.matches) AND $(like "$1")"; fi
+  elif [ "$database" = sqlite ]; then
+    like "$1"
+  else
+    q_where "$1"
+  fi
 }
-q_count() { # the count's condition for q: SQLite always reads the matches
-  if [ "$database" = sqlite ]; then q_matches "$1"; else q_where "$1"; fi
+q_count() { # the count of q: SQLite counts the listed matches, or (walked) streams the FTS5
+  # matches joined to the rows by id (db::requests::search_total), a whole statement
+  if [ "$database" = sqlite ] && ! fts_few "$1"; then
+    local check=""
+    if ! exact_grams "$1"; then check=" AND $(like "$1")"; fi
+    echo "SELECT (SELECT count(*) FROM (SELECT 1 FROM request_search CROSS JOIN (SELECT requests.id FROM requests WHERE requests.search_text IS NOT NULL$check) AS f ON f.id = request_search.request_id WHERE request_search MATCH '$(fts_query "$1")' LIMIT 10001)) + (SELECT count(*) FROM (SELECT requests.id FROM requests WHERE requests.search_text IS NULL AND $(like "$1") LIMIT 10001))"
+  else
+    q_page "$1"
+  fi
 }
-q_pre() { # what the service runs before a search on SQLite: the count of its FTS5 matches
+q_pre() { # what the service runs before a search on SQLite: the list of its FTS5 matches (up to
+  # 5,001) and of the rows awaiting their grams that hold the text
   if [ "$database" = sqlite ]; then
-    echo "SELECT count(*) FROM (SELECT 1 FROM request_search WHERE request_search MATCH '$(fts_query "$1")' LIMIT 5001);"
+    echo "DROP TABLE IF EXISTS temp.matches; CREATE TEMP TABLE matches AS SELECT requests.id AS id FROM requests WHERE requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH '$(fts_query "$1")' LIMIT 5001); INSERT INTO temp.matches SELECT id FROM requests WHERE search_text IS NULL AND $(like "$1") LIMIT 5001;"
   fi
 }
 
@@ -205,7 +214,11 @@ SQL
   if [ "$database" = sqlite ]; then
     # SQLite has no planner estimate: the service counts up to 10,001 matches (db::requests::
     # count_total), so the ceiling does too.
-    echo "SELECT count(*) FROM (SELECT 1 FROM requests WHERE $count_where LIMIT 10001);" >>"$tmp/list.sql"
+    if [[ $count_where == SELECT* ]]; then
+      echo "$count_where;" >>"$tmp/list.sql"
+    else
+      echo "SELECT count(*) FROM (SELECT 1 FROM requests WHERE $count_where LIMIT 10001);" >>"$tmp/list.sql"
+    fi
   else
     # The default total as the service takes it: the planner's estimate first, and the capped
     # count only when that estimate is at most 20,000 (db::requests::SURELY_LARGE_ESTIMATE),
@@ -247,7 +260,11 @@ for q in 张伟 娜 "$case_part"; do
   page="SELECT requests.id FROM requests WHERE $(q_page "$q") ORDER BY requests.created_at DESC, requests.id DESC LIMIT 51"
   if [ "$database" = sqlite ]; then
     echo "== EXPLAIN QUERY PLAN of the first page's ids for q=$q (the service's query)"
-    sqlite3 -readonly "$sqlite_path" "EXPLAIN QUERY PLAN $page"
+    sqlite3 -readonly "$sqlite_path" "$(q_pre "$q") EXPLAIN QUERY PLAN $page"
+    if ! fts_few "$q"; then
+      echo "== EXPLAIN QUERY PLAN of its count (walked: the FTS5 matches joined by id)"
+      sqlite3 -readonly "$sqlite_path" "EXPLAIN QUERY PLAN $(q_count "$q")"
+    fi
   else
     echo "== EXPLAIN (ANALYZE, BUFFERS) of the first page's ids for q=$q (the service's query)"
     psql -w -h 127.0.0.1 -U postgres -d "$db" -c "EXPLAIN (ANALYZE, BUFFERS) $page"

@@ -30,6 +30,7 @@ both_databases!(
     a_search_finds_the_same_rows_whether_its_matches_are_few_or_many,
     the_search_is_answered_by_its_index_on_postgresql,
     a_search_with_a_combining_mark_finds_only_what_contains_it,
+    a_walked_search_on_sqlite_counts_from_its_fts5_matches,
     two_server_processes_number_concurrent_intakes_without_gaps_or_duplicates,
     each_channel_fixes_the_receipt_date_and_the_due_date_is_the_20th_working_day_after,
     confirming_receipt_starts_the_clock_of_an_application_awaiting_confirmation,
@@ -4683,6 +4684,52 @@ async fn a_search_finds_the_same_rows_whether_its_matches_are_few_or_many(app: T
             )
             .await;
         assert_eq!(r.body["total"], 0, "{round}: {}", r.text);
+        // Many matches by default and exactly (on SQLite counted from the FTS5 matches joined
+        // to the rows, the awaiting ones beside them; by default exact below 10,000, where
+        // PostgreSQL may estimate). A longer text is rechecked on the columns, in the count
+        // too: `02025` holds grams every row has (02, 20, 25 of the description's `2025`) and
+        // is in none (the case numbers read `ROOT-2026-000001-2025`).
+        for (q, matches) in [("张三", 5_002), ("环境影响", 5_003), ("02025", 0)] {
+            for total in ["", "&total=exact"] {
+                let r = app
+                    .get(
+                        &format!("/api/v1/requests?q={}&per_page=2{total}", enc(q)),
+                        &st.clerk,
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::OK, "{round}, q={q}: {}", r.text);
+                assert_eq!(ids(&r).len(), matches.min(2), "{round}, q={q}: {}", r.text);
+                if total.is_empty() && app.db == crate::helpers::Db::Postgres {
+                    let kind = r.body["total_kind"].as_str();
+                    assert!(
+                        matches!(kind, Some("exact" | "estimate")),
+                        "{round}, q={q}: {}",
+                        r.text
+                    );
+                    if kind == Some("estimate") {
+                        continue;
+                    }
+                }
+                assert_eq!(
+                    r.body["total"], matches,
+                    "{round}, q={q}{total}: {}",
+                    r.text
+                );
+                assert_eq!(
+                    r.body["total_kind"], "exact",
+                    "{round}, q={q}{total}: {}",
+                    r.text
+                );
+            }
+            // With a filter that none of them meets (all are open).
+            let r = app
+                .get(
+                    &format!("/api/v1/requests?q={}&state=closed&total=exact", enc(q)),
+                    &st.clerk,
+                )
+                .await;
+            assert_eq!(r.body["total"], 0, "{round}, q={q}: {}", r.text);
+        }
         app.fill_search_text();
     }
 }
@@ -4749,6 +4796,50 @@ async fn the_search_is_answered_by_its_index_on_postgresql(app: TestApp) {
             plan.contains("(search_text IS NULL) AND ("),
             exact,
             "q={q}:\n{plan}"
+        );
+    }
+}
+
+/// SQLite counts a search of many matches (walked, `db::requests::SearchDrive`) from its FTS5
+/// matches, streamed and joined to the rows by id: never a scan of the table, and never the
+/// list of every match first (`IN (SELECT … MATCH …)`).
+async fn a_walked_search_on_sqlite_counts_from_its_fts5_matches(app: TestApp) {
+    let st = staff(&app).await;
+    intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    let mut conn = app.db_connection();
+    for (q, state) in [("张三", None), ("环境影响", Some("processing"))] {
+        let filter = gongkai::domain::request::ListFilter {
+            q: Some(q.to_string()),
+            states: state
+                .map(|_| vec![gongkai::domain::request::State::Processing])
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        let plan = gongkai::db::requests::explain_search_total(&mut conn, &filter).unwrap();
+        if app.db == crate::helpers::Db::Postgres {
+            assert_eq!(plan, "", "q={q}");
+            continue;
+        }
+        let lines: Vec<&str> = plan.lines().map(str::trim).collect();
+        let fts = lines
+            .iter()
+            .position(|l| l.starts_with("SCAN request_search VIRTUAL TABLE"))
+            .unwrap_or_else(|| panic!("q={q}: the FTS5 matches drive the count:\n{plan}"));
+        let row = lines
+            .iter()
+            .position(|l| {
+                l.starts_with("SEARCH requests USING INDEX sqlite_autoindex_requests_1 (id=?)")
+            })
+            .unwrap_or_else(|| panic!("q={q}: each row found by its id:\n{plan}"));
+        assert!(
+            fts < row,
+            "q={q}: the matches outside, the rows inside:\n{plan}"
+        );
+        assert!(
+            !lines
+                .iter()
+                .any(|l| *l == "SCAN requests" || l.contains("LIST SUBQUERY")),
+            "q={q}: no scan of the table, no list of the matches:\n{plan}"
         );
     }
 }
