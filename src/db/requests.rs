@@ -785,10 +785,7 @@ fn filtered<'a>(
     if let Some(text) = &f.q {
         // Another filter than the scope: SQLite may walk that filter's index instead of the
         // sort's ([`search`]).
-        let alone = ListFilter {
-            q: None,
-            ..f.clone()
-        } == ListFilter::default();
+        let alone = beside_text(f) == ListFilter::default();
         q = search(q, text, backend, drive, alone);
     }
     q
@@ -947,6 +944,14 @@ fn search_drive(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<SearchDr
     )
 }
 
+/// A list's filters other than its text `q`.
+fn beside_text(f: &ListFilter) -> ListFilter {
+    ListFilter {
+        q: None,
+        ..f.clone()
+    }
+}
+
 /// SQLite: the total of a search walked ([`SearchDrive::Walk`]): the FTS5 matches streamed and
 /// joined to the rows by id, each checked against the other filters (and the text, for a
 /// longer one), stopping at one past [`EXACT_TOTAL_LIMIT`] unless the exact total is asked; the
@@ -965,10 +970,7 @@ fn search_total(
         TotalWanted::Estimate | TotalWanted::Auto => Some(EXACT_TOTAL_LIMIT + 1),
     };
     let text = filter.q.as_deref().unwrap_or_default();
-    let others = ListFilter {
-        q: None,
-        ..filter.clone()
-    };
+    let others = beside_text(filter);
     let count: i64 = search_count(scope, &others, text, cap).get_result(conn)?;
     Ok(match cap {
         Some(_) => capped_total(count, seen),
@@ -1026,10 +1028,7 @@ pub fn explain_search_total(conn: &mut DbConnection, filter: &ListFilter) -> Que
     if backend(conn) != Backend::Sqlite || super::search::query_grams(text).is_empty() {
         return Ok(String::new());
     }
-    let others = ListFilter {
-        q: None,
-        ..filter.clone()
-    };
+    let others = beside_text(filter);
     let scope = Scope::All;
     type Step = (Integer, Integer, Integer, Text);
     let steps: Vec<(i32, i32, i32, String)> = Around::<_, Step>::new(
