@@ -128,6 +128,24 @@ q_count() { # the count of q: SQLite counts the listed matches, or (walked) stre
     q_page "$1"
   fi
 }
+q_and() { # the page's condition for q beside another filter, both of many rows: SQLite walks
+  # the sort's index, the filter's terms and the check against the set of the matches kept out
+  # of index selection (`+`, db::requests::search); PostgreSQL plans the two together
+  if [ "$database" = sqlite ]; then
+    echo "(+requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH '$(fts_query "$1")' UNION ALL SELECT id FROM requests WHERE search_text IS NULL)) AND $(like "$1") AND +requests.$2"
+  else
+    echo "$(q_where "$1") AND requests.$2"
+  fi
+}
+q_and_count() { # its count: SQLite streams the FTS5 matches joined by id to the filter's rows
+  if [ "$database" = sqlite ]; then
+    local check=""
+    if ! exact_grams "$1"; then check=" AND $(like "$1")"; fi
+    echo "SELECT (SELECT count(*) FROM (SELECT 1 FROM request_search CROSS JOIN (SELECT requests.id FROM requests WHERE requests.$2$check) AS f ON f.id = request_search.request_id WHERE request_search MATCH '$(fts_query "$1")' LIMIT 10001)) + (SELECT count(*) FROM (SELECT requests.id FROM requests WHERE requests.$2 AND requests.search_text IS NULL AND $(like "$1") LIMIT 10001))"
+  else
+    q_and "$1" "$2"
+  fi
+}
 q_pre() { # what the service runs before a search on SQLite: the list of its FTS5 matches (up to
   # 5,001) and of the rows awaiting their grams that hold the text
   if [ "$database" = sqlite ]; then
@@ -166,6 +184,8 @@ agency_id, sort due|agency_id=$agency&sort=due|agency_id = '$agency' AND due_dat
 q=张伟 (2 chars)|q=$(enc 张伟)|$(q_page 张伟)|created_at DESC, id DESC|$(q_count 张伟)|$(q_pre 张伟)
 q=娜 (1 char)|q=$(enc 娜)|$(q_page 娜)|created_at DESC, id DESC|$(q_count 娜)|$(q_pre 娜)
 q=case number part|q=$(enc "$case_part")|$(q_page "$case_part")|created_at DESC, id DESC|$(q_count "$case_part")|$(q_pre "$case_part")
+q=张伟 + state=closed|q=$(enc 张伟)&state=closed|$(q_and 张伟 "state = 'closed'")|created_at DESC, id DESC|$(q_and_count 张伟 "state = 'closed'")
+q=娜 + state=processing|q=$(enc 娜)&state=processing|$(q_and 娜 "state = 'processing'")|created_at DESC, id DESC|$(q_and_count 娜 "state = 'processing'")
 EOF
 )
 

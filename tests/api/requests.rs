@@ -31,6 +31,7 @@ both_databases!(
     the_search_is_answered_by_its_index_on_postgresql,
     a_search_with_a_combining_mark_finds_only_what_contains_it,
     a_walked_search_on_sqlite_counts_from_its_fts5_matches,
+    a_search_of_many_matches_with_a_filter_of_few_or_many_rows_finds_each_once,
     two_server_processes_number_concurrent_intakes_without_gaps_or_duplicates,
     each_channel_fixes_the_receipt_date_and_the_due_date_is_the_20th_working_day_after,
     confirming_receipt_starts_the_clock_of_an_application_awaiting_confirmation,
@@ -4732,6 +4733,76 @@ async fn a_search_finds_the_same_rows_whether_its_matches_are_few_or_many(app: T
         }
         app.fill_search_text();
     }
+}
+
+/// A search of many matches with another filter: on SQLite a filter of few rows is read by its
+/// own index and each row checked against the matches (`SearchDrive::Filtered`), one of many
+/// walks the sort's index (`SearchDrive::Walk`). Both find every row once, the rows awaiting
+/// their grams among them, with their exact totals.
+async fn a_search_of_many_matches_with_a_filter_of_few_or_many_rows_finds_each_once(app: TestApp) {
+    let st = staff(&app).await;
+    let many = intake(&app, &st.clerk, &handed_in("2026-09-01")).await;
+    copy_application(&app, &id_of(&many), 5_200);
+    // Another applicant's application in each state: a match of neither.
+    let mut other = handed_in("2026-09-02");
+    other["applicant"]["name"] = json!("司马懿");
+    intake(&app, &st.clerk, &other).await;
+    let open = s(&many["state"]).to_string();
+    let cn = s(&many["case_number"]).to_string();
+    // Three copies closed, one of them and one open copy awaiting their grams.
+    let closed = app.query_texts(&format!(
+        "UPDATE requests SET state = 'closed' \
+         WHERE case_number IN ('{cn}-7', '{cn}-8', '{cn}-9') RETURNING id AS value"
+    ));
+    assert_eq!(closed.len(), 3, "{closed:?}");
+    let awaiting = app.query_texts(&format!(
+        "UPDATE requests SET search_text = NULL \
+         WHERE case_number IN ('{cn}-9', '{cn}-10') RETURNING id AS value"
+    ));
+    assert_eq!(awaiting.len(), 2, "{awaiting:?}");
+    let closed: BTreeSet<String> = closed.into_iter().collect();
+    for total in ["", "&total=exact"] {
+        let r = app
+            .get(
+                &format!("/api/v1/requests?q={}&state=closed{total}", enc("张三")),
+                &st.clerk,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(ids(&r), closed, "{total}: {}", r.text);
+        assert_eq!(r.body["total"], 3, "{total}: {}", r.text);
+        assert_eq!(r.body["total_kind"], "exact", "{total}: {}", r.text);
+    }
+    // The open ones: 5,201 less the three closed, every page by cursor.
+    let mut seen = BTreeSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get(
+                &format!(
+                    "/api/v1/requests?q={}&state={open}&per_page=200&total=exact{cursor}",
+                    enc("张三")
+                ),
+                &st.clerk,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert_eq!(page.body["total"], 5_198, "{}", page.text);
+        let got = ids(&page);
+        assert!(got.is_disjoint(&seen), "a row twice");
+        assert!(got.is_disjoint(&closed), "a closed row among the open");
+        seen.extend(got);
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5_198);
+    assert!(
+        awaiting
+            .iter()
+            .all(|id| seen.contains(id) || closed.contains(id))
+    );
 }
 
 /// Of the two rows set awaiting their grams, the copy (not `few`).
