@@ -128,22 +128,40 @@ q_count() { # the count of q: SQLite counts the listed matches, or (walked) stre
     q_page "$1"
   fi
 }
-q_and() { # the page's condition for q beside another filter, both of many rows: SQLite walks
-  # the sort's index, the filter's terms and the check against the set of the matches kept out
-  # of index selection (`+`, db::requests::search); PostgreSQL plans the two together
-  if [ "$database" = sqlite ]; then
-    echo "(+requests.id IN (SELECT request_id FROM request_search WHERE request_search MATCH '$(fts_query "$1")' UNION ALL SELECT id FROM requests WHERE search_text IS NULL)) AND $(like "$1") AND +requests.$2"
+q_and() { # the page's condition for q beside another filter: SQLite checks the columns of each
+  # row, walking the sort's index with the filter's terms out of index selection (`+`), or
+  # (FEW=1: the filter holds at most 20,000 rows, db::requests::SearchDrive::Filtered) reading
+  # the filter's rows by its index; PostgreSQL plans the two together
+  if [ "$database" = sqlite ] && [ "${3:-}" = few ]; then
+    echo "$(like "$1") AND requests.$2"
+  elif [ "$database" = sqlite ]; then
+    echo "$(like "$1") AND +requests.$2"
   else
     echo "$(q_where "$1") AND requests.$2"
   fi
 }
-q_and_count() { # its count: SQLite streams the FTS5 matches joined by id to the filter's rows
-  if [ "$database" = sqlite ]; then
+q_and_count() { # its count: SQLite reads the filter's rows checking their columns when they are
+  # few (rows), estimates when they are many but fewer than the FTS5 matches (estimate), else
+  # streams the matches joined by id to the filter's rows, the rows awaiting their grams beside
+  # them by their partial index
+  if [ "$database" = sqlite ] && [ "${3:-}" = estimate ]; then
+    # the filter's rows many and fewer than the matches: estimated from the two counts that
+    # chose the drive and the table's size (db::requests::independent_estimate)
+    echo "SELECT max(rowid) FROM requests"
+  elif [ "$database" = sqlite ] && [ "${3:-}" = rows ]; then
+    echo "$(like "$1") AND requests.$2"
+  elif [ "$database" = sqlite ]; then
     local check=""
     if ! exact_grams "$1"; then check=" AND $(like "$1")"; fi
-    echo "SELECT (SELECT count(*) FROM (SELECT 1 FROM request_search CROSS JOIN (SELECT requests.id FROM requests WHERE requests.$2$check) AS f ON f.id = request_search.request_id WHERE request_search MATCH '$(fts_query "$1")' LIMIT 10001)) + (SELECT count(*) FROM (SELECT requests.id FROM requests WHERE requests.$2 AND requests.search_text IS NULL AND $(like "$1") LIMIT 10001))"
+    echo "SELECT (SELECT count(*) FROM (SELECT 1 FROM request_search CROSS JOIN (SELECT requests.id FROM requests WHERE requests.$2$check) AS f ON f.id = request_search.request_id WHERE request_search MATCH '$(fts_query "$1")' LIMIT 10001)) + (SELECT count(*) FROM (SELECT 1 FROM requests AS w CROSS JOIN (SELECT requests.id FROM requests WHERE requests.$2 AND $(like "$1")) AS a ON a.id = w.id WHERE w.search_text IS NULL LIMIT 10001))"
   else
     q_and "$1" "$2"
+  fi
+}
+q_pre_drive() { # SQLite: the two counts that choose the drive of a search of many matches beside a
+  # filter (db::requests::many_matches)
+  if [ "$database" = sqlite ]; then
+    echo "SELECT count(*) FROM request_search WHERE request_search MATCH '$(fts_query "$1")'; SELECT count(*) FROM (SELECT requests.id FROM requests WHERE requests.$2 LIMIT $3);"
   fi
 }
 q_pre() { # what the service runs before a search on SQLite: the list of its FTS5 matches (up to
@@ -184,8 +202,9 @@ agency_id, sort due|agency_id=$agency&sort=due|agency_id = '$agency' AND due_dat
 q=张伟 (2 chars)|q=$(enc 张伟)|$(q_page 张伟)|created_at DESC, id DESC|$(q_count 张伟)|$(q_pre 张伟)
 q=娜 (1 char)|q=$(enc 娜)|$(q_page 娜)|created_at DESC, id DESC|$(q_count 娜)|$(q_pre 娜)
 q=case number part|q=$(enc "$case_part")|$(q_page "$case_part")|created_at DESC, id DESC|$(q_count "$case_part")|$(q_pre "$case_part")
-q=张伟 + state=closed|q=$(enc 张伟)&state=closed|$(q_and 张伟 "state = 'closed'")|created_at DESC, id DESC|$(q_and_count 张伟 "state = 'closed'")
-q=娜 + state=processing|q=$(enc 娜)&state=processing|$(q_and 娜 "state = 'processing'")|created_at DESC, id DESC|$(q_and_count 娜 "state = 'processing'")
+q=张伟 + state=closed|q=$(enc 张伟)&state=closed|$(q_and 张伟 "state = 'closed'")|created_at DESC, id DESC|$(q_and_count 张伟 "state = 'closed'")|$(q_pre_drive 张伟 "state = 'closed'" 20001)
+q=娜 + state=processing|q=$(enc 娜)&state=processing|$(q_and 娜 "state = 'processing'" few)|created_at DESC, id DESC|$(q_and_count 娜 "state = 'processing'" rows)|$(q_pre_drive 娜 "state = 'processing'" 87603)
+q=娜 + agency_id|q=$(enc 娜)&agency_id=$agency|$(like 娜) AND requests.agency_id = '$agency'|created_at DESC, id DESC|$(q_and_count 娜 "agency_id = '$agency'" estimate)|$(q_pre_drive 娜 "agency_id = '$agency'" 87603)
 EOF
 )
 

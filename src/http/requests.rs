@@ -461,8 +461,10 @@ pub struct RequestListQuery {
     /// `exact` counts the matches; `estimate` gives the database's estimate (PostgreSQL's
     /// planner); `none` skips the count. Default: exact up to 10,000 matches, an estimate
     /// beyond (not counted at all when the planner expects over 20,000, or over 2,000 with
-    /// `q`, whose count reads every match). SQLite has no estimate: for `estimate` and by
-    /// default it counts up to 10,001 matches and, beyond 10,000, answers `at_least`.
+    /// `q`, whose count reads every match). SQLite has no planner estimate: for `estimate`
+    /// and by default it counts up to 10,001 matches and, beyond 10,000, answers `at_least`;
+    /// a `q` of over 5,000 matches beside filters of over 20,000 rows, fewer than the
+    /// matches, is estimated (text and filters taken as independent).
     /// A last page of page numbers is always exact (unless `none`), counted from the page
     /// itself. `total_kind` in the answer says which was given.
     #[param(value_type = Option<TotalWantedCode>)]
