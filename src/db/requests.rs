@@ -686,10 +686,10 @@ fn filtered<'a>(
             && !matches!(drive, SearchDrive::Filtered)
     };
     let mut q = scoped(scope, backend);
-    // A page of a search of many matches with another filter (SQLite): the matches' list
-    // ([`search`]) or the sort's index is to drive it, not the states' index, which the
-    // planner otherwise takes and checks each row of the state against the matches
-    // (`q=张伟&state=closed`: most of the table, 3.6 s over a million).
+    // A page of a search walked beside filters of many rows (SQLite, [`SearchDrive::Walk`]):
+    // the sort's index is to drive it, not the states' index, which the planner otherwise
+    // takes and checks each row of the state (`q=张伟&state=closed`: most of the table,
+    // 3.6 s over a million).
     let search_drives = backend == Backend::Sqlite
         && page_order.is_some()
         && matches!(drive, SearchDrive::Walk { .. })
@@ -1115,8 +1115,9 @@ pub fn explain_search_total(conn: &mut DbConnection, filter: &ListFilter) -> Que
 }
 
 /// `SELECT` the number of FTS5 matches among `candidates` plus the rows awaiting their grams
-/// among `awaiting` ([`search_total`]). `CROSS JOIN` keeps SQLite's loop order: the matches outside, each row
-/// looked up by id (the flattened candidates' primary key).
+/// among `awaiting` ([`search_total`]). `CROSS JOIN` keeps SQLite's loop order: the matches
+/// (or the rows awaiting their grams) outside, each row looked up by id (the flattened
+/// candidates' primary key).
 struct SearchCount<C, A> {
     /// Whether the matches are joined to `candidates` (else counted alone).
     joined: bool,
