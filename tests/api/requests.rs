@@ -359,6 +359,23 @@ fn ids(list: &Resp) -> BTreeSet<String> {
         .collect()
 }
 
+/// The ids of every page of a list (`path` with its query, without a cursor), read by cursor
+/// from the first page to the last; no row may come twice.
+async fn every_page(app: &TestApp, path: &str, token: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app.get(&format!("{path}{cursor}"), token).await;
+        let got = ids(&page);
+        assert!(got.is_disjoint(&seen), "{path}: a row twice");
+        seen.extend(got);
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return seen,
+        }
+    }
+}
+
 fn set(items: &[&Value]) -> BTreeSet<String> {
     items.iter().map(|r| id_of(r)).collect()
 }
@@ -4625,26 +4642,12 @@ async fn a_search_finds_the_same_rows_whether_its_matches_are_few_or_many(app: T
         }
         // Every page by cursor (SQLite walks the sort's index for so many matches): all 5,002
         // rows, once each, the copy awaiting its grams among them.
-        let mut seen = BTreeSet::new();
-        let mut cursor = String::new();
-        loop {
-            let page = app
-                .get(
-                    &format!(
-                        "/api/v1/requests?q={}&per_page=200&total=none{cursor}",
-                        enc("张三")
-                    ),
-                    &st.clerk,
-                )
-                .await;
-            let got = ids(&page);
-            assert!(got.is_disjoint(&seen), "{round}: a row twice");
-            seen.extend(got);
-            match page.body["next_cursor"].as_str() {
-                Some(next) => cursor = format!("&cursor={next}"),
-                None => break,
-            }
-        }
+        let seen = every_page(
+            &app,
+            &format!("/api/v1/requests?q={}&per_page=200&total=none", enc("张三")),
+            &st.clerk,
+        )
+        .await;
         assert_eq!(seen.len(), 5_002, "{round}");
         assert!(seen.contains(&awaiting_copy(&awaiting, &few)), "{round}");
         // The same copy found by a search of few matches.
@@ -4737,8 +4740,8 @@ async fn a_search_finds_the_same_rows_whether_its_matches_are_few_or_many(app: T
 
 /// A search of many matches with another filter (`db::requests::SearchDrive`): on SQLite a
 /// filter of at most 20,000 rows is read by its own index, each row's columns checked
-/// (`Filtered`); one of more walks the sort's index, counted by those rows when they are fewer
-/// than the matches (`Walk { by_rows: true }`) or else by the matches. Each finds every row
+/// (`Filtered`); one of more walks the sort's index (`Walk`), its default total estimated when
+/// those rows are fewer than the matches, else counted by the matches. Each finds every row
 /// once, the rows awaiting their grams among them, with its exact total.
 async fn a_search_of_many_matches_with_a_filter_of_few_or_many_rows_finds_each_once(app: TestApp) {
     let st = staff(&app).await;
@@ -4815,31 +4818,19 @@ async fn a_search_of_many_matches_with_a_filter_of_few_or_many_rows_finds_each_o
                 assert_eq!(r.body["total_kind"], "exact", "{round}: {}", r.text);
             }
         }
-        let mut seen = BTreeSet::new();
-        let mut cursor = String::new();
-        loop {
-            let page = app
-                .get(
-                    &format!(
-                        "/api/v1/requests?q={}&state={open}&per_page=200&total=none{cursor}",
-                        enc("张三")
-                    ),
-                    &st.clerk,
-                )
-                .await;
-            assert_eq!(page.status, StatusCode::OK, "{round}: {}", page.text);
-            let got = ids(&page);
-            assert!(got.is_disjoint(&seen), "{round}: a row twice");
-            assert!(
-                got.is_disjoint(&closed),
-                "{round}: a closed row among the open"
-            );
-            seen.extend(got);
-            match page.body["next_cursor"].as_str() {
-                Some(next) => cursor = format!("&cursor={next}"),
-                None => break,
-            }
-        }
+        let seen = every_page(
+            &app,
+            &format!(
+                "/api/v1/requests?q={}&state={open}&per_page=200&total=none",
+                enc("张三")
+            ),
+            &st.clerk,
+        )
+        .await;
+        assert!(
+            seen.is_disjoint(&closed),
+            "{round}: a closed row among the open"
+        );
         assert_eq!(seen.len(), 20_998, "{round}");
         assert!(!seen.contains(&id_of(&other)), "{round}");
         assert!(
