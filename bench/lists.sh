@@ -130,7 +130,7 @@ q_count() { # the count of q: SQLite counts the listed matches, or (walked) stre
 }
 q_and() { # the page's condition for q beside another filter: SQLite checks the columns of each
   # row, walking the sort's index with the filter's terms out of index selection (`+`), or
-  # (FEW=1: the filter holds at most 20,000 rows, db::requests::SearchDrive::Filtered) reading
+  # (third argument `few`: the filter holds at most 20,000 rows, db::requests::SearchDrive::Filtered) reading
   # the filter's rows by its index; PostgreSQL plans the two together
   if [ "$database" = sqlite ] && [ "${3:-}" = few ]; then
     echo "$(like "$1") AND requests.$2"
