@@ -359,30 +359,42 @@ pub async fn create(
     // Stored at microsecond precision, as both databases keep it, so the answer and the record agree.
     let arrived_at = db::truncate_micros(input.arrived_at.naive_utc());
     let thresholds = super::office::thresholds(state);
-    // The flags an intake raises are judged from earlier applications before its transaction
-    // (on SQLite that transaction holds the database's write lock; on PostgreSQL it soon holds
-    // the case-number counter). An agency that turns out not to be the caller's to register
-    // in is refused inside, and these flags go nowhere.
-    let flags = {
-        let (id, code) = (agency_id.clone(), agency_code.clone());
-        let own = actor.agency_id.clone();
-        let details = parsed.details.clone();
-        let arrival = parsed.arrival_date;
-        state
-            .with_conn(move |conn| {
-                let agency = match (id, code) {
-                    (_, Some(code)) => super::agencies::find_by_code(conn, &code)?.map(|a| a.id),
-                    (Some(id), None) => Some(id),
-                    (None, None) => Some(own),
-                };
-                match agency {
-                    Some(a) => {
-                        super::office::intake_flags(conn, &a, &details, arrival, &thresholds)
-                    }
-                    None => Ok(Vec::new()),
-                }
-            })
-            .await?
+    // The flags an intake raises are judged from earlier applications. On SQLite before the
+    // transaction, which holds the database's write lock from its start: an agency that turns
+    // out not to be the caller's to register in is refused inside, and these flags go nowhere.
+    // On PostgreSQL inside it, after the agency is found (one pool connection and one hand-off
+    // to a database thread fewer): nothing there is locked until the case number, near the end.
+    let flags = match state.db.backend {
+        db::Backend::Sqlite => {
+            let (id, code) = (agency_id.clone(), agency_code.clone());
+            let own = actor.agency_id.clone();
+            let details = parsed.details.clone();
+            let arrival = parsed.arrival_date;
+            Some(
+                state
+                    .with_conn(move |conn| {
+                        let agency = match (id, code) {
+                            (_, Some(code)) => {
+                                super::agencies::find_by_code(conn, &code)?.map(|a| a.id)
+                            }
+                            (Some(id), None) => Some(id),
+                            (None, None) => Some(own),
+                        };
+                        match agency {
+                            Some(a) => super::office::intake_flags(
+                                conn,
+                                &a,
+                                &details,
+                                arrival,
+                                &thresholds,
+                            ),
+                            None => Ok(Vec::new()),
+                        }
+                    })
+                    .await?,
+            )
+        }
+        db::Backend::Postgres => None,
     };
     state
         .create_once(actor.user_id.clone(), once, move |conn| {
@@ -399,6 +411,16 @@ pub async fn create(
                         _ => return Err(AppError::field("agency_id", "unknown_agency", no_agency())),
                     }
                 }
+            };
+            let flags = match flags {
+                Some(flags) => flags,
+                None => super::office::intake_flags(
+                    conn,
+                    &agency.id,
+                    &parsed.details,
+                    parsed.arrival_date,
+                    &thresholds,
+                )?,
             };
             if let Some(ext) = &parsed.details.external_reference
                 && db::requests::find_by_external_reference(conn, &agency.id, ext)?.is_some()
