@@ -36,7 +36,11 @@ esac
 export GONGKAI__DATABASE__URL=$url
 export GONGKAI__BOOTSTRAP__ADMIN_PASSWORD=bench-admin-password
 export GONGKAI__SERVER__BIND=127.0.0.1:$port
-export GONGKAI__DATABASE__POOL_MAX_SIZE=${POOL:-16}
+# Pooled connections: 16 on PostgreSQL (half of wrk's 32); on SQLite the service's default
+# (config/default.toml), since each SQLite connection keeps its own page cache and schema in
+# the server's memory and one file's readers share the machine's cores. POOL=n sets either.
+if [ -n "${POOL:-}" ]; then export GONGKAI__DATABASE__POOL_MAX_SIZE=$POOL
+elif [ "$database" = postgres ]; then export GONGKAI__DATABASE__POOL_MAX_SIZE=16; fi
 export GONGKAI__LOG__LEVEL=warn
 if [ -z "${BIN:-}" ]; then cargo build --release -q; fi
 bin=${BIN:-${CARGO_TARGET_DIR:-target}/release/gongkai}
@@ -314,4 +318,8 @@ for q in 张伟 娜 "$case_part"; do
   fi
 done
 echo
-echo "server RSS after the run: $(( $(ps -o rss= -p "$pid") / 1024 )) MiB (target ≤ 64 MB)"
+rss() { awk -v k="$1" '$1 == k":" {printf "%.1f", $2 / 1024}' /proc/$pid/status; }
+echo "server RSS after the run: $(rss VmRSS) MiB (anonymous $(rss RssAnon), the binary's and libraries' pages $(rss RssFile)) (target ≤ 64 MB)"
+# The allocator gives freed memory back about a second after a burst: what stays resident.
+sleep 3
+echo "server RSS 3 s later: $(rss VmRSS) MiB (anonymous $(rss RssAnon))"

@@ -26,7 +26,11 @@ port=${PORT:-18081}
 secs=${duration%s}
 export GONGKAI__BOOTSTRAP__ADMIN_PASSWORD=bench-admin-password
 export GONGKAI__SERVER__BIND=127.0.0.1:$port
-export GONGKAI__DATABASE__POOL_MAX_SIZE=${POOL:-16}
+# Pooled connections: 16 on PostgreSQL (half of wrk's 32); on SQLite the service's default
+# (config/default.toml), since each SQLite connection keeps its own page cache and schema in
+# the server's memory and one file's readers share the machine's cores. POOL=n sets either.
+if [ -n "${POOL:-}" ]; then export GONGKAI__DATABASE__POOL_MAX_SIZE=$POOL
+elif [ "$backend" = postgres ]; then export GONGKAI__DATABASE__POOL_MAX_SIZE=16; fi
 export GONGKAI__LOG__LEVEL=warn
 export GONGKAI__SERVER__SERVER_TIMING=true
 # A pinned date (outside production only): the intake body's dates stay valid on any day.
