@@ -85,6 +85,18 @@ impl Subscribers {
         }
         Ok(Self { subs, paths })
     }
+
+    /// [`of`](Self::of) for one agency whose path the caller already read (intake): one
+    /// statement.
+    pub fn of_agency(
+        conn: &mut DbConnection,
+        agency_id: &str,
+        path: &str,
+    ) -> Result<Self, AppError> {
+        let subs = db::feed::active_subscriptions(conn)?;
+        let paths = HashMap::from([(agency_id.to_string(), Some(path.to_string()))]);
+        Ok(Self { subs, paths })
+    }
 }
 
 /// Writes events of agencies whose subscribers were read with [`Subscribers::of`].

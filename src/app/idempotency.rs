@@ -102,6 +102,23 @@ impl AppState {
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
         R: FnOnce(&T) -> Result<Answer, AppError> + Send + 'static,
     {
+        self.create_once_begun(user_id, once, db::Begin::Plain, work)
+            .await
+    }
+
+    /// [`create_once`](Self::create_once) in a transaction begun as `begin` says.
+    pub async fn create_once_begun<T, F, R>(
+        &self,
+        user_id: String,
+        once: Once<R>,
+        begin: db::Begin,
+        work: F,
+    ) -> Result<Answer, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        R: FnOnce(&T) -> Result<Answer, AppError> + Send + 'static,
+    {
         let Once {
             key,
             render,
@@ -110,7 +127,7 @@ impl AppState {
         let now = self.now_micros();
         let retry = key.clone().map(|k| (user_id.clone(), k));
         let first = self
-            .in_transaction(move |conn| {
+            .in_transaction_begun(begin, move |conn| {
                 if let Some(k) = &key
                     && let Some(prev) = db::idempotency::find(conn, &user_id, &k.key)?
                 {

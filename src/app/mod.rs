@@ -368,7 +368,17 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
     {
-        self.with_conn(move |conn| db::transaction(conn, f)).await
+        self.in_transaction_begun(db::Begin::Plain, f).await
+    }
+
+    /// [`in_transaction`](Self::in_transaction), begun as `begin` says.
+    pub async fn in_transaction_begun<T, F>(&self, begin: db::Begin, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        self.with_conn(move |conn| db::transaction_begun(conn, begin, f))
+            .await
     }
 
     /// Whether the database answers.

@@ -396,8 +396,11 @@ pub async fn create(
         }
         db::Backend::Postgres => None,
     };
+    // The documents, first trail event and flags are written before the application's row,
+    // which comes last with its case number (below).
+    let begin = db::Begin::DeferringIntakeReferences;
     state
-        .create_once(actor.user_id.clone(), once, move |conn| {
+        .create_once_begun(actor.user_id.clone(), once, begin, move |conn| {
             let agency = match (&agency_id, &agency_code) {
                 (_, Some(code)) => match super::agencies::find_by_code(conn, code)? {
                     Some(a) if actor.may_register_in(&a.id, &a.path) => a,
@@ -434,30 +437,17 @@ pub async fn create(
                 ));
             }
             let cal = cache.current(conn)?;
-            let published = super::reports::published_years(conn, &agency.id)?;
-            let subscribers = super::feed::Subscribers::of(conn, &[agency.id.as_str()])?;
+            let subscribers = super::feed::Subscribers::of_agency(conn, &agency.id, &agency.path)?;
             // The registering user holds the new application (with its department); one
             // registered by a platform or client waits, unassigned, for the office.
             let holder = match actor.principal {
-                crate::domain::access::Principal::User => {
+                crate::domain::access::Principal::User if actor.agency_id == agency.id => {
                     // Only a user of the application's own agency (an admin above it
                     // registering for it leaves it to that agency's office).
-                    db::users::find(conn, &actor.user_id)?
-                        .filter(|u| u.agency_id == agency.id)
-                        .map(|u| {
-                        let dept = u
-                            .department_id
-                            .as_deref()
-                            .map(|d| db::office::find_department(conn, d))
-                            .transpose();
-                        (u, dept)
-                    })
+                    db::users::find_with_department(conn, &actor.user_id)?
+                        .filter(|(u, _)| u.agency_id == agency.id)
                 }
                 _ => None,
-            };
-            let holder = match holder {
-                Some((u, dept)) => Some((u, dept?.flatten())),
-                None => None,
             };
             let now_db = db::truncate_micros(now.naive_utc());
             // Registered with number 0, which is never written: the number is taken near the
@@ -478,13 +468,17 @@ pub async fn create(
                 today,
             )
             .map_err(refusal)?;
-            // A back-dated intake may not change a published year's figures.
-            super::reports::figures_unchanged_in(&published, |y| {
-                (Vec::new(), report::counted_cells(&counted(&app), y))
-            })?;
+            // A back-dated intake may not change a published year's figures. Only a year that
+            // is over can be published (`reports::publish`): an application counted in none of
+            // those (nearly every intake, received this year) need not read which are.
+            if counts_in_a_finished_year(&app, today) {
+                let published = super::reports::published_years(conn, &agency.id)?;
+                super::reports::figures_unchanged_in(&published, |y| {
+                    (Vec::new(), report::counted_cells(&counted(&app), y))
+                })?;
+            }
             // What holds no case number first: the documents, the first trail event and the
             // flags, their references to the application checked at the commit.
-            db::requests::defer_intake_references(conn)?;
             db::requests::insert_documents(conn, &app)?;
             let payload = json!({"channel": app.channel.code(), "arrived_at": input.arrived_at.to_rfc3339(), "signed_for_on": app.signed_for_on, "confirmed_on": app.confirmed_on, "receipt_date": app.receipt_date(), "due_date": app.due_date});
             record(conn, true, &app, Some(&actor), "intake", app.receipt_date(), None, &payload, &ctx)?;
@@ -528,6 +522,21 @@ pub async fn create(
             Ok(view)
         })
         .await
+}
+
+/// Whether a new application counts in the report of a year that is over on `today` (one that
+/// may be published). It counts in no year before the one it arrived or was received in: the
+/// years from the one before that are asked.
+fn counts_in_a_finished_year(app: &Application, today: NaiveDate) -> bool {
+    let first = app
+        .receipt_date()
+        .map_or(app.arrival_date, |r| r.min(app.arrival_date))
+        .year()
+        - 1;
+    let counted = counted(app);
+    (first..today.year())
+        .filter(|&y| publication::year_is_over(y, today))
+        .any(|y| !report::counted_cells(&counted, y).is_empty())
 }
 
 /// An application by the forwarding platform's reference, in an agency given by its code.

@@ -411,30 +411,101 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    match conn {
+    transaction_begun(conn, Begin::Plain, f)
+}
+
+/// How a transaction begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Begin {
+    Plain,
+    /// Deferring the references intake writes before the application's row
+    /// ([`requests::DEFER_INTAKE_REFERENCES_PG`]), sent with `BEGIN` in one round trip: on
+    /// PostgreSQL a statement, a hand-off to the server and back fewer per intake.
+    DeferringIntakeReferences,
+}
+
+/// [`transaction`], begun as `begin` says.
+pub fn transaction_begun<T, E, F>(conn: &mut DbConnection, begin: Begin, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match (conn, begin) {
         // SQLite: take the write lock at the start, so two writers queue on the busy timeout
         // instead of one failing with SQLITE_BUSY when it upgrades a read lock.
-        DbConnection::Sqlite(_) => conn.immediate_transaction_multi(f),
-        DbConnection::Postgres(_) => conn.transaction(f),
+        (conn @ DbConnection::Sqlite(_), Begin::Plain) => {
+            conn.immediate_transaction_multi("BEGIN IMMEDIATE", f)
+        }
+        (conn @ DbConnection::Sqlite(_), Begin::DeferringIntakeReferences) => conn
+            .immediate_transaction_multi(
+                &format!(
+                    "BEGIN IMMEDIATE; {}",
+                    requests::DEFER_INTAKE_REFERENCES_SQLITE
+                ),
+                f,
+            ),
+        (conn @ DbConnection::Postgres(_), Begin::Plain) => conn.transaction(f),
+        (conn @ DbConnection::Postgres(_), Begin::DeferringIntakeReferences) => {
+            postgres_transaction_begun(
+                conn,
+                &format!("BEGIN; {}", requests::DEFER_INTAKE_REFERENCES_PG),
+                f,
+            )
+        }
+    }
+}
+
+/// A PostgreSQL transaction begun with `begin` (several statements in one round trip), kept in
+/// diesel's bookkeeping as its own `transaction` keeps it: committed when `f` succeeds, rolled
+/// back when it fails or panics.
+fn postgres_transaction_begun<T, E, F>(conn: &mut DbConnection, begin: &str, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    fn pg(conn: &mut DbConnection) -> Result<&mut PgConnection, diesel::result::Error> {
+        match conn {
+            DbConnection::Postgres(pg) => Ok(pg),
+            // Called for PostgreSQL only.
+            DbConnection::Sqlite(_) => Err(diesel::result::Error::BrokenTransactionManager),
+        }
+    }
+    AnsiTransactionManager::begin_transaction_sql(pg(conn)?, begin)?;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn)));
+    match outcome {
+        Ok(Ok(v)) => {
+            AnsiTransactionManager::commit_transaction(pg(conn)?)?;
+            Ok(v)
+        }
+        Ok(Err(e)) => match pg(conn).and_then(AnsiTransactionManager::rollback_transaction) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
+        Err(panic) => {
+            // Never hand a connection back to the pool with a transaction open.
+            let _ = pg(conn).and_then(AnsiTransactionManager::rollback_transaction);
+            std::panic::resume_unwind(panic)
+        }
     }
 }
 
 trait ImmediateTransaction {
-    fn immediate_transaction_multi<T, E, F>(&mut self, f: F) -> Result<T, E>
+    fn immediate_transaction_multi<T, E, F>(&mut self, begin: &str, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error>;
 }
 
 impl ImmediateTransaction for DbConnection {
-    fn immediate_transaction_multi<T, E, F>(&mut self, f: F) -> Result<T, E>
+    fn immediate_transaction_multi<T, E, F>(&mut self, begin: &str, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
         // The multi-connection's transaction manager issues BEGIN; SQLite needs BEGIN IMMEDIATE.
         // Run the statement ourselves and keep diesel's bookkeeping out of the way.
-        self.batch_execute("BEGIN IMMEDIATE")?;
+        self.batch_execute(begin)?;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *self)));
         match outcome {
             Ok(Ok(v)) => match self.batch_execute("COMMIT") {

@@ -298,7 +298,7 @@ pub fn same_applicant_since(
     applicant_key: &str,
     (from, to): (NaiveDate, NaiveDate),
     limit: i64,
-) -> QueryResult<Vec<(String, String, String)>> {
+) -> QueryResult<Vec<(String, String, String, NaiveDate)>> {
     use super::schema::request_documents;
     requests::table
         .inner_join(request_documents::table)
@@ -312,6 +312,7 @@ pub fn same_applicant_since(
             requests::id,
             requests::case_number,
             request_documents::details,
+            requests::arrival_date,
         ))
         .load(conn)
 }

@@ -244,7 +244,7 @@ pub struct EventRow {
 
 /// Inserts a new application's row, with its first holder (`(user, department, since)`) when a
 /// user of its agency registered it: one statement. Intake writes it near its end, with the
-/// case number, after its documents ([`defer_intake_references`]).
+/// case number, after its documents ([`DEFER_INTAKE_REFERENCES_PG`]).
 pub fn insert_row(
     conn: &mut DbConnection,
     a: &Application,
@@ -266,7 +266,7 @@ pub fn insert_row(
 }
 
 /// The application's documents (its typed record), which hold no case number: written before
-/// [`insert_row`], after [`defer_intake_references`].
+/// [`insert_row`], in a transaction that defers their reference ([`DEFER_INTAKE_REFERENCES_PG`]).
 pub fn insert_documents(conn: &mut DbConnection, a: &Application) -> QueryResult<()> {
     diesel::insert_into(request_documents::table)
         .values(&doc_of(a))
@@ -280,17 +280,12 @@ pub fn insert_documents(conn: &mut DbConnection, a: &Application) -> QueryResult
 /// from those three tables are checked at the commit instead of at each insert, in this
 /// transaction only. On PostgreSQL they are declared `DEFERRABLE` (immediate unless a
 /// transaction defers them: migration `intake_numbered_last`); SQLite defers every foreign key
-/// of the transaction, and resets the setting itself at its end.
-pub fn defer_intake_references(conn: &mut DbConnection) -> QueryResult<()> {
-    let sql = match conn {
-        DbConnection::Postgres(_) => {
-            "SET CONSTRAINTS request_documents_request_id_fkey, request_events_request_id_fkey, \
-             request_flags_request_id_fkey DEFERRED"
-        }
-        DbConnection::Sqlite(_) => "PRAGMA defer_foreign_keys = ON",
-    };
-    diesel::sql_query(sql).execute(conn).map(|_| ())
-}
+/// of the transaction, and resets the setting itself at its end. Sent with the transaction's
+/// `BEGIN`, in the same round trip ([`super::Begin::DeferringIntakeReferences`]).
+pub const DEFER_INTAKE_REFERENCES_PG: &str = "SET CONSTRAINTS request_documents_request_id_fkey, \
+     request_events_request_id_fkey, request_flags_request_id_fkey DEFERRED";
+/// [`DEFER_INTAKE_REFERENCES_PG`] for SQLite.
+pub const DEFER_INTAKE_REFERENCES_SQLITE: &str = "PRAGMA defer_foreign_keys = ON";
 
 pub fn load(conn: &mut DbConnection, id: &str) -> Result<Option<Application>, DbError> {
     decoded(
@@ -553,7 +548,7 @@ struct Seq {
 /// The next case number of an agency and year. The upsert takes the counter row's lock until
 /// the transaction ends, so concurrent intakes (also from other processes) queue, and a
 /// rollback returns the number: no gaps, no duplicates. Intake takes it near its end, so that
-/// the row is held for a few statements only ([`defer_intake_references`]).
+/// the row is held for a few statements only ([`DEFER_INTAKE_REFERENCES_PG`]).
 pub fn next_case_seq(conn: &mut DbConnection, agency_id: &str, year: i32) -> QueryResult<i32> {
     let row: Seq = diesel::sql_query(
         "INSERT INTO case_counters (agency_id, year, last_seq) VALUES ($1, $2, 1) \

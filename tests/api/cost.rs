@@ -121,6 +121,22 @@ async fn a_list_and_a_write_report_their_statements_too(app: TestApp) {
     // trail and its feed event in one transaction, so it sends more than a read.
     let n = statements(&created);
     assert!(n >= 5, "an intake reported only {n} statements");
+    // Once the token and the calendar are known, an intake in the user's own agency sends
+    // at most thirteen: BEGIN (with the deferral of its references), the agency, the
+    // applicant's earlier applications (one read for both flags), the calendar's revision, the
+    // webhook subscriptions, the user with its department; the documents, the first trail
+    // event, the flags when it raises any (the same applicant again: a possible repeat); the
+    // case number, the application's row, its feed event; COMMIT.
+    let second = app
+        .post(
+            "/api/v1/requests",
+            &admin,
+            &application(app.today(), "王五"),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    let n = statements(&second);
+    assert!(n <= 13, "an intake sent {n} statements");
     // A request that needs no database sends none.
     let health = Resp::from(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
     assert_eq!(statements(&health), 0);

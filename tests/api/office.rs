@@ -23,6 +23,7 @@ both_databases!(
 
 both_databases_with!(low_thresholds =>
     volume_and_extension_habits_are_flagged_above_their_settings_only,
+    the_volume_count_stays_exact_past_the_applications_compared_for_repeats,
 );
 
 both_databases_with!(pinned_national_day =>
@@ -1077,6 +1078,58 @@ async fn an_overdue_case_without_a_reply_letter_is_at_risk_and_listed_by_flag(ap
     assert_eq!(listed, vec![&late["id"]]);
     let r = app.get("/api/v1/dashboard", &o.admin).await;
     assert_eq!(r.body["flags"]["reply_at_risk"], 1);
+}
+
+/// Intake counts the applicant's last 30 days from the same read as the repeat candidates (the
+/// 20 newest of the year) while that read holds them all, and counts them apart beyond it: the
+/// figure is exact on both sides of that bound, and an application older than 30 days is not
+/// counted.
+async fn the_volume_count_stays_exact_past_the_applications_compared_for_repeats(app: TestApp) {
+    let o = office(&app).await;
+    let today = app.today();
+    let projects = [
+        "甲", "乙", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸", "子", "丑", "寅", "卯", "辰",
+        "巳", "午", "未", "申", "酉", "戌", "亥", "天", "地",
+    ];
+    // One application 45 days ago (outside the 30 days of every later one), then 23 in the
+    // last 12 days: the 21st and later see 20 earlier ones of the month, the read's limit.
+    for (n, p) in projects.iter().enumerate() {
+        let days_ago = if n == 0 { 45 } else { 11 - n as i64 / 2 };
+        let body = intake(
+            &app,
+            &o.registrar.1,
+            &application(
+                today - chrono::Duration::days(days_ago),
+                ID_A,
+                &[],
+                &format!("申请公开{p}号水库{n}年度的维护记录"),
+            ),
+        )
+        .await;
+        let in_month = n; // this one and the n - 1 before it within 30 days
+        let volume = body["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "high_volume_applicant");
+        if in_month <= 2 {
+            assert!(volume.is_none(), "application {}: {}", n + 1, body["flags"]);
+            continue;
+        }
+        let volume = volume.unwrap_or_else(|| panic!("application {}: {}", n + 1, body["flags"]));
+        assert_eq!(
+            volume["facts"]["applications_30_days"],
+            in_month,
+            "application {}",
+            n + 1
+        );
+        assert_eq!(
+            volume["related_request_ids"].as_array().unwrap().len(),
+            in_month - 1,
+            "application {}",
+            n + 1
+        );
+    }
 }
 
 async fn volume_and_extension_habits_are_flagged_above_their_settings_only(app: TestApp) {
