@@ -401,20 +401,30 @@ pub async fn create(
     let begin = db::Begin::DeferringIntakeReferences;
     state
         .create_once_begun(actor.user_id.clone(), once, begin, move |conn| {
-            let agency = match (&agency_id, &agency_code) {
-                (_, Some(code)) => match super::agencies::find_by_code(conn, code)? {
-                    Some(a) if actor.may_register_in(&a.id, &a.path) => a,
-                    _ => return Err(AppError::field("agency_code", "unknown_agency", no_agency())),
-                },
-                (None, None) => db::agencies::find(conn, &actor.agency_id)?.ok_or(AppError::NotFound(crate::text!("机关", "agency")))?,
-                (Some(id), None) => {
-                    let a = db::agencies::find(conn, id)?;
-                    match a {
-                        Some(a) if actor.may_register_in(&a.id, &a.path) => a,
-                        _ => return Err(AppError::field("agency_id", "unknown_agency", no_agency())),
+            // The agency, with the registering user when it is one of the agency's own: that
+            // user holds the new application (with its department); one registered by a
+            // platform, a client or an admin above the agency waits, unassigned, for the office.
+            use db::agencies::AgencyKey;
+            let member = match actor.principal {
+                crate::domain::access::Principal::User => Some(actor.user_id.as_str()),
+                _ => None,
+            };
+            let (agency, holder) = match (&agency_id, &agency_code) {
+                (_, Some(code)) => {
+                    let code = crate::domain::agency::AgencyCode::canonical(code);
+                    match db::agencies::find_with_member(conn, AgencyKey::Code(&code), member)? {
+                        Some((a, m)) if actor.may_register_in(&a.id, &a.path) => (a, m),
+                        _ => return Err(AppError::field("agency_code", "unknown_agency", no_agency())),
                     }
                 }
+                (None, None) => db::agencies::find_with_member(conn, AgencyKey::Id(&actor.agency_id), member)?
+                    .ok_or(AppError::NotFound(crate::text!("机关", "agency")))?,
+                (Some(id), None) => match db::agencies::find_with_member(conn, AgencyKey::Id(id), member)? {
+                    Some((a, m)) if actor.may_register_in(&a.id, &a.path) => (a, m),
+                    _ => return Err(AppError::field("agency_id", "unknown_agency", no_agency())),
+                },
             };
+            let holder = holder.filter(|(u, _)| u.agency_id == agency.id);
             let flags = match flags {
                 Some(flags) => flags,
                 None => super::office::intake_flags(
@@ -438,17 +448,6 @@ pub async fn create(
             }
             let cal = cache.current(conn)?;
             let subscribers = super::feed::Subscribers::of_agency(conn, &agency.id, &agency.path)?;
-            // The registering user holds the new application (with its department); one
-            // registered by a platform or client waits, unassigned, for the office.
-            let holder = match actor.principal {
-                crate::domain::access::Principal::User if actor.agency_id == agency.id => {
-                    // Only a user of the application's own agency (an admin above it
-                    // registering for it leaves it to that agency's office).
-                    db::users::find_with_department(conn, &actor.user_id)?
-                        .filter(|(u, _)| u.agency_id == agency.id)
-                }
-                _ => None,
-            };
             let now_db = db::truncate_micros(now.naive_utc());
             // Registered with number 0, which is never written: the number is taken near the
             // end (below), and the application's row is written with it.

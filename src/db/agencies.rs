@@ -46,6 +46,56 @@ pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<A
         .optional()
 }
 
+/// An agency named by id or by (canonical) code.
+#[derive(Debug, Clone, Copy)]
+pub enum AgencyKey<'a> {
+    Id(&'a str),
+    Code(&'a str),
+}
+
+/// A user of an agency with the user's department, as [`find_with_member`] reads them.
+pub type Member = (super::users::UserRow, Option<super::office::DepartmentRow>);
+
+/// An agency, and the user `user_id` with its department when that user belongs to it: one
+/// statement (intake needs both, and the user only in its own agency).
+pub fn find_with_member(
+    conn: &mut DbConnection,
+    key: AgencyKey<'_>,
+    user_id: Option<&str>,
+) -> QueryResult<Option<(AgencyRow, Option<Member>)>> {
+    use super::schema::{departments, users};
+    let Some(user_id) = user_id else {
+        let found = match key {
+            AgencyKey::Id(id) => find(conn, id)?,
+            AgencyKey::Code(code) => find_by_code(conn, code)?,
+        };
+        return Ok(found.map(|a| (a, None)));
+    };
+    // Owned: the multi-backend connection's loading wants one lifetime for every bound value.
+    let user_id = user_id.to_owned();
+    let joined = agencies::table
+        .left_join(users::table.on(users::id.eq(user_id).and(users::agency_id.eq(agencies::id))))
+        .left_join(departments::table.on(users::department_id.eq(departments::id.nullable())));
+    let select = (
+        AgencyRow::as_select(),
+        Option::<super::users::UserRow>::as_select(),
+        Option::<super::office::DepartmentRow>::as_select(),
+    );
+    let row = match key {
+        AgencyKey::Id(id) => joined
+            .filter(agencies::id.eq(id.to_owned()))
+            .select(select)
+            .get_result(conn)
+            .optional()?,
+        AgencyKey::Code(code) => joined
+            .filter(agencies::code.eq(code.to_owned()))
+            .select(select)
+            .get_result(conn)
+            .optional()?,
+    };
+    Ok(row.map(|(a, u, d)| (a, u.map(|u| (u, d)))))
+}
+
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     agencies::table.count().get_result(conn)
 }

@@ -42,23 +42,6 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
         .optional()
 }
 
-/// A user and its department (when it has one), in one statement.
-pub fn find_with_department(
-    conn: &mut DbConnection,
-    id: &str,
-) -> QueryResult<Option<(UserRow, Option<super::office::DepartmentRow>)>> {
-    use super::schema::departments;
-    users::table
-        .left_join(departments::table.on(users::department_id.eq(departments::id.nullable())))
-        .filter(users::id.eq(id))
-        .select((
-            UserRow::as_select(),
-            Option::<super::office::DepartmentRow>::as_select(),
-        ))
-        .get_result(conn)
-        .optional()
-}
-
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::username.eq(username))
