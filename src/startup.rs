@@ -77,6 +77,7 @@ impl Application {
             })?;
         let principals = crate::app::principals::PrincipalCache::watched(&database)
             .map_err(|e| StartupError::Other(format!("cannot start the change watcher: {e}")))?;
+        let calendar = crate::app::calendar::CalendarCache::watched_by(principals.clone());
         let state = AppState {
             principals,
             db: database,
@@ -84,7 +85,7 @@ impl Application {
             federation,
             settings: Arc::new(settings.clone()),
             tz,
-            calendar: crate::app::calendar::CalendarCache::default(),
+            calendar,
             clock,
             documents,
             executor: crate::app::executor::DbExecutor::new(

@@ -17,37 +17,86 @@ use crate::domain::calendar::{
 use crate::domain::validation::FieldError;
 
 /// The calendar as last read by this process, with the revision it was read at.
+///
+/// Watched (issue 15): every change of a notice moves the signal the process watches for its
+/// cached principals (migration `calendar_signals`, `principals`). While that watch is live and
+/// the cache's epoch has not moved since the calendar was read, [`current`](Self::current)
+/// answers from memory without a statement; otherwise it reads the revision (one tiny query)
+/// and reloads only when that moved, as it did before.
 #[derive(Clone, Default)]
-pub struct CalendarCache(Arc<RwLock<Option<(Revision, Calendar)>>>);
+pub struct CalendarCache {
+    kept: Arc<RwLock<Option<Kept>>>,
+    /// The watch whose epoch tells whether anything changed (none: read the revision each time).
+    watch: Option<super::principals::PrincipalCache>,
+}
+
+struct Kept {
+    revision: Revision,
+    calendar: Calendar,
+    /// The watch's epoch noted before the revision was read (`None`: the watch was not live).
+    epoch: Option<u64>,
+}
 
 /// Count of stored notices and the sum of their versions.
 type Revision = (i64, i64);
 
 impl CalendarCache {
+    /// A cache that trusts what it read until `watch` says something changed.
+    pub fn watched_by(watch: super::principals::PrincipalCache) -> Self {
+        Self {
+            kept: Arc::default(),
+            watch: Some(watch),
+        }
+    }
+
     /// The calendar this process loaded last, without asking the database (`None` before the
     /// first load). For what may lag a calendar change in another process by one request: the
     /// live flags of a read.
     pub fn cached(&self) -> Option<Calendar> {
-        self.0
+        self.kept
             .read()
             .ok()
-            .and_then(|g| g.as_ref().map(|(_, c)| c.clone()))
+            .and_then(|g| g.as_ref().map(|k| k.calendar.clone()))
     }
 
-    /// The current calendar: one tiny query to check the revision, a reload only when it moved.
+    /// The current calendar: from memory while the watch saw no change since it was read;
+    /// else one tiny query to check the revision, and a reload only when it moved.
     pub fn current(&self, conn: &mut DbConnection) -> Result<Calendar, AppError> {
-        let revision = db::calendar::revision(conn)?;
-        if let Ok(guard) = self.0.read()
-            && let Some((rev, cal)) = guard.as_ref()
-            && *rev == revision
+        let epoch = self
+            .watch
+            .as_ref()
+            .filter(|w| w.is_live())
+            .map(super::principals::PrincipalCache::epoch);
+        if let Some(now) = epoch
+            && let Ok(guard) = self.kept.read()
+            && let Some(k) = guard.as_ref()
+            && k.epoch == Some(now)
         {
-            return Ok(cal.clone());
+            return Ok(k.calendar.clone());
         }
-        let cal = load(conn)?;
-        if let Ok(mut guard) = self.0.write() {
-            *guard = Some((revision, cal.clone()));
+        let revision = db::calendar::revision(conn)?;
+        if let Ok(mut guard) = self.kept.write()
+            && let Some(k) = guard.as_mut()
+            && k.revision == revision
+        {
+            k.epoch = epoch;
+            return Ok(k.calendar.clone());
         }
-        Ok(cal)
+        let calendar = load(conn)?;
+        if let Ok(mut guard) = self.kept.write() {
+            *guard = Some(Kept {
+                revision,
+                calendar: calendar.clone(),
+                epoch,
+            });
+        }
+        Ok(calendar)
+    }
+
+    /// The calendar as this transaction sees it, read from the database and not kept: for the
+    /// transaction that changes it, whose change may still roll back.
+    pub fn reread(conn: &mut DbConnection) -> Result<Calendar, AppError> {
+        load(conn)
     }
 }
 
@@ -256,8 +305,7 @@ pub async fn put_year(
                 .collect(),
         )
     })?;
-    let cache = state.calendar.clone();
-    state
+    let outcome = state
         .in_transaction(move |conn| {
             let now = clock.now_micros();
             let year = schedule.year;
@@ -291,7 +339,8 @@ pub async fn put_year(
                 json!({"before": before_schedule, "after": schedule, "version": row.version}),
                 &ctx,
             )?;
-            let cal = cache.current(conn)?;
+            // Its own change, not yet committed: read, not taken from (or left in) the cache.
+            let cal = CalendarCache::reread(conn)?;
             let today = clock.today();
             let year_start = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| {
                 AppError::field(
@@ -322,7 +371,11 @@ pub async fn put_year(
                 },
             })
         })
-        .await
+        .await?;
+    // Committed: this process forgets its calendar (and what else the signal covers) before
+    // it answers; the others when the trigger's signal reaches them.
+    state.principals.invalidate();
+    Ok(outcome)
 }
 
 pub fn calendar_error(e: CalendarError) -> AppError {

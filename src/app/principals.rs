@@ -4,7 +4,9 @@
 //!
 //! Correct across processes: every change that can refuse or alter an actor (a user's or
 //! client's generation, `disabled`, roles or scopes, agency; an agency's place in the tree)
-//! moves a signal by trigger in its own transaction (`db::signals`). A thread per process
+//! moves a signal by trigger in its own transaction (`db::signals`). A change of the working-day
+//! calendar moves it too: the calendar cache keeps what it read while this cache's epoch stays
+//! (`calendar::CalendarCache`). A thread per process
 //! watches it — PostgreSQL `LISTEN`, SQLite a revision read — every [`POLL`] and empties the
 //! cache when it moves; the process that made the change empties its own at once, before it
 //! answers. While the watch is down (its connection lost, a `:memory:` database) nothing is

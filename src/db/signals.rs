@@ -1,13 +1,14 @@
 //! Watching for changes other processes make (`change_signals`): PostgreSQL notifies the
 //! channel on commit (`LISTEN`), SQLite moves a revision row that is read on each poll. Both
-//! are moved by triggers (migration `principal_signals`), whoever writes.
+//! are moved by triggers (migrations `principal_signals`, `calendar_signals`), whoever writes.
 
 use diesel::prelude::*;
 
 use super::schema::change_signals;
 use super::{ConnectionManager, DbConnection, DbError};
 
-/// The signal that who a token names may have changed: users, system clients, agencies.
+/// The signal that who a token names may have changed (users, system clients, agencies), or
+/// the working-day calendar.
 pub const PRINCIPALS: &str = "principals";
 const PRINCIPALS_CHANNEL: &str = "gongkai_principals";
 

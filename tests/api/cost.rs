@@ -14,6 +14,7 @@ crate::both_databases_with!(with_server_timing =>
     an_authenticated_read_runs_at_most_three_statements,
     a_list_and_a_write_report_their_statements_too,
     a_token_seen_before_is_not_read_again_until_its_user_changes,
+    the_calendar_is_not_read_again_until_it_changes,
 );
 crate::both_databases!(
     statement_counts_are_not_sent_by_default,
@@ -121,12 +122,14 @@ async fn a_list_and_a_write_report_their_statements_too(app: TestApp) {
     // trail and its feed event in one transaction, so it sends more than a read.
     let n = statements(&created);
     assert!(n >= 5, "an intake reported only {n} statements");
-    // Once the token and the calendar are known, an intake in the user's own agency sends
-    // at most thirteen: BEGIN (with the deferral of its references), the agency, the
-    // applicant's earlier applications (one read for both flags), the calendar's revision, the
-    // webhook subscriptions, the user with its department; the documents, the first trail
-    // event, the flags when it raises any (the same applicant again: a possible repeat); the
-    // case number, the application's row, its feed event; COMMIT.
+    // Once the token and the calendar are kept (the watch is live: a calendar question sends
+    // nothing), an intake in the user's own agency sends at most twelve: BEGIN (with the
+    // deferral of its references), the agency with the user and its department, the
+    // applicant's earlier applications (one read for both flags), the webhook subscriptions;
+    // the documents, the first trail event, the flags when it raises any (the same applicant
+    // again: a possible repeat); the case number, the application's row, its feed event; COMMIT.
+    let ask = "/api/v1/calendar/working-days/add?from=2026-02-04&days=1";
+    assert_eq!(statements_settle_at(&app, ask, &admin, 0).await, 0);
     let second = app
         .post(
             "/api/v1/requests",
@@ -136,7 +139,7 @@ async fn a_list_and_a_write_report_their_statements_too(app: TestApp) {
         .await;
     assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
     let n = statements(&second);
-    assert!(n <= 13, "an intake sent {n} statements");
+    assert!(n <= 12, "an intake sent {n} statements");
     // A request that needs no database sends none.
     let health = Resp::from(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
     assert_eq!(statements(&health), 0);
@@ -358,6 +361,35 @@ async fn a_token_seen_before_is_not_read_again_until_its_user_changes(app: TestA
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(statements(&r), 2, "the first read after a change of users");
     assert_eq!(statements_settle_at(&app, &path, &other, 1).await, 1);
+}
+
+/// The working-day calendar is kept in memory while the process's watch sees no change: a
+/// question about working days then sends no statement. A change made through this process is
+/// answered by the very next question (the process forgets its calendar before it answers the
+/// change); `calendar::a_replaced_year_is_audited_and_seen_by_another_process` shows another
+/// process following within its poll.
+async fn the_calendar_is_not_read_again_until_it_changes(app: TestApp) {
+    let admin = app.admin_token().await;
+    let ask = "/api/v1/calendar/working-days/add?from=2027-02-04&days=1";
+    assert_eq!(statements_settle_at(&app, ask, &admin, 0).await, 0);
+    let r = app.get(ask, &admin).await;
+    assert_eq!(r.body, json!({"date": "2027-02-05", "provisional": true}));
+    let notice = json!({
+        "holidays": [
+            {"name": "元旦", "start": "2027-01-01", "end": "2027-01-03"},
+            {"name": "春节", "start": "2027-02-05", "end": "2027-02-11"}
+        ],
+        "workdays": ["2027-02-14"]
+    });
+    let put = app.put("/api/v1/calendar/2027", &admin, &notice).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let r = app.get(ask, &admin).await;
+    assert_eq!(r.body, json!({"date": "2027-02-12", "provisional": false}));
+    assert!(
+        statements(&r) >= 1,
+        "the calendar was not read again after its change"
+    );
+    assert_eq!(statements_settle_at(&app, ask, &admin, 0).await, 0);
 }
 
 async fn a_user_disabled_in_one_process_is_refused_by_another_that_cached_the_token(app: TestApp) {

@@ -1,0 +1,1 @@
+DROP TRIGGER principals_calendar_changed ON calendar_years;

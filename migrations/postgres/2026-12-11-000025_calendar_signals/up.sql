@@ -1,0 +1,7 @@
+-- Each process keeps the working-day calendar in memory too (issue 15: a step that computes a
+-- deadline, an intake above all, reads no revision of it). A change of any year's notice moves
+-- the signal that each process already watches for its cached principals, whoever makes it
+-- (the service, the CLI, a hand-written statement); each process then reads the calendar again.
+CREATE TRIGGER principals_calendar_changed
+AFTER INSERT OR UPDATE OR DELETE ON calendar_years
+FOR EACH STATEMENT EXECUTE FUNCTION gongkai_principals_changed();

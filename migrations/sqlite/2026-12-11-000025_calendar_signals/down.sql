@@ -1,0 +1,3 @@
+DROP TRIGGER principals_calendar_added;
+DROP TRIGGER principals_calendar_changed;
+DROP TRIGGER principals_calendar_removed;
