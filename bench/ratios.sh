@@ -16,7 +16,10 @@
 # and prints the statements one read sends (Server-Timing).
 # Needs wrk (apt-get install -y wrk) and, for postgres, a server at 127.0.0.1:5432 (trust auth)
 # and pgbench. DURATION (default 10s) and CONNECTIONS (default 32) change the runs; BIN=path
-# measures a binary built before (A/B in one session).
+# measures a binary built before (A/B in one session). PAIRS=n (default 3, PostgreSQL) then
+# runs intake and its no-counter ceiling n more times, one right after the other, and prints
+# each pair's ratio and their median: on a machine whose speed drifts from minute to minute, a
+# figure and its ceiling taken a minute apart can differ by a third on their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-postgres}
@@ -174,6 +177,22 @@ INSERT INTO feed_events (id, occurred_at, agency_id, entity_type, entity_id, req
   row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same inserts, no counter" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
   awk -v a="$I_P99" -v b="$P_P99" 'BEGIN { if (b > 0) printf "   intake p99 is %.1f x pgbench p99\n", a / b }'
   row "intake, one agency, one applicant" "$I1_RPS" "$I1_P99" "pgbench, same inserts, no counter" "$P_TPS" "$P_P99" "$(ratio "$I1_RPS" "$P_TPS")"
+  # Pairs: intake, then its ceiling at once; the median of the pairs' ratios.
+  pairs=${PAIRS:-3}
+  if [ "$pairs" -gt 0 ]; then
+    rates=(); p99s=()
+    for i in $(seq 1 "$pairs"); do
+      run_wrk -s bench/intake_applicants.lua "http://127.0.0.1:$port/api/v1/requests"
+      a_rps=$RPS; a_p99=$P99; a_cpu=$CPU_US
+      run_pgbench /tmp/gongkai-ratios.sql
+      rates+=("$(awk -v a="$a_rps" -v b="$P_TPS" 'BEGIN { printf "%.1f", 100 * a / b }')")
+      p99s+=("$(awk -v a="$a_p99" -v b="$P_P99" 'BEGIN { printf "%.1f", a / b }')")
+      printf '   pair %d: intake %s/s p99 %s ms (server CPU %s µs each), pgbench %s/s p99 %s ms: %s %%, p99 %s x\n' \
+        "$i" "$a_rps" "$a_p99" "$a_cpu" "$P_TPS" "$P_P99" "${rates[-1]}" "${p99s[-1]}"
+    done
+    median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+    echo "   median of $pairs pairs: intake at $(median "${rates[@]}") % of pgbench's same inserts without a counter, p99 $(median "${p99s[@]}") x pgbench's"
+  fi
   run_pgbench /tmp/gongkai-ratios-last.sql
   row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same + counter last" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
   run_pgbench /tmp/gongkai-ratios-first.sql
