@@ -11,8 +11,9 @@
 #     machine moves less than it moves the rates;
 #   - intake for one agency at 32 connections (each application from another applicant, then
 #     all from one), against pgbench running the same inserts (application, documents, first
-#     event, feed event) without a case-number counter, and with one updated last and first
-#     (PostgreSQL only; on SQLite against /healthz);
+#     event, feed event) without a case-number counter, and with one updated last and first,
+#     and last behind the advisory lock the service queues on (PostgreSQL only; on SQLite
+#     against /healthz);
 # and prints the statements one read sends (Server-Timing).
 # Needs wrk (apt-get install -y wrk) and, for postgres, a server at 127.0.0.1:5432 (trust auth)
 # and pgbench. DURATION (default 10s) and CONNECTIONS (default 32) change the runs; BIN=path
@@ -164,6 +165,11 @@ INSERT INTO feed_events (id, occurred_at, agency_id, entity_type, entity_id, req
   printf 'BEGIN;\n%s\nCOMMIT;\n' "$inserts" > /tmp/gongkai-ratios.sql
   printf 'BEGIN;\n%s\n%s\nCOMMIT;\n' "$inserts" "$counter" > /tmp/gongkai-ratios-last.sql
   printf 'BEGIN;\n%s\n%s\nCOMMIT;\n' "$counter" "$inserts" > /tmp/gongkai-ratios-first.sql
+  # The counter as the service takes it: queued first on an advisory lock of the agency and
+  # year (src/db/requests.rs: NEXT_CASE_SEQ_PG, CASE_NUMBER_LOCK_CLASS = 1734569583), then
+  # the same upsert.
+  queued="WITH queued AS (SELECT pg_advisory_xact_lock(1734569583, hashtext('$agency' || '/1'))) INSERT INTO case_counters (agency_id, year, last_seq) SELECT '$agency', 1, 1 FROM queued ON CONFLICT (agency_id, year) DO UPDATE SET last_seq = case_counters.last_seq + 1;"
+  printf 'BEGIN;\n%s\n%s\nCOMMIT;\n' "$inserts" "$queued" > /tmp/gongkai-ratios-queued.sql
   # Runs pgbench on one script; sets P_TPS and P_P99 (ms, from its per-transaction log).
   run_pgbench() {
     rm -rf /tmp/gongkai-pgbench && mkdir -p /tmp/gongkai-pgbench
@@ -197,6 +203,8 @@ INSERT INTO feed_events (id, occurred_at, agency_id, entity_type, entity_id, req
   row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same + counter last" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
   run_pgbench /tmp/gongkai-ratios-first.sql
   row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same + counter first" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
+  run_pgbench /tmp/gongkai-ratios-queued.sql
+  row "intake, one agency" "$I_RPS" "$I_P99" "pgbench, same + queued counter last" "$P_TPS" "$P_P99" "$(ratio "$I_RPS" "$P_TPS")"
 else
   row "intake, one agency" "$I_RPS" "$I_P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$I_RPS" "$H_RPS")"
   row "intake, one agency, one applicant" "$I1_RPS" "$I1_P99" "GET /healthz" "$H_RPS" "$H_P99" "$(ratio "$I1_RPS" "$H_RPS")"

@@ -279,6 +279,85 @@ async fn spawn_named_postgres() -> Option<(TestApp, String)> {
     Some((app, name))
 }
 
+/// On PostgreSQL intake queues for its case number on an advisory lock of the agency and year
+/// (first come, first served), taken by the statement that takes the number and held to the
+/// commit: an intake waits while another transaction holds the number, and takes the next one
+/// once that commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_queues_for_its_case_number_behind_a_transaction_that_holds_it_postgres() {
+    use diesel::connection::SimpleConnection;
+    let Some(app) = TestApp::spawn(crate::helpers::Db::Postgres).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let first = app
+        .post(
+            "/api/v1/requests",
+            &admin,
+            &application(app.today(), "李四"),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    let root = app.root_agency_id().await;
+    let year = app.today().format("%Y").to_string().parse::<i32>().unwrap();
+    let target = gongkai::db::DbTarget::parse(&app.settings.database.url).unwrap();
+    let mut holder = gongkai::db::ConnectionManager::new(target, 5000)
+        .connect_once()
+        .unwrap();
+    holder.batch_execute("BEGIN").unwrap();
+    let held = gongkai::db::requests::next_case_seq(&mut holder, &root, year).unwrap();
+    let locks = app.query_texts(&format!(
+        "SELECT count(*)::text AS value FROM pg_locks WHERE locktype = 'advisory' \
+         AND classid = {} AND objsubid = 2 AND granted",
+        gongkai::db::requests::CASE_NUMBER_LOCK_CLASS as u32
+    ));
+    assert_eq!(locks, ["1"], "the number's advisory lock is not held");
+    // An intake now waits for the holder's commit.
+    let waiting = {
+        let app_client = app.client.clone();
+        let url = app.url("/api/v1/requests");
+        let admin = admin.clone();
+        let body = application(app.today(), "王五");
+        tokio::spawn(async move {
+            Resp::from(
+                app_client
+                    .post(url)
+                    .bearer_auth(admin)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("intake"),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "intake took a number while another transaction held it"
+    );
+    holder.batch_execute("COMMIT").unwrap();
+    let second = waiting.await.unwrap();
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    let seq_of = |v: &Value| {
+        v["case_number"]
+            .as_str()
+            .and_then(|n| n.rsplit(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|d| d.parse::<i32>().ok())
+            .unwrap_or_else(|| panic!("no number in {v}"))
+    };
+    assert_eq!(
+        seq_of(&first.body) + 1,
+        held,
+        "the holder took the next number"
+    );
+    assert_eq!(
+        seq_of(&second.body),
+        held + 1,
+        "the waiting intake took the one after"
+    );
+}
+
 /// PostgreSQL drops the service's connections (a restart, a failover, an administrator): the
 /// pool does not test connections before use, so the next request may find one dead. It
 /// answers 503 with `Retry-After` (never 500), the dead connection leaves the pool, its
@@ -517,7 +596,7 @@ async fn intake_takes_its_case_number_after_the_writes_that_do_not_carry_it_post
     for _ in 0..500 {
         waiting = app.query_texts(&format!(
             "SELECT pid::text AS value FROM pg_stat_activity WHERE application_name = '{name}' \
-             AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO case_counters%'"
+             AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO case_counters%'"
         ));
         if !waiting.is_empty() {
             break;
