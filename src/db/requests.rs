@@ -552,10 +552,10 @@ struct Seq {
 ///
 /// On PostgreSQL the same statement first takes a transaction-level advisory lock of the
 /// agency and year ([`CASE_NUMBER_LOCK_CLASS`]), so that intakes queue for the number in the
-/// order they asked. Waiters on a row lock are not served in order: the same pgbench script
-/// kept the rate and cut its p99 from 336–406 ms to 132–142 ms at 32 clients. Only
-/// the order changes; the row lock still makes the numbers gapless (bulk import takes its
-/// ranges without the advisory lock).
+/// order they asked. Waiters on a row lock are not served in order: pgbench's counter-last
+/// script went from 604/s, p99 254 ms to 747/s, p99 74 ms behind this lock at 32 clients
+/// (`bench/ratios.sh`). Only the order changes; the row lock still makes the numbers gapless
+/// (bulk import takes its ranges without the advisory lock).
 pub fn next_case_seq(conn: &mut DbConnection, agency_id: &str, year: i32) -> QueryResult<i32> {
     let row: Seq = match conn {
         DbConnection::Postgres(_) => diesel::sql_query(NEXT_CASE_SEQ_PG)
