@@ -470,7 +470,7 @@ pub async fn create(
             // A back-dated intake may not change a published year's figures. Only a year that
             // is over can be published (`reports::publish`): an application counted in none of
             // those (nearly every intake, received this year) need not read which are.
-            if counts_in_a_finished_year(&app, today) {
+            if report::counted_in_a_finished_year(&counted(&app), app.arrival_date, today) {
                 let published = super::reports::published_years(conn, &agency.id)?;
                 super::reports::figures_unchanged_in(&published, |y| {
                     (Vec::new(), report::counted_cells(&counted(&app), y))
@@ -521,21 +521,6 @@ pub async fn create(
             Ok(view)
         })
         .await
-}
-
-/// Whether a new application counts in the report of a year that is over on `today` (one that
-/// may be published). It counts in no year before the one it arrived or was received in: the
-/// years from the one before that are asked.
-fn counts_in_a_finished_year(app: &Application, today: NaiveDate) -> bool {
-    let first = app
-        .receipt_date()
-        .map_or(app.arrival_date, |r| r.min(app.arrival_date))
-        .year()
-        - 1;
-    let counted = counted(app);
-    (first..today.year())
-        .filter(|&y| publication::year_is_over(y, today))
-        .any(|y| !report::counted_cells(&counted, y).is_empty())
 }
 
 /// An application by the forwarding platform's reference, in an agency given by its code.

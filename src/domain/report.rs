@@ -887,6 +887,30 @@ mod tests {
     }
 
     #[test]
+    fn only_an_application_counted_before_this_year_can_touch_a_publishable_report() {
+        let today = day("2026-03-16");
+        // Received this year: counted in 2026 only, whose report cannot be published yet.
+        let new = app("natural_person", "2026-03-02", None);
+        assert!(!counted_in_a_finished_year(&new, day("2026-03-02"), today));
+        // Back-dated into last year: counted in 2025, a year that is over.
+        let old = app("natural_person", "2025-12-30", None);
+        assert!(counted_in_a_finished_year(&old, day("2025-12-30"), today));
+        // Arrived on the last day of 2025, received (the next working day) in 2026: not in 2025.
+        let straddling = app("natural_person", "2026-01-04", None);
+        assert!(!counted_in_a_finished_year(
+            &straddling,
+            day("2025-12-31"),
+            today
+        ));
+        // The same on New Year's Day itself: 2025 is over, and it counts in none of it.
+        assert!(!counted_in_a_finished_year(
+            &new,
+            day("2026-03-02"),
+            day("2026-01-01")
+        ));
+    }
+
+    #[test]
     fn closing_a_carried_application_changes_only_the_closing_year_and_later() {
         let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
         let open = CountedApplication {
@@ -1130,6 +1154,22 @@ pub fn counted_cells(a: &CountedApplication<'_>, year: i32) -> Vec<String> {
         cells.push(format!("fee_paid.{}", a.fee_paid_fen.unwrap_or(0)));
     }
     cells
+}
+
+/// Whether a new application, arrived on `arrived`, counts in the report of a year that is over
+/// on `today`: the only years whose report can be published (`publication::year_is_over`).
+/// Every date it is counted by comes on or after its receipt (or, not yet received, its
+/// arrival), so the years from the one before that are asked.
+pub fn counted_in_a_finished_year(
+    a: &CountedApplication<'_>,
+    arrived: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> bool {
+    use chrono::Datelike;
+    let first = a.receipt_date.map_or(arrived, |r| r.min(arrived)).year() - 1;
+    (first..today.year())
+        .filter(|&y| publication::year_is_over(y, today))
+        .any(|y| !counted_cells(a, y).is_empty())
 }
 
 /// The cell of table 四 a case counts in for `year` (group, outcome), or None.

@@ -299,7 +299,7 @@ async fn intake_queues_for_its_case_number_behind_a_transaction_that_holds_it_po
         .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
     let root = app.root_agency_id().await;
-    let year = app.today().format("%Y").to_string().parse::<i32>().unwrap();
+    let year = chrono::Datelike::year(&app.today());
     let target = gongkai::db::DbTarget::parse(&app.settings.database.url).unwrap();
     let mut holder = gongkai::db::ConnectionManager::new(target, 5000)
         .connect_once()
@@ -331,7 +331,23 @@ async fn intake_queues_for_its_case_number_behind_a_transaction_that_holds_it_po
             .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // It waits on the ordered queue (the advisory lock), not on the counter row.
+    let mut queued = Vec::new();
+    for _ in 0..500 {
+        queued = app.query_texts(
+            "SELECT pid::text AS value FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+        );
+        if !queued.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        queued.len(),
+        1,
+        "no intake queued on the number's advisory lock"
+    );
     assert!(
         !waiting.is_finished(),
         "intake took a number while another transaction held it"
