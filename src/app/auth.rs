@@ -287,6 +287,10 @@ fn unverified_issuer(token: &str) -> Option<String> {
 /// change, is refused. A trusted issuer's token (RS256/ES256) names a person at that provider,
 /// mapped onto one of our agencies and our roles. Any other issuer is refused.
 pub async fn authenticate(state: &AppState, token: String) -> Result<Actor, AppError> {
+    // A token our keys verified before is ours: no need to read its issuer.
+    if state.tokens.remembered(&token).is_some() {
+        return authenticate_user(state, token).await;
+    }
     match unverified_issuer(&token) {
         Some(iss) if iss != state.settings.auth.issuer && state.federation.is_trusted(&iss) => {
             authenticate_federated(state, &iss, &token).await
