@@ -378,6 +378,15 @@ where
         .service(health::readyz)
         .service(
             scope::scope("/api/v1")
+                // First, the most requested: actix tries the scope's routes in this order, a
+                // regular expression for each with a parameter, until one matches. Their order
+                // among the routes of other prefixes changes nothing: none takes the others' paths.
+                .service(requests::create_request)
+                .service(requests::list_requests)
+                // Before `/requests/{id}`, which would otherwise take it.
+                .service(requests::get_request_by_reference)
+                .service(requests::get_request)
+                .service(requests::patch_request)
                 .service(auth::issue_token)
                 .service(auth::logout)
                 .service(auth::me)
@@ -402,12 +411,6 @@ where
                 .service(calendar::count_working_days)
                 .service(calendar::get_calendar_year)
                 .service(calendar::put_calendar_year)
-                .service(requests::create_request)
-                .service(requests::list_requests)
-                // Before `/requests/{id}`, which would otherwise take it.
-                .service(requests::get_request_by_reference)
-                .service(requests::get_request)
-                .service(requests::patch_request)
                 .service(office::assign)
                 .service(office::claim)
                 .service(office::transfer)
