@@ -288,7 +288,7 @@ fn unverified_issuer(token: &str) -> Option<String> {
 /// mapped onto one of our agencies and our roles. Any other issuer is refused.
 pub async fn authenticate(state: &AppState, token: String) -> Result<Actor, AppError> {
     // A token our keys verified before is ours: no need to read its issuer.
-    if state.tokens.remembered(&token).is_some() {
+    if state.tokens.knows(&token) {
         return authenticate_user(state, token).await;
     }
     match unverified_issuer(&token) {

@@ -161,9 +161,18 @@ impl TokenKeys {
         Ok(claims)
     }
 
+    /// Whether these keys verified this token before and still keep it (its lifetime not
+    /// checked: [`verify`](Self::verify) does).
+    pub fn knows(&self, token: &str) -> bool {
+        self.verified
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(token)
+    }
+
     /// The claims of a token these keys verified before, if it is still kept (its lifetime
     /// not checked: [`verify`](Self::verify) does).
-    pub fn remembered(&self, token: &str) -> Option<Claims> {
+    fn remembered(&self, token: &str) -> Option<Claims> {
         self.verified
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -267,7 +276,8 @@ mod tests {
         assert!(k.remembered(&altered).is_none(), "a refused token was kept");
         // Keys made anew (another process, a new secret) start with nothing remembered.
         let again = keys();
-        assert!(again.remembered(&token).is_none());
+        assert!(!again.knows(&token));
+        assert!(k.knows(&token) && !k.knows(&altered));
     }
 
     #[test]

@@ -902,11 +902,17 @@ mod tests {
             day("2025-12-31"),
             today
         ));
-        // The same on New Year's Day itself: 2025 is over, and it counts in none of it.
-        assert!(!counted_in_a_finished_year(
-            &new,
-            day("2026-03-02"),
+        // The year's boundary: the one back-dated into 2025 touches a publishable report from
+        // New Year's Day on, not on the last day of 2025 (that year is not over yet).
+        assert!(counted_in_a_finished_year(
+            &old,
+            day("2025-12-30"),
             day("2026-01-01")
+        ));
+        assert!(!counted_in_a_finished_year(
+            &old,
+            day("2025-12-30"),
+            day("2025-12-31")
         ));
     }
 
