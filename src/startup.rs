@@ -78,7 +78,9 @@ impl Application {
         let principals = crate::app::principals::PrincipalCache::watched(&database)
             .map_err(|e| StartupError::Other(format!("cannot start the change watcher: {e}")))?;
         let calendar = crate::app::calendar::CalendarCache::watched_by(principals.clone());
+        let agency_places = crate::app::agency_places::AgencyPlaces::watched_by(principals.clone());
         let state = AppState {
+            agency_places,
             principals,
             db: database,
             tokens,

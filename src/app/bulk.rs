@@ -442,7 +442,7 @@ fn write_chunk(
         .drain(..)
         .map(|r| ((r.line, r.arrived_at), r.row))
         .unzip();
-    db::requests::insert_many(conn, &rows).map_err(|e| {
+    db::requests::insert_many(conn, &rows, &[]).map_err(|e| {
         if db::is_external_reference_taken(&e) {
             AppError::conflict(
                 "external_reference_taken",

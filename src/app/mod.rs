@@ -2,6 +2,7 @@
 //! transaction. Diesel runs here only through `db/`, always off the async workers.
 
 pub mod agencies;
+pub mod agency_places;
 pub mod audit_log;
 pub mod auth;
 pub mod bootstrap;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub executor: executor::DbExecutor,
     /// Who tokens name, kept until any process changes a user, client or agency.
     pub principals: principals::PrincipalCache,
+    /// Each agency's code and path, kept under the same watch.
+    pub agency_places: agency_places::AgencyPlaces,
 }
 
 /// Who is asking and under which request id, for the audit log.

@@ -6,7 +6,8 @@
 //! client's generation, `disabled`, roles or scopes, agency; an agency's place in the tree)
 //! moves a signal by trigger in its own transaction (`db::signals`). A change of the working-day
 //! calendar moves it too: the calendar cache keeps what it read while this cache's epoch stays
-//! (`calendar::CalendarCache`). A thread per process
+//! (`calendar::CalendarCache`), and every agency's code and path are read again by the watcher
+//! after each signal (`agency_places`). A thread per process
 //! watches it — PostgreSQL `LISTEN`, SQLite a revision read — every [`POLL`] and empties the
 //! cache when it moves; the process that made the change empties its own at once, before it
 //! answers. While the watch is down (its connection lost, a `:memory:` database) nothing is
@@ -42,8 +43,14 @@ pub struct PrincipalCache {
     inner: Arc<Inner>,
 }
 
+/// What a watcher runs after each emptying, on its own connection, with the cache (for its
+/// epoch): other caches kept under the same signal read what they keep again
+/// (`agency_places`).
+type Refill = Box<dyn Fn(&mut db::DbConnection, &PrincipalCache) + Send + Sync>;
+
 struct Inner {
     entries: RwLock<HashMap<Key, (Actor, Instant)>>,
+    refills: RwLock<Vec<Refill>>,
     /// Moved by every emptying; a look-up's answer is kept only under the epoch it began in.
     epoch: AtomicU64,
     /// Whether changes are being watched; nothing is cached otherwise.
@@ -56,6 +63,7 @@ impl PrincipalCache {
         Self {
             inner: Arc::new(Inner {
                 entries: RwLock::new(HashMap::new()),
+                refills: RwLock::new(Vec::new()),
                 epoch: AtomicU64::new(0),
                 live: AtomicBool::new(false),
             }),
@@ -116,13 +124,43 @@ impl PrincipalCache {
         self.inner.invalidate();
     }
 
+    /// Runs `refill` on the watcher's connection each time the watch goes live and after each
+    /// change it sees (not after [`invalidate`](Self::invalidate) by this process: its own
+    /// change moves the signal too, and the watch sees it within [`POLL`]). `refill` must not
+    /// hold a clone of this cache (the watcher ends when the last one is dropped).
+    pub fn refill_after_changes(&self, refill: Refill) {
+        if let Ok(mut refills) = self.inner.refills.write() {
+            refills.push(refill);
+        }
+    }
+
     /// Whether changes are being watched (for `/readyz`-like checks and tests).
     pub fn is_live(&self) -> bool {
         self.inner.live.load(Ordering::Acquire)
     }
+
+    /// A cache that acts as if watched, with no watcher: emptied only by
+    /// [`invalidate`](Self::invalidate) (unit tests of what is kept under it).
+    #[cfg(test)]
+    pub(crate) fn live_unwatched() -> Self {
+        let c = Self::off();
+        c.inner.live.store(true, Ordering::Release);
+        c
+    }
 }
 
 impl Inner {
+    fn refill(self: &Arc<Self>, conn: &mut db::DbConnection) {
+        let cache = PrincipalCache {
+            inner: Arc::clone(self),
+        };
+        if let Ok(refills) = self.refills.read() {
+            for refill in refills.iter() {
+                refill(conn, &cache);
+            }
+        }
+    }
+
     fn invalidate(&self) {
         match self.entries.write() {
             Ok(mut entries) => {
@@ -158,6 +196,7 @@ fn watch(cache: &Weak<Inner>, manager: &db::ConnectionManager) {
             Some(inner) => {
                 inner.invalidate();
                 inner.live.store(true, Ordering::Release);
+                inner.refill(watch.connection());
             }
             None => return,
         }
@@ -172,7 +211,10 @@ fn watch(cache: &Weak<Inner>, manager: &db::ConnectionManager) {
                 probed = Instant::now();
             }
             match watch.changed(probe) {
-                Ok(true) => inner.invalidate(),
+                Ok(true) => {
+                    inner.invalidate();
+                    inner.refill(watch.connection());
+                }
                 Ok(false) => {}
                 Err(e) => {
                     inner.live.store(false, Ordering::Release);
@@ -202,9 +244,7 @@ mod tests {
     }
 
     fn live() -> PrincipalCache {
-        let c = PrincipalCache::off();
-        c.inner.live.store(true, Ordering::Release);
-        c
+        PrincipalCache::live_unwatched()
     }
 
     fn key(s: &str) -> Key {

@@ -523,8 +523,7 @@ pub fn run(
         made += n;
         events += evs.len() as u64;
         db::transaction(conn, |conn| {
-            db::requests::insert_many(conn, &rows)?;
-            db::requests::insert_events(conn, &evs)?;
+            db::requests::insert_many(conn, &rows, &evs)?;
             for c in &cases {
                 db::remedies::insert(conn, c)?;
             }

@@ -38,6 +38,24 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<AgencyRow>>
         .optional()
 }
 
+/// An agency's code and path.
+pub fn place(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(String, String)>> {
+    agencies::table
+        .find(id)
+        .select((agencies::code, agencies::path))
+        .get_result(conn)
+        .optional()
+}
+
+/// `(id, code, path)` of at most `limit` agencies (`app::agency_places` keeps them all per
+/// process).
+pub fn places(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<(String, String, String)>> {
+    agencies::table
+        .select((agencies::id, agencies::code, agencies::path))
+        .limit(limit)
+        .load(conn)
+}
+
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<AgencyRow>> {
     agencies::table
         .filter(agencies::code.eq(code))

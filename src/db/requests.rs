@@ -297,13 +297,11 @@ pub fn load(conn: &mut DbConnection, id: &str) -> Result<Option<Application>, Db
 }
 
 /// An application as its detail shows it, read in one statement: the application with its
-/// documents, its agency's code and path (for the caller's scope), and the acts of its trail
-/// that a notice performs but that were recorded without one
-/// ([`NoticeType::performing_actions`](crate::domain::notice::NoticeType::performing_actions)).
+/// documents and the acts of its trail that a notice performs but that were recorded without
+/// one ([`NoticeType::performing_actions`](crate::domain::notice::NoticeType::performing_actions)).
+/// Its agency's code and path come with it (see [`load_detail`]).
 pub struct Detail {
     pub app: Application,
-    pub agency_code: String,
-    pub agency_path: String,
     /// `(action, on_date)` in trail order.
     pub acts_without_notice: Vec<(String, Option<NaiveDate>)>,
     /// The holder and the flags.
@@ -317,11 +315,36 @@ type DetailRow = (
     RequestCore,
     String,
     String,
-    String,
-    String,
     (Option<String>, Option<String>),
     super::office::ExtrasRow,
 );
+
+/// The columns of a read (see [`load_detail`]): the same on both backends, written once for
+/// its two statements.
+macro_rules! detail_columns {
+    ($backend:expr $(, $more:expr)?) => {{
+        let (user, dept, flags, reply) = super::office::extras_fragments($backend);
+        (
+            // The columns themselves (the same on both backends); `as_select()` is one
+            // backend's.
+            <RequestCore as Selectable<diesel::pg::Pg>>::construct_selection(),
+            request_documents::details,
+            request_documents::workflow,
+            (
+                requests::acts_without_notice,
+                Fragment::<RemediesExist>::on($backend),
+            ),
+            (
+                <super::office::HolderCols as Selectable<diesel::pg::Pg>>::construct_selection(),
+                user,
+                dept,
+                flags,
+                reply,
+            ),
+            $($more,)?
+        )
+    }};
+}
 
 /// The one statement of a read (see [`load_detail`]), for either backend's own connection.
 /// Every part of it has a static query id, so diesel finds its prepared statement by type
@@ -333,77 +356,132 @@ fn detail_query<'a>(
 + diesel::query_dsl::LoadQuery<'a, SqliteConnection, DetailRow>
 + diesel::query_builder::QueryId
 + 'a {
-    let (user, dept, flags, reply) = super::office::extras_fragments(backend);
+    requests::table
+        .inner_join(request_documents::table)
+        .filter(requests::id.eq(id))
+        .select(detail_columns!(backend))
+}
+
+/// [`detail_query`] with the agency's code and path, for a process that does not hold every
+/// agency's (`app::agency_places`).
+fn detail_query_with_agency<'a>(
+    backend: Backend,
+    id: &'a str,
+) -> impl diesel::query_dsl::LoadQuery<'a, PgConnection, DetailWithAgencyRow>
++ diesel::query_dsl::LoadQuery<'a, SqliteConnection, DetailWithAgencyRow>
++ diesel::query_builder::QueryId
++ 'a {
     requests::table
         .inner_join(request_documents::table)
         .inner_join(agencies::table)
         .filter(requests::id.eq(id))
-        .select((
-            // The columns themselves (the same on both backends); `as_select()` is one
-            // backend's.
-            <RequestCore as Selectable<diesel::pg::Pg>>::construct_selection(),
-            request_documents::details,
-            request_documents::workflow,
-            agencies::code,
-            agencies::path,
-            (
-                Fragment::<ActsWithoutNotice>::on(backend),
-                Fragment::<RemediesExist>::on(backend),
-            ),
-            (
-                <super::office::HolderCols as Selectable<diesel::pg::Pg>>::construct_selection(),
-                user,
-                dept,
-                flags,
-                reply,
-            ),
-        ))
+        .select(detail_columns!(backend, (agencies::code, agencies::path)))
 }
 
-/// See [`Detail`]. The acts come from a correlated sub-select over the event trail's
-/// `(request_id, seq)` index, aggregated to one text (`seq|action|date;…`), so the detail costs
-/// one statement instead of three.
-pub fn load_detail(conn: &mut DbConnection, id: &str) -> Result<Option<Detail>, DbError> {
+type DetailWithAgencyRow = (
+    RequestCore,
+    String,
+    String,
+    (Option<String>, Option<String>),
+    super::office::ExtrasRow,
+    AgencyPlace,
+);
+
+/// An agency's `(code, path)`.
+pub type AgencyPlace = (String, String);
+
+/// See [`Detail`]. The acts are the application's own column (`seq|action|date;…`, written
+/// with each such event: [`insert_event`]), so the detail aggregates no trail: one statement
+/// over the application's and its documents' primary keys, and small indexed look-ups. With
+/// `with_agency` it joins the agency for its code and path (the second value); without, the
+/// caller knows them (a process that keeps every agency's: the join was about a tenth of the
+/// statement on PostgreSQL).
+pub fn load_detail(
+    conn: &mut DbConnection,
+    id: &str,
+    with_agency: bool,
+) -> Result<Option<(Detail, Option<AgencyPlace>)>, DbError> {
     // On the backend's own connection, past diesel's `MultiConnection`: its wrapper writes a
     // statement's SQL text on every call (twice: to check it may be cached and to collect its
     // binds), even when the statement is prepared already. The backend's own connection finds
     // the prepared statement by the query's type. This is every read's statement.
-    let row: Option<DetailRow> = match conn {
-        DbConnection::Postgres(c) => detail_query(Backend::Postgres, id)
-            .get_result(c)
-            .optional()?,
-        DbConnection::Sqlite(c) => detail_query(Backend::Sqlite, id).get_result(c).optional()?,
+    let row: Option<(DetailRow, Option<AgencyPlace>)> = if with_agency {
+        let joined: Option<DetailWithAgencyRow> = match conn {
+            DbConnection::Postgres(c) => detail_query_with_agency(Backend::Postgres, id)
+                .get_result(c)
+                .optional()?,
+            DbConnection::Sqlite(c) => detail_query_with_agency(Backend::Sqlite, id)
+                .get_result(c)
+                .optional()?,
+        };
+        joined.map(|(core, details, workflow, own, extras, agency)| {
+            ((core, details, workflow, own, extras), Some(agency))
+        })
+    } else {
+        let alone: Option<DetailRow> = match conn {
+            DbConnection::Postgres(c) => detail_query(Backend::Postgres, id)
+                .get_result(c)
+                .optional()?,
+            DbConnection::Sqlite(c) => {
+                detail_query(Backend::Sqlite, id).get_result(c).optional()?
+            }
+        };
+        alone.map(|row| (row, None))
     };
-    let Some((core, details, workflow, agency_code, agency_path, (acts, has_remedies), extras)) =
-        row
-    else {
+    let Some(((core, details, workflow, (acts, has_remedies), extras), agency)) = row else {
         return Ok(None);
     };
     let app = from_row(joined((core, details, workflow)))?;
-    Ok(Some(Detail {
-        app,
-        agency_code,
-        agency_path,
-        acts_without_notice: parse_acts(acts),
-        extras: extras.into(),
-        has_remedies: has_remedies.is_some(),
-    }))
+    Ok(Some((
+        Detail {
+            app,
+            acts_without_notice: parse_acts(acts),
+            extras: extras.into(),
+            has_remedies: has_remedies.is_some(),
+        },
+        agency,
+    )))
 }
 
 /// The acts of an application's trail that a notice performs but that were recorded without
-/// one, in trail order: the same sub-select as [`load_detail`], for an application already
+/// one, in trail order: the same column as [`load_detail`] reads, for an application already
 /// loaded (an answer that shows the detail after a change).
 pub fn acts_without_notice(
     conn: &mut DbConnection,
     id: &str,
 ) -> QueryResult<Vec<(String, Option<NaiveDate>)>> {
-    let acts = Fragment::<ActsWithoutNotice>::of(conn);
     let found: Option<Option<String>> = requests::table
         .filter(requests::id.eq(id))
-        .select(acts)
+        .select(requests::acts_without_notice)
         .get_result(conn)
         .optional()?;
     Ok(parse_acts(found.flatten()))
+}
+
+/// How the kept `acts_without_notice` compares with what the trails give by the rule in SQL
+/// ([`ActsWithoutNotice`], which the migration's backfill applied): the check that the two
+/// writings of the rule agree (`tests/api`).
+#[derive(Debug)]
+pub struct ActsCheck {
+    /// Applications with at least one such act kept.
+    pub noted: usize,
+    /// Applications whose kept acts differ from their trail's (compared parsed and ordered).
+    pub drifted: Vec<String>,
+}
+
+/// See [`ActsCheck`]: reads every application.
+pub fn check_acts_without_notice(conn: &mut DbConnection) -> QueryResult<ActsCheck> {
+    let acts = Fragment::<ActsWithoutNotice>::of(conn);
+    let rows: Vec<(String, Option<String>, Option<String>)> = requests::table
+        .select((requests::id, requests::acts_without_notice, acts))
+        .load(conn)?;
+    let noted = rows.iter().filter(|(_, kept, _)| kept.is_some()).count();
+    let drifted = rows
+        .into_iter()
+        .filter(|(_, kept, derived)| parse_acts(kept.clone()) != parse_acts(derived.clone()))
+        .map(|(id, _, _)| id)
+        .collect();
+    Ok(ActsCheck { noted, drifted })
 }
 
 /// `seq|action|date;…` (in any order) into `(action, date)` in trail order.
@@ -424,10 +502,11 @@ fn parse_acts(acts: Option<String>) -> Vec<(String, Option<NaiveDate>)> {
     parsed.into_iter().map(|(_, a, d)| (a, d)).collect()
 }
 
-/// The correlated sub-select of [`load_detail`]: `seq|action|date;…` of the acts of an
-/// application's trail that a notice performs but that were recorded without one. Its SQL is
-/// fixed per backend and built once (a `sql()` literal would make diesel prepare the detail
-/// query again on every read: SQLite's parser was the largest single cost of a read).
+/// `seq|action|date;…` of the acts of an application's trail that a notice performs but that
+/// were recorded without one, as a correlated sub-select on `requests`: the rule the read
+/// applied until the application kept them itself ([`act_without_notice`]), and the rule of
+/// the migration that filled the column for the applications before it; kept to check that
+/// the two agree ([`check_acts_without_notice`]).
 #[derive(Debug, Clone, Copy)]
 struct ActsWithoutNotice;
 
@@ -587,11 +666,46 @@ const NEXT_CASE_SEQ_PG: &str = "WITH queued AS (\
      ON CONFLICT (agency_id, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 \
      RETURNING last_seq";
 
+/// Appends an event to a trail; an act that a notice performs, recorded without one, is also
+/// noted on its application, in the same transaction (see [`act_without_notice`]).
 pub fn insert_event(conn: &mut DbConnection, row: &EventRow) -> QueryResult<()> {
     diesel::insert_into(request_events::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    if let Some(part) = act_without_notice(row) {
+        use diesel::sql_types::{Nullable, Text};
+        diesel::update(requests::table.find(&row.request_id))
+            .set(
+                requests::acts_without_notice.eq(diesel::dsl::sql::<Nullable<Text>>(
+                    "coalesce(acts_without_notice || ';', '') || ",
+                )
+                .bind::<Text, _>(part)),
+            )
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// `seq|action|date` of an event that is an act a notice performs
+/// ([`NoticeType::performs`](crate::domain::notice::NoticeType::performs)) but whose payload
+/// names no notice (`notice_id` absent; present as `null` counts as named, as it always did in
+/// SQL); `None` for every other event. An application keeps these, `;`-separated, as
+/// `acts_without_notice`, written with the event, so that a read does not aggregate the trail
+/// (issue 15). The trail is append-only, so the column never goes stale; [`ActsWithoutNotice`]
+/// computes the same from the trail (the migration's backfill, and a test on every row).
+fn act_without_notice(row: &EventRow) -> Option<String> {
+    let named = serde_json::from_str::<serde_json::Value>(&row.payload)
+        .is_ok_and(|p| p.get("notice_id").is_some());
+    (crate::domain::notice::NoticeType::performs(&row.action) && !named).then(|| {
+        format!(
+            "{}|{}|{}",
+            row.seq,
+            row.action,
+            row.on_date
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        )
+    })
 }
 
 pub fn next_event_seq(conn: &mut DbConnection, request_id: &str) -> QueryResult<i32> {
@@ -1852,13 +1966,37 @@ pub fn rate_limit_clear(conn: &mut DbConnection, bucket: &str) -> QueryResult<us
 }
 
 /// Bulk insert (seeding and imports).
-pub fn insert_many(conn: &mut DbConnection, applications: &[Application]) -> QueryResult<()> {
+/// Inserts applications with their documents and, for applications written with their trails
+/// (`gongkai seed`), those events: each application's `acts_without_notice` from its own
+/// events, in the same insert.
+pub fn insert_many(
+    conn: &mut DbConnection,
+    applications: &[Application],
+    events: &[EventRow],
+) -> QueryResult<()> {
+    let mut acts: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for e in events {
+        if let Some(part) = act_without_notice(e) {
+            acts.entry(e.request_id.as_str())
+                .and_modify(|a| {
+                    a.push(';');
+                    a.push_str(&part);
+                })
+                .or_insert(part);
+        }
+    }
     // Multi-row INSERT is not available through the multi-backend: use the inner connection.
     for chunk in applications.chunks(500) {
         let rows: Vec<RequestRow> = chunk.iter().map(to_row).collect();
         let docs: Vec<RequestDoc> = rows.iter().map(RequestRow::doc).collect();
         // Owned values: SQLite's multi-row INSERT applies to `Vec<T>`, not to references.
-        let cores: Vec<RequestCore> = rows.into_iter().map(|r| r.core).collect();
+        let cores: Vec<_> = rows
+            .into_iter()
+            .map(|r| {
+                let noted = acts.get(r.core.id.as_str()).cloned();
+                (r.core, requests::acts_without_notice.eq(noted))
+            })
+            .collect();
         match conn {
             DbConnection::Postgres(c) => {
                 diesel::insert_into(requests::table)
@@ -1878,11 +2016,7 @@ pub fn insert_many(conn: &mut DbConnection, applications: &[Application]) -> Que
             }
         };
     }
-    Ok(())
-}
-
-pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<()> {
-    for chunk in rows.chunks(1000) {
+    for chunk in events.chunks(1000) {
         match conn {
             DbConnection::Postgres(c) => diesel::insert_into(request_events::table)
                 .values(chunk)

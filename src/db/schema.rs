@@ -100,6 +100,7 @@ diesel::table! {
         holder_since -> Nullable<Timestamp>,
         sender_user_id -> Nullable<Text>,
         sender_department_id -> Nullable<Text>,
+        acts_without_notice -> Nullable<Text>,
     }
 }
 

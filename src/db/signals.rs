@@ -35,6 +35,11 @@ impl Watch {
         Ok(Self { conn, seen })
     }
 
+    /// The watch's own connection, for what a watcher reads again after a change.
+    pub fn connection(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+
     /// Whether the signal moved since the last call. `probe` also proves the connection
     /// alive on PostgreSQL (reading buffered notices alone does not notice a dead peer).
     /// An error means the connection is no longer usable: open a new watch.

@@ -407,6 +407,15 @@ async fn issuing_a_correction_notice_moves_the_application_and_a_closure_closes_
     );
     // The action's own answer shows the detail as a later read does.
     assert_eq!(answered["warnings"], b["warnings"]);
+    // The application keeps that act as written (a read aggregates no trail), the same as the
+    // rule in SQL finds in the trails; the acts performed by notices are not kept.
+    let target = gongkai::db::DbTarget::parse(&app.settings.database.url).expect("url");
+    let mut conn = gongkai::db::ConnectionManager::new(target, 5000)
+        .connect_once()
+        .expect("connect");
+    let acts = gongkai::db::requests::check_acts_without_notice(&mut conn).expect("acts");
+    assert_eq!(acts.noted, 1, "{acts:?}");
+    assert!(acts.drifted.is_empty(), "{acts:?}");
 }
 
 async fn the_check_finds_a_missing_letterhead_an_identity_number_and_a_missing_period(

@@ -17,6 +17,7 @@ use crate::both_databases;
 use crate::helpers::{Resp, TestApp};
 
 both_databases!(
+    an_agency_moved_by_hand_reaches_the_reads_of_every_process,
     dates_before_the_regulation_answer_422_naming_the_field_on_every_path,
     names_are_stored_in_nfc_and_found_however_they_were_typed,
     lists_mask_credit_codes_and_the_trail_keeps_no_corrected_number_in_full,
@@ -3661,6 +3662,72 @@ async fn a_refused_action_changes_neither_the_application_nor_its_trail(app: Tes
     .await;
     assert_eq!(r["version"], 3);
     assert_eq!(events(&app, &id).await.len(), 3);
+}
+
+/// Each process keeps every agency's place in the tree for its reads (issue 15): an agency moved
+/// by hand in the database under another is what every process's reads judge scope by soon
+/// after the commit.
+async fn an_agency_moved_by_hand_reaches_the_reads_of_every_process(app: TestApp) {
+    let st = staff(&app).await;
+    let a = app.create_agency("A01", Some(&st.root)).await;
+    let b = app.create_agency("B01", Some(&st.root)).await;
+    let (_, supervisor_b) = app.create_user(&b, "supervisor.b", &["supervisor"]).await;
+    let mut body = handed_in("2026-09-01");
+    body["agency_id"] = json!(a);
+    let created = intake(&app, &st.admin, &body).await;
+    let path = format!("/api/v1/requests/{}", s(&created["id"]));
+    let second = gongkai::startup::Application::build(app.settings.clone())
+        .await
+        .expect("second process");
+    let base2 = format!("http://127.0.0.1:{}", second.port());
+    let server = second.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let read = |base: String| {
+        let client = app.client.clone();
+        let token = supervisor_b.clone();
+        let url = format!("{base}{path}");
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("send");
+            r.status()
+        }
+    };
+    // A supervisor of B (who reads B's subtree) does not see A's application, in either
+    // process, however often it asks.
+    for base in [&app.base, &base2] {
+        for _ in 0..3 {
+            assert_eq!(read(base.clone()).await, StatusCode::NOT_FOUND);
+        }
+    }
+    let target = gongkai::db::DbTarget::parse(&app.settings.database.url).expect("url");
+    let mut conn = gongkai::db::ConnectionManager::new(target, 5000)
+        .connect_once()
+        .expect("connect");
+    use diesel::RunQueryDsl;
+    diesel::sql_query(format!(
+        "UPDATE agencies SET parent_id = '{b}', \
+         path = (SELECT p.path FROM agencies p WHERE p.id = '{b}') || id || '/' WHERE id = '{a}'"
+    ))
+    .execute(&mut conn)
+    .expect("move A under B");
+    for base in [&app.base, &base2] {
+        let started = std::time::Instant::now();
+        let mut last = read(base.clone()).await;
+        while last != StatusCode::OK && started.elapsed() < std::time::Duration::from_secs(2) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            last = read(base.clone()).await;
+        }
+        assert_eq!(last, StatusCode::OK, "{base}, 2 s after the commit");
+        for _ in 0..3 {
+            assert_eq!(read(base.clone()).await, StatusCode::OK, "{base}");
+        }
+    }
+    handle.stop(false).await;
 }
 
 /// Two server processes on one database take intakes at the same time: the case numbers of the

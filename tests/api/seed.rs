@@ -38,6 +38,11 @@ fn seed_and_check(kind: Db) {
     )
     .expect("seed");
     assert_eq!(report.requests, 600);
+    // The seeded trails record their acts without notices: each application keeps them as the
+    // rule in SQL finds them in its trail.
+    let acts = db::requests::check_acts_without_notice(&mut conn).expect("acts");
+    assert!(acts.noted > 100, "{acts:?}");
+    assert!(acts.drifted.is_empty(), "{acts:?}");
     let root = db::agencies::find_by_code(&mut conn, "ROOT")
         .expect("q")
         .expect("root");
