@@ -386,13 +386,7 @@ async fn only_root_admins_change_the_calendar_and_uploads_are_validated(app: Tes
 async fn a_replaced_year_is_audited_and_seen_by_another_process(app: TestApp) {
     let token = app.admin_token().await;
     // A second server process on the same database, which reads (and caches) the calendar first.
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .unwrap();
-    let base2 = format!("http://127.0.0.1:{}", second.port());
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (base2, handle) = app.another_server().await;
     let ask = |base: String| {
         let client = app.client.clone();
         let token = token.clone();

@@ -874,13 +874,7 @@ async fn a_blob_altered_or_lost_on_disk_is_refused_on_download_and_repaired_by_u
 
 async fn two_server_processes_list_and_download_what_the_other_received(app: TestApp) {
     let (clerk, id) = clerk_and_application(&app).await;
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second process");
-    let base2 = format!("http://127.0.0.1:{}", second.port());
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (base2, handle) = app.another_server().await;
     let a = pdf();
     let b = docx();
     let r = send_form(

@@ -158,14 +158,7 @@ async fn a_successful_login_forgets_the_user_names_failures(app: TestApp) {
 
 async fn the_limit_holds_across_server_processes(app: TestApp) {
     // A second server on the same database, as another process behind the load balancer.
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second server starts");
-    let port = second.port();
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
-    let other = format!("http://127.0.0.1:{port}");
+    let (other, handle) = app.another_server().await;
     for _ in 0..app.settings.auth.login_max_failures {
         login_from(&app, "10.7.0.1", "admin", "wrong password")
             .await
@@ -193,14 +186,8 @@ async fn the_limit_holds_across_server_processes(app: TestApp) {
 async fn concurrent_wrong_passwords_get_at_most_the_limit_checked_and_the_owner_still_logs_in(
     app: TestApp,
 ) {
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second server starts");
-    let port = second.port();
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
-    let bases = [app.base.clone(), format!("http://127.0.0.1:{port}")];
+    let (other, handle) = app.another_server().await;
+    let bases = [app.base.clone(), other];
     let attempts = (0..40).map(|i| {
         let client = app.client.clone();
         let url = format!("{}/api/v1/auth/token", bases[i % 2]);

@@ -371,6 +371,20 @@ impl TestApp {
         t
     }
 
+    /// Another server on this test's database, in this test's own OS process but with its own
+    /// pool, caches and watcher, as a second process has (a separate OS process:
+    /// [`second_process`]): its base URL and the handle that stops it.
+    pub async fn another_server(&self) -> (String, actix_web::dev::ServerHandle) {
+        let second = Application::build(self.settings.clone())
+            .await
+            .expect("another server starts");
+        let base = format!("http://127.0.0.1:{}", second.port());
+        let server = second.into_server();
+        let handle = server.handle();
+        tokio::spawn(server);
+        (base, handle)
+    }
+
     pub async fn root_agency_id(&self) -> String {
         let me = self.get("/api/v1/me", &self.admin_token().await).await;
         me.body["agency"]["id"]

@@ -182,13 +182,7 @@ async fn a_review_posted_twice_with_one_key_is_recorded_once_and_counted_once_in
 
 async fn concurrent_retries_on_two_server_processes_record_one_review(app: TestApp) {
     let clerk = clerk(&app).await;
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second process");
-    let base2 = format!("http://127.0.0.1:{}", second.port());
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (base2, handle) = app.another_server().await;
     let body = review(&app.today().to_string());
     let mut tasks = Vec::new();
     for i in 0..8 {

@@ -502,13 +502,7 @@ async fn office_letterhead(app: &TestApp) {
 
 async fn document_numbers_are_gapless_when_two_processes_issue_at_once(app: TestApp) {
     let o = office(&app, true).await;
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second process");
-    let base2 = format!("http://127.0.0.1:{}", second.port());
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (base2, handle) = app.another_server().await;
     let mut drafts = Vec::new();
     for i in 0..8 {
         let req = intake(&app, &o.clerk, &format!("2026-03-{:02}", 2 + i)).await;

@@ -1182,13 +1182,9 @@ async fn the_feed_read_while_two_processes_write_misses_and_repeats_nothing(app:
     let mut handles = Vec::new();
     let mut bases = vec![app.base.clone()];
     for _ in 0..2 {
-        let process = gongkai::startup::Application::build(app.settings.clone())
-            .await
-            .expect("another process");
-        bases.push(format!("http://127.0.0.1:{}", process.port()));
-        let server = process.into_server();
-        handles.push(server.handle());
-        tokio::spawn(server);
+        let (base, handle) = app.another_server().await;
+        bases.push(base);
+        handles.push(handle);
     }
     let base2 = bases[1].clone();
 

@@ -411,13 +411,7 @@ async fn a_login_ends_at_its_absolute_limit_however_often_it_is_refreshed(app: T
 /// database (as behind a load balancer): the conditional UPDATE lets one through; the other is a
 /// reuse, which ends the login — the token just given to the first included.
 async fn two_concurrent_uses_of_a_refresh_token_give_at_most_one_new_token(app: TestApp) {
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second server starts");
-    let other = format!("http://127.0.0.1:{}", second.port());
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (other, handle) = app.another_server().await;
     for round in 0..4 {
         let (_, token) = login(&app, "admin", ADMIN_PASSWORD).await;
         let (a, b) = tokio::join!(

@@ -3676,13 +3676,7 @@ async fn an_agency_moved_by_hand_reaches_the_reads_of_every_process(app: TestApp
     body["agency_id"] = json!(a);
     let created = intake(&app, &st.admin, &body).await;
     let path = format!("/api/v1/requests/{}", s(&created["id"]));
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second process");
-    let base2 = format!("http://127.0.0.1:{}", second.port());
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (base2, handle) = app.another_server().await;
     let read = |base: String| {
         let client = app.client.clone();
         let token = supervisor_b.clone();
@@ -3734,13 +3728,7 @@ async fn an_agency_moved_by_hand_reaches_the_reads_of_every_process(app: TestApp
 /// agency and year are exactly 1..=n, none twice, none skipped.
 async fn two_server_processes_number_concurrent_intakes_without_gaps_or_duplicates(app: TestApp) {
     let st = staff(&app).await;
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second process");
-    let base2 = format!("http://127.0.0.1:{}", second.port());
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (base2, handle) = app.another_server().await;
     let body = handed_in("2026-09-01");
     let per_process = 12;
     let mut tasks = Vec::new();

@@ -485,12 +485,7 @@ async fn subscriptions_are_checked_scoped_and_for_admins_only(app: TestApp) {
 async fn two_dispatching_processes_deliver_each_event_once(app: TestApp) {
     let app = spawn(app.db, 5).await;
     // A second server process on the same database: its dispatcher competes for the outbox.
-    let second = gongkai::startup::Application::build(app.settings.clone())
-        .await
-        .expect("second process");
-    let server = second.into_server();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (_, handle) = app.another_server().await;
     let (rx, url) = start_receiver(&[]);
     subscribe(&app, &url, &["application.intake"]).await;
     let mut ids = Vec::new();
