@@ -2289,6 +2289,10 @@ mod tests {
                 has_static_id(&detail_query(backend, "some-id")),
                 "{backend:?}"
             );
+            assert!(
+                has_static_id(&detail_query_with_agency(backend, "some-id")),
+                "{backend:?}, with the agency"
+            );
         }
     }
 
